@@ -1,5 +1,11 @@
-# Reads pgrx.toml's [pg_iys] table into shell variables used by every script.
+# Reads pgrx.toml's flat `key = "value"` lines into shell variables used by every script.
 toml_get() { sed -n "s/^$1 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\} *$/\1/p" pgrx.toml | head -n1; }
 PG_MAJOR=$(toml_get pg_major)
 PG_CONFIG=$(toml_get pg_config)
 PGRX_VERSION=$(toml_get pgrx_version)
+PG_BINDIR=$("$PG_CONFIG" --bindir 2>/dev/null || echo "/usr/lib/postgresql/$PG_MAJOR/bin")
+DEMO_DATA=$(toml_get demo_data)
+DEMO_PORT=$(toml_get demo_port)
+DEMO_DB=$(toml_get demo_db)
+SIM_PORT=$(toml_get sim_port)
+PGRX_TEST_DATA=$(toml_get pgrx_test_data)

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sets up everything, builds and installs pg_iys, starts a local cluster (as the postgres OS
+# user) with the extension preloaded, and shows it working in psql.
+#   scripts/demo.sh        run the demo (leaves the cluster running for you to explore)
+#   scripts/demo.sh stop   stop the demo cluster
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/config.sh
+
+pg_ctl_demo() { runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$DEMO_DATA" "$@"; }
+
+if [ "${1:-}" = "stop" ]; then
+  pg_ctl_demo -m fast stop || true
+  exit 0
+fi
+
+bash scripts/setup.sh
+echo "== building and installing pg_iys (release)"
+cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+
+if [ -f "$DEMO_DATA/postmaster.pid" ]; then pg_ctl_demo -m fast stop >/dev/null || true; fi
+if [ ! -f "$DEMO_DATA/PG_VERSION" ]; then
+  echo "== initdb $DEMO_DATA"
+  install -d -o postgres -g postgres "$DEMO_DATA"
+  runuser -u postgres -- "$PG_BINDIR/initdb" -D "$DEMO_DATA" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+  cat >> "$DEMO_DATA/postgresql.conf" <<CONF
+port = $DEMO_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$DEMO_DATA'
+shared_preload_libraries = 'pg_iys'
+iys.database = '$DEMO_DB'
+CONF
+fi
+echo "== starting the demo cluster on 127.0.0.1:$DEMO_PORT"
+pg_ctl_demo -l "$DEMO_DATA/server.log" -w start >/dev/null
+PSQL=("$PG_BINDIR/psql" -h 127.0.0.1 -p "$DEMO_PORT" -U postgres -X -v ON_ERROR_STOP=1)
+"${PSQL[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DEMO_DB'" | grep -q 1 \
+  || "${PSQL[@]}" -d postgres -qc "CREATE DATABASE $DEMO_DB"
+# The worker connects to iys.database at start; restart it now that the database exists.
+pg_ctl_demo -w restart >/dev/null
+
+echo "== demo SQL (scripts/demo.sql)"
+"${PSQL[@]}" -d "$DEMO_DB" -e -f scripts/demo.sql
+echo
+echo "The demo cluster keeps running. Explore:  ${PSQL[*]} -d $DEMO_DB"
+echo "Stop it:                                  scripts/demo.sh stop"

@@ -1,0 +1,244 @@
+//! E-mail recipients: trimmed, lower-cased and checked the way IYS checks them (code H120).
+//!
+//! IYS stores e-mail addresses in lower case, 6 to 265 characters, and refuses Turkish
+//! letters (its own example of H120 is `örnek@mail.com`). We go one step further and accept
+//! ASCII only: lower-casing non-ASCII text is locale-dependent (Turkish `İ` becomes `i̇`, two
+//! code points) and internationalised addresses are not something IYS documents.
+//!
+//! Accepted shape: `local@domain`, exactly one `@`;
+//! * local part: 1–64 characters from RFC 5322's unquoted set (letters, digits and
+//!   ``!#$%&'*+/=?^_`{|}~-``), dots allowed but not first, last or doubled;
+//! * domain: at most 253 characters, at least two dot-separated labels of 1–63 letters,
+//!   digits and hyphens (no hyphen at either end of a label); the last label (TLD) has at
+//!   least two characters and is not all digits. Address literals (`[1.2.3.4]`) are refused.
+
+use super::problem::Problem;
+
+pub const MIN_EMAIL_CHARS: usize = 6;
+pub const MAX_EMAIL_CHARS: usize = 265;
+const MAX_LOCAL_CHARS: usize = 64;
+const MAX_DOMAIN_CHARS: usize = 253;
+const MAX_LABEL_CHARS: usize = 63;
+
+/// The twelve letters of the Turkish alphabet that are not in ASCII.
+pub const TURKISH_LETTERS: &[char] = &['ç', 'ğ', 'ı', 'ö', 'ş', 'ü', 'Ç', 'Ğ', 'İ', 'Ö', 'Ş', 'Ü'];
+
+/// True when `s` contains one of [`TURKISH_LETTERS`].
+pub fn has_turkish_letter(s: &str) -> bool {
+    s.chars().any(|c| TURKISH_LETTERS.contains(&c))
+}
+
+/// Trims, validates and lower-cases an e-mail address.
+pub fn normalize_email(input: &str) -> Result<String, Problem> {
+    let trimmed = input.trim();
+    if let Some(why) = email_defect(trimmed) {
+        return Err(Problem::new("H120", "recipient", trimmed, why));
+    }
+    Ok(trimmed.to_ascii_lowercase())
+}
+
+/// What is wrong with a trimmed address, or None when it is acceptable.
+fn email_defect(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("e-mail address is empty".to_owned());
+    }
+    if let Some(c) = s.chars().find(|c| TURKISH_LETTERS.contains(c)) {
+        return Some(format!(
+            "contains the Turkish letter '{c}'; IYS refuses Turkish letters in e-mail addresses"
+        ));
+    }
+    if let Some(c) = s.chars().find(|c| !c.is_ascii()) {
+        return Some(format!(
+            "contains the non-ASCII character {c:?}; only ASCII addresses are accepted"
+        ));
+    }
+    // ASCII from here on: bytes are characters.
+    if s.bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Some("contains white space or a control character".to_owned());
+    }
+    if s.len() < MIN_EMAIL_CHARS || s.len() > MAX_EMAIL_CHARS {
+        return Some(format!(
+            "is {} characters long; IYS accepts {MIN_EMAIL_CHARS} to {MAX_EMAIL_CHARS}",
+            s.len()
+        ));
+    }
+    let (local, domain) = match s.split_once('@') {
+        None => return Some("has no '@'".to_owned()),
+        Some((_, domain)) if domain.contains('@') => {
+            return Some("has more than one '@'".to_owned())
+        }
+        Some(parts) => parts,
+    };
+    local_part_defect(local).or_else(|| domain_defect(domain))
+}
+
+fn local_part_defect(local: &str) -> Option<String> {
+    if local.is_empty() {
+        return Some("has nothing before the '@'".to_owned());
+    }
+    if local.len() > MAX_LOCAL_CHARS {
+        return Some(format!(
+            "the part before '@' is {} characters; at most {MAX_LOCAL_CHARS}",
+            local.len()
+        ));
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Some(
+            "the part before '@' starts or ends with a dot or has two dots in a row".to_owned(),
+        );
+    }
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || b == b'.' || b"!#$%&'*+/=?^_`{|}~-".contains(&b);
+    local
+        .bytes()
+        .find(|&b| !allowed(b))
+        .map(|b| format!("the part before '@' contains '{}'", b as char))
+}
+
+fn domain_defect(domain: &str) -> Option<String> {
+    if domain.is_empty() {
+        return Some("has no domain after the '@'".to_owned());
+    }
+    if domain.len() > MAX_DOMAIN_CHARS {
+        return Some(format!(
+            "the domain is {} characters; at most {MAX_DOMAIN_CHARS}",
+            domain.len()
+        ));
+    }
+    if !domain.contains('.') {
+        return Some(format!("the domain '{domain}' has no dot"));
+    }
+    for label in domain.split('.') {
+        if label.is_empty() {
+            return Some(format!(
+                "the domain '{domain}' has an empty part (a dot at an end or two in a row)"
+            ));
+        }
+        if label.len() > MAX_LABEL_CHARS {
+            return Some(format!(
+                "a part of the domain is longer than {MAX_LABEL_CHARS} characters"
+            ));
+        }
+        if let Some(b) = label
+            .bytes()
+            .find(|&b| !(b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return Some(format!("the domain contains '{}'", b as char));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some(format!("the domain part '{label}' starts or ends with '-'"));
+        }
+    }
+    let tld = domain.rsplit('.').next().unwrap_or_default();
+    if tld.len() < 2 || tld.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!("'{tld}' is not a top-level domain"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defect(s: &str) -> String {
+        let p = normalize_email(s).unwrap_err();
+        assert_eq!(p.code, "H120", "{s}");
+        assert_eq!(p.field, "recipient");
+        p.message_en
+    }
+
+    #[test]
+    fn trims_and_lower_cases() {
+        assert_eq!(
+            normalize_email("  Ali.Veli@Example.COM ").unwrap(),
+            "ali.veli@example.com"
+        );
+        assert_eq!(normalize_email("a@b.co").unwrap(), "a@b.co");
+        assert_eq!(
+            normalize_email("first+tag@sub.example.com.tr").unwrap(),
+            "first+tag@sub.example.com.tr"
+        );
+        assert_eq!(
+            normalize_email("o'brien_x-y@my-domain.org").unwrap(),
+            "o'brien_x-y@my-domain.org"
+        );
+        assert_eq!(
+            normalize_email("ISTANBUL@EXAMPLE.COM").unwrap(),
+            "istanbul@example.com"
+        );
+        assert_eq!(
+            normalize_email("user@xn--mnchen-3ya.de").unwrap(),
+            "user@xn--mnchen-3ya.de"
+        );
+    }
+
+    #[test]
+    fn rejects_every_turkish_letter() {
+        for c in TURKISH_LETTERS {
+            let address = format!("ali{c}@example.com");
+            assert!(defect(&address).contains("Turkish letter"), "{address}");
+        }
+        assert!(defect("örnek@mail.com").contains("'ö'"));
+        assert!(defect("İSTANBUL@EXAMPLE.COM").contains("'İ'"));
+        assert!(defect("ali@şirket.com").contains("Turkish"));
+        assert!(has_turkish_letter("ağ"));
+        assert!(!has_turkish_letter("ag"));
+    }
+
+    #[test]
+    fn rejects_other_non_ascii_and_white_space() {
+        assert!(defect("josé@example.com").contains("non-ASCII"));
+        assert!(defect("ali😀@example.com").contains("non-ASCII"));
+        assert!(defect("ali veli@example.com").contains("white space"));
+        assert!(defect("ali\t@example.com").contains("white space"));
+        assert!(defect("ali\u{0}@example.com").contains("control"));
+    }
+
+    #[test]
+    fn enforces_iys_length_limits() {
+        assert!(defect("").contains("empty"));
+        assert!(defect("a@b.c").contains("5 characters"));
+        let local = "a".repeat(64);
+        let domain = format!(
+            "{}.{}.{}.com",
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(63)
+        );
+        let longest = format!("{local}@{domain}");
+        assert_eq!(longest.len(), 64 + 1 + 63 * 3 + 2 + 4);
+        assert!(normalize_email(&longest).is_ok());
+        let too_long = format!("{}@{}.com", "a".repeat(64), "b.".repeat(100));
+        assert!(too_long.len() > MAX_EMAIL_CHARS);
+        assert!(defect(&too_long).contains("IYS accepts 6 to 265"));
+        assert!(defect(&format!("{}@example.com", "a".repeat(65))).contains("at most 64"));
+        assert!(defect(&format!("a@{}.com", "b".repeat(64))).contains("longer than 63"));
+    }
+
+    #[test]
+    fn rejects_malformed_addresses() {
+        assert!(defect("ornekadiniz.com").contains("no '@'"));
+        assert!(defect("a@b@example.com").contains("more than one"));
+        assert!(defect("@example.com").contains("nothing before"));
+        assert!(defect("ali@").contains("4 characters"));
+        assert!(defect("ali.veli@").contains("no domain"));
+        assert!(defect("ali@localhost").contains("no dot"));
+        assert!(defect(".ali@example.com").contains("dot"));
+        assert!(defect("ali.@example.com").contains("dot"));
+        assert!(defect("ali..veli@example.com").contains("dot"));
+        assert!(defect("ali@example..com").contains("empty part"));
+        assert!(defect("ali@.example.com").contains("empty part"));
+        assert!(defect("ali@example.com.").contains("empty part"));
+        assert!(defect("ali@-example.com").contains("'-'"));
+        assert!(defect("ali@example-.com").contains("'-'"));
+        assert!(defect("ali@exa_mple.com").contains("'_'"));
+        assert!(defect("ali@example.c").contains("top-level"));
+        assert!(defect("ali@10.0.0.1").contains("top-level"));
+        assert!(defect("ali@[10.0.0.1]").contains("'['"));
+        assert!(defect("\"ali\"@example.com").contains("'\"'"));
+        assert!(defect("ali(x)@example.com").contains("'('"));
+        assert!(defect("+905321234567").contains("no '@'"));
+    }
+}

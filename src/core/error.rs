@@ -1,0 +1,322 @@
+//! The one error type of pg_iys.
+//!
+//! Every fallible function of the crate returns [`Error`]; the pgrx layer turns it into an
+//! `ereport` exactly once, using [`Error::sqlstate_class`], [`Error::detail`] and
+//! [`Error::hint`]. Messages name the field or setting and the offending value.
+
+use std::fmt;
+
+use super::problem::{code_info, cut_chars, Problem};
+
+/// Longest user value quoted in an error message.
+const MAX_QUOTED_CHARS: usize = 80;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The record breaks one or more IYS rules (never empty).
+    Invalid { problems: Vec<Problem> },
+    /// Text that is not one of an enum's values.
+    BadEnum {
+        /// SQL type name, e.g. `iys.consent_type`.
+        type_name: &'static str,
+        value: String,
+        allowed: &'static [&'static str],
+    },
+    /// A setting (GUC, account or brand row) is missing or wrong.
+    Config(String),
+    /// A call to IYS failed: HTTP status (None for transport failures), IYS code if any.
+    Http {
+        status: Option<u16>,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+    },
+    /// A bug or an impossible state.
+    Internal(String),
+}
+
+/// Which SQLSTATE family an [`Error`] maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlStateClass {
+    /// 22P02, like PostgreSQL's own "invalid input value for enum".
+    InvalidTextRepresentation,
+    /// 22023.
+    InvalidParameterValue,
+    /// 23514: the row violates IYS's rules, as a CHECK constraint would.
+    CheckViolation,
+    /// F0000.
+    ConfigFile,
+    /// 38000: the external service (IYS) failed.
+    ExternalRoutine,
+    /// XX000.
+    Internal,
+}
+
+impl SqlStateClass {
+    /// The five-character SQLSTATE.
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            SqlStateClass::InvalidTextRepresentation => "22P02",
+            SqlStateClass::InvalidParameterValue => "22023",
+            SqlStateClass::CheckViolation => "23514",
+            SqlStateClass::ConfigFile => "F0000",
+            SqlStateClass::ExternalRoutine => "38000",
+            SqlStateClass::Internal => "XX000",
+        }
+    }
+}
+
+impl Error {
+    /// An `Invalid` error holding the given problems.
+    pub fn invalid(problems: Vec<Problem>) -> Error {
+        Error::Invalid { problems }
+    }
+
+    pub fn sqlstate_class(&self) -> SqlStateClass {
+        match self {
+            Error::Invalid { .. } => SqlStateClass::CheckViolation,
+            Error::BadEnum { .. } => SqlStateClass::InvalidTextRepresentation,
+            Error::Config(_) => SqlStateClass::ConfigFile,
+            Error::Http { .. } => SqlStateClass::ExternalRoutine,
+            Error::Internal(_) => SqlStateClass::Internal,
+        }
+    }
+
+    /// Extra lines for `DETAIL`: every problem with IYS's Turkish wording, or the IYS answer.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Error::Invalid { problems } if !problems.is_empty() => {
+                let lines: Vec<String> = problems
+                    .iter()
+                    .map(|p| format!("{p} [IYS: {}]", p.message_tr))
+                    .collect();
+                Some(lines.join("\n"))
+            }
+            Error::Invalid { .. } => None,
+            Error::BadEnum { allowed, .. } => {
+                Some(format!("Allowed values: {}.", allowed.join(", ")))
+            }
+            Error::Http {
+                status,
+                code,
+                message,
+                ..
+            } => {
+                let status =
+                    status.map_or_else(|| "no HTTP answer".to_owned(), |s| format!("HTTP {s}"));
+                let code = code.as_deref().unwrap_or("no IYS code");
+                Some(format!("{status}, {code}: {message}"))
+            }
+            Error::Config(_) | Error::Internal(_) => None,
+        }
+    }
+
+    /// A suggestion for `HINT`.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Invalid { problems } => problems
+                .first()
+                .and_then(|p| hint_for_code(p.code))
+                .map(str::to_owned),
+            Error::BadEnum { .. } => {
+                Some("Values are matched case-insensitively after trimming.".to_owned())
+            }
+            Error::Config(_) => {
+                Some("Check the iys.* settings and the IYS account/brand tables.".to_owned())
+            }
+            Error::Http {
+                retryable: true, ..
+            } => Some("Transient failure: the request will be retried.".to_owned()),
+            Error::Http {
+                code: Some(code), ..
+            } => code_info(code).map(|i| format!("IYS {}: {}.", i.code, i.summary_en)),
+            Error::Http { .. } => None,
+            Error::Internal(_) => Some("This is a bug in pg_iys; please report it.".to_owned()),
+        }
+    }
+
+    /// The IYS codes involved, for logging and for the rejections view.
+    pub fn codes(&self) -> Vec<&str> {
+        match self {
+            Error::Invalid { problems } => problems.iter().map(|p| p.code).collect(),
+            Error::Http {
+                code: Some(code), ..
+            } => vec![code.as_str()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn hint_for_code(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "H121" => "Turkish mobiles are written +905XXXXXXXXX (no 0 after +90).",
+        "H120" => "E-mail addresses must be ASCII (no Turkish letters), with one @ and a domain such as example.com.",
+        "H119" => "Use one of the 13 HS_* sources; IYS_* sources are set by IYS only.",
+        "H158" => "Write consent dates as YYYY-MM-DD HH:mm:ss in Turkey time (UTC+3).",
+        "H162" => "Consent dates are Turkey time (UTC+3); check the clock and time zone of the writer.",
+        "H467" => "IYS accepts consents up to 3 business days after they were collected; older ones cannot be sent.",
+        "H175" => "A recipient's first consent record must be ONAY; a first RET need not be sent to IYS.",
+        "H174" => "The stored consent is already RET; nothing needs to be sent.",
+        "H178" => "Each update needs a consent date later than the stored one.",
+        "H155" => "HS_2015 consents carry exactly 2015-05-01 00:00:00.",
+        "H462" | "H463" => "Updates of TACIR consents need both consentDate and source.",
+        "H112" | "H113" => "BIREYSEL consents always need consentDate and source.",
+        _ => return None,
+    })
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid { problems } => match problems.as_slice() {
+                [] => write!(f, "IYS rule violated"),
+                [only] => write!(f, "IYS rule violated: {only}"),
+                [first, rest @ ..] => {
+                    write!(f, "{} IYS rules violated: {first}", problems.len())?;
+                    for p in rest {
+                        write!(f, "; {p}")?;
+                    }
+                    Ok(())
+                }
+            },
+            Error::BadEnum {
+                type_name,
+                value,
+                allowed,
+            } => write!(
+                f,
+                "invalid value '{}' for {type_name}; allowed: {}",
+                cut_chars(value, MAX_QUOTED_CHARS),
+                allowed.join(", ")
+            ),
+            Error::Config(message) => write!(f, "pg_iys configuration error: {message}"),
+            Error::Http {
+                status,
+                code,
+                message,
+                ..
+            } => {
+                write!(f, "IYS request failed")?;
+                match (status, code) {
+                    (Some(s), Some(c)) => write!(f, " (HTTP {s}, {c})")?,
+                    (Some(s), None) => write!(f, " (HTTP {s})")?,
+                    (None, Some(c)) => write!(f, " ({c})")?,
+                    (None, None) => {}
+                }
+                write!(f, ": {message}")
+            }
+            Error::Internal(message) => write!(f, "pg_iys internal error: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Problem> for Error {
+    fn from(problem: Problem) -> Error {
+        Error::Invalid {
+            problems: vec![problem],
+        }
+    }
+}
+
+impl From<Vec<Problem>> for Error {
+    fn from(problems: Vec<Problem>) -> Error {
+        Error::Invalid { problems }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_names_field_value_and_code() {
+        let e = Error::from(Problem::new("H121", "recipient", "0532", "too short"));
+        assert_eq!(
+            e.to_string(),
+            "IYS rule violated: H121 recipient '0532': too short"
+        );
+        assert_eq!(e.sqlstate_class(), SqlStateClass::CheckViolation);
+        assert_eq!(e.sqlstate_class().sqlstate(), "23514");
+        assert!(e.detail().unwrap().contains("E164"));
+        assert!(e.hint().unwrap().contains("+905"));
+        assert_eq!(e.codes(), ["H121"]);
+    }
+
+    #[test]
+    fn several_problems_are_all_listed() {
+        let e = Error::invalid(vec![
+            Problem::new("H121", "recipient", "x", "not a phone"),
+            Problem::new(
+                "H162",
+                "consentDate",
+                "2099-01-01 00:00:00",
+                "in the future",
+            ),
+        ]);
+        let text = e.to_string();
+        assert!(text.starts_with("2 IYS rules violated: H121"));
+        assert!(text.contains("H162 consentDate '2099-01-01 00:00:00'"));
+        assert_eq!(e.detail().unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn bad_enum_lists_allowed_values() {
+        let e = Error::BadEnum {
+            type_name: "iys.consent_type",
+            value: "SMS".into(),
+            allowed: &["MESAJ", "ARAMA", "EPOSTA"],
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid value 'SMS' for iys.consent_type; allowed: MESAJ, ARAMA, EPOSTA"
+        );
+        assert_eq!(e.sqlstate_class().sqlstate(), "22P02");
+        assert_eq!(e.detail().unwrap(), "Allowed values: MESAJ, ARAMA, EPOSTA.");
+    }
+
+    #[test]
+    fn http_and_other_variants() {
+        let e = Error::Http {
+            status: Some(429),
+            code: Some("H124".into()),
+            message: "slow down".into(),
+            retryable: true,
+        };
+        assert_eq!(
+            e.to_string(),
+            "IYS request failed (HTTP 429, H124): slow down"
+        );
+        assert_eq!(e.sqlstate_class(), SqlStateClass::ExternalRoutine);
+        assert!(e.hint().unwrap().contains("retried"));
+        let e = Error::Http {
+            status: None,
+            code: None,
+            message: "connection refused".into(),
+            retryable: true,
+        };
+        assert_eq!(e.to_string(), "IYS request failed: connection refused");
+        assert_eq!(
+            e.detail().unwrap(),
+            "no HTTP answer, no IYS code: connection refused"
+        );
+        let e = Error::Http {
+            status: Some(422),
+            code: Some("H467".into()),
+            message: "old".into(),
+            retryable: false,
+        };
+        assert!(e.hint().unwrap().contains("3 business days"));
+        assert_eq!(
+            Error::Config("iys.database is empty".into())
+                .sqlstate_class()
+                .sqlstate(),
+            "F0000"
+        );
+        assert_eq!(
+            Error::Internal("x".into()).sqlstate_class().sqlstate(),
+            "XX000"
+        );
+    }
+}

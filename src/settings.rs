@@ -1,0 +1,101 @@
+//! The `iys.*` GUCs. Credentials are deliberately not here: ordinary roles can `SHOW` any GUC,
+//! so IYS passwords and tokens live in owner-only tables instead.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+/// Database the background worker connects to (where `CREATE EXTENSION pg_iys` was run).
+pub static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+/// Master switch for sending to and pulling from IYS; the queue keeps filling while off.
+pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Records per IYS batch request (IYS refuses more than 1000).
+pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// Fallback poll interval of the worker when no commit wakes it.
+pub static FLUSH_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// Timeout of every HTTP call to IYS (connect + read).
+pub static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+/// Requests per second sent to IYS (IYS allows 10 per IP).
+pub static MAX_REQUESTS_PER_SECOND: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// Upper bound of the exponential backoff after retryable failures.
+pub static BACKOFF_CAP_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
+
+/// Defines the GUCs. `preloading` is true only in the postmaster loading shared_preload_libraries,
+/// the one moment PostgreSQL allows restart-only (PGC_POSTMASTER) settings to be defined.
+pub fn register(preloading: bool) {
+    if preloading {
+        GucRegistry::define_string_guc(
+            c"iys.database",
+            c"Database the pg_iys background worker connects to.",
+            c"The database where CREATE EXTENSION pg_iys was run. Needs a server restart.",
+            &DATABASE,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+    }
+    GucRegistry::define_bool_guc(
+        c"iys.enabled",
+        c"Whether the worker talks to IYS.",
+        c"When off, changes keep queueing in the outbox but nothing is sent or pulled.",
+        &ENABLED,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"iys.batch_size",
+        c"Consents per IYS batch request.",
+        c"IYS accepts at most 1000 consents in one async batch.",
+        &BATCH_SIZE,
+        1,
+        1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"iys.flush_interval_ms",
+        c"Fallback poll interval of the worker.",
+        c"Commits wake the worker at once; this interval only bounds the delay when no wake-up arrives.",
+        &FLUSH_INTERVAL_MS,
+        10,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"iys.http_timeout_ms",
+        c"Timeout of each HTTP call to IYS.",
+        c"Applies to connecting and to reading the answer.",
+        &HTTP_TIMEOUT_MS,
+        100,
+        600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"iys.max_requests_per_second",
+        c"Requests per second the worker sends to IYS.",
+        c"IYS limits each IP to 10 requests per second.",
+        &MAX_REQUESTS_PER_SECOND,
+        1,
+        1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"iys.backoff_cap_ms",
+        c"Longest wait between retries of a retryable failure.",
+        c"Retries back off exponentially with jitter up to this cap.",
+        &BACKOFF_CAP_MS,
+        100,
+        86_400_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+}
+
+/// The worker's database name as a Rust string.
+pub fn database() -> String {
+    DATABASE
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "postgres".to_owned())
+}

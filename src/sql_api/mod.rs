@@ -1,0 +1,3 @@
+//! pgrx bindings: the SQL surface of schema `iys`.
+
+mod worker_status;

@@ -1,0 +1,185 @@
+//! Black-box test harness: real PostgreSQL clusters with pg_iys preloaded, driven as a client.
+//!
+//! Clusters run as the `postgres` OS user (initdb refuses root) with their data under /tmp and
+//! listen on 127.0.0.1 only. A `Cluster` stops its server and removes its data when dropped, so a
+//! failing test leaves nothing behind.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub use postgres;
+
+/// Settings read from the repository's pgrx.toml, the one place the scripts and tests share.
+pub struct PgInstall {
+    pub bindir: PathBuf,
+    pub pg_regress: PathBuf,
+}
+
+impl PgInstall {
+    pub fn from_pgrx_toml() -> PgInstall {
+        let root = repo_root();
+        let toml = std::fs::read_to_string(root.join("pgrx.toml")).expect("read pgrx.toml");
+        let pg_config = toml_value(&toml, "pg_config").expect("pg_config in pgrx.toml");
+        let ask = |flag: &str| {
+            let out = Command::new(&pg_config).arg(flag).output().expect("run pg_config");
+            assert!(out.status.success(), "pg_config {flag} failed");
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        };
+        let bindir = ask("--bindir");
+        // pg_regress ships with the server's dev package, beside the PGXS makefiles.
+        let pgxs = ask("--pgxs");
+        let pg_regress = pgxs.parent().and_then(Path::parent).expect("pgxs dir").join("test/regress/pg_regress");
+        PgInstall { bindir, pg_regress }
+    }
+}
+
+/// The value of a flat `key = "value"` line of pgrx.toml.
+pub fn toml_value(toml: &str, key: &str) -> Option<String> {
+    toml.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// A port nobody listens on right now (the OS picks it; tiny race, fine for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run_as_postgres(program: &Path, args: &[&str]) -> Output {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+}
+
+fn check(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub struct Cluster {
+    pub install: PgInstall,
+    pub datadir: PathBuf,
+    pub port: u16,
+    running: bool,
+}
+
+impl Cluster {
+    /// initdb + start a cluster preloading pg_iys; `extra_conf` lines go into postgresql.conf.
+    pub fn start(name: &str, extra_conf: &[&str]) -> Cluster {
+        let install = PgInstall::from_pgrx_toml();
+        let datadir = PathBuf::from(format!("/tmp/pg_iys_e2e_{name}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&datadir);
+        std::fs::create_dir_all(&datadir).unwrap();
+        check(Command::new("chown").args(["postgres:postgres"]).arg(&datadir).output().unwrap(), "chown");
+        let data = datadir.to_str().unwrap();
+        check(
+            run_as_postgres(&install.bindir.join("initdb"), &["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]),
+            "initdb",
+        );
+        let port = free_port();
+        let mut conf = format!(
+            "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{data}'\n\
+             shared_preload_libraries = 'pg_iys'\niys.database = 'postgres'\nfsync = off\n\
+             log_min_messages = log\nlogging_collector = off\n"
+        );
+        for line in extra_conf {
+            conf.push_str(line);
+            conf.push('\n');
+        }
+        let conf_path = datadir.join("postgresql.conf");
+        let mut existing = std::fs::read_to_string(&conf_path).unwrap();
+        existing.push_str(&conf);
+        std::fs::write(&conf_path, existing).unwrap();
+        let mut cluster = Cluster { install, datadir, port, running: false };
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.datadir.join("server.log")
+    }
+
+    pub fn pg_ctl_start(&mut self) {
+        let data = self.datadir.to_str().unwrap();
+        let log = self.log_path();
+        check(
+            run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", data, "-l", log.to_str().unwrap(), "-w", "-t", "60", "start"]),
+            "pg_ctl start",
+        );
+        self.running = true;
+    }
+
+    /// Stops the server; `mode` is pg_ctl's: "fast", "immediate" (a crash) or "smart".
+    pub fn pg_ctl_stop(&mut self, mode: &str) {
+        let data = self.datadir.to_str().unwrap();
+        check(run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", data, "-m", mode, "-w", "stop"]), "pg_ctl stop");
+        self.running = false;
+    }
+
+    pub fn conn_string(&self, db: &str) -> String {
+        format!("host=127.0.0.1 port={} user=postgres dbname={db} connect_timeout=10", self.port)
+    }
+
+    pub fn connect(&self) -> postgres::Client {
+        self.connect_db("postgres")
+    }
+
+    pub fn connect_db(&self, db: &str) -> postgres::Client {
+        postgres::Client::connect(&self.conn_string(db), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to {db} on port {}: {e}\nserver log:\n{}", self.port, self.server_log()))
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Polls `probe` until it returns Some or `timeout` passes.
+    pub fn wait_for<T>(&self, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = probe() {
+                return Some(v);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pid of the pg_iys background worker, once it runs.
+    pub fn worker_pid(&self, client: &mut postgres::Client) -> Option<i32> {
+        client
+            .query_opt("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[])
+            .ok()
+            .flatten()
+            .map(|row| row.get(0))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.running {
+            let data = self.datadir.to_str().unwrap().to_owned();
+            let _ = run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", &data, "-m", "immediate", "-w", "stop"]);
+        }
+        if std::env::var_os("PG_IYS_KEEP_CLUSTERS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.datadir);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The background worker exists only with shared_preload_libraries, survives being killed, and
+//! tolerates a database where the extension is not created yet.
+
+use pg_iys_e2e::Cluster;
+use std::time::Duration;
+
+#[test]
+fn worker_starts_without_the_extension_and_restarts_after_kill() {
+    let cluster = Cluster::start("lifecycle", &[]);
+    let mut client = cluster.connect();
+
+    // The extension is not created yet: the worker must still come up and stay up.
+    let pid = cluster
+        .wait_for(Duration::from_secs(20), || cluster.worker_pid(&mut client))
+        .unwrap_or_else(|| panic!("worker never started; log:\n{}", cluster.server_log()));
+
+    client.batch_execute("CREATE EXTENSION pg_iys").unwrap();
+    let row = client.query_one("SELECT pid, application_name FROM iys.worker_status()", &[]).unwrap();
+    assert_eq!(row.get::<_, Option<i32>>(0), Some(pid));
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("pg_iys worker"));
+
+    // SIGKILL of a background worker makes the postmaster reset the cluster; the worker must
+    // come back on its own with a new pid.
+    let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let new_pid = cluster
+        .wait_for(Duration::from_secs(60), || {
+            let mut c = postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok()?;
+            cluster.worker_pid(&mut c).filter(|p| *p != pid)
+        })
+        .unwrap_or_else(|| panic!("worker did not come back; log:\n{}", cluster.server_log()));
+    assert_ne!(new_pid, pid);
+}
+
+#[test]
+fn worker_honours_sigterm_from_pg_terminate_backend_and_comes_back() {
+    let cluster = Cluster::start("sigterm", &["iys.flush_interval_ms = 100"]);
+    let mut client = cluster.connect();
+    let pid = cluster.wait_for(Duration::from_secs(20), || cluster.worker_pid(&mut client)).expect("worker up");
+    let terminated: bool = client.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get(0);
+    assert!(terminated);
+    let log_has_stop = cluster.wait_for(Duration::from_secs(10), || cluster.server_log().contains("pg_iys worker stopping").then_some(()));
+    assert!(log_has_stop.is_some(), "worker did not log a clean stop; log:\n{}", cluster.server_log());
+    // restart_time is 5 s: the worker returns by itself.
+    let back = cluster.wait_for(Duration::from_secs(30), || cluster.worker_pid(&mut client).filter(|p| *p != pid));
+    assert!(back.is_some(), "worker did not restart after SIGTERM; log:\n{}", cluster.server_log());
+}
+
+#[test]
+fn without_preload_worker_functions_fail_with_a_hint() {
+    let cluster = Cluster::start("nopreload", &["shared_preload_libraries = ''"]);
+    let mut client = cluster.connect();
+    client.batch_execute("CREATE EXTENSION pg_iys").unwrap();
+    let err = client.query("SELECT * FROM iys.worker_status()", &[]).unwrap_err();
+    let db = err.as_db_error().expect("a database error");
+    assert_eq!(db.code().code(), "55000");
+    assert!(db.message().contains("shared_preload_libraries"), "{}", db.message());
+    assert!(db.hint().unwrap_or_default().contains("restart"), "{:?}", db.hint());
+    assert!(cluster.worker_pid(&mut client).is_none());
+}
