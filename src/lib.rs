@@ -8,6 +8,26 @@ mod worker;
 ::pgrx::pg_module_magic!();
 
 ::pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+::pgrx::extension_sql_file!(
+    "../sql/types.sql",
+    name = "types",
+    requires = [
+        sql_api::types::consent_type,
+        sql_api::types::consent_status,
+        sql_api::types::recipient_type,
+        sql_api::types::consent_source,
+        sql_api::types::canonical_consent_type,
+        sql_api::types::canonical_consent_status,
+        sql_api::types::canonical_recipient_type,
+        sql_api::types::canonical_consent_source,
+        sql_api::normalize::is_turkish_mobile,
+    ]
+);
+::pgrx::extension_sql_file!(
+    "../sql/calendar.sql",
+    name = "calendar",
+    requires = [sql_api::calendar::builtin_holidays]
+);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {

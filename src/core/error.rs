@@ -31,6 +31,30 @@ pub enum Error {
         message: String,
         retryable: bool,
     },
+    /// Text that is not a valid value of one of our SQL types (`iys.phone`, `iys.email`):
+    /// the IYS problem says why.
+    BadInput {
+        /// SQL type or function name, e.g. `iys.phone`.
+        type_name: &'static str,
+        problem: Problem,
+    },
+    /// A function argument that makes no sense (a bad `mapping`, a NULL reference time).
+    InvalidParameter {
+        /// The SQL parameter's name.
+        parameter: &'static str,
+        message: String,
+        hint: Option<String>,
+    },
+    /// A column `iys.validate_table` needs is not in the table.
+    UndefinedColumn {
+        /// The table as `regclass` prints it.
+        table: String,
+        column: String,
+        /// The mapping key the column stands for, e.g. `gsm_permission`.
+        role: String,
+    },
+    /// pg_iys was not loaded through shared_preload_libraries, so no worker runs.
+    NotPreloaded,
     /// A bug or an impossible state.
     Internal(String),
 }
@@ -44,6 +68,10 @@ pub enum SqlStateClass {
     InvalidParameterValue,
     /// 23514: the row violates IYS's rules, as a CHECK constraint would.
     CheckViolation,
+    /// 42703, like PostgreSQL's own "column does not exist".
+    UndefinedColumn,
+    /// 55000: something must be set up first.
+    ObjectNotInPrerequisiteState,
     /// F0000.
     ConfigFile,
     /// 38000: the external service (IYS) failed.
@@ -59,6 +87,8 @@ impl SqlStateClass {
             SqlStateClass::InvalidTextRepresentation => "22P02",
             SqlStateClass::InvalidParameterValue => "22023",
             SqlStateClass::CheckViolation => "23514",
+            SqlStateClass::UndefinedColumn => "42703",
+            SqlStateClass::ObjectNotInPrerequisiteState => "55000",
             SqlStateClass::ConfigFile => "F0000",
             SqlStateClass::ExternalRoutine => "38000",
             SqlStateClass::Internal => "XX000",
@@ -75,7 +105,12 @@ impl Error {
     pub fn sqlstate_class(&self) -> SqlStateClass {
         match self {
             Error::Invalid { .. } => SqlStateClass::CheckViolation,
-            Error::BadEnum { .. } => SqlStateClass::InvalidTextRepresentation,
+            Error::BadEnum { .. } | Error::BadInput { .. } => {
+                SqlStateClass::InvalidTextRepresentation
+            }
+            Error::InvalidParameter { .. } => SqlStateClass::InvalidParameterValue,
+            Error::UndefinedColumn { .. } => SqlStateClass::UndefinedColumn,
+            Error::NotPreloaded => SqlStateClass::ObjectNotInPrerequisiteState,
             Error::Config(_) => SqlStateClass::ConfigFile,
             Error::Http { .. } => SqlStateClass::ExternalRoutine,
             Error::Internal(_) => SqlStateClass::Internal,
@@ -107,7 +142,17 @@ impl Error {
                 let code = code.as_deref().unwrap_or("no IYS code");
                 Some(format!("{status}, {code}: {message}"))
             }
-            Error::Config(_) | Error::Internal(_) => None,
+            Error::BadInput { problem, .. } => {
+                Some(format!("IYS {}: {}", problem.code, problem.message_tr))
+            }
+            Error::UndefinedColumn { role, .. } => Some(format!(
+                "iys.validate_table reads the column as \"{role}\"."
+            )),
+            Error::NotPreloaded => Some(
+                "Without it the background worker that sends consents to IYS does not run."
+                    .to_owned(),
+            ),
+            Error::Config(_) | Error::Internal(_) | Error::InvalidParameter { .. } => None,
         }
     }
 
@@ -131,6 +176,15 @@ impl Error {
                 code: Some(code), ..
             } => code_info(code).map(|i| format!("IYS {}: {}.", i.code, i.summary_en)),
             Error::Http { .. } => None,
+            Error::BadInput { problem, .. } => hint_for_code(problem.code).map(str::to_owned),
+            Error::InvalidParameter { hint, .. } => hint.clone(),
+            Error::UndefinedColumn { role, .. } => Some(format!(
+                "Name the right column with mapping => '{{\"{role}\": \"your_column\"}}', or map it to null to skip it."
+            )),
+            Error::NotPreloaded => Some(
+                "Add pg_iys to shared_preload_libraries in postgresql.conf and restart the server."
+                    .to_owned(),
+            ),
             Error::Internal(_) => Some("This is a bug in pg_iys; please report it.".to_owned()),
         }
     }
@@ -142,6 +196,7 @@ impl Error {
             Error::Http {
                 code: Some(code), ..
             } => vec![code.as_str()],
+            Error::BadInput { problem, .. } => vec![problem.code],
             _ => Vec::new(),
         }
     }
@@ -189,6 +244,23 @@ impl fmt::Display for Error {
                 cut_chars(value, MAX_QUOTED_CHARS),
                 allowed.join(", ")
             ),
+            Error::BadInput { type_name, problem } => write!(
+                f,
+                "invalid {type_name} value '{}': {}",
+                cut_chars(&problem.value, MAX_QUOTED_CHARS),
+                problem.message_en
+            ),
+            Error::InvalidParameter {
+                parameter, message, ..
+            } => write!(f, "invalid {parameter}: {message}"),
+            Error::UndefinedColumn { table, column, .. } => write!(
+                f,
+                "column \"{}\" of relation {table} does not exist",
+                cut_chars(column, MAX_QUOTED_CHARS)
+            ),
+            Error::NotPreloaded => {
+                write!(f, "pg_iys is not loaded through shared_preload_libraries")
+            }
             Error::Config(message) => write!(f, "pg_iys configuration error: {message}"),
             Error::Http {
                 status,
@@ -318,5 +390,57 @@ mod tests {
             Error::Internal("x".into()).sqlstate_class().sqlstate(),
             "XX000"
         );
+    }
+
+    #[test]
+    fn sql_layer_variants() {
+        let e = Error::BadInput {
+            type_name: "iys.phone",
+            problem: Problem::new("H121", "recipient", "+9005321234567", "no 0 after +90"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid iys.phone value '+9005321234567': no 0 after +90"
+        );
+        assert_eq!(e.sqlstate_class().sqlstate(), "22P02");
+        assert!(e.detail().unwrap().starts_with("IYS H121: "));
+        assert!(e.hint().unwrap().contains("+905"));
+        assert_eq!(e.codes(), ["H121"]);
+
+        let e = Error::NotPreloaded;
+        assert_eq!(e.sqlstate_class().sqlstate(), "55000");
+        assert_eq!(
+            e.to_string(),
+            "pg_iys is not loaded through shared_preload_libraries"
+        );
+        assert_eq!(
+            e.detail().unwrap(),
+            "Without it the background worker that sends consents to IYS does not run."
+        );
+        assert_eq!(
+            e.hint().unwrap(),
+            "Add pg_iys to shared_preload_libraries in postgresql.conf and restart the server."
+        );
+
+        let e = Error::UndefinedColumn {
+            table: "public.contacts".into(),
+            column: "gsm".into(),
+            role: "gsm".into(),
+        };
+        assert_eq!(e.sqlstate_class().sqlstate(), "42703");
+        assert_eq!(
+            e.to_string(),
+            "column \"gsm\" of relation public.contacts does not exist"
+        );
+        assert!(e.hint().unwrap().contains(r#"mapping => '{"gsm": "your_column"}'"#));
+
+        let e = Error::InvalidParameter {
+            parameter: "mapping",
+            message: "unknown key \"gsmx\"".into(),
+            hint: Some("Known keys: gsm.".into()),
+        };
+        assert_eq!(e.sqlstate_class().sqlstate(), "22023");
+        assert_eq!(e.to_string(), "invalid mapping: unknown key \"gsmx\"");
+        assert_eq!(e.hint().unwrap(), "Known keys: gsm.");
     }
 }

@@ -1,3 +1,10 @@
-//! pgrx bindings: the SQL surface of schema `iys`.
+//! pgrx bindings: the SQL surface of schema `iys`. One concern per module.
 
+pub mod calendar;
+pub mod error;
+pub mod normalize;
+pub mod time;
+pub mod types;
+pub mod validate;
+pub mod validate_table;
 mod worker_status;

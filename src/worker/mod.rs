@@ -58,16 +58,9 @@ fn poll_interval() -> Duration {
     Duration::from_millis(settings::FLUSH_INTERVAL_MS.get().max(10) as u64)
 }
 
-/// Raises a clear error in backends of a server that did not preload pg_iys.
+/// Raises a clear error (55000) in backends of a server that did not preload pg_iys.
 pub fn require_preloaded() {
     if !is_preloaded() {
-        pgrx::pg_sys::panic::ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "pg_iys is not loaded through shared_preload_libraries",
-            "require_preloaded",
-        )
-        .set_detail("Without it the background worker that sends consents to IYS does not run.")
-        .set_hint("Add pg_iys to shared_preload_libraries in postgresql.conf and restart the server.")
-        .report(PgLogLevel::ERROR);
+        crate::sql_api::error::raise(&crate::core::Error::NotPreloaded);
     }
 }

@@ -1,0 +1,16 @@
+-- The business-day calendar a DBA can extend: full-day holidays and half days (afternoons off).
+-- Rows seeded at CREATE EXTENSION have builtin = true; pg_dump saves only the DBA's own rows
+-- (builtin = false), because CREATE EXTENSION seeds the built-in ones again on restore. So: add
+-- rows freely; a change to a built-in row (deleting one, renaming it) is not kept by pg_dump.
+CREATE TABLE iys.holiday (
+    day date PRIMARY KEY,
+    name text NOT NULL,
+    half_day boolean NOT NULL DEFAULT false,
+    builtin boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE iys.holiday IS
+    'Non-business days for IYS''s 3-business-day reporting window (H467); weekends are implicit';
+INSERT INTO iys.holiday (day, name, half_day, builtin)
+    SELECT day, name, half_day, true FROM iys.builtin_holidays();
+SELECT pg_catalog.pg_extension_config_dump('iys.holiday', 'WHERE NOT builtin');
+GRANT SELECT ON iys.holiday TO PUBLIC;

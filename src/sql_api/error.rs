@@ -1,0 +1,56 @@
+//! The one place where a [`core::Error`](crate::core::Error) becomes a PostgreSQL `ereport`.
+//!
+//! Every SQL function of pg_iys reports failures through [`raise`] (or [`OrRaise::or_raise`]), so
+//! the SQLSTATE, message, DETAIL and HINT of an error depend only on the core error value and are
+//! tested once, in `core::error`.
+
+use crate::core::{Error, SqlStateClass};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+/// PostgreSQL's error code for a core SQLSTATE class.
+pub fn sqlstate(class: SqlStateClass) -> PgSqlErrorCode {
+    match class {
+        SqlStateClass::InvalidTextRepresentation => {
+            PgSqlErrorCode::ERRCODE_INVALID_TEXT_REPRESENTATION
+        }
+        SqlStateClass::InvalidParameterValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        SqlStateClass::CheckViolation => PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
+        SqlStateClass::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+        SqlStateClass::ObjectNotInPrerequisiteState => {
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+        }
+        SqlStateClass::ConfigFile => PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,
+        SqlStateClass::ExternalRoutine => PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
+        SqlStateClass::Internal => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+    }
+}
+
+/// Raises `err` as an ERROR; never returns.
+#[track_caller]
+pub fn raise(err: &Error) -> ! {
+    let mut report = ErrorReport::new(sqlstate(err.sqlstate_class()), err.to_string(), "pg_iys");
+    if let Some(detail) = err.detail() {
+        report = report.set_detail(detail);
+    }
+    if let Some(hint) = err.hint() {
+        report = report.set_hint(hint);
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("ereport(ERROR) returned")
+}
+
+/// `result.or_raise()`: the value, or the error raised as an ERROR.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T, E: Into<Error>> OrRaise<T> for Result<T, E> {
+    #[track_caller]
+    fn or_raise(self) -> T {
+        match self {
+            Ok(value) => value,
+            Err(err) => raise(&err.into()),
+        }
+    }
+}
