@@ -1,0 +1,294 @@
+//! The consent endpoints under `/sps/{iysCode}/brands/{brandCode}` (and their `/v2` twins).
+//! Handlers validate outside the store lock and take it once for the part that must be atomic.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::errors::{self, ApiError};
+use crate::http::{Request, Response};
+use crate::ids;
+use crate::router::error_response;
+use crate::rules::{self, ConsentType, RecipientType};
+use crate::state::{lock, State};
+use crate::store::{consent_json, new_batch, Accepted, ConsentKey};
+
+/// Largest list IYS takes in one batch add or multi-status query.
+pub const MAX_LIST: usize = 1000;
+
+fn parse_body(req: &Request) -> Result<Value, Response> {
+    serde_json::from_slice(&req.body).map_err(|_| error_response("H014"))
+}
+
+/// Errors as one response; the HTTP status is the first code's (all of a list share it).
+fn errors_response(errs: &[ApiError]) -> Response {
+    let status = errs.first().map_or(422, |e| errors::status_of(e.code));
+    Response::json(status, &errors::envelope(errs))
+}
+
+fn accepted_json(a: &Accepted) -> Value {
+    json!({ "transactionId": a.transaction_id, "creationDate": a.creation_date })
+}
+
+/// `POST .../consents` (V1) and `POST /v2/.../consents` (V2).
+///
+/// V2 is idempotent: an identical request (same path, same body) gets the answer of the first
+/// one; so does a consent identical (status, date, source) to the one IYS already holds.
+pub fn single_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> Response {
+    let body = match parse_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let now = st.clock.now_ms();
+    // serde_json objects are key-sorted, so this text ignores key order and whitespace.
+    let canonical = body.to_string();
+    if v2 {
+        if let Some(prev) = lock(&st.store).v2_replay(now, iys, brand, &canonical) {
+            return Response::json(200, &accepted_json(&prev));
+        }
+    }
+    let input = match rules::parse_consent(&body, st.clock.now_local_secs()) {
+        Ok(i) => i,
+        Err(errs) => return errors_response(&errs),
+    };
+    let endpoint = if v2 { "v2/consents" } else { "consents" };
+    let mut store = lock(&st.store);
+    if v2 {
+        if let Some(prev) = store.same_as_stored(now, iys, brand, &input) {
+            store.remember_v2(iys, brand, canonical, &prev);
+            return Response::json(200, &accepted_json(&prev));
+        }
+    }
+    match store.add_single(now, iys, brand, &input, endpoint) {
+        Ok(acc) => {
+            if v2 {
+                store.remember_v2(iys, brand, canonical, &acc);
+            }
+            Response::json(200, &accepted_json(&acc))
+        }
+        Err(code) => error_response(code),
+    }
+}
+
+/// `POST .../consents/request`: validates the whole list synchronously (422 with item
+/// indexes), then queues it; state rules are applied per item when the batch is processed.
+pub fn batch_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> Response {
+    let body = match parse_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Value::Array(items) = body else {
+        return error_response("H092");
+    };
+    if items.is_empty() {
+        return error_response("H092");
+    }
+    if items.len() > MAX_LIST {
+        return error_response("H091");
+    }
+    let now_local = st.clock.now_local_secs();
+    let mut errs = Vec::new();
+    let mut inputs = Vec::with_capacity(items.len());
+    let mut seen: HashSet<(String, RecipientType, ConsentType)> = HashSet::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        match rules::parse_consent(item, now_local) {
+            Ok(input) => {
+                if !seen.insert((input.recipient.clone(), input.recipient_type, input.consent_type)) {
+                    errs.push(ApiError::new("H194").with_index(index));
+                }
+                inputs.push(input);
+            }
+            Err(item_errs) => errs.extend(item_errs.into_iter().map(|e| e.with_index(index))),
+        }
+    }
+    if !errs.is_empty() {
+        return Response::json(422, &errors::envelope(&errs));
+    }
+    let delay = st.settings().batch_delay_ms;
+    let now = st.clock.now_ms();
+    let (batch, body) = new_batch(inputs, now);
+    lock(&st.store).submit_batch(now, delay, iys, brand, v2, batch);
+    Response::json(202, &body)
+}
+
+/// `GET .../consents/request/{requestId}`.
+pub fn batch_result(st: &State, iys: u64, brand: u64, request_id: &str) -> Response {
+    let id_error = if request_id.chars().count() > 36 {
+        Some("H198")
+    } else if request_id.chars().all(|c| c.is_alphabetic()) {
+        Some("H199")
+    } else if request_id.chars().all(|c| c.is_ascii_digit()) {
+        Some("H400")
+    } else {
+        None
+    };
+    if let Some(code) = id_error {
+        return errors_response(&[ApiError::at(code, "requestId").with_value(&Value::from(request_id))]);
+    }
+    let now = st.clock.now_ms();
+    let results = lock(&st.store).batch_results(now, iys, brand, request_id);
+    Response::json(200, &results)
+}
+
+/// Checks a recipient for a query; e-mails are compared lower-cased, as IYS stores them.
+fn query_recipient(raw: &str, ct: ConsentType) -> Result<String, Vec<ApiError>> {
+    if !ct.wants_email() && raw.len() > 15 {
+        return Err(vec![ApiError::at("H166", "recipient").with_value(&Value::from(raw))]);
+    }
+    rules::check_recipient(raw, ct).map_err(|errs| errs.into_iter().filter(|e| e.code != "H160").collect())
+}
+
+/// `POST .../consents/status`: the current consent of one recipient. A recipient IYS holds
+/// nothing for gets `200 {}`.
+pub fn single_status(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
+    let body = match parse_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(obj) = body.as_object() else {
+        return error_response("H097");
+    };
+    let mut errs = Vec::new();
+    let rt = match obj.get("recipientType") {
+        None => {
+            errs.push(ApiError::at("H170", "recipientType"));
+            None
+        }
+        Some(v) => {
+            let rt = v.as_str().and_then(RecipientType::parse);
+            if rt.is_none() {
+                errs.push(ApiError::at("H116", "recipientType").with_value(v));
+            }
+            rt
+        }
+    };
+    let ct = match obj.get("type") {
+        None => {
+            errs.push(ApiError::at("H111", "type"));
+            None
+        }
+        Some(v) => {
+            let ct = v.as_str().and_then(ConsentType::parse);
+            if ct.is_none() {
+                errs.push(ApiError::at("H117", "type").with_value(v));
+            }
+            ct
+        }
+    };
+    let recipient = match (obj.get("recipient"), ct) {
+        (None, _) => {
+            errs.push(ApiError::at("H114", "recipient"));
+            None
+        }
+        (Some(Value::String(r)), Some(ct)) => match query_recipient(r, ct) {
+            Ok(r) => Some(r),
+            Err(mut e) => {
+                errs.append(&mut e);
+                None
+            }
+        },
+        (Some(Value::String(_)), None) => None,
+        (Some(v), _) => {
+            errs.push(ApiError::at("H114", "recipient").with_value(v));
+            None
+        }
+    };
+    if !errs.is_empty() {
+        return errors_response(&errs);
+    }
+    let (Some(rt), Some(ct), Some(recipient)) = (rt, ct, recipient) else {
+        return error_response("H097");
+    };
+    let key = ConsentKey { iys_code: iys, brand_code: brand, recipient, recipient_type: rt, consent_type: ct };
+    let now = st.clock.now_ms();
+    let mut store = lock(&st.store);
+    match store.current(now, &key) {
+        Some(c) => Response::json(200, &consent_json(&key, c, false)),
+        None => Response::json(200, &json!({})),
+    }
+}
+
+/// `POST .../consents/{recipientType}/status/{type}`: which of up to 1000 recipients are in
+/// ONAY.
+pub fn multi_status(st: &State, req: &Request, iys: u64, brand: u64, rt_raw: &str, ct_raw: &str) -> Response {
+    let rt = RecipientType::parse(rt_raw);
+    let ct = ConsentType::parse(ct_raw);
+    let mut errs = Vec::new();
+    if rt.is_none() {
+        errs.push(ApiError::at("H116", "recipientType").with_value(&Value::from(rt_raw)));
+    }
+    if ct.is_none() {
+        errs.push(ApiError::at("H117", "type").with_value(&Value::from(ct_raw)));
+    }
+    if !errs.is_empty() {
+        return errors_response(&errs);
+    }
+    let (rt, ct) = (rt.unwrap_or(RecipientType::Bireysel), ct.unwrap_or(ConsentType::Mesaj));
+    let body = match parse_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let list = match body.get("recipients") {
+        None => return errors_response(&[ApiError::at("H168", "recipients")]),
+        Some(Value::Array(l)) => l,
+        Some(other) => return errors_response(&[ApiError::at("H478", "recipients").with_value(other)]),
+    };
+    if list.is_empty() {
+        return errors_response(&[ApiError::at("H164", "recipients").with_value(&json!([]))]);
+    }
+    if list.len() > MAX_LIST {
+        return errors_response(&[ApiError::at("H127", "recipients")]);
+    }
+    let mut recipients = Vec::with_capacity(list.len());
+    let mut seen = HashSet::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let normalised = v.as_str().and_then(|s| rules::check_recipient(s, ct).ok());
+        match normalised {
+            None => errs.push(ApiError::at("H464", "recipient").with_value(v)),
+            Some(r) => {
+                if !seen.insert(r.clone()) {
+                    let mut e = ApiError::new("H193").with_value(v);
+                    e.location = vec![Value::from("recipients"), Value::from(i)];
+                    errs.push(e);
+                }
+                recipients.push(r);
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return errors_response(&errs);
+    }
+    let now = st.clock.now_ms();
+    let approved = lock(&st.store).approved_among(now, iys, brand, rt, ct, &recipients);
+    Response::json(200, &json!({ "requestId": ids::uuid(), "list": approved }))
+}
+
+/// `GET .../consents/changes?source=IYS|HS&limit=&after=`: movements of the last 7 days minus
+/// the hold-back, oldest first; 204 when there is nothing new.
+pub fn changes(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
+    let source = req.query_param("source").unwrap_or_else(|| "IYS".to_string());
+    let citizen = match source.as_str() {
+        "IYS" => true,
+        "HS" => false,
+        _ => return errors_response(&[ApiError::at("H506", "source").with_value(&Value::from(source.as_str()))]),
+    };
+    let limit = match req.query_param("limit") {
+        None => MAX_LIST,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIST).contains(&n) => n,
+            _ => return errors_response(&[ApiError::at("H507", "limit").with_value(&Value::from(l.as_str()))]),
+        },
+    };
+    let after = req.query_param("after").filter(|a| !a.is_empty());
+    let settings = st.settings();
+    let now = st.clock.now_ms();
+    let window_start = now - settings.changes_window_secs as i64 * 1000;
+    let window_end = now - settings.changes_holdback_secs as i64 * 1000;
+    let result = lock(&st.store).changes(now, iys, brand, citizen, after.as_deref(), limit, window_start, window_end);
+    match result {
+        // H098 is a 400 in the code table, but this operation documents 422 for bad parameters.
+        Err(()) => Response::json(422, &errors::envelope(&[ApiError::at("H098", "after").with_value(&Value::from(after.unwrap_or_default()))])),
+        Ok((list, _)) if list.is_empty() => Response::empty(204),
+        Ok((list, next)) => Response::json(200, &json!({ "after": next, "list": list })),
+    }
+}

@@ -1,0 +1,132 @@
+//! IYS error codes: their HTTP status and message (from the "HATA KODLARI" table of the
+//! OpenAPI document), and the `{"errors":[...]}` envelope IYS answers with.
+
+use serde_json::{json, Map, Value};
+
+/// HTTP status and Turkish message IYS uses for a code. Unknown codes map to 500/H015's text so
+/// a typo shows up as a server error in tests instead of passing silently.
+pub fn describe(code: &str) -> (u16, &'static str) {
+    match code {
+        "H014" => (400, "Gönderilen istek JSON formatına uygun olmalıdır."),
+        "H015" => (500, "Beklenmedik bir hata oluştu."),
+        "H084" => (429, "Saatte kabul edilen kimlik doğrulama istek limitine ulaşıldı. Lütfen daha sonra tekrar deneyiniz."),
+        "H085" => (400, "İzin ekleme isteği geçerli olmalıdır."),
+        "H091" => (422, "İzin ekleme sayısı en fazla 1000 olmalıdır."),
+        "H092" => (400, "Çoklu izin ekleme isteği geçerli olmalıdır."),
+        "H097" => (400, "İzin sorgulama isteği geçerli olmalıdır."),
+        "H098" => (400, "Günlük izin değişim sorgulama isteği geçerli olmalıdır."),
+        "H101" => (500, "Sunucuya esas veri kaydedilemedi."),
+        "H110" => (422, "Durum (status) bulunamadı."),
+        "H111" => (422, "İzin tipi (type) bulunamadı."),
+        "H112" => (422, "İzin tarihi (consentDate) bulunamadı."),
+        "H113" => (422, "İzin kaynağı (source) bulunamadı."),
+        "H114" => (422, "Alıcı (recipient) bulunamadı."),
+        "H115" => (422, "Durum (status) için uygun değerler: ONAY, RET"),
+        "H116" => (422, "Alıcı tipi (recipientType) için uygun değerler: BIREYSEL, TACIR"),
+        "H117" => (422, "İzin tipi (type) için uygun değerler: ARAMA, MESAJ, EPOSTA"),
+        "H118" => (422, "Alan değeri kabul edilemedi. İstek gövdesinde bulunabilecek değerler: recipientType, retailerAccess, recipient, retailerCode, source, type, consentDate, status olmalıdır."),
+        "H119" => (422, "İzin kaynağı (source) için uygun değerler: HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_WEB, HS_CAGRI_MERKEZI, HS_SOSYAL_MEDYA, HS_EPOSTA, HS_MESAJ, HS_MOBIL, HS_EORTAM, HS_ETKINLIK, HS_2015, HS_ATM, HS_KARAR"),
+        "H120" => (422, "Alıcı (recipient) kabul edilemedi. Geçerli bir eposta adresi giriniz."),
+        "H121" => (422, "Alıcı (recipient) için E164 uluslararası([+][country code][area code][local phone number]) formatına uygun bir telefon numarası girilmelidir. (örn. +905992000000)"),
+        "H124" => (429, "Saniyede kabul edilen istek limitine ulaşıldı. Lütfen daha sonra tekrar deneyiniz."),
+        "H126" => (422, "İzin erişimi olan bayilerin (retailer) liste uzunluğu en fazla 3000 olmalıdır."),
+        "H127" => (422, "Alıcı listesi (recipients) uzunluğu en fazla 1000 olmalıdır."),
+        "H155" => (422, "İzin kaynağı “1 Mayıs 2015 öncesi” olan izinler için, izin tarihi sadece 2015-05-01 00:00:00 olabilir."),
+        "H156" => (422, "İzinler için 1 Mayıs 2015’den önceki tarihler kabul edilmemektedir."),
+        "H157" => (422, "Geçerli bir tarih girilmelidir."),
+        "H158" => (422, "İzin tarihi yyyy-mm-dd hh:mm:ss formatında olmalıdır."),
+        "H160" => (422, "Alıcı için telefon numaraları 15 karakterden uzun olmamalıdır."),
+        "H162" => (422, "Mevcut tarih ve saatten ileri bir tarih ve saat girilmemelidir."),
+        "H163" => (422, "İzin erişimi olan bayilerin (retailer) listesi boş olmamalıdır."),
+        "H164" => (422, "Alıcı listesi (recipients) kabul edilemedi. Liste boş olmamalıdır."),
+        "H166" => (422, "Alıcı (recipient) kabul edilemedi. Telefon numaraları 15 karakterden uzun olamaz."),
+        "H168" => (422, "Alıcı listesi (recipients) bulunamadı."),
+        "H170" => (422, "Alıcı tipi (recipientType) bulunamadı."),
+        "H174" => (400, "İzin durumu (status) güncellemesi için farklı bir durum girilmelidir. İzin durumu: RET"),
+        "H175" => (400, "İlk defa kaydedilen bir iznin durum (status) bilgisi RET olmamalıdır."),
+        "H178" => (400, "Sistemdeki iznin tarihinden önceki tarihli izinlerle güncelleme yapılamaz."),
+        "H190" => (422, "iysCode integer bir değer olmalıdır."),
+        "H191" => (422, "brandCode integer bir değer olmalıdır."),
+        "H192" => (503, "İstek zaman aşımına uğradı."),
+        "H193" => (422, "Alıcı (recipient) değeri liste içinde tekrarlanamaz."),
+        "H194" => (422, "İzin listede daha önce tanımlandı. Liste içinde izinler alıcı tipi (recipientType), tip (type) ve alıcı (recipient) değerleri için tekrarlanamaz."),
+        "H198" => (422, "requestId 36 karakterden daha uzun olamaz."),
+        "H199" => (422, "requestId sadece harflerden meydana gelemez."),
+        "H351" => (401, "Eksik veya geçersiz jeton!"),
+        "H400" => (422, "requestId sadece sayılardan meydana gelemez."),
+        "H408" => (422, "HS_KARAR kaynağından iletilen izinler için durum bilgisi RET olmalıdır."),
+        "H462" => (400, "TACIR izinleri güncellenirken izin tarihi (consentDate) verilmelidir"),
+        "H463" => (400, "TACIR izinleri güncellenirken izin kaynağı (source) verilmelidir."),
+        "H464" => (422, "İzin tipi için alıcı (recipient) formatı uygun olmalıdır: MESAJ ve ARAMA için telefon, EPOSTA için e-posta."),
+        "H467" => (422, "Üç iş günü öncesinde alınan izinler kaydedilemez."),
+        "H478" => (422, "Alıcı listesi (recipients) liste olmalıdır."),
+        "H506" => (422, "İzin kaynağı (source) bulunamadı."),
+        "H507" => (422, "limit alanı için karakter üst sınırı 1000 olmalıdır."),
+        _ => (500, "Beklenmedik bir hata oluştu."),
+    }
+}
+
+/// HTTP status IYS uses for `code`.
+pub fn status_of(code: &str) -> u16 {
+    describe(code).0
+}
+
+/// One entry of the `errors` array. Optional parts are omitted, never null, as IYS does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub code: &'static str,
+    pub location: Vec<Value>,
+    /// The offending value, rendered as a string (the document types `value` as string).
+    pub value: Option<String>,
+    /// Position of the item in a batch list.
+    pub index: Option<usize>,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str) -> Self {
+        ApiError { code, location: Vec::new(), value: None, index: None }
+    }
+
+    pub fn at(code: &'static str, field: &str) -> Self {
+        ApiError { code, location: vec![Value::from(field)], value: None, index: None }
+    }
+
+    pub fn with_value(mut self, value: &Value) -> Self {
+        self.value = Some(match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        self
+    }
+
+    pub fn with_index(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("code".into(), Value::from(self.code));
+        m.insert("message".into(), Value::from(describe(self.code).1));
+        if !self.location.is_empty() {
+            m.insert("location".into(), Value::Array(self.location.clone()));
+        }
+        if let Some(v) = &self.value {
+            m.insert("value".into(), Value::from(v.as_str()));
+        }
+        if let Some(i) = self.index {
+            m.insert("index".into(), Value::from(i));
+        }
+        Value::Object(m)
+    }
+}
+
+/// `{"errors":[...]}` body.
+pub fn envelope(errors: &[ApiError]) -> Value {
+    json!({ "errors": errors.iter().map(ApiError::to_json).collect::<Vec<_>>() })
+}
+
+/// The short `{code, message}` form used inside batch results.
+pub fn short(code: &str) -> Value {
+    json!({ "code": code, "message": describe(code).1 })
+}

@@ -1,0 +1,243 @@
+//! Routing and the checks every IYS call goes through, in IYS's order: injected network faults,
+//! the per-second rate limit, then the token endpoint or bearer authentication, then the
+//! endpoint itself.
+
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use crate::admin;
+use crate::api;
+use crate::errors::{self, ApiError};
+use crate::faults;
+use crate::http::{parse_urlencoded, Reply, Request, Response};
+use crate::state::{lock, State};
+
+/// The IYS operations the simulator serves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    Token,
+    SingleAdd { v2: bool },
+    BatchAdd { v2: bool },
+    BatchResult { v2: bool, request_id: String },
+    Status,
+    MultiStatus { recipient_type: String, consent_type: String },
+    Changes,
+    Admin,
+    /// Known path, other method.
+    WrongMethod,
+    NotFound,
+}
+
+impl Route {
+    /// Method and OpenAPI path template, the name used by `/admin/stats`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Token => "POST /oauth2/token",
+            Route::SingleAdd { v2: false } => "POST /sps/{iysCode}/brands/{brandCode}/consents",
+            Route::SingleAdd { v2: true } => "POST /v2/sps/{iysCode}/brands/{brandCode}/consents",
+            Route::BatchAdd { v2: false } => "POST /sps/{iysCode}/brands/{brandCode}/consents/request",
+            Route::BatchAdd { v2: true } => "POST /v2/sps/{iysCode}/brands/{brandCode}/consents/request",
+            Route::BatchResult { v2: false, .. } => "GET /sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}",
+            Route::BatchResult { v2: true, .. } => "GET /v2/sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}",
+            Route::Status => "POST /sps/{iysCode}/brands/{brandCode}/consents/status",
+            Route::MultiStatus { .. } => "POST /sps/{iysCode}/brands/{brandCode}/consents/{recipientType}/status/{type}",
+            Route::Changes => "GET /sps/{iysCode}/brands/{brandCode}/consents/changes",
+            Route::Admin => "admin",
+            Route::WrongMethod => "wrong method",
+            Route::NotFound => "not found",
+        }
+    }
+
+    /// Calls that change consents: the ones a lost reply makes ambiguous.
+    fn writes(&self) -> bool {
+        matches!(self, Route::SingleAdd { .. } | Route::BatchAdd { .. })
+    }
+}
+
+/// Splits a path into its route and, for brand routes, the raw iysCode and brandCode segments.
+pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<(&'a str, &'a str)>) {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segs.first() == Some(&"admin") {
+        return (Route::Admin, None);
+    }
+    if segs == ["oauth2", "token"] {
+        return (if method == "POST" { Route::Token } else { Route::WrongMethod }, None);
+    }
+    let (v2, rest) = match segs.as_slice() {
+        ["v2", rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    let [ "sps", iys, "brands", brand, "consents", tail @ .. ] = rest else {
+        return (Route::NotFound, None);
+    };
+    let codes = Some((*iys, *brand));
+    let (route, wanted) = match (v2, tail) {
+        (_, []) => (Route::SingleAdd { v2 }, "POST"),
+        (_, ["request"]) => (Route::BatchAdd { v2 }, "POST"),
+        (_, ["request", id]) => (Route::BatchResult { v2, request_id: id.to_string() }, "GET"),
+        (false, ["status"]) => (Route::Status, "POST"),
+        (false, ["changes"]) => (Route::Changes, "GET"),
+        (false, [rt, "status", t]) => (Route::MultiStatus { recipient_type: rt.to_string(), consent_type: t.to_string() }, "POST"),
+        _ => return (Route::NotFound, None),
+    };
+    if method != wanted {
+        return (Route::WrongMethod, None);
+    }
+    (route, codes)
+}
+
+pub fn error_response(code: &'static str) -> Response {
+    Response::json(errors::status_of(code), &errors::envelope(&[ApiError::new(code)]))
+}
+
+/// Entry point for every HTTP request.
+pub fn handle(st: &State, req: &Request) -> Reply {
+    let (route, codes) = classify(&req.method, &req.path);
+    if route == Route::Admin {
+        return Reply::Send(admin::handle(st, req));
+    }
+    let outcome = handle_iys(st, req, &route, codes);
+    let (reply, label) = match outcome {
+        Outcome::Answer(r) => {
+            let status = r.status.to_string();
+            (Reply::Send(r), status)
+        }
+        Outcome::Dropped => (Reply::Drop, "dropped".to_string()),
+        Outcome::LostReply => (Reply::Drop, "lost_reply".to_string()),
+    };
+    lock(&st.stats).record(route.name(), &label);
+    reply
+}
+
+/// What happened to an IYS call, for the reply and for `/admin/stats`.
+enum Outcome {
+    Answer(Response),
+    /// Closed unanswered before processing (`drop_rate`).
+    Dropped,
+    /// Processed, then closed unanswered (`lost_reply_rate`).
+    LostReply,
+}
+
+impl From<Response> for Outcome {
+    fn from(r: Response) -> Self {
+        Outcome::Answer(r)
+    }
+}
+
+fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &str)>) -> Outcome {
+    let standing = lock(&st.faults).clone();
+    if faults::roll(standing.drop_rate) {
+        return Outcome::Dropped;
+    }
+    if standing.latency_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(standing.latency_ms));
+    }
+    if lock(&st.faults).take_burst() {
+        return error_response("H124").into();
+    }
+    let settings = st.settings();
+    if let Some(limit) = settings.rate_limit_per_sec {
+        if !lock(&st.limiter).admit(req.peer.ip(), limit, Instant::now()) {
+            return error_response("H124").into();
+        }
+    }
+    if *route == Route::Token {
+        return token_endpoint(st, req).into();
+    }
+    if !authenticated(st, req) {
+        return error_response("H351").into();
+    }
+    let Some((iys_raw, brand_raw)) = codes else {
+        let status = if *route == Route::WrongMethod { 405 } else { 404 };
+        let body = json!({"errors": [{"code": status.to_string(), "message": format!("{} {} is not served by the IYS simulator", req.method, req.path)}]});
+        return Response::json(status, &body).into();
+    };
+    if faults::roll(standing.error_rate) {
+        return error_response(faults::pick_server_error()).into();
+    }
+    let (Ok(iys), Ok(brand)) = (iys_raw.parse::<u64>(), brand_raw.parse::<u64>()) else {
+        let mut errs = Vec::new();
+        if iys_raw.parse::<u64>().is_err() {
+            errs.push(ApiError::at("H190", "iysCode").with_value(&Value::from(iys_raw)));
+        }
+        if brand_raw.parse::<u64>().is_err() {
+            errs.push(ApiError::at("H191", "brandCode").with_value(&Value::from(brand_raw)));
+        }
+        return Response::json(422, &errors::envelope(&errs)).into();
+    };
+    let resp = match route {
+        Route::SingleAdd { v2 } => api::single_add(st, req, iys, brand, *v2),
+        Route::BatchAdd { v2 } => api::batch_add(st, req, iys, brand, *v2),
+        Route::BatchResult { request_id, .. } => api::batch_result(st, iys, brand, request_id),
+        Route::Status => api::single_status(st, req, iys, brand),
+        Route::MultiStatus { recipient_type, consent_type } => api::multi_status(st, req, iys, brand, recipient_type, consent_type),
+        Route::Changes => api::changes(st, req, iys, brand),
+        _ => unreachable!("non-brand routes are answered above"),
+    };
+    // Ambiguous failure: the change is applied, the answer never arrives.
+    if route.writes() && resp.status < 300 && faults::roll(standing.lost_reply_rate) {
+        return Outcome::LostReply;
+    }
+    Outcome::Answer(resp)
+}
+
+fn authenticated(st: &State, req: &Request) -> bool {
+    let Some(h) = req.header("authorization") else { return false };
+    let Some((scheme, token)) = h.split_once(' ') else { return false };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
+    let now = st.clock.now_ms();
+    lock(&st.tokens).user_of(token.trim(), now).is_some()
+}
+
+/// `POST /oauth2/token` with a JSON or form body.
+fn token_endpoint(st: &State, req: &Request) -> Response {
+    let now = st.clock.now_ms();
+    let settings = st.settings().token;
+    let mut tokens = lock(&st.tokens);
+    if !tokens.admit(now, &settings) {
+        return error_response("H084");
+    }
+    let is_form = req.header("content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let params: Map<String, Value> = if is_form {
+        let text = String::from_utf8_lossy(&req.body);
+        parse_urlencoded(&text).into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+    } else {
+        match serde_json::from_slice::<Value>(&req.body) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                let body = json!({"error": "invalid_request", "error_description": "Gönderilen istek JSON formatına uygun değil!"});
+                return Response::json(400, &body);
+            }
+        }
+    };
+    match tokens.grant(&params, now, &settings) {
+        Ok(v) => Response::json(200, &v),
+        Err(e) => Response::json(400, &json!({"error": e.error, "error_description": e.description})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(classify("POST", "/sps/1/brands/2/consents").0, Route::SingleAdd { v2: false });
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/consents").0, Route::SingleAdd { v2: true });
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/consents/request").0, Route::BatchAdd { v2: true });
+        assert_eq!(
+            classify("GET", "/sps/1/brands/2/consents/request/abc-1").0,
+            Route::BatchResult { v2: false, request_id: "abc-1".into() }
+        );
+        assert_eq!(
+            classify("POST", "/sps/1/brands/2/consents/BIREYSEL/status/MESAJ").0,
+            Route::MultiStatus { recipient_type: "BIREYSEL".into(), consent_type: "MESAJ".into() }
+        );
+        assert_eq!(classify("GET", "/sps/1/brands/2/consents").0, Route::WrongMethod);
+        assert_eq!(classify("GET", "/sps/1/brands/2/other").0, Route::NotFound);
+        assert_eq!(classify("GET", "/admin/stats").0, Route::Admin);
+    }
+}

@@ -1,0 +1,518 @@
+//! What IYS holds: current consents per (iysCode, brandCode, recipient, recipientType, type),
+//! the ordered history of accepted movements (the source of `/consents/changes` and of
+//! `/admin/history`), and async batches waiting to be processed.
+//!
+//! Batches are processed lazily but strictly in submission order: every public method first
+//! runs [`Store::process_due`], so a batch whose delay has passed is applied before any later
+//! request sees or changes the same consents, as IYS's single write queue would.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::clock::format_turkey_ms;
+use crate::errors;
+use crate::ids;
+use crate::rules::{check_transition, ConsentInput, ConsentType, CurrentState, RecipientType, Status};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConsentKey {
+    pub iys_code: u64,
+    pub brand_code: u64,
+    pub recipient: String,
+    pub recipient_type: RecipientType,
+    pub consent_type: ConsentType,
+}
+
+impl ConsentKey {
+    pub fn of(iys_code: u64, brand_code: u64, input: &ConsentInput) -> Self {
+        ConsentKey {
+            iys_code,
+            brand_code,
+            recipient: input.recipient.clone(),
+            recipient_type: input.recipient_type,
+            consent_type: input.consent_type,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredConsent {
+    pub status: Status,
+    pub source: Option<String>,
+    pub consent_date: Option<String>,
+    pub consent_date_secs: Option<i64>,
+    pub retailer_code: Option<i64>,
+    pub retailer_access_count: usize,
+    pub creation_ms: i64,
+    pub transaction_id: String,
+    /// Position in the history of the movement that produced this state.
+    pub movement: usize,
+}
+
+/// Which API call produced a movement; `/admin/history` reports it so tests can prove that
+/// nothing was lost or applied twice.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub endpoint: &'static str,
+    pub request_id: Option<Arc<str>>,
+    pub sub_request_id: Option<Arc<str>>,
+    pub index: Option<usize>,
+    /// A change made by the citizen in IYS itself (source IYS_*), listed by `changes?source=IYS`.
+    pub by_citizen: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Movement {
+    pub seq: u64,
+    pub key: ConsentKey,
+    pub status: Status,
+    pub source: Option<String>,
+    pub consent_date: Option<String>,
+    pub creation_ms: i64,
+    pub transaction_id: String,
+    pub origin: Origin,
+}
+
+impl Movement {
+    /// The shape of an item of `/consents/changes`.
+    fn change_json(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(d) = &self.consent_date {
+            m.insert("consentDate".into(), Value::from(d.as_str()));
+        }
+        m.insert("creationDate".into(), Value::from(format_turkey_ms(self.creation_ms)));
+        if let Some(s) = &self.source {
+            m.insert("source".into(), Value::from(s.as_str()));
+        }
+        m.insert("recipient".into(), Value::from(self.key.recipient.as_str()));
+        m.insert("recipientType".into(), Value::from(self.key.recipient_type.as_str()));
+        m.insert("status".into(), Value::from(self.status.as_str()));
+        m.insert("type".into(), Value::from(self.key.consent_type.as_str()));
+        m.insert("transactionId".into(), Value::from(self.transaction_id.as_str()));
+        Value::Object(m)
+    }
+
+    fn admin_json(&self) -> Value {
+        let mut m = match self.change_json() {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        m.insert("seq".into(), Value::from(self.seq));
+        m.insert("iysCode".into(), Value::from(self.key.iys_code));
+        m.insert("brandCode".into(), Value::from(self.key.brand_code));
+        m.insert("endpoint".into(), Value::from(self.origin.endpoint));
+        m.insert("byCitizen".into(), Value::from(self.origin.by_citizen));
+        if let Some(r) = &self.origin.request_id {
+            m.insert("requestId".into(), Value::from(&**r));
+        }
+        if let Some(s) = &self.origin.sub_request_id {
+            m.insert("subRequestId".into(), Value::from(&**s));
+        }
+        if let Some(i) = self.origin.index {
+            m.insert("index".into(), Value::from(i));
+        }
+        Value::Object(m)
+    }
+}
+
+/// Outcome of a write that IYS accepted.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    pub transaction_id: String,
+    pub creation_date: String,
+}
+
+/// A batch with its ids assigned, ready to be queued.
+#[derive(Debug)]
+pub struct NewBatch {
+    request_id: Arc<str>,
+    sub_request_ids: Vec<Arc<str>>,
+    inputs: Vec<ConsentInput>,
+}
+
+/// Assigns the requestId and subRequestIds of a validated batch and renders the 202 body,
+/// without touching the store (so it runs outside its lock).
+pub fn new_batch(inputs: Vec<ConsentInput>, now_ms: i64) -> (NewBatch, Value) {
+    let request_id: Arc<str> = Arc::from(ids::uuid());
+    let creation_date = format_turkey_ms(now_ms);
+    let sub_request_ids: Vec<Arc<str>> = inputs.iter().map(|_| Arc::from(ids::uuid())).collect();
+    let sub_requests: Vec<Value> = inputs
+        .iter()
+        .zip(&sub_request_ids)
+        .map(|(input, sub)| {
+            let mut m = input.to_json();
+            m.insert("subRequestId".into(), Value::from(&**sub));
+            m.insert("creationDate".into(), Value::from(creation_date.as_str()));
+            Value::Object(m)
+        })
+        .collect();
+    let body = json!({ "requestId": &*request_id, "subRequests": sub_requests });
+    (NewBatch { request_id, sub_request_ids, inputs }, body)
+}
+
+/// What became of one batch item. Kept this small (not as JSON) because a drain benchmark
+/// leaves millions of them behind; rendered when somebody asks.
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    /// Applied: the movement at this history position.
+    Applied(usize),
+    /// V2 only: IYS already held exactly this consent, set by the movement at this position.
+    Replayed(usize),
+    Refused(&'static str),
+}
+
+#[derive(Debug)]
+struct Batch {
+    request_id: Arc<str>,
+    iys_code: u64,
+    brand_code: u64,
+    v2: bool,
+    submitted_ms: i64,
+    ready_ms: i64,
+    sub_request_ids: Vec<Arc<str>>,
+    /// The consents, until processed.
+    inputs: Vec<ConsentInput>,
+    outcomes: Option<Vec<Outcome>>,
+}
+
+/// A position in the changes feed: (creation time, history position).
+type Cursor = (i64, usize);
+
+#[derive(Debug, Default)]
+pub struct Store {
+    consents: HashMap<ConsentKey, StoredConsent>,
+    history: Vec<Movement>,
+    by_transaction: HashMap<String, usize>,
+    batches: HashMap<Arc<str>, Batch>,
+    pending: VecDeque<Arc<str>>,
+    /// V2 single add: (iysCode, brandCode, exact body) → the answer given the first time.
+    v2_bodies: HashMap<(u64, u64, String), Accepted>,
+}
+
+impl Store {
+    pub fn current(&mut self, now_ms: i64, key: &ConsentKey) -> Option<&StoredConsent> {
+        self.process_due(now_ms);
+        self.consents.get(key)
+    }
+
+    /// Single add (V1 and V2 after its idempotency check): rules, then record.
+    pub fn add_single(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, endpoint: &'static str) -> Result<Accepted, &'static str> {
+        self.process_due(now_ms);
+        let key = ConsentKey::of(iys, brand, input);
+        let current = self.consents.get(&key).map(|c| CurrentState { status: c.status, consent_date_secs: c.consent_date_secs });
+        check_transition(current.as_ref(), input)?;
+        let origin = Origin { endpoint, ..Default::default() };
+        Ok(self.record(key, input, now_ms, origin))
+    }
+
+    /// V2 single add: the answer given to an identical earlier request, if any.
+    pub fn v2_replay(&mut self, now_ms: i64, iys: u64, brand: u64, body: &str) -> Option<Accepted> {
+        self.process_due(now_ms);
+        self.v2_bodies.get(&(iys, brand, body.to_string())).cloned()
+    }
+
+    pub fn remember_v2(&mut self, iys: u64, brand: u64, body: String, accepted: &Accepted) {
+        self.v2_bodies.insert((iys, brand, body), accepted.clone());
+    }
+
+    /// V2 idempotency on content: the stored consent already says exactly this (same status,
+    /// consent date and source), so the movement that set it is returned instead of a new one.
+    pub fn same_as_stored(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput) -> Option<Accepted> {
+        self.process_due(now_ms);
+        self.duplicate_of(iys, brand, input).map(|pos| self.accepted_at(pos))
+    }
+
+    /// History position of the movement that set a stored consent identical to `input`.
+    fn duplicate_of(&self, iys: u64, brand: u64, input: &ConsentInput) -> Option<usize> {
+        let c = self.consents.get(&ConsentKey::of(iys, brand, input))?;
+        let same = c.status == input.status && c.consent_date == input.consent_date && c.source == input.source;
+        same.then_some(c.movement)
+    }
+
+    fn accepted_at(&self, pos: usize) -> Accepted {
+        let m = &self.history[pos];
+        Accepted {
+            transaction_id: m.transaction_id.clone(),
+            creation_date: format_turkey_ms(m.creation_ms),
+        }
+    }
+
+    /// A change the citizen made in IYS itself: no HS rules apply.
+    pub fn citizen_change(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, creation_ms: i64) -> Accepted {
+        self.process_due(now_ms);
+        let key = ConsentKey::of(iys, brand, input);
+        let origin = Origin { endpoint: "admin/citizen-change", by_citizen: true, ..Default::default() };
+        self.record(key, input, creation_ms, origin)
+    }
+
+    fn record(&mut self, key: ConsentKey, input: &ConsentInput, creation_ms: i64, origin: Origin) -> Accepted {
+        let transaction_id = ids::transaction_id();
+        let pos = self.history.len();
+        let accepted = Accepted {
+            transaction_id: transaction_id.clone(),
+            creation_date: format_turkey_ms(creation_ms),
+        };
+        self.consents.insert(
+            key.clone(),
+            StoredConsent {
+                status: input.status,
+                source: input.source.clone(),
+                consent_date: input.consent_date.clone(),
+                consent_date_secs: input.consent_date_secs,
+                retailer_code: input.retailer_code,
+                retailer_access_count: input.retailer_access.as_ref().map_or(0, Vec::len),
+                creation_ms,
+                transaction_id: transaction_id.clone(),
+                movement: pos,
+            },
+        );
+        self.by_transaction.insert(transaction_id.clone(), pos);
+        self.history.push(Movement {
+            seq: pos as u64 + 1,
+            key,
+            status: input.status,
+            source: input.source.clone(),
+            consent_date: input.consent_date.clone(),
+            creation_ms,
+            transaction_id,
+            origin,
+        });
+        accepted
+    }
+
+    /// Queues a validated batch (built by [`new_batch`] outside the lock).
+    pub fn submit_batch(&mut self, now_ms: i64, delay_ms: u64, iys: u64, brand: u64, v2: bool, batch: NewBatch) {
+        self.process_due(now_ms);
+        let NewBatch { request_id, sub_request_ids, inputs } = batch;
+        let b = Batch {
+            request_id: request_id.clone(),
+            iys_code: iys,
+            brand_code: brand,
+            v2,
+            submitted_ms: now_ms,
+            ready_ms: now_ms + delay_ms as i64,
+            sub_request_ids,
+            inputs,
+            outcomes: None,
+        };
+        self.batches.insert(request_id.clone(), b);
+        self.pending.push_back(request_id);
+    }
+
+    /// Applies every queued batch whose delay has passed, oldest first.
+    pub fn process_due(&mut self, now_ms: i64) {
+        while let Some(id) = self.pending.front() {
+            let ready = self.batches.get(id).is_none_or(|b| b.ready_ms <= now_ms);
+            if !ready {
+                break;
+            }
+            let id = self.pending.pop_front().expect("front exists");
+            self.process_batch(&id);
+        }
+    }
+
+    fn process_batch(&mut self, id: &Arc<str>) {
+        let Some(mut batch) = self.batches.remove(id) else { return };
+        let inputs = std::mem::take(&mut batch.inputs);
+        let outcomes = inputs.iter().enumerate().map(|(index, input)| self.process_item(&batch, index, input)).collect();
+        batch.outcomes = Some(outcomes);
+        self.batches.insert(id.clone(), batch);
+    }
+
+    fn process_item(&mut self, batch: &Batch, index: usize, input: &ConsentInput) -> Outcome {
+        if batch.v2 {
+            if let Some(pos) = self.duplicate_of(batch.iys_code, batch.brand_code, input) {
+                return Outcome::Replayed(pos);
+            }
+        }
+        let key = ConsentKey::of(batch.iys_code, batch.brand_code, input);
+        let current = self.consents.get(&key).map(|c| CurrentState { status: c.status, consent_date_secs: c.consent_date_secs });
+        if let Err(code) = check_transition(current.as_ref(), input) {
+            return Outcome::Refused(code);
+        }
+        let origin = Origin {
+            endpoint: if batch.v2 { "v2/consents/request" } else { "consents/request" },
+            request_id: Some(batch.request_id.clone()),
+            sub_request_id: Some(batch.sub_request_ids[index].clone()),
+            index: Some(index),
+            by_citizen: false,
+        };
+        // The batch is processed as of its ready time, so creation dates do not depend on
+        // when somebody happened to look.
+        self.record(key, input, batch.ready_ms, origin);
+        Outcome::Applied(self.history.len() - 1)
+    }
+
+    /// One item of a processed batch as `GET .../consents/request/{id}` shows it.
+    fn render_outcome(&self, b: &Batch, index: usize, outcome: Outcome) -> Value {
+        let sub = &*b.sub_request_ids[index];
+        let pos = match outcome {
+            Outcome::Refused(code) => {
+                return json!({ "index": index, "status": "failure", "subRequestId": sub, "error": errors::short(code) });
+            }
+            Outcome::Applied(pos) | Outcome::Replayed(pos) => pos,
+        };
+        let m = &self.history[pos];
+        let mut v = json!({
+            "index": index,
+            "status": "success",
+            "requestId": &*b.request_id,
+            "subRequestId": sub,
+            "transactionId": m.transaction_id,
+            "creationDate": format_turkey_ms(m.creation_ms),
+        });
+        if b.v2 {
+            v["isAddConsentV2Service"] = Value::from(true);
+        }
+        if let Outcome::Replayed(_) = outcome {
+            let mut info = Map::new();
+            if let Some(r) = &m.origin.request_id {
+                info.insert("requestId".into(), Value::from(&**r));
+            }
+            if let Some(s) = &m.origin.sub_request_id {
+                info.insert("subRequestId".into(), Value::from(&**s));
+            }
+            v["originalRequestInformation"] = Value::Object(info);
+        }
+        v
+    }
+
+    /// `GET .../consents/request/{requestId}`. Unknown ids (or another brand's) answer an empty
+    /// list, as IYS does for request ids it no longer keeps. Before the batch is processed the
+    /// answer is empty during the first half of the delay and all-`enqueue` after it, so clients
+    /// meet both shapes IYS documents.
+    pub fn batch_results(&mut self, now_ms: i64, iys: u64, brand: u64, request_id: &str) -> Value {
+        self.process_due(now_ms);
+        let Some(b) = self.batches.get(request_id) else { return json!([]) };
+        if b.iys_code != iys || b.brand_code != brand {
+            return json!([]);
+        }
+        if let Some(outcomes) = &b.outcomes {
+            return outcomes.iter().enumerate().map(|(i, o)| self.render_outcome(b, i, *o)).collect();
+        }
+        let half = (b.ready_ms - b.submitted_ms) / 2;
+        if now_ms < b.submitted_ms + half {
+            return json!([]);
+        }
+        // The document's own example spells it `subrequestId` for queued items.
+        b.sub_request_ids.iter().enumerate().map(|(i, sub)| json!({ "index": i, "status": "enqueue", "subrequestId": &**sub })).collect()
+    }
+
+    /// Recipients (already normalised) that are in ONAY for the brand, recipientType and type.
+    pub fn approved_among(&mut self, now_ms: i64, iys: u64, brand: u64, rt: RecipientType, ct: ConsentType, recipients: &[String]) -> Vec<String> {
+        self.process_due(now_ms);
+        recipients
+            .iter()
+            .filter(|r| {
+                let key = ConsentKey { iys_code: iys, brand_code: brand, recipient: (*r).clone(), recipient_type: rt, consent_type: ct };
+                self.consents.get(&key).is_some_and(|c| c.status == Status::Onay)
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn parse_cursor(&self, after: &str) -> Option<Cursor> {
+        let (secs, tx) = after.split_once('_')?;
+        let secs: i64 = secs.parse().ok()?;
+        match self.by_transaction.get(tx) {
+            Some(&pos) => Some((self.history[pos].creation_ms, pos)),
+            // A transaction we do not know: continue after that whole second.
+            None => Some((secs * 1000 + 999, usize::MAX)),
+        }
+    }
+
+    /// `/consents/changes`: movements of the brand of one origin class, created in
+    /// [window_start, window_end], after the cursor, oldest first. Err(()) for a cursor that
+    /// cannot be read.
+    #[allow(clippy::too_many_arguments)]
+    pub fn changes(&mut self, now_ms: i64, iys: u64, brand: u64, citizen: bool, after: Option<&str>, limit: usize, window_start_ms: i64, window_end_ms: i64) -> Result<(Vec<Value>, Option<String>), ()> {
+        self.process_due(now_ms);
+        let cursor = match after {
+            Some(a) => Some(self.parse_cursor(a).ok_or(())?),
+            None => None,
+        };
+        let mut picked: Vec<(i64, usize)> = self
+            .history
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.key.iys_code == iys
+                    && m.key.brand_code == brand
+                    && m.origin.by_citizen == citizen
+                    && m.creation_ms >= window_start_ms
+                    && m.creation_ms <= window_end_ms
+            })
+            .map(|(pos, m)| (m.creation_ms, pos))
+            .filter(|c| cursor.is_none_or(|cur| *c > cur))
+            .collect();
+        picked.sort_unstable();
+        picked.truncate(limit);
+        let next = picked.last().map(|&(ms, pos)| format!("{}_{}", ms.div_euclid(1000), self.history[pos].transaction_id));
+        Ok((picked.iter().map(|&(_, pos)| self.history[pos].change_json()).collect(), next))
+    }
+
+    /// `/admin/consents`: the current consents, optionally narrowed.
+    pub fn consents_json(&mut self, now_ms: i64, brand: Option<u64>, recipient: Option<&str>) -> Vec<Value> {
+        self.process_due(now_ms);
+        let mut rows: Vec<(&ConsentKey, &StoredConsent)> = self
+            .consents
+            .iter()
+            .filter(|(k, _)| brand.is_none_or(|b| k.brand_code == b))
+            .filter(|(k, _)| recipient.is_none_or(|r| k.recipient == r))
+            .collect();
+        rows.sort_by_key(|(_, c)| c.movement);
+        rows.into_iter().map(|(k, c)| consent_json(k, c, true)).collect()
+    }
+
+    /// `/admin/history`: accepted movements in order, after `since_seq`, at most `limit`.
+    pub fn history_json(&mut self, now_ms: i64, brand: Option<u64>, recipient: Option<&str>, since_seq: u64, limit: usize) -> Vec<Value> {
+        self.process_due(now_ms);
+        let start = (since_seq as usize).min(self.history.len()); // seq = position + 1
+        self.history[start..]
+            .iter()
+            .filter(|m| brand.is_none_or(|b| m.key.brand_code == b))
+            .filter(|m| recipient.is_none_or(|r| m.key.recipient == r))
+            .take(limit)
+            .map(Movement::admin_json)
+            .collect()
+    }
+
+    pub fn counts(&self) -> Value {
+        json!({
+            "consents": self.consents.len(),
+            "movements": self.history.len(),
+            "batches": self.batches.len(),
+            "pendingBatches": self.pending.len(),
+        })
+    }
+}
+
+/// The consent as `/consents/status` shows it; `/admin/consents` adds the brand (`with_brand`).
+pub fn consent_json(k: &ConsentKey, c: &StoredConsent, with_brand: bool) -> Value {
+    let mut m = Map::new();
+    if let Some(d) = &c.consent_date {
+        m.insert("consentDate".into(), Value::from(d.as_str()));
+    }
+    m.insert("creationDate".into(), Value::from(format_turkey_ms(c.creation_ms)));
+    if let Some(s) = &c.source {
+        m.insert("source".into(), Value::from(s.as_str()));
+    }
+    m.insert("recipient".into(), Value::from(k.recipient.as_str()));
+    m.insert("recipientType".into(), Value::from(k.recipient_type.as_str()));
+    m.insert("status".into(), Value::from(c.status.as_str()));
+    m.insert("type".into(), Value::from(k.consent_type.as_str()));
+    if let Some(r) = c.retailer_code {
+        m.insert("retailerCode".into(), Value::from(r));
+    }
+    if c.retailer_access_count > 0 {
+        m.insert("retailerAccessCount".into(), Value::from(c.retailer_access_count));
+    }
+    m.insert("transactionId".into(), Value::from(c.transaction_id.as_str()));
+    if with_brand {
+        m.insert("iysCode".into(), Value::from(k.iys_code));
+        m.insert("brandCode".into(), Value::from(k.brand_code));
+    }
+    Value::Object(m)
+}

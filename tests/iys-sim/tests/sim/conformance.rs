@@ -1,0 +1,475 @@
+//! Validates the simulator's real answers, success and error, against the response schemas of
+//! IYS's OpenAPI document, loaded at run time (never copied).
+//!
+//! The document lives beside the repository (`X/main`, `X/shared`); `IYS_OPENAPI` overrides the
+//! path.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+use iys_sim::Config;
+
+fn document_path() -> PathBuf {
+    match std::env::var_os("IYS_OPENAPI") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/iys/iys-openapi-3.2.0.json")),
+    }
+}
+
+fn load_document() -> Value {
+    let path = document_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read the IYS OpenAPI document at {}: {e} (set IYS_OPENAPI)", path.display()));
+    serde_json::from_str(&text).expect("the OpenAPI document is JSON")
+}
+
+// ---- a validator for the JSON-Schema subset the document uses ------------------------------
+
+struct Validator<'a> {
+    root: &'a Value,
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn has_type(v: &Value, t: &str) -> bool {
+    let actual = type_name(v);
+    actual == t || (t == "number" && actual == "integer")
+}
+
+impl<'a> Validator<'a> {
+    fn resolve(&self, reference: &str) -> &'a Value {
+        let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("only local $ref are used: {reference}"));
+        self.root.pointer(pointer).unwrap_or_else(|| panic!("dangling $ref {reference}"))
+    }
+
+    fn is_valid(&self, schema: &Value, v: &Value) -> bool {
+        let mut errs = Vec::new();
+        self.validate(schema, v, "$", &mut errs);
+        errs.is_empty()
+    }
+
+    /// Appends one message per violation. Keywords: $ref, type, enum, properties, required,
+    /// additionalProperties, items, allOf, oneOf, anyOf, min/maxItems, min/maxLength,
+    /// minimum/maximum. `format` is not checked: IYS's "date-time" is `YYYY-MM-DD HH:mm:ss`.
+    fn validate(&self, schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
+        let Some(s) = schema.as_object() else { return };
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            self.validate(self.resolve(r), v, at, errs);
+            return;
+        }
+        match s.get("type") {
+            Some(Value::String(t)) if !has_type(v, t) => {
+                errs.push(format!("{at}: expected {t}, found {}", type_name(v)));
+                return;
+            }
+            Some(Value::Array(ts)) if !ts.iter().filter_map(Value::as_str).any(|t| has_type(v, t)) => {
+                errs.push(format!("{at}: expected one of {ts:?}, found {}", type_name(v)));
+                return;
+            }
+            _ => {}
+        }
+        if let Some(allowed) = s.get("enum").and_then(Value::as_array) {
+            if !allowed.contains(v) {
+                errs.push(format!("{at}: {v} not in enum {allowed:?}"));
+            }
+        }
+        if let Some(parts) = s.get("allOf").and_then(Value::as_array) {
+            for p in parts {
+                self.validate(p, v, at, errs);
+            }
+        }
+        if let Some(parts) = s.get("oneOf").and_then(Value::as_array) {
+            let matching = parts.iter().filter(|p| self.is_valid(p, v)).count();
+            if matching != 1 {
+                errs.push(format!("{at}: matches {matching} of oneOf, wanted exactly 1"));
+            }
+        }
+        if let Some(parts) = s.get("anyOf").and_then(Value::as_array) {
+            if !parts.iter().any(|p| self.is_valid(p, v)) {
+                errs.push(format!("{at}: matches none of anyOf"));
+            }
+        }
+        if let Value::Object(obj) = v {
+            let props = s.get("properties").and_then(Value::as_object);
+            for name in s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                if !obj.contains_key(name) {
+                    errs.push(format!("{at}: missing required {name:?}"));
+                }
+            }
+            for (k, val) in obj {
+                match props.and_then(|p| p.get(k)) {
+                    Some(ps) => self.validate(ps, val, &format!("{at}.{k}"), errs),
+                    None => match s.get("additionalProperties") {
+                        Some(Value::Bool(false)) => errs.push(format!("{at}: property {k:?} not allowed")),
+                        Some(extra @ Value::Object(_)) => self.validate(extra, val, &format!("{at}.{k}"), errs),
+                        _ => {}
+                    },
+                }
+            }
+        }
+        if let Value::Array(items) = v {
+            if let Some(item_schema) = s.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    self.validate(item_schema, item, &format!("{at}[{i}]"), errs);
+                }
+            }
+            if s.get("maxItems").and_then(Value::as_u64).is_some_and(|m| items.len() as u64 > m) {
+                errs.push(format!("{at}: more than maxItems"));
+            }
+            if s.get("minItems").and_then(Value::as_u64).is_some_and(|m| (items.len() as u64) < m) {
+                errs.push(format!("{at}: fewer than minItems"));
+            }
+        }
+        if let Value::String(text) = v {
+            let n = text.chars().count() as u64;
+            if s.get("maxLength").and_then(Value::as_u64).is_some_and(|m| n > m) {
+                errs.push(format!("{at}: longer than maxLength"));
+            }
+            if s.get("minLength").and_then(Value::as_u64).is_some_and(|m| n < m) {
+                errs.push(format!("{at}: shorter than minLength"));
+            }
+        }
+        if let Some(x) = v.as_f64() {
+            if s.get("maximum").and_then(Value::as_f64).is_some_and(|m| x > m) {
+                errs.push(format!("{at}: {x} above maximum"));
+            }
+            if s.get("minimum").and_then(Value::as_f64).is_some_and(|m| x < m) {
+                errs.push(format!("{at}: {x} below minimum"));
+            }
+        }
+    }
+}
+
+#[test]
+fn validator_can_fail() {
+    let doc = json!({"components": {"schemas": {
+        "E": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}, "n": {"type": "integer", "maximum": 3}}, "additionalProperties": false},
+        "L": {"type": "array", "items": {"$ref": "#/components/schemas/E"}, "maxItems": 2},
+        "O": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+    }}});
+    let v = Validator { root: &doc };
+    let l = json!({"$ref": "#/components/schemas/L"});
+    assert!(v.is_valid(&l, &json!([{"code": "H1"}, {"code": "H2", "n": 3}])));
+    assert!(!v.is_valid(&l, &json!([{"code": 1}])));
+    assert!(!v.is_valid(&l, &json!([{"n": 1}])));
+    assert!(!v.is_valid(&l, &json!([{"code": "x", "n": 4}])));
+    assert!(!v.is_valid(&l, &json!([{"code": "x", "other": 1}])));
+    assert!(!v.is_valid(&l, &json!([{"code": "a"}, {"code": "b"}, {"code": "c"}])));
+    assert!(!v.is_valid(&l, &json!({"code": "a"})));
+    let o = json!({"$ref": "#/components/schemas/O"});
+    assert!(v.is_valid(&o, &json!(1)) && v.is_valid(&o, &json!("a")) && !v.is_valid(&o, &json!(true)));
+    assert!(!v.is_valid(&json!({"enum": ["ONAY", "RET"]}), &json!("BEKLIYOR")));
+}
+
+// ---- errata ----------------------------------------------------------------------------------
+
+/// `InvalidErrorFor422` declares `errors` as a single object, while every example the document
+/// gives for it (and every other error body of IYS) is an array of such objects. The simulator
+/// answers arrays; the test reads the schema as "array of InvalidError" and proves the erratum
+/// against the document's own examples, so it fails if a future document fixes the schema.
+fn apply_errata(doc: &mut Value) {
+    let errors = doc.pointer_mut("/components/schemas/InvalidErrorFor422/properties/errors").expect("InvalidErrorFor422.errors exists");
+    assert_eq!(errors, &json!({"$ref": "#/components/schemas/InvalidError"}), "erratum no longer applies; revisit apply_errata");
+    *errors = json!({"type": "array", "items": {"$ref": "#/components/schemas/InvalidError"}});
+}
+
+#[test]
+fn errata_are_real() {
+    let original = load_document();
+    let mut patched = original.clone();
+    apply_errata(&mut patched);
+    let schema = json!({"$ref": "#/components/schemas/InvalidErrorFor422"});
+    let mut examples = Vec::new();
+    // Only the operations the simulator serves: others' examples have unrelated slips.
+    for (method, template) in [("get", RESULT), ("get", RESULT_V2), ("post", STATUS), ("get", CHANGES)] {
+        let op = &original["paths"][template][method];
+        let Some(r422) = op.pointer("/responses/422/content/application~1json") else { panic!("{template} documents no 422") };
+        if r422["schema"] == schema {
+            examples.extend(r422["examples"].as_object().into_iter().flatten().map(|(_, e)| e["value"].clone()));
+        }
+    }
+    assert!(examples.len() >= 5, "found {} examples", examples.len());
+    let (before, after) = (Validator { root: &original }, Validator { root: &patched });
+    assert!(examples.iter().all(|e| !before.is_valid(&schema, e)), "the document's examples fail its own schema");
+    assert!(examples.iter().all(|e| after.is_valid(&schema, e)), "and pass the corrected one");
+}
+
+// ---- the check itself --------------------------------------------------------------------------
+
+/// Statuses the simulator answers that the document does not list for that operation; they are
+/// checked against the document's generic `ErrorsArrayCode` instead.
+/// - 429 H084 of the token endpoint: described in the text ("KİMLİK DOĞRULAMA"), not listed.
+/// - 503 H192: in the error-code table ("İstek zaman aşımına uğradı"), on no operation.
+const UNDOCUMENTED: [(&str, u16); 2] = [("POST /oauth2/token", 429), ("*", 503)];
+
+struct Checker {
+    doc: Value,
+    failures: Vec<String>,
+    covered: BTreeSet<(String, u16)>,
+    undocumented: BTreeSet<(String, u16)>,
+}
+
+impl Checker {
+    fn new() -> Checker {
+        let mut doc = load_document();
+        apply_errata(&mut doc);
+        Checker { doc, failures: Vec::new(), covered: BTreeSet::new(), undocumented: BTreeSet::new() }
+    }
+
+    fn operation(&self, method: &str, template: &str) -> &Value {
+        let op = &self.doc["paths"][template][method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{method} {template} is not in the document");
+        op
+    }
+
+    /// Validates a request body we send against the operation's requestBody schema, so the
+    /// test itself speaks the documented language.
+    fn request(&mut self, method: &str, template: &str, body: &Value) {
+        let schema = self.operation(method, template)["requestBody"]["content"]["application/json"]["schema"].clone();
+        let mut errs = Vec::new();
+        Validator { root: &self.doc }.validate(&schema, body, "$", &mut errs);
+        for e in errs {
+            self.failures.push(format!("request {method} {template}: {e}"));
+        }
+    }
+
+    fn response(&mut self, method: &str, template: &str, r: &Resp) {
+        let name = format!("{method} {template}");
+        let op = self.operation(method, template).clone();
+        self.covered.insert((name.clone(), r.status));
+        let documented = &op["responses"][r.status.to_string()];
+        if r.status == 204 {
+            if !r.text.is_empty() {
+                self.failures.push(format!("{name} 204 has a body: {}", r.text));
+            }
+            if !documented.is_object() {
+                self.failures.push(format!("{name}: 204 not documented"));
+            }
+            return;
+        }
+        let schema = if documented.is_object() {
+            documented["content"]["application/json"]["schema"].clone()
+        } else {
+            let allowed = UNDOCUMENTED.iter().any(|(n, s)| (*n == name || *n == "*") && *s == r.status);
+            if !allowed {
+                self.failures.push(format!("{name}: status {} is not documented ({})", r.status, r.text));
+                return;
+            }
+            self.undocumented.insert((name.clone(), r.status));
+            json!({"$ref": "#/components/schemas/ErrorsArrayCode"})
+        };
+        if r.body.is_null() {
+            self.failures.push(format!("{name} {}: body is not JSON: {:?}", r.status, r.text));
+            return;
+        }
+        let mut errs = Vec::new();
+        Validator { root: &self.doc }.validate(&schema, &r.body, "$", &mut errs);
+        for e in errs {
+            self.failures.push(format!("{name} {}: {e} in {}", r.status, r.text));
+        }
+    }
+}
+
+const TOKEN: &str = "/oauth2/token";
+const ADD: &str = "/sps/{iysCode}/brands/{brandCode}/consents";
+const ADD_V2: &str = "/v2/sps/{iysCode}/brands/{brandCode}/consents";
+const BATCH: &str = "/sps/{iysCode}/brands/{brandCode}/consents/request";
+const BATCH_V2: &str = "/v2/sps/{iysCode}/brands/{brandCode}/consents/request";
+const RESULT: &str = "/sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}";
+const RESULT_V2: &str = "/v2/sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}";
+const STATUS: &str = "/sps/{iysCode}/brands/{brandCode}/consents/status";
+const MULTI: &str = "/sps/{iysCode}/brands/{brandCode}/consents/{recipientType}/status/{type}";
+const CHANGES: &str = "/sps/{iysCode}/brands/{brandCode}/consents/changes";
+
+/// Calls `f` with faults `faults` switched on, collecting answers until each wanted status has
+/// been seen (error_rate picks 500 or 503 at random).
+fn under_fault(c: &Client, faults: Value, wanted: &[u16], mut f: impl FnMut() -> Resp) -> Vec<Resp> {
+    c.post("/admin/faults", &faults);
+    let mut out: Vec<Resp> = Vec::new();
+    for _ in 0..200 {
+        let r = f();
+        if !out.iter().any(|o| o.status == r.status) {
+            out.push(r);
+        }
+        if wanted.iter().all(|w| out.iter().any(|o| o.status == *w)) {
+            break;
+        }
+    }
+    c.delete("/admin/faults");
+    out
+}
+
+#[test]
+fn responses_match_the_openapi_document() {
+    let sim = start(Config { batch_delay_ms: 0, ..test_config() });
+    let mut ck = Checker::new();
+    let anon = Client::new(&sim);
+    let mut bad_token = Client::new(&sim);
+    bad_token.token = Some("expired".into());
+
+    // Token endpoint.
+    let login = json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"});
+    ck.request("POST", TOKEN, &login);
+    let ok = anon.post(TOKEN, &login);
+    ck.response("POST", TOKEN, &ok);
+    let refresh = json!({"grant_type": "refresh_token", "refresh_token": ok.body["refresh_token"]});
+    ck.request("POST", TOKEN, &refresh);
+    ck.response("POST", TOKEN, &anon.post(TOKEN, &refresh));
+    ck.response("POST", TOKEN, &anon.post_raw(TOKEN, "application/x-www-form-urlencoded", "grant_type=password&username=iys-demo&password=demo-password"));
+    ck.response("POST", TOKEN, &anon.post(TOKEN, &json!({"grant_type": "password", "username": "iys-demo", "password": "x"})));
+    ck.response("POST", TOKEN, &anon.post(TOKEN, &json!({"username": "iys-demo"})));
+    anon.post("/admin/faults", &json!({"token_limit_hit": true}));
+    ck.response("POST", TOKEN, &anon.post(TOKEN, &login));
+    anon.delete("/admin/faults");
+
+    let c = Client::logged_in(&sim);
+    let p = |t: &str| t.replace("{iysCode}", &IYS.to_string()).replace("{brandCode}", &BRAND.to_string());
+
+    // Single add, V1 and V2.
+    for (tpl, n) in [(ADD, 1), (ADD_V2, 2)] {
+        let good = consent(&phone(n), "MESAJ", "ONAY");
+        ck.request("POST", tpl, &good);
+        ck.response("POST", tpl, &c.post(&p(tpl), &good));
+        ck.response("POST", tpl, &c.post(&p(tpl), &consent(&phone(n + 10), "MESAJ", "RET"))); // 400 H175
+        ck.response("POST", tpl, &c.post(&p(tpl), &consent("bad", "EPOSTAA", "ONAYY"))); // 422
+        ck.response("POST", tpl, &bad_token.post(&p(tpl), &good)); // 401
+        for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(tpl), &good)) {
+            ck.response("POST", tpl, &r);
+        }
+        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(tpl), &good)) {
+            ck.response("POST", tpl, &r);
+        }
+    }
+
+    // Batch add and its results, V1 and V2.
+    for (tpl, result_tpl, n) in [(BATCH, RESULT, 100), (BATCH_V2, RESULT_V2, 200)] {
+        let items = json!([consent(&phone(n), "MESAJ", "ONAY"), consent(&phone(n + 1), "MESAJ", "RET"), consent("Batch@Example.com", "EPOSTA", "ONAY")]);
+        ck.request("POST", tpl, &items);
+        let accepted = c.post(&p(tpl), &items);
+        ck.response("POST", tpl, &accepted);
+        ck.response("POST", tpl, &c.post(&p(tpl), &json!({"not": "a list"}))); // 400 H092
+        ck.response("POST", tpl, &c.post(&p(tpl), &json!([consent(&phone(n), "MESAJ", "RETT")]))); // 422
+        ck.response("POST", tpl, &bad_token.post(&p(tpl), &items));
+        for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(tpl), &items)) {
+            ck.response("POST", tpl, &r);
+        }
+        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(tpl), &items)) {
+            ck.response("POST", tpl, &r);
+        }
+        let id = accepted.body["requestId"].as_str().unwrap().to_string();
+        let results_path = p(result_tpl).replace("{requestId}", &id);
+        let processed = c.get(&results_path);
+        assert!(processed.body.as_array().is_some_and(|a| a.iter().any(|i| i["status"] == "failure")), "{}", processed.text);
+        ck.response("GET", result_tpl, &processed);
+        // A V2 resend: success items that point at the original request.
+        let resent = c.post(&p(tpl), &items);
+        ck.response("GET", result_tpl, &c.get(&p(result_tpl).replace("{requestId}", resent.body["requestId"].as_str().unwrap())));
+        ck.response("GET", result_tpl, &c.get(&p(result_tpl).replace("{requestId}", "abcdef"))); // 422 H199
+        ck.response("GET", result_tpl, &bad_token.get(&results_path));
+        for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&results_path)) {
+            ck.response("GET", result_tpl, &r);
+        }
+        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&results_path)) {
+            ck.response("GET", result_tpl, &r);
+        }
+    }
+    // Queued items (`enqueue`) have their own shape.
+    c.post("/admin/config", &json!({"batch_delay_ms": 60_000}));
+    let queued = c.post(&p(BATCH), &json!([consent(&phone(300), "MESAJ", "ONAY")]));
+    sim.advance_clock(40);
+    let q = c.get(&p(RESULT).replace("{requestId}", queued.body["requestId"].as_str().unwrap()));
+    assert_eq!(q.body[0]["status"], "enqueue", "{}", q.text);
+    ck.response("GET", RESULT, &q);
+    c.post("/admin/config", &json!({"batch_delay_ms": 0}));
+
+    // Single status.
+    let query = json!({"recipient": phone(1), "recipientType": "BIREYSEL", "type": "MESAJ"});
+    ck.request("POST", STATUS, &query);
+    ck.response("POST", STATUS, &c.post(&p(STATUS), &query));
+    let mut tacir_query = query.clone();
+    tacir_query["recipientType"] = json!("TACIR");
+    ck.response("POST", STATUS, &c.post(&p(STATUS), &tacir_query)); // 200 {}
+    ck.response("POST", STATUS, &c.post(&p(STATUS), &json!([]))); // 400 H097
+    ck.response("POST", STATUS, &c.post(&p(STATUS), &json!({"recipient": phone(1), "recipientType": "BIREYSEL", "type": "SMS"}))); // 422
+    ck.response("POST", STATUS, &bad_token.post(&p(STATUS), &query));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(STATUS), &query)) {
+        ck.response("POST", STATUS, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(STATUS), &query)) {
+        ck.response("POST", STATUS, &r);
+    }
+
+    // Multi status.
+    let multi_path = p(MULTI).replace("{recipientType}", "BIREYSEL").replace("{type}", "MESAJ");
+    let multi = json!({"recipients": [phone(1), phone(2), phone(999)]});
+    ck.request("POST", MULTI, &multi);
+    let listed = c.post(&multi_path, &multi);
+    assert_eq!(listed.body["list"].as_array().map(Vec::len), Some(2), "{}", listed.text);
+    ck.response("POST", MULTI, &listed);
+    ck.response("POST", MULTI, &c.post_raw(&multi_path, "application/json", "{broken")); // 400 H014
+    ck.response("POST", MULTI, &c.post(&multi_path, &json!({"recipients": [phone(1), phone(1)]}))); // 422 H193
+    ck.response("POST", MULTI, &c.post(&multi_path, &json!({}))); // 422 H168
+    ck.response("POST", MULTI, &bad_token.post(&multi_path, &multi));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&multi_path, &multi)) {
+        ck.response("POST", MULTI, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&multi_path, &multi)) {
+        ck.response("POST", MULTI, &r);
+    }
+
+    // Changes.
+    c.post("/admin/citizen-change", &json!({"iysCode": IYS, "brandCode": BRAND, "recipient": phone(1), "type": "MESAJ", "status": "RET", "source": "IYS_MOBIL"}));
+    let changes_path = p(CHANGES);
+    let hs = c.get(&format!("{changes_path}?source=HS&limit=2"));
+    assert_eq!(hs.status, 200);
+    ck.response("GET", CHANGES, &hs);
+    let iys = c.get(&format!("{changes_path}?source=IYS"));
+    ck.response("GET", CHANGES, &iys);
+    ck.response("GET", CHANGES, &c.get(&format!("{changes_path}?source=IYS&after={}", iys.body["after"].as_str().unwrap()))); // 204
+    ck.response("GET", CHANGES, &c.get(&format!("{changes_path}?source=XX"))); // 422
+    ck.response("GET", CHANGES, &bad_token.get(&changes_path));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&changes_path)) {
+        ck.response("GET", CHANGES, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&changes_path)) {
+        ck.response("GET", CHANGES, &r);
+    }
+
+    assert!(ck.failures.is_empty(), "{} schema violations:\n{}", ck.failures.len(), ck.failures.join("\n"));
+
+    // Every operation was seen answering success and its documented error statuses.
+    let must_cover: &[(&str, &str, &[u16])] = &[
+        ("POST", TOKEN, &[200, 400, 429]),
+        ("POST", ADD, &[200, 400, 401, 422, 429, 500, 503]),
+        ("POST", ADD_V2, &[200, 400, 401, 422, 429, 500, 503]),
+        ("POST", BATCH, &[202, 400, 401, 422, 429, 500, 503]),
+        ("POST", BATCH_V2, &[202, 400, 401, 422, 429, 500, 503]),
+        ("GET", RESULT, &[200, 401, 422, 429, 500, 503]),
+        ("GET", RESULT_V2, &[200, 401, 422, 429, 500, 503]),
+        ("POST", STATUS, &[200, 400, 401, 422, 429, 500, 503]),
+        ("POST", MULTI, &[200, 400, 401, 422, 429, 500, 503]),
+        ("GET", CHANGES, &[200, 204, 401, 422, 429, 500, 503]),
+    ];
+    let mut missing = Vec::new();
+    for (m, t, statuses) in must_cover {
+        for s in *statuses {
+            if !ck.covered.contains(&(format!("{m} {t}"), *s)) {
+                missing.push(format!("{m} {t} {s}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not exercised: {missing:?}");
+    assert!(ck.undocumented.contains(&("POST /oauth2/token".to_string(), 429)));
+}
