@@ -29,6 +29,8 @@ mod worker;
     requires = [sql_api::calendar::builtin_holidays]
 );
 
+::pgrx::extension_sql_file!("../sql/outbox.sql", name = "outbox", requires = ["types"]);
+
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };

@@ -55,6 +55,18 @@ pub enum Error {
     },
     /// pg_iys was not loaded through shared_preload_libraries, so no worker runs.
     NotPreloaded,
+    /// A row of an attached table breaks IYS's rules (`on_invalid => 'reject'`).
+    RowRejected {
+        table: String,
+        /// The table column of the first problem.
+        column: String,
+        /// Every problem, with the column each is about.
+        problems: Vec<(String, Problem)>,
+    },
+    /// Something that exists once already exists (a second `iys.attach` of a table).
+    AlreadyExists { message: String, hint: String },
+    /// The table is not attached (`iys.detach` of an unknown table).
+    NotAttached { table: String },
     /// A bug or an impossible state.
     Internal(String),
 }
@@ -70,6 +82,8 @@ pub enum SqlStateClass {
     CheckViolation,
     /// 42703, like PostgreSQL's own "column does not exist".
     UndefinedColumn,
+    /// 42710, like PostgreSQL's own "already exists".
+    DuplicateObject,
     /// 55000: something must be set up first.
     ObjectNotInPrerequisiteState,
     /// F0000.
@@ -88,6 +102,7 @@ impl SqlStateClass {
             SqlStateClass::InvalidParameterValue => "22023",
             SqlStateClass::CheckViolation => "23514",
             SqlStateClass::UndefinedColumn => "42703",
+            SqlStateClass::DuplicateObject => "42710",
             SqlStateClass::ObjectNotInPrerequisiteState => "55000",
             SqlStateClass::ConfigFile => "F0000",
             SqlStateClass::ExternalRoutine => "38000",
@@ -110,7 +125,9 @@ impl Error {
             }
             Error::InvalidParameter { .. } => SqlStateClass::InvalidParameterValue,
             Error::UndefinedColumn { .. } => SqlStateClass::UndefinedColumn,
-            Error::NotPreloaded => SqlStateClass::ObjectNotInPrerequisiteState,
+            Error::NotPreloaded | Error::NotAttached { .. } => SqlStateClass::ObjectNotInPrerequisiteState,
+            Error::RowRejected { .. } => SqlStateClass::CheckViolation,
+            Error::AlreadyExists { .. } => SqlStateClass::DuplicateObject,
             Error::Config(_) => SqlStateClass::ConfigFile,
             Error::Http { .. } => SqlStateClass::ExternalRoutine,
             Error::Internal(_) => SqlStateClass::Internal,
@@ -146,13 +163,24 @@ impl Error {
                 Some(format!("IYS {}: {}", problem.code, problem.message_tr))
             }
             Error::UndefinedColumn { role, .. } => Some(format!(
-                "iys.validate_table reads the column as \"{role}\"."
+                "The mapping key \"{role}\" names this column."
             )),
             Error::NotPreloaded => Some(
                 "Without it the background worker that sends consents to IYS does not run."
                     .to_owned(),
             ),
-            Error::Config(_) | Error::Internal(_) | Error::InvalidParameter { .. } => None,
+            Error::RowRejected { problems, .. } => Some(
+                problems
+                    .iter()
+                    .map(|(column, p)| format!("{} {column} = '{}': {} [IYS: {}]", p.code, p.value, p.message_en, p.message_tr))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            Error::Config(_)
+            | Error::Internal(_)
+            | Error::InvalidParameter { .. }
+            | Error::AlreadyExists { .. }
+            | Error::NotAttached { .. } => None,
         }
     }
 
@@ -186,6 +214,12 @@ impl Error {
                     .to_owned(),
             ),
             Error::Internal(_) => Some("This is a bug in pg_iys; please report it.".to_owned()),
+            Error::RowRejected { .. } => Some(
+                "Correct the value, or attach the table with on_invalid => 'keep' to keep the old consent and only warn."
+                    .to_owned(),
+            ),
+            Error::AlreadyExists { hint, .. } => Some(hint.clone()),
+            Error::NotAttached { .. } => Some("SELECT * FROM iys.attached_table lists the attached tables.".to_owned()),
         }
     }
 
@@ -278,6 +312,18 @@ impl fmt::Display for Error {
                 write!(f, ": {message}")
             }
             Error::Internal(message) => write!(f, "pg_iys internal error: {message}"),
+            Error::RowRejected { table, column, problems } => match problems.first() {
+                Some((_, p)) => write!(
+                    f,
+                    "pg_iys: {} on column \"{column}\" of {table}: {} (value '{}')",
+                    p.code,
+                    p.message_en,
+                    cut_chars(&p.value, MAX_QUOTED_CHARS)
+                ),
+                None => write!(f, "pg_iys: row of {table} refused on column \"{column}\""),
+            },
+            Error::AlreadyExists { message, .. } => f.write_str(message),
+            Error::NotAttached { table } => write!(f, "table {table} is not attached to pg_iys"),
         }
     }
 }

@@ -6,8 +6,10 @@
 //! `core::`, in these files.)
 
 pub mod calendar;
+pub mod channel;
 pub mod email;
 pub mod error;
+pub mod mapping;
 pub mod model;
 pub mod phone;
 pub mod problem;

@@ -17,6 +17,7 @@ pub fn sqlstate(class: SqlStateClass) -> PgSqlErrorCode {
         SqlStateClass::InvalidParameterValue => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         SqlStateClass::CheckViolation => PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
         SqlStateClass::UndefinedColumn => PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+        SqlStateClass::DuplicateObject => PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
         SqlStateClass::ObjectNotInPrerequisiteState => {
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
         }

@@ -1,6 +1,8 @@
 //! pgrx bindings: the SQL surface of schema `iys`. One concern per module.
 
+mod attach;
 pub mod calendar;
+pub mod consent_trigger;
 pub mod error;
 pub mod normalize;
 pub mod time;

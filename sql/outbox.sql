@@ -1,0 +1,148 @@
+-- The outbox (work queue of consent changes for IYS), the consent ledger (append-only history
+-- of every consent movement) and the registry of attached tables.
+
+-- Tables whose changes are synced; one row per iys.attach().
+CREATE TABLE iys.attached_table (
+    relid        oid PRIMARY KEY,
+    table_name   text NOT NULL,                 -- as attached; kept for messages after renames
+    brand_code   text,                          -- fixed brand of every row, unless brand_column
+    mapping      jsonb NOT NULL,                -- the effective column mapping
+    key_columns  text[] NOT NULL,               -- identify a row in outbox.source_key
+    on_invalid   text NOT NULL CHECK (on_invalid IN ('reject', 'keep')),
+    attached_at  timestamptz NOT NULL DEFAULT now(),
+    attached_by  name NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE iys.attached_table IS 'master_contact-shaped tables whose consent changes pg_iys queues for IYS';
+
+-- One row per changed channel of a committed row. The worker moves it pending → in_flight →
+-- accepted | rejected; a newer pending change of the same key makes an older one superseded.
+CREATE TABLE iys.outbox (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    brand_code       text NOT NULL,
+    recipient        text NOT NULL,             -- normalised: E.164 phone or lower-case e-mail
+    recipient_type   iys.recipient_type NOT NULL,
+    consent_type     iys.consent_type NOT NULL,
+    status           iys.consent_status NOT NULL,
+    source           iys.consent_source,        -- NULL only for a TACIR first record
+    consent_date     timestamp,                 -- Turkey time (UTC+3), as IYS wants it
+    retailer_code    bigint,
+    retailer_access  bigint[],
+    source_table     oid,
+    source_key       text,
+    state            text NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'in_flight', 'accepted', 'rejected', 'superseded')),
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
+    request_id       text,
+    transaction_id   text,
+    error_code       text,
+    error_message    text,
+    enqueued_at      timestamptz NOT NULL DEFAULT now(),
+    enqueued_by      name NOT NULL DEFAULT current_user,
+    settled_at       timestamptz
+);
+COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS';
+-- The worker claims the oldest pending rows first.
+CREATE INDEX outbox_pending_idx ON iys.outbox (id) WHERE state = 'pending';
+-- Per-key order: find other unsettled changes of the same key.
+CREATE INDEX outbox_unsettled_key_idx ON iys.outbox (brand_code, recipient, consent_type, recipient_type)
+    WHERE state IN ('pending', 'in_flight');
+
+-- Every consent movement, local (queued from an attached table) or pulled from IYS.
+CREATE TABLE iys.consent_ledger (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    recorded_at      timestamptz NOT NULL DEFAULT now(),
+    origin           text NOT NULL CHECK (origin IN ('local', 'iys')),
+    brand_code       text NOT NULL,
+    recipient        text NOT NULL,
+    recipient_type   iys.recipient_type NOT NULL,
+    consent_type     iys.consent_type NOT NULL,
+    status           iys.consent_status NOT NULL,
+    source           iys.consent_source,
+    consent_date     timestamp,
+    source_table     oid,
+    source_key       text,
+    outbox_id        bigint,
+    recorded_by      name NOT NULL DEFAULT current_user,
+    transaction_id   text                       -- IYS's id, filled once when IYS accepts it
+);
+COMMENT ON TABLE iys.consent_ledger IS 'append-only history of every consent movement (local or from IYS)';
+CREATE INDEX consent_ledger_key_idx ON iys.consent_ledger (brand_code, recipient, consent_type, recipient_type, id);
+CREATE INDEX consent_ledger_outbox_idx ON iys.consent_ledger (outbox_id) WHERE outbox_id IS NOT NULL;
+
+-- Append-only: history is never rewritten. The only change allowed is filling transaction_id
+-- once; rows leave only through iys.prune_ledger().
+CREATE FUNCTION iys.ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF current_setting('iys.pruning_ledger', true) IS DISTINCT FROM 'on' THEN
+            RAISE EXCEPTION 'iys.consent_ledger is append-only'
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Old history is removed with iys.prune_ledger(older_than interval).';
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF OLD.transaction_id IS NULL AND NEW.transaction_id IS NOT NULL
+       AND to_jsonb(NEW) - 'transaction_id' = to_jsonb(OLD) - 'transaction_id' THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'iys.consent_ledger is append-only'
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'Only transaction_id may be filled, once, when IYS accepts a movement.';
+END $$;
+CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE OR DELETE ON iys.consent_ledger
+    FOR EACH ROW EXECUTE FUNCTION iys.ledger_guard();
+
+-- Retention: removes ledger rows older than `older_than` whose change is settled.
+CREATE FUNCTION iys.prune_ledger(older_than interval) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    PERFORM set_config('iys.pruning_ledger', 'on', true);
+    DELETE FROM iys.consent_ledger l
+     WHERE l.recorded_at < now() - older_than
+       AND NOT EXISTS (SELECT 1 FROM iys.outbox o WHERE o.id = l.outbox_id AND o.state IN ('pending', 'in_flight'));
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    PERFORM set_config('iys.pruning_ledger', 'off', true);
+    RETURN removed;
+END $$;
+
+-- Claims up to batch_size changes for sending, in one short transaction (the caller's):
+--   * per key (brand, recipient, consent type, recipient type) only the newest pending change is
+--     sent; the older pending ones become superseded (coalescing);
+--   * a key with a change in flight waits until that change is settled (per-key order);
+--   * SKIP LOCKED: rows an application transaction still holds are left for the next round.
+CREATE FUNCTION iys.claim_batch(brand text, batch_size integer)
+RETURNS SETOF iys.outbox LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY
+    WITH candidate AS (
+        SELECT o.id, o.recipient, o.consent_type, o.recipient_type
+          FROM iys.outbox o
+         WHERE o.state = 'pending' AND o.brand_code = brand AND o.next_attempt_at <= now()
+           AND NOT EXISTS (SELECT 1 FROM iys.outbox f
+                            WHERE f.state = 'in_flight' AND f.brand_code = o.brand_code AND f.recipient = o.recipient
+                              AND f.consent_type = o.consent_type AND f.recipient_type = o.recipient_type)
+         ORDER BY o.id
+         LIMIT batch_size
+           FOR UPDATE SKIP LOCKED
+    ), newest AS (
+        SELECT DISTINCT ON (c.recipient, c.consent_type, c.recipient_type)
+               n.id, c.recipient, c.consent_type, c.recipient_type
+          FROM candidate c
+          JOIN iys.outbox n ON n.state = 'pending' AND n.brand_code = brand AND n.recipient = c.recipient
+                           AND n.consent_type = c.consent_type AND n.recipient_type = c.recipient_type
+         ORDER BY c.recipient, c.consent_type, c.recipient_type, n.id DESC
+    ), superseded AS (
+        UPDATE iys.outbox s SET state = 'superseded', settled_at = now()
+          FROM newest w
+         WHERE s.state = 'pending' AND s.brand_code = brand AND s.recipient = w.recipient
+           AND s.consent_type = w.consent_type AND s.recipient_type = w.recipient_type AND s.id < w.id
+    )
+    UPDATE iys.outbox c SET state = 'in_flight', attempts = c.attempts + 1
+      FROM newest w
+     WHERE c.id = w.id
+    RETURNING c.*;
+END $$;
+COMMENT ON FUNCTION iys.claim_batch(text, integer) IS
+    'claims the next changes of a brand for one IYS batch (coalescing, per-key order, SKIP LOCKED)';

@@ -1,0 +1,317 @@
+//! Triggers on master_contact: D-engage's update algorithm, the outbox and the ledger, as an
+//! application sees them through plain SQL on a real cluster.
+
+use pg_iys_e2e::postgres::Client;
+use pg_iys_e2e::Cluster;
+
+const TABLE: &str = "CREATE TABLE master_contact (
+    contact_id          bigserial PRIMARY KEY,
+    name                text,
+    contact_type        text DEFAULT 'BIREYSEL',
+    email               text,
+    email_permission    text,
+    email_consent_date  timestamp,
+    email_source        text,
+    gsm                 text,
+    gsm_permission      text,
+    gsm_consent_date    timestamp,
+    gsm_source          text)";
+
+fn setup(cluster: &Cluster, on_invalid: &str) -> Client {
+    let mut c = cluster.connect();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys").unwrap();
+    c.batch_execute("DROP TABLE IF EXISTS master_contact; TRUNCATE iys.outbox, iys.attached_table").unwrap();
+    c.batch_execute("SET iys.pruning_ledger = 'on'; DELETE FROM iys.consent_ledger; RESET iys.pruning_ledger").unwrap();
+    c.batch_execute(TABLE).unwrap();
+    c.query_one("SELECT iys.attach('master_contact', brand_code => '600001', on_invalid => $1)", &[&on_invalid]).unwrap();
+    c
+}
+
+fn count(c: &mut Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+/// Runs `sql`, returning the texts of the WARNINGs/NOTICEs it raised.
+fn notices(cluster: &Cluster, sql: &str) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut config: pg_iys_e2e::postgres::Config = cluster.conn_string("postgres").parse().unwrap();
+    config.notice_callback(move |n| sink.lock().unwrap().push(format!("{}: {}", n.severity(), n.message())));
+    let mut c = config.connect(pg_iys_e2e::postgres::NoTls).unwrap();
+    c.batch_execute(sql).unwrap();
+    drop(c);
+    let v = seen.lock().unwrap().clone();
+    v
+}
+
+#[test]
+fn update_algorithm_end_to_end() {
+    let cluster = Cluster::start("triggers", &[]);
+    let mut c = setup(&cluster, "reject");
+
+    // A new contact: both channels normalised and queued, in the ledger too.
+    c.batch_execute(
+        "INSERT INTO master_contact (name, email, email_permission, email_consent_date, email_source,
+                                     gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES ('Ayşe', '  Ayse@Example.COM ', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB',
+                 '0532 123 45 67', 'onay', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_MOBIL')",
+    )
+    .unwrap();
+    let row = c.query_one("SELECT email, gsm FROM master_contact", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "ayse@example.com");
+    assert_eq!(row.get::<_, String>(1), "+905321234567");
+    let queued = c
+        .query("SELECT recipient, consent_type::text, status::text, source::text, brand_code, state, source_key FROM iys.outbox ORDER BY id", &[])
+        .unwrap();
+    assert_eq!(queued.len(), 2);
+    assert_eq!(queued[0].get::<_, String>(0), "ayse@example.com");
+    assert_eq!(queued[0].get::<_, String>(1), "EPOSTA");
+    assert_eq!(queued[1].get::<_, String>(0), "+905321234567");
+    assert_eq!(queued[1].get::<_, String>(1), "MESAJ");
+    assert_eq!(queued[1].get::<_, String>(2), "ONAY");
+    assert_eq!(queued[1].get::<_, String>(3), "HS_MOBIL");
+    assert_eq!(queued[1].get::<_, String>(4), "600001");
+    assert_eq!(queued[1].get::<_, String>(5), "pending");
+    assert_eq!(queued[1].get::<_, String>(6), "1");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE origin = 'local' AND outbox_id IS NOT NULL"), 2);
+
+    // Same address and permission with another date and source: those columns keep their old
+    // values with a warning, other columns update, nothing is queued.
+    let before: String = c.query_one("SELECT gsm_consent_date::text FROM master_contact", &[]).unwrap().get(0);
+    let warned = notices(
+        &cluster,
+        "UPDATE master_contact SET name = 'Ayşe Y.', gsm = '+90 (532) 123-45-67', gsm_permission = 'ONAY',
+                gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul', gsm_source = 'HS_WEB'",
+    );
+    assert!(warned.iter().any(|w| w.starts_with("WARNING") && w.contains("date and source are kept")), "{warned:?}");
+    let row = c.query_one("SELECT name, gsm_consent_date::text, gsm_source, gsm FROM master_contact", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "Ayşe Y.");
+    assert_eq!(row.get::<_, String>(1), before);
+    assert_eq!(row.get::<_, String>(2), "HS_MOBIL");
+    assert_eq!(row.get::<_, String>(3), "+905321234567");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 2);
+
+    // Permission change: an update, queued.
+    c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '1 minute'").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE consent_type = 'MESAJ' AND status = 'RET'"), 1);
+
+    // Changed address: a new consent for the new recipient.
+    c.batch_execute("UPDATE master_contact SET email = 'ayse.yeni@example.com', email_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '1 minute'").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE recipient = 'ayse.yeni@example.com' AND status = 'ONAY'"), 1);
+
+    // A new contact whose permission is RET is stored but not sent.
+    c.batch_execute(
+        "INSERT INTO master_contact (name, gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES ('Mehmet', '05559876543', 'RET', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB')",
+    )
+    .unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM master_contact WHERE name = 'Mehmet'"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE recipient = '+905559876543'"), 0);
+
+    // TACIR: date and source may be missing on a first record.
+    c.batch_execute("INSERT INTO master_contact (name, contact_type, gsm, gsm_permission) VALUES ('Firma', 'TACIR', '5551112233', 'ONAY')").unwrap();
+    let tacir = c.query_one("SELECT recipient_type::text, source IS NULL, consent_date IS NULL FROM iys.outbox WHERE recipient = '+905551112233'", &[]).unwrap();
+    assert_eq!(tacir.get::<_, String>(0), "TACIR");
+    assert!(tacir.get::<_, bool>(1) && tacir.get::<_, bool>(2));
+}
+
+#[test]
+fn reject_mode_raises_with_code_column_and_value_and_loses_nothing() {
+    let cluster = Cluster::start("reject", &[]);
+    let mut c = setup(&cluster, "reject");
+    let cases = [
+        // (values, expected code, expected column)
+        ("'+9005321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H121", "gsm"),
+        ("'05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' + interval '1 hour', 'HS_WEB'", "H162", "gsm_consent_date"),
+        ("'05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '10 days', 'HS_WEB'", "H467", "gsm_consent_date"),
+        ("'05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_2015'", "H155", "gsm_consent_date"),
+        ("'05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'WEB'", "H119", "gsm_source"),
+        ("'05321234567', 'EVET', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H115", "gsm_permission"),
+        ("'05321234567', NULL, now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H115", "gsm_permission"),
+        ("NULL, 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H114", "gsm"),
+    ];
+    for (values, code, column) in cases {
+        let sql = format!("INSERT INTO master_contact (gsm, gsm_permission, gsm_consent_date, gsm_source) VALUES ({values})");
+        let err = c.batch_execute(&sql).expect_err(&sql);
+        let db = err.as_db_error().unwrap_or_else(|| panic!("{sql}: {err}"));
+        assert_eq!(db.code().code(), "23514", "{sql}: {}", db.message());
+        assert!(db.message().contains(code), "{sql}: {}", db.message());
+        assert!(db.message().contains(&format!("\"{column}\"")), "{sql}: {}", db.message());
+        assert!(db.hint().unwrap_or_default().contains("on_invalid"), "{sql}");
+    }
+    assert_eq!(count(&mut c, "SELECT count(*) FROM master_contact"), 0);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 0);
+}
+
+#[test]
+fn keep_mode_stores_the_row_without_the_bad_consent_and_warns() {
+    let cluster = Cluster::start("keep", &[]);
+    let mut c = setup(&cluster, "keep");
+    let warned = notices(
+        &cluster,
+        "INSERT INTO master_contact (name, email, email_permission, email_consent_date, email_source,
+                                     gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES ('Can', 'can@example.com', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' + interval '1 day', 'HS_WEB',
+                 '05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB')",
+    );
+    assert!(warned.iter().any(|w| w.contains("H162") && w.contains("email_consent_date")), "{warned:?}");
+    let row = c.query_one("SELECT email, email_permission IS NULL, gsm_permission FROM master_contact", &[]).unwrap();
+    assert_eq!(row.get::<_, String>(0), "can@example.com");
+    assert!(row.get::<_, bool>(1), "the invalid consent is not stored");
+    assert_eq!(row.get::<_, String>(2), "ONAY");
+    // Only the valid channel is queued.
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE consent_type = 'MESAJ'"), 1);
+
+    // An invalid UPDATE keeps the old consent values.
+    c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '30 days'").unwrap();
+    assert_eq!(c.query_one("SELECT gsm_permission FROM master_contact", &[]).unwrap().get::<_, String>(0), "ONAY");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
+}
+
+#[test]
+fn rollback_leaves_no_outbox_row_and_bulk_loads_work() {
+    let cluster = Cluster::start("bulk", &[]);
+    let mut c = setup(&cluster, "reject");
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute(
+        "INSERT INTO master_contact (gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES ('05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB')",
+    )
+    .unwrap();
+    assert_eq!(tx.query_one("SELECT count(*) FROM iys.outbox", &[]).unwrap().get::<_, i64>(0), 1);
+    tx.rollback().unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 0);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_ledger"), 0);
+
+    // INSERT ... SELECT of 50,000 contacts: one outbox row per channel.
+    c.batch_execute(
+        "INSERT INTO master_contact (email, email_permission, email_consent_date, email_source,
+                                     gsm, gsm_permission, gsm_consent_date, gsm_source)
+         SELECT 'user' || g || '@example.com', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '2 hours', 'HS_WEB',
+                '0532' || lpad(g::text, 7, '0'), 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '2 hours', 'HS_MOBIL'
+           FROM generate_series(1, 50000) g",
+    )
+    .unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 100_000);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM master_contact WHERE gsm LIKE '+90532%'"), 50_000);
+
+    // COPY goes through the same triggers.
+    let mut writer = c.copy_in("COPY master_contact (email, email_permission, email_consent_date, email_source) FROM STDIN").unwrap();
+    use std::io::Write;
+    let now: String = cluster.connect().query_one("SELECT to_char(now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'YYYY-MM-DD HH24:MI:SS')", &[]).unwrap().get(0);
+    for i in 0..100 {
+        writeln!(writer, "COPY{i}@Example.com\tONAY\t{now}\tHS_WEB").unwrap();
+    }
+    writer.finish().unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE recipient LIKE 'copy%@example.com'"), 100);
+}
+
+#[test]
+fn attach_refuses_twice_and_bad_identifiers_and_detach_removes_triggers() {
+    let cluster = Cluster::start("attach", &[]);
+    let mut c = setup(&cluster, "reject");
+    let err = c.query("SELECT iys.attach('master_contact', brand_code => '600001')", &[]).unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "42710");
+    assert!(db.hint().unwrap_or_default().contains("iys.detach"), "{:?}", db.hint());
+    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'master_contact'::regclass AND tgname LIKE 'zz_iys%'"), 3);
+
+    // A hostile column name in the mapping is just a column that does not exist.
+    c.batch_execute("CREATE TABLE \"Odd Contacts\" (id int PRIMARY KEY, \"e-mail\" text, email_permission text, email_consent_date timestamp, email_source text)").unwrap();
+    let err = c
+        .query(
+            "SELECT iys.attach('\"Odd Contacts\"', brand_code => '600001', mapping => '{\"email\": \"x\\\"; DROP TABLE master_contact; --\", \"gsm\": null, \"contact_type\": null}')",
+            &[],
+        )
+        .unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "42703", "{err}");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM master_contact"), 0, "master_contact still exists");
+    // Odd but real names work through quoting.
+    c.query_one("SELECT iys.attach('\"Odd Contacts\"', brand_code => '600001', mapping => '{\"email\": \"e-mail\", \"gsm\": null, \"contact_type\": null}')", &[]).unwrap();
+    c.batch_execute("INSERT INTO \"Odd Contacts\" VALUES (1, 'Odd@Example.com', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB')").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE recipient = 'odd@example.com'"), 1);
+    // A brand code that is not numeric, a wrong on_invalid.
+    for bad in ["SELECT iys.attach('master_contact', brand_code => '60; DROP')", "SELECT iys.attach('master_contact', brand_code => '1', on_invalid => 'ignore')"] {
+        c.batch_execute("SELECT iys.detach('master_contact')").ok();
+        let err = c.query(bad, &[]).unwrap_err();
+        assert_eq!(err.as_db_error().unwrap().code().code(), "22023", "{bad}: {err}");
+    }
+
+    c.query_one("SELECT iys.detach('\"Odd Contacts\"')", &[]).unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgrelid = '\"Odd Contacts\"'::regclass AND tgname LIKE 'zz_iys%'"), 0);
+    c.batch_execute("INSERT INTO \"Odd Contacts\" VALUES (2, 'two@example.com', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB')").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE recipient = 'two@example.com'"), 0);
+    let err = c.query("SELECT iys.detach('\"Odd Contacts\"')", &[]).unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "55000");
+}
+
+#[test]
+fn concurrent_updates_keep_order_and_claims_coalesce() {
+    let cluster = Cluster::start("order", &[]);
+    let mut c = setup(&cluster, "reject");
+    c.batch_execute(
+        "INSERT INTO master_contact (contact_id, gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES (1, '05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '2 hours', 'HS_WEB')",
+    )
+    .unwrap();
+
+    // Session A changes the consent and holds its transaction open; session B's change of the
+    // same contact waits for A's row lock and is queued after it.
+    let mut a = cluster.connect();
+    let mut b = cluster.connect();
+    let mut ta = a.transaction().unwrap();
+    ta.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour' WHERE contact_id = 1").unwrap();
+    let conn = cluster.conn_string("postgres");
+    let waiter = std::thread::spawn(move || {
+        let mut b2 = pg_iys_e2e::postgres::Client::connect(&conn, pg_iys_e2e::postgres::NoTls).unwrap();
+        b2.batch_execute("UPDATE master_contact SET gsm_permission = 'ONAY', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '30 minutes' WHERE contact_id = 1").unwrap();
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!waiter.is_finished(), "B must wait for A's row lock");
+    ta.commit().unwrap();
+    waiter.join().unwrap();
+    let statuses: Vec<String> = b
+        .query("SELECT status::text FROM iys.outbox WHERE recipient = '+905321234567' ORDER BY id", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(statuses, ["ONAY", "RET", "ONAY"]);
+
+    // A claim sends only the newest pending change of the key; the older ones are superseded.
+    let claimed = c.query("SELECT status::text FROM iys.claim_batch('600001', 1000)", &[]).unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].get::<_, String>(0), "ONAY");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE state = 'superseded'"), 2);
+    // While that change is in flight, a newer change of the same key waits.
+    c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1").unwrap();
+    assert_eq!(c.query("SELECT * FROM iys.claim_batch('600001', 1000)", &[]).unwrap().len(), 0);
+    c.batch_execute("UPDATE iys.outbox SET state = 'accepted' WHERE state = 'in_flight'").unwrap();
+    let next = c.query("SELECT status::text FROM iys.claim_batch('600001', 1000)", &[]).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].get::<_, String>(0), "RET");
+}
+
+#[test]
+fn ledger_is_append_only_with_retention() {
+    let cluster = Cluster::start("ledger", &[]);
+    let mut c = setup(&cluster, "reject");
+    c.batch_execute(
+        "INSERT INTO master_contact (gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES ('05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB')",
+    )
+    .unwrap();
+    let err = c.batch_execute("UPDATE iys.consent_ledger SET status = 'RET'").unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
+    let err = c.batch_execute("DELETE FROM iys.consent_ledger").unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
+    // Filling the IYS transaction id once is the one allowed change.
+    c.batch_execute("UPDATE iys.consent_ledger SET transaction_id = 'tx-1'").unwrap();
+    assert!(c.batch_execute("UPDATE iys.consent_ledger SET transaction_id = 'tx-2'").is_err());
+    // Unsettled changes survive retention; settled old ones go.
+    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0')", &[]).unwrap().get::<_, i64>(0), 0);
+    c.batch_execute("UPDATE iys.outbox SET state = 'accepted'").unwrap();
+    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0')", &[]).unwrap().get::<_, i64>(0), 1);
+}
