@@ -34,6 +34,7 @@ CREATE TABLE iys.outbox (
     attempts         integer NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
     request_id       text,
+    batch_index      integer,                   -- position in the IYS batch request_id
     transaction_id   text,
     error_code       text,
     error_message    text,
@@ -44,6 +45,8 @@ CREATE TABLE iys.outbox (
 COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS';
 -- The worker claims the oldest pending rows first.
 CREATE INDEX outbox_pending_idx ON iys.outbox (id) WHERE state = 'pending';
+-- Sent batches waiting for their result.
+CREATE INDEX outbox_in_flight_idx ON iys.outbox (request_id) WHERE state = 'in_flight';
 -- Per-key order: find other unsettled changes of the same key.
 CREATE INDEX outbox_unsettled_key_idx ON iys.outbox (brand_code, recipient, consent_type, recipient_type)
     WHERE state IN ('pending', 'in_flight');

@@ -1,6 +1,7 @@
 //! pg_iys: keeps marketing-consent tables in step with IYS. This file only wires the modules.
 
 mod core;
+mod iys;
 mod settings;
 mod sql_api;
 mod worker;
@@ -30,6 +31,7 @@ mod worker;
 );
 
 ::pgrx::extension_sql_file!("../sql/outbox.sql", name = "outbox", requires = ["types"]);
+::pgrx::extension_sql_file!("../sql/accounts.sql", name = "accounts", requires = ["outbox"]);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {

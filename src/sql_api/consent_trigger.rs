@@ -244,7 +244,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     let data = trigger.trigger_data();
     let is_update = trigger.event().fired_by_update();
     // SAFETY: a row trigger on INSERT/UPDATE; tg_newtuple is the new row on UPDATE.
-    let (new_tuple, old_tuple) = unsafe {
+    let (new_tuple, old_tuple) = {
         if is_update { (data.tg_newtuple, Some(data.tg_trigtuple)) } else { (data.tg_trigtuple, None) }
     };
     let tupdesc = unsafe { (*data.tg_relation).rd_att };
@@ -469,6 +469,9 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
             let rc = pg_sys::SPI_execute_plan(plan, std::ptr::null_mut(), std::ptr::null(), false, 0);
             if rc < 0 {
                 return Err(Error::Internal(format!("the enqueue statement failed (SPI {rc})")));
+            }
+            if pg_sys::SPI_processed > 0 {
+                crate::worker::wake::wake_worker_at_commit();
             }
         }
         Ok(())

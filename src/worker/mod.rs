@@ -1,11 +1,19 @@
-//! The pg_iys background worker: one per cluster, connected to `iys.database`.
-//! For now it only keeps itself alive and honours signals; flushing and pulling come later.
+//! The pg_iys background worker: one per cluster, connected to `iys.database`. Each round it
+//! sends due changes of every brand (`flush`) and settles answered batches; between rounds it
+//! sleeps on its latch, which a committing enqueue sets (`wake`), or times out at
+//! iys.flush_interval_ms.
+
+mod backoff;
+mod flush;
+mod store;
+mod tx;
+pub mod wake;
 
 use crate::settings;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `bgw_type` of the worker: what `pg_stat_activity.backend_type` shows.
 pub const BACKEND_TYPE: &str = "pg_iys worker";
@@ -13,13 +21,18 @@ pub const BACKEND_TYPE: &str = "pg_iys worker";
 /// Set in `_PG_init` when loaded through shared_preload_libraries; forked backends inherit it.
 static PRELOADED: AtomicBool = AtomicBool::new(false);
 
+/// Heartbeats are written at most this often when idle.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+
 pub fn is_preloaded() -> bool {
     PRELOADED.load(Ordering::Relaxed)
 }
 
-/// Registers the static worker. Only legal while the postmaster loads shared_preload_libraries.
+/// Registers the static worker and its shared memory. Only legal while the postmaster loads
+/// shared_preload_libraries.
 pub fn register() {
     PRELOADED.store(true, Ordering::Relaxed);
+    wake::init_shmem();
     BackgroundWorkerBuilder::new(BACKEND_TYPE)
         .set_type(BACKEND_TYPE)
         .set_library("pg_iys")
@@ -32,6 +45,11 @@ pub fn register() {
         .load();
 }
 
+/// SIGTERM arrived: finish the current call, then stop.
+pub fn stop_requested() -> bool {
+    BackgroundWorker::sigterm_received()
+}
+
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
@@ -39,13 +57,68 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     let database = settings::database();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     unsafe { pg_sys::pgstat_report_appname(c"pg_iys worker".as_ptr()) };
+    let pid = unsafe { pg_sys::MyProcPid };
+    wake::set_worker_pid(pid);
     log!("pg_iys worker started in database \"{database}\"");
 
-    while BackgroundWorker::wait_latch(Some(poll_interval())) {
+    let mut sender = flush::Sender::new(pid as u64 ^ std::process::id() as u64 ^ 0x9e37_79b9);
+    let mut recovered = false;
+    let mut last_heartbeat: Option<Instant> = None;
+    let mut timeout = poll_interval();
+    while BackgroundWorker::wait_latch(Some(timeout)) {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
+        timeout = poll_interval();
+        match tx::run("checking for the extension", store::extension_ready) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                warning!("pg_iys worker: {e}");
+                continue;
+            }
+        }
+        if !recovered {
+            match tx::run("recovering claimed rows", store::recover_claimed) {
+                Ok(n) => {
+                    if n > 0 {
+                        log!("pg_iys worker: {n} change(s) claimed by a previous run but never sent are pending again");
+                    }
+                    recovered = true;
+                    let _ = tx::run("writing the status row", || store::heartbeat(pid, true, false, None));
+                }
+                Err(e) => warning!("pg_iys worker: {e}"),
+            }
+        }
+        if !settings::ENABLED.get() {
+            continue;
+        }
+        let mut round = flush::Round::default();
+        if let Err(e) = sender.flush(&mut round) {
+            round.last_error = Some(e.to_string());
+        }
+        if !stop_requested() {
+            if let Err(e) = sender.poll(&mut round) {
+                round.last_error = Some(e.to_string());
+            }
+        }
+        if let Some(error) = &round.last_error {
+            // Never contains credentials: failures carry only IYS's codes and messages.
+            log!("pg_iys worker: {error}");
+        }
+        let busy = round.sent_batches > 0 || round.settled_rows > 0;
+        if busy || round.last_error.is_some() || last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
+            let _ = tx::run("writing the status row", || store::heartbeat(pid, false, busy, round.last_error.as_deref()));
+            last_heartbeat = Some(Instant::now());
+        }
+        // More work already waiting: go again at once; an open request: wake when it is due.
+        if round.more_pending {
+            timeout = Duration::from_millis(1);
+        } else if let Some(next) = round.next_poll {
+            timeout = timeout.min(next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        }
     }
+    wake::set_worker_pid(0);
     log!("pg_iys worker stopping");
     // Exit code 1, not 0: the postmaster restarts a worker that exits non-zero after
     // restart_time, so a stray pg_terminate_backend() pauses the sync instead of ending it until
@@ -58,7 +131,7 @@ fn poll_interval() -> Duration {
     Duration::from_millis(settings::FLUSH_INTERVAL_MS.get().max(10) as u64)
 }
 
-/// Raises a clear error (55000) in backends of a server that did not preload pg_iys.
+/// Raises a clear error in backends of a server that did not preload pg_iys.
 pub fn require_preloaded() {
     if !is_preloaded() {
         crate::sql_api::error::raise(&crate::core::Error::NotPreloaded);

@@ -183,3 +183,111 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// The IYS simulator for a test, with small delays so tests run fast.
+pub struct Sim {
+    pub sim: iys_sim::Simulator,
+}
+
+impl Sim {
+    pub fn start(batch_delay_ms: u64) -> Sim {
+        let sim = iys_sim::Simulator::start(iys_sim::Config {
+            batch_delay_ms,
+            rate_limit_per_sec: None,
+            changes_holdback_secs: 0,
+            ..iys_sim::Config::default()
+        })
+        .expect("start the IYS simulator");
+        Sim { sim }
+    }
+
+    pub fn url(&self) -> String {
+        self.sim.base_url()
+    }
+
+    pub fn admin_get(&self, path: &str) -> serde_json::Value {
+        ureq::get(&format!("{}{path}", self.url())).call().expect("admin GET").into_json().expect("admin JSON")
+    }
+
+    pub fn admin_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        ureq::post(&format!("{}{path}", self.url())).send_json(body).expect("admin POST").into_json().unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn clear_faults(&self) {
+        ureq::delete(&format!("{}/admin/faults", self.url())).call().expect("clear faults");
+    }
+
+    /// Every movement IYS accepted, in order.
+    pub fn history(&self) -> Vec<serde_json::Value> {
+        let v = self.admin_get("/admin/history?limit=1000000");
+        match v {
+            serde_json::Value::Array(items) => items,
+            serde_json::Value::Object(ref o) => o.values().find_map(|x| x.as_array().cloned()).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Creates the extension, an IYS account pointing at `sim_url`, brand 600001 and an attached
+/// D-engage master_contact table.
+pub fn setup_sync(client: &mut postgres::Client, sim_url: &str) {
+    client.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys").unwrap();
+    client
+        .execute(
+            "INSERT INTO iys.account (iys_code, api_base_url, username, password) VALUES ('700001', $1, 'iys-demo', 'demo-password')",
+            &[&sim_url],
+        )
+        .unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001');
+             CREATE TABLE master_contact (
+                 contact_id bigserial PRIMARY KEY, contact_type text DEFAULT 'BIREYSEL',
+                 email text, email_permission text, email_consent_date timestamp, email_source text,
+                 gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text);
+             SELECT iys.attach('master_contact', brand_code => '600001');",
+        )
+        .unwrap();
+}
+
+/// Inserts `n` contacts with valid e-mail and GSM consents (2n changes), numbered from `from`.
+pub fn insert_contacts(client: &mut postgres::Client, from: i64, n: i64) {
+    client
+        .execute(
+            "INSERT INTO master_contact (email, email_permission, email_consent_date, email_source,
+                                         gsm, gsm_permission, gsm_consent_date, gsm_source)
+             SELECT 'user' || g || '@example.com', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB',
+                    '0532' || lpad(g::text, 7, '0'), 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_MOBIL'
+               FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) g",
+            &[&from, &n],
+        )
+        .unwrap();
+}
+
+/// Waits until no outbox row is pending or in flight; returns the counts by state.
+pub fn wait_settled(cluster: &Cluster, timeout: Duration) -> std::collections::BTreeMap<String, i64> {
+    let counts = |c: &mut postgres::Client| -> std::collections::BTreeMap<String, i64> {
+        c.query("SELECT state, count(*) FROM iys.outbox GROUP BY state", &[])
+            .map(|rows| rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))).collect())
+            .unwrap_or_default()
+    };
+    let settled = cluster.wait_for(timeout, || {
+        let mut c = postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok()?;
+        let by_state = counts(&mut c);
+        (!by_state.contains_key("pending") && !by_state.contains_key("in_flight")).then_some(by_state)
+    });
+    settled.unwrap_or_else(|| {
+        let mut c = cluster.connect();
+        let state = counts(&mut c);
+        let errors: Vec<String> = c
+            .query("SELECT DISTINCT coalesce(error_code, '') || ' ' || coalesce(error_message, '') FROM iys.outbox WHERE error_message IS NOT NULL LIMIT 5", &[])
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        panic!("outbox not settled in {timeout:?}: {state:?}; errors {errors:?}\nlog tail:\n{}", tail(&cluster.server_log(), 40))
+    })
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,50 @@
+-- IYS accounts, brands, cached tokens and the worker's status. Secrets (password, tokens) live
+-- only in iys.account and iys.token, which no role but the extension's owner can read: nothing
+-- is granted on them, and no view or error shows them.
+
+CREATE TABLE iys.account (
+    iys_code      text PRIMARY KEY CHECK (iys_code ~ '^[0-9]+$'),
+    api_base_url  text NOT NULL DEFAULT 'https://api.iys.org.tr',
+    username      text NOT NULL,
+    password      text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE iys.account IS 'IYS API accounts (secret: readable by the extension owner only)';
+REVOKE ALL ON iys.account FROM PUBLIC;
+
+CREATE TABLE iys.brand (
+    brand_code  text PRIMARY KEY CHECK (brand_code ~ '^[0-9]+$'),
+    iys_code    text NOT NULL REFERENCES iys.account ON DELETE CASCADE,
+    mode        text NOT NULL DEFAULT 'integrator' CHECK (mode IN ('integrator', 'sync')),
+    enabled     boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE iys.brand IS 'IYS brands the worker sends for, and the account each belongs to';
+
+-- One cached token per account, shared by every backend; halted_until persists an H084 stop.
+CREATE TABLE iys.token (
+    iys_code            text PRIMARY KEY REFERENCES iys.account ON DELETE CASCADE,
+    access_token        text,
+    access_expires_at   timestamptz,
+    refresh_token       text,
+    refresh_expires_at  timestamptz,
+    halted_until        timestamptz,
+    halt_reason         text,
+    token_calls         bigint NOT NULL DEFAULT 0,
+    updated_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE iys.token IS 'cached IYS tokens and token-endpoint halts (secret: owner only)';
+REVOKE ALL ON iys.token FROM PUBLIC;
+
+-- What the worker is doing; one row, written by the worker.
+CREATE TABLE iys.worker_state (
+    singleton        boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    pid              integer,
+    started_at       timestamptz,
+    heartbeat_at     timestamptz,
+    last_flush_at    timestamptz,
+    last_error_at    timestamptz,
+    last_error       text,
+    recovered_rows   bigint NOT NULL DEFAULT 0
+);
+INSERT INTO iys.worker_state DEFAULT VALUES;
+GRANT SELECT ON iys.worker_state TO PUBLIC;

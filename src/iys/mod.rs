@@ -1,0 +1,17 @@
+//! Pure-Rust IYS client: wire types (serde) and a blocking HTTP client (ureq) with timeouts.
+//! No pgrx here: the worker calls it outside any database transaction, and plain `#[test]`s
+//! exercise it against the simulator.
+
+pub mod client;
+pub mod outcome;
+pub mod wire;
+
+#[cfg(test)]
+mod sim_tests;
+
+pub use client::{Client, Endpoint};
+pub use outcome::{CallFailure, FailureKind};
+pub use wire::{
+    BatchAccepted, ChangeItem, ChangesPage, ConsentRecord, ItemError, ItemResult, ItemStatus,
+    PullSource, TokenGrant,
+};

@@ -1,0 +1,271 @@
+//! One round of sending: for each brand with due changes, claim a batch (short transaction),
+//! POST it to IYS (no transaction open), record the request id; then poll open requests and
+//! settle each row by its index. HTTP never happens inside a transaction.
+
+use super::backoff::{self, Jitter};
+use super::store::{self, Target};
+use super::tx;
+use crate::core::Error;
+use crate::iys::{CallFailure, Client, Endpoint, FailureKind};
+use crate::settings;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// IYS asks for a full hour without token calls after H084.
+const TOKEN_HALT_SECS: i64 = 3600;
+/// Refresh the access token this long before it expires.
+const TOKEN_MARGIN_SECS: i64 = 60;
+
+pub struct Sender {
+    clients: HashMap<(String, u64), Client>,
+    /// When each open request may be polled next, and how often it was polled.
+    polls: HashMap<String, (Instant, u32)>,
+    next_request_at: Instant,
+    jitter: Jitter,
+}
+
+/// What a round did, for the loop's pacing and the status row.
+#[derive(Default)]
+pub struct Round {
+    pub sent_batches: usize,
+    pub settled_rows: usize,
+    /// A brand filled a whole batch: more is probably waiting.
+    pub more_pending: bool,
+    /// Soonest time an open request should be polled again.
+    pub next_poll: Option<Instant>,
+    pub last_error: Option<String>,
+}
+
+impl Sender {
+    pub fn new(seed: u64) -> Sender {
+        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed) }
+    }
+
+    fn client(&mut self, base_url: &str) -> &Client {
+        let timeout_ms = settings::HTTP_TIMEOUT_MS.get().max(100) as u64;
+        self.clients
+            .entry((base_url.to_owned(), timeout_ms))
+            .or_insert_with(|| Client::new(base_url, Duration::from_millis(timeout_ms)))
+    }
+
+    /// Keeps to iys.max_requests_per_second (IYS allows 10 per IP).
+    fn pace(&mut self) {
+        let now = Instant::now();
+        if self.next_request_at > now {
+            std::thread::sleep(self.next_request_at - now);
+        }
+        let per_second = settings::MAX_REQUESTS_PER_SECOND.get().max(1) as u64;
+        self.next_request_at = Instant::now() + Duration::from_micros(1_000_000 / per_second);
+    }
+
+    fn backoff(&mut self, attempts: i32) -> i64 {
+        let cap = Duration::from_millis(settings::BACKOFF_CAP_MS.get().max(100) as u64);
+        backoff::delay(attempts.max(0) as u32, cap, self.jitter.next()).as_millis() as i64
+    }
+
+    /// A usable access token for the target's account: cached, refreshed, or a new login.
+    fn token(&mut self, target: &Target) -> Result<String, CallFailure> {
+        let cached = tx::run("loading the IYS token", || store::load_token(&target.iys_code)).map_err(internal)?;
+        if let Some(secs) = cached.halted_secs {
+            return Err(CallFailure {
+                kind: FailureKind::TokenLimit,
+                status: Some(429),
+                errors: Vec::new(),
+                message: format!("token calls halted for {secs} more seconds after H084"),
+            });
+        }
+        if let (Some(token), Some(valid)) = (&cached.access_token, cached.access_valid_secs) {
+            if valid > TOKEN_MARGIN_SECS {
+                return Ok(token.clone());
+            }
+        }
+        let refreshable = cached.refresh_token.as_ref().filter(|_| cached.refresh_valid_secs.unwrap_or(0) > 5);
+        self.pace();
+        let client = self.client(&target.base_url);
+        let grant = match refreshable {
+            Some(refresh) => match client.token_refresh(refresh) {
+                Ok(grant) => Ok(grant),
+                // A spent or revoked refresh token: log in again.
+                Err(f) if !f.is_retryable() && f.kind != FailureKind::TokenLimit => {
+                    self.pace();
+                    self.client(&target.base_url).token_password(&target.username, &target.password)
+                }
+                Err(f) => Err(f),
+            },
+            None => client.token_password(&target.username, &target.password),
+        };
+        match grant {
+            Ok(grant) => {
+                let expires = grant.expires_in.unwrap_or(7200);
+                tx::run("saving the IYS token", || {
+                    store::save_token(&target.iys_code, &grant.access_token, expires, grant.refresh_token.as_deref(), grant.refresh_expires_in)
+                })
+                .map_err(internal)?;
+                Ok(grant.access_token)
+            }
+            Err(f) if f.kind == FailureKind::TokenLimit => {
+                let reason = f.message.clone();
+                tx::run("persisting the H084 halt", || store::halt_token_calls(&target.iys_code, TOKEN_HALT_SECS, &reason)).map_err(internal)?;
+                Err(f)
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    /// Claims and sends one batch per brand with due changes.
+    pub fn flush(&mut self, round: &mut Round) -> Result<(), Error> {
+        let batch_size = settings::BATCH_SIZE.get().clamp(1, 1000);
+        for target in tx::run("finding brands with pending changes", store::brands_with_pending)? {
+            if crate::worker::stop_requested() {
+                return Ok(());
+            }
+            if let Err(e) = self.flush_brand(&target, batch_size, round) {
+                round.last_error = Some(format!("brand {}: {e}", target.brand_code));
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_brand(&mut self, target: &Target, batch_size: i32, round: &mut Round) -> Result<(), Error> {
+        // Without a token nothing can be sent; rows stay pending, untouched.
+        let token = match self.token(target) {
+            Ok(token) => token,
+            Err(f) => return Err(Error::from(f)),
+        };
+        let claimed = tx::run("claiming a batch", || store::claim(&target.brand_code, batch_size))?;
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        round.more_pending |= claimed.len() as i32 == batch_size;
+        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+        let records: Vec<_> = claimed.iter().map(|c| c.record.clone()).collect();
+        let max_attempts = claimed.iter().map(|c| c.attempts).max().unwrap_or(1);
+        let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
+        self.pace();
+        let answer = self.client(&target.base_url).submit_batch(&token, &endpoint, &records);
+        match answer {
+            Ok(accepted) => {
+                tx::run("recording the request id", || store::mark_sent(&accepted.request_id, &ids))?;
+                self.polls.insert(accepted.request_id, (Instant::now(), 0));
+                round.sent_batches += 1;
+                Ok(())
+            }
+            Err(failure) => {
+                let outcome = self.handle_submit_failure(target, &ids, max_attempts, failure);
+                round.last_error = Some(format!("brand {}: {}", target.brand_code, outcome));
+                Ok(())
+            }
+        }
+    }
+
+    /// Decides what happens to a claimed batch IYS did not take. Returns a log line.
+    fn handle_submit_failure(&mut self, target: &Target, ids: &[i64], attempts: i32, failure: CallFailure) -> String {
+        let code = failure.code().map(str::to_owned);
+        let result = match failure.kind {
+            FailureKind::BatchRejected => {
+                // IYS refused the whole list for the items it names: those are final, the
+                // others go out again at once in the next round.
+                let mut bad_ids = Vec::new();
+                let mut codes = Vec::new();
+                let mut messages = Vec::new();
+                for error in &failure.errors {
+                    if let Some(&id) = error.index.and_then(|i| ids.get(i)) {
+                        if !bad_ids.contains(&id) {
+                            bad_ids.push(id);
+                            codes.push(error.code.clone());
+                            messages.push(format!("{}{}", error.message, error.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default()));
+                        }
+                    }
+                }
+                let good: Vec<i64> = ids.iter().copied().filter(|id| !bad_ids.contains(id)).collect();
+                tx::run("settling a refused batch", || {
+                    store::reject(&bad_ids, &codes, &messages)?;
+                    store::release(&good, 0, None, "resent after IYS refused other items of its batch")
+                })
+            }
+            FailureKind::Unauthorized => tx::run("dropping a refused token", || {
+                store::drop_access_token(&target.iys_code)?;
+                store::release(ids, 0, code.as_deref(), &failure.message)
+            }),
+            FailureKind::TokenLimit => tx::run("releasing after H084", || store::release(ids, TOKEN_HALT_SECS * 1000, code.as_deref(), &failure.message)),
+            FailureKind::Transport | FailureKind::Retryable => {
+                let delay = self.backoff(attempts);
+                tx::run("scheduling a retry", || store::release(ids, delay, code.as_deref(), &failure.message))
+            }
+            FailureKind::Final => {
+                // A refusal that names no item applies to the whole request.
+                let codes = vec![code.clone().unwrap_or_else(|| format!("HTTP{}", failure.status.unwrap_or(0))); ids.len()];
+                let messages = vec![format!("IYS refused the whole batch: {}", failure.message); ids.len()];
+                tx::run("settling a refused batch", || store::reject(ids, &codes, &messages))
+            }
+        };
+        match result {
+            Ok(()) => failure.message,
+            Err(e) => format!("{} (and settling it failed: {e})", failure.message),
+        }
+    }
+
+    /// Polls the open requests that are due and settles their rows.
+    pub fn poll(&mut self, round: &mut Round) -> Result<(), Error> {
+        let open = tx::run("finding open requests", store::open_requests)?;
+        let now = Instant::now();
+        self.polls.retain(|id, _| open.iter().any(|(o, _)| o == id));
+        for (request_id, target) in open {
+            if crate::worker::stop_requested() {
+                return Ok(());
+            }
+            let (due, polls) = *self.polls.entry(request_id.clone()).or_insert((now, 0));
+            if due > now {
+                round.next_poll = Some(round.next_poll.map_or(due, |n| n.min(due)));
+                continue;
+            }
+            let token = match self.token(&target) {
+                Ok(token) => token,
+                Err(f) => {
+                    round.last_error = Some(format!("brand {}: {f}", target.brand_code));
+                    continue;
+                }
+            };
+            let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
+            self.pace();
+            let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &request_id);
+            // Poll again soon, backing off while IYS is still processing (capped at 30 s).
+            let wait = Duration::from_millis((50u64 << polls.min(9)).min(30_000));
+            let next = Instant::now() + wait;
+            match answer {
+                Ok(results) => {
+                    let delay = self.backoff(1);
+                    let (settled, still_open) = tx::run("settling batch results", || store::settle(&request_id, &results, delay))?;
+                    round.settled_rows += settled;
+                    if still_open > 0 {
+                        self.polls.insert(request_id, (next, polls + 1));
+                        round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
+                    } else {
+                        self.polls.remove(&request_id);
+                    }
+                }
+                Err(failure) => {
+                    if failure.kind == FailureKind::Unauthorized {
+                        let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
+                    }
+                    if failure.kind == FailureKind::Final {
+                        // IYS does not know the request (any more): send its rows again; the V2
+                        // endpoint answers an identical resend with the original result.
+                        tx::run("resending an unknown request", || store::release_request(&request_id, &failure.message))?;
+                        self.polls.remove(&request_id);
+                        round.last_error = Some(format!("brand {}: batch result refused, rows resent: {failure}", target.brand_code));
+                        continue;
+                    }
+                    self.polls.insert(request_id, (next, polls + 1));
+                    round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
+                    round.last_error = Some(format!("brand {}: polling a batch result: {failure}", target.brand_code));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn internal(e: Error) -> CallFailure {
+    CallFailure { kind: FailureKind::Retryable, status: None, errors: Vec::new(), message: e.to_string() }
+}

@@ -1,0 +1,170 @@
+//! The worker sends committed changes to IYS (the simulator) and settles each one, through
+//! faults, token trouble and crashes, losing and duplicating nothing.
+
+use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, Cluster, Sim};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+const FAST: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 1000", "iys.max_requests_per_second = 1000"];
+
+/// Movements per recipient in IYS's history.
+fn movements_by_recipient(sim: &Sim) -> HashMap<String, usize> {
+    let mut by = HashMap::new();
+    for m in sim.history() {
+        *by.entry(m["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
+    }
+    by
+}
+
+#[test]
+fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
+    let sim = Sim::start(50);
+    let cluster = Cluster::start("flush", FAST);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    insert_contacts(&mut c, 1, 10);
+    let states = wait_settled(&cluster, Duration::from_secs(30));
+    assert_eq!(states.get("accepted"), Some(&20), "{states:?}");
+    // IYS has them, each once.
+    let by = movements_by_recipient(&sim);
+    assert_eq!(by.len(), 20);
+    assert!(by.values().all(|n| *n == 1), "{by:?}");
+    assert_eq!(by.get("+905320000003"), Some(&1));
+    // Transaction ids reach the outbox and the ledger.
+    let missing: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE transaction_id IS NULL", &[]).unwrap().get(0);
+    assert_eq!(missing, 0);
+    let ledger: i64 = c.query_one("SELECT count(*) FROM iys.consent_ledger WHERE transaction_id IS NOT NULL", &[]).unwrap().get(0);
+    assert_eq!(ledger, 20);
+    // A later change of one consent follows.
+    c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1").unwrap();
+    wait_settled(&cluster, Duration::from_secs(30));
+    let consents = sim.admin_get("/admin/consents?recipient=%2B905320000001");
+    assert_eq!(consents[0]["status"], "RET", "{consents}");
+    // The status row shows the worker.
+    let row = c.query_one("SELECT pid IS NOT NULL, last_flush_at IS NOT NULL FROM iys.worker_state", &[]).unwrap();
+    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
+    // Secrets stay out of the server log.
+    assert!(!cluster.server_log().contains("demo-password"));
+}
+
+#[test]
+fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
+    let sim = Sim::start(0);
+    let cluster = Cluster::start("rejects", FAST);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    // Rows the triggers would never queue, written straight into the outbox as poison:
+    // a first record that is RET (per item: H175) and a date too old (whole batch: H467).
+    c.batch_execute(
+        "INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date) VALUES
+           ('600001', '+905551110001', 'BIREYSEL', 'MESAJ', 'RET',  'HS_WEB', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '1 hour'),
+           ('600001', '+905551110002', 'BIREYSEL', 'MESAJ', 'ONAY', 'HS_WEB', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '30 days'),
+           ('600001', '+905551110003', 'BIREYSEL', 'MESAJ', 'ONAY', 'HS_WEB', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '1 hour')",
+    )
+    .unwrap();
+    wait_settled(&cluster, Duration::from_secs(30));
+    let rows = c.query("SELECT recipient, state, coalesce(error_code, '') FROM iys.outbox ORDER BY recipient", &[]).unwrap();
+    let got: Vec<(String, String, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(
+        got,
+        [
+            ("+905551110001".into(), "rejected".into(), "H175".into()),
+            ("+905551110002".into(), "rejected".into(), "H467".into()),
+            ("+905551110003".into(), "accepted".into(), "".into()),
+        ]
+    );
+}
+
+#[test]
+fn faults_end_with_every_change_delivered_once() {
+    let sim = Sim::start(20);
+    let cluster = Cluster::start("faults", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 300", "iys.backoff_cap_ms = 500", "iys.batch_size = 50", "iys.max_requests_per_second = 1000"]);
+    let mut c = cluster.connect();
+    // 5xx, a 429 burst, answers slower than the timeout, dropped connections and replies lost
+    // after IYS processed the batch.
+    sim.admin_post("/admin/faults", json!({"error_rate": 0.3, "burst_429": 5, "drop_rate": 0.15, "lost_reply_rate": 0.15}));
+    setup_sync(&mut c, &sim.url());
+    insert_contacts(&mut c, 1, 100);
+    std::thread::sleep(Duration::from_secs(1));
+    // Revoked tokens: the next wave meets 401s first.
+    sim.admin_post("/admin/faults", json!({"revoke_tokens": true}));
+    insert_contacts(&mut c, 101, 50);
+    std::thread::sleep(Duration::from_secs(1));
+    // Answers slower than iys.http_timeout_ms.
+    sim.admin_post("/admin/faults", json!({"latency_ms": 400}));
+    insert_contacts(&mut c, 151, 50);
+    std::thread::sleep(Duration::from_millis(1500));
+    sim.admin_post("/admin/faults", json!({"latency_ms": 0}));
+    let states = wait_settled(&cluster, Duration::from_secs(120));
+    assert_eq!(states.get("accepted"), Some(&400), "{states:?}");
+    // The faults really happened.
+    let stats = sim.admin_get("/admin/stats")["endpoints"].to_string();
+    for outcome in ["\"503\"", "\"429\"", "\"dropped\"", "\"lost_reply\"", "\"401\""] {
+        assert!(stats.contains(outcome), "no {outcome} answer was served: {stats}");
+    }
+    let by = movements_by_recipient(&sim);
+    assert_eq!(by.len(), 400, "every change reached IYS");
+    let dup: Vec<_> = by.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dup.is_empty(), "duplicated movements in IYS: {dup:?}");
+}
+
+#[test]
+fn h084_halts_token_calls_for_the_hour_and_keeps_rows_pending() {
+    let sim = Sim::start(0);
+    let cluster = Cluster::start("h084", FAST);
+    let mut c = cluster.connect();
+    sim.admin_post("/admin/faults", json!({"token_limit_hit": true}));
+    setup_sync(&mut c, &sim.url());
+    insert_contacts(&mut c, 1, 2);
+    let halted = cluster.wait_for(Duration::from_secs(20), || {
+        let row = c.query_opt("SELECT halted_until > now() + interval '50 minutes' FROM iys.token WHERE iys_code = '700001'", &[]).ok()??;
+        row.get::<_, Option<bool>>(0).filter(|h| *h)
+    });
+    assert!(halted.is_some(), "no persisted halt; log:\n{}", cluster.server_log());
+    let before = sim.admin_get("/admin/stats");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sim.admin_get("/admin/stats")["endpoints"]["POST /oauth2/token"], before["endpoints"]["POST /oauth2/token"], "token calls during the halt");
+    let pending: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'pending'", &[]).unwrap().get(0);
+    assert_eq!(pending, 4);
+    // The halt survives a server restart (it is in a table, not in memory).
+    drop(c);
+    let mut cluster = cluster;
+    cluster.pg_ctl_stop("fast");
+    cluster.pg_ctl_start();
+    let mut c = cluster.connect();
+    let still: bool = c.query_one("SELECT halted_until > now() FROM iys.token", &[]).unwrap().get(0);
+    assert!(still);
+}
+
+#[test]
+fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
+    let sim = Sim::start(300);
+    let mut cluster = Cluster::start("crash", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.batch_size = 100", "iys.max_requests_per_second = 1000"]);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    // Slow answers keep batches in flight while the processes die.
+    sim.admin_post("/admin/faults", json!({"latency_ms": 150}));
+    insert_contacts(&mut c, 1, 300);
+    std::thread::sleep(Duration::from_millis(700));
+    let unsettled: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state IN ('pending', 'in_flight')", &[]).unwrap().get(0);
+    let sent: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state <> 'pending'", &[]).unwrap().get(0);
+    assert!(unsettled > 0 && sent > 0, "the kill must land mid-flush ({unsettled} unsettled, {sent} sent)");
+    let pid = cluster.worker_pid(&mut c).expect("worker running");
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Now the whole server, without a clean shutdown.
+    cluster.wait_for(Duration::from_secs(30), || postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok());
+    insert_contacts(&mut cluster.connect(), 301, 100);
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.pg_ctl_stop("immediate");
+    cluster.pg_ctl_start();
+    sim.admin_post("/admin/faults", json!({"latency_ms": 0}));
+    let states = wait_settled(&cluster, Duration::from_secs(120));
+    assert_eq!(states.get("accepted"), Some(&800), "{states:?}");
+    let by = movements_by_recipient(&sim);
+    assert_eq!(by.len(), 800, "every committed change reached IYS");
+    let dup: Vec<_> = by.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dup.is_empty(), "duplicated movements in IYS: {dup:?}");
+}
