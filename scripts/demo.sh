@@ -9,14 +9,26 @@ source scripts/config.sh
 
 pg_ctl_demo() { runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$DEMO_DATA" "$@"; }
 
+SIM_PID_FILE=/tmp/pg_iys_demo_sim.pid
+stop_sim() { if [ -f "$SIM_PID_FILE" ]; then kill "$(cat "$SIM_PID_FILE")" 2>/dev/null || true; rm -f "$SIM_PID_FILE"; fi; }
+
 if [ "${1:-}" = "stop" ]; then
   pg_ctl_demo -m fast stop || true
+  stop_sim
   exit 0
 fi
 
 bash scripts/setup.sh
 echo "== building and installing pg_iys (release)"
 cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+cargo build --release -q -p iys-sim
+
+echo "== starting the IYS simulator on 127.0.0.1:$SIM_PORT"
+stop_sim
+target/release/iys-sim --listen "127.0.0.1:$SIM_PORT" --batch-delay-ms 100 --changes-holdback 0 \
+  > /tmp/pg_iys_demo_sim.log 2>&1 &
+echo $! > "$SIM_PID_FILE"
+for _ in $(seq 50); do grep -q listening /tmp/pg_iys_demo_sim.log && break; sleep 0.1; done
 
 if [ -f "$DEMO_DATA/postmaster.pid" ]; then pg_ctl_demo -m fast stop >/dev/null || true; fi
 if [ ! -f "$DEMO_DATA/PG_VERSION" ]; then
@@ -40,7 +52,8 @@ PSQL=("$PG_BINDIR/psql" -h 127.0.0.1 -p "$DEMO_PORT" -U postgres -X -v ON_ERROR_
 pg_ctl_demo -w restart >/dev/null
 
 echo "== demo SQL (scripts/demo.sql)"
-"${PSQL[@]}" -d "$DEMO_DB" -e -f scripts/demo.sql
+"${PSQL[@]}" -d "$DEMO_DB" -v sim_url="http://127.0.0.1:$SIM_PORT" -e -f scripts/demo.sql
 echo
 echo "The demo cluster keeps running. Explore:  ${PSQL[*]} -d $DEMO_DB"
-echo "Stop it:                                  scripts/demo.sh stop"
+echo "The IYS simulator:                        http://127.0.0.1:$SIM_PORT (GET /admin/consents, /admin/history)"
+echo "Stop both:                                scripts/demo.sh stop"

@@ -1,9 +1,19 @@
--- pg_iys demo: grows as features land.
+-- pg_iys demo: a retailer's master_contact table kept in step with IYS (here: the simulator).
+\set ON_ERROR_STOP 1
+DROP TABLE IF EXISTS master_contact;
 DROP EXTENSION IF EXISTS pg_iys CASCADE;
 CREATE EXTENSION pg_iys;
-DROP TABLE IF EXISTS master_contact;
+SET search_path = public, iys;
+
+-- The IYS account (its password is readable by the extension owner only) and the brand.
+INSERT INTO iys.account (iys_code, api_base_url, username, password)
+VALUES ('700001', :'sim_url', 'iys-demo', 'demo-password');
+INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001');
+
+-- The application's own table, D-engage's layout.
 CREATE TABLE master_contact (
     contact_id          bigserial PRIMARY KEY,
+    name                text,
     contact_type        text DEFAULT 'BIREYSEL',
     email               text,
     email_permission    text,
@@ -14,6 +24,32 @@ CREATE TABLE master_contact (
     gsm_consent_date    timestamp,
     gsm_source          text
 );
--- The background worker is up and connected to this database.
-SELECT pid IS NOT NULL AS worker_running, database, application_name FROM iys.worker_status();
-SELECT name, setting, unit FROM pg_settings WHERE name LIKE 'iys.%' ORDER BY name;
+SELECT iys.attach('master_contact', brand_code => '600001');
+
+-- Plain SQL, as the application writes it: numbers and e-mails as people type them.
+INSERT INTO master_contact (name, email, email_permission, email_consent_date, email_source,
+                            gsm, gsm_permission, gsm_consent_date, gsm_source)
+VALUES ('Ayşe Yılmaz', ' Ayse.Yilmaz@Example.com ', 'ONAY', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '2 hours', 'HS_WEB',
+        '0532 123 45 67', 'ONAY', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '2 hours', 'HS_MOBIL'),
+       ('Mehmet Kaya', NULL, NULL, NULL, NULL,
+        '+90 (555) 987-65-43', 'ONAY', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '1 hour', 'HS_FIZIKSEL_ORTAM');
+SELECT contact_id, name, email, gsm FROM master_contact ORDER BY contact_id;
+
+-- IYS's rules apply at once, with IYS's own codes.
+\set ON_ERROR_STOP 0
+INSERT INTO master_contact (name, gsm, gsm_permission, gsm_consent_date, gsm_source)
+VALUES ('Eski Kayıt', '05321112233', 'ONAY', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '10 days', 'HS_WEB');
+\set ON_ERROR_STOP 1
+
+-- The change is queued in the same transaction; the worker sends it on commit.
+SELECT pg_sleep(1.5);
+SELECT id, recipient, consent_type, status, source, state, transaction_id IS NOT NULL AS has_iys_tx
+  FROM iys.outbox ORDER BY id;
+
+-- A citizen withdraws consent: the newer RET is sent, and the worker settles it.
+UPDATE master_contact SET gsm_permission = 'RET',
+       gsm_consent_date = (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0)
+ WHERE name = 'Mehmet Kaya';
+SELECT pg_sleep(1.5);
+SELECT recipient, consent_type, status, state FROM iys.outbox ORDER BY id;
+SELECT pid IS NOT NULL AS worker_running, last_flush_at IS NOT NULL AS has_flushed, last_error FROM iys.worker_state;

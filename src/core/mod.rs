@@ -16,21 +16,29 @@ pub mod problem;
 pub mod rules;
 pub mod time;
 
+// The core's API in one place; the SQL layer and the tests use different parts of it.
+#[allow(unused_imports)]
 pub use calendar::{
     is_past_reporting_window, reporting_deadline, turkey_half_days, turkey_holidays, Calendar,
     REPORTING_WINDOW_BUSINESS_DAYS,
 };
+#[allow(unused_imports)]
 pub use email::normalize_email;
 pub use error::{Error, SqlStateClass};
+#[allow(unused_imports)]
 pub use model::{ConsentSource, ConsentStatus, ConsentType, RecipientType};
+#[allow(unused_imports)]
 pub use phone::{
     is_turkish_callable, is_turkish_mobile, normalize_phone, normalize_phone_for,
     require_turkish_callable, require_turkish_mobile,
 };
+#[allow(unused_imports)]
 pub use problem::{code_info, is_retryable_code, CodeInfo, Problem};
+#[allow(unused_imports)]
 pub use rules::{
     check_consent, normalize_recipient, validate_consent, ConsentCheck, ConsentInput, PreviousState,
 };
+#[allow(unused_imports)]
 pub use time::{format_iys_datetime, now_turkey, parse_iys_datetime, turkey_to_utc, utc_to_turkey};
 
 /// Deterministic "never panics" test over random text and dates, without extra dependencies.

@@ -11,6 +11,8 @@ mod sim_tests;
 
 pub use client::{Client, Endpoint};
 pub use outcome::{CallFailure, FailureKind};
+// Pull types (ChangesPage, PullSource) serve the coming pull of citizens' changes.
+#[allow(unused_imports)]
 pub use wire::{
     BatchAccepted, ChangeItem, ChangesPage, ConsentRecord, ItemError, ItemResult, ItemStatus,
     PullSource, TokenGrant,

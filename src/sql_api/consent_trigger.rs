@@ -458,7 +458,8 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
                     let sql = CString::new(sql.as_str()).map_err(|e| Error::Internal(e.to_string()))?;
                     let plan = pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut());
                     if plan.is_null() {
-                        return Err(Error::Internal(format!("preparing the enqueue statement failed (SPI {})", pg_sys::SPI_result)));
+                        let code = std::ptr::addr_of!(pg_sys::SPI_result).read();
+                        return Err(Error::Internal(format!("preparing the enqueue statement failed (SPI {code})")));
                     }
                     // Kept plans survive the statement; the plan cache revalidates them after DDL.
                     pg_sys::SPI_keepplan(plan);

@@ -1,0 +1,143 @@
+//! Worker benchmark, one run, figures side by side:
+//!   1. the simulator's own ceiling: 1000-record batches posted and settled by a plain client;
+//!   2. the worker draining N queued changes (queued while iys.enabled = off, then switched on);
+//!   3. commit-to-accepted latency at a steady rate of single-row commits.
+//! Run through scripts/bench_worker.sh (release build of the extension installed first).
+
+use pg_iys_e2e::{insert_contacts, setup_sync, Cluster, Sim};
+use std::time::{Duration, Instant};
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let drain_n = arg("--changes", 100_000);
+    let rate = arg("--rate", 200);
+    let latency_secs = arg("--seconds", 10);
+    let sim = Sim::start(0);
+
+    // 1. Ceiling: the simulator alone, same batch size, submit then fetch the result.
+    let ceiling = sim_ceiling(&sim, drain_n.min(100_000));
+
+    // 2. Drain.
+    let cluster = Cluster::start(
+        "bench",
+        &["iys.flush_interval_ms = 1000", "iys.max_requests_per_second = 1000", "iys.enabled = off", "shared_buffers = 512MB"],
+    );
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    // Each contact carries two channels.
+    insert_contacts(&mut c, 1, (drain_n / 2) as i64);
+    let queued: i64 = c.query_one("SELECT count(*) FROM iys.outbox", &[]).unwrap().get(0);
+    c.batch_execute("ALTER SYSTEM SET iys.enabled = on").unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(600);
+    loop {
+        let open: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state IN ('pending', 'in_flight')", &[]).unwrap().get(0);
+        if open == 0 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drain_secs = start.elapsed().as_secs_f64();
+    let accepted: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'accepted'", &[]).unwrap().get(0);
+    let drain_rate = accepted as f64 / drain_secs;
+
+    // 3. Latency at a steady commit rate (single-row transactions, two channels each).
+    c.batch_execute("TRUNCATE iys.outbox").unwrap();
+    let total = rate * latency_secs;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let t0 = Instant::now();
+    for i in 0..total {
+        let due = t0 + interval * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        insert_contacts(&mut c, 10_000_000 + i as i64, 1);
+    }
+    let settle_deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < settle_deadline {
+        let open: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state IN ('pending', 'in_flight')", &[]).unwrap().get(0);
+        if open == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // enqueued_at is the transaction's start, settled_at the moment the worker recorded IYS's
+    // per-record answer: an upper bound of commit-to-accepted.
+    let row = c
+        .query_one(
+            "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms)
+               FROM (SELECT extract(epoch FROM settled_at - enqueued_at) * 1000 AS ms FROM iys.outbox WHERE state = 'accepted') s",
+            &[],
+        )
+        .unwrap();
+    let (n, p50, p99, max): (i64, Option<f64>, Option<f64>, Option<f64>) = (row.get(0), row.get(1), row.get(2), row.get(3));
+
+    println!("pg_iys worker benchmark (release build, 2-core machine, simulator on 127.0.0.1, no injected delay)");
+    println!("{:<58} {:>14}", "measure", "value");
+    println!("{:<58} {:>14.0}", "simulator ceiling, 1 client, records/s", ceiling);
+    println!("{:<58} {:>14.0}", format!("worker drain of {queued} queued changes, records/s"), drain_rate);
+    println!("{:<58} {:>14.2}", "drain / simulator ceiling", drain_rate / ceiling);
+    println!("{:<58} {:>14.1}", format!("drain time, s ({accepted} accepted)"), drain_secs);
+    println!("{:<58} {:>14.1}", format!("commit→accepted p50, ms ({n} changes at {} changes/s)", rate * 2), p50.unwrap_or(f64::NAN));
+    println!("{:<58} {:>14.1}", "commit→accepted p99, ms", p99.unwrap_or(f64::NAN));
+    println!("{:<58} {:>14.1}", "commit→accepted max, ms", max.unwrap_or(f64::NAN));
+}
+
+/// Records/s the simulator settles for one client posting 1000-record batches and fetching
+/// each result right away.
+fn sim_ceiling(sim: &Sim, records: u64) -> f64 {
+    let base = sim.url();
+    let token: serde_json::Value = ureq::post(&format!("{base}/oauth2/token"))
+        .send_json(serde_json::json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let auth = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let date: String = chrono_like_now_minus_hour();
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < records {
+        let batch: Vec<serde_json::Value> = (0..1000)
+            .map(|i| {
+                serde_json::json!({"recipient": format!("+90533{:07}", sent + i), "type": "MESAJ", "source": "HS_WEB",
+                                   "status": "ONAY", "consentDate": date, "recipientType": "BIREYSEL"})
+            })
+            .collect();
+        let accepted: serde_json::Value = ureq::post(&format!("{base}/v2/sps/700009/brands/700009/consents/request"))
+            .set("Authorization", &auth)
+            .send_json(serde_json::Value::Array(batch))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        let id = accepted["requestId"].as_str().unwrap().to_owned();
+        ureq::get(&format!("{base}/v2/sps/700009/brands/700009/consents/request/{id}")).set("Authorization", &auth).call().unwrap();
+        sent += 1000;
+    }
+    sent as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Turkey time one hour ago as IYS's `YYYY-MM-DD HH:mm:ss`, without a date crate.
+fn chrono_like_now_minus_hour() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 3 * 3600 - 3600;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
