@@ -15,10 +15,17 @@ REVOKE ALL ON iys.account FROM PUBLIC;
 CREATE TABLE iys.brand (
     brand_code  text PRIMARY KEY CHECK (brand_code ~ '^[0-9]+$'),
     iys_code    text NOT NULL REFERENCES iys.account ON DELETE CASCADE,
+    -- integrator: we are master (create and update in IYS); sync: IYS is master (we pull, and
+    -- send only updates of consents IYS already has).
     mode        text NOT NULL DEFAULT 'integrator' CHECK (mode IN ('integrator', 'sync')),
+    -- A pulled change with the same consent date as ours but another status: 'conflict' keeps
+    -- ours and lists it in iys.conflicts; 'ret_wins' lets a RET win.
+    tie_policy  text NOT NULL DEFAULT 'conflict' CHECK (tie_policy IN ('conflict', 'ret_wins')),
+    pull        boolean NOT NULL DEFAULT true,
     enabled     boolean NOT NULL DEFAULT true
 );
-COMMENT ON TABLE iys.brand IS 'IYS brands the worker sends for, and the account each belongs to';
+COMMENT ON TABLE iys.brand IS 'IYS brands the worker sends for and pulls, and the account each belongs to';
+GRANT SELECT ON iys.brand TO pg_monitor;
 
 -- One cached token per account, shared by every backend; halted_until persists an H084 stop.
 CREATE TABLE iys.token (

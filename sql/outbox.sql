@@ -6,7 +6,9 @@ CREATE TABLE iys.attached_table (
     relid        oid PRIMARY KEY,
     table_name   text NOT NULL,                 -- as attached; kept for messages after renames
     brand_code   text,                          -- fixed brand of every row, unless brand_column
-    mapping      jsonb NOT NULL,                -- the effective column mapping
+    mapping      jsonb NOT NULL,                -- the mapping as given to iys.attach
+    channels     jsonb NOT NULL,                -- resolved: [{type, address, permission, consent_date, source, date_type}]
+    brand_column text,                          -- per-row brand column, if any
     key_columns  text[] NOT NULL,               -- identify a row in outbox.source_key
     on_invalid   text NOT NULL CHECK (on_invalid IN ('reject', 'keep')),
     attached_at  timestamptz NOT NULL DEFAULT now(),
@@ -39,7 +41,7 @@ CREATE TABLE iys.outbox (
     error_code       text,
     error_message    text,
     enqueued_at      timestamptz NOT NULL DEFAULT now(),
-    enqueued_by      name NOT NULL DEFAULT current_user,
+    enqueued_by      name NOT NULL DEFAULT session_user,
     settled_at       timestamptz
 );
 COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS';
@@ -66,7 +68,7 @@ CREATE TABLE iys.consent_ledger (
     source_table     oid,
     source_key       text,
     outbox_id        bigint,
-    recorded_by      name NOT NULL DEFAULT current_user,
+    recorded_by      name NOT NULL DEFAULT session_user,
     transaction_id   text                       -- IYS's id, filled once when IYS accepts it
 );
 COMMENT ON TABLE iys.consent_ledger IS 'append-only history of every consent movement (local or from IYS)';
@@ -118,6 +120,15 @@ END $$;
 CREATE FUNCTION iys.claim_batch(brand text, batch_size integer)
 RETURNS SETOF iys.outbox LANGUAGE plpgsql AS $$
 BEGIN
+    -- Sync mode (IYS is master): only consents IYS already has may be updated from here.
+    IF EXISTS (SELECT 1 FROM iys.brand b WHERE b.brand_code = brand AND b.mode = 'sync') THEN
+        UPDATE iys.outbox o SET state = 'rejected', settled_at = now(), error_code = 'PGIYS_SYNC_MODE',
+               error_message = 'brand is in sync mode (IYS is master): pg_iys updates consents IYS already has but does not create them'
+         WHERE o.state = 'pending' AND o.brand_code = brand
+           AND NOT EXISTS (SELECT 1 FROM iys.current_consent c
+                            WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient
+                              AND c.consent_type = o.consent_type AND c.recipient_type = o.recipient_type);
+    END IF;
     RETURN QUERY
     WITH candidate AS (
         SELECT o.id, o.recipient, o.consent_type, o.recipient_type

@@ -32,6 +32,11 @@ mod worker;
 
 ::pgrx::extension_sql_file!("../sql/outbox.sql", name = "outbox", requires = ["types"]);
 ::pgrx::extension_sql_file!("../sql/accounts.sql", name = "accounts", requires = ["outbox"]);
+::pgrx::extension_sql_file!(
+    "../sql/sync.sql",
+    name = "sync",
+    requires = ["accounts", "calendar", sql_api::calendar::reporting_deadline, sql_api::consent_trigger::enqueue_changes]
+);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {

@@ -16,6 +16,8 @@ pub static FLUSH_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 pub static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 /// Requests per second sent to IYS (IYS allows 10 per IP).
 pub static MAX_REQUESTS_PER_SECOND: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// How often the worker pulls citizens' changes from IYS.
+pub static PULL_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
 /// Upper bound of the exponential backoff after retryable failures.
 pub static BACKOFF_CAP_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
 
@@ -79,6 +81,16 @@ pub fn register(preloading: bool) {
         1000,
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"iys.pull_interval_ms",
+        c"How often the worker pulls consent changes from IYS.",
+        c"IYS keeps changes for 7 days and shows them after one hour; each pull reads every new page.",
+        &PULL_INTERVAL_MS,
+        100,
+        86_400_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
     );
     GucRegistry::define_int_guc(
         c"iys.backoff_cap_ms",

@@ -99,7 +99,7 @@ pub struct ChangesPage {
     pub list: Vec<ChangeItem>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeItem {
     pub recipient: String,

@@ -181,12 +181,14 @@ impl AttachPlan {
         let t = &self.table;
         vec![
             format!(
-                "INSERT INTO iys.attached_table (relid, table_name, brand_code, mapping, key_columns, on_invalid) \
-                 VALUES ({}, {}, {}, {}::jsonb, {}::text[], {})",
+                "INSERT INTO iys.attached_table (relid, table_name, brand_code, mapping, channels, brand_column, key_columns, on_invalid) \
+                 VALUES ({}, {}, {}, {}::jsonb, {}::jsonb, {}, {}::text[], {})",
                 u32::from(self.relid),
                 literal(t),
                 self.brand_code.as_deref().map(literal).unwrap_or_else(|| "NULL".into()),
                 literal(&self.mapping_json),
+                literal(&self.channels_json()),
+                self.mapping.brand_column.as_deref().map(literal).unwrap_or_else(|| "NULL".into()),
                 literal(&format!("{{{}}}", self.key_columns.iter().map(|k| format!("\"{}\"", k.replace('\\', "\\\\").replace('"', "\\\""))).collect::<Vec<_>>().join(","))),
                 literal(&self.on_invalid),
             ),
@@ -209,6 +211,26 @@ impl AttachPlan {
                 literal(&self.enqueue_sql(true))
             ),
         ]
+    }
+
+    /// The resolved channels, for the pull's updates of this table (sql/sync.sql).
+    fn channels_json(&self) -> String {
+        let channels: Vec<serde_json::Value> = self
+            .mapping
+            .channels
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "type": c.consent_type.as_str(),
+                    "address": c.address,
+                    "permission": c.permission,
+                    "consent_date": c.consent_date,
+                    "source": c.source,
+                    "date_type": self.column_type(&c.consent_date),
+                })
+            })
+            .collect();
+        serde_json::Value::Array(channels).to_string()
     }
 
     /// The set-based enqueue statement run once per INSERT or UPDATE statement.

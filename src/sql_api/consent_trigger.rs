@@ -240,8 +240,14 @@ fn consent_row_check<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTupl
 }
 
 fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
-    let layout = layout_for(trigger);
     let data = trigger.trigger_data();
+    if applying_pull() {
+        // A change IYS itself reported: stored as it is, never checked or sent back.
+        let tuple = if trigger.event().fired_by_update() { data.tg_newtuple } else { data.tg_trigtuple };
+        // SAFETY: the trigger's own new tuple, returned unchanged.
+        return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked((*data.tg_relation).rd_att), tuple) }));
+    }
+    let layout = layout_for(trigger);
     let is_update = trigger.event().fired_by_update();
     // SAFETY: a row trigger on INSERT/UPDATE; tg_newtuple is the new row on UPDATE.
     let (new_tuple, old_tuple) = {
@@ -362,6 +368,15 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified) }))
 }
 
+/// True while `iys.apply_pulled()` writes IYS's own changes into attached tables.
+fn applying_pull() -> bool {
+    // SAFETY: reads a (placeholder) GUC; NULL when it was never set.
+    unsafe {
+        let value = pg_sys::GetConfigOption(c"iys.applying_pull".as_ptr(), true, false);
+        !value.is_null() && CStr::from_ptr(value).to_bytes() == b"on"
+    }
+}
+
 /// Writes the normalised address back when it differs from what was typed (text columns only:
 /// iys.phone / iys.email columns normalise on input already).
 fn write_address(changes: &mut Changes, column: &Column, typed: Option<&str>, normalized: Option<String>) {
@@ -441,6 +456,9 @@ fn enqueue_changes<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<
 }
 
 fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
+    if applying_pull() {
+        return Ok(());
+    }
     let tgoid = trigger.trigger().tgoid;
     let data = trigger.trigger_data() as *const pg_sys::TriggerData as *mut pg_sys::TriggerData;
     Spi::connect_mut(|_client| -> Result<(), Error> {

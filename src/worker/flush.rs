@@ -22,6 +22,8 @@ pub struct Sender {
     polls: HashMap<String, (Instant, u32)>,
     next_request_at: Instant,
     jitter: Jitter,
+    /// When the last pull round started.
+    pub(super) last_pull: Option<Instant>,
 }
 
 /// What a round did, for the loop's pacing and the status row.
@@ -29,6 +31,7 @@ pub struct Sender {
 pub struct Round {
     pub sent_batches: usize,
     pub settled_rows: usize,
+    pub pulled_changes: usize,
     /// A brand filled a whole batch: more is probably waiting.
     pub more_pending: bool,
     /// Soonest time an open request should be polled again.
@@ -38,7 +41,19 @@ pub struct Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed) }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None }
+    }
+
+    pub(super) fn client_for(&mut self, base_url: &str) -> &Client {
+        self.client(base_url)
+    }
+
+    pub(super) fn pace_request(&mut self) {
+        self.pace()
+    }
+
+    pub(super) fn token_for(&mut self, target: &Target) -> Result<String, Error> {
+        self.token(target).map_err(Error::from)
     }
 
     fn client(&mut self, base_url: &str) -> &Client {

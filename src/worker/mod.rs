@@ -5,6 +5,7 @@
 
 mod backoff;
 mod flush;
+mod pull;
 mod store;
 mod tx;
 pub mod wake;
@@ -102,11 +103,16 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
                 round.last_error = Some(e.to_string());
             }
         }
+        if !stop_requested() {
+            if let Err(e) = sender.pull(&mut round) {
+                round.last_error = Some(e.to_string());
+            }
+        }
         if let Some(error) = &round.last_error {
             // Never contains credentials: failures carry only IYS's codes and messages.
             log!("pg_iys worker: {error}");
         }
-        let busy = round.sent_batches > 0 || round.settled_rows > 0;
+        let busy = round.sent_batches > 0 || round.settled_rows > 0 || round.pulled_changes > 0;
         if busy || round.last_error.is_some() || last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
             let _ = tx::run("writing the status row", || store::heartbeat(pid, false, busy, round.last_error.as_deref()));
             last_heartbeat = Some(Instant::now());
@@ -117,6 +123,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
         } else if let Some(next) = round.next_poll {
             timeout = timeout.min(next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
         }
+        timeout = timeout.min(Duration::from_millis(settings::PULL_INTERVAL_MS.get().max(100) as u64));
     }
     wake::set_worker_pid(0);
     log!("pg_iys worker stopping");

@@ -246,7 +246,13 @@ pub fn settle(request_id: &str, results: &[ItemResult], retry_delay_ms: i64) -> 
                            RETURNING o.id, o.transaction_id)
              UPDATE iys.consent_ledger l SET transaction_id = done.transaction_id
                FROM done WHERE l.outbox_id = done.id AND l.transaction_id IS NULL AND done.transaction_id IS NOT NULL",
-            &[request_id.into(), accepted_idx.into(), accepted_tx.into()],
+            &[request_id.into(), accepted_idx.clone().into(), accepted_tx.into()],
+        )
+        .map_err(spi)?;
+        Spi::run_with_args(
+            "SELECT iys.confirm_local(array(SELECT id FROM iys.outbox WHERE request_id = $1 AND batch_index = ANY ($2)
+                                              AND state = 'accepted'))",
+            &[request_id.into(), accepted_idx.into()],
         )
         .map_err(spi)?;
     }
@@ -276,6 +282,39 @@ pub fn settle(request_id: &str, results: &[ItemResult], retry_delay_ms: i64) -> 
     .map_err(spi)?
     .unwrap_or(0);
     Ok((settled, open))
+}
+
+/// Enabled brands whose consent changes are pulled.
+pub fn brands_to_pull() -> Result<Vec<Target>, Error> {
+    Spi::connect(|client| {
+        targets(
+            &client,
+            &format!("SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code) WHERE b.enabled AND b.pull ORDER BY b.brand_code"),
+        )
+    })
+}
+
+pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Error> {
+    Spi::get_one_with_args::<String>(
+        // A scalar subquery: one row even before the first pull.
+        "SELECT (SELECT after FROM iys.pull_cursor WHERE brand_code = $1 AND source = $2)",
+        &[brand_code.into(), source.into()],
+    )
+    .map_err(spi)
+}
+
+/// Applies a page and moves the cursor (one transaction: the caller's).
+pub fn apply_pulled(brand_code: &str, source: &str, after: Option<&str>, list_json: &str) -> Result<i32, Error> {
+    Spi::get_one_with_args::<i32>(
+        "SELECT iys.apply_pulled($1, $2, $3, $4::jsonb)",
+        &[brand_code.into(), source.into(), after.into(), list_json.into()],
+    )
+    .map(|n| n.unwrap_or(0))
+    .map_err(spi)
+}
+
+pub fn pull_failed(brand_code: &str, source: &str, message: &str) -> Result<(), Error> {
+    Spi::run_with_args("SELECT iys.pull_failed($1, $2, $3)", &[brand_code.into(), source.into(), message.into()]).map_err(spi)
 }
 
 /// The cached token row of an account.

@@ -1,0 +1,73 @@
+//! Pulling consent changes from IYS (`GET …/consents/changes`): citizens' own changes (source
+//! IYS) and other service providers' (source HS, for reconciliation). Each page is fetched with
+//! no transaction open, then applied and the cursor moved in ONE transaction
+//! (`iys.apply_pulled`), so a crash in between re-fetches the page and applies it once.
+
+use super::flush::Sender;
+use super::store::{self, Target};
+use super::tx;
+use crate::core::Error;
+use crate::iys::{Endpoint, PullSource};
+use std::time::Instant;
+
+/// Records per page (IYS's maximum).
+const PAGE: u32 = 1000;
+/// Pages per brand and source in one round, so sending is never starved by a long backlog.
+const MAX_PAGES_PER_ROUND: usize = 20;
+
+impl Sender {
+    /// Pulls every brand with `pull` on, when iys.pull_interval_ms has passed.
+    pub fn pull(&mut self, round: &mut super::flush::Round) -> Result<(), Error> {
+        let interval = std::time::Duration::from_millis(crate::settings::PULL_INTERVAL_MS.get().max(100) as u64);
+        if self.last_pull.is_some_and(|t| t.elapsed() < interval) {
+            return Ok(());
+        }
+        self.last_pull = Some(Instant::now());
+        for target in tx::run("finding brands to pull", store::brands_to_pull)? {
+            for source in [PullSource::Iys, PullSource::Hs] {
+                if crate::worker::stop_requested() {
+                    return Ok(());
+                }
+                if let Err(e) = self.pull_source(&target, source, round) {
+                    let message = e.to_string();
+                    let _ = tx::run("noting a failed pull", || store::pull_failed(&target.brand_code, source.as_str(), &message));
+                    round.last_error = Some(format!("brand {} pull {}: {message}", target.brand_code, source.as_str()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pull_source(&mut self, target: &Target, source: PullSource, round: &mut super::flush::Round) -> Result<(), Error> {
+        let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
+        for _ in 0..MAX_PAGES_PER_ROUND {
+            let token = self.token_for(target)?;
+            let after = tx::run("reading the pull cursor", || store::pull_cursor(&target.brand_code, source.as_str()))?;
+            self.pace_request();
+            let page = self.client_for(&target.base_url).changes(&token, &endpoint, source, after.as_deref(), PAGE);
+            let page = match page {
+                Ok(page) => page,
+                Err(failure) => {
+                    if failure.kind == crate::iys::FailureKind::Unauthorized {
+                        let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
+                    }
+                    return Err(failure.into());
+                }
+            };
+            let Some(page) = page else {
+                // 204: nothing new. The pull still succeeded.
+                tx::run("recording an empty pull", || store::apply_pulled(&target.brand_code, source.as_str(), None, "[]"))?;
+                return Ok(());
+            };
+            let list = serde_json::to_string(&page.list).map_err(|e| Error::Internal(e.to_string()))?;
+            let applied = tx::run("applying pulled changes", || {
+                store::apply_pulled(&target.brand_code, source.as_str(), page.after.as_deref(), &list)
+            })?;
+            round.pulled_changes += applied as usize;
+            if page.list.len() < PAGE as usize || page.after.is_none() {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
