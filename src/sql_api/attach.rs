@@ -233,7 +233,9 @@ impl AttachPlan {
         serde_json::Value::Array(channels).to_string()
     }
 
-    /// The set-based enqueue statement run once per INSERT or UPDATE statement.
+    /// The set-based enqueue statement run once per INSERT or UPDATE statement. A RET is queued
+    /// only for a key IYS knows (iys.current_consent, never pruned) or that has history here
+    /// (the ledger, which also holds ONAYs not yet confirmed): IYS refuses a first RET (H175).
     fn enqueue_sql(&self, update: bool) -> String {
         let selects: Vec<String> = self.mapping.channels.iter().map(|c| self.channel_select(c, update)).collect();
         format!(
@@ -243,6 +245,8 @@ impl AttachPlan {
                SELECT c.brand_code, c.recipient, c.recipient_type, c.consent_type, c.status, c.source, c.consent_date, {relid}::oid, c.source_key \
                  FROM changed c \
                 WHERE c.status = 'ONAY' \
+                   OR EXISTS (SELECT 1 FROM iys.current_consent k WHERE k.brand_code = c.brand_code AND k.recipient = c.recipient \
+                              AND k.consent_type = c.consent_type AND k.recipient_type = c.recipient_type) \
                    OR EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.brand_code = c.brand_code AND l.recipient = c.recipient \
                               AND l.consent_type = c.consent_type AND l.recipient_type = c.recipient_type) \
                RETURNING id, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key) \

@@ -315,3 +315,24 @@ fn ledger_is_append_only_with_retention() {
     c.batch_execute("UPDATE iys.outbox SET state = 'accepted'").unwrap();
     assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0')", &[]).unwrap().get::<_, i64>(0), 1);
 }
+
+#[test]
+fn a_ret_is_still_sent_after_the_ledger_was_pruned() {
+    let cluster = Cluster::start("pruned", &[]);
+    let mut c = setup(&cluster, "reject");
+    c.batch_execute(
+        "INSERT INTO master_contact (contact_id, gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES (1, '05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '2 hours', 'HS_WEB')",
+    )
+    .unwrap();
+    // IYS accepted it (as the worker records it), then retention removed the history.
+    c.batch_execute(
+        "UPDATE iys.outbox SET state = 'accepted', transaction_id = 'tx-1';
+         SELECT iys.confirm_local(array(SELECT id FROM iys.outbox));
+         SELECT iys.prune_ledger(interval '0');",
+    )
+    .unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_ledger"), 0);
+    c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE status = 'RET'"), 1);
+}
