@@ -48,6 +48,8 @@ pg_ctl_demo -l "$DEMO_DATA/server.log" -w start >/dev/null
 PSQL=("$PG_BINDIR/psql" -h 127.0.0.1 -p "$DEMO_PORT" -U postgres -X -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DEMO_DB'" | grep -q 1 \
   || "${PSQL[@]}" -d postgres -qc "CREATE DATABASE $DEMO_DB"
+# Pull citizens' changes every second in the demo (the default is a minute).
+"${PSQL[@]}" -d postgres -qc "ALTER SYSTEM SET iys.pull_interval_ms = 1000"
 # The worker connects to iys.database at start; restart it now that the database exists.
 pg_ctl_demo -w restart >/dev/null
 

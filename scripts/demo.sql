@@ -53,3 +53,14 @@ UPDATE master_contact SET gsm_permission = 'RET',
 SELECT pg_sleep(1.5);
 SELECT recipient, consent_type, status, state FROM iys.outbox ORDER BY id;
 SELECT pid IS NOT NULL AS worker_running, last_flush_at IS NOT NULL AS has_flushed, last_error FROM iys.worker_state;
+
+-- Ayşe withdraws her SMS consent in IYS itself (SMS to 3338); the simulator plays IYS.
+\setenv SIM_URL :sim_url
+\! curl -s -X POST -H 'Content-Type: application/json' -d '{"iysCode": 700001, "brandCode": 600001, "recipient": "+905321234567", "type": "MESAJ", "status": "RET", "source": "IYS_KISAMESAJ"}' "$SIM_URL/admin/citizen-change" > /dev/null
+SELECT pg_sleep(2.5);
+-- The worker pulled it into the table (not echoed back to IYS), and campaigns stop at once.
+SELECT name, gsm, gsm_permission, gsm_source FROM master_contact ORDER BY contact_id;
+SELECT iys.can_send('+905321234567', 'MESAJ') AS sms_to_ayse, iys.can_send('ayse.yilmaz@example.com', 'EPOSTA') AS email_to_ayse;
+-- What an operator watches.
+SELECT brand_code, mode, pending, in_flight, accepted, rejected, last_send_error, last_pull_at IS NOT NULL AS pulled, warning
+  FROM iys.sync_status;

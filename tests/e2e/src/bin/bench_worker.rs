@@ -102,7 +102,8 @@ fn sim_ceiling(sim: &Sim, records: u64) -> f64 {
         .into_json()
         .unwrap();
     let auth = format!("Bearer {}", token["access_token"].as_str().unwrap());
-    let date: String = chrono_like_now_minus_hour();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let date = iys_sim::clock::format_turkey_ms(now_ms - 3_600_000);
     let start = Instant::now();
     let mut sent = 0u64;
     while sent < records {
@@ -123,21 +124,4 @@ fn sim_ceiling(sim: &Sim, records: u64) -> f64 {
         sent += 1000;
     }
     sent as f64 / start.elapsed().as_secs_f64()
-}
-
-/// Turkey time one hour ago as IYS's `YYYY-MM-DD HH:mm:ss`, without a date crate.
-fn chrono_like_now_minus_hour() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 3 * 3600 - 3600;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
