@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Measures what pg_iys's triggers cost on a master_contact table, with pgbench, side by side in
+# one run (BENCHMARKS.md):
+#   plain    the table with no trigger
+#   pg_iys   the same table after iys.attach(..., brand_code => '600001') (on_invalid 'reject')
+#   plpgsql  the same table with a hand-written PL/pgSQL validate-and-enqueue trigger doing the
+#            same work (normalise, check IYS rules, one outbox + one ledger row per changed
+#            channel, into tables with iys.outbox's and iys.consent_ledger's columns and indexes)
+# Workloads: 1-row and 1000-row INSERT transactions (both channels filled, so 2 outbox + 2
+# ledger rows per contact), 1-row and 1000-row UPDATE transactions flipping the SMS permission
+# ONAY <-> RET with a fresh consent date (1 outbox + 1 ledger row per contact).
+#
+#   cargo pgrx install --release --pg-config "$PG_CONFIG"    # the extension must be installed
+#   scripts/bench_triggers.sh
+# Env: PG_CONFIG (default: pgrx.toml's) picks the PostgreSQL install whose binaries and pg_iys are
+# used; DURATION seconds per pgbench run (10), ROUNDS (1: each variant once per workload; more
+# rounds interleave the variants and report the median), CLIENTS (2), ROWS contacts loaded before
+# the UPDATE workloads (100000; a row is flipped at most once per pass over them, and IYS dates
+# have whole seconds, so ROWS must exceed the rows/s updated), SYNCHRONOUS_COMMIT of the pgbench
+# sessions (on; off shows the CPU cost of 1-row transactions without the WAL flush of each
+# commit), BENCH_PORT (28836), BENCH_DATA (/tmp/pg_iys_bench_triggers).
+# It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
+# 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker) and removes it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_CONFIG_ENV=${PG_CONFIG:-}
+source scripts/config.sh
+if [ -n "$PG_CONFIG_ENV" ]; then PG_CONFIG=$PG_CONFIG_ENV; PG_BINDIR=$("$PG_CONFIG" --bindir); fi
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-1}
+CLIENTS=${CLIENTS:-2}
+ROWS=${ROWS:-100000}
+SYNCHRONOUS_COMMIT=${SYNCHRONOUS_COMMIT:-on}
+PORT=${BENCH_PORT:-28836}
+DATA=${BENCH_DATA:-/tmp/pg_iys_bench_triggers}
+[ "$ROWS" -ge 10000 ] || { echo "ROWS must be at least 10000" >&2; exit 2; }
+VARIANTS=(plain pg_iys plpgsql)
+
+if [ ! -f "$("$PG_CONFIG" --pkglibdir)/pg_iys.so" ]; then
+  echo "pg_iys is not installed in $("$PG_CONFIG" --pkglibdir); run: cargo pgrx install --release --pg-config $PG_CONFIG" >&2
+  exit 1
+fi
+
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+cleanup() {
+  as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$DATA" "$WORK"
+}
+trap cleanup EXIT
+
+rm -rf "$DATA"
+install -d -o postgres -g postgres "$DATA" 2>/dev/null || mkdir -p "$DATA"
+as_pg "$PG_BINDIR/initdb" -D "$DATA" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+cat >> "$DATA/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$DATA'
+CONF
+as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
+PSQL=("$PG_BINDIR/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1)
+psql_val() { "${PSQL[@]}" -tA -c "$1"; }
+
+# --- schema: three tables of the same layout, the PL/pgSQL equivalent ---------------------------
+table_ddl() {
+  cat <<SQL
+CREATE TABLE $1 (
+    contact_id          bigserial PRIMARY KEY,
+    contact_type        text,
+    email               text,
+    email_permission    text,
+    email_consent_date  timestamp,
+    email_source        text,
+    gsm                 text,
+    gsm_permission      text,
+    gsm_consent_date    timestamp,
+    gsm_source          text);
+SQL
+}
+
+# The BEFORE ROW checks of one channel, for the PL/pgSQL variant. $1: column prefix (email, gsm),
+# $2: SQL that normalises the local variable `addr` in place and raises on a bad address.
+channel_check() {
+  local c=$1 normalise=$2
+  cat <<SQL
+    IF NEW.$c IS NOT NULL OR NEW.${c}_permission IS NOT NULL OR NEW.${c}_consent_date IS NOT NULL OR NEW.${c}_source IS NOT NULL THEN
+        IF NEW.$c IS NULL OR btrim(NEW.$c) = '' THEN
+            RAISE EXCEPTION 'H114 $c: the channel has a permission, date or source but no address' USING ERRCODE = 'check_violation';
+        END IF;
+        addr := btrim(NEW.$c);
+$normalise
+        NEW.$c := addr;
+        IF NEW.${c}_permission IS NULL THEN
+            IF NEW.${c}_consent_date IS NOT NULL OR NEW.${c}_source IS NOT NULL THEN
+                RAISE EXCEPTION 'H115 ${c}_permission: a date or source but no permission' USING ERRCODE = 'check_violation';
+            END IF;
+        ELSE
+            perm := upper(btrim(NEW.${c}_permission));
+            IF perm IS DISTINCT FROM 'ONAY' AND perm IS DISTINCT FROM 'RET' THEN
+                RAISE EXCEPTION 'H115 ${c}_permission: % is not ONAY or RET', NEW.${c}_permission USING ERRCODE = 'check_violation';
+            END IF;
+            NEW.${c}_permission := perm;
+            same := TG_OP = 'UPDATE' AND OLD.$c = addr;
+            IF same AND OLD.${c}_permission = perm THEN
+                -- Same consent: IYS cannot take it again with another date or source.
+                IF OLD.${c}_consent_date IS DISTINCT FROM NEW.${c}_consent_date OR OLD.${c}_source IS DISTINCT FROM NEW.${c}_source THEN
+                    NEW.${c}_consent_date := OLD.${c}_consent_date;
+                    NEW.${c}_source := OLD.${c}_source;
+                    RAISE WARNING '$c consent already has this permission; its date and source are kept';
+                END IF;
+            ELSE
+                IF NEW.${c}_consent_date IS NULL OR NEW.${c}_source IS NULL THEN
+                    IF NOT tacir OR same THEN
+                        RAISE EXCEPTION 'H112 ${c}_consent_date/${c}_source: required' USING ERRCODE = 'check_violation';
+                    END IF;
+                ELSE
+                    IF upper(btrim(NEW.${c}_source)) NOT IN ('HS_FIZIKSEL_ORTAM', 'HS_ISLAK_IMZA', 'HS_WEB', 'HS_CAGRI_MERKEZI',
+                            'HS_SOSYAL_MEDYA', 'HS_EPOSTA', 'HS_MESAJ', 'HS_MOBIL', 'HS_EORTAM', 'HS_ETKINLIK', 'HS_2015', 'HS_ATM', 'HS_KARAR') THEN
+                        RAISE EXCEPTION 'H119 ${c}_source: % cannot be sent', NEW.${c}_source USING ERRCODE = 'check_violation';
+                    END IF;
+                    IF NEW.${c}_consent_date > now_tr THEN
+                        RAISE EXCEPTION 'H162 ${c}_consent_date: in the future' USING ERRCODE = 'check_violation';
+                    ELSIF NEW.${c}_consent_date < now_tr - interval '3 days' THEN
+                        RAISE EXCEPTION 'H467 ${c}_consent_date: older than 3 days' USING ERRCODE = 'check_violation';
+                    ELSIF same AND date_trunc('second', NEW.${c}_consent_date) <= date_trunc('second', OLD.${c}_consent_date) THEN
+                        RAISE EXCEPTION 'H178 ${c}_consent_date: not later than the stored date' USING ERRCODE = 'check_violation';
+                    END IF;
+                END IF;
+            END IF;
+        END IF;
+    END IF;
+SQL
+}
+
+# The AFTER ROW enqueue of one channel. $1: column prefix, $2: IYS consent type. Text reaches
+# the enum columns through PL/pgSQL variables (assignment uses the enum's input function), the
+# fastest way PL/pgSQL has.
+channel_enqueue() {
+  local c=$1 type=$2
+  cat <<SQL
+    IF NEW.$c IS NOT NULL AND NEW.${c}_permission IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.$c IS DISTINCT FROM OLD.$c OR NEW.${c}_permission IS DISTINCT FROM OLD.${c}_permission) THEN
+        st := NEW.${c}_permission;
+        IF st = 'ONAY'   -- a first RET is stored, not sent
+           OR EXISTS (SELECT 1 FROM bench_ledger l WHERE l.brand_code = '600001' AND l.recipient = NEW.$c
+                         AND l.consent_type = '$type' AND l.recipient_type = rt) THEN
+            src := nullif(upper(btrim(NEW.${c}_source)), '');
+            INSERT INTO bench_outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key)
+            VALUES ('600001', NEW.$c, rt, '$type', st, src, NEW.${c}_consent_date, TG_RELID, NEW.contact_id::text)
+            RETURNING id INTO queued_id;
+            INSERT INTO bench_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, outbox_id)
+            VALUES ('local', '600001', NEW.$c, rt, '$type', st, src, NEW.${c}_consent_date, TG_RELID, NEW.contact_id::text, queued_id);
+        END IF;
+    END IF;
+SQL
+}
+
+EMAIL_NORMALISE=$(cat <<'SQL'
+        addr := lower(addr);
+        IF addr !~ '^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+$' THEN
+            RAISE EXCEPTION 'H120 email: % is not a valid e-mail address', NEW.email USING ERRCODE = 'check_violation';
+        END IF;
+SQL
+)
+PHONE_NORMALISE=$(cat <<'SQL'
+        addr := translate(addr, ' -()', '');
+        IF addr LIKE '+90%' THEN addr := substr(addr, 4);
+        ELSIF addr LIKE '0090%' THEN addr := substr(addr, 5);
+        ELSIF addr LIKE '90%' AND length(addr) = 12 THEN addr := substr(addr, 3);
+        ELSIF addr LIKE '0%' THEN addr := substr(addr, 2);
+        END IF;
+        IF addr !~ '^5[0-9]{9}$' THEN
+            RAISE EXCEPTION 'H121 gsm: % is not a Turkish mobile number', NEW.gsm USING ERRCODE = 'check_violation';
+        END IF;
+        addr := '+90' || addr;
+SQL
+)
+
+{
+  echo "CREATE EXTENSION pg_iys;"
+  echo "CREATE SEQUENCE bench_addr_seq; CREATE SEQUENCE bench_flip_seq;"
+  for v in "${VARIANTS[@]}"; do table_ddl "mc_$v"; done
+  cat <<'SQL'
+SELECT iys.attach('mc_pg_iys', brand_code => '600001');
+-- Same columns, defaults, constraints and indexes as the extension's queue and history.
+CREATE TABLE bench_outbox (LIKE iys.outbox INCLUDING ALL);
+CREATE TABLE bench_ledger (LIKE iys.consent_ledger INCLUDING ALL);
+
+CREATE FUNCTION bench_plpgsql_check() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    now_tr timestamp := now() AT TIME ZONE 'Europe/Istanbul';
+    tacir boolean := false;
+    addr text;
+    perm text;
+    same boolean;
+BEGIN
+    IF NEW.contact_type IS NOT NULL AND btrim(NEW.contact_type) <> '' THEN
+        CASE upper(btrim(NEW.contact_type))
+            WHEN 'BIREYSEL' THEN tacir := false;
+            WHEN 'TACIR' THEN tacir := true;
+            ELSE RAISE EXCEPTION 'H116 contact_type: % is not BIREYSEL or TACIR', NEW.contact_type USING ERRCODE = 'check_violation';
+        END CASE;
+    END IF;
+SQL
+  channel_check email "$EMAIL_NORMALISE"
+  channel_check gsm "$PHONE_NORMALISE"
+  cat <<'SQL'
+    RETURN NEW;
+END $fn$;
+
+CREATE FUNCTION bench_plpgsql_enqueue() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    rt iys.recipient_type := coalesce(nullif(upper(btrim(NEW.contact_type)), ''), 'BIREYSEL');
+    st iys.consent_status;
+    src iys.consent_source;
+    queued_id bigint;
+BEGIN
+SQL
+  channel_enqueue email EPOSTA
+  channel_enqueue gsm MESAJ
+  cat <<'SQL'
+    RETURN NULL;
+END $fn$;
+
+CREATE TRIGGER check_consent BEFORE INSERT OR UPDATE ON mc_plpgsql FOR EACH ROW EXECUTE FUNCTION bench_plpgsql_check();
+CREATE TRIGGER enqueue_consent AFTER INSERT OR UPDATE ON mc_plpgsql FOR EACH ROW EXECUTE FUNCTION bench_plpgsql_enqueue();
+SQL
+} > "$WORK/schema.sql"
+"${PSQL[@]}" -f "$WORK/schema.sql" >/dev/null
+
+queue_of() { case $1 in plain) echo "";; pg_iys) echo "iys.outbox";; plpgsql) echo "bench_outbox";; esac; }
+reset_variant() {   # empty the table and its queue/history so that every run starts equal
+  case $1 in
+    plain) "${PSQL[@]}" -c "TRUNCATE mc_plain RESTART IDENTITY" ;;
+    pg_iys) "${PSQL[@]}" -c "TRUNCATE mc_pg_iys, iys.outbox, iys.consent_ledger RESTART IDENTITY" ;;
+    plpgsql) "${PSQL[@]}" -c "TRUNCATE mc_plpgsql, bench_outbox, bench_ledger RESTART IDENTITY" ;;
+  esac
+}
+
+# --- pgbench scripts (@T@ = the variant's table) -----------------------------------------------
+# Addresses are unique per row (a sequence), typed the way apps send them: national-format
+# mobile 053XXXXXXXX and mixed-case e-mail, so the triggers really normalise.
+insert_sql() {  # $1: rows per statement
+  cat <<SQL
+INSERT INTO @T@ (contact_type, email, email_permission, email_consent_date, email_source,
+                 gsm, gsm_permission, gsm_consent_date, gsm_source)
+SELECT 'BIREYSEL', 'User' || n || '@Example.com', 'ONAY', t, 'HS_WEB',
+       '053' || lpad((n % 100000000)::text, 8, '0'), 'ONAY', t, 'HS_MESAJ'
+  FROM (SELECT nextval('bench_addr_seq') AS n, now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour' AS t
+          FROM generate_series(1, $1)) s;
+SQL
+}
+insert_sql 1 > "$WORK/insert_1.sql"
+insert_sql 1000 > "$WORK/insert_1000.sql"
+# Rows are flipped in order through a sequence, so a row comes back only after all ROWS others:
+# IYS dates have whole seconds and an update must be dated later than the stored consent (H178),
+# so one row cannot move twice within a second. The new date is the transaction's start in
+# Turkey time: later than the stored one, never in the future.
+FLIP="SET gsm_permission = CASE gsm_permission WHEN 'ONAY' THEN 'RET' ELSE 'ONAY' END,
+             gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul'"
+cat > "$WORK/update_1.sql" <<SQL
+UPDATE @T@ $FLIP
+ WHERE contact_id = (SELECT nextval('bench_flip_seq') % $ROWS + 1);
+SQL
+cat > "$WORK/update_1000.sql" <<SQL
+UPDATE @T@ $FLIP
+  FROM (SELECT nextval('bench_flip_seq') % $((ROWS / 1000)) * 1000 + 1 AS lo) b
+ WHERE contact_id BETWEEN b.lo AND b.lo + 999;
+SQL
+load_contacts() {   # ROWS contacts through the variant's triggers, 2 hours old
+  "${PSQL[@]}" -c "$(insert_sql "$ROWS" | sed "s/@T@/mc_$1/; s/interval '1 hour'/interval '2 hours'/")"
+  "${PSQL[@]}" -c "VACUUM ANALYZE mc_$1"
+}
+
+WORKLOADS=(insert_1 insert_1000 update_1 update_1000)
+declare -A TPS
+echo "== pgbench: ${DURATION}s per run, $CLIENTS clients, $ROUNDS round(s), synchronous_commit=$SYNCHRONOUS_COMMIT; PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), $(nproc) CPUs, pg_iys from $("$PG_CONFIG" --pkglibdir)"
+for w in "${WORKLOADS[@]}"; do
+  rows_per_tx=${w#*_}
+  for round in $(seq "$ROUNDS"); do
+    for v in "${VARIANTS[@]}"; do
+      reset_variant "$v"
+      if [[ $w == update_* ]]; then load_contacts "$v"; fi
+      q=$(queue_of "$v")
+      before_rows=$(psql_val "SELECT count(*) FROM mc_$v")
+      before_queue=0; [ -n "$q" ] && before_queue=$(psql_val "SELECT count(*) FROM $q")
+      "${PSQL[@]}" -c "CHECKPOINT"
+      sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
+      out=$(PGOPTIONS="-c synchronous_commit=$SYNCHRONOUS_COMMIT" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
+              -T "$DURATION" -f "$WORK/run.sql" postgres 2>&1) || { echo "$out" >&2; exit 1; }
+      tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+      txs=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+      queued="-"
+      if [ -n "$q" ]; then
+        moved=$txs; [[ $w == insert_* ]] && moved=$(( $(psql_val "SELECT count(*) FROM mc_$v") - before_rows ))
+        [[ $w == update_* ]] && moved=$((txs * rows_per_tx))
+        queued=$(psql_val "SELECT round((count(*) - $before_queue)::numeric / $moved, 2) FROM $q")
+      fi
+      TPS[$w,$v,$round]=$tps
+      printf '   %-12s %-8s round %d: %10.1f tx/s  %12.0f rows/s  (%s tx; outbox rows per contact row: %s)\n' \
+        "$w" "$v" "$round" "$tps" "$(bc -l <<<"$tps * $rows_per_tx")" "$txs" "$queued"
+    done
+  done
+done
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+echo
+echo "== contact rows per second (median of $ROUNDS round(s)); cost = plain rows/s / variant rows/s"
+printf '%-26s %12s %12s %10s %12s %10s %14s\n' workload plain pg_iys "cost" plpgsql "cost" "pg_iys speed"
+printf '%-26s %12s %12s %10s %12s %10s %14s\n' "" "rows/s" "rows/s" "vs plain" "rows/s" "vs plain" "vs plpgsql"
+for w in "${WORKLOADS[@]}"; do
+  rows_per_tx=${w#*_}
+  declare -A R=()
+  for v in "${VARIANTS[@]}"; do
+    R[$v]=$(for round in $(seq "$ROUNDS"); do echo "${TPS[$w,$v,$round]}"; done | median)
+    R[$v]=$(bc -l <<<"${R[$v]} * $rows_per_tx")
+  done
+  label="${w%_*} x $rows_per_tx row(s)/tx"
+  printf '%-26s %12.0f %12.0f %9.2fx %12.0f %9.2fx %13.2fx\n' "$label" "${R[plain]}" "${R[pg_iys]}" \
+    "$(bc -l <<<"${R[plain]} / ${R[pg_iys]}")" "${R[plpgsql]}" "$(bc -l <<<"${R[plain]} / ${R[plpgsql]}")" \
+    "$(bc -l <<<"${R[pg_iys]} / ${R[plpgsql]}")"
+done
