@@ -71,22 +71,48 @@ struct RowLayout {
     table: String,
     on_invalid: OnInvalid,
     contact_type: Option<Column>,
+    /// Per-row brand code column, and the table's fixed brand (its fallback), if any.
+    brand: Option<Column>,
+    fixed_brand: Option<String>,
     channels: Vec<ChannelLayout>,
+}
+
+impl RowLayout {
+    fn columns(&self) -> impl Iterator<Item = &Column> {
+        self.contact_type.iter().chain(self.brand.iter()).chain(self.channels.iter().flat_map(|c| c.columns.iter()))
+    }
+
+    /// Whether the table still has every cached column at the same position with the same type:
+    /// an ALTER TABLE since the layout was built must not make us read a datum as another type.
+    fn matches(&self, tupdesc: pg_sys::TupleDesc) -> bool {
+        // SAFETY: the firing relation's live descriptor.
+        let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc) };
+        self.columns().all(|column| {
+            tupdesc.get(column.attno - 1).is_some_and(|att| {
+                !att.is_dropped() && att.type_oid().value() == column.type_oid && att.name() == column.name
+            })
+        })
+    }
 }
 
 thread_local! {
     /// Row layouts by trigger oid: a re-attach creates a new trigger, hence a fresh entry.
     static LAYOUTS: RefCell<HashMap<pg_sys::Oid, Rc<RowLayout>>> = RefCell::new(HashMap::new());
-    /// Kept plans of the enqueue statements, by trigger oid.
-    static PLANS: RefCell<HashMap<pg_sys::Oid, KeptPlan>> = RefCell::new(HashMap::new());
+    /// Kept plans of the enqueue statements, by trigger oid, with the column types they were
+    /// prepared for.
+    static PLANS: RefCell<HashMap<pg_sys::Oid, (Vec<pg_sys::Oid>, KeptPlan)>> = RefCell::new(HashMap::new());
 }
 
 struct KeptPlan(pg_sys::SPIPlanPtr);
 
 fn layout_for(trigger: &PgTrigger<'_>) -> Rc<RowLayout> {
     let tgoid = trigger.trigger().tgoid;
+    // SAFETY: a row trigger always has its relation.
+    let tupdesc = unsafe { (*trigger.trigger_data().tg_relation).rd_att };
     if let Some(layout) = LAYOUTS.with(|l| l.borrow().get(&tgoid).cloned()) {
-        return layout;
+        if layout.matches(tupdesc) {
+            return layout;
+        }
     }
     let layout = Rc::new(build_layout(trigger).unwrap_or_else(|e| raise(&e)));
     LAYOUTS.with(|l| l.borrow_mut().insert(tgoid, Rc::clone(&layout)));
@@ -95,9 +121,10 @@ fn layout_for(trigger: &PgTrigger<'_>) -> Rc<RowLayout> {
 
 fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
     let args = trigger.extra_args().map_err(|e| Error::Internal(e.to_string()))?;
-    let [on_invalid, mapping] = args.as_slice() else {
-        return Err(Error::Config("iys.consent_row_check() expects 2 trigger arguments; re-run iys.attach()".into()));
+    let [on_invalid, mapping, fixed_brand] = args.as_slice() else {
+        return Err(Error::Config("iys.consent_row_check() expects 3 trigger arguments; re-run iys.attach()".into()));
     };
+    let fixed_brand = Some(fixed_brand.clone()).filter(|b| !b.is_empty());
     let on_invalid = OnInvalid::parse(on_invalid)?;
     let mapping = TableMapping::from_json(Some(mapping))?;
     let relation = trigger.relation().map_err(|e| Error::Internal(e.to_string()))?;
@@ -124,6 +151,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
         )))
     };
     let contact_type = mapping.contact_type.as_deref().map(&find).transpose()?;
+    let brand = mapping.brand_column.as_deref().map(&find).transpose()?;
     let channels = mapping
         .channels
         .iter()
@@ -134,7 +162,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(RowLayout { table, on_invalid, contact_type, channels })
+    Ok(RowLayout { table, on_invalid, contact_type, brand, fixed_brand, channels })
 }
 
 fn is_text_type(oid: pg_sys::Oid) -> bool {
@@ -271,6 +299,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     let cal = calendar::current();
     let natts = unsafe { (*tupdesc).natts } as usize;
     let mut changes = Changes::new(natts);
+    let mut queues_something = false;
 
     for channel in &layout.channels {
         let new_values = OwnedChannel::read(&new, &channel.columns);
@@ -290,7 +319,8 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                     write_address(&mut changes, address, new_values.address.as_deref(), normalized_address);
                 }
             }
-            ChannelDecision::Accept { normalized_address, status, .. } => {
+            ChannelDecision::Accept { normalized_address, status, send } => {
+                queues_something |= send;
                 write_address(&mut changes, address, new_values.address.as_deref(), Some(normalized_address));
                 let permission = &channel.columns[1];
                 // Store the canonical ONAY/RET so later comparisons are exact.
@@ -350,6 +380,9 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         }
     }
 
+    if queues_something {
+        check_brand(&layout, &new)?;
+    }
     if !changes.any {
         // SAFETY: the trigger's own new tuple, returned unchanged.
         return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple) }));
@@ -366,6 +399,21 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         )
     };
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified) }))
+}
+
+/// A row whose changes are queued needs a numeric IYS brand code: its own (brand column) or the
+/// table's.
+fn check_brand(layout: &RowLayout, new: &Tuple) -> Result<(), Error> {
+    let Some(column) = &layout.brand else { return Ok(()) };
+    let own = new.text(column).map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+    let problem = match (&own, &layout.fixed_brand) {
+        (None, None) => Problem::new("PGIYS_BRAND", "brandCode", "", "the row has no brand code and the table has no default brand"),
+        (Some(code), _) if !code.chars().all(|c| c.is_ascii_digit()) => {
+            Problem::new("PGIYS_BRAND", "brandCode", code, "a brand code is IYS's numeric brand code")
+        }
+        _ => return Ok(()),
+    };
+    Err(Error::RowRejected { table: layout.table.clone(), column: column.name.clone(), problems: vec![(column.name.clone(), problem)] })
 }
 
 /// True while `iys.apply_pulled()` writes IYS's own changes into attached tables.
@@ -468,7 +516,25 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
             if pg_sys::SPI_register_trigger_data(data) < 0 {
                 return Err(Error::Internal("SPI_register_trigger_data failed".into()));
             }
-            let plan = match PLANS.with(|p| p.borrow().get(&tgoid).map(|k| k.0)) {
+            // The column types of the table now (dropped columns as InvalidOid): a plan prepared
+            // for other types must not run over the transition tables.
+            let rel_desc = PgTupleDesc::from_pg_unchecked((*trigger.trigger_data().tg_relation).rd_att);
+            let signature: Vec<pg_sys::Oid> =
+                rel_desc.iter().map(|a| if a.is_dropped() { pg_sys::InvalidOid } else { a.type_oid().value() }).collect();
+            let cached = PLANS.with(|p| {
+                let mut plans = p.borrow_mut();
+                match plans.get(&tgoid) {
+                    Some((sig, plan)) if *sig == signature => Some(plan.0),
+                    Some(_) => {
+                        if let Some((_, stale)) = plans.remove(&tgoid) {
+                            pg_sys::SPI_freeplan(stale.0);
+                        }
+                        None
+                    }
+                    None => None,
+                }
+            });
+            let plan = match cached {
                 Some(plan) => plan,
                 None => {
                     let args = trigger.extra_args().map_err(|e| Error::Internal(e.to_string()))?;
@@ -481,7 +547,7 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
                     }
                     // Kept plans survive the statement; the plan cache revalidates them after DDL.
                     pg_sys::SPI_keepplan(plan);
-                    PLANS.with(|p| p.borrow_mut().insert(tgoid, KeptPlan(plan)));
+                    PLANS.with(|p| p.borrow_mut().insert(tgoid, (signature, KeptPlan(plan))));
                     plan
                 }
             };

@@ -336,3 +336,54 @@ fn a_ret_is_still_sent_after_the_ledger_was_pruned() {
     c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1").unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE status = 'RET'"), 1);
 }
+
+#[test]
+fn altering_a_mapped_column_in_a_live_session_is_safe() {
+    let cluster = Cluster::start("alter", &[]);
+    let mut c = setup(&cluster, "reject");
+    let insert = |c: &mut Client, n: u32| {
+        c.batch_execute(&format!(
+            "INSERT INTO master_contact (gsm, gsm_permission, gsm_consent_date, gsm_source)
+             VALUES ('053200000{n:02}', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB')"
+        ))
+    };
+    insert(&mut c, 1).unwrap();
+    // Same session: the triggers' cached layout and plan were built for text; the column is now
+    // the enum. This used to crash the backend (and so the whole cluster).
+    c.batch_execute("ALTER TABLE master_contact ALTER COLUMN gsm_permission TYPE iys.consent_status USING gsm_permission::iys.consent_status").unwrap();
+    insert(&mut c, 2).unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE status = 'ONAY'"), 2);
+    // A mapped column dropped and added again: a clear error, not a silently skipped channel.
+    c.batch_execute("ALTER TABLE master_contact DROP COLUMN gsm_source; ALTER TABLE master_contact ADD COLUMN gsm_source text").unwrap();
+    insert(&mut c, 3).unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 3);
+    c.batch_execute("ALTER TABLE master_contact DROP COLUMN gsm_source").unwrap();
+    let err = c
+        .batch_execute("INSERT INTO master_contact (gsm, gsm_permission, gsm_consent_date) VALUES ('05320000004', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul')")
+        .unwrap_err();
+    let message = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+    assert!(message.contains("\"gsm_source\"") && message.contains("no longer exists"), "{message}");
+}
+
+#[test]
+fn a_per_row_brand_must_be_present_and_numeric() {
+    let cluster = Cluster::start("brandcol", &[]);
+    let mut c = cluster.connect();
+    c.batch_execute("CREATE EXTENSION pg_iys").unwrap();
+    c.batch_execute(&TABLE.replace("name                text,", "name text, brand text,")).unwrap();
+    c.query_one("SELECT iys.attach('master_contact', mapping => '{\"brand_column\": \"brand\"}')", &[]).unwrap();
+    let row = |brand: &str| {
+        format!(
+            "INSERT INTO master_contact (brand, gsm, gsm_permission, gsm_consent_date, gsm_source)
+             VALUES ({brand}, '05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB')"
+        )
+    };
+    for bad in ["NULL", "''", "'ACME'"] {
+        let err = c.batch_execute(&row(bad)).unwrap_err();
+        let db = err.as_db_error().unwrap_or_else(|| panic!("{err}"));
+        assert_eq!(db.code().code(), "23514", "{bad}: {}", db.message());
+        assert!(db.message().contains("\"brand\""), "{}", db.message());
+    }
+    c.batch_execute(&row("'600002'")).unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE brand_code = '600002'"), 1);
+}
