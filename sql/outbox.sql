@@ -45,12 +45,13 @@ CREATE TABLE iys.outbox (
     settled_at       timestamptz
 );
 COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS';
--- The worker claims the oldest pending rows first.
-CREATE INDEX outbox_pending_idx ON iys.outbox (id) WHERE state = 'pending';
+-- The worker claims each brand's oldest pending rows first.
+CREATE INDEX outbox_pending_idx ON iys.outbox (brand_code, id) WHERE state = 'pending';
 -- Sent batches waiting for their result.
 CREATE INDEX outbox_in_flight_idx ON iys.outbox (request_id) WHERE state = 'in_flight';
 -- Per-key order: find other unsettled changes of the same key.
-CREATE INDEX outbox_unsettled_key_idx ON iys.outbox (brand_code, recipient, consent_type, recipient_type)
+-- Ends with id so "the newest pending change of this key" is one exact index probe.
+CREATE INDEX outbox_unsettled_key_idx ON iys.outbox (brand_code, recipient, consent_type, recipient_type, id)
     WHERE state IN ('pending', 'in_flight');
 
 -- Every consent movement, local (queued from an attached table) or pulled from IYS.
@@ -129,33 +130,46 @@ BEGIN
                             WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient
                               AND c.consent_type = o.consent_type AND c.recipient_type = o.recipient_type);
     END IF;
+    -- Every per-key lookup is a LATERAL probe of outbox_unsettled_key_idx and every update goes
+    -- by primary key, so the plan stays index-driven even before the table has statistics (the
+    -- first claim after a bulk load).
     RETURN QUERY
     WITH candidate AS (
         SELECT o.id, o.recipient, o.consent_type, o.recipient_type
           FROM iys.outbox o
          WHERE o.state = 'pending' AND o.brand_code = brand AND o.next_attempt_at <= now()
-           AND NOT EXISTS (SELECT 1 FROM iys.outbox f
-                            WHERE f.state = 'in_flight' AND f.brand_code = o.brand_code AND f.recipient = o.recipient
-                              AND f.consent_type = o.consent_type AND f.recipient_type = o.recipient_type)
+           -- A scalar subquery stays a parameterised index probe (NOT EXISTS may become a join).
+           AND (SELECT 1 FROM iys.outbox f
+                 WHERE f.brand_code = o.brand_code AND f.recipient = o.recipient
+                   AND f.consent_type = o.consent_type AND f.recipient_type = o.recipient_type
+                   AND f.state = 'in_flight' LIMIT 1) IS NULL
          ORDER BY o.id
          LIMIT batch_size
            FOR UPDATE SKIP LOCKED
     ), newest AS (
-        SELECT DISTINCT ON (c.recipient, c.consent_type, c.recipient_type)
-               n.id, c.recipient, c.consent_type, c.recipient_type
+        SELECT DISTINCT ON (c.recipient, c.consent_type, c.recipient_type) n.id, c.recipient, c.consent_type, c.recipient_type
           FROM candidate c
-          JOIN iys.outbox n ON n.state = 'pending' AND n.brand_code = brand AND n.recipient = c.recipient
-                           AND n.consent_type = c.consent_type AND n.recipient_type = c.recipient_type
-         ORDER BY c.recipient, c.consent_type, c.recipient_type, n.id DESC
+          CROSS JOIN LATERAL (
+                SELECT k.id FROM iys.outbox k
+                 WHERE k.brand_code = brand AND k.recipient = c.recipient AND k.consent_type = c.consent_type
+                   AND k.recipient_type = c.recipient_type AND k.state = 'pending'
+                 -- id + 0: no id-ordered index may serve this; only the key index fits.
+                 ORDER BY k.id + 0 DESC LIMIT 1) n
+         ORDER BY c.recipient, c.consent_type, c.recipient_type
+    ), older AS (
+        SELECT o.id
+          FROM newest w
+          CROSS JOIN LATERAL (
+                SELECT k.id FROM iys.outbox k
+                 WHERE k.brand_code = brand AND k.recipient = w.recipient AND k.consent_type = w.consent_type
+                   AND k.recipient_type = w.recipient_type AND k.state = 'pending' AND k.id + 0 < w.id
+                OFFSET 0) o  -- a fence: keeps the probe parameterised instead of flattened
     ), superseded AS (
         UPDATE iys.outbox s SET state = 'superseded', settled_at = now()
-          FROM newest w
-         WHERE s.state = 'pending' AND s.brand_code = brand AND s.recipient = w.recipient
-           AND s.consent_type = w.consent_type AND s.recipient_type = w.recipient_type AND s.id < w.id
+         WHERE s.id = ANY (ARRAY(SELECT id FROM older)) AND s.state = 'pending'
     )
     UPDATE iys.outbox c SET state = 'in_flight', attempts = c.attempts + 1
-      FROM newest w
-     WHERE c.id = w.id
+     WHERE c.id = ANY (ARRAY(SELECT id FROM newest))
     RETURNING c.*;
 END $$;
 COMMENT ON FUNCTION iys.claim_batch(text, integer) IS

@@ -246,4 +246,5 @@ $$;
 
 -- The enqueue trigger writes iys.outbox and iys.consent_ledger on behalf of application roles that
 -- have no privileges there: it runs as the extension owner, with a fixed search_path.
-ALTER FUNCTION iys.enqueue_changes() SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- JIT off: compiling the enqueue statement costs more than running it.
+ALTER FUNCTION iys.enqueue_changes() SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off;

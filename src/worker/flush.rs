@@ -130,6 +130,7 @@ impl Sender {
     /// Claims and sends one batch per brand with due changes.
     pub fn flush(&mut self, round: &mut Round) -> Result<(), Error> {
         let batch_size = settings::BATCH_SIZE.get().clamp(1, 1000);
+        tx::run("refreshing queue statistics", store::refresh_stale_statistics)?;
         for target in tx::run("finding brands with pending changes", store::brands_with_pending)? {
             if crate::worker::stop_requested() {
                 return Ok(());

@@ -86,6 +86,9 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
                         log!("pg_iys worker: {n} change(s) claimed by a previous run but never sent are pending again");
                     }
                     recovered = true;
+                    if let Err(e) = tx::run("configuring the session", store::configure_session) {
+                        warning!("pg_iys worker: {e}");
+                    }
                     let _ = tx::run("writing the status row", || store::heartbeat(pid, true, false, None));
                 }
                 Err(e) => warning!("pg_iys worker: {e}"),

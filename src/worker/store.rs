@@ -39,6 +39,35 @@ pub fn extension_ready() -> Result<bool, Error> {
         .map_err(spi)
 }
 
+/// Session settings of the worker: JIT compiles its short queries for longer than they run
+/// (measured: a 1000-row claim takes 50 ms without JIT, 750 ms with it).
+pub fn configure_session() -> Result<(), Error> {
+    Spi::run("SET jit = off").map_err(spi)
+}
+
+/// ANALYZEs the queue tables when they changed a lot since their last analyze: right after a
+/// bulk load the planner has no statistics, and claims would scan the whole backlog per row
+/// until autovacuum catches up. Returns whether it analyzed.
+pub fn refresh_stale_statistics() -> Result<bool, Error> {
+    let stale: Vec<String> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT format('%I.%I', schemaname, relname) FROM pg_catalog.pg_stat_user_tables
+                  WHERE schemaname = 'iys' AND relname IN ('outbox', 'consent_ledger')
+                    AND n_mod_since_analyze > greatest(5000, n_live_tup / 5)",
+                None,
+                &[],
+            )?
+            .map(|row| row.get::<String>(1).map(Option::unwrap_or_default))
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .map_err(spi)?;
+    for table in &stale {
+        Spi::run(&format!("ANALYZE {table}")).map_err(spi)?;
+    }
+    Ok(!stale.is_empty())
+}
+
 /// Rows a previous life of the worker claimed but never sent go back to pending. Rows that were
 /// sent (request_id known) stay in flight: their result is polled as usual.
 pub fn recover_claimed() -> Result<i64, Error> {
