@@ -75,6 +75,8 @@ CREATE TABLE iys.consent_ledger (
 COMMENT ON TABLE iys.consent_ledger IS 'append-only history of every consent movement (local or from IYS)';
 CREATE INDEX consent_ledger_key_idx ON iys.consent_ledger (brand_code, recipient, consent_type, recipient_type, id);
 CREATE INDEX consent_ledger_outbox_idx ON iys.consent_ledger (outbox_id) WHERE outbox_id IS NOT NULL;
+-- A pulled movement already known (e.g. our own, back through the HS pull) is found by its id.
+CREATE INDEX consent_ledger_transaction_idx ON iys.consent_ledger (transaction_id) WHERE transaction_id IS NOT NULL;
 
 -- Append-only: history is never rewritten. The only change allowed is filling transaction_id
 -- once; rows leave only through iys.prune_ledger().

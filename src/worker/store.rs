@@ -41,8 +41,10 @@ pub fn extension_ready() -> Result<bool, Error> {
 
 /// Session settings of the worker: JIT compiles its short queries for longer than they run
 /// (measured: a 1000-row claim takes 50 ms without JIT, 750 ms with it).
+/// Parallel workers are not worth starting for the worker's index-driven queries either.
 pub fn configure_session() -> Result<(), Error> {
-    Spi::run("SET jit = off").map_err(spi)
+    Spi::run("SET jit = off").map_err(spi)?;
+    Spi::run("SET max_parallel_workers_per_gather = 0").map_err(spi)
 }
 
 /// ANALYZEs the queue tables when they changed a lot since their last analyze: right after a

@@ -75,7 +75,7 @@ fn main() {
     let row = c
         .query_one(
             "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms)
-               FROM (SELECT extract(epoch FROM settled_at - enqueued_at) * 1000 AS ms FROM iys.outbox WHERE state = 'accepted') s",
+               FROM (SELECT extract(epoch FROM settled_at - enqueued_at)::float8 * 1000 AS ms FROM iys.outbox WHERE state = 'accepted') s",
             &[],
         )
         .unwrap();
