@@ -269,23 +269,24 @@ pub fn settle(request_id: &str, results: &[ItemResult], retry_delay_ms: i64) -> 
     }
     let settled = accepted_idx.len() + retry_idx.len() + rejected_idx.len();
     if !accepted_idx.is_empty() {
-        Spi::run_with_args(
+        // Accept the rows and give their ledger rows IYS's transaction id; then make them the
+        // current consent by the ids just updated (no search by request id, which no index
+        // serves once the rows are accepted).
+        let accepted_ids = Spi::get_one_with_args::<Vec<i64>>(
             "WITH u AS (SELECT * FROM unnest($2::int[], $3::text[]) AS u(idx, txid)),
                   done AS (UPDATE iys.outbox o SET state = 'accepted', transaction_id = nullif(u.txid, ''),
                                   settled_at = now(), error_code = NULL, error_message = NULL
                              FROM u WHERE o.request_id = $1 AND o.batch_index = u.idx AND o.state = 'in_flight'
-                           RETURNING o.id, o.transaction_id)
-             UPDATE iys.consent_ledger l SET transaction_id = done.transaction_id
-               FROM done WHERE l.outbox_id = done.id AND l.transaction_id IS NULL AND done.transaction_id IS NOT NULL",
-            &[request_id.into(), accepted_idx.clone().into(), accepted_tx.into()],
+                           RETURNING o.id, o.transaction_id),
+                  ledger AS (UPDATE iys.consent_ledger l SET transaction_id = done.transaction_id
+                               FROM done WHERE l.outbox_id = done.id AND l.transaction_id IS NULL
+                                AND done.transaction_id IS NOT NULL)
+             SELECT coalesce(array_agg(id), '{}') FROM done",
+            &[request_id.into(), accepted_idx.into(), accepted_tx.into()],
         )
-        .map_err(spi)?;
-        Spi::run_with_args(
-            "SELECT iys.confirm_local(array(SELECT id FROM iys.outbox WHERE request_id = $1 AND batch_index = ANY ($2)
-                                              AND state = 'accepted'))",
-            &[request_id.into(), accepted_idx.into()],
-        )
-        .map_err(spi)?;
+        .map_err(spi)?
+        .unwrap_or_default();
+        Spi::run_with_args("SELECT iys.confirm_local($1)", &[accepted_ids.into()]).map_err(spi)?;
     }
     if !retry_idx.is_empty() {
         Spi::run_with_args(
