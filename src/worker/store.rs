@@ -54,9 +54,12 @@ pub fn refresh_stale_statistics() -> Result<bool, Error> {
     let stale: Vec<String> = Spi::connect(|client| {
         client
             .select(
-                "SELECT format('%I.%I', schemaname, relname) FROM pg_catalog.pg_stat_user_tables
-                  WHERE schemaname = 'iys' AND relname IN ('outbox', 'consent_ledger')
-                    AND n_mod_since_analyze > greatest(5000, n_live_tup / 5)",
+                // Only when the row count outgrew the statistics (never analyzed, or more than
+                // doubled): a drain's state changes must not trigger an ANALYZE every few batches.
+                "SELECT format('%I.%I', s.schemaname, s.relname) FROM pg_catalog.pg_stat_user_tables s
+                   JOIN pg_catalog.pg_class c ON c.oid = s.relid
+                  WHERE s.schemaname = 'iys' AND s.relname IN ('outbox', 'consent_ledger')
+                    AND s.n_live_tup > 5000 AND s.n_live_tup > 2 * greatest(c.reltuples, 0)",
                 None,
                 &[],
             )?
@@ -191,9 +194,10 @@ pub fn claim(brand_code: &str, batch_size: i32) -> Result<Vec<Claimed>, Error> {
 /// Records which IYS request carries the claimed rows, and each row's index in it.
 pub fn mark_sent(request_id: &str, ids: &[i64]) -> Result<(), Error> {
     Spi::run_with_args(
-        "UPDATE iys.outbox o SET request_id = $1, batch_index = u.idx - 1, error_code = NULL, error_message = NULL
-           FROM unnest($2::bigint[]) WITH ORDINALITY AS u(id, idx)
-          WHERE o.id = u.id",
+        // Primary-key probes; the row's index in the batch is its position in the array.
+        "UPDATE iys.outbox o SET request_id = $1, batch_index = array_position($2::bigint[], o.id) - 1,
+                error_code = NULL, error_message = NULL
+          WHERE o.id = ANY ($2::bigint[])",
         &[request_id.into(), ids.to_vec().into()],
     )
     .map_err(spi)
