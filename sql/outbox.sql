@@ -120,7 +120,10 @@ END $$;
 --     sent; the older pending ones become superseded (coalescing);
 --   * a key with a change in flight waits until that change is settled (per-key order);
 --   * SKIP LOCKED: rows an application transaction still holds are left for the next round.
-CREATE FUNCTION iys.claim_batch(brand text, batch_size integer)
+--   * after_id: start after this id. The worker passes the highest id of its last full batch so a
+--     long drain does not walk the index entries of rows it already claimed; any claim that is not
+--     full (or any row put back to pending) makes it start from the beginning again.
+CREATE FUNCTION iys.claim_batch(brand text, batch_size integer, after_id bigint DEFAULT 0)
 RETURNS SETOF iys.outbox LANGUAGE plpgsql AS $$
 BEGIN
     -- Sync mode (IYS is master): only consents IYS already has may be updated from here.
@@ -139,7 +142,7 @@ BEGIN
     WITH candidate AS (
         SELECT o.id, o.recipient, o.consent_type, o.recipient_type
           FROM iys.outbox o
-         WHERE o.state = 'pending' AND o.brand_code = brand AND o.next_attempt_at <= now()
+         WHERE o.state = 'pending' AND o.brand_code = brand AND o.id > after_id AND o.next_attempt_at <= now()
            -- A scalar subquery stays a parameterised index probe (NOT EXISTS may become a join).
            AND (SELECT 1 FROM iys.outbox f
                  WHERE f.brand_code = o.brand_code AND f.recipient = o.recipient
@@ -174,5 +177,5 @@ BEGIN
      WHERE c.id = ANY (ARRAY(SELECT id FROM newest))
     RETURNING c.*;
 END $$;
-COMMENT ON FUNCTION iys.claim_batch(text, integer) IS
+COMMENT ON FUNCTION iys.claim_batch(text, integer, bigint) IS
     'claims the next changes of a brand for one IYS batch (coalescing, per-key order, SKIP LOCKED)';

@@ -24,6 +24,10 @@ pub struct Sender {
     jitter: Jitter,
     /// When the last pull round started.
     pub(super) last_pull: Option<Instant>,
+    /// Per brand, the highest id of the last full batch: the next claim starts after it.
+    /// Dropped whenever a claim is not full or rows go back to pending, so that the next claim
+    /// scans from the start and no row waits behind the mark.
+    watermarks: HashMap<String, i64>,
 }
 
 /// What a round did, for the loop's pacing and the status row.
@@ -41,7 +45,7 @@ pub struct Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new() }
     }
 
     pub(super) fn client_for(&mut self, base_url: &str) -> &Client {
@@ -148,11 +152,18 @@ impl Sender {
             Ok(token) => token,
             Err(f) => return Err(Error::from(f)),
         };
-        let claimed = tx::run("claiming a batch", || store::claim(&target.brand_code, batch_size))?;
+        let after = self.watermarks.get(&target.brand_code).copied().unwrap_or(0);
+        let claimed = tx::run("claiming a batch", || store::claim(&target.brand_code, batch_size, after))?;
+        let full = claimed.len() as i32 == batch_size;
+        match claimed.iter().map(|c| c.id).max() {
+            Some(highest) if full => self.watermarks.insert(target.brand_code.clone(), highest),
+            _ => self.watermarks.remove(&target.brand_code),
+        };
         if claimed.is_empty() {
             return Ok(());
         }
-        round.more_pending |= claimed.len() as i32 == batch_size;
+        // More may wait: a full batch, or a partial one claimed after the mark.
+        round.more_pending |= full || after > 0;
         let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
         let records: Vec<_> = claimed.iter().map(|c| c.record.clone()).collect();
         let max_attempts = claimed.iter().map(|c| c.attempts).max().unwrap_or(1);
@@ -176,6 +187,8 @@ impl Sender {
 
     /// Decides what happens to a claimed batch IYS did not take. Returns a log line.
     fn handle_submit_failure(&mut self, target: &Target, ids: &[i64], attempts: i32, failure: CallFailure) -> String {
+        // Rows go back to pending below the mark: the next claim must see them.
+        self.watermarks.remove(&target.brand_code);
         let code = failure.code().map(str::to_owned);
         let result = match failure.kind {
             FailureKind::BatchRejected => {
@@ -252,6 +265,10 @@ impl Sender {
                 Ok(results) => {
                     let delay = self.backoff(1);
                     let (settled, still_open) = tx::run("settling batch results", || store::settle(&request_id, &results, delay))?;
+                    if results.iter().any(|r| r.status == crate::iys::ItemStatus::Failure) {
+                        // A retryable failure may have put rows back to pending.
+                        self.watermarks.remove(&target.brand_code);
+                    }
                     round.settled_rows += settled;
                     if still_open > 0 {
                         self.polls.insert(request_id, (next, polls + 1));
@@ -268,6 +285,7 @@ impl Sender {
                         // IYS does not know the request (any more): send its rows again; the V2
                         // endpoint answers an identical resend with the original result.
                         tx::run("resending an unknown request", || store::release_request(&request_id, &failure.message))?;
+                        self.watermarks.remove(&target.brand_code);
                         self.polls.remove(&request_id);
                         round.last_error = Some(format!("brand {}: batch result refused, rows resent: {failure}", target.brand_code));
                         continue;

@@ -158,16 +158,16 @@ pub fn open_requests() -> Result<Vec<(String, Target)>, Error> {
 }
 
 /// Claims the brand's next batch (see iys.claim_batch: coalescing, per-key order).
-pub fn claim(brand_code: &str, batch_size: i32) -> Result<Vec<Claimed>, Error> {
+pub fn claim(brand_code: &str, batch_size: i32, after_id: i64) -> Result<Vec<Claimed>, Error> {
     Spi::connect_mut(|client| {
         let rows = client
             .update(
                 "SELECT id, attempts, recipient, consent_type::text, source::text, status::text,
                         to_char(consent_date, 'YYYY-MM-DD HH24:MI:SS'), recipient_type::text, retailer_code,
                         retailer_access
-                   FROM iys.claim_batch($1, $2) ORDER BY id",
+                   FROM iys.claim_batch($1, $2, $3) ORDER BY id",
                 None,
-                &[brand_code.into(), batch_size.into()],
+                &[brand_code.into(), batch_size.into(), after_id.into()],
             )
             .map_err(spi)?;
         rows.map(|row| {
