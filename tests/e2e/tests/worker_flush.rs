@@ -81,23 +81,33 @@ fn faults_end_with_every_change_delivered_once() {
     let sim = Sim::start(20);
     let cluster = Cluster::start("faults", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 300", "iys.backoff_cap_ms = 500", "iys.batch_size = 50", "iys.max_requests_per_second = 1000"]);
     let mut c = cluster.connect();
-    // 5xx, a 429 burst, answers slower than the timeout, dropped connections and replies lost
-    // after IYS processed the batch.
-    sim.admin_post("/admin/faults", json!({"error_rate": 0.3, "burst_429": 5, "drop_rate": 0.15, "lost_reply_rate": 0.15}));
     setup_sync(&mut c, &sim.url());
+    // First a mix of everything at random rates, then each fault alone at 100 % while a fresh
+    // wave of changes is committed (the commit wakes the worker, so the fault is met for sure),
+    // then cleared.
+    sim.admin_post("/admin/faults", json!({"error_rate": 0.3, "burst_429": 5, "drop_rate": 0.15, "lost_reply_rate": 0.15}));
     insert_contacts(&mut c, 1, 100);
     std::thread::sleep(Duration::from_secs(1));
-    // Revoked tokens: the next wave meets 401s first.
-    sim.admin_post("/admin/faults", json!({"revoke_tokens": true}));
-    insert_contacts(&mut c, 101, 50);
-    std::thread::sleep(Duration::from_secs(1));
-    // Answers slower than iys.http_timeout_ms.
-    sim.admin_post("/admin/faults", json!({"latency_ms": 400}));
-    insert_contacts(&mut c, 151, 50);
-    std::thread::sleep(Duration::from_millis(1500));
-    sim.admin_post("/admin/faults", json!({"latency_ms": 0}));
+    sim.clear_faults();
+    let phases = [
+        json!({"error_rate": 1.0}),                 // 500 H101 / 503 H192
+        json!({"drop_rate": 1.0}),                  // connection closed, no answer
+        json!({"lost_reply_rate": 1.0}),            // processed by IYS, answer lost
+        json!({"burst_429": 5}),                    // 429 H124
+        json!({"revoke_tokens": true}),             // 401 H351
+        json!({"latency_ms": 400}),                 // slower than iys.http_timeout_ms
+    ];
+    let mut next = 101;
+    for phase in phases {
+        sim.admin_post("/admin/faults", phase);
+        insert_contacts(&mut c, next, 20);
+        next += 20;
+        std::thread::sleep(Duration::from_millis(700));
+        sim.clear_faults();
+    }
+    let total = 2 * (next - 1);
     let states = wait_settled(&cluster, Duration::from_secs(120));
-    assert_eq!(states.get("accepted"), Some(&400), "{states:?}");
+    assert_eq!(states.get("accepted"), Some(&total), "{states:?}");
     // The faults really happened.
     let stats = sim.admin_get("/admin/stats")["endpoints"].to_string();
     // The simulator answers an injected server error with 500 H101 or 503 H192, at random.
@@ -106,7 +116,7 @@ fn faults_end_with_every_change_delivered_once() {
         assert!(stats.contains(outcome), "no {outcome} answer was served: {stats}");
     }
     let by = movements_by_recipient(&sim);
-    assert_eq!(by.len(), 400, "every change reached IYS");
+    assert_eq!(by.len() as i64, total, "every change reached IYS");
     let dup: Vec<_> = by.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dup.is_empty(), "duplicated movements in IYS: {dup:?}");
 }
