@@ -48,19 +48,7 @@ impl Sender {
         Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new() }
     }
 
-    pub(super) fn client_for(&mut self, base_url: &str) -> &Client {
-        self.client(base_url)
-    }
-
-    pub(super) fn pace_request(&mut self) {
-        self.pace()
-    }
-
-    pub(super) fn token_for(&mut self, target: &Target) -> Result<String, Error> {
-        self.token(target).map_err(Error::from)
-    }
-
-    fn client(&mut self, base_url: &str) -> &Client {
+    pub(super) fn client(&mut self, base_url: &str) -> &Client {
         let timeout_ms = settings::HTTP_TIMEOUT_MS.get().max(100) as u64;
         self.clients
             .entry((base_url.to_owned(), timeout_ms))
@@ -68,7 +56,7 @@ impl Sender {
     }
 
     /// Keeps to iys.max_requests_per_second (IYS allows 10 per IP).
-    fn pace(&mut self) {
+    pub(super) fn pace(&mut self) {
         let now = Instant::now();
         if self.next_request_at > now {
             std::thread::sleep(self.next_request_at - now);
@@ -83,7 +71,7 @@ impl Sender {
     }
 
     /// A usable access token for the target's account: cached, refreshed, or a new login.
-    fn token(&mut self, target: &Target) -> Result<String, CallFailure> {
+    pub(super) fn token(&mut self, target: &Target) -> Result<String, CallFailure> {
         let cached = tx::run("loading the IYS token", || store::load_token(&target.iys_code)).map_err(internal)?;
         if let Some(secs) = cached.halted_secs {
             return Err(CallFailure {

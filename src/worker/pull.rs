@@ -41,10 +41,10 @@ impl Sender {
     fn pull_source(&mut self, target: &Target, source: PullSource, round: &mut super::flush::Round) -> Result<(), Error> {
         let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
         for _ in 0..MAX_PAGES_PER_ROUND {
-            let token = self.token_for(target)?;
+            let token = self.token(target)?;
             let after = tx::run("reading the pull cursor", || store::pull_cursor(&target.brand_code, source.as_str()))?;
-            self.pace_request();
-            let page = self.client_for(&target.base_url).changes(&token, &endpoint, source, after.as_deref(), PAGE);
+            self.pace();
+            let page = self.client(&target.base_url).changes(&token, &endpoint, source, after.as_deref(), PAGE);
             let page = match page {
                 Ok(page) => page,
                 Err(failure) => {

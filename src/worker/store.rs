@@ -91,19 +91,22 @@ pub fn recover_claimed() -> Result<i64, Error> {
     Ok(n)
 }
 
+/// A `Target` from `TARGET_COLUMNS` starting at 1-based column `first`.
+fn target_at(row: &pgrx::spi::SpiHeapTupleData<'_>, first: usize) -> Result<Target, pgrx::spi::Error> {
+    Ok(Target {
+        brand_code: row.get(first)?.unwrap_or_default(),
+        iys_code: row.get(first + 1)?.unwrap_or_default(),
+        base_url: row.get(first + 2)?.unwrap_or_default(),
+        username: row.get(first + 3)?.unwrap_or_default(),
+        password: row.get(first + 4)?.unwrap_or_default(),
+    })
+}
+
 fn targets(client: &SpiClient<'_>, sql: &str) -> Result<Vec<Target>, Error> {
     client
         .select(sql, None, &[])
         .map_err(spi)?
-        .map(|row| {
-            Ok(Target {
-                brand_code: row.get(1)?.unwrap_or_default(),
-                iys_code: row.get(2)?.unwrap_or_default(),
-                base_url: row.get(3)?.unwrap_or_default(),
-                username: row.get(4)?.unwrap_or_default(),
-                password: row.get(5)?.unwrap_or_default(),
-            })
-        })
+        .map(|row| target_at(&row, 1))
         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
         .map_err(spi)
 }
@@ -140,18 +143,7 @@ pub fn open_requests() -> Result<Vec<(String, Target)>, Error> {
                 &[],
             )
             .map_err(spi)?;
-        rows.map(|row| {
-            Ok((
-                row.get::<String>(1)?.unwrap_or_default(),
-                Target {
-                    brand_code: row.get(2)?.unwrap_or_default(),
-                    iys_code: row.get(3)?.unwrap_or_default(),
-                    base_url: row.get(4)?.unwrap_or_default(),
-                    username: row.get(5)?.unwrap_or_default(),
-                    password: row.get(6)?.unwrap_or_default(),
-                },
-            ))
-        })
+        rows.map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), target_at(&row, 2)?)))
         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
         .map_err(spi)
     })
