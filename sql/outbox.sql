@@ -35,24 +35,38 @@ CREATE TABLE iys.outbox (
                      CHECK (state IN ('pending', 'in_flight', 'accepted', 'rejected', 'superseded')),
     attempts         integer NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
-    request_id       text,
-    batch_index      integer,                   -- position in the IYS batch request_id
     transaction_id   text,
     error_code       text,
     error_message    text,
     enqueued_at      timestamptz NOT NULL DEFAULT now(),
     enqueued_by      name NOT NULL DEFAULT session_user,
-    settled_at       timestamptz
+    settled_at       timestamptz,
+    batch_id         bigint                     -- the iys.batch that carried it last
 );
 COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS';
 -- The worker claims each brand's oldest pending rows first.
 CREATE INDEX outbox_pending_idx ON iys.outbox (brand_code, id) WHERE state = 'pending';
--- Sent batches waiting for their result.
-CREATE INDEX outbox_in_flight_idx ON iys.outbox (request_id) WHERE state = 'in_flight';
 -- Per-key order: find other unsettled changes of the same key.
 -- Ends with id so "the newest pending change of this key" is one exact index probe.
 CREATE INDEX outbox_unsettled_key_idx ON iys.outbox (brand_code, recipient, consent_type, recipient_type, id)
     WHERE state IN ('pending', 'in_flight');
+
+-- One row per batch the worker claims: its rows in request order and, once IYS took it, IYS's
+-- request id. Settling reads the rows' ids from here (primary-key probes), so a claimed row is
+-- written twice in all (claimed, settled), never a third time to note the request id.
+CREATE TABLE iys.batch (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    brand_code   text NOT NULL,
+    outbox_ids   bigint[] NOT NULL,             -- element i + 1 is the record at index i of the request
+    state        text NOT NULL DEFAULT 'claimed' CHECK (state IN ('claimed', 'sent', 'done')),
+    request_id   text,                          -- IYS's id, known once state = 'sent'
+    claimed_at   timestamptz NOT NULL DEFAULT now(),
+    sent_at      timestamptz,
+    done_at      timestamptz,                   -- every row answered or put back to pending
+    note         text                           -- why a batch ended without IYS's answer
+);
+COMMENT ON TABLE iys.batch IS 'batches the worker claimed and sent to IYS, with their request ids';
+CREATE INDEX batch_open_idx ON iys.batch (id) WHERE state <> 'done';
 
 -- Every consent movement, local (queued from an attached table) or pulled from IYS.
 CREATE TABLE iys.consent_ledger (
@@ -79,7 +93,8 @@ CREATE INDEX consent_ledger_outbox_idx ON iys.consent_ledger (outbox_id) WHERE o
 CREATE INDEX consent_ledger_transaction_idx ON iys.consent_ledger (transaction_id) WHERE transaction_id IS NOT NULL;
 
 -- Append-only: history is never rewritten. The only change allowed is filling transaction_id
--- once; rows leave only through iys.prune_ledger().
+-- once; rows leave only through iys.prune_ledger(). The allowed fill is recognised in the
+-- triggers' WHEN clause, so the worker's settling of 1000 rows runs no PL/pgSQL at all.
 CREATE FUNCTION iys.ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -90,16 +105,24 @@ BEGIN
         END IF;
         RETURN OLD;
     END IF;
-    IF OLD.transaction_id IS NULL AND NEW.transaction_id IS NOT NULL
-       AND to_jsonb(NEW) - 'transaction_id' = to_jsonb(OLD) - 'transaction_id' THEN
-        RETURN NEW;
-    END IF;
     RAISE EXCEPTION 'iys.consent_ledger is append-only'
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'Only transaction_id may be filled, once, when IYS accepts a movement.';
 END $$;
-CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE OR DELETE ON iys.consent_ledger
+CREATE TRIGGER consent_ledger_append_only BEFORE DELETE ON iys.consent_ledger
     FOR EACH ROW EXECUTE FUNCTION iys.ledger_guard();
+-- Every column but transaction_id must stay as it was (a column added to the ledger must be
+-- added to this list).
+CREATE TRIGGER consent_ledger_fill_once BEFORE UPDATE ON iys.consent_ledger
+    FOR EACH ROW WHEN (NOT (OLD.transaction_id IS NULL AND NEW.transaction_id IS NOT NULL
+        AND (OLD.id, OLD.recorded_at, OLD.origin, OLD.brand_code, OLD.recipient, OLD.recipient_type,
+             OLD.consent_type, OLD.status, OLD.source, OLD.consent_date, OLD.source_table,
+             OLD.source_key, OLD.outbox_id, OLD.recorded_by)
+            IS NOT DISTINCT FROM
+            (NEW.id, NEW.recorded_at, NEW.origin, NEW.brand_code, NEW.recipient, NEW.recipient_type,
+             NEW.consent_type, NEW.status, NEW.source, NEW.consent_date, NEW.source_table,
+             NEW.source_key, NEW.outbox_id, NEW.recorded_by)))
+    EXECUTE FUNCTION iys.ledger_guard();
 
 -- Retention: removes ledger rows older than `older_than` whose change is settled.
 CREATE FUNCTION iys.prune_ledger(older_than interval) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -115,14 +138,16 @@ BEGIN
     RETURN removed;
 END $$;
 
--- Claims up to batch_size changes for sending, in one short transaction (the caller's):
+-- Claims up to batch_size changes for one IYS batch, in one short transaction (the caller's):
 --   * per key (brand, recipient, consent type, recipient type) only the newest pending change is
 --     sent; the older pending ones become superseded (coalescing);
 --   * a key with a change in flight waits until that change is settled (per-key order);
---   * SKIP LOCKED: rows an application transaction still holds are left for the next round.
+--   * SKIP LOCKED: rows an application transaction still holds are left for the next round;
 --   * after_id: start after this id. The worker passes the highest id of its last full batch so a
 --     long drain does not walk the index entries of rows it already claimed; any claim that is not
 --     full (or any row put back to pending) makes it start from the beginning again.
+-- The claimed rows are recorded, in request order (by id), as a new iys.batch; each returned row
+-- carries its batch_id.
 CREATE FUNCTION iys.claim_batch(brand text, batch_size integer, after_id bigint DEFAULT 0)
 RETURNS SETOF iys.outbox LANGUAGE plpgsql AS $$
 BEGIN
@@ -135,46 +160,40 @@ BEGIN
                             WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient
                               AND c.consent_type = o.consent_type AND c.recipient_type = o.recipient_type);
     END IF;
-    -- Every per-key lookup is a LATERAL probe of outbox_unsettled_key_idx and every update goes
-    -- by primary key, so the plan stays index-driven even before the table has statistics (the
-    -- first claim after a bulk load).
+    -- One LATERAL probe of outbox_unsettled_key_idx per candidate answers all three per-key
+    -- questions (anything in flight? the newest pending change? the older ones?), and every
+    -- update goes by primary key, so the plan stays index-driven even before the table has
+    -- statistics (the first claim after a bulk load).
     RETURN QUERY
     WITH candidate AS (
-        SELECT o.id, o.recipient, o.consent_type, o.recipient_type
+        SELECT o.id, k.newest, k.pending_ids
           FROM iys.outbox o
+          CROSS JOIN LATERAL (
+                SELECT max(u.id) FILTER (WHERE u.state = 'pending') AS newest,
+                       bool_or(u.state = 'in_flight') AS busy,
+                       array_agg(u.id) FILTER (WHERE u.state = 'pending') AS pending_ids
+                  FROM iys.outbox u
+                 WHERE u.brand_code = o.brand_code AND u.recipient = o.recipient
+                   AND u.consent_type = o.consent_type AND u.recipient_type = o.recipient_type
+                   AND u.state IN ('pending', 'in_flight')) k
          WHERE o.state = 'pending' AND o.brand_code = brand AND o.id > after_id AND o.next_attempt_at <= now()
-           -- A scalar subquery stays a parameterised index probe (NOT EXISTS may become a join).
-           AND (SELECT 1 FROM iys.outbox f
-                 WHERE f.brand_code = o.brand_code AND f.recipient = o.recipient
-                   AND f.consent_type = o.consent_type AND f.recipient_type = o.recipient_type
-                   AND f.state = 'in_flight' LIMIT 1) IS NULL
+           AND k.busy IS NOT TRUE
          ORDER BY o.id
          LIMIT batch_size
-           FOR UPDATE SKIP LOCKED
+           FOR UPDATE OF o SKIP LOCKED
     ), newest AS (
-        SELECT DISTINCT ON (c.recipient, c.consent_type, c.recipient_type) n.id, c.recipient, c.consent_type, c.recipient_type
-          FROM candidate c
-          CROSS JOIN LATERAL (
-                SELECT k.id FROM iys.outbox k
-                 WHERE k.brand_code = brand AND k.recipient = c.recipient AND k.consent_type = c.consent_type
-                   AND k.recipient_type = c.recipient_type AND k.state = 'pending'
-                 -- id + 0: no id-ordered index may serve this; only the key index fits.
-                 ORDER BY k.id + 0 DESC LIMIT 1) n
-         ORDER BY c.recipient, c.consent_type, c.recipient_type
-    ), older AS (
-        SELECT o.id
-          FROM newest w
-          CROSS JOIN LATERAL (
-                SELECT k.id FROM iys.outbox k
-                 WHERE k.brand_code = brand AND k.recipient = w.recipient AND k.consent_type = w.consent_type
-                   AND k.recipient_type = w.recipient_type AND k.state = 'pending' AND k.id + 0 < w.id
-                OFFSET 0) o  -- a fence: keeps the probe parameterised instead of flattened
+        SELECT DISTINCT c.newest AS id FROM candidate c WHERE c.newest IS NOT NULL
     ), superseded AS (
         UPDATE iys.outbox s SET state = 'superseded', settled_at = now()
-         WHERE s.id = ANY (ARRAY(SELECT id FROM older)) AND s.state = 'pending'
+         WHERE s.id = ANY (ARRAY(SELECT p.id FROM candidate c, unnest(c.pending_ids) AS p(id) WHERE p.id <> c.newest))
+           AND s.state = 'pending'
+    ), batch AS (
+        INSERT INTO iys.batch (brand_code, outbox_ids)
+        SELECT brand, array_agg(n.id ORDER BY n.id) FROM newest n HAVING count(*) > 0
+        RETURNING id
     )
-    UPDATE iys.outbox c SET state = 'in_flight', attempts = c.attempts + 1
-     WHERE c.id = ANY (ARRAY(SELECT id FROM newest))
+    UPDATE iys.outbox c SET state = 'in_flight', attempts = c.attempts + 1, batch_id = (SELECT id FROM batch)
+     WHERE c.id = ANY (ARRAY(SELECT id FROM newest)) AND c.state = 'pending'
     RETURNING c.*;
 END $$;
 COMMENT ON FUNCTION iys.claim_batch(text, integer, bigint) IS

@@ -139,7 +139,7 @@ SELECT o.id, o.brand_code, o.recipient, o.consent_type, o.status, o.state, o.con
    AND iys.reporting_deadline(o.consent_date) < (now() AT TIME ZONE 'Europe/Istanbul')::timestamp + interval '1 day';
 
 GRANT SELECT ON iys.sync_status, iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts TO pg_monitor;
-GRANT SELECT ON iys.outbox, iys.consent_ledger, iys.attached_table, iys.worker_state TO pg_monitor;
+GRANT SELECT ON iys.outbox, iys.batch, iys.consent_ledger, iys.attached_table, iys.worker_state TO pg_monitor;
 
 -- Applies one page of pulled changes and moves the pull cursor, in the caller's (one)
 -- transaction: a crash before commit leaves both as they were, so the page is fetched and applied

@@ -18,8 +18,8 @@ const TOKEN_MARGIN_SECS: i64 = 60;
 
 pub struct Sender {
     clients: HashMap<(String, u64), Client>,
-    /// When each open request may be polled next, and how often it was polled.
-    polls: HashMap<String, (Instant, u32)>,
+    /// When each open batch may be polled next, and how often it was polled.
+    polls: HashMap<i64, (Instant, u32)>,
     next_request_at: Instant,
     jitter: Jitter,
     /// When the last pull round started.
@@ -141,7 +141,7 @@ impl Sender {
             Err(f) => return Err(Error::from(f)),
         };
         let after = self.watermarks.get(&target.brand_code).copied().unwrap_or(0);
-        let claimed = tx::run("claiming a batch", || store::claim(&target.brand_code, batch_size, after))?;
+        let (batch_id, claimed) = tx::run("claiming a batch", || store::claim(&target.brand_code, batch_size, after))?;
         let full = claimed.len() as i32 == batch_size;
         match claimed.iter().map(|c| c.id).max() {
             Some(highest) if full => self.watermarks.insert(target.brand_code.clone(), highest),
@@ -160,13 +160,13 @@ impl Sender {
         let answer = self.client(&target.base_url).submit_batch(&token, &endpoint, &records);
         match answer {
             Ok(accepted) => {
-                tx::run("recording the request id", || store::mark_sent(&accepted.request_id, &ids))?;
-                self.polls.insert(accepted.request_id, (Instant::now(), 0));
+                tx::run("recording the request id", || store::mark_sent(batch_id, &accepted.request_id))?;
+                self.polls.insert(batch_id, (Instant::now(), 0));
                 round.sent_batches += 1;
                 Ok(())
             }
             Err(failure) => {
-                let outcome = self.handle_submit_failure(target, &ids, max_attempts, failure);
+                let outcome = self.handle_submit_failure(target, batch_id, &ids, max_attempts, failure);
                 round.last_error = Some(format!("brand {}: {}", target.brand_code, outcome));
                 Ok(())
             }
@@ -174,7 +174,7 @@ impl Sender {
     }
 
     /// Decides what happens to a claimed batch IYS did not take. Returns a log line.
-    fn handle_submit_failure(&mut self, target: &Target, ids: &[i64], attempts: i32, failure: CallFailure) -> String {
+    fn handle_submit_failure(&mut self, target: &Target, batch_id: i64, ids: &[i64], attempts: i32, failure: CallFailure) -> String {
         // Rows go back to pending below the mark: the next claim must see them.
         self.watermarks.remove(&target.brand_code);
         let code = failure.code().map(str::to_owned);
@@ -195,25 +195,24 @@ impl Sender {
                     }
                 }
                 let good: Vec<i64> = ids.iter().copied().filter(|id| !bad_ids.contains(id)).collect();
-                tx::run("settling a refused batch", || {
-                    store::reject(&bad_ids, &codes, &messages)?;
-                    store::release(&good, 0, None, "resent after IYS refused other items of its batch")
-                })
+                tx::run("settling a refused batch", || store::split_refused_batch(batch_id, &bad_ids, &codes, &messages, &good))
             }
             FailureKind::Unauthorized => tx::run("dropping a refused token", || {
                 store::drop_access_token(&target.iys_code)?;
-                store::release(ids, 0, code.as_deref(), &failure.message)
+                store::release_batch(batch_id, ids, 0, code.as_deref(), &failure.message)
             }),
-            FailureKind::TokenLimit => tx::run("releasing after H084", || store::release(ids, TOKEN_HALT_SECS * 1000, code.as_deref(), &failure.message)),
+            FailureKind::TokenLimit => tx::run("releasing after H084", || {
+                store::release_batch(batch_id, ids, TOKEN_HALT_SECS * 1000, code.as_deref(), &failure.message)
+            }),
             FailureKind::Transport | FailureKind::Retryable => {
                 let delay = self.backoff(attempts);
-                tx::run("scheduling a retry", || store::release(ids, delay, code.as_deref(), &failure.message))
+                tx::run("scheduling a retry", || store::release_batch(batch_id, ids, delay, code.as_deref(), &failure.message))
             }
             FailureKind::Final => {
                 // A refusal that names no item applies to the whole request.
                 let codes = vec![code.clone().unwrap_or_else(|| format!("HTTP{}", failure.status.unwrap_or(0))); ids.len()];
                 let messages = vec![format!("IYS refused the whole batch: {}", failure.message); ids.len()];
-                tx::run("settling a refused batch", || store::reject(ids, &codes, &messages))
+                tx::run("settling a refused batch", || store::reject_batch(batch_id, ids, &codes, &messages))
             }
         };
         match result {
@@ -222,21 +221,22 @@ impl Sender {
         }
     }
 
-    /// Polls the open requests that are due and settles their rows.
+    /// Polls the open batches that are due and settles their rows.
     pub fn poll(&mut self, round: &mut Round) -> Result<(), Error> {
-        let open = tx::run("finding open requests", store::open_requests)?;
+        let open = tx::run("finding open batches", store::open_batches)?;
         let now = Instant::now();
-        self.polls.retain(|id, _| open.iter().any(|(o, _)| o == id));
-        for (request_id, target) in open {
+        self.polls.retain(|id, _| open.iter().any(|o| o.batch_id == *id));
+        for batch in open {
             if crate::worker::stop_requested() {
                 return Ok(());
             }
-            let (due, polls) = *self.polls.entry(request_id.clone()).or_insert((now, 0));
+            let (batch_id, target) = (batch.batch_id, &batch.target);
+            let (due, polls) = *self.polls.entry(batch_id).or_insert((now, 0));
             if due > now {
                 round.next_poll = Some(round.next_poll.map_or(due, |n| n.min(due)));
                 continue;
             }
-            let token = match self.token(&target) {
+            let token = match self.token(target) {
                 Ok(token) => token,
                 Err(f) => {
                     round.last_error = Some(format!("brand {}: {f}", target.brand_code));
@@ -245,24 +245,24 @@ impl Sender {
             };
             let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
             self.pace();
-            let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &request_id);
+            let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &batch.request_id);
             // Poll again soon, backing off while IYS is still processing (capped at 30 s).
             let wait = Duration::from_millis((50u64 << polls.min(9)).min(30_000));
             let next = Instant::now() + wait;
             match answer {
                 Ok(results) => {
                     let delay = self.backoff(1);
-                    let (settled, still_open) = tx::run("settling batch results", || store::settle(&request_id, &results, delay))?;
+                    let (settled, still_open) = tx::run("settling batch results", || store::settle(batch_id, &results, delay))?;
                     if results.iter().any(|r| r.status == crate::iys::ItemStatus::Failure) {
                         // A retryable failure may have put rows back to pending.
                         self.watermarks.remove(&target.brand_code);
                     }
                     round.settled_rows += settled;
                     if still_open > 0 {
-                        self.polls.insert(request_id, (next, polls + 1));
+                        self.polls.insert(batch_id, (next, polls + 1));
                         round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
                     } else {
-                        self.polls.remove(&request_id);
+                        self.polls.remove(&batch_id);
                     }
                 }
                 Err(failure) => {
@@ -272,13 +272,13 @@ impl Sender {
                     if failure.kind == FailureKind::Final {
                         // IYS does not know the request (any more): send its rows again; the V2
                         // endpoint answers an identical resend with the original result.
-                        tx::run("resending an unknown request", || store::release_request(&request_id, &failure.message))?;
+                        tx::run("resending an unknown request", || store::release_request(batch_id, &failure.message))?;
                         self.watermarks.remove(&target.brand_code);
-                        self.polls.remove(&request_id);
+                        self.polls.remove(&batch_id);
                         round.last_error = Some(format!("brand {}: batch result refused, rows resent: {failure}", target.brand_code));
                         continue;
                     }
-                    self.polls.insert(request_id, (next, polls + 1));
+                    self.polls.insert(batch_id, (next, polls + 1));
                     round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
                     round.last_error = Some(format!("brand {}: polling a batch result: {failure}", target.brand_code));
                 }

@@ -22,6 +22,9 @@ pub const BACKEND_TYPE: &str = "pg_iys worker";
 /// Set in `_PG_init` when loaded through shared_preload_libraries; forked backends inherit it.
 static PRELOADED: AtomicBool = AtomicBool::new(false);
 
+/// The extension version this library's worker speaks to.
+const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Heartbeats are written at most this often when idle.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
@@ -64,6 +67,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
 
     let mut sender = flush::Sender::new(pid as u64 ^ std::process::id() as u64 ^ 0x9e37_79b9);
     let mut recovered = false;
+    let mut version_warned = false;
     let mut last_heartbeat: Option<Instant> = None;
     let mut timeout = poll_interval();
     while BackgroundWorker::wait_latch(Some(timeout)) {
@@ -71,9 +75,20 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         timeout = poll_interval();
-        match tx::run("checking for the extension", store::extension_ready) {
-            Ok(true) => {}
-            Ok(false) => continue,
+        match tx::run("checking for the extension", store::installed_version) {
+            Ok(Some(version)) if version == LIBRARY_VERSION => version_warned = false,
+            Ok(Some(version)) => {
+                // The library was upgraded but the database's objects were not: the worker's
+                // queries would not match them. Wait for ALTER EXTENSION, saying so once.
+                if !version_warned {
+                    warning!(
+                        "pg_iys worker: the database has pg_iys {version} but the library is {LIBRARY_VERSION}; waiting for ALTER EXTENSION pg_iys UPDATE"
+                    );
+                    version_warned = true;
+                }
+                continue;
+            }
+            Ok(None) => continue,
             Err(e) => {
                 warning!("pg_iys worker: {e}");
                 continue;

@@ -16,7 +16,13 @@ fn arg(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
 fn main() {
+    // --profile: also load pg_stat_statements and print where the drain's database time went.
+    let profile = flag("--profile");
     let drain_n = arg("--changes", 100_000);
     let rate = arg("--rate", 200);
     let latency_secs = arg("--seconds", 10);
@@ -26,29 +32,44 @@ fn main() {
     let ceiling = sim_ceiling(&sim, drain_n.min(100_000));
 
     // 2. Drain.
-    let cluster = Cluster::start(
-        "bench",
-        &["iys.flush_interval_ms = 1000", "iys.max_requests_per_second = 1000", "iys.enabled = off", "shared_buffers = 512MB"],
-    );
+    let mut conf = vec!["iys.flush_interval_ms = 1000", "iys.max_requests_per_second = 1000", "iys.enabled = off", "shared_buffers = 512MB"];
+    if profile {
+        conf.extend(["shared_preload_libraries = 'pg_iys,pg_stat_statements'", "pg_stat_statements.track = all"]);
+    }
+    let cluster = Cluster::start("bench", &conf);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
+    if profile {
+        c.batch_execute("CREATE EXTENSION pg_stat_statements").unwrap();
+    }
     // Each contact carries two channels.
     insert_contacts(&mut c, 1, (drain_n / 2) as i64);
     let queued: i64 = c.query_one("SELECT count(*) FROM iys.outbox", &[]).unwrap().get(0);
+    if profile {
+        c.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
+    }
     c.batch_execute("ALTER SYSTEM SET iys.enabled = on").unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     let start = Instant::now();
-    let deadline = start + Duration::from_secs(600);
+    let deadline = start + Duration::from_secs(arg("--drain-timeout", 600));
+    // The check must stay cheap: a count(*) over the outbox every 50 ms took a core of its own.
     loop {
-        let open: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state IN ('pending', 'in_flight')", &[]).unwrap().get(0);
-        if open == 0 || Instant::now() > deadline {
+        if !any_open(&mut c) || Instant::now() > deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
     }
     let drain_secs = start.elapsed().as_secs_f64();
+    if any_open(&mut c) {
+        let log = cluster.server_log();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        eprintln!("the drain did not finish; server log tail:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
     let accepted: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'accepted'", &[]).unwrap().get(0);
     let drain_rate = accepted as f64 / drain_secs;
+    if profile {
+        print_profile(&mut c, drain_secs);
+    }
 
     // 3. Latency at a steady commit rate (single-row transactions, two channels each).
     c.batch_execute("TRUNCATE iys.outbox").unwrap();
@@ -124,4 +145,32 @@ fn sim_ceiling(sim: &Sim, records: u64) -> f64 {
         sent += 1000;
     }
     sent as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The statements that took most of the drain's database time (nested ones included, so a
+/// function's total contains its statements').
+fn print_profile(c: &mut postgres::Client, drain_secs: f64) {
+    println!("database time during the drain of {drain_secs:.1} s (pg_stat_statements, track = all; nested statements counted in their caller too)");
+    println!("{:>10} {:>8} {:>10}  statement", "total ms", "calls", "ms/call");
+    for row in c
+        .query(
+            "SELECT total_exec_time, calls, total_exec_time / greatest(calls, 1), left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+               FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 25",
+            &[],
+        )
+        .unwrap()
+    {
+        let (total, calls, per, query): (f64, i64, f64, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        println!("{total:>10.0} {calls:>8} {per:>10.2}  {query}");
+    }
+}
+
+/// Whether any change is still pending or in flight: two short index probes.
+fn any_open(c: &mut postgres::Client) -> bool {
+    c.query_one(
+        "SELECT EXISTS (SELECT 1 FROM iys.outbox WHERE state = 'pending') OR EXISTS (SELECT 1 FROM iys.outbox WHERE state = 'in_flight')",
+        &[],
+    )
+    .unwrap()
+    .get(0)
 }
