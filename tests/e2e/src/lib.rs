@@ -95,7 +95,7 @@ impl Cluster {
         let mut conf = format!(
             "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{data}'\n\
              shared_preload_libraries = 'pg_iys'\niys.database = 'postgres'\nfsync = off\n\
-             log_min_messages = log\nlogging_collector = off\n"
+             log_min_messages = warning\nlogging_collector = off\n"
         );
         for line in extra_conf {
             conf.push_str(line);

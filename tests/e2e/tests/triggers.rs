@@ -307,7 +307,9 @@ fn ledger_is_append_only_with_retention() {
     assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
     let err = c.batch_execute("DELETE FROM iys.consent_ledger").unwrap_err();
     assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
-    // Filling the IYS transaction id once is the one allowed change.
+    // Filling the IYS transaction id once is the one allowed change, and only on its own.
+    let err = c.batch_execute("UPDATE iys.consent_ledger SET transaction_id = 'tx-1', source_key = 'other'").unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
     c.batch_execute("UPDATE iys.consent_ledger SET transaction_id = 'tx-1'").unwrap();
     assert!(c.batch_execute("UPDATE iys.consent_ledger SET transaction_id = 'tx-2'").is_err());
     // Unsettled changes survive retention; settled old ones go.

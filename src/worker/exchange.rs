@@ -1,0 +1,82 @@
+//! One batch's HTTP exchange with IYS (submit, then one look at the result) on a helper thread,
+//! so the worker's main thread settles the previous batch and claims the next one meanwhile.
+//!
+//! The helper thread only runs the pure-Rust HTTP client: it never calls into PostgreSQL (no
+//! palloc, no elog, no SPI). It starts with every signal blocked, so PostgreSQL's signal
+//! handlers (latch, SIGTERM, SIGHUP) always run on the main thread.
+
+use crate::iys::{BatchAccepted, CallFailure, Client, ConsentRecord, Endpoint, FailureKind, ItemResult};
+use std::thread::{Scope, ScopedJoinHandle};
+use std::time::Instant;
+
+/// What IYS answered for one batch.
+pub struct Answer {
+    pub submitted: Result<BatchAccepted, CallFailure>,
+    /// The result fetched right after the submit, when the submit was taken.
+    pub result: Option<Result<Vec<ItemResult>, CallFailure>>,
+}
+
+/// The request of one batch, owned by the helper thread.
+pub struct Request {
+    pub client: Client,
+    pub token: String,
+    pub endpoint: Endpoint,
+    pub records: Vec<ConsentRecord>,
+    /// When each of the two calls may start (the worker's request pacing).
+    pub submit_at: Instant,
+    pub fetch_at: Instant,
+}
+
+pub type InAir<'scope> = ScopedJoinHandle<'scope, Answer>;
+
+/// Starts the exchange on a helper thread of `scope`.
+pub fn start<'scope>(scope: &'scope Scope<'scope, '_>, request: Request) -> InAir<'scope> {
+    with_signals_blocked(|| scope.spawn(move || run(request)))
+}
+
+/// Waits for the exchange. A helper that panicked counts as a transport failure: the batch is
+/// retried like any call that got no answer.
+pub fn finish(in_air: InAir<'_>) -> Answer {
+    in_air.join().unwrap_or_else(|_| Answer {
+        submitted: Err(CallFailure {
+            kind: FailureKind::Transport,
+            status: None,
+            errors: Vec::new(),
+            message: "the HTTP exchange with IYS failed unexpectedly".into(),
+        }),
+        result: None,
+    })
+}
+
+fn run(request: Request) -> Answer {
+    sleep_until(request.submit_at);
+    let submitted = request.client.submit_batch(&request.token, &request.endpoint, &request.records);
+    let result = submitted.as_ref().ok().map(|accepted| {
+        sleep_until(request.fetch_at);
+        request.client.batch_result(&request.token, &request.endpoint, &accepted.request_id)
+    });
+    Answer { submitted, result }
+}
+
+fn sleep_until(at: Instant) {
+    let now = Instant::now();
+    if at > now {
+        std::thread::sleep(at - now);
+    }
+}
+
+/// Runs `f` (which spawns a thread) with every signal blocked in the calling thread, so the new
+/// thread inherits the full mask; the caller's mask is restored afterwards, and any signal that
+/// arrived meanwhile is delivered to it then.
+fn with_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain libc calls on stack-allocated sigset_t values.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut previous);
+        let out = f();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+        out
+    }
+}
