@@ -50,6 +50,8 @@ CREATE INDEX outbox_pending_idx ON iys.outbox (brand_code, id) WHERE state = 'pe
 -- Ends with id so "the newest pending change of this key" is one exact index probe.
 CREATE INDEX outbox_unsettled_key_idx ON iys.outbox (brand_code, recipient, consent_type, recipient_type, id)
     WHERE state IN ('pending', 'in_flight');
+-- Our own accepted movement, back through the HS pull, is recognised by IYS's id.
+CREATE INDEX outbox_transaction_idx ON iys.outbox (transaction_id) WHERE transaction_id IS NOT NULL;
 
 -- One row per batch the worker claims: its rows in request order and, once IYS took it, IYS's
 -- request id. Settling reads the rows' ids from here (primary-key probes), so a claimed row is
@@ -84,45 +86,28 @@ CREATE TABLE iys.consent_ledger (
     source_key       text,
     outbox_id        bigint,
     recorded_by      name NOT NULL DEFAULT session_user,
-    transaction_id   text                       -- IYS's id, filled once when IYS accepts it
+    transaction_id   text                       -- IYS's id of a pulled movement (a local one's is on its outbox row)
 );
 COMMENT ON TABLE iys.consent_ledger IS 'append-only history of every consent movement (local or from IYS)';
 CREATE INDEX consent_ledger_key_idx ON iys.consent_ledger (brand_code, recipient, consent_type, recipient_type, id);
 CREATE INDEX consent_ledger_outbox_idx ON iys.consent_ledger (outbox_id) WHERE outbox_id IS NOT NULL;
--- A pulled movement already known (e.g. our own, back through the HS pull) is found by its id.
+-- A pulled movement already known is found by its id (our own accepted ones: outbox_transaction_idx).
 CREATE INDEX consent_ledger_transaction_idx ON iys.consent_ledger (transaction_id) WHERE transaction_id IS NOT NULL;
 
--- Append-only: history is never rewritten. The only change allowed is filling transaction_id
--- once; rows leave only through iys.prune_ledger(). The allowed fill is recognised in the
--- triggers' WHEN clause, so the worker's settling of 1000 rows runs no PL/pgSQL at all.
+-- Append-only: history is never rewritten, rows are never updated; they leave only through
+-- iys.prune_ledger(). What became of a local movement (IYS's transaction id, a rejection) is on
+-- its outbox row; iys.consent_history shows both together.
 CREATE FUNCTION iys.ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        IF current_setting('iys.pruning_ledger', true) IS DISTINCT FROM 'on' THEN
-            RAISE EXCEPTION 'iys.consent_ledger is append-only'
-                USING ERRCODE = 'insufficient_privilege',
-                      HINT = 'Old history is removed with iys.prune_ledger(older_than interval).';
-        END IF;
+    IF TG_OP = 'DELETE' AND current_setting('iys.pruning_ledger', true) = 'on' THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION 'iys.consent_ledger is append-only'
         USING ERRCODE = 'insufficient_privilege',
-              DETAIL = 'Only transaction_id may be filled, once, when IYS accepts a movement.';
+              HINT = 'Old history is removed with iys.prune_ledger(older_than interval).';
 END $$;
-CREATE TRIGGER consent_ledger_append_only BEFORE DELETE ON iys.consent_ledger
+CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE OR DELETE ON iys.consent_ledger
     FOR EACH ROW EXECUTE FUNCTION iys.ledger_guard();
--- Every column but transaction_id must stay as it was (a column added to the ledger must be
--- added to this list).
-CREATE TRIGGER consent_ledger_fill_once BEFORE UPDATE ON iys.consent_ledger
-    FOR EACH ROW WHEN (NOT (OLD.transaction_id IS NULL AND NEW.transaction_id IS NOT NULL
-        AND (OLD.id, OLD.recorded_at, OLD.origin, OLD.brand_code, OLD.recipient, OLD.recipient_type,
-             OLD.consent_type, OLD.status, OLD.source, OLD.consent_date, OLD.source_table,
-             OLD.source_key, OLD.outbox_id, OLD.recorded_by)
-            IS NOT DISTINCT FROM
-            (NEW.id, NEW.recorded_at, NEW.origin, NEW.brand_code, NEW.recipient, NEW.recipient_type,
-             NEW.consent_type, NEW.status, NEW.source, NEW.consent_date, NEW.source_table,
-             NEW.source_key, NEW.outbox_id, NEW.recorded_by)))
-    EXECUTE FUNCTION iys.ledger_guard();
 
 -- Retention: removes ledger rows older than `older_than` whose change is settled.
 CREATE FUNCTION iys.prune_ledger(older_than interval) RETURNS bigint LANGUAGE plpgsql AS $$

@@ -138,7 +138,17 @@ SELECT o.id, o.brand_code, o.recipient, o.consent_type, o.status, o.state, o.con
  WHERE o.state IN ('pending', 'in_flight') AND o.consent_date IS NOT NULL AND o.source IS DISTINCT FROM 'HS_2015'
    AND iys.reporting_deadline(o.consent_date) < (now() AT TIME ZONE 'Europe/Istanbul')::timestamp + interval '1 day';
 
-GRANT SELECT ON iys.sync_status, iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts TO pg_monitor;
+-- Every consent movement with what became of it: a local one's IYS transaction id and outcome
+-- come from its outbox row.
+CREATE VIEW iys.consent_history AS
+SELECT l.id, l.recorded_at, l.origin, l.brand_code, l.recipient, l.recipient_type, l.consent_type, l.status,
+       l.source, l.consent_date, l.source_table::regclass AS source_table, l.source_key, l.recorded_by,
+       coalesce(l.transaction_id, o.transaction_id) AS transaction_id,
+       CASE WHEN l.origin = 'iys' THEN 'accepted' ELSE o.state END AS outcome,
+       o.error_code, o.error_message, l.outbox_id
+  FROM iys.consent_ledger l LEFT JOIN iys.outbox o ON o.id = l.outbox_id;
+
+GRANT SELECT ON iys.sync_status, iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history TO pg_monitor;
 GRANT SELECT ON iys.outbox, iys.batch, iys.consent_ledger, iys.attached_table, iys.worker_state TO pg_monitor;
 
 -- Applies one page of pulled changes and moves the pull cursor, in the caller's (one)
@@ -168,7 +178,9 @@ BEGIN
     PERFORM set_config('iys.applying_pull', 'on', true);
     FOR c IN SELECT * FROM jsonb_array_elements(changes) LOOP
         v_txid := c->>'transactionId';
-        CONTINUE WHEN v_txid IS NOT NULL AND EXISTS (SELECT 1 FROM iys.consent_ledger WHERE transaction_id = v_txid);
+        -- Already known: pulled before, or our own accepted movement back through the HS pull.
+        CONTINUE WHEN v_txid IS NOT NULL AND (EXISTS (SELECT 1 FROM iys.consent_ledger WHERE transaction_id = v_txid)
+                                              OR EXISTS (SELECT 1 FROM iys.outbox WHERE transaction_id = v_txid));
         v_type := (c->>'type')::iys.consent_type;
         v_recipient := CASE WHEN v_type = 'EPOSTA' THEN lower(c->>'recipient') ELSE c->>'recipient' END;
         v_rtype := coalesce(nullif(c->>'recipientType', ''), 'BIREYSEL')::iys.recipient_type;

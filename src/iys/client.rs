@@ -19,6 +19,7 @@ impl Endpoint {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     base_url: String,

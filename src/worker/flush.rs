@@ -3,10 +3,11 @@
 //! settle each row by its index. HTTP never happens inside a transaction.
 
 use super::backoff::{self, Jitter};
+use super::exchange;
 use super::store::{self, Target};
 use super::tx;
 use crate::core::Error;
-use crate::iys::{CallFailure, Client, Endpoint, FailureKind};
+use crate::iys::{CallFailure, Client, ConsentRecord, Endpoint, FailureKind, ItemResult};
 use crate::settings;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,6 +16,17 @@ use std::time::{Duration, Instant};
 const TOKEN_HALT_SECS: i64 = 3600;
 /// Refresh the access token this long before it expires.
 const TOKEN_MARGIN_SECS: i64 = 60;
+/// Batches one brand may send in one round; then the worker polls, pulls and writes its
+/// heartbeat before it goes on.
+const MAX_BATCHES_PER_ROUND: usize = 20;
+
+/// A claimed batch on its way to IYS.
+struct Claim {
+    batch_id: i64,
+    ids: Vec<i64>,
+    attempts: i32,
+    full: bool,
+}
 
 pub struct Sender {
     clients: HashMap<(String, u64), Client>,
@@ -28,6 +40,8 @@ pub struct Sender {
     /// Dropped whenever a claim is not full or rows go back to pending, so that the next claim
     /// scans from the start and no row waits behind the mark.
     watermarks: HashMap<String, i64>,
+    /// Batches this run claimed whose answer could not be recorded (still 'claimed').
+    unrecorded: Vec<i64>,
 }
 
 /// What a round did, for the loop's pacing and the status row.
@@ -45,7 +59,7 @@ pub struct Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new() }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new() }
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
@@ -55,14 +69,22 @@ impl Sender {
             .or_insert_with(|| Client::new(base_url, Duration::from_millis(timeout_ms)))
     }
 
-    /// Keeps to iys.max_requests_per_second (IYS allows 10 per IP).
-    pub(super) fn pace(&mut self) {
-        let now = Instant::now();
-        if self.next_request_at > now {
-            std::thread::sleep(self.next_request_at - now);
-        }
+    /// The moment the next request to IYS may start, keeping to iys.max_requests_per_second
+    /// (IYS allows 10 per IP); the one after it is at least 1/rate later.
+    fn reserve_slot(&mut self) -> Instant {
         let per_second = settings::MAX_REQUESTS_PER_SECOND.get().max(1) as u64;
-        self.next_request_at = Instant::now() + Duration::from_micros(1_000_000 / per_second);
+        let slot = self.next_request_at.max(Instant::now());
+        self.next_request_at = slot + Duration::from_micros(1_000_000 / per_second);
+        slot
+    }
+
+    /// Waits for the next request slot.
+    pub(super) fn pace(&mut self) {
+        let slot = self.reserve_slot();
+        let now = Instant::now();
+        if slot > now {
+            std::thread::sleep(slot - now);
+        }
     }
 
     fn backoff(&mut self, attempts: i32) -> i64 {
@@ -119,10 +141,24 @@ impl Sender {
         }
     }
 
-    /// Claims and sends one batch per brand with due changes.
+    /// Claims and sends the due changes of every brand, up to MAX_BATCHES_PER_ROUND batches each.
     pub fn flush(&mut self, round: &mut Round) -> Result<(), Error> {
         let batch_size = settings::BATCH_SIZE.get().clamp(1, 1000);
         tx::run("refreshing queue statistics", store::refresh_stale_statistics)?;
+        // A batch whose answer could not be recorded last round (an ERROR in that transaction)
+        // may or may not have reached IYS: its rows go back to pending; if it did reach IYS, the
+        // V2 endpoint answers the resend with the original result.
+        if !self.unrecorded.is_empty() {
+            let batches = std::mem::take(&mut self.unrecorded);
+            match tx::run("releasing unrecorded batches", || store::release_claimed(&batches)) {
+                Ok(n) if n > 0 => pgrx::log!("pg_iys worker: {n} change(s) of batches never recorded as sent are pending again"),
+                Ok(_) => {}
+                Err(e) => {
+                    self.unrecorded = batches;
+                    return Err(e);
+                }
+            }
+        }
         for target in tx::run("finding brands with pending changes", store::brands_with_pending)? {
             if crate::worker::stop_requested() {
                 return Ok(());
@@ -134,12 +170,58 @@ impl Sender {
         Ok(())
     }
 
+    /// Sends a brand's due changes batch after batch. Each batch's HTTP exchange runs on a
+    /// helper thread while this thread settles the previous batch and claims the next one.
     fn flush_brand(&mut self, target: &Target, batch_size: i32, round: &mut Round) -> Result<(), Error> {
         // Without a token nothing can be sent; rows stay pending, untouched.
-        let token = match self.token(target) {
-            Ok(token) => token,
-            Err(f) => return Err(Error::from(f)),
-        };
+        let token = self.token(target).map_err(Error::from)?;
+        let client = self.client(&target.base_url).clone();
+        let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
+        std::thread::scope(|scope| {
+            let mut in_air: Option<(Claim, exchange::InAir<'_>)> = None;
+            let mut outcome = Ok(());
+            for _ in 0..MAX_BATCHES_PER_ROUND {
+                if crate::worker::stop_requested() {
+                    break;
+                }
+                let (claim, records) = match self.claim_next(target, batch_size, round) {
+                    Ok(Some(next)) => next,
+                    Ok(None) => break,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                };
+                let full = claim.full;
+                let request = exchange::Request {
+                    client: client.clone(),
+                    token: token.clone(),
+                    endpoint: endpoint.clone(),
+                    records,
+                    submit_at: self.reserve_slot(),
+                    fetch_at: self.reserve_slot(),
+                };
+                let started = exchange::start(scope, request);
+                if let Some((previous, flying)) = in_air.replace((claim, started)) {
+                    if let Err(e) = self.apply_answer(target, previous, exchange::finish(flying), round) {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+            if let Some((last, flying)) = in_air.take() {
+                let applied = self.apply_answer(target, last, exchange::finish(flying), round);
+                outcome = outcome.and(applied);
+            }
+            outcome
+        })
+    }
+
+    /// Claims the brand's next batch, moving the claim watermark.
+    fn claim_next(&mut self, target: &Target, batch_size: i32, round: &mut Round) -> Result<Option<(Claim, Vec<ConsentRecord>)>, Error> {
         let after = self.watermarks.get(&target.brand_code).copied().unwrap_or(0);
         let (batch_id, claimed) = tx::run("claiming a batch", || store::claim(&target.brand_code, batch_size, after))?;
         let full = claimed.len() as i32 == batch_size;
@@ -148,25 +230,42 @@ impl Sender {
             _ => self.watermarks.remove(&target.brand_code),
         };
         if claimed.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         // More may wait: a full batch, or a partial one claimed after the mark.
         round.more_pending |= full || after > 0;
-        let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
-        let records: Vec<_> = claimed.iter().map(|c| c.record.clone()).collect();
-        let max_attempts = claimed.iter().map(|c| c.attempts).max().unwrap_or(1);
-        let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
-        self.pace();
-        let answer = self.client(&target.base_url).submit_batch(&token, &endpoint, &records);
-        match answer {
+        let attempts = claimed.iter().map(|c| c.attempts).max().unwrap_or(1);
+        let ids = claimed.iter().map(|c| c.id).collect();
+        let records = claimed.into_iter().map(|c| c.record).collect();
+        Ok(Some((Claim { batch_id, ids, attempts, full }, records)))
+    }
+
+    /// Records what IYS answered for a batch: its request id and, when already there, its
+    /// results. A batch left 'claimed' by an error here is released next round.
+    fn apply_answer(&mut self, target: &Target, claim: Claim, answer: exchange::Answer, round: &mut Round) -> Result<(), Error> {
+        let batch_id = claim.batch_id;
+        let applied = self.record_answer(target, claim, answer, round);
+        if applied.is_err() {
+            self.unrecorded.push(batch_id);
+        }
+        applied
+    }
+
+    fn record_answer(&mut self, target: &Target, claim: Claim, answer: exchange::Answer, round: &mut Round) -> Result<(), Error> {
+        match answer.submitted {
             Ok(accepted) => {
-                tx::run("recording the request id", || store::mark_sent(batch_id, &accepted.request_id))?;
-                self.polls.insert(batch_id, (Instant::now(), 0));
+                tx::run("recording the request id", || store::mark_sent(claim.batch_id, &accepted.request_id))?;
                 round.sent_batches += 1;
-                Ok(())
+                match answer.result {
+                    Some(result) => self.apply_result(target, claim.batch_id, 0, result, round),
+                    None => {
+                        self.polls.insert(claim.batch_id, (Instant::now(), 0));
+                        Ok(())
+                    }
+                }
             }
             Err(failure) => {
-                let outcome = self.handle_submit_failure(target, batch_id, &ids, max_attempts, failure);
+                let outcome = self.handle_submit_failure(target, claim.batch_id, &claim.ids, claim.attempts, failure);
                 round.last_error = Some(format!("brand {}: {}", target.brand_code, outcome));
                 Ok(())
             }
@@ -230,8 +329,8 @@ impl Sender {
             if crate::worker::stop_requested() {
                 return Ok(());
             }
-            let (batch_id, target) = (batch.batch_id, &batch.target);
-            let (due, polls) = *self.polls.entry(batch_id).or_insert((now, 0));
+            let target = &batch.target;
+            let (due, polls) = *self.polls.entry(batch.batch_id).or_insert((now, 0));
             if due > now {
                 round.next_poll = Some(round.next_poll.map_or(due, |n| n.min(due)));
                 continue;
@@ -246,42 +345,55 @@ impl Sender {
             let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
             self.pace();
             let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &batch.request_id);
-            // Poll again soon, backing off while IYS is still processing (capped at 30 s).
-            let wait = Duration::from_millis((50u64 << polls.min(9)).min(30_000));
-            let next = Instant::now() + wait;
-            match answer {
-                Ok(results) => {
-                    let delay = self.backoff(1);
-                    let (settled, still_open) = tx::run("settling batch results", || store::settle(batch_id, &results, delay))?;
-                    if results.iter().any(|r| r.status == crate::iys::ItemStatus::Failure) {
-                        // A retryable failure may have put rows back to pending.
-                        self.watermarks.remove(&target.brand_code);
-                    }
-                    round.settled_rows += settled;
-                    if still_open > 0 {
-                        self.polls.insert(batch_id, (next, polls + 1));
-                        round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
-                    } else {
-                        self.polls.remove(&batch_id);
-                    }
+            self.apply_result(target, batch.batch_id, polls, answer, round)?;
+        }
+        Ok(())
+    }
+
+    /// Settles a batch by the result IYS gave (or schedules the next poll). `polls`: how often
+    /// the batch was polled before.
+    fn apply_result(
+        &mut self,
+        target: &Target,
+        batch_id: i64,
+        polls: u32,
+        answer: Result<Vec<ItemResult>, CallFailure>,
+        round: &mut Round,
+    ) -> Result<(), Error> {
+        // Poll again soon, backing off while IYS is still processing (capped at 30 s).
+        let next = Instant::now() + Duration::from_millis((50u64 << polls.min(9)).min(30_000));
+        match answer {
+            Ok(results) => {
+                let delay = self.backoff(1);
+                let (settled, still_open) = tx::run("settling batch results", || store::settle(batch_id, &results, delay))?;
+                if results.iter().any(|r| r.status == crate::iys::ItemStatus::Failure) {
+                    // A retryable failure may have put rows back to pending.
+                    self.watermarks.remove(&target.brand_code);
                 }
-                Err(failure) => {
-                    if failure.kind == FailureKind::Unauthorized {
-                        let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
-                    }
-                    if failure.kind == FailureKind::Final {
-                        // IYS does not know the request (any more): send its rows again; the V2
-                        // endpoint answers an identical resend with the original result.
-                        tx::run("resending an unknown request", || store::release_request(batch_id, &failure.message))?;
-                        self.watermarks.remove(&target.brand_code);
-                        self.polls.remove(&batch_id);
-                        round.last_error = Some(format!("brand {}: batch result refused, rows resent: {failure}", target.brand_code));
-                        continue;
-                    }
+                round.settled_rows += settled;
+                if still_open > 0 {
                     self.polls.insert(batch_id, (next, polls + 1));
                     round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
-                    round.last_error = Some(format!("brand {}: polling a batch result: {failure}", target.brand_code));
+                } else {
+                    self.polls.remove(&batch_id);
                 }
+            }
+            Err(failure) => {
+                if failure.kind == FailureKind::Unauthorized {
+                    let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
+                }
+                if failure.kind == FailureKind::Final {
+                    // IYS does not know the request (any more): send its rows again; the V2
+                    // endpoint answers an identical resend with the original result.
+                    tx::run("resending an unknown request", || store::release_request(batch_id, &failure.message))?;
+                    self.watermarks.remove(&target.brand_code);
+                    self.polls.remove(&batch_id);
+                    round.last_error = Some(format!("brand {}: batch result refused, rows resent: {failure}", target.brand_code));
+                    return Ok(());
+                }
+                self.polls.insert(batch_id, (next, polls + 1));
+                round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
+                round.last_error = Some(format!("brand {}: polling a batch result: {failure}", target.brand_code));
             }
         }
         Ok(())

@@ -4,6 +4,7 @@
 //! iys.flush_interval_ms.
 
 mod backoff;
+mod exchange;
 mod flush;
 mod pull;
 mod store;

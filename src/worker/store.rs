@@ -77,26 +77,37 @@ pub fn refresh_stale_statistics() -> Result<bool, Error> {
     Ok(!stale.is_empty())
 }
 
-/// Batches a previous life of the worker claimed but never sent: their rows go back to pending.
-/// Sent batches (request id known) stay open: their result is polled as usual.
+/// Batches a previous run of the worker claimed but never recorded as sent: their rows go back
+/// to pending. Sent batches (request id known) stay open: their result is polled as usual.
 pub fn recover_claimed() -> Result<i64, Error> {
-    let n = Spi::get_one::<i64>(
+    release_claimed_where("TRUE", None)
+}
+
+/// The given batches, if still 'claimed' (their answer was never recorded): rows back to pending.
+pub fn release_claimed(batch_ids: &[i64]) -> Result<i64, Error> {
+    release_claimed_where("id = ANY ($1)", Some(batch_ids))
+}
+
+fn release_claimed_where(filter: &str, batch_ids: Option<&[i64]>) -> Result<i64, Error> {
+    let sql = format!(
         "WITH b AS (UPDATE iys.batch SET state = 'done', done_at = now(),
-                           note = 'claimed by a previous run of the worker but never sent'
-                     WHERE state = 'claimed' RETURNING id, outbox_ids),
+                           note = 'claimed but never recorded as sent: rows put back to pending'
+                     WHERE state = 'claimed' AND {filter} RETURNING id, outbox_ids),
               i AS (SELECT b.id AS batch_id, e.id FROM b, unnest(b.outbox_ids) AS e(id)),
               r AS (UPDATE iys.outbox o SET state = 'pending', next_attempt_at = now()
                       FROM i WHERE o.id = i.id AND o.batch_id = i.batch_id AND o.state = 'in_flight'
                     RETURNING 1)
-         SELECT count(*) FROM r",
-    )
+         SELECT count(*) FROM r"
+    );
+    let n = match batch_ids {
+        Some(ids) => Spi::get_one_with_args::<i64>(&sql, &[ids.to_vec().into()]),
+        None => Spi::get_one::<i64>(&sql),
+    }
     .map_err(spi)?
     .unwrap_or(0);
-    Spi::run_with_args(
-        "UPDATE iys.worker_state SET recovered_rows = recovered_rows + $1",
-        &[n.into()],
-    )
-    .map_err(spi)?;
+    if n > 0 {
+        Spi::run_with_args("UPDATE iys.worker_state SET recovered_rows = recovered_rows + $1", &[n.into()]).map_err(spi)?;
+    }
     Ok(n)
 }
 
@@ -325,17 +336,13 @@ pub fn settle(batch_id: i64, results: &[ItemResult], retry_delay_ms: i64) -> Res
     }
     let settled = accepted_ids.len() + retry_ids.len() + rejected_ids.len();
     if !accepted_ids.is_empty() {
-        // Accept the rows and give their ledger rows IYS's transaction id; then make them the
-        // current consent.
+        // Accept the rows with IYS's transaction ids; then make them the current consent.
         let done = Spi::get_one_with_args::<Vec<i64>>(
             "WITH done AS (UPDATE iys.outbox o SET state = 'accepted', transaction_id = nullif(u.txid, ''),
                                   settled_at = now(), error_code = NULL, error_message = NULL
                              FROM unnest($2::bigint[], $3::text[]) AS u(id, txid)
                             WHERE o.id = u.id AND o.batch_id = $1 AND o.state = 'in_flight'
-                           RETURNING o.id, o.transaction_id),
-                  ledger AS (UPDATE iys.consent_ledger l SET transaction_id = done.transaction_id
-                               FROM done WHERE l.outbox_id = done.id AND l.transaction_id IS NULL
-                                AND done.transaction_id IS NOT NULL)
+                           RETURNING o.id)
              SELECT coalesce(array_agg(id), '{}') FROM done",
             &[batch_id.into(), accepted_ids.into(), accepted_tx.into()],
         )

@@ -31,11 +31,14 @@ fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
     assert_eq!(by.len(), 20);
     assert!(by.values().all(|n| *n == 1), "{by:?}");
     assert_eq!(by.get("+905320000003"), Some(&1));
-    // Transaction ids reach the outbox and the ledger.
+    // Transaction ids reach the outbox, and the history shows them with each local movement.
     let missing: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE transaction_id IS NULL", &[]).unwrap().get(0);
     assert_eq!(missing, 0);
-    let ledger: i64 = c.query_one("SELECT count(*) FROM iys.consent_ledger WHERE transaction_id IS NOT NULL", &[]).unwrap().get(0);
-    assert_eq!(ledger, 20);
+    let history: i64 = c
+        .query_one("SELECT count(*) FROM iys.consent_history WHERE origin = 'local' AND outcome = 'accepted' AND transaction_id IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(history, 20);
     // A later change of one consent follows.
     c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1").unwrap();
     wait_settled(&cluster, Duration::from_secs(30));
