@@ -183,3 +183,41 @@ fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
     let dup: Vec<_> = by.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dup.is_empty(), "duplicated movements in IYS: {dup:?}");
 }
+
+#[test]
+fn a_batch_whose_request_id_could_not_be_recorded_is_sent_again_without_a_duplicate() {
+    let sim = Sim::start(0);
+    let cluster = Cluster::start("unrecorded", FAST);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    // The first attempt to record a request id fails, as any ERROR in that transaction would,
+    // after IYS has taken the batch. (A sequence: its step survives the rollback.)
+    c.batch_execute(
+        "CREATE SEQUENCE fail_seq;
+         CREATE FUNCTION fail_first_mark_sent() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.state = 'sent' AND nextval('fail_seq') = 1 THEN
+                 RAISE EXCEPTION 'simulated failure while recording the request id';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER a_fail BEFORE UPDATE ON iys.batch FOR EACH ROW EXECUTE FUNCTION fail_first_mark_sent();",
+    )
+    .unwrap();
+    insert_contacts(&mut c, 1, 5);
+    let states = wait_settled(&cluster, Duration::from_secs(30));
+    assert_eq!(states.get("accepted"), Some(&10), "{states:?}; log:\n{}", cluster.server_log());
+    // The failure happened, the batch was put back and sent again...
+    let failed: i64 = c.query_one("SELECT last_value FROM fail_seq", &[]).unwrap().get(0);
+    assert!(failed >= 2, "the failing trigger never ran");
+    assert!(cluster.server_log().contains("never recorded as sent are pending again"), "log:\n{}", cluster.server_log());
+    let released: i64 = c
+        .query_one("SELECT count(*) FROM iys.batch WHERE state = 'done' AND request_id IS NULL AND note LIKE 'claimed but never recorded%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(released, 1);
+    // ...and IYS's V2 idempotency absorbed the resend: each consent once in its history.
+    let by = movements_by_recipient(&sim);
+    assert_eq!(by.len(), 10, "{by:?}");
+    assert!(by.values().all(|n| *n == 1), "{by:?}");
+}
