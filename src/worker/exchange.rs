@@ -10,10 +10,11 @@ use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
 /// What IYS answered for one batch.
-pub struct Answer {
-    pub submitted: Result<BatchAccepted, CallFailure>,
-    /// The result fetched right after the submit, when the submit was taken.
-    pub result: Option<Result<Vec<ItemResult>, CallFailure>>,
+pub enum Answer {
+    /// IYS did not take the batch (or no answer came).
+    Refused(CallFailure),
+    /// IYS took it; `result` is the first look at its outcome, fetched right after.
+    Taken { accepted: BatchAccepted, result: Result<Vec<ItemResult>, CallFailure> },
 }
 
 /// The request of one batch, owned by the helper thread.
@@ -37,28 +38,30 @@ pub fn start<'scope>(scope: &'scope Scope<'scope, '_>, request: Request) -> InAi
 /// Waits for the exchange. A helper that panicked counts as a transport failure: the batch is
 /// retried like any call that got no answer.
 pub fn finish(in_air: InAir<'_>) -> Answer {
-    in_air.join().unwrap_or_else(|_| Answer {
-        submitted: Err(CallFailure {
+    in_air.join().unwrap_or_else(|_| {
+        Answer::Refused(CallFailure {
             kind: FailureKind::Transport,
             status: None,
             errors: Vec::new(),
             message: "the HTTP exchange with IYS failed unexpectedly".into(),
-        }),
-        result: None,
+        })
     })
 }
 
 fn run(request: Request) -> Answer {
     sleep_until(request.submit_at);
-    let submitted = request.client.submit_batch(&request.token, &request.endpoint, &request.records);
-    let result = submitted.as_ref().ok().map(|accepted| {
-        sleep_until(request.fetch_at);
-        request.client.batch_result(&request.token, &request.endpoint, &accepted.request_id)
-    });
-    Answer { submitted, result }
+    match request.client.submit_batch(&request.token, &request.endpoint, &request.records) {
+        Err(failure) => Answer::Refused(failure),
+        Ok(accepted) => {
+            sleep_until(request.fetch_at);
+            let result = request.client.batch_result(&request.token, &request.endpoint, &accepted.request_id);
+            Answer::Taken { accepted, result }
+        }
+    }
 }
 
-fn sleep_until(at: Instant) {
+/// Sleeps until `at` (returns at once when it has passed).
+pub(super) fn sleep_until(at: Instant) {
     let now = Instant::now();
     if at > now {
         std::thread::sleep(at - now);

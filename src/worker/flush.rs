@@ -7,7 +7,7 @@ use super::exchange;
 use super::store::{self, Target};
 use super::tx;
 use crate::core::Error;
-use crate::iys::{CallFailure, Client, ConsentRecord, Endpoint, FailureKind, ItemResult};
+use crate::iys::{CallFailure, Client, ConsentRecord, FailureKind, ItemResult};
 use crate::settings;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -57,6 +57,13 @@ pub struct Round {
     pub last_error: Option<String>,
 }
 
+impl Round {
+    /// Some open batch should be polled again at `at`: wake no later than that.
+    fn poll_by(&mut self, at: Instant) {
+        self.next_poll = Some(self.next_poll.map_or(at, |n| n.min(at)));
+    }
+}
+
 impl Sender {
     pub fn new(seed: u64) -> Sender {
         Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new() }
@@ -81,10 +88,7 @@ impl Sender {
     /// Waits for the next request slot.
     pub(super) fn pace(&mut self) {
         let slot = self.reserve_slot();
-        let now = Instant::now();
-        if slot > now {
-            std::thread::sleep(slot - now);
-        }
+        exchange::sleep_until(slot);
     }
 
     fn backoff(&mut self, attempts: i32) -> i64 {
@@ -176,7 +180,7 @@ impl Sender {
         // Without a token nothing can be sent; rows stay pending, untouched.
         let token = self.token(target).map_err(Error::from)?;
         let client = self.client(&target.base_url).clone();
-        let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
+        let endpoint = target.endpoint();
         std::thread::scope(|scope| {
             let mut in_air: Option<(Claim, exchange::InAir<'_>)> = None;
             let mut outcome = Ok(());
@@ -252,19 +256,13 @@ impl Sender {
     }
 
     fn record_answer(&mut self, target: &Target, claim: Claim, answer: exchange::Answer, round: &mut Round) -> Result<(), Error> {
-        match answer.submitted {
-            Ok(accepted) => {
+        match answer {
+            exchange::Answer::Taken { accepted, result } => {
                 tx::run("recording the request id", || store::mark_sent(claim.batch_id, &accepted.request_id))?;
                 round.sent_batches += 1;
-                match answer.result {
-                    Some(result) => self.apply_result(target, claim.batch_id, 0, result, round),
-                    None => {
-                        self.polls.insert(claim.batch_id, (Instant::now(), 0));
-                        Ok(())
-                    }
-                }
+                self.apply_result(target, claim.batch_id, 0, result, round)
             }
-            Err(failure) => {
+            exchange::Answer::Refused(failure) => {
                 let outcome = self.handle_submit_failure(target, claim.batch_id, &claim.ids, claim.attempts, failure);
                 round.last_error = Some(format!("brand {}: {}", target.brand_code, outcome));
                 Ok(())
@@ -332,7 +330,7 @@ impl Sender {
             let target = &batch.target;
             let (due, polls) = *self.polls.entry(batch.batch_id).or_insert((now, 0));
             if due > now {
-                round.next_poll = Some(round.next_poll.map_or(due, |n| n.min(due)));
+                round.poll_by(due);
                 continue;
             }
             let token = match self.token(target) {
@@ -342,7 +340,7 @@ impl Sender {
                     continue;
                 }
             };
-            let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
+            let endpoint = target.endpoint();
             self.pace();
             let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &batch.request_id);
             self.apply_result(target, batch.batch_id, polls, answer, round)?;
@@ -373,7 +371,7 @@ impl Sender {
                 round.settled_rows += settled;
                 if still_open > 0 {
                     self.polls.insert(batch_id, (next, polls + 1));
-                    round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
+                    round.poll_by(next);
                 } else {
                     self.polls.remove(&batch_id);
                 }
@@ -392,7 +390,7 @@ impl Sender {
                     return Ok(());
                 }
                 self.polls.insert(batch_id, (next, polls + 1));
-                round.next_poll = Some(round.next_poll.map_or(next, |n| n.min(next)));
+                round.poll_by(next);
                 round.last_error = Some(format!("brand {}: polling a batch result: {failure}", target.brand_code));
             }
         }

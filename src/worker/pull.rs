@@ -7,7 +7,7 @@ use super::flush::Sender;
 use super::store::{self, Target};
 use super::tx;
 use crate::core::Error;
-use crate::iys::{Endpoint, PullSource};
+use crate::iys::PullSource;
 use std::time::Instant;
 
 /// Records per page (IYS's maximum).
@@ -39,7 +39,7 @@ impl Sender {
     }
 
     fn pull_source(&mut self, target: &Target, source: PullSource, round: &mut super::flush::Round) -> Result<(), Error> {
-        let endpoint = Endpoint { iys_code: target.iys_code.clone(), brand_code: target.brand_code.clone() };
+        let endpoint = target.endpoint();
         for _ in 0..MAX_PAGES_PER_ROUND {
             let token = self.token(target)?;
             let after = tx::run("reading the pull cursor", || store::pull_cursor(&target.brand_code, source.as_str()))?;

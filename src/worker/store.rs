@@ -20,6 +20,13 @@ pub struct Target {
     pub password: String,
 }
 
+impl Target {
+    /// The IYS path of this brand's consents.
+    pub fn endpoint(&self) -> crate::iys::Endpoint {
+        crate::iys::Endpoint { iys_code: self.iys_code.clone(), brand_code: self.brand_code.clone() }
+    }
+}
+
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Credentials are deliberately left out.
