@@ -7,7 +7,14 @@ CREATE TABLE iys.account (
     api_base_url  text NOT NULL DEFAULT 'https://api.iys.org.tr',
     username      text NOT NULL,
     password      text NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now()
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    -- The password travels in every token request: plain http only to this machine, unless
+    -- an administrator says otherwise for this account.
+    allow_insecure_http boolean NOT NULL DEFAULT false,
+    CONSTRAINT account_https_check CHECK (
+        api_base_url ~ '^https://'
+        OR api_base_url ~ '^http://(127\.[0-9]+\.[0-9]+\.[0-9]+|localhost|\[::1\])(:[0-9]+)?(/.*)?$'
+        OR allow_insecure_http)
 );
 COMMENT ON TABLE iys.account IS 'IYS API accounts (secret: readable by the extension owner only)';
 REVOKE ALL ON iys.account FROM PUBLIC;
@@ -54,4 +61,16 @@ CREATE TABLE iys.worker_state (
     recovered_rows   bigint NOT NULL DEFAULT 0
 );
 INSERT INTO iys.worker_state DEFAULT VALUES;
-GRANT SELECT ON iys.worker_state TO PUBLIC;
+REVOKE ALL ON iys.worker_state FROM PUBLIC;
+
+-- Lifts a token-endpoint halt (H084) before its hour is up, e.g. after IYS support confirmed
+-- the block is gone. Calling the token endpoint again too early restarts IYS's hour.
+CREATE FUNCTION iys.lift_token_halt(iys_code text) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH lifted AS (
+        UPDATE iys.token t SET halted_until = NULL, halt_reason = NULL, updated_at = now()
+         WHERE t.iys_code = lift_token_halt.iys_code AND t.halted_until IS NOT NULL
+        RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM lifted)
+$$;
+COMMENT ON FUNCTION iys.lift_token_halt(text) IS 'ends an H084 stop of token calls for an account before its hour is up';

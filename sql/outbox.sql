@@ -97,7 +97,7 @@ CREATE INDEX consent_ledger_transaction_idx ON iys.consent_ledger (transaction_i
 -- Append-only: history is never rewritten, rows are never updated; they leave only through
 -- iys.prune_ledger(). What became of a local movement (IYS's transaction id, a rejection) is on
 -- its outbox row; iys.consent_history shows both together.
-CREATE FUNCTION iys.ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION iys.ledger_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'DELETE' AND current_setting('iys.pruning_ledger', true) = 'on' THEN
         RETURN OLD;
@@ -110,7 +110,7 @@ CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE OR DELETE ON iys.consent
     FOR EACH ROW EXECUTE FUNCTION iys.ledger_guard();
 
 -- Retention: removes ledger rows older than `older_than` whose change is settled.
-CREATE FUNCTION iys.prune_ledger(older_than interval) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION iys.prune_ledger(older_than interval) RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     removed bigint;
 BEGIN
@@ -134,7 +134,7 @@ END $$;
 -- The claimed rows are recorded, in request order (by id), as a new iys.batch; each returned row
 -- carries its batch_id.
 CREATE FUNCTION iys.claim_batch(brand text, batch_size integer, after_id bigint DEFAULT 0)
-RETURNS SETOF iys.outbox LANGUAGE plpgsql AS $$
+RETURNS SETOF iys.outbox LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- Sync mode (IYS is master): only consents IYS already has may be updated from here.
     IF EXISTS (SELECT 1 FROM iys.brand b WHERE b.brand_code = brand AND b.mode = 'sync') THEN

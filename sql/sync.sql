@@ -54,7 +54,13 @@ CREATE TABLE iys.conflict (
 GRANT SELECT ON iys.conflict TO pg_monitor;
 
 -- Records an accepted local change as the current consent (called when IYS accepts it).
-CREATE FUNCTION iys.confirm_local(outbox_ids bigint[]) RETURNS void LANGUAGE sql AS $$
+-- Each accepted change also goes to iys.inbox, so that every other attached row holding the same
+-- address follows it (two tables, or two rows, must not drift apart).
+CREATE FUNCTION iys.confirm_local(outbox_ids bigint[]) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
+    SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source::text, consent_date, transaction_id
+      FROM iys.outbox WHERE id = ANY (outbox_ids);
     INSERT INTO iys.current_consent AS c (brand_code, recipient, consent_type, recipient_type, status, source,
                                           consent_date, transaction_id, origin)
     SELECT DISTINCT ON (brand_code, recipient, consent_type, recipient_type)
@@ -71,7 +77,7 @@ $$;
 -- newer RET waiting to be sent. Recipients are in IYS's form (+90… phones, lower-case e-mails),
 -- as the attached tables hold them.
 CREATE FUNCTION iys.can_send(recipient text, consent_type iys.consent_type, brand_code text DEFAULT NULL)
-RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT EXISTS (
         SELECT 1 FROM iys.current_consent c
          WHERE c.recipient = can_send.recipient AND c.consent_type = can_send.consent_type
@@ -151,11 +157,38 @@ SELECT l.id, l.recorded_at, l.origin, l.brand_code, l.recipient, l.recipient_typ
 GRANT SELECT ON iys.sync_status, iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history TO pg_monitor;
 GRANT SELECT ON iys.outbox, iys.batch, iys.consent_ledger, iys.attached_table, iys.worker_state TO pg_monitor;
 
--- Applies one page of pulled changes and moves the pull cursor, in the caller's (one)
--- transaction: a crash before commit leaves both as they were, so the page is fetched and applied
--- again, never twice. `changes` is IYS's `list` array.
-CREATE FUNCTION iys.apply_pulled(p_brand text, p_source text, p_after text, changes jsonb)
-RETURNS integer LANGUAGE plpgsql AS $$
+-- Pulled changes (and our own accepted ones) on their way to the attached tables. The page's
+-- transaction records them here with the ledger and the cursor; the worker then applies them to
+-- the tables in short transactions of its own, with each table owner's rights
+-- (src/worker/apply.rs). An item a table cannot take is quarantined with the reason and never
+-- holds up the others.
+CREATE TABLE iys.inbox (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    origin          text NOT NULL CHECK (origin IN ('iys', 'local')),  -- a citizen's/HS change, or ours accepted
+    brand_code      text NOT NULL,
+    recipient       text,
+    recipient_type  iys.recipient_type,
+    consent_type    iys.consent_type,
+    status          iys.consent_status,
+    source          text,                       -- as IYS spelled it (it may be a source newer than our enum)
+    consent_date    timestamp,
+    transaction_id  text,
+    payload         jsonb,                      -- IYS's item as received, when it could not be read
+    state           text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'applied', 'quarantined')),
+    error           text,
+    settled_at      timestamptz
+);
+COMMENT ON TABLE iys.inbox IS 'consent changes to apply to the attached tables; quarantined ones wait for an operator';
+CREATE INDEX inbox_pending_idx ON iys.inbox (id) WHERE state = 'pending';
+
+-- Records one page of pulled changes and moves the pull cursor, in the caller's (one)
+-- transaction: a crash before commit leaves both as they were, so the page is fetched and
+-- recorded again, never twice. `changes` is IYS's `list` array. The attached tables are not
+-- touched here (no application row is locked by a page); the worker applies iys.inbox next.
+-- An item that cannot be read is quarantined; the rest of the page goes on.
+CREATE FUNCTION iys.record_pulled(p_brand text, p_source text, p_after text, changes jsonb)
+RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c            jsonb;
     applied      integer := 0;
@@ -163,30 +196,41 @@ DECLARE
     v_type       iys.consent_type;
     v_rtype      iys.recipient_type;
     v_status     iys.consent_status;
+    v_source_raw text;
     v_source     iys.consent_source;
     v_date       timestamp;
     v_txid       text;
-    v_policy     text;
-    t            record;
-    ch           jsonb;
-    brand_filter text;
-    date_expr    text;
-    row          record;
 BEGIN
-    SELECT tie_policy INTO v_policy FROM iys.brand WHERE brand_code = p_brand;
-    -- Our own triggers must not send these changes back to IYS.
-    PERFORM set_config('iys.applying_pull', 'on', true);
     FOR c IN SELECT * FROM jsonb_array_elements(changes) LOOP
-        v_txid := c->>'transactionId';
-        -- Already known: pulled before, or our own accepted movement back through the HS pull.
-        CONTINUE WHEN v_txid IS NOT NULL AND (EXISTS (SELECT 1 FROM iys.consent_ledger WHERE transaction_id = v_txid)
-                                              OR EXISTS (SELECT 1 FROM iys.outbox WHERE transaction_id = v_txid));
-        v_type := (c->>'type')::iys.consent_type;
-        v_recipient := CASE WHEN v_type = 'EPOSTA' THEN lower(c->>'recipient') ELSE c->>'recipient' END;
-        v_rtype := coalesce(nullif(c->>'recipientType', ''), 'BIREYSEL')::iys.recipient_type;
-        v_status := (c->>'status')::iys.consent_status;
-        v_source := nullif(c->>'source', '')::iys.consent_source;
-        v_date := nullif(c->>'consentDate', '')::timestamp;
+        BEGIN
+            v_txid := c->>'transactionId';
+            -- Already known: pulled before, or our own accepted movement back through the HS pull.
+            CONTINUE WHEN v_txid IS NOT NULL AND (EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.transaction_id = v_txid)
+                                                  OR EXISTS (SELECT 1 FROM iys.outbox o WHERE o.transaction_id = v_txid));
+            v_type := (c->>'type')::iys.consent_type;
+            v_recipient := CASE WHEN v_type = 'EPOSTA' THEN lower(c->>'recipient') ELSE c->>'recipient' END;
+            IF v_recipient IS NULL OR v_recipient = '' THEN
+                RAISE EXCEPTION 'the change has no recipient';
+            END IF;
+            v_rtype := coalesce(nullif(c->>'recipientType', ''), 'BIREYSEL')::iys.recipient_type;
+            v_status := (c->>'status')::iys.consent_status;
+            v_source_raw := nullif(c->>'source', '');
+            -- A source newer than our list is kept as IYS spelled it, not refused.
+            v_source := CASE WHEN v_source_raw = ANY (enum_range(NULL::iys.consent_source)::text[])
+                             THEN v_source_raw::iys.consent_source END;
+            v_date := nullif(c->>'consentDate', '')::timestamp;
+            -- Our own movement whose transaction id we do not know yet (its batch result is not
+            -- fetched): the same key, status and date as a local movement of ours.
+            CONTINUE WHEN p_source = 'HS' AND EXISTS (
+                SELECT 1 FROM iys.consent_ledger l
+                 WHERE l.brand_code = p_brand AND l.recipient = v_recipient AND l.consent_type = v_type
+                   AND l.recipient_type = v_rtype AND l.origin = 'local' AND l.status = v_status
+                   AND date_trunc('second', l.consent_date) IS NOT DISTINCT FROM date_trunc('second', v_date));
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO iys.inbox (origin, brand_code, transaction_id, payload, state, error, settled_at)
+            VALUES ('iys', p_brand, c->>'transactionId', c, 'quarantined', 'unreadable change: ' || SQLERRM, now());
+            CONTINUE;
+        END;
         applied := applied + 1;
 
         INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source,
@@ -201,45 +245,9 @@ BEGIN
                transaction_id = excluded.transaction_id, origin = 'iys', confirmed_at = now()
          WHERE cc.consent_date IS NULL OR excluded.consent_date >= cc.consent_date;
 
-        -- The attached tables' rows of this recipient and channel: newest consent date wins (at
-        -- whole seconds, as IYS compares); a tie with another status is a conflict unless the
-        -- brand lets RET win.
-        FOR t IN SELECT a.relid, a.brand_code, a.channels, a.brand_column, a.key_columns FROM iys.attached_table a
-                  WHERE (a.brand_code = p_brand OR a.brand_column IS NOT NULL) LOOP
-            brand_filter := CASE WHEN t.brand_column IS NULL THEN 'true'
-                                 ELSE format('coalesce(nullif(trim(%I::text), %L), %L) = %L', t.brand_column, '', t.brand_code, p_brand) END;
-            FOR ch IN SELECT * FROM jsonb_array_elements(t.channels) WHERE value->>'type' = v_type::text LOOP
-                date_expr := CASE WHEN ch->>'date_type' = 'timestamp with time zone'
-                                  THEN format('(%I AT TIME ZONE INTERVAL %L)', ch->>'consent_date', '+03:00')
-                                  ELSE format('%I', ch->>'consent_date') END;
-                FOR row IN EXECUTE format(
-                    'SELECT ctid AS tid, date_trunc(''second'', %s) AS local_date, %I::text AS local_status, row(%s)::text AS key
-                       FROM %s WHERE %I::text = $1 AND %s FOR UPDATE',
-                    date_expr, ch->>'permission',
-                    (SELECT string_agg(format('%I', k), ', ') FROM unnest(t.key_columns) k),
-                    t.relid::regclass, ch->>'address', brand_filter)
-                    USING v_recipient LOOP
-                    IF row.local_date IS NULL OR v_date IS NULL OR v_date > row.local_date
-                       OR (v_date = row.local_date AND upper(row.local_status) IS DISTINCT FROM v_status::text
-                           AND v_policy = 'ret_wins' AND v_status = 'RET') THEN
-                        EXECUTE format(
-                            'UPDATE %s SET %I = $1, %I = %s, %I = $3 WHERE ctid = $4',
-                            t.relid::regclass, ch->>'permission', ch->>'consent_date',
-                            CASE WHEN ch->>'date_type' = 'timestamp with time zone'
-                                 THEN '($2::timestamp AT TIME ZONE INTERVAL ''+03:00'')' ELSE '$2' END,
-                            ch->>'source')
-                        USING v_status::text, v_date, v_source::text, row.tid;
-                    ELSIF v_date = row.local_date AND upper(row.local_status) IS DISTINCT FROM v_status::text THEN
-                        INSERT INTO iys.conflict (brand_code, recipient, consent_type, recipient_type, local_status,
-                                                  iys_status, consent_date, iys_source, transaction_id, source_table, source_key)
-                        VALUES (p_brand, v_recipient, v_type, v_rtype, row.local_status, v_status, v_date, v_source,
-                                v_txid, t.relid, row.key);
-                    END IF;
-                END LOOP;
-            END LOOP;
-        END LOOP;
+        INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
+        VALUES ('iys', p_brand, v_recipient, v_rtype, v_type, v_status, v_source_raw, v_date, v_txid);
     END LOOP;
-    PERFORM set_config('iys.applying_pull', 'off', true);
 
     INSERT INTO iys.pull_cursor AS pc (brand_code, source, after, last_attempt_at, last_success_at, last_error, applied_changes)
     VALUES (p_brand, p_source, p_after, now(), now(), NULL, applied)
@@ -249,8 +257,27 @@ BEGIN
     RETURN applied;
 END $$;
 
+-- Changes the worker could not apply to an attached table, with the reason.
+CREATE VIEW iys.pull_quarantine AS
+SELECT i.id, i.received_at, i.origin, i.brand_code, i.recipient, i.recipient_type, i.consent_type, i.status,
+       i.source, i.consent_date, i.transaction_id, i.error, i.settled_at AS quarantined_at, i.payload
+  FROM iys.inbox i WHERE i.state = 'quarantined';
+
+-- After the cause is fixed (a column renamed back, a trigger mended): applies quarantined
+-- changes again. NULL = all of them. Returns how many were put back.
+CREATE FUNCTION iys.retry_quarantined(ids bigint[] DEFAULT NULL) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH again AS (
+        UPDATE iys.inbox SET state = 'pending', error = NULL, settled_at = NULL
+         WHERE state = 'quarantined' AND payload IS NULL AND (ids IS NULL OR id = ANY (ids))
+        RETURNING 1)
+    SELECT count(*) FROM again
+$$;
+COMMENT ON FUNCTION iys.retry_quarantined(bigint[]) IS 'applies quarantined changes to the attached tables again';
+
 -- Notes a failed pull attempt (the cursor stays).
-CREATE FUNCTION iys.pull_failed(p_brand text, p_source text, message text) RETURNS void LANGUAGE sql AS $$
+CREATE FUNCTION iys.pull_failed(p_brand text, p_source text, message text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO iys.pull_cursor AS pc (brand_code, source, last_attempt_at, last_error)
     VALUES (p_brand, p_source, now(), message)
     ON CONFLICT (brand_code, source) DO UPDATE SET last_attempt_at = now(), last_error = excluded.last_error

@@ -37,11 +37,25 @@ mod worker;
     name = "sync",
     requires = ["accounts", "calendar", sql_api::calendar::reporting_deadline, sql_api::consent_trigger::enqueue_changes]
 );
+::pgrx::extension_sql_file!(
+    "../sql/privileges.sql",
+    name = "privileges",
+    requires = [
+        "sync",
+        sql_api::attach::attach,
+        sql_api::attach::detach,
+        sql_api::consent_trigger::consent_row_check,
+        sql_api::validate_table::validate_table,
+        sql_api::worker_status::worker_status
+    ],
+    finalize
+);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
     settings::register(preloading);
+    settings::reserve_prefix();
     // Background workers can only be registered while the postmaster preloads us.
     if preloading {
         worker::register();

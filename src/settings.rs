@@ -18,6 +18,10 @@ pub static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static MAX_REQUESTS_PER_SECOND: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// How often the worker pulls citizens' changes from IYS.
 pub static PULL_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
+/// Lets DROP EXTENSION pg_iys discard changes IYS has not answered (`sql_api::drop_guard`).
+pub static DROP_WITH_PENDING_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Set by iys.prune_ledger() for its own DELETE (the ledger is append-only otherwise).
+pub static PRUNING_LEDGER: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Upper bound of the exponential backoff after retryable failures.
 pub static BACKOFF_CAP_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
 
@@ -92,6 +96,22 @@ pub fn register(preloading: bool) {
         GucContext::Sighup,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_bool_guc(
+        c"iys.drop_with_pending_changes",
+        c"Lets DROP EXTENSION pg_iys discard changes IYS has not answered.",
+        c"Off: DROP EXTENSION pg_iys fails while changes are pending or in flight, and says how many.",
+        &DROP_WITH_PENDING_CHANGES,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"iys.pruning_ledger",
+        c"Internal: set by iys.prune_ledger() while it deletes old ledger rows.",
+        c"The consent ledger is append-only otherwise.",
+        &PRUNING_LEDGER,
+        GucContext::Suset,
+        GucFlags::NO_SHOW_ALL,
+    );
     GucRegistry::define_int_guc(
         c"iys.backoff_cap_ms",
         c"Longest wait between retries of a retryable failure.",
@@ -102,6 +122,21 @@ pub fn register(preloading: bool) {
         GucContext::Sighup,
         GucFlags::UNIT_MS,
     );
+}
+
+/// Reserves the `iys.` prefix: a setting pg_iys does not define cannot be invented under it
+/// (`SET iys.anything` is an error), so no session can pose as pg_iys's own state.
+pub fn reserve_prefix() {
+    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    // SAFETY: called from _PG_init, after our GUCs are defined.
+    unsafe {
+        pgrx::pg_sys::MarkGUCPrefixReserved(c"iys".as_ptr())
+    };
+    #[cfg(any(feature = "pg13", feature = "pg14"))]
+    // SAFETY: as above; older servers only warn about unknown names under the prefix.
+    unsafe {
+        pgrx::pg_sys::EmitWarningsOnPlaceholders(c"iys".as_ptr())
+    };
 }
 
 /// The worker's database name as a Rust string.

@@ -10,6 +10,9 @@
 //!   stored date, within the reporting window, not in the future).
 //! - A new or changed address is a new consent. If its permission is RET it is stored but not
 //!   sent: IYS refuses a first record that is RET (H175).
+//! - A source IYS set (`IYS_*`, written by a pull) is IYS's, not the app's: when the app changes
+//!   the permission and leaves such a source as it was, the change is sent with
+//!   [`SOURCE_FOR_INHERITED`] (IYS takes no `IYS_*` source from us), never refused for it.
 
 use chrono::NaiveDateTime;
 
@@ -33,6 +36,11 @@ impl ChannelValues<'_> {
     }
 }
 
+/// The source sent (and written to the row) for a permission change whose source column still
+/// holds the `IYS_*` source of a change IYS made: the app changed the permission through its
+/// own (electronic) channel without saying which.
+pub const SOURCE_FOR_INHERITED: &str = "HS_WEB";
+
 /// What the trigger must do with the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelDecision {
@@ -45,7 +53,8 @@ pub enum ChannelDecision {
     /// back and warn.
     KeepOldDateAndSource { normalized_address: String },
     /// A valid change; `send` is false for a first record that is RET (stored, not sent).
-    Accept { normalized_address: String, status: ConsentStatus, send: bool },
+    /// `source`: a source to write over an `IYS_*` one the app left as it was.
+    Accept { normalized_address: String, status: ConsentStatus, send: bool, source: Option<&'static str> },
     /// Breaks IYS rules: reject the row or keep the old values, as the table's policy says.
     Invalid { problems: Vec<Problem> },
 }
@@ -117,11 +126,17 @@ pub fn decide_channel(
         }
     }
 
+    // The permission changes over a source IYS set, which the app left as it was.
+    let inherited = previous.is_some_and(|(_, old)| {
+        let unchanged = old.source.map(str::trim) == new.source.map(str::trim);
+        unchanged && new.source.is_some_and(|s| s.trim().to_ascii_uppercase().starts_with("IYS_"))
+    });
+    let source = if inherited { Some(SOURCE_FOR_INHERITED) } else { new.source };
     let input = ConsentInput {
         recipient: &normalized,
         consent_type,
         status,
-        source: new.source,
+        source,
         consent_date: new.consent_date,
         recipient_type,
     };
@@ -131,7 +146,7 @@ pub fn decide_channel(
     let first_ret = stored.is_none() && status == ConsentStatus::Ret;
     let problems: Vec<Problem> = check.problems.into_iter().filter(|p| !(first_ret && p.code == "H175")).collect();
     if problems.is_empty() {
-        ChannelDecision::Accept { normalized_address: normalized, status, send: !first_ret }
+        ChannelDecision::Accept { normalized_address: normalized, status, send: !first_ret, source: inherited.then_some(SOURCE_FOR_INHERITED) }
     } else {
         ChannelDecision::Invalid { problems }
     }
@@ -167,13 +182,13 @@ mod tests {
     #[test]
     fn new_onay_is_accepted_and_normalised() {
         let d = decide(gsm("0532 123 45 67", "onay", hours_ago(1), "HS_WEB"), None);
-        assert_eq!(d, ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Onay, send: true });
+        assert_eq!(d, ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Onay, send: true, source: None });
     }
 
     #[test]
     fn new_ret_is_stored_but_not_sent() {
         let d = decide(gsm("05321234567", "RET", hours_ago(1), "HS_WEB"), None);
-        assert_eq!(d, ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Ret, send: false });
+        assert_eq!(d, ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Ret, send: false, source: None });
     }
 
     #[test]
@@ -201,7 +216,7 @@ mod tests {
     fn permission_change_is_an_update_with_date_rules() {
         let old = gsm("+905321234567", "ONAY", hours_ago(10), "HS_WEB");
         let ret = gsm("+905321234567", "RET", hours_ago(1), "HS_WEB");
-        assert_eq!(decide(ret, Some(old)), ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Ret, send: true });
+        assert_eq!(decide(ret, Some(old)), ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Ret, send: true, source: None });
         // Not newer than the stored date: H178.
         let older = gsm("+905321234567", "RET", hours_ago(20), "HS_WEB");
         assert!(matches!(decide(older, Some(old)), ChannelDecision::Invalid { ref problems } if problems.iter().any(|p| p.code == "H178")));
@@ -215,7 +230,7 @@ mod tests {
     fn changed_address_is_a_new_consent() {
         let old = gsm("+905321234567", "ONAY", hours_ago(10), "HS_WEB");
         let moved = gsm("+905329999999", "ONAY", hours_ago(1), "HS_WEB");
-        assert_eq!(decide(moved, Some(old)), ChannelDecision::Accept { normalized_address: "+905329999999".into(), status: ConsentStatus::Onay, send: true });
+        assert_eq!(decide(moved, Some(old)), ChannelDecision::Accept { normalized_address: "+905329999999".into(), status: ConsentStatus::Onay, send: true, source: None });
         let moved_ret = gsm("+905329999999", "RET", hours_ago(1), "HS_WEB");
         assert!(matches!(decide(moved_ret, Some(old)), ChannelDecision::Accept { send: false, .. }));
     }
@@ -237,5 +252,20 @@ mod tests {
         let new = ChannelValues { address: Some("+905321234567"), permission: Some("ONAY"), consent_date: None, source: None };
         let d = decide_channel(ConsentType::Mesaj, &new, None, RecipientType::Tacir, now(), &Calendar::turkey_default());
         assert!(matches!(d, ChannelDecision::Accept { send: true, .. }), "{d:?}");
+    }
+
+    #[test]
+    fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
+        let old = ChannelValues { address: Some("+905321234567"), permission: Some("ONAY"), consent_date: hours_ago(30), source: Some("IYS_WEB") };
+        let ret = ChannelValues { permission: Some("RET"), consent_date: hours_ago(1), ..old };
+        assert_eq!(
+            decide(ret, Some(old)),
+            ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Ret, send: true, source: Some(SOURCE_FOR_INHERITED) }
+        );
+        // A source the app typed itself is the app's: an IYS_* one is still refused.
+        let typed = ChannelValues { source: Some("IYS_MOBIL"), ..ret };
+        assert!(matches!(decide(typed, Some(old)), ChannelDecision::Invalid { .. }));
+        // An unchanged IYS_* source with an unchanged permission changes nothing.
+        assert!(matches!(decide(old, Some(old)), ChannelDecision::Unchanged { .. }));
     }
 }

@@ -67,6 +67,12 @@ pub enum Error {
     AlreadyExists { message: String, hint: String },
     /// The table is not attached (`iys.detach` of an unknown table).
     NotAttached { table: String },
+    /// An UPDATE of an attached table changed a row's key.
+    KeyChanged { table: String, column: String },
+    /// A pg_iys trigger fired somewhere `iys.attach()` did not put it.
+    TriggerMisused { table: String, detail: String },
+    /// DROP EXTENSION while changes still wait for IYS.
+    PendingChanges { pending: i64, in_flight: i64 },
     /// A bug or an impossible state.
     Internal(String),
 }
@@ -86,6 +92,12 @@ pub enum SqlStateClass {
     DuplicateObject,
     /// 55000: something must be set up first.
     ObjectNotInPrerequisiteState,
+    /// 55006: the object is still in use.
+    ObjectInUse,
+    /// 0A000.
+    FeatureNotSupported,
+    /// 42501.
+    InsufficientPrivilege,
     /// F0000.
     ConfigFile,
     /// 38000: the external service (IYS) failed.
@@ -104,6 +116,9 @@ impl SqlStateClass {
             SqlStateClass::UndefinedColumn => "42703",
             SqlStateClass::DuplicateObject => "42710",
             SqlStateClass::ObjectNotInPrerequisiteState => "55000",
+            SqlStateClass::ObjectInUse => "55006",
+            SqlStateClass::FeatureNotSupported => "0A000",
+            SqlStateClass::InsufficientPrivilege => "42501",
             SqlStateClass::ConfigFile => "F0000",
             SqlStateClass::ExternalRoutine => "38000",
             SqlStateClass::Internal => "XX000",
@@ -130,6 +145,9 @@ impl Error {
             Error::AlreadyExists { .. } => SqlStateClass::DuplicateObject,
             Error::Config(_) => SqlStateClass::ConfigFile,
             Error::Http { .. } => SqlStateClass::ExternalRoutine,
+            Error::KeyChanged { .. } => SqlStateClass::FeatureNotSupported,
+            Error::TriggerMisused { .. } => SqlStateClass::InsufficientPrivilege,
+            Error::PendingChanges { .. } => SqlStateClass::ObjectInUse,
             Error::Internal(_) => SqlStateClass::Internal,
         }
     }
@@ -180,7 +198,12 @@ impl Error {
             | Error::Internal(_)
             | Error::InvalidParameter { .. }
             | Error::AlreadyExists { .. }
-            | Error::NotAttached { .. } => None,
+            | Error::NotAttached { .. }
+            | Error::KeyChanged { .. } => None,
+            Error::TriggerMisused { detail, .. } => Some(detail.clone()),
+            Error::PendingChanges { pending, in_flight } => Some(format!(
+                "{pending} change(s) pending and {in_flight} in flight would be lost: IYS would never get them."
+            )),
         }
     }
 
@@ -220,6 +243,17 @@ impl Error {
             ),
             Error::AlreadyExists { hint, .. } => Some(hint.clone()),
             Error::NotAttached { .. } => Some("SELECT * FROM iys.attached_table lists the attached tables.".to_owned()),
+            Error::KeyChanged { .. } => Some(
+                "Change a contact's key in its own statement with no consent change, after SELECT iys.detach(); or insert a new row and delete the old one."
+                    .to_owned(),
+            ),
+            Error::TriggerMisused { .. } => {
+                Some("Use SELECT iys.detach(...) and iys.attach(...) to (re)install pg_iys's triggers.".to_owned())
+            }
+            Error::PendingChanges { .. } => Some(
+                "Let the worker send them (SELECT * FROM iys.sync_status), or SET iys.drop_with_pending_changes = on to drop anyway."
+                    .to_owned(),
+            ),
         }
     }
 
@@ -324,6 +358,18 @@ impl fmt::Display for Error {
             },
             Error::AlreadyExists { message, .. } => f.write_str(message),
             Error::NotAttached { table } => write!(f, "table {table} is not attached to pg_iys"),
+            Error::KeyChanged { table, column } => write!(
+                f,
+                "pg_iys: an UPDATE of {table} may not change the row key column \"{column}\": consent changes are tracked per row"
+            ),
+            Error::TriggerMisused { table, .. } => {
+                write!(f, "pg_iys: the consent trigger on {table} is not installed by iys.attach(); nothing was queued")
+            }
+            Error::PendingChanges { pending, in_flight } => write!(
+                f,
+                "pg_iys still has {} consent change(s) that IYS has not answered ({pending} pending, {in_flight} in flight)",
+                pending + in_flight
+            ),
         }
     }
 }

@@ -3,19 +3,27 @@
 //!
 //! Every identifier reaches SQL through `quote_identifier` and every value through
 //! `quote_literal`; column names come from the catalog check below, never pasted raw.
+//!
+//! The triggers carry no arguments: they find their configuration in `iys.attached_table` (which
+//! only the extension's owner writes) and the enqueue statement is generated here from it, so no
+//! trigger ever runs SQL text that a table owner could have supplied.
 
 use crate::core::mapping::{ChannelColumns, TableMapping};
 use crate::core::{ConsentSource, ConsentStatus, Error, RecipientType};
 use crate::sql_api::consent_trigger::OnInvalid;
 use crate::sql_api::error::OrRaise;
+use crate::sql_api::privilege;
 use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier as ident, quote_literal as literal};
 use pgrx::{JsonB, PgRelation};
 
 /// Trigger names sort last so that the application's own BEFORE triggers run first.
-const ROW_TRIGGER: &str = "zz_iys_consent_check";
-const INSERT_TRIGGER: &str = "zz_iys_enqueue_insert";
-const UPDATE_TRIGGER: &str = "zz_iys_enqueue_update";
+pub const ROW_TRIGGER: &str = "zz_iys_consent_check";
+pub const INSERT_TRIGGER: &str = "zz_iys_enqueue_insert";
+pub const UPDATE_TRIGGER: &str = "zz_iys_enqueue_update";
+/// Transition table names the enqueue statement reads.
+pub const NEW_ROWS: &str = "iys_new_rows";
+pub const OLD_ROWS: &str = "iys_old_rows";
 
 /// Column types the triggers understand, per role.
 const ADDRESS_TYPES: &[&str] = &["text", "character varying", "character", "iys.phone", "iys.email"];
@@ -26,6 +34,7 @@ const CONTACT_TYPE_TYPES: &[&str] = &["text", "character varying", "character", 
 const BRAND_TYPES: &[&str] = &["text", "character varying", "character", "integer", "bigint", "numeric"];
 
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn attach(
     tbl: PgRelation,
     brand_code: default!(Option<&str>, "NULL"),
@@ -33,7 +42,7 @@ fn attach(
     on_invalid: default!(&str, "'reject'"),
 ) -> String {
     let mapping_json = mapping.map(|m| m.0.to_string());
-    let plan = AttachPlan::new(&tbl, brand_code, mapping_json.as_deref(), on_invalid).or_raise();
+    let plan = AttachPlan::for_new_attachment(&tbl, brand_code, mapping_json.as_deref(), on_invalid).or_raise();
     for statement in plan.statements() {
         Spi::run(&statement).map_err(|e| Error::Internal(format!("attach failed: {e}"))).or_raise();
     }
@@ -41,6 +50,7 @@ fn attach(
 }
 
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn detach(tbl: PgRelation) -> String {
     let table = qualified_name(&tbl);
     if !is_attached(tbl.oid()) {
@@ -68,8 +78,70 @@ fn is_attached(relid: pg_sys::Oid) -> bool {
         .unwrap_or(false)
 }
 
+fn is_temporary(tbl: &PgRelation) -> bool {
+    // SAFETY: the open relation's catalog row.
+    unsafe { (*(*tbl.as_ptr()).rd_rel).relpersistence as u8 == pg_sys::RELPERSISTENCE_TEMP }
+}
+
 fn qualified_name(tbl: &PgRelation) -> String {
     format!("{}.{}", ident(tbl.namespace()), ident(tbl.name()))
+}
+
+/// One table's attachment as `iys.attach` recorded it.
+pub struct Attachment {
+    pub table_name: String,
+    pub brand_code: Option<String>,
+    pub mapping_json: String,
+    pub on_invalid: String,
+    pub key_columns: Vec<String>,
+}
+
+/// The attachment of `relid`, read as the extension's owner (application roles cannot read
+/// `iys.attached_table`); None when the table is not attached.
+pub fn load_attachment(relid: pg_sys::Oid) -> Result<Option<Attachment>, Error> {
+    privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut rows = client.select(
+                "SELECT table_name, brand_code, mapping::text, on_invalid, key_columns FROM iys.attached_table WHERE relid = $1",
+                None,
+                &[relid.into()],
+            )?;
+            let Some(row) = rows.next() else { return Ok(None) };
+            Ok(Some(Attachment {
+                table_name: row.get::<String>(1)?.unwrap_or_default(),
+                brand_code: row.get::<String>(2)?,
+                mapping_json: row.get::<String>(3)?.unwrap_or_else(|| "{}".into()),
+                on_invalid: row.get::<String>(4)?.unwrap_or_else(|| "reject".into()),
+                key_columns: row.get::<Vec<String>>(5)?.unwrap_or_default(),
+            }))
+        })
+    })
+    .map_err(|e: pgrx::spi::Error| Error::Internal(format!("reading iys.attached_table failed: {e}")))
+}
+
+/// The enqueue statement of an attached table, generated from its recorded attachment and the
+/// table's current columns. `update`: the AFTER UPDATE form (old and new rows).
+pub fn enqueue_statement(relid: pg_sys::Oid, update: bool) -> Result<String, Error> {
+    let attachment = load_attachment(relid)?.ok_or_else(|| Error::NotAttached { table: relation_name(relid) })?;
+    // SAFETY: the trigger's own relation, already locked by the statement that fired it.
+    let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    let mut plan = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid)?;
+    if !attachment.key_columns.is_empty() {
+        plan.key_columns = attachment.key_columns;
+    }
+    Ok(plan.enqueue_sql(update))
+}
+
+fn relation_name(relid: pg_sys::Oid) -> String {
+    // SAFETY: a syscache lookup; NULL for a relation that no longer exists.
+    unsafe {
+        let name = pg_sys::get_rel_name(relid);
+        if name.is_null() {
+            format!("relation {}", u32::from(relid))
+        } else {
+            std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    }
 }
 
 /// Everything `attach` checked and will create.
@@ -86,15 +158,44 @@ struct AttachPlan {
 }
 
 impl AttachPlan {
-    fn new(tbl: &PgRelation, brand_code: Option<&str>, mapping_json: Option<&str>, on_invalid: &str) -> Result<AttachPlan, Error> {
+    /// `resolve`, plus what only a new attachment must pass: not attached yet, a permanent
+    /// table, a unique row key, no generated column among the mapped ones.
+    fn for_new_attachment(tbl: &PgRelation, brand_code: Option<&str>, mapping_json: Option<&str>, on_invalid: &str) -> Result<AttachPlan, Error> {
         let table = qualified_name(tbl);
-        OnInvalid::parse(on_invalid)?;
         if is_attached(tbl.oid()) {
             return Err(Error::AlreadyExists {
                 message: format!("table {table} is already attached to pg_iys"),
                 hint: format!("Run SELECT iys.detach('{table}') first to attach it again with other settings."),
             });
         }
+        let plan = AttachPlan::resolve(tbl, brand_code, mapping_json, on_invalid)?;
+        let refuse = |message: String, hint: &str| Error::InvalidParameter { parameter: "tbl", message, hint: Some(hint.to_owned()) };
+        if is_temporary(tbl) {
+            return Err(refuse(
+                format!("{table} is a temporary table"),
+                "The worker applies citizens' changes from its own session, which cannot see another session's temporary tables; attach a permanent table.",
+            ));
+        }
+        if !has_unique_index_on(tbl.oid(), &plan.key_columns)? {
+            return Err(refuse(
+                format!("the row key ({}) of {table} is not unique", plan.key_columns.join(", ")),
+                "Changes are tracked per row: name a column with a unique index (not partial, no expression) in mapping => '{\"row_id\": \"...\"}', or give the table a primary key.",
+            ));
+        }
+        let mapped: Vec<&str> = plan.mapped_columns();
+        if let Some((column, _)) = generated_columns(tbl.oid())?.into_iter().find(|(c, _)| mapped.contains(&c.as_str())) {
+            return Err(refuse(
+                format!("column \"{column}\" of {table} is a generated column"),
+                "pg_iys writes normalised addresses and pulled consents into the mapped columns; map plain columns.",
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Checks the mapping against the table's columns and builds the statements.
+    fn resolve(tbl: &PgRelation, brand_code: Option<&str>, mapping_json: Option<&str>, on_invalid: &str) -> Result<AttachPlan, Error> {
+        let table = qualified_name(tbl);
+        OnInvalid::parse(on_invalid)?;
         let mapping = TableMapping::from_json(mapping_json)?;
         let brand_code = brand_code.map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned);
         match (&brand_code, &mapping.brand_column) {
@@ -173,6 +274,14 @@ impl AttachPlan {
         })
     }
 
+    /// Every column the triggers read or write.
+    fn mapped_columns(&self) -> Vec<&str> {
+        let mut columns: Vec<&str> = self.mapping.channels.iter().flat_map(|c| c.columns()).collect();
+        columns.extend(self.mapping.contact_type.as_deref());
+        columns.extend(self.mapping.brand_column.as_deref());
+        columns
+    }
+
     fn column_type(&self, name: &str) -> &str {
         self.columns.iter().find(|(c, _)| c == name).map(|(_, t)| t.as_str()).unwrap_or("text")
     }
@@ -193,23 +302,18 @@ impl AttachPlan {
                 literal(&self.on_invalid),
             ),
             format!(
-                "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION iys.consent_row_check({}, {}, {})",
+                "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION iys.consent_row_check()",
                 ident(ROW_TRIGGER),
-                literal(&self.on_invalid),
-                literal(&self.mapping_json),
-                literal(self.brand_code.as_deref().unwrap_or(""))
             ),
             format!(
-                "CREATE TRIGGER {} AFTER INSERT ON {t} REFERENCING NEW TABLE AS iys_new_rows \
-                 FOR EACH STATEMENT EXECUTE FUNCTION iys.enqueue_changes({})",
+                "CREATE TRIGGER {} AFTER INSERT ON {t} REFERENCING NEW TABLE AS {NEW_ROWS} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION iys.enqueue_changes()",
                 ident(INSERT_TRIGGER),
-                literal(&self.enqueue_sql(false))
             ),
             format!(
-                "CREATE TRIGGER {} AFTER UPDATE ON {t} REFERENCING OLD TABLE AS iys_old_rows NEW TABLE AS iys_new_rows \
-                 FOR EACH STATEMENT EXECUTE FUNCTION iys.enqueue_changes({})",
+                "CREATE TRIGGER {} AFTER UPDATE ON {t} REFERENCING OLD TABLE AS {OLD_ROWS} NEW TABLE AS {NEW_ROWS} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION iys.enqueue_changes()",
                 ident(UPDATE_TRIGGER),
-                literal(&self.enqueue_sql(true))
             ),
         ]
     }
@@ -326,6 +430,42 @@ fn table_columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error> {
             .select(
                 "SELECT attname::text, format_type(atttypid, NULL) FROM pg_catalog.pg_attribute \
                   WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                None,
+                &[relid.into()],
+            )?
+            .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())))
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .map_err(|e| Error::Internal(format!("reading the table's columns failed: {e}")))
+}
+
+/// Whether a unique index (not partial, plain columns) covers exactly `columns`, whose values
+/// are then also NOT NULL (a NULL key would not identify a row).
+fn has_unique_index_on(relid: pg_sys::Oid, columns: &[String]) -> Result<bool, Error> {
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (
+             SELECT 1 FROM pg_catalog.pg_index i
+              WHERE i.indrelid = $1 AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+                AND i.indnkeyatts = pg_catalog.cardinality($2::text[])
+                AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname)
+                       FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = i.indrelid AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]))
+                    = (SELECT pg_catalog.array_agg(k ORDER BY k) FROM pg_catalog.unnest($2::text[]) k))
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = $1 AND a.attname::text = ANY ($2::text[]) AND NOT a.attnotnull)",
+        &[relid.into(), columns.to_vec().into()],
+    )
+    .map(|b| b.unwrap_or(false))
+    .map_err(|e| Error::Internal(format!("reading the table's indexes failed: {e}")))
+}
+
+/// (name, kind) of the table's generated columns.
+fn generated_columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT attname::text, attgenerated::text FROM pg_catalog.pg_attribute \
+                  WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated <> ''",
                 None,
                 &[relid.into()],
             )?

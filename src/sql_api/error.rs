@@ -21,6 +21,9 @@ pub fn sqlstate(class: SqlStateClass) -> PgSqlErrorCode {
         SqlStateClass::ObjectNotInPrerequisiteState => {
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
         }
+        SqlStateClass::ObjectInUse => PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+        SqlStateClass::FeatureNotSupported => PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        SqlStateClass::InsufficientPrivilege => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         SqlStateClass::ConfigFile => PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,
         SqlStateClass::ExternalRoutine => PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
         SqlStateClass::Internal => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,

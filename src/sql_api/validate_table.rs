@@ -396,8 +396,9 @@ impl Scan<'_> {
 /// Every row of `tbl` that IYS would reject, one output row per problem. See the module
 /// documentation and README for the mapping keys and the rules checked.
 #[pg_extern(stable, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn validate_table(
-    tbl: PgRelation,
+    tbl: Option<PgRelation>,
     mapping: default!(Option<JsonB>, "NULL"),
     at: default!(Option<TimestampWithTimeZone>, "NULL"),
     check_window: default!(Option<bool>, "false"),
@@ -414,6 +415,13 @@ fn validate_table(
         name!(message_tr, String),
     ),
 > {
+    let tbl = tbl.unwrap_or_else(|| {
+        crate::sql_api::error::raise(&crate::core::Error::InvalidParameter {
+            parameter: "tbl",
+            message: "the table is NULL".into(),
+            hint: Some("Pass the table to check, e.g. iys.validate_table('master_contact').".into()),
+        })
+    });
     let plan = plan(&tbl, mapping.as_ref().map(|j| &j.0));
     let now = match at {
         Some(at) => crate::core::utc_to_turkey(time::from_pg_micros(pg_sys::TimestampTz::from(at)).and_utc()),

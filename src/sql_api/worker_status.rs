@@ -6,6 +6,7 @@ use pgrx::prelude::*;
 /// The worker's process as pg_stat_activity sees it. Errors when pg_iys was not preloaded,
 /// because then no worker exists and nothing would ever be sent.
 #[pg_extern(stable, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
 fn worker_status() -> TableIterator<
     'static,
     (

@@ -50,6 +50,8 @@ pub struct Round {
     pub sent_batches: usize,
     pub settled_rows: usize,
     pub pulled_changes: usize,
+    /// Inbox items applied to the attached tables (or quarantined).
+    pub applied_changes: usize,
     /// A brand filled a whole batch: more is probably waiting.
     pub more_pending: bool,
     /// Soonest time an open request should be polled again.

@@ -3,6 +3,7 @@
 //! sleeps on its latch, which a committing enqueue sets (`wake`), or times out at
 //! iys.flush_interval_ms.
 
+mod apply;
 mod backoff;
 mod exchange;
 mod flush;
@@ -61,6 +62,9 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     let database = settings::database();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    if let Err(e) = tx::run("pinning search_path", store::pin_search_path) {
+        warning!("pg_iys worker: {e}");
+    }
     unsafe { pg_sys::pgstat_report_appname(c"pg_iys worker".as_ptr()) };
     let pid = unsafe { pg_sys::MyProcPid };
     wake::set_worker_pid(pid);
@@ -127,11 +131,17 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
                 round.last_error = Some(e.to_string());
             }
         }
+        if !stop_requested() {
+            match apply::apply_inbox() {
+                Ok(n) => round.applied_changes += n,
+                Err(e) => round.last_error = Some(e.to_string()),
+            }
+        }
         if let Some(error) = &round.last_error {
             // Never contains credentials: failures carry only IYS's codes and messages.
             log!("pg_iys worker: {error}");
         }
-        let busy = round.sent_batches > 0 || round.settled_rows > 0 || round.pulled_changes > 0;
+        let busy = round.sent_batches > 0 || round.settled_rows > 0 || round.pulled_changes > 0 || round.applied_changes > 0;
         if busy || round.last_error.is_some() || last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
             let _ = tx::run("writing the status row", || store::heartbeat(pid, false, busy, round.last_error.as_deref()));
             last_heartbeat = Some(Instant::now());

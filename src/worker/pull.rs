@@ -1,7 +1,8 @@
 //! Pulling consent changes from IYS (`GET …/consents/changes`): citizens' own changes (source
 //! IYS) and other service providers' (source HS, for reconciliation). Each page is fetched with
-//! no transaction open, then applied and the cursor moved in ONE transaction
-//! (`iys.apply_pulled`), so a crash in between re-fetches the page and applies it once.
+//! no transaction open, then recorded (ledger, current consent, inbox) and the cursor moved in
+//! ONE transaction (`iys.record_pulled`), so a crash in between re-fetches the page and records
+//! it once. The attached tables get the changes from the inbox afterwards (`apply`).
 
 use super::flush::Sender;
 use super::store::{self, Target};
@@ -56,12 +57,12 @@ impl Sender {
             };
             let Some(page) = page else {
                 // 204: nothing new. The pull still succeeded.
-                tx::run("recording an empty pull", || store::apply_pulled(&target.brand_code, source.as_str(), None, "[]"))?;
+                tx::run("recording an empty pull", || store::record_pulled(&target.brand_code, source.as_str(), None, "[]"))?;
                 return Ok(());
             };
             let list = serde_json::to_string(&page.list).map_err(|e| Error::Internal(e.to_string()))?;
-            let applied = tx::run("applying pulled changes", || {
-                store::apply_pulled(&target.brand_code, source.as_str(), page.after.as_deref(), &list)
+            let applied = tx::run("recording pulled changes", || {
+                store::record_pulled(&target.brand_code, source.as_str(), page.after.as_deref(), &list)
             })?;
             round.pulled_changes += applied as usize;
             if page.list.len() < PAGE as usize || page.after.is_none() {

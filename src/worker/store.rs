@@ -46,6 +46,12 @@ pub fn installed_version() -> Result<Option<String>, Error> {
     Spi::get_one::<String>("SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_iys')").map_err(spi)
 }
 
+/// The worker's statements name every object with its schema; nothing a role can create
+/// objects in (public) is searched, so no one can shadow a function the worker calls.
+pub fn pin_search_path() -> Result<(), Error> {
+    Spi::run(&format!("SET search_path = {}", crate::sql_api::privilege::SAFE_SEARCH_PATH)).map_err(spi)
+}
+
 /// Session settings of the worker: JIT compiles its short queries for longer than they run
 /// (measured: a 1000-row claim takes 50 ms without JIT, 750 ms with it).
 /// Parallel workers are not worth starting for the worker's index-driven queries either.
@@ -53,6 +59,7 @@ pub fn installed_version() -> Result<Option<String>, Error> {
 /// indexes; with statistics taken before the rows were claimed (batch ids all NULL) the planner
 /// took a whole-table scan joined row by row to settle a batch (measured: 330 ms instead of 27).
 pub fn configure_session() -> Result<(), Error> {
+    pin_search_path()?;
     Spi::run("SET jit = off").map_err(spi)?;
     Spi::run("SET max_parallel_workers_per_gather = 0").map_err(spi)?;
     Spi::run("SET enable_seqscan = off").map_err(spi)
@@ -401,10 +408,11 @@ pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Err
     .map_err(spi)
 }
 
-/// Applies a page and moves the cursor (one transaction: the caller's).
-pub fn apply_pulled(brand_code: &str, source: &str, after: Option<&str>, list_json: &str) -> Result<i32, Error> {
+/// Records a page in the ledger and the inbox and moves the cursor (one transaction: the
+/// caller's). The attached tables are written afterwards (`apply`).
+pub fn record_pulled(brand_code: &str, source: &str, after: Option<&str>, list_json: &str) -> Result<i32, Error> {
     Spi::get_one_with_args::<i32>(
-        "SELECT iys.apply_pulled($1, $2, $3, $4::jsonb)",
+        "SELECT iys.record_pulled($1, $2, $3, $4::jsonb)",
         &[brand_code.into(), source.into(), after.into(), list_json.into()],
     )
     .map(|n| n.unwrap_or(0))

@@ -1,0 +1,234 @@
+-- pg_iys 0.2.0 -> 0.3.0: security and integrity.
+--   * Triggers carry no SQL: they read their table's row of iys.attached_table; the attached
+--     tables' triggers are recreated without arguments.
+--   * EXECUTE on internal and trigger functions is revoked from PUBLIC; every SQL-language
+--     function pins search_path; iys.worker_state is no longer readable by PUBLIC.
+--   * Pulled changes are recorded (iys.record_pulled) and then applied to the attached tables
+--     by the worker with each table owner's rights, through iys.inbox; failures are quarantined
+--     (iys.pull_quarantine, iys.retry_quarantined). iys.apply_pulled is gone.
+--   * Accepted local changes reach every attached row holding the same address.
+--   * DROP EXTENSION refuses while changes are pending (event trigger pg_iys_drop_guard).
+--   * iys.account refuses a plain-http base URL to another host unless allow_insecure_http;
+--     iys.lift_token_halt() ends an H084 halt.
+
+ALTER TABLE iys.account ADD COLUMN allow_insecure_http boolean NOT NULL DEFAULT false;
+-- Accounts that already point at a plain-http host keep working, now explicitly.
+UPDATE iys.account SET allow_insecure_http = true
+ WHERE NOT (api_base_url ~ '^https://'
+            OR api_base_url ~ '^http://(127\.[0-9]+\.[0-9]+\.[0-9]+|localhost|\[::1\])(:[0-9]+)?(/.*)?$');
+ALTER TABLE iys.account ADD CONSTRAINT account_https_check CHECK (
+        api_base_url ~ '^https://'
+        OR api_base_url ~ '^http://(127\.[0-9]+\.[0-9]+\.[0-9]+|localhost|\[::1\])(:[0-9]+)?(/.*)?$'
+        OR allow_insecure_http);
+REVOKE ALL ON iys.worker_state FROM PUBLIC;
+
+-- Lifts a token-endpoint halt (H084) before its hour is up, e.g. after IYS support confirmed
+-- the block is gone. Calling the token endpoint again too early restarts IYS's hour.
+CREATE FUNCTION iys.lift_token_halt(iys_code text) RETURNS boolean
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH lifted AS (
+        UPDATE iys.token t SET halted_until = NULL, halt_reason = NULL, updated_at = now()
+         WHERE t.iys_code = lift_token_halt.iys_code AND t.halted_until IS NOT NULL
+        RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM lifted)
+$$;
+COMMENT ON FUNCTION iys.lift_token_halt(text) IS 'ends an H084 stop of token calls for an account before its hour is up';
+
+ALTER FUNCTION iys.ledger_guard() SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.prune_ledger(interval) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.claim_batch(text, integer, bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.pull_failed(text, text, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.attach(regclass, text, jsonb, text) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.detach(regclass) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.validate_table(regclass, jsonb, timestamptz, boolean, bigint) SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION iys.worker_status() SET search_path = pg_catalog, pg_temp;
+
+DROP FUNCTION iys.apply_pulled(text, text, text, jsonb);
+-- Pulled changes (and our own accepted ones) on their way to the attached tables. The page's
+-- transaction records them here with the ledger and the cursor; the worker then applies them to
+-- the tables in short transactions of its own, with each table owner's rights
+-- (src/worker/apply.rs). An item a table cannot take is quarantined with the reason and never
+-- holds up the others.
+CREATE TABLE iys.inbox (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at     timestamptz NOT NULL DEFAULT now(),
+    origin          text NOT NULL CHECK (origin IN ('iys', 'local')),  -- a citizen's/HS change, or ours accepted
+    brand_code      text NOT NULL,
+    recipient       text,
+    recipient_type  iys.recipient_type,
+    consent_type    iys.consent_type,
+    status          iys.consent_status,
+    source          text,                       -- as IYS spelled it (it may be a source newer than our enum)
+    consent_date    timestamp,
+    transaction_id  text,
+    payload         jsonb,                      -- IYS's item as received, when it could not be read
+    state           text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'applied', 'quarantined')),
+    error           text,
+    settled_at      timestamptz
+);
+COMMENT ON TABLE iys.inbox IS 'consent changes to apply to the attached tables; quarantined ones wait for an operator';
+CREATE INDEX inbox_pending_idx ON iys.inbox (id) WHERE state = 'pending';
+
+-- Records one page of pulled changes and moves the pull cursor, in the caller's (one)
+-- transaction: a crash before commit leaves both as they were, so the page is fetched and
+-- recorded again, never twice. `changes` is IYS's `list` array. The attached tables are not
+-- touched here (no application row is locked by a page); the worker applies iys.inbox next.
+-- An item that cannot be read is quarantined; the rest of the page goes on.
+CREATE FUNCTION iys.record_pulled(p_brand text, p_source text, p_after text, changes jsonb)
+RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c            jsonb;
+    applied      integer := 0;
+    v_recipient  text;
+    v_type       iys.consent_type;
+    v_rtype      iys.recipient_type;
+    v_status     iys.consent_status;
+    v_source_raw text;
+    v_source     iys.consent_source;
+    v_date       timestamp;
+    v_txid       text;
+BEGIN
+    FOR c IN SELECT * FROM jsonb_array_elements(changes) LOOP
+        BEGIN
+            v_txid := c->>'transactionId';
+            -- Already known: pulled before, or our own accepted movement back through the HS pull.
+            CONTINUE WHEN v_txid IS NOT NULL AND (EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.transaction_id = v_txid)
+                                                  OR EXISTS (SELECT 1 FROM iys.outbox o WHERE o.transaction_id = v_txid));
+            v_type := (c->>'type')::iys.consent_type;
+            v_recipient := CASE WHEN v_type = 'EPOSTA' THEN lower(c->>'recipient') ELSE c->>'recipient' END;
+            IF v_recipient IS NULL OR v_recipient = '' THEN
+                RAISE EXCEPTION 'the change has no recipient';
+            END IF;
+            v_rtype := coalesce(nullif(c->>'recipientType', ''), 'BIREYSEL')::iys.recipient_type;
+            v_status := (c->>'status')::iys.consent_status;
+            v_source_raw := nullif(c->>'source', '');
+            -- A source newer than our list is kept as IYS spelled it, not refused.
+            v_source := CASE WHEN v_source_raw = ANY (enum_range(NULL::iys.consent_source)::text[])
+                             THEN v_source_raw::iys.consent_source END;
+            v_date := nullif(c->>'consentDate', '')::timestamp;
+            -- Our own movement whose transaction id we do not know yet (its batch result is not
+            -- fetched): the same key, status and date as a local movement of ours.
+            CONTINUE WHEN p_source = 'HS' AND EXISTS (
+                SELECT 1 FROM iys.consent_ledger l
+                 WHERE l.brand_code = p_brand AND l.recipient = v_recipient AND l.consent_type = v_type
+                   AND l.recipient_type = v_rtype AND l.origin = 'local' AND l.status = v_status
+                   AND date_trunc('second', l.consent_date) IS NOT DISTINCT FROM date_trunc('second', v_date));
+        EXCEPTION WHEN OTHERS THEN
+            INSERT INTO iys.inbox (origin, brand_code, transaction_id, payload, state, error, settled_at)
+            VALUES ('iys', p_brand, c->>'transactionId', c, 'quarantined', 'unreadable change: ' || SQLERRM, now());
+            CONTINUE;
+        END;
+        applied := applied + 1;
+
+        INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source,
+                                        consent_date, transaction_id)
+        VALUES ('iys', p_brand, v_recipient, v_rtype, v_type, v_status, v_source, v_date, v_txid);
+
+        INSERT INTO iys.current_consent AS cc (brand_code, recipient, consent_type, recipient_type, status, source,
+                                               consent_date, transaction_id, origin)
+        VALUES (p_brand, v_recipient, v_type, v_rtype, v_status, v_source, v_date, v_txid, 'iys')
+        ON CONFLICT (brand_code, recipient, consent_type, recipient_type) DO UPDATE
+           SET status = excluded.status, source = excluded.source, consent_date = excluded.consent_date,
+               transaction_id = excluded.transaction_id, origin = 'iys', confirmed_at = now()
+         WHERE cc.consent_date IS NULL OR excluded.consent_date >= cc.consent_date;
+
+        INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
+        VALUES ('iys', p_brand, v_recipient, v_rtype, v_type, v_status, v_source_raw, v_date, v_txid);
+    END LOOP;
+
+    INSERT INTO iys.pull_cursor AS pc (brand_code, source, after, last_attempt_at, last_success_at, last_error, applied_changes)
+    VALUES (p_brand, p_source, p_after, now(), now(), NULL, applied)
+    ON CONFLICT (brand_code, source) DO UPDATE
+       SET after = coalesce(excluded.after, pc.after), last_attempt_at = now(), last_success_at = now(), last_error = NULL,
+           applied_changes = pc.applied_changes + excluded.applied_changes;
+    RETURN applied;
+END $$;
+
+-- Changes the worker could not apply to an attached table, with the reason.
+CREATE VIEW iys.pull_quarantine AS
+SELECT i.id, i.received_at, i.origin, i.brand_code, i.recipient, i.recipient_type, i.consent_type, i.status,
+       i.source, i.consent_date, i.transaction_id, i.error, i.settled_at AS quarantined_at, i.payload
+  FROM iys.inbox i WHERE i.state = 'quarantined';
+
+-- After the cause is fixed (a column renamed back, a trigger mended): applies quarantined
+-- changes again. NULL = all of them. Returns how many were put back.
+CREATE FUNCTION iys.retry_quarantined(ids bigint[] DEFAULT NULL) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH again AS (
+        UPDATE iys.inbox SET state = 'pending', error = NULL, settled_at = NULL
+         WHERE state = 'quarantined' AND payload IS NULL AND (ids IS NULL OR id = ANY (ids))
+        RETURNING 1)
+    SELECT count(*) FROM again
+$$;
+COMMENT ON FUNCTION iys.retry_quarantined(bigint[]) IS 'applies quarantined changes to the attached tables again';
+
+-- Each accepted change also goes to iys.inbox, so that every other attached row holding the same
+-- address follows it (two tables, or two rows, must not drift apart).
+CREATE OR REPLACE FUNCTION iys.confirm_local(outbox_ids bigint[]) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
+    SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source::text, consent_date, transaction_id
+      FROM iys.outbox WHERE id = ANY (outbox_ids);
+    INSERT INTO iys.current_consent AS c (brand_code, recipient, consent_type, recipient_type, status, source,
+                                          consent_date, transaction_id, origin)
+    SELECT DISTINCT ON (brand_code, recipient, consent_type, recipient_type)
+           brand_code, recipient, consent_type, recipient_type, status, source, consent_date, transaction_id, 'local'
+      FROM iys.outbox WHERE id = ANY (outbox_ids)
+     ORDER BY brand_code, recipient, consent_type, recipient_type, id DESC
+    ON CONFLICT (brand_code, recipient, consent_type, recipient_type) DO UPDATE
+       SET status = excluded.status, source = excluded.source, consent_date = excluded.consent_date,
+           transaction_id = excluded.transaction_id, origin = 'local', confirmed_at = now()
+     WHERE c.consent_date IS NULL OR excluded.consent_date IS NULL OR excluded.consent_date >= c.consent_date
+$$;
+
+
+-- The triggers of every attached table, again, without arguments (0.2.0 passed the enqueue
+-- statement as one; 0.3.0 builds it from iys.attached_table).
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT a.relid::regclass AS tbl FROM iys.attached_table a
+               JOIN pg_catalog.pg_class c ON c.oid = a.relid WHERE c.relpersistence <> 't' LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS zz_iys_consent_check ON %s', t.tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS zz_iys_enqueue_insert ON %s', t.tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS zz_iys_enqueue_update ON %s', t.tbl);
+        EXECUTE format('CREATE TRIGGER zz_iys_consent_check BEFORE INSERT OR UPDATE ON %s
+                        FOR EACH ROW EXECUTE FUNCTION iys.consent_row_check()', t.tbl);
+        EXECUTE format('CREATE TRIGGER zz_iys_enqueue_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS iys_new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION iys.enqueue_changes()', t.tbl);
+        EXECUTE format('CREATE TRIGGER zz_iys_enqueue_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS iys_old_rows NEW TABLE AS iys_new_rows
+                        FOR EACH STATEMENT EXECUTE FUNCTION iys.enqueue_changes()', t.tbl);
+    END LOOP;
+END $$;
+
+-- Who may run what. PostgreSQL grants EXECUTE on every new function to PUBLIC; pg_iys takes it
+-- back from everything that writes its state, acts on tables or is a trigger, and leaves it on
+-- what applications use: the types, normalisation and validation functions, iys.can_send.
+-- (A trigger function's EXECUTE right is checked when a trigger is created, so only the roles
+-- that run iys.attach() can put pg_iys's triggers on a table.)
+REVOKE EXECUTE ON FUNCTION iys.enqueue_changes() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.consent_row_check() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.ledger_guard() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.attach(regclass, text, jsonb, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.detach(regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.record_pulled(text, text, text, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.confirm_local(bigint[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.pull_failed(text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
+
+-- Applications ask iys.can_send() before a campaign; they read nothing else of pg_iys's state.
+ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SECURITY DEFINER;
+
+GRANT SELECT ON iys.inbox, iys.pull_quarantine TO pg_monitor;
+
+-- DROP EXTENSION pg_iys / DROP SCHEMA iys refuse while changes wait for IYS
+-- (src/sql_api/drop_guard.rs).
+CREATE FUNCTION iys.drop_guard() RETURNS event_trigger LANGUAGE c AS 'MODULE_PATHNAME', 'pg_iys_drop_guard';
+REVOKE EXECUTE ON FUNCTION iys.drop_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER pg_iys_drop_guard ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION iys.drop_guard();

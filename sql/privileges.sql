@@ -1,0 +1,29 @@
+-- Who may run what. PostgreSQL grants EXECUTE on every new function to PUBLIC; pg_iys takes it
+-- back from everything that writes its state, acts on tables or is a trigger, and leaves it on
+-- what applications use: the types, normalisation and validation functions, iys.can_send.
+-- (A trigger function's EXECUTE right is checked when a trigger is created, so only the roles
+-- that run iys.attach() can put pg_iys's triggers on a table.)
+REVOKE EXECUTE ON FUNCTION iys.enqueue_changes() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.consent_row_check() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.ledger_guard() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.attach(regclass, text, jsonb, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.detach(regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.record_pulled(text, text, text, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.confirm_local(bigint[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.pull_failed(text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
+
+-- Applications ask iys.can_send() before a campaign; they read nothing else of pg_iys's state.
+ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SECURITY DEFINER;
+
+GRANT SELECT ON iys.inbox, iys.pull_quarantine TO pg_monitor;
+
+-- DROP EXTENSION pg_iys / DROP SCHEMA iys refuse while changes wait for IYS
+-- (src/sql_api/drop_guard.rs).
+CREATE FUNCTION iys.drop_guard() RETURNS event_trigger LANGUAGE c AS 'MODULE_PATHNAME', 'pg_iys_drop_guard';
+REVOKE EXECUTE ON FUNCTION iys.drop_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER pg_iys_drop_guard ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION iys.drop_guard();
