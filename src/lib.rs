@@ -56,6 +56,7 @@ pub extern "C-unwind" fn _PG_init() {
     let preloading = unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress };
     settings::register(preloading);
     settings::reserve_prefix();
+    sql_api::error::keep_backtraces_out_of_messages();
     // Background workers can only be registered while the postmaster preloads us.
     if preloading {
         worker::register();

@@ -30,6 +30,16 @@ pub fn sqlstate(class: SqlStateClass) -> PgSqlErrorCode {
     }
 }
 
+/// Keeps Rust backtraces out of error messages: pgrx puts a captured backtrace into an
+/// ERROR's DETAIL, which clients see, and Rust captures one whenever RUST_BACKTRACE is set in
+/// the server's environment. RUST_LIB_BACKTRACE=0 turns capturing off for library code.
+/// Called from `_PG_init`, before any thread of ours exists.
+pub fn keep_backtraces_out_of_messages() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}
+
 /// Raises `err` as an ERROR; never returns.
 #[track_caller]
 pub fn raise(err: &Error) -> ! {

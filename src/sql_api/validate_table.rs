@@ -542,10 +542,15 @@ mod tests {
         );
     }
 
-    #[pg_test(error = "column \"eposta\" of relation mc does not exist")]
+    #[pg_test(error = "column \"eposta\" of relation public.mc does not exist")]
     fn missing_columns_are_named() {
         setup();
         Spi::run(r#"SELECT * FROM iys.validate_table('mc', '{"email": "eposta"}')"#).unwrap();
+    }
+
+    #[pg_test(error = "invalid tbl: the table is NULL")]
+    fn a_null_table_is_a_clear_error() {
+        Spi::run("SELECT * FROM iys.validate_table(NULL)").unwrap();
     }
 
     #[pg_test(error = "invalid mapping: unknown key \"mail\"")]

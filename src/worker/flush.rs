@@ -42,6 +42,8 @@ pub struct Sender {
     watermarks: HashMap<String, i64>,
     /// Batches this run claimed whose answer could not be recorded (still 'claimed').
     unrecorded: Vec<i64>,
+    /// Brands with rows waiting out a backoff after a transient failure.
+    backing_off: std::collections::HashSet<String>,
 }
 
 /// What a round did, for the loop's pacing and the status row.
@@ -68,7 +70,7 @@ impl Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new() }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default() }
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
@@ -262,6 +264,11 @@ impl Sender {
             exchange::Answer::Taken { accepted, result } => {
                 tx::run("recording the request id", || store::mark_sent(claim.batch_id, &accepted.request_id))?;
                 round.sent_batches += 1;
+                if self.backing_off.remove(&target.brand_code) {
+                    // IYS answers again: rows waiting out a backoff go now, their count starts over.
+                    tx::run("ending the backoff", || store::end_backoff(&target.brand_code))?;
+                    self.watermarks.remove(&target.brand_code);
+                }
                 self.apply_result(target, claim.batch_id, 0, result, round)
             }
             exchange::Answer::Refused(failure) => {
@@ -304,6 +311,7 @@ impl Sender {
                 store::release_batch(batch_id, ids, TOKEN_HALT_SECS * 1000, code.as_deref(), &failure.message)
             }),
             FailureKind::Transport | FailureKind::Retryable => {
+                self.backing_off.insert(target.brand_code.clone());
                 let delay = self.backoff(attempts);
                 tx::run("scheduling a retry", || store::release_batch(batch_id, ids, delay, code.as_deref(), &failure.message))
             }

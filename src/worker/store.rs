@@ -489,13 +489,24 @@ pub fn halt_token_calls(iys_code: &str, seconds: i64, reason: &str) -> Result<()
     .map_err(spi)
 }
 
+/// The brand's rows delayed by a transient failure are due now, with a fresh attempt count.
+pub fn end_backoff(brand_code: &str) -> Result<(), Error> {
+    Spi::run_with_args(
+        "UPDATE iys.outbox SET next_attempt_at = now(), attempts = 0
+          WHERE brand_code = $1 AND state = 'pending' AND next_attempt_at > now()",
+        &[brand_code.into()],
+    )
+    .map_err(spi)
+}
+
+/// `error`: this round's last error; a round that did work without one clears the old one.
 pub fn heartbeat(pid: i32, started: bool, flushed: bool, error: Option<&str>) -> Result<(), Error> {
     Spi::run_with_args(
         "UPDATE iys.worker_state SET pid = $1, heartbeat_at = now(),
                 started_at = CASE WHEN $2 THEN now() ELSE started_at END,
                 last_flush_at = CASE WHEN $3 THEN now() ELSE last_flush_at END,
                 last_error_at = CASE WHEN $4::text IS NOT NULL THEN now() ELSE last_error_at END,
-                last_error = coalesce($4, last_error)",
+                last_error = CASE WHEN $4::text IS NOT NULL THEN $4 WHEN $3 THEN NULL ELSE last_error END",
         &[pid.into(), started.into(), flushed.into(), error.into()],
     )
     .map_err(spi)

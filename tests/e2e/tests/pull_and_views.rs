@@ -58,16 +58,17 @@ fn a_citizen_ret_in_iys_reaches_the_table_and_stops_sending() {
     assert_eq!(status, None, "a fresh pull raises no warning");
 }
 
+/// A table that refuses IYS's changes holds up nothing: the page is recorded and the cursor
+/// moves; the changes wait in the quarantine with the table's reason and are applied once, when
+/// the operator retries them after the cause is gone.
 #[test]
-fn a_failed_apply_moves_no_cursor_and_the_page_is_applied_once() {
+fn a_table_refusing_pulled_changes_quarantines_them_and_a_retry_applies_them_once() {
     let sim = Sim::start(0);
     let cluster = Cluster::start("pullcrash", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     insert_contacts(&mut c, 1, 3);
     wait_settled(&cluster, Duration::from_secs(30));
-    // Applying fails (as a crash between fetch and commit would leave it) while the table refuses
-    // writes; the cursor must stay and nothing be half-applied.
     c.batch_execute(
         "CREATE TABLE refuse (on_ boolean); INSERT INTO refuse VALUES (true);
          CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -78,22 +79,29 @@ fn a_failed_apply_moves_no_cursor_and_the_page_is_applied_once() {
     for n in 1..=3 {
         citizen_change(&sim, &format!("+90532000000{n}"), "RET", None);
     }
-    let failed = cluster.wait_for(Duration::from_secs(20), || {
-        c.query_one("SELECT last_error FROM iys.pull_cursor WHERE source = 'IYS'", &[]).ok()?.get::<_, Option<String>>(0)
+    let quarantined = cluster.wait_for(Duration::from_secs(20), || {
+        (one::<i64>(&mut c, "SELECT count(*) FROM iys.pull_quarantine WHERE error LIKE '%simulated failure while applying%'") == 3).then_some(())
     });
-    assert!(failed.unwrap_or_default().contains("simulated failure"), "log:\n{}", cluster.server_log());
-    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE origin = 'iys'"), 0);
+    assert!(quarantined.is_some(), "log:\n{}", cluster.server_log());
+    // Recorded once, cursor moved, no pull error: the next changes are not held up.
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE origin = 'iys'"), 3);
+    assert_eq!(one::<i64>(&mut c, "SELECT applied_changes FROM iys.pull_cursor WHERE source = 'IYS'"), 3);
+    assert_eq!(one::<Option<String>>(&mut c, "SELECT last_error FROM iys.pull_cursor WHERE source = 'IYS'"), None);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM master_contact WHERE gsm_permission = 'RET'"), 0);
-    // The cause goes away: the same page is fetched again and applied exactly once.
+    // The cause goes away; the operator retries: each change applied exactly once.
     c.batch_execute("DELETE FROM refuse").unwrap();
+    assert_eq!(one::<i64>(&mut c, "SELECT iys.retry_quarantined()"), 3);
     let applied = cluster.wait_for(Duration::from_secs(20), || {
         (one::<i64>(&mut cluster.connect(), "SELECT count(*) FROM master_contact WHERE gsm_permission = 'RET'") == 3).then_some(())
     });
-    assert!(applied.is_some());
+    assert!(applied.is_some(), "log:\n{}", cluster.server_log());
     std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.pull_quarantine"), 0);
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.inbox"), 0);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE origin = 'iys'"), 3);
     assert_eq!(one::<i64>(&mut c, "SELECT count(DISTINCT transaction_id) FROM iys.consent_ledger WHERE origin = 'iys'"), 3);
-    assert_eq!(one::<i64>(&mut c, "SELECT applied_changes FROM iys.pull_cursor WHERE source = 'IYS'"), 3);
+    // Applying wrote the table without queueing anything back to IYS.
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE status = 'RET'"), 0);
 }
 
 #[test]

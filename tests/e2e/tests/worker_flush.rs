@@ -150,6 +150,51 @@ fn h084_halts_token_calls_for_the_hour_and_keeps_rows_pending() {
     let mut c = cluster.connect();
     let still: bool = c.query_one("SELECT halted_until > now() FROM iys.token", &[]).unwrap().get(0);
     assert!(still);
+    // The operator lifts it (IYS confirmed the block is gone): the rows go out.
+    sim.clear_faults();
+    let lifted: bool = c.query_one("SELECT iys.lift_token_halt('700001')", &[]).unwrap().get(0);
+    assert!(lifted);
+    let states = wait_settled(&cluster, Duration::from_secs(30));
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}");
+    let again: bool = c.query_one("SELECT iys.lift_token_halt('700001')", &[]).unwrap().get(0);
+    assert!(!again, "nothing left to lift");
+}
+
+/// Rows backed off during an outage go as soon as IYS answers again, not when their (long)
+/// backoff ends; the worker's last error clears once it works again.
+#[test]
+fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
+    let sim = Sim::start(0);
+    let cluster = Cluster::start(
+        "recovery",
+        &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 600000", "iys.max_requests_per_second = 1000"],
+    );
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    sim.admin_post("/admin/faults", json!({"error_rate": 1.0}));
+    insert_contacts(&mut c, 1, 1);
+    let failed = cluster.wait_for(Duration::from_secs(20), || {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM iys.outbox WHERE state = 'pending' AND error_code IS NOT NULL AND next_attempt_at > now()", &[])
+            .ok()?
+            .get(0);
+        (n == 2).then_some(())
+    });
+    assert!(failed.is_some(), "the outage did not back the rows off; log:\n{}", cluster.server_log());
+    // As after many failed attempts: the next one would be minutes away.
+    c.batch_execute("UPDATE iys.outbox SET attempts = 10, next_attempt_at = now() + interval '10 minutes' WHERE state = 'pending'").unwrap();
+    let error: Option<String> = c.query_one("SELECT last_error FROM iys.worker_state", &[]).unwrap().get(0);
+    assert!(error.is_some(), "the outage left no last_error");
+
+    sim.clear_faults();
+    insert_contacts(&mut c, 2, 1);
+    let states = wait_settled(&cluster, Duration::from_secs(15));
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}");
+    let cleared = cluster.wait_for(Duration::from_secs(5), || {
+        let error: Option<String> = c.query_one("SELECT last_error FROM iys.worker_state", &[]).ok()?.get(0);
+        error.is_none().then_some(())
+    });
+    assert!(cleared.is_some(), "last_error stayed after the recovery");
 }
 
 #[test]
@@ -191,12 +236,13 @@ fn a_batch_whose_request_id_could_not_be_recorded_is_sent_again_without_a_duplic
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // The first attempt to record a request id fails, as any ERROR in that transaction would,
-    // after IYS has taken the batch. (A sequence: its step survives the rollback.)
+    // after IYS has taken the batch. (A sequence: its step survives the rollback. Qualified: the
+    // worker's search_path is pg_catalog, pg_temp.)
     c.batch_execute(
         "CREATE SEQUENCE fail_seq;
          CREATE FUNCTION fail_first_mark_sent() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
-             IF NEW.state = 'sent' AND nextval('fail_seq') = 1 THEN
+             IF NEW.state = 'sent' AND nextval('public.fail_seq') = 1 THEN
                  RAISE EXCEPTION 'simulated failure while recording the request id';
              END IF;
              RETURN NEW;
