@@ -21,6 +21,23 @@ ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SECURITY DEFINER;
 
 GRANT SELECT ON iys.inbox, iys.pull_quarantine TO pg_monitor;
 
+-- What the background worker needs when it runs as a role of its own (iys.worker_role) rather
+-- than the bootstrap superuser: its queue, state and pull tables, the account it sends with, and
+-- the internal functions it calls. Run by the extension's owner, e.g.
+--   CREATE ROLE iys_worker LOGIN; SELECT iys.grant_worker_rights('iys_worker');
+CREATE FUNCTION iys.grant_worker_rights(worker regrole) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('GRANT SELECT ON iys.account, iys.brand, iys.attached_table, iys.holiday TO %s', worker);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON iys.outbox, iys.batch, iys.token, iys.worker_state,
+                           iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox TO %s', worker);
+    EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint), iys.record_pulled(text, text, text, jsonb),
+                           iys.confirm_local(bigint[]), iys.pull_failed(text, text, text) TO %s', worker);
+END $$;
+COMMENT ON FUNCTION iys.grant_worker_rights(regrole) IS 'grants a role what the pg_iys worker needs to run as it (iys.worker_role)';
+REVOKE EXECUTE ON FUNCTION iys.grant_worker_rights(regrole) FROM PUBLIC;
+
 -- DROP EXTENSION pg_iys / DROP SCHEMA iys refuse while changes wait for IYS
 -- (src/sql_api/drop_guard.rs).
 CREATE FUNCTION iys.drop_guard() RETURNS event_trigger LANGUAGE c AS 'MODULE_PATHNAME', 'pg_iys_drop_guard';

@@ -6,6 +6,8 @@ use std::ffi::CString;
 
 /// Database the background worker connects to (where `CREATE EXTENSION pg_iys` was run).
 pub static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+/// Role the background worker connects as; empty: the bootstrap superuser.
+pub static WORKER_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Master switch for sending to and pulling from IYS; the queue keeps filling while off.
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Records per IYS batch request (IYS refuses more than 1000).
@@ -34,6 +36,14 @@ pub fn register(preloading: bool) {
             c"Database the pg_iys background worker connects to.",
             c"The database where CREATE EXTENSION pg_iys was run. Needs a server restart.",
             &DATABASE,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+        GucRegistry::define_string_guc(
+            c"iys.worker_role",
+            c"Role the pg_iys background worker connects as.",
+            c"Empty: the bootstrap superuser. A LOGIN role given its rights with iys.grant_worker_rights(). Needs a server restart.",
+            &WORKER_ROLE,
             GucContext::Postmaster,
             GucFlags::default(),
         );
@@ -137,6 +147,11 @@ pub fn reserve_prefix() {
     unsafe {
         pgrx::pg_sys::EmitWarningsOnPlaceholders(c"iys".as_ptr())
     };
+}
+
+/// The worker's role, when one is set.
+pub fn worker_role() -> Option<String> {
+    WORKER_ROLE.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|r| !r.is_empty())
 }
 
 /// The worker's database name as a Rust string.

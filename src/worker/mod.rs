@@ -61,7 +61,10 @@ pub fn stop_requested() -> bool {
 pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     let database = settings::database();
-    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    // A role of the administrator's choosing, or the bootstrap superuser. Either way, attached
+    // tables are written with their owners' rights (apply.rs), never the worker's.
+    let role = settings::worker_role();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), role.as_deref());
     if let Err(e) = tx::run("pinning search_path", store::pin_search_path) {
         warning!("pg_iys worker: {e}");
     }

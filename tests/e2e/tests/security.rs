@@ -382,3 +382,37 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
     .unwrap();
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.account"), 2);
 }
+
+/// The worker needs no superuser: with `iys.worker_role` it connects as a plain LOGIN role given
+/// its rights by `iys.grant_worker_rights()`, sends, settles, and applies a citizen's change to
+/// an attached table (as that table's owner).
+#[test]
+fn the_worker_runs_as_a_plain_role() {
+    let sim = Sim::start(0);
+    let mut conf = CONF.to_vec();
+    conf.push("iys.worker_role = 'iys_worker'");
+    let cluster = Cluster::start("sec_worker_role", &conf);
+    let mut c = cluster.connect();
+    // Until the role exists the worker cannot connect; the postmaster retries every 5 s.
+    c.batch_execute("CREATE ROLE iys_worker LOGIN; CREATE EXTENSION pg_iys; SELECT iys.grant_worker_rights('iys_worker')").unwrap();
+    setup_sync(&mut c, &sim.url());
+    insert_contacts(&mut c, 1, 2);
+    let states = wait_settled(&cluster, Duration::from_secs(40));
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}; log:\n{}", log_tail(&cluster));
+    let who: String = c
+        .query_one("SELECT usename::text FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "iys_worker");
+    assert!(!is_superuser(&mut c, "iys_worker"));
+
+    citizen_change(&sim, "+905320000001", "RET");
+    assert!(
+        wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"),
+        "the citizen's RET did not reach the table; log:\n{}",
+        log_tail(&cluster)
+    );
+    let quarantined: i64 = c.query_one("SELECT count(*) FROM iys.pull_quarantine", &[]).unwrap().get(0);
+    assert_eq!(quarantined, 0);
+    assert!(!cluster.server_log().contains("permission denied"), "log:\n{}", log_tail(&cluster));
+}
