@@ -239,15 +239,24 @@ pub fn setup_sync(client: &mut postgres::Client, sim_url: &str) {
         )
         .unwrap();
     client
-        .batch_execute(
+        .batch_execute(&format!(
             "INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001');
-             CREATE TABLE master_contact (
-                 contact_id bigserial PRIMARY KEY, contact_type text DEFAULT 'BIREYSEL',
-                 email text, email_permission text, email_consent_date timestamp, email_source text,
-                 gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text);
+             {};
              SELECT iys.attach('master_contact', brand_code => '600001');",
-        )
+            contact_table_sql("master_contact", "")
+        ))
         .unwrap();
+}
+
+/// CREATE TABLE of a D-engage master_contact named `name`, with `extra` column definitions
+/// (", col type …") at the end.
+pub fn contact_table_sql(name: &str, extra: &str) -> String {
+    format!(
+        "CREATE TABLE {name} (
+             contact_id bigserial PRIMARY KEY, contact_type text DEFAULT 'BIREYSEL',
+             email text, email_permission text, email_consent_date timestamp, email_source text,
+             gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text{extra})"
+    )
 }
 
 /// Inserts `n` contacts with valid e-mail and GSM consents (2n changes), numbered from `from`.
@@ -290,4 +299,41 @@ pub fn wait_settled(cluster: &Cluster, timeout: Duration) -> std::collections::B
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Runs `sql`, which must fail; returns its SQLSTATE and message.
+pub fn expect_error(c: &mut postgres::Client, sql: &str) -> (String, String) {
+    match c.batch_execute(sql) {
+        Ok(()) => panic!("expected an error, but this succeeded: {sql}"),
+        Err(e) => match e.as_db_error() {
+            Some(db) => (db.code().code().to_owned(), db.message().to_owned()),
+            None => panic!("{sql}: not an error from the server: {e}"),
+        },
+    }
+}
+
+/// The one value of a one-row, one-column query.
+pub fn one<T: for<'a> postgres::types::FromSql<'a>>(c: &mut postgres::Client, sql: &str) -> T {
+    c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+/// Polls `sql` (one boolean column) until it is true or `timeout` passes.
+pub fn wait_true(cluster: &Cluster, c: &mut postgres::Client, timeout: Duration, sql: &str) -> bool {
+    cluster.wait_for(timeout, || c.query_one(sql, &[]).ok().and_then(|r| r.get::<_, Option<bool>>(0)).filter(|b| *b)).is_some()
+}
+
+/// The last 40 lines of the server log, for failure messages.
+pub fn log_tail(cluster: &Cluster) -> String {
+    tail(&cluster.server_log(), 40)
+}
+
+/// A citizen's change of a MESAJ consent in IYS (brand 600001 of setup_sync), as the SMS to 3338
+/// would make it; `consent_date` None lets the simulator use its clock.
+pub fn citizen_change(sim: &Sim, recipient: &str, status: &str, consent_date: Option<&str>) {
+    let mut body = serde_json::json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": "MESAJ",
+                                      "recipientType": "BIREYSEL", "status": status, "source": "IYS_KISAMESAJ"});
+    if let Some(date) = consent_date {
+        body["consentDate"] = serde_json::json!(date);
+    }
+    sim.admin_post("/admin/citizen-change", body);
 }

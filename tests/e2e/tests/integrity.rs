@@ -3,8 +3,7 @@
 //! rows are deleted, or the extension is dropped with work still queued.
 
 use pg_iys_e2e::postgres::Client;
-use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, Cluster, Sim};
-use serde_json::json;
+use pg_iys_e2e::{citizen_change, contact_table_sql, expect_error, insert_contacts, log_tail, one, setup_sync, wait_settled, wait_true, Cluster, Sim};
 use std::time::Duration;
 
 const CONF: &[&str] = &[
@@ -15,16 +14,6 @@ const CONF: &[&str] = &[
     "iys.backoff_cap_ms = 500",
 ];
 
-/// setup_sync's master_contact shape under another name, with `extra` column definitions.
-fn contact_table(name: &str, extra: &str) -> String {
-    format!(
-        "CREATE TABLE {name} (
-             contact_id bigserial PRIMARY KEY, contact_type text DEFAULT 'BIREYSEL',
-             email text, email_permission text, email_consent_date timestamp, email_source text,
-             gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text{extra})"
-    )
-}
-
 /// A row of `table` with only an accepted-looking GSM ONAY for `phone`.
 fn insert_gsm(c: &mut Client, table: &str, phone: &str) {
     c.batch_execute(&format!(
@@ -32,40 +21,6 @@ fn insert_gsm(c: &mut Client, table: &str, phone: &str) {
          VALUES ('{phone}', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB')"
     ))
     .unwrap();
-}
-
-/// Runs `sql`, which must fail; returns its SQLSTATE and message.
-fn expect_error(c: &mut Client, sql: &str) -> (String, String) {
-    match c.batch_execute(sql) {
-        Ok(()) => panic!("expected an error, but this succeeded: {sql}"),
-        Err(e) => match e.as_db_error() {
-            Some(db) => (db.code().code().to_owned(), db.message().to_owned()),
-            None => panic!("{sql}: not an error from the server: {e}"),
-        },
-    }
-}
-
-fn one<T: for<'a> pg_iys_e2e::postgres::types::FromSql<'a>>(c: &mut Client, sql: &str) -> T {
-    c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
-}
-
-/// Polls `sql` (one boolean column) until it is true or `timeout` passes.
-fn wait_true(cluster: &Cluster, c: &mut Client, timeout: Duration, sql: &str) -> bool {
-    cluster.wait_for(timeout, || c.query_one(sql, &[]).ok().and_then(|r| r.get::<_, Option<bool>>(0)).filter(|b| *b)).is_some()
-}
-
-fn log_tail(cluster: &Cluster) -> String {
-    let log = cluster.server_log();
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn citizen_change(sim: &Sim, recipient: &str, status: &str) {
-    sim.admin_post(
-        "/admin/citizen-change",
-        json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": "MESAJ",
-               "recipientType": "BIREYSEL", "status": status, "source": "IYS_KISAMESAJ"}),
-    );
 }
 
 /// Everything after the first wait lands in a fresh second at least: IYS and the row check
@@ -120,18 +75,18 @@ fn attach_refuses_unfit_tables_and_drop_extension_keeps_unsent_changes() {
     let mut c = cluster.connect();
     c.batch_execute("CREATE EXTENSION pg_iys").unwrap();
 
-    c.batch_execute(&contact_table("by_code", ", code text")).unwrap();
+    c.batch_execute(&contact_table_sql("by_code", ", code text")).unwrap();
     let (code, message) = expect_error(&mut c, r#"SELECT iys.attach('by_code', brand_code => '600001', mapping => '{"row_id": "code"}')"#);
     assert_eq!(code, "22023", "{message}");
     assert!(message.to_lowercase().contains("unique"), "{message}");
 
-    c.batch_execute(&contact_table("computed", "").replace("email_source text,", "email_source text GENERATED ALWAYS AS ('HS_WEB') STORED,"))
+    c.batch_execute(&contact_table_sql("computed", "").replace("email_source text,", "email_source text GENERATED ALWAYS AS ('HS_WEB') STORED,"))
         .unwrap();
     let (code, message) = expect_error(&mut c, "SELECT iys.attach('computed', brand_code => '600001')");
     assert_eq!(code, "22023", "{message}");
     assert!(message.to_lowercase().contains("generated"), "{message}");
 
-    c.batch_execute(&contact_table("pg_temp.scratch", "")).unwrap();
+    c.batch_execute(&contact_table_sql("pg_temp.scratch", "")).unwrap();
     let (code, message) = expect_error(&mut c, "SELECT iys.attach('pg_temp.scratch', brand_code => '600001')");
     assert_eq!(code, "22023", "{message}");
     assert!(message.to_lowercase().contains("temporary"), "{message}");
@@ -139,7 +94,7 @@ fn attach_refuses_unfit_tables_and_drop_extension_keeps_unsent_changes() {
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'zz_iys%'"), 0);
 
     // One change queued and, with iys.enabled = off, never sent.
-    c.batch_execute(&contact_table("master_contact", "")).unwrap();
+    c.batch_execute(&contact_table_sql("master_contact", "")).unwrap();
     c.batch_execute("SELECT iys.attach('master_contact', brand_code => '600001')").unwrap();
     insert_gsm(&mut c, "master_contact", "05321234567");
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE state = 'pending'"), 1);
@@ -160,15 +115,15 @@ fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
     let cluster = Cluster::start("int_quarantine", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
-    c.batch_execute(&contact_table("mirror_contact", "")).unwrap();
+    c.batch_execute(&contact_table_sql("mirror_contact", "")).unwrap();
     c.batch_execute("SELECT iys.attach('mirror_contact', brand_code => '600001')").unwrap();
     insert_contacts(&mut c, 1, 3);
     insert_gsm(&mut c, "mirror_contact", "+905320000001");
     wait_settled(&cluster, Duration::from_secs(30));
 
     c.batch_execute("ALTER TABLE mirror_contact RENAME COLUMN gsm_permission TO perm").unwrap();
-    citizen_change(&sim, "+905320000001", "RET");
-    citizen_change(&sim, "+905320000002", "RET");
+    citizen_change(&sim, "+905320000001", "RET", None);
+    citizen_change(&sim, "+905320000002", "RET", None);
     assert!(
         wait_true(
             &cluster,
@@ -195,7 +150,7 @@ fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
 
     // A dropped attached table: later changes still reach the others.
     c.batch_execute("DROP TABLE mirror_contact").unwrap();
-    citizen_change(&sim, "+905320000003", "RET");
+    citizen_change(&sim, "+905320000003", "RET", None);
     assert!(
         wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 3"),
         "a change after DROP TABLE of another attached table did not arrive; log:\n{}",
@@ -213,15 +168,15 @@ fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
     let cluster = Cluster::start("int_iyssource", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
-    c.batch_execute(&contact_table("keep_contact", "")).unwrap();
+    c.batch_execute(&contact_table_sql("keep_contact", "")).unwrap();
     c.batch_execute("SELECT iys.attach('keep_contact', brand_code => '600001', on_invalid => 'keep')").unwrap();
     insert_contacts(&mut c, 1, 1);
     insert_gsm(&mut c, "keep_contact", "+905320000002");
     wait_settled(&cluster, Duration::from_secs(30));
 
     // The citizen says RET to both numbers in IYS.
-    citizen_change(&sim, "+905320000001", "RET");
-    citizen_change(&sim, "+905320000002", "RET");
+    citizen_change(&sim, "+905320000001", "RET", None);
+    citizen_change(&sim, "+905320000002", "RET", None);
     assert!(
         wait_true(
             &cluster,
@@ -253,7 +208,7 @@ fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
     assert!(source.as_deref().is_some_and(|s| s.starts_with("HS_")), "queued with source {source:?}");
 
     // keep mode: the citizen gives ONAY again in IYS, then the app says RET without a source.
-    citizen_change(&sim, "+905320000002", "ONAY");
+    citizen_change(&sim, "+905320000002", "ONAY", None);
     assert!(
         wait_true(
             &cluster,
@@ -286,7 +241,7 @@ fn two_tables_holding_one_address_do_not_drift_apart() {
     let cluster = Cluster::start("int_drift", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
-    c.batch_execute(&contact_table("contact_b", "")).unwrap();
+    c.batch_execute(&contact_table_sql("contact_b", "")).unwrap();
     c.batch_execute("SELECT iys.attach('contact_b', brand_code => '600001')").unwrap();
     insert_gsm(&mut c, "master_contact", "+905320000001");
     insert_gsm(&mut c, "contact_b", "+905320000001");

@@ -1,7 +1,7 @@
 //! Pulling citizens' changes from IYS, sync mode, conflicts, can_send and the status views, with
 //! a real cluster and the simulator.
 
-use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, Cluster, Sim};
+use pg_iys_e2e::{citizen_change, insert_contacts, one, setup_sync, wait_settled, Cluster, Sim};
 use serde_json::json;
 use std::time::Duration;
 
@@ -12,19 +12,6 @@ const CONF: &[&str] = &[
     "iys.backoff_cap_ms = 500",
     "iys.max_requests_per_second = 1000",
 ];
-
-fn citizen_change(sim: &Sim, recipient: &str, status: &str, consent_date: Option<&str>) {
-    let mut body = json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": "MESAJ",
-                          "recipientType": "BIREYSEL", "status": status, "source": "IYS_KISAMESAJ"});
-    if let Some(date) = consent_date {
-        body["consentDate"] = json!(date);
-    }
-    sim.admin_post("/admin/citizen-change", body);
-}
-
-fn one<T: for<'a> pg_iys_e2e::postgres::types::FromSql<'a>>(c: &mut pg_iys_e2e::postgres::Client, sql: &str) -> T {
-    c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
-}
 
 #[test]
 fn a_citizen_ret_in_iys_reaches_the_table_and_stops_sending() {

@@ -3,8 +3,7 @@
 //! attacker against a real cluster (and, where the worker must run, the IYS simulator).
 
 use pg_iys_e2e::postgres::{Client, NoTls};
-use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, Cluster, Sim};
-use serde_json::json;
+use pg_iys_e2e::{citizen_change, contact_table_sql, expect_error, insert_contacts, log_tail, one, setup_sync, wait_settled, wait_true, Cluster, Sim};
 use std::time::Duration;
 
 const CONF: &[&str] = &[
@@ -22,57 +21,14 @@ const SAFE_SEARCH_PATH: &str = "search_path=pg_catalog, pg_temp";
 /// Applications ask can_send() before sending; it answers a boolean and reads nothing else.
 const SECURITY_DEFINER_EXECUTABLE_BY_ANYONE: &[&str] = &["iys.can_send(text,iys.consent_type,text)"];
 
-fn contact_table(name: &str) -> String {
-    format!(
-        "CREATE TABLE {name} (
-             contact_id bigserial PRIMARY KEY, contact_type text DEFAULT 'BIREYSEL',
-             email text, email_permission text, email_consent_date timestamp, email_source text,
-             gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)"
-    )
-}
-
 /// A session as `role` (trust authentication on loopback).
 fn connect_as(cluster: &Cluster, role: &str) -> Client {
     let conn = format!("host=127.0.0.1 port={} user={role} dbname=postgres connect_timeout=10", cluster.port);
     Client::connect(&conn, NoTls).unwrap_or_else(|e| panic!("connect as {role}: {e}"))
 }
 
-/// Runs `sql`, which must fail; returns its SQLSTATE and message.
-fn expect_error(c: &mut Client, sql: &str) -> (String, String) {
-    match c.batch_execute(sql) {
-        Ok(()) => panic!("expected an error, but this succeeded: {sql}"),
-        Err(e) => match e.as_db_error() {
-            Some(db) => (db.code().code().to_owned(), db.message().to_owned()),
-            None => panic!("{sql}: not an error from the server: {e}"),
-        },
-    }
-}
-
-fn one<T: for<'a> pg_iys_e2e::postgres::types::FromSql<'a>>(c: &mut Client, sql: &str) -> T {
-    c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
-}
-
 fn is_superuser(c: &mut Client, role: &str) -> bool {
     c.query_one("SELECT rolsuper FROM pg_roles WHERE rolname = $1", &[&role]).unwrap().get(0)
-}
-
-/// Polls `sql` (one boolean column) until it is true or `timeout` passes.
-fn wait_true(cluster: &Cluster, c: &mut Client, timeout: Duration, sql: &str) -> bool {
-    cluster.wait_for(timeout, || c.query_one(sql, &[]).ok().and_then(|r| r.get::<_, Option<bool>>(0)).filter(|b| *b)).is_some()
-}
-
-fn log_tail(cluster: &Cluster) -> String {
-    let log = cluster.server_log();
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn citizen_change(sim: &Sim, recipient: &str, status: &str) {
-    sim.admin_post(
-        "/admin/citizen-change",
-        json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": "MESAJ",
-               "recipientType": "BIREYSEL", "status": status, "source": "IYS_KISAMESAJ"}),
-    );
 }
 
 /// The enqueue trigger used to run its argument as SQL with the extension owner's rights: any
@@ -150,7 +106,7 @@ fn no_role_can_switch_the_consent_checks_off() {
     assert_ne!(value.as_deref(), Some("on"));
 
     // The owner of an attached table tries the same before writing garbage into it.
-    c.batch_execute(&contact_table("master_contact")).unwrap();
+    c.batch_execute(&contact_table_sql("master_contact", "")).unwrap();
     c.batch_execute("ALTER TABLE master_contact OWNER TO app; SELECT iys.attach('master_contact', brand_code => '600001')").unwrap();
     let mut app = connect_as(&cluster, "app");
     let _ = app.batch_execute("SET iys.applying_pull = on");
@@ -218,7 +174,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
     insert_contacts(&mut c, 1, 1);
     let states = wait_settled(&cluster, Duration::from_secs(30));
     assert_eq!(states.get("accepted"), Some(&2), "{states:?}");
-    citizen_change(&sim, "+905320000001", "RET");
+    citizen_change(&sim, "+905320000001", "RET", None);
     assert!(
         wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"),
         "the citizen's RET never reached the table; log:\n{}",
@@ -273,7 +229,7 @@ fn an_owners_trigger_runs_with_the_owners_rights_when_the_worker_writes() {
     )
     .unwrap();
     c.batch_execute("INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001')").unwrap();
-    c.batch_execute(&contact_table("master_contact")).unwrap();
+    c.batch_execute(&contact_table_sql("master_contact", "")).unwrap();
     c.batch_execute("ALTER TABLE master_contact OWNER TO app; SELECT iys.attach('master_contact', brand_code => '600001')").unwrap();
 
     let mut app = connect_as(&cluster, "app");
@@ -294,7 +250,7 @@ fn an_owners_trigger_runs_with_the_owners_rights_when_the_worker_writes() {
 
     insert_contacts(&mut c, 1, 1);
     wait_settled(&cluster, Duration::from_secs(30));
-    citizen_change(&sim, "+905320000001", "RET");
+    citizen_change(&sim, "+905320000001", "RET", None);
     assert!(
         wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"),
         "the citizen's RET never reached the table; log:\n{}",
@@ -327,7 +283,7 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
     assert_eq!(code, "42501", "{message}");
     assert!(message.contains("claim_batch"), "{message}");
 
-    mallory.batch_execute(&contact_table("public.mallory_contact")).unwrap();
+    mallory.batch_execute(&contact_table_sql("public.mallory_contact", "")).unwrap();
     let (code, message) = expect_error(&mut mallory, "SELECT iys.attach('mallory_contact', brand_code => '600001')");
     assert_eq!(code, "42501", "{message}");
     assert_eq!(
@@ -406,7 +362,7 @@ fn the_worker_runs_as_a_plain_role() {
     assert_eq!(who, "iys_worker");
     assert!(!is_superuser(&mut c, "iys_worker"));
 
-    citizen_change(&sim, "+905320000001", "RET");
+    citizen_change(&sim, "+905320000001", "RET", None);
     assert!(
         wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"),
         "the citizen's RET did not reach the table; log:\n{}",
