@@ -1,6 +1,8 @@
 -- pg_iys demo: a retailer's master_contact table kept in step with IYS (here: the simulator).
 \set ON_ERROR_STOP 1
 DROP TABLE IF EXISTS master_contact;
+-- A re-run starts over, even with changes IYS has not answered yet.
+SET iys.drop_with_pending_changes = on;
 DROP EXTENSION IF EXISTS pg_iys CASCADE;
 CREATE EXTENSION pg_iys;
 SET search_path = public, iys;
@@ -24,6 +26,9 @@ CREATE TABLE master_contact (
     gsm_consent_date    timestamp,
     gsm_source          text
 );
+-- Citizens' changes from IYS find their rows by address.
+CREATE INDEX ON master_contact (email);
+CREATE INDEX ON master_contact (gsm);
 SELECT iys.attach('master_contact', brand_code => '600001');
 
 -- Plain SQL, as the application writes it: numbers and e-mails as people type them.

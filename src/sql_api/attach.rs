@@ -46,6 +46,12 @@ fn attach(
     for statement in plan.statements() {
         Spi::run(&statement).map_err(|e| Error::Internal(format!("attach failed: {e}"))).or_raise();
     }
+    for address in plan.unindexed_addresses() {
+        notice!(
+            "pg_iys: column \"{address}\" of {} has no index: citizens' changes from IYS will scan the table to find its rows, and accepted changes will not reach other rows holding the same address",
+            plan.table
+        );
+    }
     format!("pg_iys: attached {} ({} channel(s), on_invalid = {on_invalid})", plan.table, plan.mapping.channels.len())
 }
 
@@ -272,6 +278,24 @@ impl AttachPlan {
             key_columns,
             columns,
         })
+    }
+
+    /// Address columns that lead no index.
+    fn unindexed_addresses(&self) -> Vec<String> {
+        let mut addresses: Vec<String> = self.mapping.channels.iter().map(|c| c.address.clone()).collect();
+        addresses.dedup();
+        addresses.retain(|a| {
+            !Spi::get_one_with_args::<bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
+                                    ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                                 WHERE i.indrelid = $1 AND i.indpred IS NULL AND a.attname::text = $2)",
+                &[self.relid.into(), a.as_str().into()],
+            )
+            .ok()
+            .flatten()
+            .unwrap_or(false)
+        });
+        addresses
     }
 
     /// Every column the triggers read or write.

@@ -45,6 +45,8 @@ struct Table {
 
 struct Channel {
     consent_type: String,
+    /// An index leads with the address column: rows holding an address are found without a scan.
+    address_indexed: bool,
     address: String,
     permission: String,
     consent_date: String,
@@ -53,6 +55,8 @@ struct Channel {
 
 struct Item {
     id: i64,
+    /// 'iys' (a pulled change) or 'local' (ours, accepted, reaching the other rows).
+    origin: String,
     brand_code: String,
     recipient: String,
     consent_type: String,
@@ -157,7 +161,7 @@ fn items(id: Option<i64>, limit: i64) -> Result<Vec<Item>, Error> {
     Spi::connect_mut(|client| {
         client
             .update(
-                "SELECT i.id, i.brand_code, i.recipient, i.consent_type::text, i.recipient_type::text, i.status::text, i.source,
+                "SELECT i.id, i.origin, i.brand_code, i.recipient, i.consent_type::text, i.recipient_type::text, i.status::text, i.source,
                         to_char(i.consent_date, 'YYYY-MM-DD HH24:MI:SS'), i.transaction_id,
                         coalesce((SELECT b.tie_policy = 'ret_wins' FROM iys.brand b WHERE b.brand_code = i.brand_code), false)
                    FROM iys.inbox i
@@ -169,15 +173,16 @@ fn items(id: Option<i64>, limit: i64) -> Result<Vec<Item>, Error> {
             .map(|row| {
                 Ok(Item {
                     id: row.get(1)?.unwrap_or_default(),
-                    brand_code: row.get(2)?.unwrap_or_default(),
-                    recipient: row.get(3)?.unwrap_or_default(),
-                    consent_type: row.get(4)?.unwrap_or_default(),
-                    recipient_type: row.get(5)?.unwrap_or_default(),
-                    status: row.get(6)?.unwrap_or_default(),
-                    source: row.get(7)?,
-                    consent_date: row.get(8)?,
-                    transaction_id: row.get(9)?,
-                    ret_wins: row.get(10)?.unwrap_or(false),
+                    origin: row.get(2)?.unwrap_or_default(),
+                    brand_code: row.get(3)?.unwrap_or_default(),
+                    recipient: row.get(4)?.unwrap_or_default(),
+                    consent_type: row.get(5)?.unwrap_or_default(),
+                    recipient_type: row.get(6)?.unwrap_or_default(),
+                    status: row.get(7)?.unwrap_or_default(),
+                    source: row.get(8)?,
+                    consent_date: row.get(9)?,
+                    transaction_id: row.get(10)?,
+                    ret_wins: row.get(11)?.unwrap_or(false),
                 })
             })
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()
@@ -219,6 +224,7 @@ fn tables() -> Result<Vec<Table>, Error> {
         .map(|(relid, owner, name, brand_code, brand_column, key_columns, channels)| {
             let channels: Vec<serde_json::Value> = serde_json::from_str(&channels).map_err(|e| Error::Internal(e.to_string()))?;
             let text = |c: &serde_json::Value, key: &str| c[key].as_str().unwrap_or_default().to_owned();
+            let indexed = indexed_columns(relid)?;
             Ok(Table {
                 relid,
                 owner,
@@ -230,6 +236,7 @@ fn tables() -> Result<Vec<Table>, Error> {
                     .iter()
                     .map(|c| Channel {
                         consent_type: text(c, "type"),
+                        address_indexed: indexed.contains(&text(c, "address")),
                         address: text(c, "address"),
                         permission: text(c, "permission"),
                         consent_date: text(c, "consent_date"),
@@ -240,6 +247,23 @@ fn tables() -> Result<Vec<Table>, Error> {
             })
         })
         .collect()
+}
+
+/// Columns that lead some index of the table.
+fn indexed_columns(relid: pg_sys::Oid) -> Result<Vec<String>, Error> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT DISTINCT a.attname::text FROM pg_catalog.pg_index i
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL",
+                None,
+                &[relid.into()],
+            )?
+            .map(|row| Ok(row.get::<String>(1)?.unwrap_or_default()))
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .map_err(spi)
 }
 
 fn columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error> {
@@ -301,7 +325,10 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
     if !table.holds_brand(&item.brand_code) {
         return Ok(());
     }
-    for channel in table.channels.iter().filter(|c| c.consent_type == item.consent_type) {
+    // Our own changes reach other rows only through an index: each accepted change would
+    // otherwise scan the whole table. Citizens' changes (a few a day) are applied regardless.
+    let channels = table.channels.iter().filter(|c| c.consent_type == item.consent_type && (item.origin != "local" || c.address_indexed));
+    for channel in channels {
         let address_type = table.column_type(&channel.address)?;
         let permission_type = table.column_type(&channel.permission)?;
         let date_type = table.column_type(&channel.consent_date)?;
@@ -398,6 +425,7 @@ mod tests {
     fn item(status: &str, date: Option<&str>, ret_wins: bool) -> Item {
         Item {
             id: 1,
+            origin: "iys".into(),
             brand_code: "600001".into(),
             recipient: "+905321234567".into(),
             consent_type: "MESAJ".into(),
