@@ -372,3 +372,34 @@ fn the_worker_runs_as_a_plain_role() {
     assert_eq!(quarantined, 0);
     assert!(!cluster.server_log().contains("permission denied"), "log:\n{}", log_tail(&cluster));
 }
+
+/// Every error pg_iys raises from Rust passes through Rust's panic machinery, which captures a
+/// backtrace whenever the server's environment has RUST_BACKTRACE set, and pgrx would put it in
+/// the DETAIL sent to the client. None reaches a client, whatever the environment.
+#[test]
+fn errors_carry_no_rust_backtrace_or_source_path() {
+    // The server inherits this process's environment (runuser keeps it).
+    std::env::set_var("RUST_BACKTRACE", "1");
+    let cluster = Cluster::start("sec_backtrace", &[]);
+    let mut c = cluster.connect();
+    c.batch_execute("CREATE EXTENSION pg_iys").unwrap();
+    // An error PostgreSQL raises inside a statement pg_iys runs (here: attach's CREATE TRIGGER
+    // meets a trigger of that name) is the case where a backtrace was captured.
+    c.batch_execute(&contact_table_sql("taken", "")).unwrap();
+    c.batch_execute(
+        "CREATE FUNCTION mine() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER zz_iys_consent_check BEFORE INSERT ON taken FOR EACH ROW EXECUTE FUNCTION mine();",
+    )
+    .unwrap();
+    for sql in [
+        "SELECT iys.attach('taken', brand_code => '600001')",
+        "SELECT iys.to_consent_type('SMS')",
+        "SELECT '+9005321234567'::iys.phone",
+        "SELECT * FROM iys.validate_table(NULL)",
+    ] {
+        let error = c.batch_execute(sql).expect_err(sql);
+        let db = error.as_db_error().expect("a server error");
+        let text = format!("{}\n{}\n{}", db.message(), db.detail().unwrap_or_default(), db.hint().unwrap_or_default());
+        assert!(!text.contains("backtrace") && !text.contains(".rs:") && !text.contains("rust_begin_unwind"), "{sql}:\n{text}");
+    }
+}
