@@ -11,6 +11,13 @@ CREATE TABLE iys.account (
     -- The password travels in every token request: plain http only to this machine, unless
     -- an administrator says otherwise for this account.
     allow_insecure_http boolean NOT NULL DEFAULT false,
+    -- IYS refuses the account itself (subscription H520/H521/H524/H586, quota H525, bad
+    -- credentials, our own quality guard): nothing is sent, rows stay pending, until probe_at.
+    paused_code   text,
+    paused_reason text,
+    paused_at     timestamptz,
+    probe_at      timestamptz,
+    probes        integer NOT NULL DEFAULT 0,
     CONSTRAINT account_https_check CHECK (
         api_base_url ~ '^https://'
         OR api_base_url ~ '^http://(127\.[0-9]+\.[0-9]+\.[0-9]+|localhost|\[::1\])(:[0-9]+)?(/.*)?$'
@@ -29,7 +36,13 @@ CREATE TABLE iys.brand (
     -- ours and lists it in iys.conflicts; 'ret_wins' lets a RET win.
     tie_policy  text NOT NULL DEFAULT 'conflict' CHECK (tie_policy IN ('conflict', 'ret_wins')),
     pull        boolean NOT NULL DEFAULT true,
-    enabled     boolean NOT NULL DEFAULT true
+    enabled     boolean NOT NULL DEFAULT true,
+    -- IYS refuses this brand (H353: not authorised for this iysCode/brandCode; 404).
+    paused_code   text,
+    paused_reason text,
+    paused_at     timestamptz,
+    probe_at      timestamptz,
+    probes        integer NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE iys.brand IS 'IYS brands the worker sends for and pulls, and the account each belongs to';
 GRANT SELECT ON iys.brand TO pg_monitor;
@@ -74,3 +87,35 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT EXISTS (SELECT 1 FROM lifted)
 $$;
 COMMENT ON FUNCTION iys.lift_token_halt(text) IS 'ends an H084 stop of token calls for an account before its hour is up';
+
+-- After the cause of a pause is fixed (subscription renewed, password corrected, brand
+-- authorised): the worker tries the account (and brand) again now. NULL brand_code: the
+-- account and all its brands. Returns how many accounts and brands were paused.
+CREATE FUNCTION iys.resume(iys_code text, brand_code text DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts integer;
+    brands integer;
+BEGIN
+    UPDATE iys.account a SET paused_code = NULL, paused_reason = NULL, paused_at = NULL, probe_at = NULL, probes = 0
+     WHERE a.iys_code = resume.iys_code AND a.paused_at IS NOT NULL;
+    GET DIAGNOSTICS accounts = ROW_COUNT;
+    UPDATE iys.brand b SET paused_code = NULL, paused_reason = NULL, paused_at = NULL, probe_at = NULL, probes = 0
+     WHERE b.iys_code = resume.iys_code AND (resume.brand_code IS NULL OR b.brand_code = resume.brand_code)
+       AND b.paused_at IS NOT NULL;
+    GET DIAGNOSTICS brands = ROW_COUNT;
+    RETURN accounts + brands;
+END $$;
+COMMENT ON FUNCTION iys.resume(text, text) IS 'ends a pause of an IYS account (and its brands) or of one brand: the worker tries again now';
+
+-- Requests the worker made to IYS per account and Turkey day, and how many IYS answered with
+-- success: IYS removes an IP from its whitelist when it makes >= 20,000 requests a day with
+-- under 70 % success (400/401/403/404/422 count as failures).
+CREATE TABLE iys.request_count (
+    iys_code   text NOT NULL REFERENCES iys.account ON DELETE CASCADE,
+    day        date NOT NULL,                 -- Turkey date
+    requests   bigint NOT NULL DEFAULT 0,
+    successes  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (iys_code, day)
+);
+COMMENT ON TABLE iys.request_count IS 'requests to IYS and successful answers per account and Turkey day (IYS quality rule)';

@@ -149,6 +149,9 @@ BEGIN
     -- questions (anything in flight? the newest pending change? the older ones?), and every
     -- update goes by primary key, so the plan stays index-driven even before the table has
     -- statistics (the first claim after a bulk load).
+    --   * A change past IYS's 3-business-day window is rejected here with H467, not sent.
+    --   * One recipient never goes with two statuses in one batch (IYS refuses such a list): a
+    --     recipient's change whose status differs from an earlier one of the batch waits.
     RETURN QUERY
     WITH candidate AS (
         SELECT o.id, k.newest, k.pending_ids
@@ -167,19 +170,65 @@ BEGIN
          LIMIT batch_size
            FOR UPDATE OF o SKIP LOCKED
     ), newest AS (
-        SELECT DISTINCT c.newest AS id FROM candidate c WHERE c.newest IS NOT NULL
+        SELECT n.id, n.recipient, n.status,
+               n.consent_date IS NOT NULL AND n.source IS DISTINCT FROM 'HS_2015'
+                 AND iys.reporting_deadline(n.consent_date) < (now() AT TIME ZONE INTERVAL '+03:00') AS late
+          FROM iys.outbox n
+         WHERE n.id = ANY (ARRAY(SELECT DISTINCT c.newest FROM candidate c WHERE c.newest IS NOT NULL))
+    ), sendable AS (
+        SELECT n.id FROM newest n
+         WHERE NOT n.late
+           AND NOT EXISTS (SELECT 1 FROM newest m WHERE m.recipient = n.recipient AND m.status <> n.status
+                                                    AND m.id < n.id AND NOT m.late)
     ), superseded AS (
         UPDATE iys.outbox s SET state = 'superseded', settled_at = now()
          WHERE s.id = ANY (ARRAY(SELECT p.id FROM candidate c, unnest(c.pending_ids) AS p(id) WHERE p.id <> c.newest))
            AND s.state = 'pending'
+    ), too_late AS (
+        UPDATE iys.outbox r SET state = 'rejected', settled_at = now(), error_code = 'H467',
+               error_message = 'not sent: collected more than 3 business days ago; IYS accepted it until '
+                               || to_char(iys.reporting_deadline(r.consent_date), 'YYYY-MM-DD HH24:MI:SS') || ' Turkey time'
+         WHERE r.id = ANY (ARRAY(SELECT n.id FROM newest n WHERE n.late)) AND r.state = 'pending'
     ), batch AS (
         INSERT INTO iys.batch (brand_code, outbox_ids)
-        SELECT brand, array_agg(n.id ORDER BY n.id) FROM newest n HAVING count(*) > 0
+        SELECT brand, array_agg(n.id ORDER BY n.id) FROM sendable n HAVING count(*) > 0
         RETURNING id
     )
     UPDATE iys.outbox c SET state = 'in_flight', attempts = c.attempts + 1, batch_id = (SELECT id FROM batch)
-     WHERE c.id = ANY (ARRAY(SELECT id FROM newest)) AND c.state = 'pending'
+     WHERE c.id = ANY (ARRAY(SELECT id FROM sendable)) AND c.state = 'pending'
     RETURNING c.*;
 END $$;
 COMMENT ON FUNCTION iys.claim_batch(text, integer, bigint) IS
     'claims the next changes of a brand for one IYS batch (coalescing, per-key order, SKIP LOCKED)';
+
+-- After the cause of rejections is fixed (a wrong source corrected in the app, IYS's trouble
+-- over): sends rejected changes again. The filters combine; at least one is needed. A change
+-- is not requeued while a newer change of its key waits or IYS already holds a newer consent
+-- for it. Returns how many went back to pending.
+CREATE FUNCTION iys.requeue_rejected(ids bigint[] DEFAULT NULL, error_code text DEFAULT NULL, brand_code text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    requeued bigint;
+BEGIN
+    IF ids IS NULL AND requeue_rejected.error_code IS NULL AND requeue_rejected.brand_code IS NULL THEN
+        RAISE EXCEPTION 'iys.requeue_rejected() needs ids, error_code or brand_code'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'e.g. SELECT iys.requeue_rejected(error_code => ''H119'');';
+    END IF;
+    UPDATE iys.outbox o
+       SET state = 'pending', attempts = 0, next_attempt_at = now(), settled_at = NULL, batch_id = NULL,
+           error_code = NULL, error_message = 'requeued after ' || coalesce(o.error_code || ': ', '') || coalesce(o.error_message, '')
+     WHERE o.state = 'rejected'
+       AND (requeue_rejected.ids IS NULL OR o.id = ANY (requeue_rejected.ids))
+       AND (requeue_rejected.error_code IS NULL OR o.error_code = requeue_rejected.error_code)
+       AND (requeue_rejected.brand_code IS NULL OR o.brand_code = requeue_rejected.brand_code)
+       AND NOT EXISTS (SELECT 1 FROM iys.outbox n
+                        WHERE n.brand_code = o.brand_code AND n.recipient = o.recipient AND n.consent_type = o.consent_type
+                          AND n.recipient_type = o.recipient_type AND n.state IN ('pending', 'in_flight'))
+       AND NOT EXISTS (SELECT 1 FROM iys.current_consent c
+                        WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient AND c.consent_type = o.consent_type
+                          AND c.recipient_type = o.recipient_type AND c.consent_date > o.consent_date);
+    GET DIAGNOSTICS requeued = ROW_COUNT;
+    RETURN requeued;
+END $$;
+COMMENT ON FUNCTION iys.requeue_rejected(bigint[], text, text) IS 'sends rejected changes again (by id, IYS code, brand) once the cause is fixed';

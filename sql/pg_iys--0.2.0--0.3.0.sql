@@ -1,4 +1,4 @@
--- pg_iys 0.2.0 -> 0.3.0: security and integrity.
+-- pg_iys 0.2.0 -> 0.3.0: security and integrity, and IYS's real timing.
 --   * Triggers carry no SQL: they read their table's row of iys.attached_table; the attached
 --     tables' triggers are recreated without arguments.
 --   * EXECUTE on internal and trigger functions is revoked from PUBLIC; every SQL-language
@@ -10,8 +10,16 @@
 --   * DROP EXTENSION refuses while changes are pending (event trigger pg_iys_drop_guard).
 --   * iys.account refuses a plain-http base URL to another host unless allow_insecure_http;
 --     iys.lift_token_halt() ends an H084 halt.
+--   * Accounts and brands IYS refuses are paused (columns paused_*, probe_at; iys.resume());
+--     requests are counted per account and day (iys.request_count, iys.request_quality);
+--     iys.requeue_rejected(); iys.claim_batch rejects changes past H467 and never puts one
+--     recipient with two statuses in a batch; iys.sync_status shows pauses and counts.
 
 ALTER TABLE iys.account ADD COLUMN allow_insecure_http boolean NOT NULL DEFAULT false;
+ALTER TABLE iys.account ADD COLUMN paused_code text, ADD COLUMN paused_reason text, ADD COLUMN paused_at timestamptz,
+                        ADD COLUMN probe_at timestamptz, ADD COLUMN probes integer NOT NULL DEFAULT 0;
+ALTER TABLE iys.brand ADD COLUMN paused_code text, ADD COLUMN paused_reason text, ADD COLUMN paused_at timestamptz,
+                      ADD COLUMN probe_at timestamptz, ADD COLUMN probes integer NOT NULL DEFAULT 0;
 -- Accounts that already point at a plain-http host keep working, now explicitly.
 UPDATE iys.account SET allow_insecure_http = true
  WHERE NOT (api_base_url ~ '^https://'
@@ -34,9 +42,202 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION iys.lift_token_halt(text) IS 'ends an H084 stop of token calls for an account before its hour is up';
 
+-- After the cause of a pause is fixed (subscription renewed, password corrected, brand
+-- authorised): the worker tries the account (and brand) again now. NULL brand_code: the
+-- account and all its brands. Returns how many accounts and brands were paused.
+CREATE FUNCTION iys.resume(iys_code text, brand_code text DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    accounts integer;
+    brands integer;
+BEGIN
+    UPDATE iys.account a SET paused_code = NULL, paused_reason = NULL, paused_at = NULL, probe_at = NULL, probes = 0
+     WHERE a.iys_code = resume.iys_code AND a.paused_at IS NOT NULL;
+    GET DIAGNOSTICS accounts = ROW_COUNT;
+    UPDATE iys.brand b SET paused_code = NULL, paused_reason = NULL, paused_at = NULL, probe_at = NULL, probes = 0
+     WHERE b.iys_code = resume.iys_code AND (resume.brand_code IS NULL OR b.brand_code = resume.brand_code)
+       AND b.paused_at IS NOT NULL;
+    GET DIAGNOSTICS brands = ROW_COUNT;
+    RETURN accounts + brands;
+END $$;
+COMMENT ON FUNCTION iys.resume(text, text) IS 'ends a pause of an IYS account (and its brands) or of one brand: the worker tries again now';
+
+-- Requests the worker made to IYS per account and Turkey day, and how many IYS answered with
+-- success: IYS removes an IP from its whitelist when it makes >= 20,000 requests a day with
+-- under 70 % success (400/401/403/404/422 count as failures).
+CREATE TABLE iys.request_count (
+    iys_code   text NOT NULL REFERENCES iys.account ON DELETE CASCADE,
+    day        date NOT NULL,                 -- Turkey date
+    requests   bigint NOT NULL DEFAULT 0,
+    successes  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (iys_code, day)
+);
+COMMENT ON TABLE iys.request_count IS 'requests to IYS and successful answers per account and Turkey day (IYS quality rule)';
+
+-- Claims up to batch_size changes for one IYS batch, in one short transaction (the caller's):
+--   * per key (brand, recipient, consent type, recipient type) only the newest pending change is
+--     sent; the older pending ones become superseded (coalescing);
+--   * a key with a change in flight waits until that change is settled (per-key order);
+--   * SKIP LOCKED: rows an application transaction still holds are left for the next round;
+--   * after_id: start after this id. The worker passes the highest id of its last full batch so a
+--     long drain does not walk the index entries of rows it already claimed; any claim that is not
+--     full (or any row put back to pending) makes it start from the beginning again.
+-- The claimed rows are recorded, in request order (by id), as a new iys.batch; each returned row
+-- carries its batch_id.
+CREATE OR REPLACE FUNCTION iys.claim_batch(brand text, batch_size integer, after_id bigint DEFAULT 0)
+RETURNS SETOF iys.outbox LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- Sync mode (IYS is master): only consents IYS already has may be updated from here.
+    IF EXISTS (SELECT 1 FROM iys.brand b WHERE b.brand_code = brand AND b.mode = 'sync') THEN
+        UPDATE iys.outbox o SET state = 'rejected', settled_at = now(), error_code = 'PGIYS_SYNC_MODE',
+               error_message = 'brand is in sync mode (IYS is master): pg_iys updates consents IYS already has but does not create them'
+         WHERE o.state = 'pending' AND o.brand_code = brand
+           AND NOT EXISTS (SELECT 1 FROM iys.current_consent c
+                            WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient
+                              AND c.consent_type = o.consent_type AND c.recipient_type = o.recipient_type);
+    END IF;
+    -- One LATERAL probe of outbox_unsettled_key_idx per candidate answers all three per-key
+    -- questions (anything in flight? the newest pending change? the older ones?), and every
+    -- update goes by primary key, so the plan stays index-driven even before the table has
+    -- statistics (the first claim after a bulk load).
+    --   * A change past IYS's 3-business-day window is rejected here with H467, not sent.
+    --   * One recipient never goes with two statuses in one batch (IYS refuses such a list): a
+    --     recipient's change whose status differs from an earlier one of the batch waits.
+    RETURN QUERY
+    WITH candidate AS (
+        SELECT o.id, k.newest, k.pending_ids
+          FROM iys.outbox o
+          CROSS JOIN LATERAL (
+                SELECT max(u.id) FILTER (WHERE u.state = 'pending') AS newest,
+                       bool_or(u.state = 'in_flight') AS busy,
+                       array_agg(u.id) FILTER (WHERE u.state = 'pending') AS pending_ids
+                  FROM iys.outbox u
+                 WHERE u.brand_code = o.brand_code AND u.recipient = o.recipient
+                   AND u.consent_type = o.consent_type AND u.recipient_type = o.recipient_type
+                   AND u.state IN ('pending', 'in_flight')) k
+         WHERE o.state = 'pending' AND o.brand_code = brand AND o.id > after_id AND o.next_attempt_at <= now()
+           AND k.busy IS NOT TRUE
+         ORDER BY o.id
+         LIMIT batch_size
+           FOR UPDATE OF o SKIP LOCKED
+    ), newest AS (
+        SELECT n.id, n.recipient, n.status,
+               n.consent_date IS NOT NULL AND n.source IS DISTINCT FROM 'HS_2015'
+                 AND iys.reporting_deadline(n.consent_date) < (now() AT TIME ZONE INTERVAL '+03:00') AS late
+          FROM iys.outbox n
+         WHERE n.id = ANY (ARRAY(SELECT DISTINCT c.newest FROM candidate c WHERE c.newest IS NOT NULL))
+    ), sendable AS (
+        SELECT n.id FROM newest n
+         WHERE NOT n.late
+           AND NOT EXISTS (SELECT 1 FROM newest m WHERE m.recipient = n.recipient AND m.status <> n.status
+                                                    AND m.id < n.id AND NOT m.late)
+    ), superseded AS (
+        UPDATE iys.outbox s SET state = 'superseded', settled_at = now()
+         WHERE s.id = ANY (ARRAY(SELECT p.id FROM candidate c, unnest(c.pending_ids) AS p(id) WHERE p.id <> c.newest))
+           AND s.state = 'pending'
+    ), too_late AS (
+        UPDATE iys.outbox r SET state = 'rejected', settled_at = now(), error_code = 'H467',
+               error_message = 'not sent: collected more than 3 business days ago; IYS accepted it until '
+                               || to_char(iys.reporting_deadline(r.consent_date), 'YYYY-MM-DD HH24:MI:SS') || ' Turkey time'
+         WHERE r.id = ANY (ARRAY(SELECT n.id FROM newest n WHERE n.late)) AND r.state = 'pending'
+    ), batch AS (
+        INSERT INTO iys.batch (brand_code, outbox_ids)
+        SELECT brand, array_agg(n.id ORDER BY n.id) FROM sendable n HAVING count(*) > 0
+        RETURNING id
+    )
+    UPDATE iys.outbox c SET state = 'in_flight', attempts = c.attempts + 1, batch_id = (SELECT id FROM batch)
+     WHERE c.id = ANY (ARRAY(SELECT id FROM sendable)) AND c.state = 'pending'
+    RETURNING c.*;
+END $$;
+COMMENT ON FUNCTION iys.claim_batch(text, integer, bigint) IS
+    'claims the next changes of a brand for one IYS batch (coalescing, per-key order, SKIP LOCKED)';
+
+
+-- After the cause of rejections is fixed (a wrong source corrected in the app, IYS's trouble
+-- over): sends rejected changes again. The filters combine; at least one is needed. A change
+-- is not requeued while a newer change of its key waits or IYS already holds a newer consent
+-- for it. Returns how many went back to pending.
+CREATE FUNCTION iys.requeue_rejected(ids bigint[] DEFAULT NULL, error_code text DEFAULT NULL, brand_code text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    requeued bigint;
+BEGIN
+    IF ids IS NULL AND requeue_rejected.error_code IS NULL AND requeue_rejected.brand_code IS NULL THEN
+        RAISE EXCEPTION 'iys.requeue_rejected() needs ids, error_code or brand_code'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'e.g. SELECT iys.requeue_rejected(error_code => ''H119'');';
+    END IF;
+    UPDATE iys.outbox o
+       SET state = 'pending', attempts = 0, next_attempt_at = now(), settled_at = NULL, batch_id = NULL,
+           error_code = NULL, error_message = 'requeued after ' || coalesce(o.error_code || ': ', '') || coalesce(o.error_message, '')
+     WHERE o.state = 'rejected'
+       AND (requeue_rejected.ids IS NULL OR o.id = ANY (requeue_rejected.ids))
+       AND (requeue_rejected.error_code IS NULL OR o.error_code = requeue_rejected.error_code)
+       AND (requeue_rejected.brand_code IS NULL OR o.brand_code = requeue_rejected.brand_code)
+       AND NOT EXISTS (SELECT 1 FROM iys.outbox n
+                        WHERE n.brand_code = o.brand_code AND n.recipient = o.recipient AND n.consent_type = o.consent_type
+                          AND n.recipient_type = o.recipient_type AND n.state IN ('pending', 'in_flight'))
+       AND NOT EXISTS (SELECT 1 FROM iys.current_consent c
+                        WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient AND c.consent_type = o.consent_type
+                          AND c.recipient_type = o.recipient_type AND c.consent_date > o.consent_date);
+    GET DIAGNOSTICS requeued = ROW_COUNT;
+    RETURN requeued;
+END $$;
+COMMENT ON FUNCTION iys.requeue_rejected(bigint[], text, text) IS 'sends rejected changes again (by id, IYS code, brand) once the cause is fixed';
+
+DROP VIEW iys.sync_status;
+CREATE VIEW iys.sync_status AS
+SELECT b.brand_code, b.iys_code, b.mode, b.enabled,
+       CASE WHEN NOT b.enabled THEN 'disabled'
+            WHEN coalesce(a.paused_at, b.paused_at) IS NOT NULL THEN 'paused'
+            ELSE 'active' END AS state,
+       coalesce(a.paused_code, b.paused_code) AS paused_code,
+       CASE WHEN a.paused_at IS NOT NULL THEN 'account ' || a.iys_code || ': ' || a.paused_reason
+            WHEN b.paused_at IS NOT NULL THEN 'brand ' || b.brand_code || ': ' || b.paused_reason END AS paused_reason,
+       coalesce(a.paused_at, b.paused_at) AS paused_since,
+       greatest(a.probe_at, b.probe_at) AS next_probe_at,
+       coalesce(q.pending, 0) AS pending, coalesce(q.in_flight, 0) AS in_flight,
+       coalesce(q.accepted, 0) AS accepted, coalesce(q.rejected, 0) AS rejected,
+       coalesce(q.superseded, 0) AS superseded,
+       now() - q.oldest_pending_at AS oldest_pending_age,
+       q.last_error AS last_send_error,
+       w.last_flush_at, w.heartbeat_at AS worker_heartbeat_at, w.pid AS worker_pid, w.last_error AS worker_last_error,
+       t.halted_until AS token_halted_until, t.halt_reason AS token_halt_reason,
+       rc.requests AS requests_today, round(rc.successes::numeric / nullif(rc.requests, 0), 3) AS success_ratio_today,
+       pi.last_success_at AS last_pull_at, pi.last_error AS last_pull_error,
+       CASE WHEN b.pull AND (pi.last_success_at IS NULL OR pi.last_success_at < now() - interval '6 days')
+            THEN 'pull has not succeeded within the last 6 days: IYS keeps changes for 7 days only' END AS warning
+  FROM iys.brand b
+  JOIN iys.account a ON a.iys_code = b.iys_code
+  LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE o.state = 'pending') AS pending,
+               count(*) FILTER (WHERE o.state = 'in_flight') AS in_flight,
+               count(*) FILTER (WHERE o.state = 'accepted') AS accepted,
+               count(*) FILTER (WHERE o.state = 'rejected') AS rejected,
+               count(*) FILTER (WHERE o.state = 'superseded') AS superseded,
+               min(o.enqueued_at) FILTER (WHERE o.state = 'pending') AS oldest_pending_at,
+               (array_agg(coalesce(o.error_code || ': ', '') || o.error_message ORDER BY o.id DESC)
+                  FILTER (WHERE o.state IN ('pending', 'in_flight') AND o.error_message IS NOT NULL))[1] AS last_error
+          FROM iys.outbox o WHERE o.brand_code = b.brand_code) q ON true
+  LEFT JOIN iys.token t ON t.iys_code = b.iys_code
+  LEFT JOIN iys.request_count rc ON rc.iys_code = b.iys_code AND rc.day = (now() AT TIME ZONE INTERVAL '+03:00')::date
+  LEFT JOIN iys.pull_cursor pi ON pi.brand_code = b.brand_code AND pi.source = 'IYS'
+  CROSS JOIN iys.worker_state w;
+
+-- IYS's quality rule per account and Turkey day: >= 20,000 requests with under 70 % success
+-- gets the IP removed from IYS's whitelist. The worker pauses the account before that.
+CREATE VIEW iys.request_quality AS
+SELECT rc.iys_code, rc.day, rc.requests, rc.successes, rc.requests - rc.successes AS failures,
+       round(rc.successes::numeric / nullif(rc.requests, 0), 3) AS success_ratio,
+       CASE WHEN rc.requests >= 20000 AND rc.successes < 0.7 * rc.requests THEN 'over IYS''s line'
+            WHEN rc.requests >= 10000 AND rc.successes < 0.75 * rc.requests THEN 'near IYS''s line: sending paused'
+            ELSE 'ok' END AS verdict
+  FROM iys.request_count rc;
+
+GRANT SELECT ON iys.sync_status, iys.request_quality TO pg_monitor;
+
 ALTER FUNCTION iys.ledger_guard() SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION iys.prune_ledger(interval) SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION iys.claim_batch(text, integer, bigint) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION iys.pull_failed(text, text, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION iys.attach(regclass, text, jsonb, text) SET search_path = pg_catalog, pg_temp;
@@ -220,6 +421,8 @@ REVOKE EXECUTE ON FUNCTION iys.pull_failed(text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.resume(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.requeue_rejected(bigint[], text, text) FROM PUBLIC;
 
 -- Applications ask iys.can_send() before a campaign; they read nothing else of pg_iys's state.
 ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SECURITY DEFINER;
@@ -235,7 +438,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT SELECT ON iys.account, iys.brand, iys.attached_table, iys.holiday TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON iys.outbox, iys.batch, iys.token, iys.worker_state,
-                           iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox TO %s', worker);
+                           iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox, iys.request_count TO %s', worker);
+    EXECUTE format('GRANT UPDATE (paused_code, paused_reason, paused_at, probe_at, probes) ON iys.account, iys.brand TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint), iys.record_pulled(text, text, text, jsonb),
                            iys.confirm_local(bigint[]), iys.pull_failed(text, text, text) TO %s', worker);

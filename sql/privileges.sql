@@ -15,6 +15,8 @@ REVOKE EXECUTE ON FUNCTION iys.pull_failed(text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.resume(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.requeue_rejected(bigint[], text, text) FROM PUBLIC;
 
 -- Applications ask iys.can_send() before a campaign; they read nothing else of pg_iys's state.
 ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SECURITY DEFINER;
@@ -30,7 +32,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT SELECT ON iys.account, iys.brand, iys.attached_table, iys.holiday TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON iys.outbox, iys.batch, iys.token, iys.worker_state,
-                           iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox TO %s', worker);
+                           iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox, iys.request_count TO %s', worker);
+    EXECUTE format('GRANT UPDATE (paused_code, paused_reason, paused_at, probe_at, probes) ON iys.account, iys.brand TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint), iys.record_pulled(text, text, text, jsonb),
                            iys.confirm_local(bigint[]), iys.pull_failed(text, text, text) TO %s', worker);

@@ -95,6 +95,14 @@ COMMENT ON FUNCTION iys.can_send(text, iys.consent_type, text) IS
 -- Operators' views. pg_monitor members can read them; none shows a password or a token.
 CREATE VIEW iys.sync_status AS
 SELECT b.brand_code, b.iys_code, b.mode, b.enabled,
+       CASE WHEN NOT b.enabled THEN 'disabled'
+            WHEN coalesce(a.paused_at, b.paused_at) IS NOT NULL THEN 'paused'
+            ELSE 'active' END AS state,
+       coalesce(a.paused_code, b.paused_code) AS paused_code,
+       CASE WHEN a.paused_at IS NOT NULL THEN 'account ' || a.iys_code || ': ' || a.paused_reason
+            WHEN b.paused_at IS NOT NULL THEN 'brand ' || b.brand_code || ': ' || b.paused_reason END AS paused_reason,
+       coalesce(a.paused_at, b.paused_at) AS paused_since,
+       greatest(a.probe_at, b.probe_at) AS next_probe_at,
        coalesce(q.pending, 0) AS pending, coalesce(q.in_flight, 0) AS in_flight,
        coalesce(q.accepted, 0) AS accepted, coalesce(q.rejected, 0) AS rejected,
        coalesce(q.superseded, 0) AS superseded,
@@ -102,10 +110,12 @@ SELECT b.brand_code, b.iys_code, b.mode, b.enabled,
        q.last_error AS last_send_error,
        w.last_flush_at, w.heartbeat_at AS worker_heartbeat_at, w.pid AS worker_pid, w.last_error AS worker_last_error,
        t.halted_until AS token_halted_until, t.halt_reason AS token_halt_reason,
+       rc.requests AS requests_today, round(rc.successes::numeric / nullif(rc.requests, 0), 3) AS success_ratio_today,
        pi.last_success_at AS last_pull_at, pi.last_error AS last_pull_error,
        CASE WHEN b.pull AND (pi.last_success_at IS NULL OR pi.last_success_at < now() - interval '6 days')
             THEN 'pull has not succeeded within the last 6 days: IYS keeps changes for 7 days only' END AS warning
   FROM iys.brand b
+  JOIN iys.account a ON a.iys_code = b.iys_code
   LEFT JOIN LATERAL (
         SELECT count(*) FILTER (WHERE o.state = 'pending') AS pending,
                count(*) FILTER (WHERE o.state = 'in_flight') AS in_flight,
@@ -117,8 +127,19 @@ SELECT b.brand_code, b.iys_code, b.mode, b.enabled,
                   FILTER (WHERE o.state IN ('pending', 'in_flight') AND o.error_message IS NOT NULL))[1] AS last_error
           FROM iys.outbox o WHERE o.brand_code = b.brand_code) q ON true
   LEFT JOIN iys.token t ON t.iys_code = b.iys_code
+  LEFT JOIN iys.request_count rc ON rc.iys_code = b.iys_code AND rc.day = (now() AT TIME ZONE INTERVAL '+03:00')::date
   LEFT JOIN iys.pull_cursor pi ON pi.brand_code = b.brand_code AND pi.source = 'IYS'
   CROSS JOIN iys.worker_state w;
+
+-- IYS's quality rule per account and Turkey day: >= 20,000 requests with under 70 % success
+-- gets the IP removed from IYS's whitelist. The worker pauses the account before that.
+CREATE VIEW iys.request_quality AS
+SELECT rc.iys_code, rc.day, rc.requests, rc.successes, rc.requests - rc.successes AS failures,
+       round(rc.successes::numeric / nullif(rc.requests, 0), 3) AS success_ratio,
+       CASE WHEN rc.requests >= 20000 AND rc.successes < 0.7 * rc.requests THEN 'over IYS''s line'
+            WHEN rc.requests >= 10000 AND rc.successes < 0.75 * rc.requests THEN 'near IYS''s line: sending paused'
+            ELSE 'ok' END AS verdict
+  FROM iys.request_count rc;
 
 CREATE VIEW iys.rejections AS
 SELECT o.id, o.brand_code, o.error_code, o.error_message, o.recipient, o.consent_type, o.status,
@@ -154,7 +175,7 @@ SELECT l.id, l.recorded_at, l.origin, l.brand_code, l.recipient, l.recipient_typ
        o.error_code, o.error_message, l.outbox_id
   FROM iys.consent_ledger l LEFT JOIN iys.outbox o ON o.id = l.outbox_id;
 
-GRANT SELECT ON iys.sync_status, iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history TO pg_monitor;
+GRANT SELECT ON iys.sync_status, iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history, iys.request_quality TO pg_monitor;
 GRANT SELECT ON iys.outbox, iys.batch, iys.consent_ledger, iys.attached_table, iys.worker_state TO pg_monitor;
 
 -- Pulled changes (and our own accepted ones) on their way to the attached tables. The page's

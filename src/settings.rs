@@ -24,6 +24,12 @@ pub static PULL_INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
 pub static DROP_WITH_PENDING_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Set by iys.prune_ledger() for its own DELETE (the ledger is append-only otherwise).
 pub static PRUNING_LEDGER: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// IYS answers a batch's result only this long after the submit (its document: 300 s; earlier
+/// answers are empty). The worker fetches it no earlier.
+pub static RESULT_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
+/// A batch whose result is still empty this long after the submit is sent again: IYS's V2
+/// endpoint answers an identical resend with the original outcome.
+pub static RESULT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(3_600_000);
 /// Upper bound of the exponential backoff after retryable failures.
 pub static BACKOFF_CAP_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
 
@@ -103,6 +109,26 @@ pub fn register(preloading: bool) {
         &PULL_INTERVAL_MS,
         100,
         86_400_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"iys.result_delay_ms",
+        c"How long after a batch's submit its result is fetched.",
+        c"IYS answers batch results only 300 s after the submit (empty before); one fetch per batch then.",
+        &RESULT_DELAY_MS,
+        0,
+        86_400_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"iys.result_timeout_ms",
+        c"How long a batch may stay without a result before it is sent again.",
+        c"The resend goes through IYS's idempotent V2 endpoint, which answers with the original outcome.",
+        &RESULT_TIMEOUT_MS,
+        1_000,
+        2_000_000_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
     );

@@ -1,7 +1,7 @@
 //! Blocking HTTP client for the IYS REST API. Every call has a timeout; nothing here touches
 //! the database, so the worker can call it outside any transaction.
 
-use super::outcome::CallFailure;
+use super::outcome::{Call, CallFailure};
 use super::wire::{parse_error_envelope, BatchAccepted, ChangesPage, ConsentRecord, ItemResult, PullSource, TokenGrant};
 use std::time::Duration;
 
@@ -42,17 +42,17 @@ impl Client {
     /// Password grant. The password is sent in the body only; it never appears in an error.
     pub fn token_password(&self, username: &str, password: &str) -> Result<TokenGrant, CallFailure> {
         let body = serde_json::json!({"grant_type": "password", "username": username, "password": password});
-        self.token(body)
+        self.token(body, Call::TokenPassword)
     }
 
     /// Refresh grant; IYS rotates the refresh token, so the caller must store the new one.
     pub fn token_refresh(&self, refresh_token: &str) -> Result<TokenGrant, CallFailure> {
-        self.token(serde_json::json!({"grant_type": "refresh_token", "refresh_token": refresh_token}))
+        self.token(serde_json::json!({"grant_type": "refresh_token", "refresh_token": refresh_token}), Call::TokenRefresh)
     }
 
-    fn token(&self, body: serde_json::Value) -> Result<TokenGrant, CallFailure> {
+    fn token(&self, body: serde_json::Value, call: Call) -> Result<TokenGrant, CallFailure> {
         let request = self.agent.post(&format!("{}/oauth2/token", self.base_url));
-        let text = Self::send(request.send_json(body), false)?;
+        let text = Self::send(request.send_json(body), call)?;
         parse_json(&text)
     }
 
@@ -61,7 +61,7 @@ impl Client {
     pub fn submit_batch(&self, token: &str, to: &Endpoint, records: &[ConsentRecord]) -> Result<BatchAccepted, CallFailure> {
         let url = format!("{}{}/consents/request", self.base_url, to.prefix(true));
         let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
-        let text = Self::send(request.send_json(records), true)?;
+        let text = Self::send(request.send_json(records), Call::BatchSubmit)?;
         parse_json(&text)
     }
 
@@ -69,7 +69,7 @@ impl Client {
     pub fn batch_result(&self, token: &str, to: &Endpoint, request_id: &str) -> Result<Vec<ItemResult>, CallFailure> {
         let url = format!("{}{}/consents/request/{}", self.base_url, to.prefix(true), urlencode(request_id));
         let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}"));
-        let text = Self::send(request.call(), false)?;
+        let text = Self::send(request.call(), Call::Other)?;
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
@@ -100,7 +100,7 @@ impl Client {
         match request.call() {
             Ok(response) if response.status() == 204 => Ok(None),
             other => {
-                let text = Self::send(other, false)?;
+                let text = Self::send(other, Call::Other)?;
                 if text.trim().is_empty() || text.trim() == "{}" {
                     return Ok(None);
                 }
@@ -110,12 +110,12 @@ impl Client {
     }
 
     /// Reads a response body, turning HTTP and transport failures into a classified failure.
-    fn send(result: Result<ureq::Response, ureq::Error>, batch: bool) -> Result<String, CallFailure> {
+    fn send(result: Result<ureq::Response, ureq::Error>, call: Call) -> Result<String, CallFailure> {
         match result {
             Ok(response) => read_body(response),
             Err(ureq::Error::Status(status, response)) => {
                 let body = read_body(response).unwrap_or_default();
-                Err(CallFailure::from_status(status, parse_error_envelope(&body), batch))
+                Err(CallFailure::from_status(status, parse_error_envelope(&body), call))
             }
             // Transport errors can carry the URL but never the body or headers: safe to show.
             Err(ureq::Error::Transport(t)) => Err(CallFailure::transport(format!("transport error: {}", t.kind()))),

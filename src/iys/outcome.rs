@@ -16,9 +16,34 @@ pub enum FailureKind {
     TokenLimit,
     /// 422 on a batch: IYS refused the whole list; `errors` name the offending items by index.
     BatchRejected,
+    /// IYS refuses the account or brand, not the records: 403 (H353 not authorised for this
+    /// iysCode/brandCode; H520/H521/H524/H586 subscription paused, expired, closed, missing or
+    /// without API), 422 H525 (consent quota used up), 404. Pause and keep the records.
+    AccountRefused,
+    /// The token endpoint refused the account's username or password.
+    BadCredentials,
     /// Anything else: final for what was sent.
     Final,
 }
+
+/// Which call failed: the same status means different things on different endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    TokenPassword,
+    TokenRefresh,
+    BatchSubmit,
+    /// Batch results, changes, status: everything else under /sps/.
+    Other,
+}
+
+impl Call {
+    fn is_token(self) -> bool {
+        matches!(self, Call::TokenPassword | Call::TokenRefresh)
+    }
+}
+
+/// Codes that refuse the account, not the records (whatever the HTTP status).
+const ACCOUNT_CODES: &[&str] = &["H353", "H520", "H521", "H524", "H525", "H586"];
 
 #[derive(Debug, Clone)]
 pub struct CallFailure {
@@ -34,12 +59,18 @@ impl CallFailure {
         CallFailure { kind: FailureKind::Transport, status: None, errors: Vec::new(), message: message.into() }
     }
 
-    /// Classifies an HTTP error answer. `batch` marks the batch-add endpoint, whose 422 means
-    /// "these items are bad" rather than "this request is bad".
-    pub fn from_status(status: u16, errors: Vec<EnvelopeError>, batch: bool) -> CallFailure {
+    /// Classifies an HTTP error answer of a call to `endpoint`.
+    pub fn from_status(status: u16, errors: Vec<EnvelopeError>, endpoint: Call) -> CallFailure {
         let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
-        let kind = if codes.contains(&"H084") {
+        let batch = endpoint == Call::BatchSubmit;
+        let kind = if codes.contains(&"H084") || (endpoint.is_token() && status == 429) {
+            // Whatever the body says (IYS does not document H084's shape): any 429 of the
+            // token endpoint stops token calls for the hour.
             FailureKind::TokenLimit
+        } else if endpoint == Call::TokenPassword && matches!(status, 400 | 401 | 403) {
+            FailureKind::BadCredentials
+        } else if !endpoint.is_token() && (status == 403 || status == 404 || codes.iter().any(|c| ACCOUNT_CODES.contains(c))) {
+            FailureKind::AccountRefused
         } else if status == 401 || codes.contains(&"H351") {
             FailureKind::Unauthorized
         } else if status == 422 && batch && errors.iter().any(|e| e.index.is_some()) {
@@ -58,6 +89,11 @@ impl CallFailure {
 
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind, FailureKind::Transport | FailureKind::Retryable)
+    }
+
+    /// Whether the refusal is about one brand (H353, 404) rather than the whole account.
+    pub fn is_brand_refusal(&self) -> bool {
+        self.status == Some(404) || self.code() == Some("H353")
     }
 
     /// The first IYS code of the answer, if any.
@@ -93,21 +129,49 @@ mod tests {
 
     #[test]
     fn classification_follows_iys_codes_and_statuses() {
-        assert_eq!(CallFailure::from_status(429, err("H084", None), false).kind, FailureKind::TokenLimit);
-        assert_eq!(CallFailure::from_status(429, err("H124", None), true).kind, FailureKind::Retryable);
-        assert_eq!(CallFailure::from_status(401, err("H351", None), true).kind, FailureKind::Unauthorized);
-        assert_eq!(CallFailure::from_status(503, err("H192", None), true).kind, FailureKind::Retryable);
-        assert_eq!(CallFailure::from_status(502, Vec::new(), true).kind, FailureKind::Retryable);
-        assert_eq!(CallFailure::from_status(422, err("H467", Some(4)), true).kind, FailureKind::BatchRejected);
-        assert_eq!(CallFailure::from_status(422, err("H467", Some(4)), false).kind, FailureKind::Final);
-        assert_eq!(CallFailure::from_status(400, err("H118", None), true).kind, FailureKind::Final);
-        assert_eq!(CallFailure::from_status(403, err("H999", None), true).kind, FailureKind::Final);
+        use Call::*;
+        let kind = |status, errors, call| CallFailure::from_status(status, errors, call).kind;
+        assert_eq!(kind(429, err("H084", None), TokenPassword), FailureKind::TokenLimit);
+        assert_eq!(kind(429, err("H124", None), BatchSubmit), FailureKind::Retryable);
+        assert_eq!(kind(401, err("H351", None), BatchSubmit), FailureKind::Unauthorized);
+        assert_eq!(kind(503, err("H192", None), BatchSubmit), FailureKind::Retryable);
+        assert_eq!(kind(502, Vec::new(), BatchSubmit), FailureKind::Retryable);
+        assert_eq!(kind(422, err("H467", Some(4)), BatchSubmit), FailureKind::BatchRejected);
+        assert_eq!(kind(422, err("H467", Some(4)), Other), FailureKind::Final);
+        assert_eq!(kind(400, err("H118", None), BatchSubmit), FailureKind::Final);
         assert!(CallFailure::transport("timed out").is_retryable());
     }
 
     #[test]
+    fn any_429_of_the_token_endpoint_is_the_h084_halt() {
+        for call in [Call::TokenPassword, Call::TokenRefresh] {
+            assert_eq!(CallFailure::from_status(429, Vec::new(), call).kind, FailureKind::TokenLimit);
+            assert_eq!(CallFailure::from_status(429, err("H124", None), call).kind, FailureKind::TokenLimit);
+        }
+        // The flat shape {code, message} is read too.
+        let flat = super::super::wire::parse_error_envelope(r#"{"code":"H084","message":"limit"}"#);
+        assert_eq!(CallFailure::from_status(429, flat, Call::Other).kind, FailureKind::TokenLimit);
+    }
+
+    #[test]
+    fn account_refusals_pause_instead_of_rejecting() {
+        use Call::*;
+        for (status, code) in [(403, "H353"), (403, "H520"), (403, "H521"), (403, "H524"), (403, "H586"), (422, "H525"), (403, "H999")] {
+            let failure = CallFailure::from_status(status, err(code, None), BatchSubmit);
+            assert_eq!(failure.kind, FailureKind::AccountRefused, "{status} {code}");
+            assert_eq!(failure.is_brand_refusal(), code == "H353");
+        }
+        let not_found = CallFailure::from_status(404, Vec::new(), Other);
+        assert_eq!(not_found.kind, FailureKind::AccountRefused);
+        assert!(not_found.is_brand_refusal());
+        assert_eq!(CallFailure::from_status(401, Vec::new(), TokenPassword).kind, FailureKind::BadCredentials);
+        assert_eq!(CallFailure::from_status(400, Vec::new(), TokenPassword).kind, FailureKind::BadCredentials);
+        assert_ne!(CallFailure::from_status(400, Vec::new(), TokenRefresh).kind, FailureKind::BadCredentials);
+    }
+
+    #[test]
     fn converts_to_the_crate_error_with_code() {
-        let e: Error = CallFailure::from_status(503, err("H192", None), true).into();
+        let e: Error = CallFailure::from_status(503, err("H192", None), Call::BatchSubmit).into();
         match e {
             Error::Http { status, code, retryable, .. } => {
                 assert_eq!(status, Some(503));

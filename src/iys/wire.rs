@@ -171,6 +171,8 @@ pub fn parse_error_envelope(body: &str) -> Vec<EnvelopeError> {
                 ..Default::default()
             }],
             Some(obj @ serde_json::Value::Object(_)) => vec![one(obj)],
+            // A flat `{code, message}` (one shape IYS's H084 may take).
+            _ if json.get("code").is_some() => vec![one(&json)],
             _ => Vec::new(),
         },
     }

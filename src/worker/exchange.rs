@@ -1,11 +1,12 @@
-//! One batch's HTTP exchange with IYS (submit, then one look at the result) on a helper thread,
-//! so the worker's main thread settles the previous batch and claims the next one meanwhile.
+//! One batch's submit to IYS on a helper thread, so the worker's main thread settles and claims
+//! meanwhile. (The result is fetched later, by the poll: IYS answers it only after
+//! iys.result_delay_ms.)
 //!
 //! The helper thread only runs the pure-Rust HTTP client: it never calls into PostgreSQL (no
 //! palloc, no elog, no SPI). It starts with every signal blocked, so PostgreSQL's signal
 //! handlers (latch, SIGTERM, SIGHUP) always run on the main thread.
 
-use crate::iys::{BatchAccepted, CallFailure, Client, ConsentRecord, Endpoint, FailureKind, ItemResult};
+use crate::iys::{BatchAccepted, CallFailure, Client, ConsentRecord, Endpoint, FailureKind};
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
 
@@ -13,8 +14,8 @@ use std::time::Instant;
 pub enum Answer {
     /// IYS did not take the batch (or no answer came).
     Refused(CallFailure),
-    /// IYS took it; `result` is the first look at its outcome, fetched right after.
-    Taken { accepted: BatchAccepted, result: Result<Vec<ItemResult>, CallFailure> },
+    /// IYS took it, under this request id.
+    Taken(BatchAccepted),
 }
 
 /// The request of one batch, owned by the helper thread.
@@ -23,9 +24,8 @@ pub struct Request {
     pub token: String,
     pub endpoint: Endpoint,
     pub records: Vec<ConsentRecord>,
-    /// When each of the two calls may start (the worker's request pacing).
+    /// When the call may start (the worker's request pacing).
     pub submit_at: Instant,
-    pub fetch_at: Instant,
 }
 
 pub type InAir<'scope> = ScopedJoinHandle<'scope, Answer>;
@@ -52,11 +52,7 @@ fn run(request: Request) -> Answer {
     sleep_until(request.submit_at);
     match request.client.submit_batch(&request.token, &request.endpoint, &request.records) {
         Err(failure) => Answer::Refused(failure),
-        Ok(accepted) => {
-            sleep_until(request.fetch_at);
-            let result = request.client.batch_result(&request.token, &request.endpoint, &accepted.request_id);
-            Answer::Taken { accepted, result }
-        }
+        Ok(accepted) => Answer::Taken(accepted),
     }
 }
 

@@ -1,6 +1,11 @@
 //! One round of sending: for each brand with due changes, claim a batch (short transaction),
-//! POST it to IYS (no transaction open), record the request id; then poll open requests and
+//! POST it to IYS (no transaction open), record the request id; then fetch the results of the
+//! batches that are due (iys.result_delay_ms after their submit: IYS answers no earlier) and
 //! settle each row by its index. HTTP never happens inside a transaction.
+//!
+//! Every call to IYS takes a slot of one request budget (iys.max_requests_per_second, IYS's 10
+//! per IP), shared by submits, result fetches, pulls and token calls. Account-level refusals
+//! pause the account or brand (rows stay pending) until a probe succeeds.
 
 use super::backoff::{self, Jitter};
 use super::exchange;
@@ -19,6 +24,13 @@ const TOKEN_MARGIN_SECS: i64 = 60;
 /// Batches one brand may send in one round; then the worker polls, pulls and writes its
 /// heartbeat before it goes on.
 const MAX_BATCHES_PER_ROUND: usize = 20;
+/// Slots are spaced this much wider than 1/rate, so that network jitter never puts rate + 1
+/// requests into one of IYS's rolling seconds.
+const PACING_MARGIN: f64 = 1.02;
+/// IYS's quality rule: >= 20,000 requests a day under 70 % success removes the IP. The account
+/// pauses for the rest of the day well before: from this many requests, under this ratio.
+const QUALITY_GUARD_REQUESTS: i64 = 10_000;
+const QUALITY_GUARD_RATIO: f64 = 0.75;
 
 /// A claimed batch on its way to IYS.
 struct Claim {
@@ -44,6 +56,8 @@ pub struct Sender {
     unrecorded: Vec<i64>,
     /// Brands with rows waiting out a backoff after a transient failure.
     backing_off: std::collections::HashSet<String>,
+    /// Per account, requests made and successful answers since the counts were last saved.
+    counts: HashMap<String, (i64, i64)>,
 }
 
 /// What a round did, for the loop's pacing and the status row.
@@ -70,7 +84,7 @@ impl Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default() }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new() }
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
@@ -83,10 +97,76 @@ impl Sender {
     /// The moment the next request to IYS may start, keeping to iys.max_requests_per_second
     /// (IYS allows 10 per IP); the one after it is at least 1/rate later.
     fn reserve_slot(&mut self) -> Instant {
-        let per_second = settings::MAX_REQUESTS_PER_SECOND.get().max(1) as u64;
+        let per_second = settings::MAX_REQUESTS_PER_SECOND.get().max(1) as f64;
         let slot = self.next_request_at.max(Instant::now());
-        self.next_request_at = slot + Duration::from_micros(1_000_000 / per_second);
+        self.next_request_at = slot + Duration::from_secs_f64(PACING_MARGIN / per_second);
         slot
+    }
+
+    /// Notes one call to IYS for the account's daily quality count: `status` None when no answer
+    /// came. IYS counts 400/401/403/404/422 answers as failures.
+    pub(super) fn count(&mut self, iys_code: &str, status: Option<u16>) {
+        let Some(status) = status else { return };
+        let entry = self.counts.entry(iys_code.to_owned()).or_insert((0, 0));
+        entry.0 += 1;
+        if !matches!(status, 400 | 401 | 403 | 404 | 422) {
+            entry.1 += 1;
+        }
+    }
+
+    /// Saves the request counts; pauses an account for the rest of the Turkey day when its
+    /// success ratio comes near IYS's line.
+    pub fn save_counts(&mut self) -> Result<(), Error> {
+        for (iys_code, (requests, successes)) in std::mem::take(&mut self.counts) {
+            let (day_requests, day_successes) = tx::run("counting requests", || store::count_requests(&iys_code, requests, successes))?;
+            if day_requests >= QUALITY_GUARD_REQUESTS && (day_successes as f64) < QUALITY_GUARD_RATIO * day_requests as f64 {
+                let reason = format!(
+                    "{day_successes} of {day_requests} requests today succeeded: IYS removes an IP from its whitelist at 20,000 requests a day under 70 % success; sending resumes tomorrow (Turkey time), or after SELECT iys.resume('{iys_code}') once the cause is found"
+                );
+                tx::run("pausing for the quality rule", || store::pause_until_tomorrow(&iys_code, "PGIYS_QUALITY", &reason))?;
+                pgrx::warning!("pg_iys worker: account {iys_code} paused: {reason}");
+            }
+        }
+        Ok(())
+    }
+
+    /// IYS refused the account or brand (or its credentials): pause it, say why in
+    /// iys.sync_status and the log. Rows are never rejected for it.
+    pub(super) fn pause_for(&mut self, target: &Target, failure: &CallFailure) {
+        let (brand, code, what) = match failure.kind {
+            FailureKind::AccountRefused if failure.is_brand_refusal() => (
+                Some(target.brand_code.as_str()),
+                failure.code().unwrap_or("HTTP404").to_owned(),
+                "IYS refuses this brand for this account: check the brand code and that the account is authorised for it (H353)",
+            ),
+            FailureKind::AccountRefused => (
+                None,
+                failure.code().map(str::to_owned).unwrap_or_else(|| format!("HTTP{}", failure.status.unwrap_or(0))),
+                "IYS refuses the account: check its subscription and consent quota in IYS (H520 paused, H521 expired, H524 closed, H586 no API in the package, H525 quota used up)",
+            ),
+            FailureKind::BadCredentials => (
+                None,
+                "PGIYS_CREDENTIALS".to_owned(),
+                "IYS's token endpoint refused the username or password of iys.account",
+            ),
+            _ => return,
+        };
+        let reason = format!("{what}; IYS answered: {}. Nothing is rejected; rows wait. The worker tries again later, or at once after SELECT iys.resume('{}').", failure.message, target.iys_code);
+        if let Err(e) = tx::run("pausing", || store::pause(&target.iys_code, brand, &code, &reason)) {
+            pgrx::warning!("pg_iys worker: {e}");
+        }
+        pgrx::warning!("pg_iys worker: {} {} paused ({code}): {reason}", if brand.is_some() { "brand" } else { "account" }, brand.unwrap_or(&target.iys_code));
+    }
+
+    /// A call for a paused target went through: it is active again.
+    pub(super) fn resume_if_paused(&mut self, target: &Target) {
+        if target.paused {
+            if let Err(e) = tx::run("ending a pause", || store::unpause(&target.iys_code, &target.brand_code)) {
+                pgrx::warning!("pg_iys worker: {e}");
+            } else {
+                pgrx::log!("pg_iys worker: brand {} of account {} is active again", target.brand_code, target.iys_code);
+            }
+        }
     }
 
     /// Waits for the next request slot.
@@ -131,6 +211,11 @@ impl Sender {
             },
             None => client.token_password(&target.username, &target.password),
         };
+        let status = match &grant {
+            Ok(_) => Some(200),
+            Err(f) => f.status,
+        };
+        self.count(&target.iys_code, status);
         match grant {
             Ok(grant) => {
                 let expires = grant.expires_in.unwrap_or(7200);
@@ -145,7 +230,11 @@ impl Sender {
                 tx::run("persisting the H084 halt", || store::halt_token_calls(&target.iys_code, TOKEN_HALT_SECS, &reason)).map_err(internal)?;
                 Err(f)
             }
-            Err(f) => Err(f),
+            Err(f) => {
+                // Wrong credentials are not retried every round: the account pauses.
+                self.pause_for(target, &f);
+                Err(f)
+            }
         }
     }
 
@@ -207,7 +296,6 @@ impl Sender {
                     endpoint: endpoint.clone(),
                     records,
                     submit_at: self.reserve_slot(),
-                    fetch_at: self.reserve_slot(),
                 };
                 let started = exchange::start(scope, request);
                 if let Some((previous, flying)) = in_air.replace((claim, started)) {
@@ -261,17 +349,24 @@ impl Sender {
 
     fn record_answer(&mut self, target: &Target, claim: Claim, answer: exchange::Answer, round: &mut Round) -> Result<(), Error> {
         match answer {
-            exchange::Answer::Taken { accepted, result } => {
+            exchange::Answer::Taken(accepted) => {
+                self.count(&target.iys_code, Some(202));
                 tx::run("recording the request id", || store::mark_sent(claim.batch_id, &accepted.request_id))?;
                 round.sent_batches += 1;
+                self.resume_if_paused(target);
+                // IYS answers the result only after the delay: fetch it then, once.
+                let due = Instant::now() + result_delay();
+                self.polls.insert(claim.batch_id, (due, 0));
+                round.poll_by(due);
                 if self.backing_off.remove(&target.brand_code) {
                     // IYS answers again: rows waiting out a backoff go now, their count starts over.
                     tx::run("ending the backoff", || store::end_backoff(&target.brand_code))?;
                     self.watermarks.remove(&target.brand_code);
                 }
-                self.apply_result(target, claim.batch_id, 0, result, round)
+                Ok(())
             }
             exchange::Answer::Refused(failure) => {
+                self.count(&target.iys_code, failure.status);
                 let outcome = self.handle_submit_failure(target, claim.batch_id, &claim.ids, claim.attempts, failure);
                 round.last_error = Some(format!("brand {}: {}", target.brand_code, outcome));
                 Ok(())
@@ -307,6 +402,10 @@ impl Sender {
                 store::drop_access_token(&target.iys_code)?;
                 store::release_batch(batch_id, ids, 0, code.as_deref(), &failure.message)
             }),
+            FailureKind::AccountRefused | FailureKind::BadCredentials => {
+                self.pause_for(target, &failure);
+                tx::run("keeping the rows of a refused account", || store::release_batch(batch_id, ids, 0, code.as_deref(), &failure.message))
+            }
             FailureKind::TokenLimit => tx::run("releasing after H084", || {
                 store::release_batch(batch_id, ids, TOKEN_HALT_SECS * 1000, code.as_deref(), &failure.message)
             }),
@@ -328,17 +427,21 @@ impl Sender {
         }
     }
 
-    /// Polls the open batches that are due and settles their rows.
+    /// Fetches the results of the open batches that are due (iys.result_delay_ms after their
+    /// submit; a batch the previous run sent is due by its recorded submit time) and settles
+    /// their rows.
     pub fn poll(&mut self, round: &mut Round) -> Result<(), Error> {
         let open = tx::run("finding open batches", store::open_batches)?;
         let now = Instant::now();
         self.polls.retain(|id, _| open.iter().any(|o| o.batch_id == *id));
+        let delay = result_delay();
         for batch in open {
             if crate::worker::stop_requested() {
                 return Ok(());
             }
             let target = &batch.target;
-            let (due, polls) = *self.polls.entry(batch.batch_id).or_insert((now, 0));
+            let first_due = now + delay.saturating_sub(Duration::from_millis(batch.sent_age_ms.max(0) as u64));
+            let (due, polls) = *self.polls.entry(batch.batch_id).or_insert((first_due, 0));
             if due > now {
                 round.poll_by(due);
                 continue;
@@ -353,35 +456,57 @@ impl Sender {
             let endpoint = target.endpoint();
             self.pace();
             let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &batch.request_id);
-            self.apply_result(target, batch.batch_id, polls, answer, round)?;
+            let status = match &answer {
+                Ok(_) => Some(200),
+                Err(f) => f.status,
+            };
+            self.count(&target.iys_code, status);
+            self.apply_result(target, &batch, polls, answer, round)?;
         }
         Ok(())
     }
 
-    /// Settles a batch by the result IYS gave (or schedules the next poll). `polls`: how often
-    /// the batch was polled before.
+    /// Settles a batch by the result IYS gave, or schedules the next fetch. `polls`: how often
+    /// the batch was fetched before.
     fn apply_result(
         &mut self,
         target: &Target,
-        batch_id: i64,
+        batch: &store::OpenBatch,
         polls: u32,
         answer: Result<Vec<ItemResult>, CallFailure>,
         round: &mut Round,
     ) -> Result<(), Error> {
-        // Poll again soon, backing off while IYS is still processing (capped at 30 s).
-        let next = Instant::now() + Duration::from_millis((50u64 << polls.min(9)).min(30_000));
+        let batch_id = batch.batch_id;
+        let again = Instant::now() + refetch_interval();
         match answer {
             Ok(results) => {
+                self.resume_if_paused(target);
+                let answered = results.iter().any(|r| r.status != crate::iys::ItemStatus::Enqueue);
+                if !answered && batch.sent_age_ms >= settings::RESULT_TIMEOUT_MS.get() as i64 {
+                    // Every batch ends: one IYS never answers (or forgot: results last 60
+                    // days) is sent again; the V2 endpoint answers a resend of what it already
+                    // has with the original outcome.
+                    let note = format!("no result within {} s of the submit: rows sent again", settings::RESULT_TIMEOUT_MS.get() / 1000);
+                    tx::run("resending an unanswered batch", || store::release_request(batch_id, &note))?;
+                    self.watermarks.remove(&target.brand_code);
+                    self.polls.remove(&batch_id);
+                    round.last_error = Some(format!("brand {}: batch {batch_id}: {note}", target.brand_code));
+                    return Ok(());
+                }
                 let delay = self.backoff(1);
-                let (settled, still_open) = tx::run("settling batch results", || store::settle(batch_id, &results, delay))?;
+                let (settled, still_open) = if answered {
+                    tx::run("settling batch results", || store::settle(batch_id, &results, delay))?
+                } else {
+                    (0, 1)
+                };
                 if results.iter().any(|r| r.status == crate::iys::ItemStatus::Failure) {
                     // A retryable failure may have put rows back to pending.
                     self.watermarks.remove(&target.brand_code);
                 }
                 round.settled_rows += settled;
                 if still_open > 0 {
-                    self.polls.insert(batch_id, (next, polls + 1));
-                    round.poll_by(next);
+                    self.polls.insert(batch_id, (again, polls + 1));
+                    round.poll_by(again);
                 } else {
                     self.polls.remove(&batch_id);
                 }
@@ -389,6 +514,12 @@ impl Sender {
             Err(failure) => {
                 if failure.kind == FailureKind::Unauthorized {
                     let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
+                }
+                if matches!(failure.kind, FailureKind::AccountRefused | FailureKind::BadCredentials) {
+                    // The batch stays open: its result is fetched once the account works again.
+                    self.pause_for(target, &failure);
+                    self.polls.remove(&batch_id);
+                    return Ok(());
                 }
                 if failure.kind == FailureKind::Final {
                     // IYS does not know the request (any more): send its rows again; the V2
@@ -399,13 +530,25 @@ impl Sender {
                     round.last_error = Some(format!("brand {}: batch result refused, rows resent: {failure}", target.brand_code));
                     return Ok(());
                 }
+                let next = Instant::now() + Duration::from_millis(self.backoff(polls as i32 + 1).max(0) as u64);
                 self.polls.insert(batch_id, (next, polls + 1));
                 round.poll_by(next);
-                round.last_error = Some(format!("brand {}: polling a batch result: {failure}", target.brand_code));
+                round.last_error = Some(format!("brand {}: fetching a batch result: {failure}", target.brand_code));
             }
         }
         Ok(())
     }
+}
+
+/// How long after its submit a batch's result is first fetched (iys.result_delay_ms).
+fn result_delay() -> Duration {
+    Duration::from_millis(settings::RESULT_DELAY_MS.get().max(0) as u64)
+}
+
+/// How long to wait before fetching again a result IYS has not produced yet: a fifth of the
+/// delay, between 1 s and 60 s.
+fn refetch_interval() -> Duration {
+    (result_delay() / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 fn internal(e: Error) -> CallFailure {

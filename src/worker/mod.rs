@@ -134,6 +134,9 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
                 round.last_error = Some(e.to_string());
             }
         }
+        if let Err(e) = sender.save_counts() {
+            round.last_error = Some(e.to_string());
+        }
         if !stop_requested() {
             match apply::apply_inbox() {
                 Ok(n) => round.applied_changes += n,

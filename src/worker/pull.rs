@@ -46,15 +46,23 @@ impl Sender {
             let after = tx::run("reading the pull cursor", || store::pull_cursor(&target.brand_code, source.as_str()))?;
             self.pace();
             let page = self.client(&target.base_url).changes(&token, &endpoint, source, after.as_deref(), PAGE);
+            let status = match &page {
+                Ok(_) => Some(200),
+                Err(f) => f.status,
+            };
+            self.count(&target.iys_code, status);
             let page = match page {
                 Ok(page) => page,
                 Err(failure) => {
                     if failure.kind == crate::iys::FailureKind::Unauthorized {
                         let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
                     }
+                    // An account or brand IYS refuses pauses; its rows are kept.
+                    self.pause_for(target, &failure);
                     return Err(failure.into());
                 }
             };
+            self.resume_if_paused(target);
             let Some(page) = page else {
                 // 204: nothing new. The pull still succeeded.
                 tx::run("recording an empty pull", || store::record_pulled(&target.brand_code, source.as_str(), None, "[]"))?;

@@ -18,6 +18,8 @@ pub struct Target {
     pub base_url: String,
     pub username: String,
     pub password: String,
+    /// The account or the brand is paused; its probe time has come (this call is the probe).
+    pub paused: bool,
 }
 
 impl Target {
@@ -135,6 +137,7 @@ fn target_at(row: &pgrx::spi::SpiHeapTupleData<'_>, first: usize) -> Result<Targ
         base_url: row.get(first + 2)?.unwrap_or_default(),
         username: row.get(first + 3)?.unwrap_or_default(),
         password: row.get(first + 4)?.unwrap_or_default(),
+        paused: row.get(first + 5)?.unwrap_or(false),
     })
 }
 
@@ -147,7 +150,10 @@ fn targets(client: &SpiClient<'_>, sql: &str) -> Result<Vec<Target>, Error> {
         .map_err(spi)
 }
 
-const TARGET_COLUMNS: &str = "b.brand_code, a.iys_code, a.api_base_url, a.username, a.password";
+const TARGET_COLUMNS: &str =
+    "b.brand_code, a.iys_code, a.api_base_url, a.username, a.password, (a.paused_at IS NOT NULL OR b.paused_at IS NOT NULL)";
+/// A paused account or brand is left alone until its probe time.
+const NOT_PAUSED: &str = "coalesce(a.probe_at, '-infinity') <= now() AND coalesce(b.probe_at, '-infinity') <= now()";
 
 /// Enabled brands with changes due for sending.
 pub fn brands_with_pending() -> Result<Vec<Target>, Error> {
@@ -156,7 +162,7 @@ pub fn brands_with_pending() -> Result<Vec<Target>, Error> {
             &client,
             &format!(
                 "SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code)
-                  WHERE b.enabled AND EXISTS (SELECT 1 FROM iys.outbox o WHERE o.state = 'pending'
+                  WHERE b.enabled AND {NOT_PAUSED} AND EXISTS (SELECT 1 FROM iys.outbox o WHERE o.state = 'pending'
                         AND o.brand_code = b.brand_code AND o.next_attempt_at <= now())
                   ORDER BY b.brand_code"
             ),
@@ -168,6 +174,8 @@ pub fn brands_with_pending() -> Result<Vec<Target>, Error> {
 pub struct OpenBatch {
     pub batch_id: i64,
     pub request_id: String,
+    /// Milliseconds since IYS took it.
+    pub sent_age_ms: i64,
     pub target: Target,
 }
 
@@ -177,10 +185,10 @@ pub fn open_batches() -> Result<Vec<OpenBatch>, Error> {
         let rows = client
             .select(
                 &format!(
-                    "SELECT s.id, s.request_id, {TARGET_COLUMNS}
+                    "SELECT s.id, s.request_id, (extract(epoch FROM now() - s.sent_at) * 1000)::bigint, {TARGET_COLUMNS}
                        FROM iys.batch s JOIN iys.brand b ON b.brand_code = s.brand_code
                        JOIN iys.account a ON a.iys_code = b.iys_code
-                      WHERE s.state = 'sent' ORDER BY s.id"
+                      WHERE s.state = 'sent' AND {NOT_PAUSED} ORDER BY s.id"
                 ),
                 None,
                 &[],
@@ -190,7 +198,8 @@ pub fn open_batches() -> Result<Vec<OpenBatch>, Error> {
             Ok(OpenBatch {
                 batch_id: row.get(1)?.unwrap_or_default(),
                 request_id: row.get(2)?.unwrap_or_default(),
-                target: target_at(&row, 3)?,
+                sent_age_ms: row.get(3)?.unwrap_or_default(),
+                target: target_at(&row, 4)?,
             })
         })
         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
@@ -396,7 +405,10 @@ pub fn brands_to_pull() -> Result<Vec<Target>, Error> {
     Spi::connect(|client| {
         targets(
             &client,
-            &format!("SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code) WHERE b.enabled AND b.pull ORDER BY b.brand_code"),
+            &format!(
+                "SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code)
+                  WHERE b.enabled AND b.pull AND {NOT_PAUSED} ORDER BY b.brand_code"
+            ),
         )
     })
 }
@@ -489,6 +501,61 @@ pub fn halt_token_calls(iys_code: &str, seconds: i64, reason: &str) -> Result<()
         &[iys_code.into(), (seconds as f64).into(), reason.into()],
     )
     .map_err(spi)
+}
+
+/// IYS refuses the account (or, `brand` given, the brand): nothing is sent for it until its
+/// probe time, which doubles from a minute up to an hour with each refusal in a row.
+pub fn pause(iys_code: &str, brand: Option<&str>, code: &str, reason: &str) -> Result<(), Error> {
+    let (table, key, value) = match brand {
+        Some(brand) => ("iys.brand", "brand_code", brand),
+        None => ("iys.account", "iys_code", iys_code),
+    };
+    Spi::run_with_args(
+        &format!(
+            "UPDATE {table} SET paused_code = $2, paused_reason = $3, paused_at = coalesce(paused_at, now()),
+                    probe_at = now() + make_interval(secs => least(3600, 60 * power(2, least(probes, 6)))), probes = probes + 1
+              WHERE {key} = $1"
+        ),
+        &[value.into(), code.into(), reason.into()],
+    )
+    .map_err(spi)
+}
+
+/// Pauses the account until the next Turkey day (IYS's quality rule counts per day).
+pub fn pause_until_tomorrow(iys_code: &str, code: &str, reason: &str) -> Result<(), Error> {
+    Spi::run_with_args(
+        "UPDATE iys.account SET paused_code = $2, paused_reason = $3, paused_at = coalesce(paused_at, now()),
+                probe_at = ((now() AT TIME ZONE INTERVAL '+03:00')::date + 1)::timestamp AT TIME ZONE INTERVAL '+03:00'
+          WHERE iys_code = $1",
+        &[iys_code.into(), code.into(), reason.into()],
+    )
+    .map_err(spi)
+}
+
+/// A probe succeeded: the account and the brand are active again.
+pub fn unpause(iys_code: &str, brand_code: &str) -> Result<(), Error> {
+    Spi::run_with_args(
+        "WITH a AS (UPDATE iys.account SET paused_code = NULL, paused_reason = NULL, paused_at = NULL, probe_at = NULL, probes = 0
+                     WHERE iys_code = $1 AND paused_at IS NOT NULL)
+         UPDATE iys.brand SET paused_code = NULL, paused_reason = NULL, paused_at = NULL, probe_at = NULL, probes = 0
+          WHERE brand_code = $2 AND paused_at IS NOT NULL",
+        &[iys_code.into(), brand_code.into()],
+    )
+    .map_err(spi)
+}
+
+/// Adds this round's requests and successful answers to the account's count of the Turkey day;
+/// returns the day's totals.
+pub fn count_requests(iys_code: &str, requests: i64, successes: i64) -> Result<(i64, i64), Error> {
+    let row = Spi::get_two_with_args::<i64, i64>(
+        "INSERT INTO iys.request_count AS r (iys_code, day, requests, successes)
+         VALUES ($1, (now() AT TIME ZONE INTERVAL '+03:00')::date, $2, $3)
+         ON CONFLICT (iys_code, day) DO UPDATE SET requests = r.requests + excluded.requests, successes = r.successes + excluded.successes
+         RETURNING requests, successes",
+        &[iys_code.into(), requests.into(), successes.into()],
+    )
+    .map_err(spi)?;
+    Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)))
 }
 
 /// The brand's rows delayed by a transient failure are due now, with a fresh attempt count.

@@ -1,28 +1,63 @@
 //! Simulated wall clock and Turkey-time date handling.
 //!
 //! Every rule that depends on "now" (token expiry, the H084 hour, H162/H467, the changes window,
-//! batch readiness) reads [`SimClock`], so tests can jump forward instead of sleeping. Only the
-//! per-second rate limiter uses the real monotonic clock, because it guards real traffic.
-//! Turkey is UTC+3 all year, so local time is a fixed offset and needs no tz database.
+//! batch readiness, the H086 hour) reads [`SimClock`], so tests can jump forward instead of
+//! sleeping, or let simulated time run faster than real time (`clock_speed`). Only the
+//! per-second rate limiter (H124) and injected latency use the real monotonic clock, because
+//! they guard real traffic. Turkey is UTC+3 all year, so local time is a fixed offset and needs
+//! no tz database.
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub const TURKEY_OFFSET_SECS: i64 = 3 * 3600;
 
-#[derive(Debug, Default)]
+/// Real wall-clock milliseconds since the Unix epoch.
+pub fn wall_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Simulated time = `anchor_sim_ms` + real time elapsed since `anchor_real` × `speed`.
+/// Changing the speed, advancing or setting the clock re-anchors it, so simulated time is
+/// continuous (it never jumps when only the speed changes).
+#[derive(Debug)]
+struct Anchor {
+    real: Instant,
+    sim_ms: i64,
+    speed: f64,
+}
+
+impl Anchor {
+    fn now_ms(&self) -> i64 {
+        let elapsed_ms = self.real.elapsed().as_secs_f64() * 1000.0;
+        self.sim_ms + (elapsed_ms * self.speed).floor() as i64
+    }
+}
+
+#[derive(Debug)]
 pub struct SimClock {
-    offset_ms: AtomicI64,
+    anchor: Mutex<Anchor>,
+}
+
+impl Default for SimClock {
+    fn default() -> Self {
+        SimClock::new(1.0)
+    }
 }
 
 impl SimClock {
-    /// Milliseconds since the Unix epoch (UTC), real time plus the injected offset.
+    /// Starts at the real wall-clock time, running `speed` times faster than real time.
+    pub fn new(speed: f64) -> Self {
+        SimClock { anchor: Mutex::new(Anchor { real: Instant::now(), sim_ms: wall_ms(), speed: sanitize(speed) }) }
+    }
+
+    fn anchor(&self) -> std::sync::MutexGuard<'_, Anchor> {
+        self.anchor.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Simulated milliseconds since the Unix epoch (UTC).
     pub fn now_ms(&self) -> i64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        real + self.offset_ms.load(Ordering::Relaxed)
+        self.anchor().now_ms()
     }
 
     /// Turkey local time, whole seconds since 1970-01-01 00:00:00 local.
@@ -30,16 +65,49 @@ impl SimClock {
         self.now_ms().div_euclid(1000) + TURKEY_OFFSET_SECS
     }
 
+    /// Moves simulated time by `secs` (negative: back).
     pub fn advance_secs(&self, secs: i64) {
-        self.offset_ms.fetch_add(secs * 1000, Ordering::Relaxed);
+        let mut a = self.anchor();
+        a.sim_ms = a.now_ms() + secs * 1000;
+        a.real = Instant::now();
     }
 
+    /// Sets simulated time to `ms` (UTC milliseconds); it runs on from there at the same speed.
+    pub fn set_ms(&self, ms: i64) {
+        let mut a = self.anchor();
+        a.sim_ms = ms;
+        a.real = Instant::now();
+    }
+
+    /// Changes how many times faster than real time simulated time runs, from now on.
+    pub fn set_speed(&self, speed: f64) {
+        let mut a = self.anchor();
+        a.sim_ms = a.now_ms();
+        a.real = Instant::now();
+        a.speed = sanitize(speed);
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.anchor().speed
+    }
+
+    /// Simulated minus real time, in whole seconds.
     pub fn offset_secs(&self) -> i64 {
-        self.offset_ms.load(Ordering::Relaxed) / 1000
+        (self.now_ms() - wall_ms()).div_euclid(1000)
     }
 
+    /// Back to the real wall-clock time (the speed is kept).
     pub fn reset(&self) {
-        self.offset_ms.store(0, Ordering::Relaxed);
+        self.set_ms(wall_ms());
+    }
+}
+
+/// Speeds are finite and not negative (0 freezes simulated time).
+fn sanitize(speed: f64) -> f64 {
+    if speed.is_finite() && speed >= 0.0 {
+        speed
+    } else {
+        1.0
     }
 }
 
@@ -164,5 +232,28 @@ mod tests {
     #[test]
     fn turkey_is_utc_plus_three() {
         assert_eq!(format_turkey_ms(0), "1970-01-01 03:00:00");
+    }
+
+    #[test]
+    fn speed_changes_keep_time_continuous() {
+        let c = SimClock::new(0.0);
+        let t0 = c.now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(c.now_ms(), t0, "speed 0 freezes the clock");
+        c.advance_secs(60);
+        assert_eq!(c.now_ms(), t0 + 60_000);
+        c.set_speed(1000.0);
+        let t1 = c.now_ms();
+        assert!(t1 - (t0 + 60_000) < 1000, "no jump when the speed changes");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let t2 = c.now_ms();
+        assert!(t2 - t1 >= 50_000, "1000 times faster: {}", t2 - t1);
+        c.set_speed(0.0);
+        let t3 = c.now_ms();
+        assert!(t3 >= t2);
+        c.set_ms(1234);
+        assert_eq!(c.now_ms(), 1234);
+        c.set_speed(f64::NAN);
+        assert_eq!(c.speed(), 1.0);
     }
 }

@@ -11,6 +11,7 @@ pub fn describe(code: &str) -> (u16, &'static str) {
         "H015" => (500, "Beklenmedik bir hata oluştu."),
         "H084" => (429, "Saatte kabul edilen kimlik doğrulama istek limitine ulaşıldı. Lütfen daha sonra tekrar deneyiniz."),
         "H085" => (400, "İzin ekleme isteği geçerli olmalıdır."),
+        "H086" => (429, "Saatte kabul edilen tekil izin durumu sorgulama istek limitine ulaşıldı. Lütfen daha sonra tekrar deneyiniz."),
         "H091" => (422, "İzin ekleme sayısı en fazla 1000 olmalıdır."),
         "H092" => (400, "Çoklu izin ekleme isteği geçerli olmalıdır."),
         "H097" => (400, "İzin sorgulama isteği geçerli olmalıdır."),
@@ -53,6 +54,7 @@ pub fn describe(code: &str) -> (u16, &'static str) {
         "H198" => (422, "requestId 36 karakterden daha uzun olamaz."),
         "H199" => (422, "requestId sadece harflerden meydana gelemez."),
         "H351" => (401, "Eksik veya geçersiz jeton!"),
+        "H353" => (403, "Alan, kullanıcı izinleriyle eşleştirilemiyor"),
         "H400" => (422, "requestId sadece sayılardan meydana gelemez."),
         "H408" => (422, "HS_KARAR kaynağından iletilen izinler için durum bilgisi RET olmalıdır."),
         "H462" => (400, "TACIR izinleri güncellenirken izin tarihi (consentDate) verilmelidir"),
@@ -60,6 +62,12 @@ pub fn describe(code: &str) -> (u16, &'static str) {
         "H464" => (422, "İzin tipi için alıcı (recipient) formatı uygun olmalıdır: MESAJ ve ARAMA için telefon, EPOSTA için e-posta."),
         "H467" => (422, "Üç iş günü öncesinde alınan izinler kaydedilemez."),
         "H478" => (422, "Alıcı listesi (recipients) liste olmalıdır."),
+        // H520 is missing from the table; release note 1.3.2 gives its text.
+        "H520" => (403, "Abonelik durumu PAUSED iken api kullanılamamaktadır"),
+        "H521" => (403, "Abonelik durumu CLOSED iken api kullanılamamaktadır."),
+        "H524" => (403, "{{iysCode}} için ait abonelik kaydı bulunamadı"),
+        "H525" => (422, "Kullanılan izin sayısı maksimum sayıya ulaştığı için yeni izin eklenememektedir."),
+        "H586" => (403, "Aboneliğiniz API kullanımını içermemektedir."),
         "H506" => (422, "İzin kaynağı (source) bulunamadı."),
         "H507" => (422, "limit alanı için karakter üst sınırı 1000 olmalıdır."),
         _ => (500, "Beklenmedik bir hata oluştu."),
@@ -124,6 +132,15 @@ impl ApiError {
 /// `{"errors":[...]}` body.
 pub fn envelope(errors: &[ApiError]) -> Value {
     json!({ "errors": errors.iter().map(ApiError::to_json).collect::<Vec<_>>() })
+}
+
+/// The body of an account-level refusal: `{"errors":[{"code", "message"}]}`, the message being
+/// the code's text with `{{iysCode}}` filled in; a 404 has no code.
+pub fn account_refusal_body(code: Option<&str>, iys_code: u64) -> Value {
+    match code {
+        Some(c) => json!({ "errors": [{ "code": c, "message": describe(c).1.replace("{{iysCode}}", &iys_code.to_string()) }] }),
+        None => json!({ "errors": [{ "message": "İstenen kaynak bulunamadı." }] }),
+    }
 }
 
 /// The short `{code, message}` form used inside batch results.

@@ -1,5 +1,6 @@
 //! Routing and the checks every IYS call goes through, in IYS's order: injected network faults,
 //! the per-second rate limit, then the token endpoint or bearer authentication, then the
+//! account-level refusal (if injected), the hourly limit of single status queries, then the
 //! endpoint itself.
 
 use std::time::Instant;
@@ -9,7 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::admin;
 use crate::api;
 use crate::errors::{self, ApiError};
-use crate::faults;
+use crate::faults::{self, TokenLimitShape};
 use crate::http::{parse_urlencoded, Reply, Request, Response};
 use crate::state::{lock, State};
 
@@ -166,6 +167,18 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &st
         }
         return Response::json(422, &errors::envelope(&errs)).into();
     };
+    // Account-level refusal (subscription, authorisation, quota): nothing is processed.
+    if let Some(refusal) = standing.account_refusal.as_ref().filter(|r| r.applies_to(iys, brand)) {
+        return Response::json(refusal.status, &errors::account_refusal_body(refusal.code, iys)).into();
+    }
+    if *route == Route::Status {
+        if let Some(limit) = settings.status_limit_per_hour {
+            let now = st.clock.now_ms();
+            if !lock(&st.status_limiter).admit(req.peer.ip(), limit, 3_600_000, now) {
+                return error_response("H086").into();
+            }
+        }
+    }
     let resp = match route {
         Route::SingleAdd { v2 } => api::single_add(st, req, iys, brand, *v2),
         Route::BatchAdd { v2 } => api::batch_add(st, req, iys, brand, *v2),
@@ -198,7 +211,8 @@ fn token_endpoint(st: &State, req: &Request) -> Response {
     let settings = st.settings().token;
     let mut tokens = lock(&st.tokens);
     if !tokens.admit(now, &settings) {
-        return error_response("H084");
+        let shape = lock(&st.faults).token_limit_shape;
+        return token_limited(shape);
     }
     let is_form = req.header("content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let params: Map<String, Value> = if is_form {
@@ -216,6 +230,16 @@ fn token_endpoint(st: &State, req: &Request) -> Response {
     match tokens.grant(&params, now, &settings) {
         Ok(v) => Response::json(200, &v),
         Err(e) => Response::json(400, &json!({"error": e.error, "error_description": e.description})),
+    }
+}
+
+/// 429 H084 in the configured shape.
+fn token_limited(shape: TokenLimitShape) -> Response {
+    let message = errors::describe("H084").1;
+    match shape {
+        TokenLimitShape::Errors => error_response("H084"),
+        TokenLimitShape::Flat => Response::json(429, &json!({ "code": "H084", "message": message })),
+        TokenLimitShape::Empty => Response::empty(429),
     }
 }
 

@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::calendar;
 use crate::clock::{self, DateError};
 use crate::errors::ApiError;
 
@@ -118,8 +119,6 @@ pub fn cutoff_2015() -> i64 {
     clock::days_from_civil(2015, 5, 1) * 86_400
 }
 
-/// H467: "three business days"; we use 72 hours, the safe reading.
-pub const MAX_AGE_SECS: i64 = 72 * 3600;
 
 /// A consent that passed the format rules, normalised (e-mail lower-cased, defaults applied).
 #[derive(Clone, Debug, PartialEq)]
@@ -363,9 +362,10 @@ pub fn parse_consent(v: &Value, now_local: i64) -> Result<ConsentInput, Vec<ApiE
                     if secs > now_local {
                         errs.push(ApiError::at("H162", "consentDate").with_value(val));
                     }
-                    // HS_2015 is a declaration about the past by definition; the age limit
-                    // cannot apply to it (its only allowed date is years old).
-                    if !is_2015 && secs >= cutoff_2015() && secs < now_local - MAX_AGE_SECS {
+                    // Three business days: until the same clock time on the third business day
+                    // after the collection date. HS_2015 is a declaration about the past by
+                    // definition; the age limit cannot apply to it (its only date is years old).
+                    if !is_2015 && secs >= cutoff_2015() && now_local > calendar::h467_deadline(secs) {
                         errs.push(ApiError::at("H467", "consentDate").with_value(val));
                     }
                     if errs.len() == before {

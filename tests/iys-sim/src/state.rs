@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::clock::SimClock;
 use crate::config::{Config, Settings};
 use crate::faults::Faults;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{HourlyLimiter, RateLimiter};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::token::TokenStore;
@@ -17,19 +17,27 @@ pub struct State {
     pub tokens: Mutex<TokenStore>,
     pub store: Mutex<Store>,
     pub faults: Mutex<Faults>,
+    /// What `DELETE /admin/faults` and `/admin/reset` go back to (the start-up
+    /// `token_limit_shape`, nothing else injected).
+    pub fault_defaults: Faults,
     pub limiter: Mutex<RateLimiter>,
+    /// H086: single status queries per client per simulated hour.
+    pub status_limiter: Mutex<HourlyLimiter>,
     pub stats: Mutex<Stats>,
 }
 
 impl State {
     pub fn new(cfg: &Config) -> Self {
+        let fault_defaults = Faults { token_limit_shape: cfg.token_limit_shape, ..Faults::default() };
         State {
-            clock: SimClock::default(),
+            clock: SimClock::new(cfg.clock_speed),
             settings: Mutex::new(Settings::from_config(cfg)),
             tokens: Mutex::new(TokenStore::new(&cfg.users)),
             store: Mutex::new(Store::default()),
-            faults: Mutex::new(Faults::default()),
+            faults: Mutex::new(fault_defaults.clone()),
+            fault_defaults,
             limiter: Mutex::new(RateLimiter::default()),
+            status_limiter: Mutex::new(HourlyLimiter::default()),
             stats: Mutex::new(Stats::default()),
         }
     }
