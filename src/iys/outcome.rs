@@ -63,9 +63,10 @@ impl CallFailure {
     pub fn from_status(status: u16, errors: Vec<EnvelopeError>, endpoint: Call) -> CallFailure {
         let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
         let batch = endpoint == Call::BatchSubmit;
-        let kind = if codes.contains(&"H084") || (endpoint.is_token() && status == 429) {
-            // Whatever the body says (IYS does not document H084's shape): any 429 of the
-            // token endpoint stops token calls for the hour.
+        let kind = if codes.contains(&"H084") || (endpoint.is_token() && status == 429 && !codes.contains(&"H124")) {
+            // IYS does not document H084's shape (an errors list, a flat object, no body): any
+            // 429 of the token endpoint stops token calls for the hour, unless IYS says it is
+            // its per-second limit (H124), which a later call passes.
             FailureKind::TokenLimit
         } else if endpoint == Call::TokenPassword && matches!(status, 400 | 401 | 403) {
             FailureKind::BadCredentials
@@ -146,7 +147,8 @@ mod tests {
     fn any_429_of_the_token_endpoint_is_the_h084_halt() {
         for call in [Call::TokenPassword, Call::TokenRefresh] {
             assert_eq!(CallFailure::from_status(429, Vec::new(), call).kind, FailureKind::TokenLimit);
-            assert_eq!(CallFailure::from_status(429, err("H124", None), call).kind, FailureKind::TokenLimit);
+            assert_eq!(CallFailure::from_status(429, err("H999", None), call).kind, FailureKind::TokenLimit);
+            assert_eq!(CallFailure::from_status(429, err("H124", None), call).kind, FailureKind::Retryable);
         }
         // The flat shape {code, message} is read too.
         let flat = super::super::wire::parse_error_envelope(r#"{"code":"H084","message":"limit"}"#);

@@ -58,6 +58,9 @@ pub struct Sender {
     backing_off: std::collections::HashSet<String>,
     /// Per account, requests made and successful answers since the counts were last saved.
     counts: HashMap<String, (i64, i64)>,
+    /// Per account, when the token endpoint may be called again after a failed call, and how
+    /// many failed in a row: IYS allows only a few token calls an hour (H084 beyond).
+    token_retry: HashMap<String, (Instant, u32)>,
 }
 
 /// What a round did, for the loop's pacing and the status row.
@@ -84,7 +87,7 @@ impl Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new() }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new(), token_retry: HashMap::new() }
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
@@ -196,6 +199,14 @@ impl Sender {
                 return Ok(token.clone());
             }
         }
+        if let Some((at, failures)) = self.token_retry.get(&target.iys_code).copied() {
+            if at > Instant::now() {
+                return Err(CallFailure::transport(format!(
+                    "no token call for {} more s after {failures} failed one(s) in a row",
+                    at.saturating_duration_since(Instant::now()).as_secs() + 1
+                )));
+            }
+        }
         let refreshable = cached.refresh_token.as_ref().filter(|_| cached.refresh_valid_secs.unwrap_or(0) > 5);
         self.pace();
         let client = self.client(&target.base_url);
@@ -216,6 +227,17 @@ impl Sender {
             Err(f) => f.status,
         };
         self.count(&target.iys_code, status);
+        match &grant {
+            Ok(_) => {
+                self.token_retry.remove(&target.iys_code);
+            }
+            Err(_) => {
+                // Never one token call per round: back off (2 s doubling to 5 min).
+                let failures = self.token_retry.get(&target.iys_code).map_or(0, |(_, n)| *n) + 1;
+                let wait = Duration::from_secs((1u64 << failures.min(8)).min(300));
+                self.token_retry.insert(target.iys_code.clone(), (Instant::now() + wait, failures));
+            }
+        }
         match grant {
             Ok(grant) => {
                 let expires = grant.expires_in.unwrap_or(7200);

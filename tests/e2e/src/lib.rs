@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 
 pub use postgres;
 
+/// The simulator runs IYS's clock this many times faster than real time, so that IYS's own
+/// timing costs tests little: 300 s before a batch result = 3 s, the one-hour hold-back of
+/// changes = 36 s. Its 10 requests/s limit stays on the real clock.
+pub const SIM_CLOCK_SPEED: f64 = 100.0;
+/// `iys.result_delay_ms` of the harness clusters: IYS's 300 s on that clock.
+pub const RESULT_DELAY_MS: u64 = 3_000;
+
 /// Settings read from the repository's pgrx.toml, the one place the scripts and tests share.
 pub struct PgInstall {
     pub bindir: PathBuf,
@@ -95,6 +102,7 @@ impl Cluster {
         let mut conf = format!(
             "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{data}'\n\
              shared_preload_libraries = 'pg_iys'\niys.database = 'postgres'\nfsync = off\n\
+             iys.result_delay_ms = {RESULT_DELAY_MS}\n\
              log_min_messages = warning\nlogging_collector = off\n"
         );
         for line in extra_conf {
@@ -184,21 +192,26 @@ impl Drop for Cluster {
     }
 }
 
-/// The IYS simulator for a test, with small delays so tests run fast.
+/// The IYS simulator for a test: IYS as its document describes it (results 300 s after a
+/// batch, 10 requests/s, the one-hour hold-back of changes, H467 in business days), on a clock
+/// [`SIM_CLOCK_SPEED`] times faster than real time.
 pub struct Sim {
     pub sim: iys_sim::Simulator,
 }
 
 impl Sim {
-    pub fn start(batch_delay_ms: u64) -> Sim {
-        let sim = iys_sim::Simulator::start(iys_sim::Config {
-            batch_delay_ms,
-            rate_limit_per_sec: None,
-            changes_holdback_secs: 0,
-            ..iys_sim::Config::default()
-        })
-        .expect("start the IYS simulator");
-        Sim { sim }
+    pub fn start() -> Sim {
+        Sim::start_with(iys_sim::Config { clock_speed: SIM_CLOCK_SPEED, ..iys_sim::Config::default() })
+    }
+
+    /// A simulator configured otherwise (the caller says why).
+    pub fn start_with(config: iys_sim::Config) -> Sim {
+        Sim { sim: iys_sim::Simulator::start(config).expect("start the IYS simulator") }
+    }
+
+    /// The simulator's clock (Turkey time, `YYYY-MM-DD HH:mm:ss`), ahead of real time.
+    pub fn now_turkey(&self) -> String {
+        self.admin_get("/admin/clock")["now"].as_str().unwrap_or_default().to_owned()
     }
 
     pub fn url(&self) -> String {
@@ -328,12 +341,15 @@ pub fn log_tail(cluster: &Cluster) -> String {
 }
 
 /// A citizen's change of a MESAJ consent in IYS (brand 600001 of setup_sync), as the SMS to 3338
-/// would make it; `consent_date` None lets the simulator use its clock.
+/// would make it. Its consent date is `consent_date`, or a second ago by the real clock (the
+/// database's; the simulator's runs ahead), and IYS recorded it two simulated hours ago, so the
+/// pull sees it past IYS's one-hour hold-back.
 pub fn citizen_change(sim: &Sim, recipient: &str, status: &str, consent_date: Option<&str>) {
-    let mut body = serde_json::json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": "MESAJ",
-                                      "recipientType": "BIREYSEL", "status": status, "source": "IYS_KISAMESAJ"});
-    if let Some(date) = consent_date {
-        body["consentDate"] = serde_json::json!(date);
-    }
+    let now = iys_sim::clock::format_turkey_ms(iys_sim::clock::wall_ms() - 1000);
+    let sim_now = iys_sim::clock::parse_local(&sim.now_turkey()).expect("the simulator's clock");
+    let recorded = iys_sim::clock::format_local(sim_now - 2 * 3600);
+    let body = serde_json::json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": "MESAJ",
+                                  "recipientType": "BIREYSEL", "status": status, "source": "IYS_KISAMESAJ",
+                                  "consentDate": consent_date.unwrap_or(&now), "creationDate": recorded});
     sim.admin_post("/admin/citizen-change", body);
 }

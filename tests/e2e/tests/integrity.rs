@@ -8,7 +8,6 @@ use std::time::Duration;
 
 const CONF: &[&str] = &[
     "iys.flush_interval_ms = 200",
-    "iys.max_requests_per_second = 1000",
     "iys.pull_interval_ms = 300",
     "iys.http_timeout_ms = 2000",
     "iys.backoff_cap_ms = 500",
@@ -35,7 +34,7 @@ fn next_second() {
 /// holds the consents, and nothing is queued.
 #[test]
 fn key_changes_are_refused_and_deletes_queue_nothing() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("int_keys", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -111,7 +110,7 @@ fn attach_refuses_unfit_tables_and_drop_extension_keeps_unsent_changes() {
 /// for that table, with the reason, and applied everywhere else.
 #[test]
 fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("int_quarantine", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -164,7 +163,7 @@ fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
 /// an HS_* source.
 #[test]
 fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("int_iyssource", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -237,7 +236,7 @@ fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
 /// takes the change once, and the other table follows instead of keeping the old consent.
 #[test]
 fn two_tables_holding_one_address_do_not_drift_apart() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("int_drift", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());

@@ -10,12 +10,11 @@ const CONF: &[&str] = &[
     "iys.pull_interval_ms = 200",
     "iys.http_timeout_ms = 2000",
     "iys.backoff_cap_ms = 500",
-    "iys.max_requests_per_second = 1000",
 ];
 
 #[test]
 fn a_citizen_ret_in_iys_reaches_the_table_and_stops_sending() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("pull", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -50,7 +49,7 @@ fn a_citizen_ret_in_iys_reaches_the_table_and_stops_sending() {
 /// the operator retries them after the cause is gone.
 #[test]
 fn a_table_refusing_pulled_changes_quarantines_them_and_a_retry_applies_them_once() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("pullcrash", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -93,7 +92,7 @@ fn a_table_refusing_pulled_changes_quarantines_them_and_a_retry_applies_them_onc
 
 #[test]
 fn sync_mode_refuses_creations_and_sends_updates() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("syncmode", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -128,7 +127,7 @@ fn sync_mode_refuses_creations_and_sends_updates() {
 
 #[test]
 fn a_tie_becomes_a_conflict_unless_ret_wins() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("conflict", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -161,7 +160,7 @@ fn a_tie_becomes_a_conflict_unless_ret_wins() {
 
 #[test]
 fn views_show_faults_to_a_monitoring_role_without_secrets_and_apps_need_no_grants() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("views", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 const CONF: &[&str] = &[
     "iys.flush_interval_ms = 200",
-    "iys.max_requests_per_second = 1000",
     "iys.pull_interval_ms = 300",
     "iys.http_timeout_ms = 2000",
     "iys.backoff_cap_ms = 500",
@@ -126,7 +125,7 @@ fn no_role_can_switch_the_consent_checks_off() {
 /// `search_path`, and the worker's own statements never look in `public`.
 #[test]
 fn functions_planted_in_public_never_run_in_pg_iys_code() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("sec_searchpath", CONF);
     let mut c = cluster.connect();
     c.batch_execute("CREATE ROLE mallory LOGIN; GRANT CREATE ON SCHEMA public TO mallory").unwrap();
@@ -219,7 +218,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
 /// who is not a superuser must not become one through its own trigger.
 #[test]
 fn an_owners_trigger_runs_with_the_owners_rights_when_the_worker_writes() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("sec_owner", CONF);
     let mut c = cluster.connect();
     c.batch_execute("CREATE ROLE app LOGIN; GRANT CREATE ON SCHEMA public TO app; CREATE EXTENSION pg_iys").unwrap();
@@ -344,7 +343,7 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
 /// an attached table (as that table's owner).
 #[test]
 fn the_worker_runs_as_a_plain_role() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let mut conf = CONF.to_vec();
     conf.push("iys.worker_role = 'iys_worker'");
     let cluster = Cluster::start("sec_worker_role", &conf);

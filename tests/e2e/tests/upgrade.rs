@@ -6,7 +6,7 @@ use pg_iys_e2e::{repo_root, setup_sync, wait_settled, Cluster, Sim};
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-const FAST: &[&str] = &["iys.flush_interval_ms = 200", "iys.max_requests_per_second = 1000"];
+const FAST: &[&str] = &["iys.flush_interval_ms = 200"];
 
 /// Makes `CREATE EXTENSION pg_iys VERSION '0.1.0'` possible: the 0.1.0 install script (as
 /// `cargo pgrx schema` generated it for that release) next to the installed ones.
@@ -72,7 +72,7 @@ fn schema_objects(c: &mut postgres::Client) -> BTreeSet<String> {
 
 #[test]
 fn update_from_0_1_0_matches_a_fresh_install_and_finishes_work_in_flight() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("upgrade", FAST);
     install_old_script(&cluster);
     let mut c = cluster.connect();

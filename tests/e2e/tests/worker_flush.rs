@@ -6,7 +6,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 
-const FAST: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 1000", "iys.max_requests_per_second = 1000"];
+const FAST: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 1000"];
 
 /// Movements per recipient in IYS's history.
 fn movements_by_recipient(sim: &Sim) -> HashMap<String, usize> {
@@ -19,7 +19,7 @@ fn movements_by_recipient(sim: &Sim) -> HashMap<String, usize> {
 
 #[test]
 fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
-    let sim = Sim::start(50);
+    let sim = Sim::start();
     let cluster = Cluster::start("flush", FAST);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -53,7 +53,7 @@ fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
 
 #[test]
 fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("rejects", FAST);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -81,8 +81,8 @@ fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
 
 #[test]
 fn faults_end_with_every_change_delivered_once() {
-    let sim = Sim::start(20);
-    let cluster = Cluster::start("faults", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 300", "iys.backoff_cap_ms = 500", "iys.batch_size = 50", "iys.max_requests_per_second = 1000"]);
+    let sim = Sim::start();
+    let cluster = Cluster::start("faults", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 300", "iys.backoff_cap_ms = 500", "iys.batch_size = 50"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // First a mix of everything at random rates, then each fault alone at 100 % while a fresh
@@ -92,20 +92,34 @@ fn faults_end_with_every_change_delivered_once() {
     insert_contacts(&mut c, 1, 100);
     std::thread::sleep(Duration::from_secs(1));
     sim.clear_faults();
-    let phases = [
-        json!({"error_rate": 1.0}),                 // 500 H101 / 503 H192
-        json!({"drop_rate": 1.0}),                  // connection closed, no answer
-        json!({"lost_reply_rate": 1.0}),            // processed by IYS, answer lost
-        json!({"burst_429": 5}),                    // 429 H124
-        json!({"revoke_tokens": true}),             // 401 H351
-        json!({"latency_ms": 400}),                 // slower than iys.http_timeout_ms
+    // Each fault stays on until the simulator has served it at least once (IYS's pace: the
+    // worker's next call may be seconds away), then is cleared.
+    let phases: [(serde_json::Value, &[&str]); 6] = [
+        (json!({"error_rate": 1.0}), &["500", "503"]), // 500 H101 / 503 H192
+        (json!({"drop_rate": 1.0}), &["dropped"]),     // connection closed, no answer
+        (json!({"lost_reply_rate": 1.0}), &["lost_reply"]), // processed by IYS, answer lost
+        (json!({"burst_429": 5}), &["429"]),           // 429 H124
+        (json!({"revoke_tokens": true}), &["401"]),    // 401 H351
+        (json!({"latency_ms": 400}), &[]),             // slower than iys.http_timeout_ms
     ];
+    let served = |outcomes: &[&str]| -> u64 {
+        let stats = sim.admin_get("/admin/stats");
+        stats["endpoints"]
+            .as_object()
+            .map(|e| e.values().map(|a| outcomes.iter().filter_map(|o| a[*o].as_u64()).sum::<u64>()).sum())
+            .unwrap_or(0)
+    };
     let mut next = 101;
-    for phase in phases {
+    for (phase, outcomes) in phases {
+        let before = served(outcomes);
         sim.admin_post("/admin/faults", phase);
         insert_contacts(&mut c, next, 20);
         next += 20;
-        std::thread::sleep(Duration::from_millis(700));
+        let met = cluster.wait_for(Duration::from_secs(20), || (outcomes.is_empty() || served(outcomes) > before).then_some(()));
+        if outcomes.is_empty() {
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+        assert!(met.is_some(), "the worker never met {outcomes:?}");
         sim.clear_faults();
     }
     let total = 2 * (next - 1);
@@ -126,7 +140,7 @@ fn faults_end_with_every_change_delivered_once() {
 
 #[test]
 fn h084_halts_token_calls_for_the_hour_and_keeps_rows_pending() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("h084", FAST);
     let mut c = cluster.connect();
     sim.admin_post("/admin/faults", json!({"token_limit_hit": true}));
@@ -164,10 +178,10 @@ fn h084_halts_token_calls_for_the_hour_and_keeps_rows_pending() {
 /// backoff ends; the worker's last error clears once it works again.
 #[test]
 fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start(
         "recovery",
-        &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 600000", "iys.max_requests_per_second = 1000"],
+        &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 600000"],
     );
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -199,8 +213,8 @@ fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
 
 #[test]
 fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
-    let sim = Sim::start(300);
-    let mut cluster = Cluster::start("crash", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.batch_size = 100", "iys.max_requests_per_second = 1000"]);
+    let sim = Sim::start();
+    let mut cluster = Cluster::start("crash", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.batch_size = 100"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // Slow answers keep batches in flight while the processes die.
@@ -231,7 +245,7 @@ fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
 
 #[test]
 fn a_batch_whose_request_id_could_not_be_recorded_is_sent_again_without_a_duplicate() {
-    let sim = Sim::start(0);
+    let sim = Sim::start();
     let cluster = Cluster::start("unrecorded", FAST);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());

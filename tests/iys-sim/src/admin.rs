@@ -8,7 +8,8 @@ use crate::errors::ApiError;
 use crate::http::{Request, Response};
 use crate::rules::{self, ConsentInput, ConsentType, RecipientType, Status};
 use crate::state::{lock, State};
-use crate::store::Store;
+use crate::faults;
+use crate::store::{Store, LINE_CLOSURE_SOURCE};
 
 fn bad(msg: impl Into<String>) -> Response {
     Response::json(400, &json!({ "error": msg.into() }))
@@ -38,7 +39,7 @@ pub fn handle(st: &State, req: &Request) -> Response {
         ("GET", "/admin/faults") => Ok(Response::json(200, &lock(&st.faults).to_json())),
         ("POST", "/admin/faults") => set_faults(st, req),
         ("DELETE", "/admin/faults") => {
-            *lock(&st.faults) = Default::default();
+            *lock(&st.faults) = st.fault_defaults.clone();
             lock(&st.tokens).clear_limit();
             Ok(Response::json(200, &lock(&st.faults).to_json()))
         }
@@ -93,13 +94,15 @@ fn stats(st: &State) -> Response {
     Response::json(200, &v)
 }
 
-/// Forgets consents, history, batches, stats, faults, rate-limit and H084 state and the clock
-/// offset. Users, issued tokens and settings are kept so connected clients keep working.
+/// Forgets consents, history, batches, stats, faults, rate-limit, H084 and H086 state and the
+/// clock offset. Users, issued tokens and settings (the clock speed too) are kept so connected
+/// clients keep working.
 fn reset(st: &State) -> Response {
     *lock(&st.store) = Store::default();
     *lock(&st.stats) = Default::default();
-    *lock(&st.faults) = Default::default();
+    *lock(&st.faults) = st.fault_defaults.clone();
     lock(&st.limiter).clear();
+    lock(&st.status_limiter).clear();
     lock(&st.tokens).clear_limit();
     st.clock.reset();
     Response::json(200, &json!({ "reset": true }))
@@ -126,9 +129,17 @@ fn codes_text(errs: &[ApiError]) -> String {
     errs.iter().map(|e| e.code).collect::<Vec<_>>().join(",")
 }
 
-/// A change the citizen made in IYS itself (web, mobile app, SMS to 3338). No HS rules apply;
-/// it shows up in `/consents/changes?source=IYS` once older than the hold-back.
-/// `creationDate` (Turkey time) may back-date it, e.g. beyond a one-hour hold-back.
+/// `IYS_` and then capital letters, digits and underscores: any source IYS itself may set
+/// (IYS_WEB, IYS_3338, IYS_KISA_LINK, IYS_AHS_HAT_KAPATMA, and names it adds later).
+fn is_iys_source(s: &str) -> bool {
+    s.strip_prefix("IYS_").is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+}
+
+/// A change the citizen (or IYS, or an operator) made in IYS itself (web, mobile app, SMS to
+/// 3338, short link, line closure). No HS rules apply; it shows up in
+/// `/consents/changes?source=IYS` once older than the hold-back. `creationDate` (Turkey time)
+/// may back-date it, e.g. beyond a one-hour hold-back. `IYS_AHS_HAT_KAPATMA` (the operator
+/// closed the line) is a RET that carries the stored consent's own consentDate.
 fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
     let body = body_object(req)?;
     let iys = code_field(&body, "iysCode")?;
@@ -138,10 +149,20 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
         None => RecipientType::Bireysel,
         Some(s) => RecipientType::parse(s).ok_or_else(|| bad("recipientType must be BIREYSEL or TACIR"))?,
     };
-    let status = text_field(&body, "status")?.and_then(Status::parse).ok_or_else(|| bad("status must be ONAY or RET"))?;
     let source = text_field(&body, "source")?.unwrap_or("IYS_WEB");
-    if !source.starts_with("IYS_") {
-        return Err(bad("source of a citizen change must be an IYS_* source"));
+    if !is_iys_source(source) {
+        return Err(bad("source of a citizen change must be an IYS_* source (IYS_ and capital letters, digits, underscores)"));
+    }
+    let line_closure = source == LINE_CLOSURE_SOURCE;
+    let status = match text_field(&body, "status")? {
+        None if line_closure => Status::Ret,
+        s => s.and_then(Status::parse).ok_or_else(|| bad("status must be ONAY or RET"))?,
+    };
+    if line_closure && status != Status::Ret {
+        return Err(bad("IYS_AHS_HAT_KAPATMA is always a RET"));
+    }
+    if line_closure && body.contains_key("consentDate") {
+        return Err(bad("IYS_AHS_HAT_KAPATMA carries the stored consent's consentDate; do not give one"));
     }
     let raw_recipient = text_field(&body, "recipient")?.ok_or_else(|| bad("recipient is required"))?;
     let recipient = rules::check_recipient(raw_recipient, ct).map_err(|e| bad(format!("recipient refused: {}", codes_text(&e))))?;
@@ -171,7 +192,7 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
         retailer_code: None,
         retailer_access: None,
     };
-    let acc = lock(&st.store).citizen_change(now, iys, brand, &input, creation_ms);
+    let acc = lock(&st.store).citizen_change(now, iys, brand, &input, creation_ms).map_err(bad)?;
     Ok(Response::json(200, &json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date })))
 }
 
@@ -181,7 +202,11 @@ fn config_json(st: &State) -> Response {
         200,
         &json!({
             "batch_delay_ms": s.batch_delay_ms,
+            "batch_enqueue_ms": s.batch_enqueue_ms,
+            "clock_speed": st.clock.speed(),
             "rate_limit_per_sec": s.rate_limit_per_sec,
+            "status_limit_per_hour": s.status_limit_per_hour,
+            "token_limit_shape": lock(&st.faults).token_limit_shape.as_str(),
             "changes_holdback_secs": s.changes_holdback_secs,
             "changes_window_secs": s.changes_window_secs,
             "token_ttl_secs": s.token.ttl_secs,
@@ -195,11 +220,17 @@ fn config_json(st: &State) -> Response {
 fn set_config(st: &State, req: &Request) -> Result<Response, Response> {
     let body = body_object(req)?;
     let mut s = st.settings();
+    let mut speed = None;
+    let mut shape = None;
     for (k, v) in &body {
         let n = || v.as_u64().ok_or_else(|| bad(format!("{k} must be a non-negative integer")));
         match k.as_str() {
             "batch_delay_ms" => s.batch_delay_ms = n()?,
+            "batch_enqueue_ms" => s.batch_enqueue_ms = n()?,
+            "clock_speed" => speed = Some(clock_speed(v)?),
+            "token_limit_shape" => shape = Some(faults::parse_shape(v).map_err(bad)?),
             "rate_limit_per_sec" => s.rate_limit_per_sec = if v.is_null() { None } else { Some(n()? as u32) },
+            "status_limit_per_hour" => s.status_limit_per_hour = if v.is_null() { None } else { Some(n()? as u32) },
             "changes_holdback_secs" => s.changes_holdback_secs = n()?,
             "changes_window_secs" => s.changes_window_secs = n()?,
             "token_ttl_secs" => s.token.ttl_secs = n()?,
@@ -210,19 +241,60 @@ fn set_config(st: &State, req: &Request) -> Result<Response, Response> {
         }
     }
     *lock(&st.settings) = s;
+    if let Some(shape) = shape {
+        lock(&st.faults).token_limit_shape = shape;
+    }
+    if let Some(speed) = speed {
+        st.clock.set_speed(speed);
+    }
     Ok(config_json(st))
+}
+
+fn clock_speed(v: &Value) -> Result<f64, Response> {
+    v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).ok_or_else(|| bad("clock_speed must be a number >= 0 (1 = real time, 0 = frozen)"))
 }
 
 fn clock_json(st: &State) -> Response {
     let now = st.clock.now_ms();
     let limited = lock(&st.tokens).limited_until_ms().filter(|u| *u > now).map(format_turkey_ms);
-    Response::json(200, &json!({ "now": format_turkey_ms(now), "offsetSecs": st.clock.offset_secs(), "tokenLimitedUntil": limited }))
+    Response::json(
+        200,
+        &json!({ "now": format_turkey_ms(now), "offsetSecs": st.clock.offset_secs(), "clockSpeed": st.clock.speed(), "tokenLimitedUntil": limited }),
+    )
 }
 
-/// `{"advance_secs": N}` moves simulated time forward (or back, if negative).
+/// Moves simulated time: `{"advance_secs": N}` forward (or back, if negative), `{"now":
+/// "YYYY-MM-DD HH:mm:ss"}` to that Turkey time, `{"clock_speed": X}` changes the speed from now
+/// on. `clock_speed` is applied first (so `{"clock_speed": 0, "now": ...}` freezes the clock at
+/// exactly that second), then `now`, then `advance_secs`; at least one is needed.
 fn advance_clock(st: &State, req: &Request) -> Result<Response, Response> {
     let body = body_object(req)?;
-    let secs = body.get("advance_secs").and_then(Value::as_i64).ok_or_else(|| bad("advance_secs must be an integer"))?;
-    st.clock.advance_secs(secs);
+    for k in body.keys() {
+        if !matches!(k.as_str(), "advance_secs" | "now" | "clock_speed") {
+            return Err(bad(format!("unknown clock field {k:?} (advance_secs, now, clock_speed)")));
+        }
+    }
+    if body.is_empty() {
+        return Err(bad("give advance_secs, now or clock_speed"));
+    }
+    // Everything is checked before anything changes.
+    let speed = body.get("clock_speed").map(clock_speed).transpose()?;
+    let now_local = match body.get("now") {
+        None => None,
+        Some(v) => Some(v.as_str().and_then(|s| clock::parse_local(s).ok()).ok_or_else(|| bad("now must be YYYY-MM-DD HH:mm:ss (Turkey time)"))?),
+    };
+    let advance = match body.get("advance_secs") {
+        None => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| bad("advance_secs must be an integer"))?),
+    };
+    if let Some(speed) = speed {
+        st.clock.set_speed(speed);
+    }
+    if let Some(local) = now_local {
+        st.clock.set_ms((local - TURKEY_OFFSET_SECS) * 1000);
+    }
+    if let Some(secs) = advance {
+        st.clock.advance_secs(secs);
+    }
     Ok(clock_json(st))
 }

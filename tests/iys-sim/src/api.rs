@@ -1,7 +1,7 @@
 //! The consent endpoints under `/sps/{iysCode}/brands/{brandCode}` (and their `/v2` twins).
 //! Handlers validate outside the store lock and take it once for the part that must be atomic.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
@@ -9,7 +9,7 @@ use crate::errors::{self, ApiError};
 use crate::http::{Request, Response};
 use crate::ids;
 use crate::router::error_response;
-use crate::rules::{self, ConsentType, RecipientType};
+use crate::rules::{self, ConsentType, RecipientType, Status};
 use crate::state::{lock, State};
 use crate::store::{consent_json, new_batch, Accepted, ConsentKey};
 
@@ -72,6 +72,11 @@ pub fn single_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> 
 
 /// `POST .../consents/request`: validates the whole list synchronously (422 with item
 /// indexes), then queues it; state rules are applied per item when the batch is processed.
+///
+/// H194 marks an item that repeats an earlier one's recipient + recipientType + type, and also
+/// one whose recipient (address) appeared earlier in the list with another status: the
+/// document forbids different statuses of one address in one list (IYS's write queue keeps one
+/// movement per address) and its own example of that case is named `statusOrderError`, H194.
 pub fn batch_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> Response {
     let body = match parse_body(req) {
         Ok(b) => b,
@@ -90,10 +95,13 @@ pub fn batch_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> R
     let mut errs = Vec::new();
     let mut inputs = Vec::with_capacity(items.len());
     let mut seen: HashSet<(String, RecipientType, ConsentType)> = HashSet::with_capacity(items.len());
+    let mut statuses: HashMap<String, Status> = HashMap::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         match rules::parse_consent(item, now_local) {
             Ok(input) => {
-                if !seen.insert((input.recipient.clone(), input.recipient_type, input.consent_type)) {
+                let repeated = !seen.insert((input.recipient.clone(), input.recipient_type, input.consent_type));
+                let first_status = *statuses.entry(input.recipient.clone()).or_insert(input.status);
+                if repeated || first_status != input.status {
                     errs.push(ApiError::new("H194").with_index(index));
                 }
                 inputs.push(input);
@@ -104,10 +112,10 @@ pub fn batch_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> R
     if !errs.is_empty() {
         return Response::json(422, &errors::envelope(&errs));
     }
-    let delay = st.settings().batch_delay_ms;
+    let settings = st.settings();
     let now = st.clock.now_ms();
     let (batch, body) = new_batch(inputs, now);
-    lock(&st.store).submit_batch(now, delay, iys, brand, v2, batch);
+    lock(&st.store).submit_batch(now, settings.batch_delay_ms, settings.batch_enqueue_ms, iys, brand, v2, batch);
     Response::json(202, &body)
 }
 

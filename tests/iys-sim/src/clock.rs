@@ -91,9 +91,9 @@ impl SimClock {
         self.anchor().speed
     }
 
-    /// Simulated minus real time, in whole seconds.
+    /// Simulated minus real time, rounded to whole seconds.
     pub fn offset_secs(&self) -> i64 {
-        (self.now_ms() - wall_ms()).div_euclid(1000)
+        ((self.now_ms() - wall_ms()) as f64 / 1000.0).round() as i64
     }
 
     /// Back to the real wall-clock time (the speed is kept).

@@ -4,7 +4,8 @@
 //! shows up as a disagreement instead of hiding itself.
 //!
 //! ```no_run
-//! let sim = iys_sim::Simulator::start(iys_sim::Config { batch_delay_ms: 0, ..Default::default() })?;
+//! // IYS's own pace: 300 s batch delay, 10 requests/s; here a 300 s delay lasts 3 real seconds.
+//! let sim = iys_sim::Simulator::start(iys_sim::Config { clock_speed: 100.0, ..Default::default() })?;
 //! println!("IYS at {}", sim.base_url());
 //! sim.shutdown();
 //! # Ok::<(), std::io::Error>(())
@@ -12,6 +13,7 @@
 
 mod admin;
 mod api;
+pub mod calendar;
 pub mod clock;
 mod config;
 mod errors;
@@ -31,6 +33,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 pub use config::Config;
+pub use faults::TokenLimitShape;
 
 use http::HttpServer;
 use state::State;
@@ -64,10 +67,21 @@ impl Simulator {
         format!("http://{}", self.addr())
     }
 
-    /// Moves the simulated clock (token expiry, the H084 hour, consent-date rules, the changes
-    /// window, batch readiness) by `secs`; same as `POST /admin/clock`.
+    /// Moves the simulated clock (token expiry, the H084 and H086 hours, consent-date rules, the
+    /// changes window, batch readiness) by `secs`; same as `POST /admin/clock`.
     pub fn advance_clock(&self, secs: i64) {
         self.state.clock.advance_secs(secs);
+    }
+
+    /// Makes simulated time run `speed` times faster than real time from now on (1.0 real time,
+    /// 0.0 frozen); simulated time does not jump. Same as `clock_speed` in `POST /admin/config`.
+    pub fn set_clock_speed(&self, speed: f64) {
+        self.state.clock.set_speed(speed);
+    }
+
+    /// Simulated time, milliseconds since the Unix epoch (UTC).
+    pub fn now_ms(&self) -> i64 {
+        self.state.clock.now_ms()
     }
 
     /// Stops serving and closes open connections.

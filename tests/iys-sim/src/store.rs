@@ -5,6 +5,9 @@
 //! Batches are processed lazily but strictly in submission order: every public method first
 //! runs [`Store::process_due`], so a batch whose delay has passed is applied before any later
 //! request sees or changes the same consents, as IYS's single write queue would.
+//!
+//! Several movements of one (iysCode, brandCode, recipient, type) created in the same second
+//! share one transactionId, as IYS documents (and warns about).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -15,6 +18,12 @@ use crate::clock::format_turkey_ms;
 use crate::errors;
 use crate::ids;
 use crate::rules::{check_transition, ConsentInput, ConsentType, CurrentState, RecipientType, Status};
+
+/// IYS answers batch results for 60 days; older request ids answer `[]` (and are forgotten).
+pub const BATCH_RESULT_RETENTION_MS: i64 = 60 * 24 * 3600 * 1000;
+
+/// The source of an operator's line closure: a RET that keeps the consent's date.
+pub const LINE_CLOSURE_SOURCE: &str = "IYS_AHS_HAT_KAPATMA";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConsentKey {
@@ -72,6 +81,9 @@ pub struct Movement {
     pub consent_date: Option<String>,
     pub creation_ms: i64,
     pub transaction_id: String,
+    /// History position of the first movement with this transactionId (itself, unless it shares
+    /// the id with an earlier movement of the same second).
+    pub group: usize,
     pub origin: Origin,
 }
 
@@ -170,6 +182,9 @@ struct Batch {
     brand_code: u64,
     v2: bool,
     submitted_ms: i64,
+    /// Until then the result is `[]`.
+    visible_ms: i64,
+    /// From then on the batch is applied; between `visible_ms` and this, items are `enqueue`.
     ready_ms: i64,
     sub_request_ids: Vec<Arc<str>>,
     /// The consents, until processed.
@@ -177,8 +192,11 @@ struct Batch {
     outcomes: Option<Vec<Outcome>>,
 }
 
-/// A position in the changes feed: (creation time, history position).
-type Cursor = (i64, usize);
+/// A position in the changes feed: (creation time of the transaction's first movement, history
+/// position of that first movement, history position). Movements sharing a transactionId are
+/// thereby adjacent, so a page never has to split them and a cursor naming that transactionId
+/// is unambiguous.
+type Cursor = (i64, usize, usize);
 
 #[derive(Debug, Default)]
 pub struct Store {
@@ -186,7 +204,13 @@ pub struct Store {
     history: Vec<Movement>,
     by_transaction: HashMap<String, usize>,
     batches: HashMap<Arc<str>, Batch>,
+    /// Batches not applied yet, in submission order.
     pending: VecDeque<Arc<str>>,
+    /// Every kept batch in submission order, to forget them after 60 days.
+    kept: VecDeque<Arc<str>>,
+    /// Last movement per (iysCode, brandCode, recipient, type): (creation second, transactionId),
+    /// so a second movement in the same second reuses the transactionId.
+    last_tx: HashMap<(u64, u64, String, ConsentType), (i64, String)>,
     /// V2 single add: (iysCode, brandCode, exact body) → the answer given the first time.
     v2_bodies: HashMap<(u64, u64, String), Accepted>,
 }
@@ -239,16 +263,44 @@ impl Store {
         }
     }
 
-    /// A change the citizen made in IYS itself: no HS rules apply.
-    pub fn citizen_change(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, creation_ms: i64) -> Accepted {
+    /// A change the citizen made in IYS itself: no HS rules apply. An operator's line closure
+    /// ([`LINE_CLOSURE_SOURCE`]) is a RET carrying the stored consent's own date (and fails
+    /// when nothing is stored).
+    pub fn citizen_change(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, creation_ms: i64) -> Result<Accepted, String> {
         self.process_due(now_ms);
         let key = ConsentKey::of(iys, brand, input);
+        let mut input = input.clone();
+        if input.source.as_deref() == Some(LINE_CLOSURE_SOURCE) {
+            let stored = self.consents.get(&key).ok_or("IYS_AHS_HAT_KAPATMA closes a line that has a stored consent; there is none")?;
+            input.status = Status::Ret;
+            input.consent_date = stored.consent_date.clone();
+            input.consent_date_secs = stored.consent_date_secs;
+        }
         let origin = Origin { endpoint: "admin/citizen-change", by_citizen: true, ..Default::default() };
-        self.record(key, input, creation_ms, origin)
+        Ok(self.record(key, &input, creation_ms, origin))
+    }
+
+    /// The transactionId of a new movement: a fresh one, or the one of a movement of the same
+    /// address and type created in the same second.
+    fn transaction_id_for(&mut self, key: &ConsentKey, creation_ms: i64) -> String {
+        let second = creation_ms.div_euclid(1000);
+        let slot = (key.iys_code, key.brand_code, key.recipient.clone(), key.consent_type);
+        match self.last_tx.get_mut(&slot) {
+            Some((s, tx)) if *s == second => tx.clone(),
+            Some(entry) => {
+                *entry = (second, ids::transaction_id());
+                entry.1.clone()
+            }
+            None => {
+                let tx = ids::transaction_id();
+                self.last_tx.insert(slot, (second, tx.clone()));
+                tx
+            }
+        }
     }
 
     fn record(&mut self, key: ConsentKey, input: &ConsentInput, creation_ms: i64, origin: Origin) -> Accepted {
-        let transaction_id = ids::transaction_id();
+        let transaction_id = self.transaction_id_for(&key, creation_ms);
         let pos = self.history.len();
         let accepted = Accepted {
             transaction_id: transaction_id.clone(),
@@ -268,7 +320,8 @@ impl Store {
                 movement: pos,
             },
         );
-        self.by_transaction.insert(transaction_id.clone(), pos);
+        // A shared transactionId keeps its first position: the group's place in the feed.
+        let group = *self.by_transaction.entry(transaction_id.clone()).or_insert(pos);
         self.history.push(Movement {
             seq: pos as u64 + 1,
             key,
@@ -277,31 +330,38 @@ impl Store {
             consent_date: input.consent_date.clone(),
             creation_ms,
             transaction_id,
+            group,
             origin,
         });
         accepted
     }
 
-    /// Queues a validated batch (built by [`new_batch`] outside the lock).
-    pub fn submit_batch(&mut self, now_ms: i64, delay_ms: u64, iys: u64, brand: u64, v2: bool, batch: NewBatch) {
+    /// Queues a validated batch (built by [`new_batch`] outside the lock): its result is `[]`
+    /// for `delay_ms`, then `enqueue` for `enqueue_ms`, then it is applied.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_batch(&mut self, now_ms: i64, delay_ms: u64, enqueue_ms: u64, iys: u64, brand: u64, v2: bool, batch: NewBatch) {
         self.process_due(now_ms);
         let NewBatch { request_id, sub_request_ids, inputs } = batch;
+        let visible_ms = now_ms.saturating_add(delay_ms as i64);
         let b = Batch {
             request_id: request_id.clone(),
             iys_code: iys,
             brand_code: brand,
             v2,
             submitted_ms: now_ms,
-            ready_ms: now_ms + delay_ms as i64,
+            visible_ms,
+            ready_ms: visible_ms.saturating_add(enqueue_ms as i64),
             sub_request_ids,
             inputs,
             outcomes: None,
         };
         self.batches.insert(request_id.clone(), b);
-        self.pending.push_back(request_id);
+        self.pending.push_back(request_id.clone());
+        self.kept.push_back(request_id);
     }
 
-    /// Applies every queued batch whose delay has passed, oldest first.
+    /// Applies every queued batch whose delay has passed, oldest first, and forgets applied
+    /// batches older than 60 days.
     pub fn process_due(&mut self, now_ms: i64) {
         while let Some(id) = self.pending.front() {
             let ready = self.batches.get(id).is_none_or(|b| b.ready_ms <= now_ms);
@@ -310,6 +370,17 @@ impl Store {
             }
             let id = self.pending.pop_front().expect("front exists");
             self.process_batch(&id);
+        }
+        while let Some(id) = self.kept.front() {
+            let expired = match self.batches.get(id) {
+                None => true,
+                Some(b) => b.outcomes.is_some() && now_ms - b.submitted_ms > BATCH_RESULT_RETENTION_MS,
+            };
+            if !expired {
+                break;
+            }
+            let id = self.kept.pop_front().expect("front exists");
+            self.batches.remove(&id);
         }
     }
 
@@ -379,22 +450,19 @@ impl Store {
         v
     }
 
-    /// `GET .../consents/request/{requestId}`. Unknown ids (or another brand's) answer an empty
-    /// list, as IYS does for request ids it no longer keeps. Before the batch is processed the
-    /// answer is empty during the first half of the delay and all-`enqueue` after it, so clients
-    /// meet both shapes IYS documents.
+    /// `GET .../consents/request/{requestId}`. `[]` until `batch_delay_ms` has passed since the
+    /// submit (IYS: "ask no earlier than 300 s; earlier answers may be empty"), then every item
+    /// `enqueue` while `batch_enqueue_ms` runs, then the per-item results. Unknown ids, another
+    /// brand's and ids older than 60 days answer `[]` too, as IYS does ("older request ids
+    /// answer empty"; an empty answer never means the consents were refused).
     pub fn batch_results(&mut self, now_ms: i64, iys: u64, brand: u64, request_id: &str) -> Value {
         self.process_due(now_ms);
         let Some(b) = self.batches.get(request_id) else { return json!([]) };
-        if b.iys_code != iys || b.brand_code != brand {
+        if b.iys_code != iys || b.brand_code != brand || now_ms < b.visible_ms || now_ms - b.submitted_ms > BATCH_RESULT_RETENTION_MS {
             return json!([]);
         }
         if let Some(outcomes) = &b.outcomes {
             return outcomes.iter().enumerate().map(|(i, o)| self.render_outcome(b, i, *o)).collect();
-        }
-        let half = (b.ready_ms - b.submitted_ms) / 2;
-        if now_ms < b.submitted_ms + half {
-            return json!([]);
         }
         // The document's own example spells it `subrequestId` for queued items.
         b.sub_request_ids.iter().enumerate().map(|(i, sub)| json!({ "index": i, "status": "enqueue", "subrequestId": &**sub })).collect()
@@ -417,15 +485,23 @@ impl Store {
         let (secs, tx) = after.split_once('_')?;
         let secs: i64 = secs.parse().ok()?;
         match self.by_transaction.get(tx) {
-            Some(&pos) => Some((self.history[pos].creation_ms, pos)),
+            // After every movement of that transactionId.
+            Some(&first) => Some((self.history[first].creation_ms, first, usize::MAX)),
             // A transaction we do not know: continue after that whole second.
-            None => Some((secs * 1000 + 999, usize::MAX)),
+            None => Some((secs * 1000 + 999, usize::MAX, usize::MAX)),
         }
+    }
+
+    fn feed_position(&self, pos: usize) -> Cursor {
+        let group = self.history[pos].group;
+        (self.history[group].creation_ms, group, pos)
     }
 
     /// `/consents/changes`: movements of the brand of one origin class, created in
     /// [window_start, window_end], after the cursor, oldest first. Err(()) for a cursor that
-    /// cannot be read.
+    /// cannot be read. Movements sharing a transactionId are listed together: a page that would
+    /// split them ends before them (or, if they start the page, takes them all, even past the
+    /// limit), since the cursor (`<seconds>_<transactionId>`) cannot point between them.
     #[allow(clippy::too_many_arguments)]
     pub fn changes(&mut self, now_ms: i64, iys: u64, brand: u64, citizen: bool, after: Option<&str>, limit: usize, window_start_ms: i64, window_end_ms: i64) -> Result<(Vec<Value>, Option<String>), ()> {
         self.process_due(now_ms);
@@ -433,7 +509,7 @@ impl Store {
             Some(a) => Some(self.parse_cursor(a).ok_or(())?),
             None => None,
         };
-        let mut picked: Vec<(i64, usize)> = self
+        let mut picked: Vec<Cursor> = self
             .history
             .iter()
             .enumerate()
@@ -444,13 +520,29 @@ impl Store {
                     && m.creation_ms >= window_start_ms
                     && m.creation_ms <= window_end_ms
             })
-            .map(|(pos, m)| (m.creation_ms, pos))
+            .map(|(pos, _)| self.feed_position(pos))
             .filter(|c| cursor.is_none_or(|cur| *c > cur))
             .collect();
         picked.sort_unstable();
-        picked.truncate(limit);
-        let next = picked.last().map(|&(ms, pos)| format!("{}_{}", ms.div_euclid(1000), self.history[pos].transaction_id));
-        Ok((picked.iter().map(|&(_, pos)| self.history[pos].change_json()).collect(), next))
+        if picked.len() > limit {
+            let same_group = |a: usize, b: usize| picked[a].1 == picked[b].1;
+            let mut cut = limit;
+            while cut > 0 && same_group(cut - 1, cut) {
+                cut -= 1;
+            }
+            if cut == 0 {
+                cut = limit;
+                while cut < picked.len() && same_group(cut - 1, cut) {
+                    cut += 1;
+                }
+            }
+            picked.truncate(cut);
+        }
+        let next = picked.last().map(|&(_, _, pos)| {
+            let m = &self.history[pos];
+            format!("{}_{}", m.creation_ms.div_euclid(1000), m.transaction_id)
+        });
+        Ok((picked.iter().map(|&(_, _, pos)| self.history[pos].change_json()).collect(), next))
     }
 
     /// `/admin/consents`: the current consents, optionally narrowed.

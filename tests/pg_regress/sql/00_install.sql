@@ -7,5 +7,5 @@ SELECT obj_description('iys'::regnamespace, 'pg_namespace');
 -- The worker runs (registered from shared_preload_libraries) and reports its application_name.
 SELECT count(*) AS workers, min(application_name) AS application_name FROM iys.worker_status();
 -- GUCs with their defaults; the worker's tunables are reloadable, not settable per session.
-SELECT name, setting, unit, context FROM pg_settings WHERE name LIKE 'iys.%' ORDER BY name;
+SELECT name, boot_val AS default_value, unit, context FROM pg_settings WHERE name LIKE 'iys.%' ORDER BY name;
 SET iys.batch_size = 10;

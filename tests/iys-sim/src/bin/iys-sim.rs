@@ -3,10 +3,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use iys_sim::{Config, Simulator};
+use iys_sim::{Config, Simulator, TokenLimitShape};
 
 const USAGE: &str = "usage: iys-sim [--listen 127.0.0.1:8790] [--user NAME:PASSWORD]... [--token-ttl S] [--refresh-ttl S]
-               [--token-limit N] [--token-window S] [--batch-delay-ms N] [--no-rate-limit] [--rate-limit N]
+               [--token-limit N] [--token-window S] [--token-limit-shape errors|flat|empty]
+               [--batch-delay-ms N] [--batch-enqueue-ms N] [--clock-speed X]
+               [--no-rate-limit] [--rate-limit N] [--no-status-limit] [--status-limit N]
                [--changes-holdback S] [--threads N]";
 
 fn parse_args(args: Vec<String>) -> Result<Config, String> {
@@ -29,7 +31,21 @@ fn parse_args(args: Vec<String>) -> Result<Config, String> {
             "--refresh-ttl" => cfg.refresh_ttl_secs = num(&flag, value()?)?,
             "--token-limit" => cfg.token_limit_per_hour = num(&flag, value()?)?,
             "--token-window" => cfg.token_limit_window_secs = num(&flag, value()?)?,
+            "--token-limit-shape" => {
+                let v = value()?;
+                cfg.token_limit_shape = TokenLimitShape::parse(&v).ok_or_else(|| format!("--token-limit-shape: {v:?} is not errors, flat or empty"))?;
+            }
             "--batch-delay-ms" => cfg.batch_delay_ms = num(&flag, value()?)?,
+            "--batch-enqueue-ms" => cfg.batch_enqueue_ms = num(&flag, value()?)?,
+            "--clock-speed" => {
+                let speed: f64 = num(&flag, value()?)?;
+                if !speed.is_finite() || speed < 0.0 {
+                    return Err(format!("--clock-speed: {speed} must be a number >= 0"));
+                }
+                cfg.clock_speed = speed;
+            }
+            "--no-status-limit" => cfg.status_limit_per_hour = None,
+            "--status-limit" => cfg.status_limit_per_hour = Some(num(&flag, value()?)?),
             "--no-rate-limit" => cfg.rate_limit_per_sec = None,
             "--rate-limit" => cfg.rate_limit_per_sec = Some(num(&flag, value()?)?),
             "--changes-holdback" => cfg.changes_holdback_secs = num(&flag, value()?)?,

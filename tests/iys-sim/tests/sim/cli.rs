@@ -7,6 +7,15 @@ use serde_json::json;
 
 use crate::common::Client;
 
+/// Starts the binary with `args` and returns it with its base URL.
+fn spawn(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iys-sim")).args(args).stdout(Stdio::piped()).spawn().expect("iys-sim starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("iys-sim listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    (child, base)
+}
+
 #[test]
 fn binary_prints_its_address_and_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iys-sim"))
@@ -26,6 +35,42 @@ fn binary_prints_its_address_and_serves() {
     assert_eq!(demo.status, 400, "--user replaces the default account");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn binary_defaults_are_iys_own_and_new_flags_set_them() {
+    let (mut child, base) = spawn(&["--listen", "127.0.0.1:0"]);
+    let cfg = Client::for_base(&base).get("/admin/config").body;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(cfg["batch_delay_ms"], 300_000);
+    assert_eq!(cfg["batch_enqueue_ms"], 0);
+    assert_eq!(cfg["rate_limit_per_sec"], 10);
+    assert_eq!(cfg["changes_holdback_secs"], 3600);
+    assert_eq!(cfg["token_limit_per_hour"], 10);
+    assert_eq!(cfg["status_limit_per_hour"], 1000);
+    assert_eq!(cfg["clock_speed"], 1.0);
+    assert_eq!(cfg["token_limit_shape"], "errors");
+
+    let (mut child, base) = spawn(&[
+        "--listen", "127.0.0.1:0", "--clock-speed", "100", "--batch-delay-ms", "1000", "--batch-enqueue-ms", "2000",
+        "--token-limit-shape", "flat", "--no-status-limit", "--token-limit", "100",
+    ]);
+    let c = Client::for_base(&base);
+    let cfg = c.get("/admin/config").body;
+    let clock = c.get("/admin/clock").body;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(cfg["clock_speed"], 100.0);
+    assert_eq!(clock["clockSpeed"], 100.0);
+    assert_eq!((cfg["batch_delay_ms"].as_u64(), cfg["batch_enqueue_ms"].as_u64()), (Some(1000), Some(2000)));
+    assert_eq!(cfg["token_limit_shape"], "flat");
+    assert_eq!(cfg["status_limit_per_hour"], serde_json::Value::Null);
+    assert_eq!(cfg["token_limit_per_hour"], 100);
+    for bad in [["--clock-speed", "-1"], ["--clock-speed", "fast"], ["--token-limit-shape", "xml"], ["--status-limit", "x"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_iys-sim")).args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Validates the simulator's real answers, success and error, against the response schemas of
-//! IYS's OpenAPI document, loaded at run time (never copied).
+//! IYS's OpenAPI document, loaded at run time.
 //!
-//! The document lives beside the repository (`X/main`, `X/shared`); `IYS_OPENAPI` overrides the
-//! path.
+//! The document is kept in the crate, unmodified (`openapi/iys-openapi-3.2.0.json`), so the
+//! repository stands alone; `IYS_OPENAPI` overrides the path (e.g. to try a newer document).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use iys_sim::Config;
 fn document_path() -> PathBuf {
     match std::env::var_os("IYS_OPENAPI") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/iys/iys-openapi-3.2.0.json")),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/iys-openapi-3.2.0.json")),
     }
 }
 
@@ -186,6 +186,20 @@ fn apply_errata(doc: &mut Value) {
 }
 
 #[test]
+fn the_document_is_read_from_inside_the_repository() {
+    let default = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/iys-openapi-3.2.0.json"));
+    let canonical = default.canonicalize().expect("the crate carries the OpenAPI document");
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).canonicalize().unwrap();
+    assert!(canonical.starts_with(&repo), "{} is outside {}", canonical.display(), repo.display());
+    if std::env::var_os("IYS_OPENAPI").is_none() {
+        assert_eq!(document_path(), default);
+    }
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&default).unwrap()).unwrap();
+    assert!(doc["info"]["version"].as_str().is_some_and(|v| v.starts_with("3.2.0")), "{}", doc["info"]["version"]);
+    assert!(doc["paths"]["/v2/sps/{iysCode}/brands/{brandCode}/consents/request"]["post"]["operationId"] == "addBatchConsentV2");
+}
+
+#[test]
 fn errata_are_real() {
     let original = load_document();
     let mut patched = original.clone();
@@ -212,7 +226,9 @@ fn errata_are_real() {
 /// checked against the document's generic `ErrorsArrayCode` instead.
 /// - 429 H084 of the token endpoint: described in the text ("KİMLİK DOĞRULAMA"), not listed.
 /// - 503 H192: in the error-code table ("İstek zaman aşımına uğradı"), on no operation.
-const UNDOCUMENTED: [(&str, u16); 2] = [("POST /oauth2/token", 429), ("*", 503)];
+/// - 404 of an account-level refusal (`account_refusal` fault): IYS's 404 answers for a missing
+///   integrator or right (H129, H268, H355) are in the table, on no consent operation.
+const UNDOCUMENTED: [(&str, u16); 3] = [("POST /oauth2/token", 429), ("*", 503), ("*", 404)];
 
 struct Checker {
     doc: Value,
@@ -386,13 +402,13 @@ fn responses_match_the_openapi_document() {
         }
     }
     // Queued items (`enqueue`) have their own shape.
-    c.post("/admin/config", &json!({"batch_delay_ms": 60_000}));
+    c.post("/admin/config", &json!({"batch_delay_ms": 10_000, "batch_enqueue_ms": 60_000}));
     let queued = c.post(&p(BATCH), &json!([consent(&phone(300), "MESAJ", "ONAY")]));
     sim.advance_clock(40);
     let q = c.get(&p(RESULT).replace("{requestId}", queued.body["requestId"].as_str().unwrap()));
     assert_eq!(q.body[0]["status"], "enqueue", "{}", q.text);
     ck.response("GET", RESULT, &q);
-    c.post("/admin/config", &json!({"batch_delay_ms": 0}));
+    c.post("/admin/config", &json!({"batch_delay_ms": 0, "batch_enqueue_ms": 0}));
 
     // Single status.
     let query = json!({"recipient": phone(1), "recipientType": "BIREYSEL", "type": "MESAJ"});
@@ -447,20 +463,37 @@ fn responses_match_the_openapi_document() {
         ck.response("GET", CHANGES, &r);
     }
 
+    // Account-level refusals on every consent operation: 403 (documented on each), 422 H525, 404.
+    let batch_items = json!([consent(&phone(400), "MESAJ", "ONAY")]);
+    let result_any = |tpl: &str| p(tpl).replace("{requestId}", "5a2edd8e-dd6e-4293-b09b-6180b2c5d021");
+    for refusal in [json!({"status": 403, "code": "H520"}), json!({"status": 422, "code": "H525"}), json!({"status": 404})] {
+        c.post("/admin/faults", &json!({ "account_refusal": refusal }));
+        ck.response("POST", ADD, &c.post(&p(ADD), &consent(&phone(400), "MESAJ", "ONAY")));
+        ck.response("POST", ADD_V2, &c.post(&p(ADD_V2), &consent(&phone(400), "MESAJ", "ONAY")));
+        ck.response("POST", BATCH, &c.post(&p(BATCH), &batch_items));
+        ck.response("POST", BATCH_V2, &c.post(&p(BATCH_V2), &batch_items));
+        ck.response("GET", RESULT, &c.get(&result_any(RESULT)));
+        ck.response("GET", RESULT_V2, &c.get(&result_any(RESULT_V2)));
+        ck.response("POST", STATUS, &c.post(&p(STATUS), &query));
+        ck.response("POST", MULTI, &c.post(&multi_path, &multi));
+        ck.response("GET", CHANGES, &c.get(&changes_path));
+        c.delete("/admin/faults");
+    }
+
     assert!(ck.failures.is_empty(), "{} schema violations:\n{}", ck.failures.len(), ck.failures.join("\n"));
 
     // Every operation was seen answering success and its documented error statuses.
     let must_cover: &[(&str, &str, &[u16])] = &[
         ("POST", TOKEN, &[200, 400, 429]),
-        ("POST", ADD, &[200, 400, 401, 422, 429, 500, 503]),
-        ("POST", ADD_V2, &[200, 400, 401, 422, 429, 500, 503]),
-        ("POST", BATCH, &[202, 400, 401, 422, 429, 500, 503]),
-        ("POST", BATCH_V2, &[202, 400, 401, 422, 429, 500, 503]),
-        ("GET", RESULT, &[200, 401, 422, 429, 500, 503]),
-        ("GET", RESULT_V2, &[200, 401, 422, 429, 500, 503]),
-        ("POST", STATUS, &[200, 400, 401, 422, 429, 500, 503]),
-        ("POST", MULTI, &[200, 400, 401, 422, 429, 500, 503]),
-        ("GET", CHANGES, &[200, 204, 401, 422, 429, 500, 503]),
+        ("POST", ADD, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", ADD_V2, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", BATCH, &[202, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", BATCH_V2, &[202, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("GET", RESULT, &[200, 401, 403, 404, 422, 429, 500, 503]),
+        ("GET", RESULT_V2, &[200, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", STATUS, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", MULTI, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("GET", CHANGES, &[200, 204, 401, 403, 404, 422, 429, 500, 503]),
     ];
     let mut missing = Vec::new();
     for (m, t, statuses) in must_cover {

@@ -219,3 +219,178 @@ fn shutdown_closes_the_port() {
     assert!(c.try_send("GET", &brand("/consents/changes"), None, None).is_err());
     assert!(Client::for_base(&base).try_send("GET", "/admin/stats", None, None).is_err());
 }
+
+// ---- account-level refusals ------------------------------------------------------------------
+
+/// One call of every consent endpoint (V1 and V2): (name, answer).
+fn every_consent_endpoint(c: &Client, n: usize) -> Vec<(&'static str, Resp)> {
+    let any_id = "5a2edd8e-dd6e-4293-b09b-6180b2c5d021";
+    vec![
+        ("add", c.add(&consent(&phone(n), "MESAJ", "ONAY"))),
+        ("add v2", c.post(&brand_v2("/consents"), &consent(&phone(n + 1), "MESAJ", "ONAY"))),
+        ("batch", c.post(&brand("/consents/request"), &json!([consent(&phone(n + 2), "MESAJ", "ONAY")]))),
+        ("batch v2", c.post(&brand_v2("/consents/request"), &json!([consent(&phone(n + 3), "MESAJ", "ONAY")]))),
+        ("result", c.get(&brand(&format!("/consents/request/{any_id}")))),
+        ("result v2", c.get(&brand_v2(&format!("/consents/request/{any_id}")))),
+        ("status", c.status_of(&phone(n), "MESAJ", "BIREYSEL")),
+        ("multi status", c.post(&brand("/consents/BIREYSEL/status/MESAJ"), &json!({"recipients": [phone(n)]}))),
+        ("changes", c.get(&brand("/consents/changes?source=IYS"))),
+    ]
+}
+
+#[test]
+fn account_refusal_answers_every_consent_endpoint_and_processes_nothing() {
+    let sim = start(test_config());
+    let cases = [
+        (403, Some("H353"), "Alan, kullanıcı izinleriyle eşleştirilemiyor".to_string()),
+        (403, Some("H520"), "Abonelik durumu PAUSED iken api kullanılamamaktadır".to_string()),
+        (403, Some("H521"), "Abonelik durumu CLOSED iken api kullanılamamaktadır.".to_string()),
+        (403, Some("H524"), format!("{IYS} için ait abonelik kaydı bulunamadı")),
+        (403, Some("H586"), "Aboneliğiniz API kullanımını içermemektedir.".to_string()),
+        (422, Some("H525"), "Kullanılan izin sayısı maksimum sayıya ulaştığı için yeni izin eklenememektedir.".to_string()),
+        (404, None, "İstenen kaynak bulunamadı.".to_string()),
+    ];
+    for (status, code, message) in cases {
+        // A fresh hour and token per case: token calls are limited to 10 an hour.
+        sim.advance_clock(3601);
+        let c = Client::logged_in(&sim);
+        let refusal = match code {
+            Some(code) => json!({"status": status, "code": code}),
+            None => json!({"status": status}),
+        };
+        set_faults(&c, json!({ "account_refusal": refusal }));
+        assert_eq!(c.get("/admin/faults").body["account_refusal"], refusal);
+        for (name, r) in every_consent_endpoint(&c, 1) {
+            assert_eq!(r.status, status, "{name} under {refusal}: {}", r.text);
+            let expected = match code {
+                Some(code) => json!({"errors": [{"code": code, "message": message}]}),
+                None => json!({"errors": [{"message": message}]}),
+            };
+            assert_eq!(r.body, expected, "{name} under {refusal}");
+        }
+        // The token endpoint is not a consent endpoint.
+        let grant = c.post("/oauth2/token", &json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"}));
+        assert_eq!(grant.status, 200, "{}", grant.text);
+        assert_eq!(c.get("/admin/history").body, json!([]), "nothing applied under {refusal}");
+        assert_eq!(c.get("/admin/stats").body["store"]["batches"], 0, "no batch queued under {refusal}");
+        assert_eq!(c.delete("/admin/faults").status, 200);
+        assert_eq!(c.get("/admin/faults").body["account_refusal"], Value::Null);
+        assert_eq!(c.status_of(&phone(1), "MESAJ", "BIREYSEL").status, 200, "cleared");
+    }
+    // Cleared: everything works again.
+    let c = Client::logged_in(&sim);
+    assert_eq!(c.add(&consent(&phone(1), "MESAJ", "ONAY")).status, 200);
+}
+
+#[test]
+fn account_refusal_can_be_limited_to_an_iys_code_or_brand() {
+    let sim = start(test_config());
+    let c = Client::logged_in(&sim);
+    let other_brand = |rest: &str| format!("/sps/{IYS}/brands/{}{rest}", BRAND + 1);
+    set_faults(&c, json!({"account_refusal": {"status": 403, "code": "H353", "brandCode": BRAND}}));
+    let r = c.add(&consent(&phone(1), "MESAJ", "ONAY"));
+    assert_eq!((r.status, r.codes()), (403, vec!["H353".to_string()]));
+    assert_eq!(c.post(&other_brand("/consents"), &consent(&phone(1), "MESAJ", "ONAY")).status, 200, "another brand is served");
+    set_faults(&c, json!({"account_refusal": {"status": 403, "code": "H524", "iysCode": IYS + 1}}));
+    assert_eq!(c.add(&consent(&phone(2), "MESAJ", "ONAY")).status, 200, "another iysCode is refused, not this one");
+    let r = c.post(&format!("/sps/{}/brands/{BRAND}/consents", IYS + 1), &consent(&phone(2), "MESAJ", "ONAY"));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["errors"][0]["message"], format!("{} için ait abonelik kaydı bulunamadı", IYS + 1));
+    // null clears only the refusal; other faults stay.
+    set_faults(&c, json!({"latency_ms": 1, "account_refusal": {"status": 422, "code": "H525"}}));
+    set_faults(&c, json!({"account_refusal": null}));
+    let f = c.get("/admin/faults").body;
+    assert_eq!((f["account_refusal"].clone(), f["latency_ms"].clone()), (Value::Null, json!(1)));
+}
+
+#[test]
+fn account_refusal_accepts_only_iys_combinations() {
+    let sim = start(test_config());
+    let c = Client::new(&sim);
+    for bad in [
+        json!({"status": 403}),
+        json!({"status": 403, "code": "H525"}),
+        json!({"status": 422, "code": "H353"}),
+        json!({"status": 404, "code": "H353"}),
+        json!({"status": 500, "code": "H101"}),
+        json!({"status": 403, "code": "H999"}),
+        json!({"code": "H520"}),
+        json!({"status": 403, "code": "H520", "brand": 1}),
+        json!("H520"),
+    ] {
+        let r = c.post("/admin/faults", &json!({ "account_refusal": bad }));
+        assert_eq!(r.status, 400, "{bad} accepted: {}", r.text);
+    }
+    assert_eq!(c.get("/admin/faults").body["account_refusal"], Value::Null);
+}
+
+// ---- H084 shapes -------------------------------------------------------------------------------
+
+fn grant(c: &Client) -> Resp {
+    c.post("/oauth2/token", &json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"}))
+}
+
+const H084_MESSAGE: &str = "Saatte kabul edilen kimlik doğrulama istek limitine ulaşıldı. Lütfen daha sonra tekrar deneyiniz.";
+
+#[test]
+fn h084_comes_in_every_shape() {
+    let sim = start(Config { token_limit_per_hour: 1, ..test_config() });
+    let c = Client::new(&sim);
+    assert_eq!(grant(&c).status, 200);
+    // Default: IYS's envelope.
+    let r = grant(&c);
+    assert_eq!((r.status, r.body.clone()), (429, json!({"errors": [{"code": "H084", "message": H084_MESSAGE}]})));
+    assert_eq!(c.get("/admin/faults").body["token_limit_shape"], "errors");
+    set_faults(&c, json!({"token_limit_shape": "flat"}));
+    let r = grant(&c);
+    assert_eq!((r.status, r.body.clone()), (429, json!({"code": "H084", "message": H084_MESSAGE})));
+    set_faults(&c, json!({"token_limit_shape": "empty"}));
+    let r = grant(&c);
+    assert_eq!((r.status, r.text.as_str()), (429, ""));
+    // Through /admin/config as well; and it applies to a forced H084 too.
+    let cfg = c.post("/admin/config", &json!({"token_limit_shape": "flat"}));
+    assert_eq!(cfg.body["token_limit_shape"], "flat");
+    c.delete("/admin/faults"); // lifts the H084 state, and the shape goes back to the start-up one
+    assert_eq!(c.get("/admin/config").body["token_limit_shape"], "errors");
+    set_faults(&c, json!({"token_limit_shape": "empty", "token_limit_hit": true}));
+    let r = grant(&c);
+    assert_eq!((r.status, r.text.as_str()), (429, ""));
+    for bad in [json!("none"), json!(1), json!(null)] {
+        assert_eq!(c.post("/admin/faults", &json!({ "token_limit_shape": bad })).status, 400);
+        assert_eq!(c.post("/admin/config", &json!({ "token_limit_shape": bad })).status, 400);
+    }
+}
+
+#[test]
+fn h084_shape_can_be_set_at_start_up() {
+    let sim = start(Config { token_limit_shape: iys_sim::TokenLimitShape::Flat, ..test_config() });
+    let c = Client::new(&sim);
+    set_faults(&c, json!({"token_limit_hit": true}));
+    let r = grant(&c);
+    assert_eq!((r.status, r.body["code"].as_str()), (429, Some("H084")), "{}", r.text);
+    assert!(r.body.get("errors").is_none());
+    c.delete("/admin/faults");
+    assert_eq!(c.get("/admin/faults").body["token_limit_shape"], "flat", "the start-up shape stays");
+    c.post("/admin/reset", &json!({}));
+    assert_eq!(c.get("/admin/faults").body["token_limit_shape"], "flat");
+}
+
+// ---- H086: single status queries per hour -----------------------------------------------------
+
+#[test]
+fn h086_single_status_queries_per_hour() {
+    let sim = start(Config { status_limit_per_hour: Some(3), ..test_config() });
+    let c = Client::logged_in(&sim);
+    for _ in 0..3 {
+        assert_eq!(c.status_of(&phone(1), "MESAJ", "BIREYSEL").status, 200);
+    }
+    let r = c.status_of(&phone(1), "MESAJ", "BIREYSEL");
+    assert_eq!((r.status, r.codes()), (429, vec!["H086".to_string()]));
+    // Other calls are not limited by it.
+    assert_eq!(c.post(&brand("/consents/BIREYSEL/status/MESAJ"), &json!({"recipients": [phone(1)]})).status, 200);
+    sim.advance_clock(3600);
+    let c = Client::logged_in(&sim);
+    assert_eq!(c.status_of(&phone(1), "MESAJ", "BIREYSEL").status, 200, "a rolling simulated hour later");
+    assert_eq!(c.post("/admin/config", &json!({"status_limit_per_hour": null})).body["status_limit_per_hour"], Value::Null);
+    assert!((0..10).all(|_| c.status_of(&phone(1), "MESAJ", "BIREYSEL").status == 200));
+}

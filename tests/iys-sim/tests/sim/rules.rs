@@ -154,14 +154,76 @@ fn h162_future_date() {
     assert_error(&add_with(&Client::logged_in(&sim), "consentDate", json!(tr_ago(-3600))), 422, "H162");
 }
 
+/// Freezes the simulated clock at a Turkey time.
+fn freeze_at(c: &Client, local: &str) {
+    let r = c.post("/admin/clock", &json!({"clock_speed": 0, "now": local}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["now"], local);
+}
+
+fn add_dated(c: &Client, n: usize, date: &str) -> Resp {
+    let mut body = consent(&phone(n), "MESAJ", "ONAY");
+    body["consentDate"] = json!(date);
+    c.add(&body)
+}
+
 #[test]
-fn h467_older_than_three_days() {
+fn h467_three_business_days_skip_weekends() {
     let sim = start(test_config());
     let c = Client::logged_in(&sim);
-    let r = add_with(&c, "consentDate", json!(tr_ago(72 * 3600 + 60)));
+    // Collected Friday 2024-03-01 15:00: accepted until Wednesday 2024-03-06 15:00.
+    freeze_at(&c, "2024-03-06 15:00:00");
+    assert_eq!(add_dated(&c, 1, "2024-03-01 15:00:00").status, 200);
+    freeze_at(&c, "2024-03-06 15:00:01");
+    let r = add_dated(&c, 2, "2024-03-01 15:00:00");
     assert_error(&r, 422, "H467");
     assert_eq!(r.body["errors"][0]["location"], json!(["consentDate"]));
-    assert_eq!(add_with(&c, "consentDate", json!(tr_ago(71 * 3600))).status, 200);
+    assert_eq!(r.body["errors"][0]["value"], "2024-03-01 15:00:00");
+    assert_eq!(add_dated(&c, 3, "2024-03-01 15:00:01").status, 200, "one second younger");
+    // More than 72 hours, yet within three business days: accepted (IYS is not 72 hours).
+    freeze_at(&c, "2024-03-05 10:00:00");
+    assert_eq!(add_dated(&c, 4, "2024-03-01 09:00:00").status, 200);
+    // The same rule rejects a whole batch, with the item index.
+    freeze_at(&c, "2024-03-07 09:00:00");
+    let items = json!([
+        {"recipient": phone(5), "type": "MESAJ", "source": "HS_WEB", "status": "ONAY", "consentDate": "2024-03-04 09:00:00"},
+        {"recipient": phone(6), "type": "MESAJ", "source": "HS_WEB", "status": "ONAY", "consentDate": "2024-03-01 23:59:59"},
+    ]);
+    let r = c.post(&brand("/consents/request"), &items);
+    assert_error(&r, 422, "H467");
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["errors"][0]["index"], 1);
+}
+
+#[test]
+fn h467_public_holidays_are_not_business_days_but_eves_are() {
+    let sim = start(test_config());
+    let c = Client::logged_in(&sim);
+    // Collected on the eve of Kurban Bayramı (Thursday 2025-06-05, a half day): Friday 6 and
+    // Monday 9 June are holidays, so the third business day is Thursday 12 June.
+    freeze_at(&c, "2025-06-12 10:00:00");
+    assert_eq!(add_dated(&c, 1, "2025-06-05 10:00:00").status, 200);
+    freeze_at(&c, "2025-06-12 10:00:01");
+    assert_error(&add_dated(&c, 2, "2025-06-05 10:00:00"), 422, "H467");
+    // The eve itself is a business day: collected on Wednesday 4 June → until Wednesday 11 June.
+    freeze_at(&c, "2025-06-11 12:00:00");
+    assert_eq!(add_dated(&c, 3, "2025-06-04 12:00:00").status, 200);
+    freeze_at(&c, "2025-06-11 12:00:01");
+    assert_error(&add_dated(&c, 4, "2025-06-04 12:00:00"), 422, "H467");
+    // 28 October is a half day (counted), 29 October a holiday: Friday 2024-10-25 → Thursday 31.
+    freeze_at(&c, "2024-10-31 08:00:00");
+    assert_eq!(add_dated(&c, 5, "2024-10-25 08:00:00").status, 200);
+    freeze_at(&c, "2024-10-31 08:00:01");
+    assert_error(&add_dated(&c, 6, "2024-10-25 08:00:00"), 422, "H467");
+    // Ramazan Bayramı 2026 (20–22 March, Friday to Sunday): Thursday 19 March (eve) → Tuesday 24.
+    freeze_at(&c, "2026-03-24 18:30:00");
+    assert_eq!(add_dated(&c, 7, "2026-03-18 18:30:00").status, 200, "18 → 19, 23, 24");
+    assert_error(&add_dated(&c, 8, "2026-03-18 18:29:59"), 422, "H467");
+    // HS_2015 stays exempt.
+    let mut old = consent(&phone(9), "MESAJ", "ONAY");
+    old["source"] = json!("HS_2015");
+    old["consentDate"] = json!("2015-05-01 00:00:00");
+    assert_eq!(c.add(&old).status, 200);
 }
 
 #[test]
@@ -286,7 +348,7 @@ fn batch_format_errors_reject_the_whole_list_with_indexes() {
         consent(&phone(1), "MESAJ", "ONAY"),
         bad_status,
         consent("not-an-email", "EPOSTA", "ONAY"),
-        {"recipient": phone(4), "type": "MESAJ", "source": "HS_WEB", "status": "ONAY", "consentDate": tr_ago(80 * 3600)},
+        {"recipient": phone(4), "type": "MESAJ", "source": "HS_WEB", "status": "ONAY", "consentDate": tr_ago(30 * 86_400)},
         {"recipient": phone(5), "type": "MESAJ", "source": "HS_KARAR", "status": "ONAY", "consentDate": tr_ago(5)},
         {"recipient": phone(6), "type": "MESAJ", "source": "HS_WEB", "status": "ONAY", "consentDate": tr_ago(-600)},
     ]);
@@ -354,7 +416,7 @@ fn batch_accepts_then_reports_state_rules_per_item_in_input_order() {
     let mut older = consent(&phone(2), "MESAJ", "RET");
     older["consentDate"] = json!(tr_ago(500));
     let tacir_no_date = json!({"recipient": phone(3), "type": "MESAJ", "recipientType": "TACIR", "status": "RET", "source": "HS_WEB"});
-    let tacir_no_source = json!({"recipient": phone(3), "type": "ARAMA", "recipientType": "TACIR", "status": "ONAY"});
+    let tacir_no_source = json!({"recipient": phone(4), "type": "ARAMA", "recipientType": "TACIR", "status": "ONAY"});
     let items = json!([
         consent(&phone(10), "MESAJ", "ONAY"),
         ret_again,
@@ -394,23 +456,23 @@ fn batch_accepts_then_reports_state_rules_per_item_in_input_order() {
         }
     }
     // A TACIR update without source is H463.
-    let upd = json!([{"recipient": phone(3), "type": "ARAMA", "recipientType": "TACIR", "status": "RET", "consentDate": tr_ago(1)}]);
+    let upd = json!([{"recipient": phone(4), "type": "ARAMA", "recipientType": "TACIR", "status": "RET", "consentDate": tr_ago(1)}]);
     let id = c.submit_batch(&upd);
     assert_eq!(c.wait_batch(&brand(""), &id)[0]["error"]["code"], "H463");
 }
 
 #[test]
-fn batch_is_empty_then_enqueued_until_its_delay_has_passed() {
-    let sim = start(Config { batch_delay_ms: 10_000, ..test_config() });
+fn batch_enqueue_phase_is_optional_and_follows_the_delay() {
+    let sim = start(Config { batch_delay_ms: 10_000, batch_enqueue_ms: 5_000, ..test_config() });
     let c = Client::logged_in(&sim);
     let id = c.submit_batch(&json!([consent(&phone(1), "MESAJ", "ONAY"), consent(&phone(2), "MESAJ", "ONAY")]));
     let path = brand(&format!("/consents/request/{id}"));
-    assert_eq!(c.get(&path).body, json!([]), "nothing to show at first");
-    assert_eq!(c.status_of(&phone(1), "MESAJ", "BIREYSEL").body, json!({}), "not applied yet");
-    sim.advance_clock(6);
+    assert_eq!(c.get(&path).body, json!([]), "nothing to show during the delay");
+    sim.advance_clock(11);
     let queued = c.get(&path).body;
     assert_eq!(queued.as_array().unwrap().len(), 2);
-    assert!(queued.as_array().unwrap().iter().all(|i| i["status"] == "enqueue" && i["subrequestId"].is_string()));
+    assert!(queued.as_array().unwrap().iter().all(|i| i["status"] == "enqueue" && i["subrequestId"].is_string()), "{queued}");
+    assert_eq!(c.status_of(&phone(1), "MESAJ", "BIREYSEL").body, json!({}), "not applied while enqueued");
     sim.advance_clock(5);
     let done = c.get(&path).body;
     assert!(done.as_array().unwrap().iter().all(|i| i["status"] == "success"), "{done}");
@@ -466,7 +528,9 @@ fn v2_single_add_returns_the_same_transaction_for_a_resend() {
     assert_eq!(again.status, 200);
     assert_eq!(again.body, first.body);
     assert_eq!(c.get("/admin/history").body.as_array().unwrap().len(), 1, "resend recorded nothing");
-    // V1 has no such memory: the same ONAY again is a new movement.
+    // V1 has no such memory: the same ONAY again is a new movement (a second later: within the
+    // same second IYS gives one address and type one transactionId).
+    sim.advance_clock(1);
     let v1 = c.add(&body);
     assert_eq!(v1.status, 200);
     assert_ne!(v1.body["transactionId"], first.body["transactionId"]);
@@ -507,7 +571,8 @@ fn v2_batch_resend_points_to_the_original_request() {
         assert_eq!(b["originalRequestInformation"]["subRequestId"], a["subRequestId"]);
     }
     assert_eq!(c.get("/admin/history").body.as_array().unwrap().len(), 2);
-    // The V1 batch makes a new movement for the ONAY resend.
+    // The V1 batch makes a new movement for the ONAY resend (a second later, see above).
+    sim.advance_clock(1);
     let id3 = c.submit_batch(&items);
     let res3 = c.wait_batch(&brand(""), &id3);
     assert_ne!(res3[0]["transactionId"], res1[0]["transactionId"]);
@@ -704,4 +769,152 @@ fn h190_h191_codes_must_be_integers() {
     assert_eq!(r.codes(), vec!["H190", "H191"]);
     assert_eq!(c.get("/sps/1/brands/2/nothing-here").status, 404);
     assert_eq!(c.get(&brand("/consents")).status, 405);
+}
+
+// ---- IYS's rules on lists, transactionIds and IYS_* sources -------------------------------------
+
+#[test]
+fn h194_one_address_with_different_statuses_in_one_list() {
+    // addBatchConsent: "Aynı iletişim adresi (recipient) için farklı izin durumları (status) aynı
+    // listede olacak şekilde istek gönderilmemelidir"; its 422 example `statusOrderError` is H194.
+    let sim = start(test_config());
+    let c = Client::logged_in(&sim);
+    let mut tacir_ret = consent(&phone(1), "ARAMA", "RET");
+    tacir_ret["recipientType"] = json!("TACIR");
+    for (items, bad_index) in [
+        (json!([consent(&phone(1), "MESAJ", "ONAY"), consent(&phone(2), "MESAJ", "ONAY"), consent(&phone(1), "ARAMA", "RET")]), 2),
+        (json!([consent(&phone(1), "ARAMA", "RET"), consent(&phone(1), "MESAJ", "ONAY")]), 1),
+        (json!([consent(&phone(1), "MESAJ", "ONAY"), tacir_ret]), 1),
+        (json!([consent("Ali@Example.com", "EPOSTA", "ONAY"), consent(&phone(3), "MESAJ", "ONAY"), consent("ali@example.com", "EPOSTA", "RET")]), 2),
+    ] {
+        for prefix in [brand(""), brand_v2("")] {
+            let r = c.post(&format!("{prefix}/consents/request"), &items);
+            assert_error(&r, 422, "H194");
+            assert_eq!(r.body["errors"].as_array().unwrap().len(), 1, "{}", r.text);
+            assert_eq!(r.body["errors"][0]["index"], bad_index, "{}", r.text);
+        }
+    }
+    assert_eq!(c.get("/admin/stats").body["store"]["batches"], 0, "every such list refused whole");
+    // One status per address across channels and recipient types is fine; so is a single add
+    // of each movement, as IYS recommends.
+    let ok = json!([consent(&phone(1), "MESAJ", "RET"), consent(&phone(1), "ARAMA", "RET"), consent(&phone(2), "MESAJ", "ONAY")]);
+    assert_eq!(c.post(&brand("/consents/request"), &ok).status, 202);
+    assert_eq!(c.add(&consent(&phone(5), "MESAJ", "ONAY")).status, 200);
+    assert_eq!(c.add(&consent(&phone(5), "ARAMA", "ONAY")).status, 200);
+}
+
+#[test]
+fn movements_of_one_address_and_type_in_the_same_second_share_a_transaction_id() {
+    let sim = start(test_config());
+    let c = Client::logged_in(&sim);
+    c.post("/admin/clock", &json!({"clock_speed": 0}));
+    let date = tr_ago(120);
+    let with = |recipient: &str, ty: &str, status: &str| {
+        let mut b = consent(recipient, ty, status);
+        b["consentDate"] = json!(date);
+        b
+    };
+    let onay = c.add(&with(&phone(1), "MESAJ", "ONAY"));
+    let ret = c.add(&with(&phone(1), "MESAJ", "RET"));
+    assert_eq!((onay.status, ret.status), (200, 200), "{} {}", onay.text, ret.text);
+    assert_eq!(ret.body["transactionId"], onay.body["transactionId"], "same second, same address and type");
+    // Another type, another address or another brand: its own transactionId.
+    let arama = c.add(&with(&phone(1), "ARAMA", "ONAY"));
+    let other = c.add(&with(&phone(2), "MESAJ", "ONAY"));
+    let other_brand = c.post(&format!("/sps/{IYS}/brands/{}/consents", BRAND + 1), &with(&phone(1), "MESAJ", "ONAY"));
+    let ids = [&onay, &arama, &other, &other_brand].map(|r| r.body["transactionId"].as_str().unwrap().to_string());
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 4, "{ids:?}");
+    // A citizen's change of the same address and type in that second shares it too.
+    let cz = c.post("/admin/citizen-change", &json!({"iysCode": IYS, "brandCode": BRAND, "recipient": phone(1), "type": "MESAJ", "status": "ONAY", "source": "IYS_WEB", "consentDate": date}));
+    assert_eq!(cz.body["transactionId"], onay.body["transactionId"]);
+    // A second later: a new one.
+    sim.advance_clock(1);
+    let later = c.add(&with(&phone(1), "MESAJ", "RET"));
+    assert_eq!(later.status, 200, "{}", later.text);
+    assert_ne!(later.body["transactionId"], onay.body["transactionId"]);
+    // Both movements are there, under one id, in the history and in the changes feed.
+    let h = c.get(&format!("/admin/history?brandCode={BRAND}&recipient=%2B90532{:07}", 1)).body;
+    let mesaj: Vec<&Value> = h.as_array().unwrap().iter().filter(|m| m["type"] == "MESAJ").collect();
+    assert_eq!(mesaj.len(), 4);
+    assert_eq!(mesaj[0]["transactionId"], mesaj[1]["transactionId"]);
+    let hs = c.get(&brand("/consents/changes?source=HS")).body;
+    let shared: Vec<&Value> = hs["list"].as_array().unwrap().iter().filter(|m| m["transactionId"] == onay.body["transactionId"]).collect();
+    assert_eq!(shared.len(), 2, "{hs}");
+    assert_eq!((shared[0]["status"].as_str(), shared[1]["status"].as_str()), (Some("ONAY"), Some("RET")));
+    // Paging one at a time neither skips nor repeats a movement of a shared id: the pair comes
+    // on one page (the cursor `<seconds>_<transactionId>` cannot point between them).
+    let all: Vec<Value> = hs["list"].as_array().unwrap().iter().map(|m| json!([m["transactionId"], m["status"]])).collect();
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            None => brand("/consents/changes?source=HS&limit=1"),
+            Some(a) => brand(&format!("/consents/changes?source=HS&limit=1&after={a}")),
+        };
+        let r = c.get(&path);
+        if r.status == 204 {
+            break;
+        }
+        let page = r.body["list"].as_array().unwrap();
+        let shared_page = page[0]["transactionId"] == onay.body["transactionId"];
+        assert_eq!(page.len(), if shared_page { 2 } else { 1 }, "{}", r.text);
+        paged.extend(page.iter().map(|m| json!([m["transactionId"], m["status"]])));
+        assert!(paged.len() <= all.len(), "paging repeats: {paged:?}");
+        after = Some(r.body["after"].as_str().unwrap().to_string());
+    }
+    assert_eq!(paged, all);
+}
+
+#[test]
+fn citizen_changes_take_any_iys_source() {
+    let sim = start(test_config());
+    let c = Client::logged_in(&sim);
+    let sources = ["IYS_3338", "IYS_KISA_LINK", "IYS_WEB_YENI", "IYS_FRAME_SMS", "IYS_SOME_NEW_CHANNEL_2"];
+    for (i, source) in sources.iter().enumerate() {
+        citizen(&c, &phone(i), "ONAY", json!({ "source": source }));
+    }
+    let list = c.get(&brand("/consents/changes?source=IYS")).body["list"].as_array().unwrap().clone();
+    let got: Vec<&str> = list.iter().map(|m| m["source"].as_str().unwrap()).collect();
+    assert_eq!(got, sources);
+    assert_eq!(c.get(&brand("/consents/changes?source=HS")).status, 204, "not the service provider's own");
+    for bad in ["HS_WEB", "IYS_", "iys_web", "IYS_WEB SMS", "WEB"] {
+        let r = c.post("/admin/citizen-change", &json!({"iysCode": IYS, "brandCode": BRAND, "recipient": phone(9), "type": "MESAJ", "status": "ONAY", "source": bad}));
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+    // The API still refuses IYS_* sources from the service provider (H119).
+    let mut mine = consent(&phone(9), "MESAJ", "ONAY");
+    mine["source"] = json!("IYS_3338");
+    assert_error(&c.add(&mine), 422, "H119");
+}
+
+#[test]
+fn operator_line_closure_is_a_ret_that_keeps_the_consent_date() {
+    let sim = start(test_config());
+    let c = Client::logged_in(&sim);
+    let mut onay = consent(&phone(1), "MESAJ", "ONAY");
+    onay["consentDate"] = json!(tr_ago(86_400));
+    assert_eq!(c.add(&onay).status, 200);
+    sim.advance_clock(5);
+    let r = c.post("/admin/citizen-change", &json!({"iysCode": IYS, "brandCode": BRAND, "recipient": phone(1), "type": "MESAJ", "source": "IYS_AHS_HAT_KAPATMA"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let stored = c.status_of(&phone(1), "MESAJ", "BIREYSEL").body;
+    assert_eq!((stored["status"].as_str(), stored["source"].as_str()), (Some("RET"), Some("IYS_AHS_HAT_KAPATMA")));
+    assert_eq!(stored["consentDate"], onay["consentDate"], "the stored consent's date, not a new one");
+    let change = &c.get(&brand("/consents/changes?source=IYS")).body["list"][0];
+    assert_eq!(change["consentDate"], onay["consentDate"]);
+    assert_eq!((change["status"].as_str(), change["source"].as_str()), (Some("RET"), Some("IYS_AHS_HAT_KAPATMA")));
+    assert_eq!(change["transactionId"], r.body["transactionId"]);
+    // Explicit RET is fine; ONAY, a date of its own, or no consent to close are refused.
+    let base = json!({"iysCode": IYS, "brandCode": BRAND, "type": "MESAJ", "source": "IYS_AHS_HAT_KAPATMA"});
+    let with = |extra: Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        c.post("/admin/citizen-change", &b)
+    };
+    assert_eq!(with(json!({"recipient": phone(1), "status": "ONAY"})).status, 400);
+    assert_eq!(with(json!({"recipient": phone(1), "consentDate": tr_ago(1)})).status, 400);
+    assert_eq!(with(json!({"recipient": phone(2), "status": "RET"})).status, 400, "nothing stored for this line");
+    assert_eq!(with(json!({"recipient": phone(1), "status": "RET"})).status, 200);
 }

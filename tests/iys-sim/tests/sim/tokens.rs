@@ -42,7 +42,8 @@ fn password_grant_json_and_form() {
 
 #[test]
 fn configured_users_and_bad_requests() {
-    let sim = start(Config { users: vec![("api-user".into(), "s3cret:x".into())], ..test_config() });
+    // Eleven token calls: more than the default limit of 10 an hour.
+    let sim = start(Config { users: vec![("api-user".into(), "s3cret:x".into())], token_limit_per_hour: 100, ..test_config() });
     let c = Client::new(&sim);
     let ok = c.post_raw("/oauth2/token", "application/x-www-form-urlencoded", "grant_type=password&username=api-user&password=s3cret%3Ax");
     assert_eq!(ok.status, 200, "{}", ok.text);
