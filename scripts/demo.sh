@@ -25,7 +25,9 @@ cargo build --release -q -p iys-sim
 
 echo "== starting the IYS simulator on 127.0.0.1:$SIM_PORT"
 stop_sim
-target/release/iys-sim --listen "127.0.0.1:$SIM_PORT" --batch-delay-ms 100 --changes-holdback 0 \
+# IYS's own limits and timing (results 300 s after a batch, 10 requests/s, changes shown after an
+# hour), on a clock 100 times faster so that the demo waits seconds, not minutes.
+target/release/iys-sim --listen "127.0.0.1:$SIM_PORT" --clock-speed 100 \
   > /tmp/pg_iys_demo_sim.log 2>&1 &
 echo $! > "$SIM_PID_FILE"
 for _ in $(seq 50); do grep -q listening /tmp/pg_iys_demo_sim.log && break; sleep 0.1; done
@@ -48,8 +50,10 @@ pg_ctl_demo -l "$DEMO_DATA/server.log" -w start >/dev/null
 PSQL=("$PG_BINDIR/psql" -h 127.0.0.1 -p "$DEMO_PORT" -U postgres -X -v ON_ERROR_STOP=1)
 "${PSQL[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DEMO_DB'" | grep -q 1 \
   || "${PSQL[@]}" -d postgres -qc "CREATE DATABASE $DEMO_DB"
-# Pull citizens' changes every second in the demo (the default is a minute).
+# Pull citizens' changes every second in the demo (the default is a minute), and fetch batch
+# results after IYS's 300 s on the simulator's faster clock (3 s).
 "${PSQL[@]}" -d postgres -qc "ALTER SYSTEM SET iys.pull_interval_ms = 1000"
+"${PSQL[@]}" -d postgres -qc "ALTER SYSTEM SET iys.result_delay_ms = 3000"
 # The worker connects to iys.database at start; restart it now that the database exists.
 pg_ctl_demo -w restart >/dev/null
 

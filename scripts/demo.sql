@@ -46,8 +46,9 @@ INSERT INTO master_contact (name, gsm, gsm_permission, gsm_consent_date, gsm_sou
 VALUES ('Eski Kayıt', '05321112233', 'ONAY', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '10 days', 'HS_WEB');
 \set ON_ERROR_STOP 1
 
--- The change is queued in the same transaction; the worker sends it on commit.
-SELECT pg_sleep(1.5);
+-- The change is queued in the same transaction; the worker sends it on commit and fetches IYS's
+-- answer after IYS's 300 s (3 s on the simulator's clock).
+SELECT pg_sleep(4.5);
 SELECT id, recipient, consent_type, status, source, state, transaction_id IS NOT NULL AS has_iys_tx
   FROM iys.outbox ORDER BY id;
 
@@ -55,13 +56,18 @@ SELECT id, recipient, consent_type, status, source, state, transaction_id IS NOT
 UPDATE master_contact SET gsm_permission = 'RET',
        gsm_consent_date = (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0)
  WHERE name = 'Mehmet Kaya';
-SELECT pg_sleep(1.5);
+SELECT pg_sleep(4.5);
 SELECT recipient, consent_type, status, state FROM iys.outbox ORDER BY id;
 SELECT pid IS NOT NULL AS worker_running, last_flush_at IS NOT NULL AS has_flushed, last_error FROM iys.worker_state;
 
 -- Ayşe withdraws her SMS consent in IYS itself (SMS to 3338); the simulator plays IYS.
 \setenv SIM_URL :sim_url
-\! curl -s -X POST -H 'Content-Type: application/json' -d '{"iysCode": 700001, "brandCode": 600001, "recipient": "+905321234567", "type": "MESAJ", "status": "RET", "source": "IYS_KISAMESAJ"}' "$SIM_URL/admin/citizen-change" > /dev/null
+-- (IYS shows a change to companies an hour after it was made: this one is recorded two hours back.)
+SELECT to_char(now() AT TIME ZONE 'Europe/Istanbul' - interval '1 second', 'YYYY-MM-DD HH24:MI:SS') AS consent_date,
+       to_char(now() AT TIME ZONE 'Europe/Istanbul' - interval '2 hours', 'YYYY-MM-DD HH24:MI:SS') AS recorded \gset
+\setenv CONSENT_DATE :consent_date
+\setenv RECORDED :recorded
+\! curl -s -X POST -H 'Content-Type: application/json' -d "{\"iysCode\": 700001, \"brandCode\": 600001, \"recipient\": \"+905321234567\", \"type\": \"MESAJ\", \"status\": \"RET\", \"source\": \"IYS_KISAMESAJ\", \"consentDate\": \"$CONSENT_DATE\", \"creationDate\": \"$RECORDED\"}" "$SIM_URL/admin/citizen-change" > /dev/null
 SELECT pg_sleep(2.5);
 -- The worker pulled it into the table (not echoed back to IYS), and campaigns stop at once.
 SELECT name, gsm, gsm_permission, gsm_source FROM master_contact ORDER BY contact_id;

@@ -10,7 +10,7 @@ pub mod wire;
 mod sim_tests;
 
 pub use client::{Client, Endpoint};
-pub use outcome::{Call, CallFailure, FailureKind};
+pub use outcome::{CallFailure, FailureKind};
 // Pull types (ChangesPage, PullSource) serve the coming pull of citizens' changes.
 #[allow(unused_imports)]
 pub use wire::{

@@ -95,7 +95,6 @@ fn qualified_name(tbl: &PgRelation) -> String {
 
 /// One table's attachment as `iys.attach` recorded it.
 pub struct Attachment {
-    pub table_name: String,
     pub brand_code: Option<String>,
     pub mapping_json: String,
     pub on_invalid: String,
@@ -108,17 +107,16 @@ pub fn load_attachment(relid: pg_sys::Oid) -> Result<Option<Attachment>, Error> 
     privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let mut rows = client.select(
-                "SELECT table_name, brand_code, mapping::text, on_invalid, key_columns FROM iys.attached_table WHERE relid = $1",
+                "SELECT brand_code, mapping::text, on_invalid, key_columns FROM iys.attached_table WHERE relid = $1",
                 None,
                 &[relid.into()],
             )?;
             let Some(row) = rows.next() else { return Ok(None) };
             Ok(Some(Attachment {
-                table_name: row.get::<String>(1)?.unwrap_or_default(),
-                brand_code: row.get::<String>(2)?,
-                mapping_json: row.get::<String>(3)?.unwrap_or_else(|| "{}".into()),
-                on_invalid: row.get::<String>(4)?.unwrap_or_else(|| "reject".into()),
-                key_columns: row.get::<Vec<String>>(5)?.unwrap_or_default(),
+                brand_code: row.get::<String>(1)?,
+                mapping_json: row.get::<String>(2)?.unwrap_or_else(|| "{}".into()),
+                on_invalid: row.get::<String>(3)?.unwrap_or_else(|| "reject".into()),
+                key_columns: row.get::<Vec<String>>(4)?.unwrap_or_default(),
             }))
         })
     })

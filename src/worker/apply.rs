@@ -69,10 +69,13 @@ struct Item {
     ret_wins: bool,
 }
 
-/// Applies pending inbox items; returns how many were applied or quarantined.
-pub fn apply_inbox() -> Result<usize, Error> {
+/// Applies pending inbox items; returns how many were applied or quarantined. `time_limit`:
+/// while the sender has work, the inbox gets only this much of the round (the request budget
+/// is spent by the main thread's fetches, which must not wait behind it).
+pub fn apply_inbox(time_limit: Option<std::time::Duration>) -> Result<usize, Error> {
+    let started = std::time::Instant::now();
     let mut done = 0;
-    while done < MAX_ITEMS_PER_ROUND && !crate::worker::stop_requested() {
+    while done < MAX_ITEMS_PER_ROUND && !crate::worker::stop_requested() && time_limit.is_none_or(|limit| started.elapsed() < limit) {
         let result = tx::run("applying changes to the attached tables", || {
             let tables = tables()?;
             let items = items(None, ITEMS_PER_TRANSACTION)?;

@@ -8,7 +8,6 @@
 
 use crate::iys::{BatchAccepted, CallFailure, Client, ConsentRecord, Endpoint, FailureKind};
 use std::thread::{Scope, ScopedJoinHandle};
-use std::time::Instant;
 
 /// What IYS answered for one batch.
 pub enum Answer {
@@ -24,8 +23,9 @@ pub struct Request {
     pub token: String,
     pub endpoint: Endpoint,
     pub records: Vec<ConsentRecord>,
-    /// When the call may start (the worker's request pacing).
-    pub submit_at: Instant,
+    /// The worker's request budget: the submit takes its turn there.
+    pub budget: super::budget::Budget,
+    pub rate: u32,
 }
 
 pub type InAir<'scope> = ScopedJoinHandle<'scope, Answer>;
@@ -49,18 +49,10 @@ pub fn finish(in_air: InAir<'_>) -> Answer {
 }
 
 fn run(request: Request) -> Answer {
-    sleep_until(request.submit_at);
+    request.budget.take_turn(request.rate);
     match request.client.submit_batch(&request.token, &request.endpoint, &request.records) {
         Err(failure) => Answer::Refused(failure),
         Ok(accepted) => Answer::Taken(accepted),
-    }
-}
-
-/// Sleeps until `at` (returns at once when it has passed).
-pub(super) fn sleep_until(at: Instant) {
-    let now = Instant::now();
-    if at > now {
-        std::thread::sleep(at - now);
     }
 }
 

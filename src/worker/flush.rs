@@ -21,12 +21,11 @@ use std::time::{Duration, Instant};
 const TOKEN_HALT_SECS: i64 = 3600;
 /// Refresh the access token this long before it expires.
 const TOKEN_MARGIN_SECS: i64 = 60;
-/// Batches one brand may send in one round; then the worker polls, pulls and writes its
-/// heartbeat before it goes on.
-const MAX_BATCHES_PER_ROUND: usize = 20;
-/// Slots are spaced this much wider than 1/rate, so that network jitter never puts rate + 1
-/// requests into one of IYS's rolling seconds.
-const PACING_MARGIN: f64 = 1.02;
+/// Batches one brand may send in one round (10 s at IYS's rate); then the worker fetches every
+/// result that is due, pulls and writes its heartbeat before it goes on. Submits come first: a
+/// result is worth fetching only 300 s after its submit anyway, and a backlog sent early leaves
+/// no part of the request budget idle at the end of a drain.
+const MAX_BATCHES_PER_ROUND: usize = 100;
 /// IYS's quality rule: >= 20,000 requests a day under 70 % success removes the IP. The account
 /// pauses for the rest of the day well before: from this many requests, under this ratio.
 const QUALITY_GUARD_REQUESTS: i64 = 10_000;
@@ -44,7 +43,8 @@ pub struct Sender {
     clients: HashMap<(String, u64), Client>,
     /// When each open batch may be polled next, and how often it was polled.
     polls: HashMap<i64, (Instant, u32)>,
-    next_request_at: Instant,
+    /// IYS's requests per second, shared with the submit threads.
+    budget: super::budget::Budget,
     jitter: Jitter,
     /// When the last pull round started.
     pub(super) last_pull: Option<Instant>,
@@ -87,7 +87,7 @@ impl Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), next_request_at: Instant::now(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new(), token_retry: HashMap::new() }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), budget: Default::default(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new(), token_retry: HashMap::new() }
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
@@ -97,13 +97,9 @@ impl Sender {
             .or_insert_with(|| Client::new(base_url, Duration::from_millis(timeout_ms)))
     }
 
-    /// The moment the next request to IYS may start, keeping to iys.max_requests_per_second
-    /// (IYS allows 10 per IP); the one after it is at least 1/rate later.
-    fn reserve_slot(&mut self) -> Instant {
-        let per_second = settings::MAX_REQUESTS_PER_SECOND.get().max(1) as f64;
-        let slot = self.next_request_at.max(Instant::now());
-        self.next_request_at = slot + Duration::from_secs_f64(PACING_MARGIN / per_second);
-        slot
+    /// iys.max_requests_per_second (IYS allows 10 per IP).
+    fn rate() -> u32 {
+        settings::MAX_REQUESTS_PER_SECOND.get().max(1) as u32
     }
 
     /// Notes one call to IYS for the account's daily quality count: `status` None when no answer
@@ -172,10 +168,9 @@ impl Sender {
         }
     }
 
-    /// Waits for the next request slot.
+    /// Waits for this thread's turn in the request budget.
     pub(super) fn pace(&mut self) {
-        let slot = self.reserve_slot();
-        exchange::sleep_until(slot);
+        self.budget.take_turn(Self::rate());
     }
 
     fn backoff(&mut self, attempts: i32) -> i64 {
@@ -317,7 +312,8 @@ impl Sender {
                     token: token.clone(),
                     endpoint: endpoint.clone(),
                     records,
-                    submit_at: self.reserve_slot(),
+                    budget: self.budget.clone(),
+                    rate: Self::rate(),
                 };
                 let started = exchange::start(scope, request);
                 if let Some((previous, flying)) = in_air.replace((claim, started)) {

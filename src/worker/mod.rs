@@ -5,6 +5,7 @@
 
 mod apply;
 mod backoff;
+mod budget;
 mod exchange;
 mod flush;
 mod pull;
@@ -138,7 +139,9 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
             round.last_error = Some(e.to_string());
         }
         if !stop_requested() {
-            match apply::apply_inbox() {
+            // While batches wait to be sent or fetched, the inbox gets a slice of the round only.
+            let sending = round.more_pending || round.next_poll.is_some();
+            match apply::apply_inbox(sending.then_some(Duration::from_millis(50))) {
                 Ok(n) => round.applied_changes += n,
                 Err(e) => round.last_error = Some(e.to_string()),
             }

@@ -75,9 +75,16 @@ fn main() {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(arg("--drain-timeout", 900));
     // The check must stay cheap: a count(*) over the outbox every 50 ms took a core of its own.
+    // The steady state is sampled between 5 s and 15 s into the drain: past the first results'
+    // 300 s wait, before the last fetches trail their submits.
+    let mut samples: Vec<(Instant, u64)> = Vec::new();
     loop {
         if !any_open(&mut c) || Instant::now() > deadline {
             break;
+        }
+        let elapsed = start.elapsed();
+        if (elapsed >= Duration::from_secs(5) && samples.is_empty()) || (elapsed >= Duration::from_secs(15) && samples.len() == 1) {
+            samples.push((Instant::now(), requests(&sim).0));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -94,8 +101,14 @@ fn main() {
         .map(|e| e.values().filter_map(|a| a["429"].as_i64()).sum())
         .unwrap_or(0);
     let drain_rate = accepted as f64 / drain_secs;
+    let requests_per_second = (requests_after - requests_before) as f64 / drain_secs;
     let batches = (submits_after - submits_before).max(1);
     let per_batch = (requests_after - requests_before) as f64 / batches as f64;
+    let steady_requests_per_second = match samples.as_slice() {
+        [(t0, r0), (t1, r1)] => (r1 - r0) as f64 / (*t1 - *t0).as_secs_f64(),
+        _ => f64::NAN,
+    };
+    let sustained = steady_requests_per_second / per_batch * 1000.0;
     if profile {
         print_profile(&mut c, drain_secs);
     }
@@ -110,7 +123,8 @@ fn main() {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        insert_contacts(&mut c, 10_000_000 + i as i64, 1);
+        // Contacts numbered after the drain's (phone numbers have 7 digits).
+        insert_contacts(&mut c, 1_000_000 + i as i64, 1);
     }
     let settle_deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < settle_deadline {
@@ -130,6 +144,15 @@ fn main() {
         )
         .unwrap();
     let (n, p50, p99, max): (i64, Option<f64>, Option<f64>, Option<f64>) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let states: Vec<String> = c
+        .query("SELECT state || ' ' || count(*) || coalesce(' ' || min(error_code), '') FROM iys.outbox GROUP BY state ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if n < (total * 2) as i64 {
+        eprintln!("latency phase: {} changes queued, by state: {states:?}", total * 2);
+    }
 
     println!(
         "pg_iys worker benchmark under IYS's limits (release build, 2-core machine, simulator on 127.0.0.1: 10 requests/s, results {} ms after the submit = IYS's 300 s at {SIM_CLOCK_SPEED}x)",
@@ -139,6 +162,10 @@ fn main() {
     println!("{:<62} {:>14.0}", "ceiling of one IP (1000 records x 10 req/s / 2), records/s", ONE_IP_CEILING);
     println!("{:<62} {:>14.0}", format!("worker drain of {queued} queued changes, records/s"), drain_rate);
     println!("{:<62} {:>14.3}", "drain / ceiling of one IP", drain_rate / ONE_IP_CEILING);
+    println!("{:<62} {:>14.2}", "IYS requests/s during the drain (IYS allows 10)", requests_per_second);
+    println!("{:<62} {:>14.2}", "IYS requests/s in the steady state (5 s to 15 s)", steady_requests_per_second);
+    println!("{:<62} {:>14.0}", "sustained drain (steady requests/s / requests per batch), records/s", sustained);
+    println!("{:<62} {:>14.3}", "sustained / ceiling of one IP", sustained / ONE_IP_CEILING);
     println!("{:<62} {:>14.1}", format!("drain time, s ({accepted} accepted, {batches} batches)"), drain_secs);
     println!("{:<62} {:>14.3}", "IYS requests per batch (all calls / batches)", per_batch);
     println!("{:<62} {:>14}", "429 answers", too_many);
