@@ -299,6 +299,9 @@ impl Table {
     }
 }
 
+/// An operator's line closure: IYS's RET carries the consent's own date, and always wins.
+const LINE_CLOSURE: &str = "IYS_AHS_HAT_KAPATMA";
+
 /// What a row's consent is next to the item's.
 enum Verdict {
     Update,
@@ -312,7 +315,7 @@ fn verdict(item: &Item, row_date: Option<&str>, row_status: Option<&str>) -> Ver
         (Some(ours), Some(theirs)) if ours == theirs => {
             if row_status.map(|s| s.trim().to_uppercase()).as_deref() == Some(item.status.as_str()) {
                 Verdict::Keep
-            } else if item.ret_wins && item.status == "RET" {
+            } else if item.status == "RET" && (item.ret_wins || item.source.as_deref() == Some(LINE_CLOSURE)) {
                 Verdict::Update
             } else {
                 Verdict::Conflict
@@ -452,5 +455,8 @@ mod tests {
         assert!(matches!(verdict(&item("RET", Some(d), false), Some(d), Some("RET")), Verdict::Keep));
         assert!(matches!(verdict(&item("RET", Some(d), false), None, None), Verdict::Update));
         assert!(matches!(verdict(&item("RET", None, false), Some(d), Some("ONAY")), Verdict::Update));
+        // A line closed by the operator: the RET has the ONAY's own date and still wins.
+        let closure = Item { source: Some(LINE_CLOSURE.into()), ..item("RET", Some(d), false) };
+        assert!(matches!(verdict(&closure, Some(d), Some("ONAY")), Verdict::Update));
     }
 }
