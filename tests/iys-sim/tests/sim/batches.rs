@@ -29,14 +29,7 @@ fn defaults_are_iys_own_limits_and_delays() {
     // The same through /admin/config of a simulator started with the defaults.
     let sim = start(Config::default());
     let cfg = Client::new(&sim).get("/admin/config").body;
-    assert_eq!(cfg["batch_delay_ms"], 300_000);
-    assert_eq!(cfg["batch_enqueue_ms"], 0);
-    assert_eq!(cfg["rate_limit_per_sec"], 10);
-    assert_eq!(cfg["changes_holdback_secs"], 3600);
-    assert_eq!(cfg["token_limit_per_hour"], 10);
-    assert_eq!(cfg["status_limit_per_hour"], 1000);
-    assert_eq!(cfg["clock_speed"], 1.0);
-    assert_eq!(cfg["token_limit_shape"], "errors");
+    crate::common::assert_iys_defaults(&cfg);
 }
 
 #[test]

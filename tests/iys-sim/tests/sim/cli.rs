@@ -43,14 +43,7 @@ fn binary_defaults_are_iys_own_and_new_flags_set_them() {
     let cfg = Client::for_base(&base).get("/admin/config").body;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(cfg["batch_delay_ms"], 300_000);
-    assert_eq!(cfg["batch_enqueue_ms"], 0);
-    assert_eq!(cfg["rate_limit_per_sec"], 10);
-    assert_eq!(cfg["changes_holdback_secs"], 3600);
-    assert_eq!(cfg["token_limit_per_hour"], 10);
-    assert_eq!(cfg["status_limit_per_hour"], 1000);
-    assert_eq!(cfg["clock_speed"], 1.0);
-    assert_eq!(cfg["token_limit_shape"], "errors");
+    crate::common::assert_iys_defaults(&cfg);
 
     let (mut child, base) = spawn(&[
         "--listen", "127.0.0.1:0", "--clock-speed", "100", "--batch-delay-ms", "1000", "--batch-enqueue-ms", "2000",

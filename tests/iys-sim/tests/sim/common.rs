@@ -172,3 +172,15 @@ impl Client {
         self.post(&brand("/consents/status"), &json!({"recipient": recipient, "type": ty, "recipientType": rt}))
     }
 }
+
+/// `/admin/config` of a simulator with IYS's own defaults (the document's limits and timing).
+pub fn assert_iys_defaults(cfg: &Value) {
+    assert_eq!(cfg["batch_delay_ms"], 300_000);
+    assert_eq!(cfg["batch_enqueue_ms"], 0);
+    assert_eq!(cfg["rate_limit_per_sec"], 10);
+    assert_eq!(cfg["changes_holdback_secs"], 3600);
+    assert_eq!(cfg["token_limit_per_hour"], 10);
+    assert_eq!(cfg["status_limit_per_hour"], 1000);
+    assert_eq!(cfg["clock_speed"], 1.0);
+    assert_eq!(cfg["token_limit_shape"], "errors");
+}
