@@ -2,6 +2,8 @@
 toml_get() { sed -n "s/^$1 *= *\"\{0,1\}\([^\"]*\)\"\{0,1\} *$/\1/p" pgrx.toml | head -n1; }
 PG_MAJOR=$(toml_get pg_major)
 PG_CONFIG=$(toml_get pg_config)
+SYSTEM_PG_CONFIG=$(toml_get system_pg_config)
+PRIVATE_PG_ROOT=$(toml_get private_pg_root)
 PGRX_VERSION=$(toml_get pgrx_version)
 PG_BINDIR=$("$PG_CONFIG" --bindir 2>/dev/null || echo "/usr/lib/postgresql/$PG_MAJOR/bin")
 DEMO_DATA=$(toml_get demo_data)

@@ -9,6 +9,12 @@ source scripts/config.sh
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
 
+# Everything below builds against and installs into the private copy of PostgreSQL
+# ($PRIVATE_PG_ROOT): the system's tree, which running servers load pg_iys from, must come out
+# of the run exactly as it went in.
+system_files() { sha256sum "$("$SYSTEM_PG_CONFIG" --pkglibdir)"/pg_iys* "$("$SYSTEM_PG_CONFIG" --sharedir)"/extension/pg_iys* 2>/dev/null || true; }
+SYSTEM_BEFORE=$(system_files)
+
 echo "== unit tests and #[pg_test]s (cargo pgrx test)"
 mkdir -p "$PGRX_TEST_DATA" && chown postgres: "$PGRX_TEST_DATA"
 cargo pgrx test "pg$PG_MAJOR" --runas postgres --pgdata "$PGRX_TEST_DATA" 2>&1 | tee -a "$RESULTS"
@@ -21,6 +27,13 @@ cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null
 
 echo "== e2e and pg_regress tests (real clusters)"
 cargo test -p pg_iys_e2e -- --test-threads=2 2>&1 | tee -a "$RESULTS"
+
+echo "== the system's PostgreSQL tree is untouched"
+if [ "$(system_files)" != "$SYSTEM_BEFORE" ]; then
+  echo "test result: FAILED. 0 passed; 1 failed; pg_iys files in $("$SYSTEM_PG_CONFIG" --pkglibdir) or its sharedir changed during the run" | tee -a "$RESULTS"
+  exit 1
+fi
+echo "test result: ok. 1 passed; 0 failed; no pg_iys file of $("$SYSTEM_PG_CONFIG" --pkglibdir) changed" | tee -a "$RESULTS"
 
 echo
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i + 1) ~ /^passed;/) p += $i; if ($(i + 1) ~ /^failed;/) f += $i } }
