@@ -109,17 +109,27 @@ END $$;
 CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE OR DELETE ON iys.consent_ledger
     FOR EACH ROW EXECUTE FUNCTION iys.ledger_guard();
 
--- Retention: removes ledger rows older than `older_than` whose change is settled.
-CREATE FUNCTION iys.prune_ledger(older_than interval) RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- Retention: removes ledger rows recorded more than `older_than` ago whose change is settled.
+-- The ledger is the proof of consent, which the Regulation asks a company to keep for three years
+-- after a consent ends: anything younger than three years is refused unless `force`. Says (NOTICE)
+-- and returns how many rows went.
+CREATE FUNCTION iys.prune_ledger(older_than interval, force boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     removed bigint;
 BEGIN
+    IF older_than IS NULL OR (older_than < interval '3 years' AND NOT force) THEN
+        RAISE EXCEPTION 'iys.prune_ledger keeps at least three years of consent history (asked: %)', coalesce(older_than::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The ledger is the legal proof of consent. Pass force => true to remove younger history anyway.';
+    END IF;
     PERFORM set_config('iys.pruning_ledger', 'on', true);
     DELETE FROM iys.consent_ledger l
      WHERE l.recorded_at < now() - older_than
        AND NOT EXISTS (SELECT 1 FROM iys.outbox o WHERE o.id = l.outbox_id AND o.state IN ('pending', 'in_flight'));
     GET DIAGNOSTICS removed = ROW_COUNT;
     PERFORM set_config('iys.pruning_ledger', 'off', true);
+    RAISE NOTICE 'iys.prune_ledger removed % ledger row(s) recorded before %', removed, now() - older_than;
     RETURN removed;
 END $$;
 

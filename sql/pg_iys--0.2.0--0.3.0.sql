@@ -14,6 +14,7 @@
 --     requests are counted per account and day (iys.request_count, iys.request_quality);
 --     iys.requeue_rejected(); iys.claim_batch rejects changes past H467 and never puts one
 --     recipient with two statuses in a batch; iys.sync_status shows pauses and counts.
+--   * iys.prune_ledger refuses to remove less than three years of history unless forced.
 
 ALTER TABLE iys.account ADD COLUMN allow_insecure_http boolean NOT NULL DEFAULT false;
 ALTER TABLE iys.account ADD COLUMN paused_code text, ADD COLUMN paused_reason text, ADD COLUMN paused_at timestamptz,
@@ -237,7 +238,30 @@ SELECT rc.iys_code, rc.day, rc.requests, rc.successes, rc.requests - rc.successe
 GRANT SELECT ON iys.sync_status, iys.request_quality TO pg_monitor;
 
 ALTER FUNCTION iys.ledger_guard() SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION iys.prune_ledger(interval) SET search_path = pg_catalog, pg_temp;
+DROP FUNCTION iys.prune_ledger(interval);
+-- Retention: removes ledger rows recorded more than `older_than` ago whose change is settled.
+-- The ledger is the proof of consent, which the Regulation asks a company to keep for three years
+-- after a consent ends: anything younger than three years is refused unless `force`. Says (NOTICE)
+-- and returns how many rows went.
+CREATE FUNCTION iys.prune_ledger(older_than interval, force boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    IF older_than IS NULL OR (older_than < interval '3 years' AND NOT force) THEN
+        RAISE EXCEPTION 'iys.prune_ledger keeps at least three years of consent history (asked: %)', coalesce(older_than::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The ledger is the legal proof of consent. Pass force => true to remove younger history anyway.';
+    END IF;
+    PERFORM set_config('iys.pruning_ledger', 'on', true);
+    DELETE FROM iys.consent_ledger l
+     WHERE l.recorded_at < now() - older_than
+       AND NOT EXISTS (SELECT 1 FROM iys.outbox o WHERE o.id = l.outbox_id AND o.state IN ('pending', 'in_flight'));
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    PERFORM set_config('iys.pruning_ledger', 'off', true);
+    RAISE NOTICE 'iys.prune_ledger removed % ledger row(s) recorded before %', removed, now() - older_than;
+    RETURN removed;
+END $$;
 ALTER FUNCTION iys.pull_failed(text, text, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION iys.attach(regclass, text, jsonb, text) SET search_path = pg_catalog, pg_temp;
@@ -418,7 +442,7 @@ REVOKE EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.record_pulled(text, text, text, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.confirm_local(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.pull_failed(text, text, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.resume(text, text) FROM PUBLIC;

@@ -12,7 +12,7 @@ REVOKE EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.record_pulled(text, text, text, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.confirm_local(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.pull_failed(text, text, text) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.resume(text, text) FROM PUBLIC;

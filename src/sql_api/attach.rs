@@ -46,6 +46,7 @@ fn attach(
     for statement in plan.statements() {
         Spi::run(&statement).map_err(|e| Error::Internal(format!("attach failed: {e}"))).or_raise();
     }
+    warn_if_not_the_workers_database();
     for address in plan.unindexed_addresses() {
         notice!(
             "pg_iys: column \"{address}\" of {} has no index: citizens' changes from IYS will scan the table to find its rows, and accepted changes will not reach other rows holding the same address",
@@ -71,6 +72,29 @@ fn detach(tbl: PgRelation) -> String {
         .map_err(|e| Error::Internal(format!("detach failed: {e}")))
         .or_raise();
     format!("pg_iys: detached {table}; queued changes stay in iys.outbox")
+}
+
+/// The worker sends only from iys.database: a table attached elsewhere would queue changes that
+/// never leave.
+fn warn_if_not_the_workers_database() {
+    if !crate::worker::is_preloaded() {
+        return;
+    }
+    // SAFETY: the current database's name from the syscache.
+    let here = unsafe {
+        let name = pg_sys::get_database_name(pg_sys::MyDatabaseId);
+        if name.is_null() { String::new() } else { std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned() }
+    };
+    let workers = crate::settings::database();
+    if here != workers {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!("pg_iys: this database is \"{here}\" but the worker sends from \"{workers}\" (iys.database): changes queued here are not sent"),
+            "pg_iys",
+        )
+        .set_hint("Set iys.database to this database and restart the server, or attach the table in that database.")
+        .report(PgLogLevel::WARNING);
+    }
 }
 
 fn raise_not_attached(table: &str) -> ! {

@@ -8,10 +8,15 @@ use pgrx::PgTryBuilder;
 use std::panic::AssertUnwindSafe;
 
 /// Runs `body` in its own transaction: committed when it returns Ok, rolled back otherwise.
+/// `pg_stat_activity` shows `what` while it runs; the transaction's table statistics are reported
+/// after it (a background worker has no main loop that would do it, and without them autovacuum
+/// never sees the dead rows the worker leaves in the queue).
 pub fn run<R>(what: &str, body: impl FnOnce() -> Result<R, Error>) -> Result<R, Error> {
+    let activity = std::ffi::CString::new(what).unwrap_or_default();
     // SAFETY: the worker is between transactions whenever it calls this.
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, activity.as_ptr());
         pg_sys::StartTransactionCommand();
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
     }
@@ -27,6 +32,8 @@ pub fn run<R>(what: &str, body: impl FnOnce() -> Result<R, Error>) -> Result<R, 
         } else {
             pg_sys::AbortCurrentTransaction();
         }
+        pg_sys::pgstat_report_stat(false);
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null());
     }
     result
 }

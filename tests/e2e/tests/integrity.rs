@@ -92,6 +92,16 @@ fn attach_refuses_unfit_tables_and_drop_extension_keeps_unsent_changes() {
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.attached_table"), 0);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'zz_iys%'"), 0);
 
+    // A table attached in a database the worker does not serve: said at once.
+    c.batch_execute("CREATE DATABASE elsewhere").unwrap();
+    let mut other = cluster.connect_db("elsewhere");
+    other.batch_execute(&format!("CREATE EXTENSION pg_iys; {}; SELECT iys.attach('t', brand_code => '600001')", contact_table_sql("t", ""))).unwrap();
+    assert!(
+        cluster.server_log().contains("but the worker sends from \"postgres\" (iys.database): changes queued here are not sent"),
+        "no warning; log:\n{}",
+        log_tail(&cluster)
+    );
+
     // One change queued and, with iys.enabled = off, never sent.
     c.batch_execute(&contact_table_sql("master_contact", "")).unwrap();
     c.batch_execute("SELECT iys.attach('master_contact', brand_code => '600001')").unwrap();

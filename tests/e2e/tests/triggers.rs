@@ -310,10 +310,16 @@ fn ledger_is_append_only_with_retention() {
     // No column may change, not even the transaction id (a local movement's is on its outbox row).
     let err = c.batch_execute("UPDATE iys.consent_ledger SET transaction_id = 'tx-1'").unwrap_err();
     assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
+    // The ledger is legal proof: less than three years of it is kept unless forced.
+    for younger in ["interval '0'", "interval '2 years 11 months'", "NULL"] {
+        let err = c.batch_execute(&format!("SELECT iys.prune_ledger({younger})")).unwrap_err();
+        assert_eq!(err.as_db_error().unwrap().code().code(), "22023", "{younger}");
+    }
+    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '3 years')", &[]).unwrap().get::<_, i64>(0), 0);
     // Unsettled changes survive retention; settled old ones go.
-    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0')", &[]).unwrap().get::<_, i64>(0), 0);
+    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0', force => true)", &[]).unwrap().get::<_, i64>(0), 0);
     c.batch_execute("UPDATE iys.outbox SET state = 'accepted'").unwrap();
-    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0')", &[]).unwrap().get::<_, i64>(0), 1);
+    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0', force => true)", &[]).unwrap().get::<_, i64>(0), 1);
 }
 
 #[test]
@@ -329,7 +335,7 @@ fn a_ret_is_still_sent_after_the_ledger_was_pruned() {
     c.batch_execute(
         "UPDATE iys.outbox SET state = 'accepted', transaction_id = 'tx-1';
          SELECT iys.confirm_local(array(SELECT id FROM iys.outbox));
-         SELECT iys.prune_ledger(interval '0');",
+         SELECT iys.prune_ledger(interval '0', force => true);",
     )
     .unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_ledger"), 0);

@@ -1,7 +1,7 @@
 //! The worker sends committed changes to IYS (the simulator) and settles each one, through
 //! faults, token trouble and crashes, losing and duplicating nothing.
 
-use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, Cluster, Sim};
+use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, wait_true, Cluster, Sim};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,6 +26,14 @@ fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
     insert_contacts(&mut c, 1, 10);
     let states = wait_settled(&cluster, Duration::from_secs(30));
     assert_eq!(states.get("accepted"), Some(&20), "{states:?}");
+    // The worker reports its table statistics (autovacuum must see the queue's dead rows) and
+    // its activity.
+    assert!(
+        wait_true(&cluster, &mut c, Duration::from_secs(10), "SELECT n_tup_upd > 0 FROM pg_stat_user_tables WHERE schemaname = 'iys' AND relname = 'outbox'"),
+        "the worker's updates of iys.outbox never reached pg_stat_user_tables"
+    );
+    let state: Option<String> = c.query_one("SELECT state FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[]).unwrap().get(0);
+    assert!(matches!(state.as_deref(), Some("idle" | "active")), "{state:?}");
     // IYS has them, each once.
     let by = movements_by_recipient(&sim);
     assert_eq!(by.len(), 20);
