@@ -15,6 +15,8 @@
 --     iys.requeue_rejected(); iys.claim_batch rejects changes past H467 and never puts one
 --     recipient with two statuses in a batch; iys.sync_status shows pauses and counts.
 --   * iys.prune_ledger refuses to remove less than three years of history unless forced.
+--   * pg_dump keeps pg_iys's tables (pg_extension_config_dump); iys.refresh_attachment_oids()
+--     finds restored attached tables again by name.
 
 ALTER TABLE iys.account ADD COLUMN allow_insecure_http boolean NOT NULL DEFAULT false;
 ALTER TABLE iys.account ADD COLUMN paused_code text, ADD COLUMN paused_reason text, ADD COLUMN paused_at timestamptz,
@@ -428,6 +430,57 @@ BEGIN
     END LOOP;
 END $$;
 
+-- pg_dump / pg_restore keep pg_iys's configuration and state: accounts, brands, attachments,
+-- the queue (pending and in flight), batches and their request ids, the ledger, what IYS holds,
+-- pull cursors, conflicts, the inbox, token halts, request counts. (The worker's status row is
+-- created anew by CREATE EXTENSION; the built-in holidays too, see calendar.sql.) Identity
+-- sequences go with their tables, so restored ids never collide with new ones.
+SELECT pg_catalog.pg_extension_config_dump('iys.account', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.brand', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.token', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.attached_table', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.batch', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.batch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.consent_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.consent_ledger_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.current_consent', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.pull_cursor', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.conflict', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.conflict_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.inbox', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.inbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.request_count', '');
+
+-- A restored database has new OIDs: an attachment whose table is gone under its OID, while a
+-- table of its recorded name carries pg_iys's triggers (restored with it), is that table. (A
+-- renamed attached table keeps its OID and its triggers, so it is never taken for another.)
+-- Run by the worker every round and by the triggers when they find no attachment. Returns how
+-- many attachments were found again.
+CREATE FUNCTION iys.refresh_attachment_oids() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    a        record;
+    found    oid;
+    moved    integer := 0;
+BEGIN
+    FOR a IN SELECT t.relid, t.table_name FROM iys.attached_table t
+              WHERE NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = t.relid AND g.tgname = 'zz_iys_enqueue_insert')
+    LOOP
+        found := to_regclass(a.table_name);
+        CONTINUE WHEN found IS NULL OR found = a.relid
+                 OR NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = found AND g.tgname = 'zz_iys_enqueue_insert')
+                 OR EXISTS (SELECT 1 FROM iys.attached_table o WHERE o.relid = found);
+        UPDATE iys.attached_table SET relid = found WHERE relid = a.relid;
+        UPDATE iys.outbox SET source_table = found WHERE source_table = a.relid;
+        UPDATE iys.conflict SET source_table = found WHERE source_table = a.relid;
+        moved := moved + 1;
+    END LOOP;
+    RETURN moved;
+END $$;
+REVOKE EXECUTE ON FUNCTION iys.refresh_attachment_oids() FROM PUBLIC;
+
 -- Who may run what. PostgreSQL grants EXECUTE on every new function to PUBLIC; pg_iys takes it
 -- back from everything that writes its state, acts on tables or is a trigger, and leaves it on
 -- what applications use: the types, normalisation and validation functions, iys.can_send.
@@ -465,8 +518,10 @@ BEGIN
                            iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox, iys.request_count TO %s', worker);
     EXECUTE format('GRANT UPDATE (paused_code, paused_reason, paused_at, probe_at, probes) ON iys.account, iys.brand TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
+    EXECUTE format('GRANT UPDATE (relid) ON iys.attached_table TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint), iys.record_pulled(text, text, text, jsonb),
-                           iys.confirm_local(bigint[]), iys.pull_failed(text, text, text) TO %s', worker);
+                           iys.confirm_local(bigint[]), iys.pull_failed(text, text, text),
+                           iys.refresh_attachment_oids() TO %s', worker);
 END $$;
 COMMENT ON FUNCTION iys.grant_worker_rights(regrole) IS 'grants a role what the pg_iys worker needs to run as it (iys.worker_role)';
 REVOKE EXECUTE ON FUNCTION iys.grant_worker_rights(regrole) FROM PUBLIC;

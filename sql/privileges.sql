@@ -35,8 +35,10 @@ BEGIN
                            iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox, iys.request_count TO %s', worker);
     EXECUTE format('GRANT UPDATE (paused_code, paused_reason, paused_at, probe_at, probes) ON iys.account, iys.brand TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
+    EXECUTE format('GRANT UPDATE (relid) ON iys.attached_table TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint), iys.record_pulled(text, text, text, jsonb),
-                           iys.confirm_local(bigint[]), iys.pull_failed(text, text, text) TO %s', worker);
+                           iys.confirm_local(bigint[]), iys.pull_failed(text, text, text),
+                           iys.refresh_attachment_oids() TO %s', worker);
 END $$;
 COMMENT ON FUNCTION iys.grant_worker_rights(regrole) IS 'grants a role what the pg_iys worker needs to run as it (iys.worker_role)';
 REVOKE EXECUTE ON FUNCTION iys.grant_worker_rights(regrole) FROM PUBLIC;

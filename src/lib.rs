@@ -37,11 +37,13 @@ mod worker;
     name = "sync",
     requires = ["accounts", "calendar", sql_api::calendar::reporting_deadline, sql_api::consent_trigger::enqueue_changes]
 );
+::pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["sync"]);
 ::pgrx::extension_sql_file!(
     "../sql/privileges.sql",
     name = "privileges",
     requires = [
         "sync",
+        "backup",
         sql_api::attach::attach,
         sql_api::attach::detach,
         sql_api::consent_trigger::consent_row_check,

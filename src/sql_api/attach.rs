@@ -128,6 +128,18 @@ pub struct Attachment {
 /// The attachment of `relid`, read as the extension's owner (application roles cannot read
 /// `iys.attached_table`); None when the table is not attached.
 pub fn load_attachment(relid: pg_sys::Oid) -> Result<Option<Attachment>, Error> {
+    match read_attachment(relid)? {
+        Some(attachment) => Ok(Some(attachment)),
+        // After pg_restore the table has a new OID: find its attachment again by name.
+        None => {
+            privilege::as_extension_owner(|| Spi::run("SELECT iys.refresh_attachment_oids()"))
+                .map_err(|e| Error::Internal(format!("finding restored attachments failed: {e}")))?;
+            read_attachment(relid)
+        }
+    }
+}
+
+fn read_attachment(relid: pg_sys::Oid) -> Result<Option<Attachment>, Error> {
     privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let mut rows = client.select(

@@ -74,6 +74,8 @@ struct Item {
 /// is spent by the main thread's fetches, which must not wait behind it).
 pub fn apply_inbox(time_limit: Option<std::time::Duration>) -> Result<usize, Error> {
     let started = std::time::Instant::now();
+    // Attachments restored by pg_restore carry their old tables' OIDs until found again.
+    tx::run("finding restored attachments", || Spi::run("SELECT iys.refresh_attachment_oids()").map_err(spi))?;
     let mut done = 0;
     while done < MAX_ITEMS_PER_ROUND && !crate::worker::stop_requested() && time_limit.is_none_or(|limit| started.elapsed() < limit) {
         let result = tx::run("applying changes to the attached tables", || {
