@@ -51,4 +51,7 @@ BEGIN;
 INSERT INTO iys.holiday (day, name) VALUES ('2024-03-05', 'idari izin (example)');
 SELECT iys.reporting_deadline('2024-03-04 10:00') AS mon_to_fri, iys.is_business_day('2024-03-05');
 ROLLBACK;
-SELECT extcondition FROM pg_extension WHERE extname = 'pg_iys';
+-- What pg_dump keeps: the holidays a DBA added, and all of pg_iys's state.
+SELECT u.config::regclass AS dumped, u.condition
+  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(config, condition)
+ WHERE e.extname = 'pg_iys' ORDER BY u.config::regclass::text;
