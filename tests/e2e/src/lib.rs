@@ -118,6 +118,38 @@ impl Cluster {
         cluster
     }
 
+    /// A hot standby of `primary`, cloned with pg_basebackup (-R: it streams from the primary)
+    /// and started. Settings of the primary that would make a promoted standby wait for a
+    /// synchronous standby of its own are switched off.
+    pub fn start_standby(primary: &Cluster, name: &str) -> Cluster {
+        let install = PgInstall::from_pgrx_toml();
+        let datadir = PathBuf::from(format!("/tmp/pg_iys_e2e_{name}_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&datadir);
+        let data = datadir.to_str().unwrap().to_owned();
+        check(
+            run_as_postgres(
+                &install.bindir.join("pg_basebackup"),
+                &["-h", "127.0.0.1", "-p", &primary.port.to_string(), "-U", "postgres", "-D", &data, "-R", "-X", "stream", "--no-sync"],
+            ),
+            "pg_basebackup",
+        );
+        let port = free_port();
+        let conf_path = datadir.join("postgresql.conf");
+        let mut conf = std::fs::read_to_string(&conf_path).unwrap();
+        conf.push_str(&format!("\nport = {port}\nunix_socket_directories = '{data}'\nsynchronous_standby_names = ''\n"));
+        std::fs::write(&conf_path, conf).unwrap();
+        let _ = std::fs::remove_file(datadir.join("server.log"));
+        let mut cluster = Cluster { install, datadir, port, running: false };
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    /// Promotes a standby to primary (pg_ctl promote, waiting until it accepts writes).
+    pub fn promote(&mut self) {
+        let data = self.datadir.to_str().unwrap();
+        check(run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", data, "-w", "promote"]), "pg_ctl promote");
+    }
+
     fn log_path(&self) -> PathBuf {
         self.datadir.join("server.log")
     }
