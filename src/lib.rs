@@ -59,8 +59,9 @@ pub extern "C-unwind" fn _PG_init() {
     settings::register(preloading);
     settings::reserve_prefix();
     sql_api::error::keep_backtraces_out_of_messages();
-    // Background workers can only be registered while the postmaster preloads us.
-    if preloading {
+    // Background workers can only be registered while the postmaster preloads us; none under
+    // pg_upgrade (binary-upgrade mode), which must not send anything to IYS.
+    if preloading && !unsafe { pgrx::pg_sys::IsBinaryUpgrade } {
         worker::register();
     }
 }

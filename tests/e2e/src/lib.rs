@@ -155,10 +155,18 @@ impl Cluster {
     }
 
     pub fn pg_ctl_start(&mut self) {
+        self.pg_ctl_start_with("");
+    }
+
+    /// Starts the server with extra `postgres` command-line options (pg_ctl -o).
+    pub fn pg_ctl_start_with(&mut self, options: &str) {
         let data = self.datadir.to_str().unwrap();
         let log = self.log_path();
         check(
-            run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", data, "-l", log.to_str().unwrap(), "-w", "-t", "60", "start"]),
+            run_as_postgres(
+                &self.install.bindir.join("pg_ctl"),
+                &["-D", data, "-l", log.to_str().unwrap(), "-w", "-t", "60", "-o", options, "start"],
+            ),
             "pg_ctl start",
         );
         self.running = true;

@@ -58,3 +58,19 @@ fn without_preload_worker_functions_fail_with_a_hint() {
     assert!(db.hint().unwrap_or_default().contains("restart"), "{:?}", db.hint());
     assert!(cluster.worker_pid(&mut client).is_none());
 }
+
+/// pg_upgrade starts the servers in binary-upgrade mode: the worker must not start (it would
+/// send to IYS from a database in the middle of an upgrade).
+#[test]
+fn no_worker_in_binary_upgrade_mode() {
+    let mut cluster = Cluster::start("binary_upgrade", &[]);
+    let mut c = cluster.connect();
+    assert!(cluster.wait_for(Duration::from_secs(10), || cluster.worker_pid(&mut c)).is_some(), "no worker normally");
+    drop(c);
+    cluster.pg_ctl_stop("fast");
+    cluster.pg_ctl_start_with("-b");
+    let mut c = cluster.connect();
+    std::thread::sleep(Duration::from_secs(2));
+    let workers: i64 = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[]).unwrap().get(0);
+    assert_eq!(workers, 0);
+}
