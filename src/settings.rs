@@ -8,6 +8,8 @@ use std::ffi::CString;
 pub static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 /// Role the background worker connects as; empty: the bootstrap superuser.
 pub static WORKER_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// HTTP proxy every call to IYS goes through; empty: none.
+pub static HTTP_PROXY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Master switch for sending to and pulling from IYS; the queue keeps filling while off.
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Records per IYS batch request (IYS refuses more than 1000).
@@ -92,6 +94,14 @@ pub fn register(preloading: bool) {
         GucContext::Sighup,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_string_guc(
+        c"iys.http_proxy",
+        c"HTTP proxy the worker reaches IYS through.",
+        c"http://[user:password@]host:port; empty: direct. Shown to superusers only (it may hold a password).",
+        &HTTP_PROXY,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
+    );
     GucRegistry::define_int_guc(
         c"iys.max_requests_per_second",
         c"Requests per second the worker sends to IYS.",
@@ -173,6 +183,11 @@ pub fn reserve_prefix() {
     unsafe {
         pgrx::pg_sys::EmitWarningsOnPlaceholders(c"iys".as_ptr())
     };
+}
+
+/// The proxy to reach IYS through, when one is set.
+pub fn http_proxy() -> Option<String> {
+    HTTP_PROXY.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|p| !p.is_empty())
 }
 
 /// The worker's role, when one is set.

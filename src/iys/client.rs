@@ -23,20 +23,39 @@ impl Endpoint {
 pub struct Client {
     agent: ureq::Agent,
     base_url: String,
+    /// A proxy setting that could not be used: every call fails with it rather than going
+    /// around the proxy.
+    proxy_error: Option<String>,
 }
 
 /// Largest answer body we read: a 1000-item result list is ~300 KB.
 const MAX_BODY: u64 = 16 * 1024 * 1024;
 
 impl Client {
-    pub fn new(base_url: &str, timeout: Duration) -> Client {
-        let agent = ureq::AgentBuilder::new()
+    /// `proxy`: an HTTP proxy URL (`http://[user:password@]host:port`) every call goes through.
+    pub fn new(base_url: &str, timeout: Duration, proxy: Option<&str>) -> Client {
+        let mut builder = ureq::AgentBuilder::new()
             // One deadline for the whole call (connect, send, wait, read): a slow IYS can never
             // hold the worker longer than iys.http_timeout_ms.
             .timeout(timeout)
-            .user_agent(concat!("pg_iys/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Client { agent, base_url: base_url.trim_end_matches('/').to_owned() }
+            .user_agent(concat!("pg_iys/", env!("CARGO_PKG_VERSION")));
+        let mut proxy_error = None;
+        if let Some(proxy) = proxy.map(str::trim).filter(|p| !p.is_empty()) {
+            match ureq::Proxy::new(proxy) {
+                Ok(proxy) => builder = builder.proxy(proxy),
+                // The message never repeats the setting (it may hold a password).
+                Err(e) => proxy_error = Some(format!("iys.http_proxy is not a usable proxy URL ({})", e.kind())),
+            }
+        }
+        Client { agent: builder.build(), base_url: base_url.trim_end_matches('/').to_owned(), proxy_error }
+    }
+
+    /// Fails when the configured proxy could not be set up.
+    fn usable(&self) -> Result<(), CallFailure> {
+        match &self.proxy_error {
+            Some(message) => Err(CallFailure::transport(message.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Password grant. The password is sent in the body only; it never appears in an error.
@@ -51,6 +70,7 @@ impl Client {
     }
 
     fn token(&self, body: serde_json::Value, call: Call) -> Result<TokenGrant, CallFailure> {
+        self.usable()?;
         let request = self.agent.post(&format!("{}/oauth2/token", self.base_url));
         let text = Self::send(request.send_json(body), call)?;
         parse_json(&text)
@@ -59,6 +79,7 @@ impl Client {
     /// Async batch add (V2: an identical resend is answered with the original request's
     /// result instead of a rejection, which makes at-least-once delivery harmless).
     pub fn submit_batch(&self, token: &str, to: &Endpoint, records: &[ConsentRecord]) -> Result<BatchAccepted, CallFailure> {
+        self.usable()?;
         let url = format!("{}{}/consents/request", self.base_url, to.prefix(true));
         let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
         let text = Self::send(request.send_json(records), Call::BatchSubmit)?;
@@ -67,6 +88,7 @@ impl Client {
 
     /// Per-item results of a batch; empty or partial (`enqueue`) until IYS has processed it.
     pub fn batch_result(&self, token: &str, to: &Endpoint, request_id: &str) -> Result<Vec<ItemResult>, CallFailure> {
+        self.usable()?;
         let url = format!("{}{}/consents/request/{}", self.base_url, to.prefix(true), urlencode(request_id));
         let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}"));
         let text = Self::send(request.call(), Call::Other)?;
@@ -85,6 +107,7 @@ impl Client {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Option<ChangesPage>, CallFailure> {
+        self.usable()?;
         let mut url = format!(
             "{}{}/consents/changes?source={}&limit={}",
             self.base_url,
@@ -168,9 +191,17 @@ mod tests {
     #[test]
     fn unreachable_server_is_a_retryable_transport_failure() {
         // Port 9 on loopback: nothing listens there in the test environment.
-        let client = Client::new("http://127.0.0.1:9", Duration::from_millis(300));
+        let client = Client::new("http://127.0.0.1:9", Duration::from_millis(300), None);
         let failure = client.token_password("user", "secret-password").unwrap_err();
         assert!(failure.is_retryable(), "{failure:?}");
         assert!(!failure.message.contains("secret-password"));
+    }
+
+    #[test]
+    fn an_unusable_proxy_fails_every_call_without_showing_the_setting() {
+        let client = Client::new("http://127.0.0.1:9", Duration::from_millis(300), Some("ftp://user:secret@proxy:1"));
+        let failure = client.token_password("user", "pw").unwrap_err();
+        assert!(failure.message.contains("iys.http_proxy"), "{failure:?}");
+        assert!(!failure.message.contains("secret"));
     }
 }

@@ -47,7 +47,7 @@ fn settled(client: &Client, token: &str, request_id: &str, items: usize) -> Vec<
 #[test]
 fn token_password_and_refresh_rotation() {
     let sim = sim(0);
-    let client = Client::new(&sim.base_url(), Duration::from_secs(5));
+    let client = Client::new(&sim.base_url(), Duration::from_secs(5), None);
     let first = login(&client);
     assert!(first.expires_in.unwrap_or(0) > 0);
     let refresh = first.refresh_token.clone().expect("refresh token");
@@ -63,7 +63,7 @@ fn token_password_and_refresh_rotation() {
 #[test]
 fn batch_add_then_result_settles_each_item_by_index() {
     let sim = sim(50);
-    let client = Client::new(&sim.base_url(), Duration::from_secs(5));
+    let client = Client::new(&sim.base_url(), Duration::from_secs(5), None);
     let token = login(&client).access_token;
     let records = vec![consent("+905320000001", "ONAY", 60), consent("+905320000002", "RET", 60)];
     let accepted = client.submit_batch(&token, &endpoint(), &records).expect("202");
@@ -79,7 +79,7 @@ fn batch_add_then_result_settles_each_item_by_index() {
 #[test]
 fn whole_batch_422_names_the_bad_items() {
     let sim = sim(0);
-    let client = Client::new(&sim.base_url(), Duration::from_secs(5));
+    let client = Client::new(&sim.base_url(), Duration::from_secs(5), None);
     let token = login(&client).access_token;
     let too_old = consent("+905320000003", "ONAY", 10 * 24 * 3600);
     let records = vec![consent("+905320000004", "ONAY", 60), too_old];
@@ -91,7 +91,7 @@ fn whole_batch_422_names_the_bad_items() {
 #[test]
 fn bad_token_is_unauthorized() {
     let sim = sim(0);
-    let client = Client::new(&sim.base_url(), Duration::from_secs(5));
+    let client = Client::new(&sim.base_url(), Duration::from_secs(5), None);
     let failure = client.submit_batch("not-a-token", &endpoint(), &[consent("+905320000005", "ONAY", 60)]).unwrap_err();
     assert_eq!(failure.kind, FailureKind::Unauthorized, "{failure:?}");
 }
@@ -100,7 +100,7 @@ fn bad_token_is_unauthorized() {
 fn changes_pull_pages_with_cursor_and_ends_with_none() {
     let sim = sim(0);
     let base = sim.base_url();
-    let client = Client::new(&base, Duration::from_secs(5));
+    let client = Client::new(&base, Duration::from_secs(5), None);
     let token = login(&client).access_token;
     for n in 0..3 {
         let body = serde_json::json!({"iysCode": 700001, "brandCode": 700001, "recipient": format!("+90532100000{n}"),
@@ -124,7 +124,7 @@ fn changes_pull_pages_with_cursor_and_ends_with_none() {
 fn latency_beyond_the_timeout_is_a_retryable_transport_failure() {
     let sim = sim(0);
     let base = sim.base_url();
-    let client = Client::new(&base, Duration::from_millis(200));
+    let client = Client::new(&base, Duration::from_millis(200), None);
     let token = login(&client).access_token;
     ureq::post(&format!("{base}/admin/faults")).send_json(serde_json::json!({"latency_ms": 1000})).unwrap();
     let started = Instant::now();

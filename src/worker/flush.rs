@@ -40,7 +40,7 @@ struct Claim {
 }
 
 pub struct Sender {
-    clients: HashMap<(String, u64), Client>,
+    clients: HashMap<(String, u64, Option<String>), Client>,
     /// When each open batch may be polled next, and how often it was polled.
     polls: HashMap<i64, (Instant, u32)>,
     /// IYS's requests per second, shared with the submit threads.
@@ -92,9 +92,10 @@ impl Sender {
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
         let timeout_ms = settings::HTTP_TIMEOUT_MS.get().max(100) as u64;
+        let proxy = settings::http_proxy();
         self.clients
-            .entry((base_url.to_owned(), timeout_ms))
-            .or_insert_with(|| Client::new(base_url, Duration::from_millis(timeout_ms)))
+            .entry((base_url.to_owned(), timeout_ms, proxy.clone()))
+            .or_insert_with(|| Client::new(base_url, Duration::from_millis(timeout_ms), proxy.as_deref()))
     }
 
     /// iys.max_requests_per_second (IYS allows 10 per IP).

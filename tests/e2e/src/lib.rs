@@ -393,3 +393,89 @@ pub fn citizen_change(sim: &Sim, recipient: &str, status: &str, consent_date: Op
                                   "consentDate": consent_date.unwrap_or(&now), "creationDate": recorded});
     sim.admin_post("/admin/citizen-change", body);
 }
+
+/// A loopback HTTP forward proxy for tests, as a database host's way out: it takes requests in
+/// absolute form (`GET http://host:port/path`), forwards each to its origin in origin form and
+/// relays the answer, and counts them. Plain HTTP only (the simulator's).
+pub struct TestProxy {
+    pub port: u16,
+    forwarded: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TestProxy {
+    pub fn start() -> TestProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the test proxy");
+        let port = listener.local_addr().unwrap().port();
+        let forwarded = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = std::sync::Arc::clone(&forwarded);
+        // The acceptor lives as long as the test process (tests are short).
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let count = std::sync::Arc::clone(&count);
+                std::thread::spawn(move || {
+                    let _ = relay(client, &count);
+                });
+            }
+        });
+        TestProxy { port, forwarded }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Requests forwarded so far.
+    pub fn forwarded(&self) -> usize {
+        self.forwarded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Serves one client connection of the test proxy, request after request.
+fn relay(client: std::net::TcpStream, count: &std::sync::atomic::AtomicUsize) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut client = client;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut parts = request_line.trim_end().splitn(3, ' ');
+        let (method, target, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or("HTTP/1.1"));
+        let Some((authority, path)) = target.strip_prefix("http://").map(|rest| rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")))) else {
+            client.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")?;
+            return Ok(());
+        };
+        let mut head = format!("{method} {path} {version}\r\n");
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if !lower.starts_with("connection:") && !lower.starts_with("proxy-") {
+                head.push_str(&line);
+            }
+        }
+        head.push_str("connection: close\r\n\r\n");
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let mut origin = std::net::TcpStream::connect(authority)?;
+        origin.write_all(head.as_bytes())?;
+        origin.write_all(&body)?;
+        let mut answer = Vec::new();
+        origin.read_to_end(&mut answer)?;
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        client.write_all(&answer)?;
+        // The origin closed after its answer ("connection: close"); so does the proxy when the
+        // answer says so, else it reads the client's next request.
+        if String::from_utf8_lossy(&answer).to_ascii_lowercase().contains("\r\nconnection: close") {
+            return Ok(());
+        }
+    }
+}

@@ -289,3 +289,32 @@ fn a_batch_whose_request_id_could_not_be_recorded_is_sent_again_without_a_duplic
     assert_eq!(by.len(), 10, "{by:?}");
     assert!(by.values().all(|n| *n == 1), "{by:?}");
 }
+
+/// Database hosts often reach the internet only through a proxy: with iys.http_proxy every call
+/// (token, submit, result, pull) goes through it.
+#[test]
+fn every_call_goes_through_the_configured_proxy() {
+    let sim = Sim::start();
+    let proxy = pg_iys_e2e::TestProxy::start();
+    let setting = format!("iys.http_proxy = '{}'", proxy.url());
+    let cluster = Cluster::start("proxy", &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.pull_interval_ms = 500", &setting]);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    insert_contacts(&mut c, 1, 2);
+    let states = wait_settled(&cluster, Duration::from_secs(40));
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}");
+    let served: u64 = sim.admin_get("/admin/stats")["endpoints"]
+        .as_object()
+        .map(|e| e.values().map(|a| a.as_object().map(|a| a.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0)).sum())
+        .unwrap_or(0);
+    assert!(served >= 3, "{served}");
+    assert!(proxy.forwarded() as u64 >= served, "the simulator served {served} requests, the proxy forwarded {}", proxy.forwarded());
+    // Only superusers see the setting (it may hold a password).
+    c.batch_execute("CREATE ROLE plain LOGIN").unwrap();
+    let mut plain = pg_iys_e2e::postgres::Client::connect(
+        &format!("host=127.0.0.1 port={} user=plain dbname=postgres", cluster.port),
+        pg_iys_e2e::postgres::NoTls,
+    )
+    .unwrap();
+    assert!(plain.query_one("SHOW iys.http_proxy", &[]).is_err());
+}
