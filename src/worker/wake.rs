@@ -1,13 +1,16 @@
-//! Waking the worker at commit: the enqueue trigger registers a commit callback that signals the
-//! worker (SIGUSR1 sets a background worker's latch), so a committed change is sent at once
-//! instead of at the next poll. The worker's pid lives in shared memory.
+//! Waking the worker at commit: the enqueue trigger registers a commit callback that sets the
+//! worker's latch, so a committed change is sent at once instead of at the next poll. The
+//! worker's pid and the address of its latch (in shared memory, the same address in every
+//! backend) live in shared memory. A latch set after the worker exited wakes at worst whichever
+//! process reuses its slot, for nothing.
 
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PgAtomic};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 static WORKER_PID: PgAtomic<AtomicI32> = unsafe { PgAtomic::new(c"pg_iys_worker_pid") };
+static WORKER_LATCH: PgAtomic<AtomicU64> = unsafe { PgAtomic::new(c"pg_iys_worker_latch") };
 
 thread_local! {
     /// Whether this transaction already has a wake-up registered.
@@ -17,10 +20,14 @@ thread_local! {
 /// Reserves the shared memory; only while preloading.
 pub fn init_shmem() {
     pg_shmem_init!(WORKER_PID);
+    pg_shmem_init!(WORKER_LATCH);
 }
 
 /// Called by the worker when it starts (its pid) and stops (0).
 pub fn set_worker_pid(pid: i32) {
+    // SAFETY: MyLatch is the worker's shared process latch once it is connected.
+    let latch = if pid > 0 { unsafe { pg_sys::MyLatch as u64 } } else { 0 };
+    WORKER_LATCH.get().store(latch, Ordering::Release);
     WORKER_PID.get().store(pid, Ordering::Release);
 }
 
@@ -32,19 +39,11 @@ pub fn wake_worker_at_commit() {
     REGISTERED.set(true);
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
         REGISTERED.set(false);
-        let pid = WORKER_PID.get().load(Ordering::Acquire);
-        if pid > 0 {
-            // SAFETY: signalling a PostgreSQL process; SIGUSR1 only sets its latch.
-            unsafe { libc_kill(pid) };
+        let latch = WORKER_LATCH.get().load(Ordering::Acquire);
+        if latch != 0 {
+            // SAFETY: the address of a latch in shared memory, mapped at the same address here.
+            unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
         }
     });
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, || REGISTERED.set(false));
-}
-
-unsafe fn libc_kill(pid: i32) {
-    extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    const SIGUSR1: i32 = 10;
-    let _ = kill(pid, SIGUSR1);
 }

@@ -318,3 +318,20 @@ fn every_call_goes_through_the_configured_proxy() {
     .unwrap();
     assert!(plain.query_one("SHOW iys.http_proxy", &[]).is_err());
 }
+
+/// A commit that queued changes wakes the worker through its latch at once: with a one-minute
+/// fallback poll the batch still leaves within a second or two.
+#[test]
+fn a_commit_wakes_the_worker_at_once() {
+    let sim = Sim::start();
+    let cluster = Cluster::start("wake", &["iys.flush_interval_ms = 60000", "iys.pull_interval_ms = 60000", "iys.http_timeout_ms = 2000"]);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    // Let the worker finish its first rounds (token, first pull) and go to sleep.
+    std::thread::sleep(Duration::from_secs(3));
+    insert_contacts(&mut c, 1, 1);
+    assert!(
+        wait_true(&cluster, &mut c, Duration::from_secs(3), "SELECT EXISTS (SELECT 1 FROM iys.batch WHERE state IN ('sent', 'done'))"),
+        "the commit did not wake the worker"
+    );
+}
