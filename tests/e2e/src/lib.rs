@@ -270,6 +270,30 @@ impl Sim {
         ureq::delete(&format!("{}/admin/faults", self.url())).call().expect("clear faults");
     }
 
+    /// How many movements IYS holds per recipient.
+    pub fn movements_by_recipient(&self) -> std::collections::HashMap<String, usize> {
+        let mut by = std::collections::HashMap::new();
+        for movement in self.history() {
+            *by.entry(movement["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
+        }
+        by
+    }
+
+    /// Answers the simulator gave (admin calls not counted) on endpoints whose name (method and
+    /// OpenAPI path) `endpoint` accepts, with one of `statuses` (empty: any).
+    pub fn answers(&self, endpoint: impl Fn(&str) -> bool, statuses: &[&str]) -> u64 {
+        let stats = self.admin_get("/admin/stats");
+        let Some(endpoints) = stats["endpoints"].as_object() else { return 0 };
+        endpoints
+            .iter()
+            .filter(|(name, _)| endpoint(name))
+            .filter_map(|(_, answers)| answers.as_object())
+            .flat_map(|answers| answers.iter())
+            .filter(|(status, _)| statuses.is_empty() || statuses.contains(&status.as_str()))
+            .filter_map(|(_, n)| n.as_u64())
+            .sum()
+    }
+
     /// Every movement IYS accepted, in order.
     pub fn history(&self) -> Vec<serde_json::Value> {
         let v = self.admin_get("/admin/history?limit=1000000");

@@ -63,10 +63,7 @@ fn dump_and_restore_keep_the_queue_and_the_attachments() {
     assert_eq!(one::<i64>(&mut c, "SELECT count(DISTINCT id) FROM iys.outbox"), one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"));
 
     // IYS has every movement once: nothing lost, nothing resent as a new movement.
-    let mut seen = std::collections::HashMap::new();
-    for movement in sim.history() {
-        *seen.entry(movement["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
-    }
+    let seen = sim.movements_by_recipient();
     assert_eq!(seen.len(), 16, "{seen:?}");
     assert!(seen.values().all(|n| *n == 1), "{seen:?}");
     let _ = std::fs::remove_file(dump);

@@ -45,10 +45,7 @@ fn a_promoted_standby_carries_on_where_the_primary_stopped() {
     let states = wait_settled(&standby, Duration::from_secs(40));
     assert_eq!(states.get("accepted"), Some(&12), "{states:?}");
 
-    let mut seen = std::collections::HashMap::new();
-    for movement in sim.history() {
-        *seen.entry(movement["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
-    }
+    let seen = sim.movements_by_recipient();
     assert_eq!(seen.len(), 12, "{seen:?}");
     assert!(seen.values().all(|n| *n == 1), "a movement reached IYS twice: {seen:?}");
 }

@@ -10,25 +10,6 @@ use std::time::Duration;
 
 const CONF: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 1000", "iys.pull_interval_ms = 500"];
 
-/// Answers of the simulator per endpoint whose name contains `part`, summed over statuses.
-fn calls(sim: &Sim, method: &str, part: &str) -> u64 {
-    let stats = sim.admin_get("/admin/stats");
-    stats["endpoints"]
-        .as_object()
-        .map(|e| {
-            e.iter()
-                .filter(|(name, _)| name.starts_with(method) && name.contains(part))
-                .map(|(_, answers)| answers.as_object().map(|a| a.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn answers_with(sim: &Sim, status: &str) -> u64 {
-    let stats = sim.admin_get("/admin/stats");
-    stats["endpoints"].as_object().map(|e| e.values().filter_map(|a| a[status].as_u64()).sum()).unwrap_or(0)
-}
-
 /// IYS answers a batch's result only 300 s after the submit (empty before): the worker asks
 /// once, after that delay, and never exceeds IYS's 10 requests/s.
 #[test]
@@ -40,8 +21,8 @@ fn batch_results_are_fetched_once_after_iys_delay() {
     insert_contacts(&mut c, 1, 5);
     let states = wait_settled(&cluster, Duration::from_secs(40));
     assert_eq!(states.get("accepted"), Some(&10), "{states:?}");
-    let submits = calls(&sim, "POST", "/consents/request");
-    let fetches = calls(&sim, "GET", "/consents/request/");
+    let submits = sim.answers(|e| e.starts_with("POST") && e.contains("/consents/request"), &[]);
+    let fetches = sim.answers(|e| e.starts_with("GET") && e.contains("/consents/request/"), &[]);
     assert!(submits >= 1);
     assert_eq!(fetches, submits, "one result fetch per batch");
     // Settled no earlier than IYS's delay after the submit.
@@ -53,7 +34,7 @@ fn batch_results_are_fetched_once_after_iys_delay() {
         ),
     );
     assert_eq!(early, 0, "a result was fetched before IYS's delay");
-    assert_eq!(answers_with(&sim, "429"), 0, "the worker exceeded IYS's request rate");
+    assert_eq!(sim.answers(|_| true, &["429"]), 0, "the worker exceeded IYS's request rate");
 }
 
 /// A batch whose result stays empty past iys.result_timeout_ms is sent again; IYS's V2 endpoint
@@ -84,10 +65,7 @@ fn a_batch_without_result_is_sent_again_and_settled_once() {
     let states = wait_settled(&cluster, Duration::from_secs(60));
     let errors: Vec<String> = c.query("SELECT DISTINCT coalesce(error_code, '') || ' ' || coalesce(error_message, '') FROM iys.outbox", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(states.get("accepted"), Some(&6), "{states:?} {errors:?}");
-    let mut seen = std::collections::HashMap::new();
-    for movement in sim.history() {
-        *seen.entry(movement["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
-    }
+    let seen = sim.movements_by_recipient();
     assert_eq!(seen.len(), 6, "{seen:?}");
     assert!(seen.values().all(|n| *n == 1), "a movement was recorded twice: {seen:?}");
 }

@@ -3,7 +3,7 @@
 //! still has the old version.
 
 use pg_iys_e2e::{repo_root, setup_sync, wait_settled, Cluster, Sim};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const FAST: &[&str] = &["iys.flush_interval_ms = 200"];
@@ -141,10 +141,7 @@ fn update_from_0_1_0_matches_a_fresh_install_and_finishes_work_in_flight() {
     // All three reach IYS; the two sent before the upgrade are not sent again.
     let states = wait_settled(&cluster, Duration::from_secs(30));
     assert_eq!(states.get("accepted"), Some(&3), "{states:?}; log:\n{}", cluster.server_log());
-    let mut by: HashMap<String, usize> = HashMap::new();
-    for m in sim.history() {
-        *by.entry(m["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
-    }
+    let by = sim.movements_by_recipient();
     assert_eq!(by.len(), 3, "{by:?}");
     assert!(by.values().all(|n| *n == 1), "{by:?}");
     let batches: Vec<(Vec<i64>, Option<String>)> = c

@@ -3,19 +3,9 @@
 
 use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, wait_true, Cluster, Sim};
 use serde_json::json;
-use std::collections::HashMap;
 use std::time::Duration;
 
 const FAST: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 1000"];
-
-/// Movements per recipient in IYS's history.
-fn movements_by_recipient(sim: &Sim) -> HashMap<String, usize> {
-    let mut by = HashMap::new();
-    for m in sim.history() {
-        *by.entry(m["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
-    }
-    by
-}
 
 #[test]
 fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
@@ -35,7 +25,7 @@ fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
     let state: Option<String> = c.query_one("SELECT state FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[]).unwrap().get(0);
     assert!(matches!(state.as_deref(), Some("idle" | "active")), "{state:?}");
     // IYS has them, each once.
-    let by = movements_by_recipient(&sim);
+    let by = sim.movements_by_recipient();
     assert_eq!(by.len(), 20);
     assert!(by.values().all(|n| *n == 1), "{by:?}");
     assert_eq!(by.get("+905320000003"), Some(&1));
@@ -110,13 +100,7 @@ fn faults_end_with_every_change_delivered_once() {
         (json!({"revoke_tokens": true}), &["401"]),    // 401 H351
         (json!({"latency_ms": 400}), &[]),             // slower than iys.http_timeout_ms
     ];
-    let served = |outcomes: &[&str]| -> u64 {
-        let stats = sim.admin_get("/admin/stats");
-        stats["endpoints"]
-            .as_object()
-            .map(|e| e.values().map(|a| outcomes.iter().filter_map(|o| a[*o].as_u64()).sum::<u64>()).sum())
-            .unwrap_or(0)
-    };
+    let served = |outcomes: &[&str]| sim.answers(|_| true, outcomes);
     let mut next = 101;
     for (phase, outcomes) in phases {
         let before = served(outcomes);
@@ -140,7 +124,7 @@ fn faults_end_with_every_change_delivered_once() {
     for outcome in ["\"429\"", "\"dropped\"", "\"lost_reply\"", "\"401\""] {
         assert!(stats.contains(outcome), "no {outcome} answer was served: {stats}");
     }
-    let by = movements_by_recipient(&sim);
+    let by = sim.movements_by_recipient();
     assert_eq!(by.len() as i64, total, "every change reached IYS");
     let dup: Vec<_> = by.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dup.is_empty(), "duplicated movements in IYS: {dup:?}");
@@ -245,7 +229,7 @@ fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
     sim.admin_post("/admin/faults", json!({"latency_ms": 0}));
     let states = wait_settled(&cluster, Duration::from_secs(120));
     assert_eq!(states.get("accepted"), Some(&800), "{states:?}");
-    let by = movements_by_recipient(&sim);
+    let by = sim.movements_by_recipient();
     assert_eq!(by.len(), 800, "every committed change reached IYS");
     let dup: Vec<_> = by.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dup.is_empty(), "duplicated movements in IYS: {dup:?}");
@@ -285,7 +269,7 @@ fn a_batch_whose_request_id_could_not_be_recorded_is_sent_again_without_a_duplic
         .get(0);
     assert_eq!(released, 1);
     // ...and IYS's V2 idempotency absorbed the resend: each consent once in its history.
-    let by = movements_by_recipient(&sim);
+    let by = sim.movements_by_recipient();
     assert_eq!(by.len(), 10, "{by:?}");
     assert!(by.values().all(|n| *n == 1), "{by:?}");
 }
@@ -303,10 +287,7 @@ fn every_call_goes_through_the_configured_proxy() {
     insert_contacts(&mut c, 1, 2);
     let states = wait_settled(&cluster, Duration::from_secs(40));
     assert_eq!(states.get("accepted"), Some(&4), "{states:?}");
-    let served: u64 = sim.admin_get("/admin/stats")["endpoints"]
-        .as_object()
-        .map(|e| e.values().map(|a| a.as_object().map(|a| a.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0)).sum())
-        .unwrap_or(0);
+    let served = sim.answers(|_| true, &[]);
     assert!(served >= 3, "{served}");
     assert!(proxy.forwarded() as u64 >= served, "the simulator served {served} requests, the proxy forwarded {}", proxy.forwarded());
     // Only superusers see the setting (it may hold a password).

@@ -29,19 +29,8 @@ fn flag(name: &str) -> bool {
 
 /// Requests the simulator answered, by endpoint (admin calls are not counted).
 fn requests(sim: &Sim) -> (u64, u64) {
-    let stats = sim.admin_get("/admin/stats");
-    let mut all = 0;
-    let mut submits = 0;
-    if let Some(endpoints) = stats["endpoints"].as_object() {
-        for (name, answers) in endpoints {
-            let n: u64 = answers.as_object().map(|a| a.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0);
-            all += n;
-            if name.starts_with("POST") && name.ends_with("/consents/request") {
-                submits += answers["202"].as_u64().unwrap_or(0);
-            }
-        }
-    }
-    (all, submits)
+    let submits = sim.answers(|e| e.starts_with("POST") && e.ends_with("/consents/request"), &["202"]);
+    (sim.answers(|_| true, &[]), submits)
 }
 
 fn main() {
@@ -96,10 +85,7 @@ fn main() {
     }
     let (requests_after, submits_after) = requests(&sim);
     let accepted: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'accepted'", &[]).unwrap().get(0);
-    let too_many: i64 = sim.admin_get("/admin/stats")["endpoints"]
-        .as_object()
-        .map(|e| e.values().filter_map(|a| a["429"].as_i64()).sum())
-        .unwrap_or(0);
+    let too_many = sim.answers(|_| true, &["429"]);
     let drain_rate = accepted as f64 / drain_secs;
     let requests_per_second = (requests_after - requests_before) as f64 / drain_secs;
     let batches = (submits_after - submits_before).max(1);
