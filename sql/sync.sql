@@ -55,12 +55,18 @@ GRANT SELECT ON iys.conflict TO pg_monitor;
 
 -- Records an accepted local change as the current consent (called when IYS accepts it).
 -- Each accepted change also goes to iys.inbox, so that every other attached row holding the same
--- address follows it (two tables, or two rows, must not drift apart).
+-- address follows it (two tables, or two rows, must not drift apart). The rows are found through
+-- an index on the address column (worker/apply.rs): without any such index nothing is queued.
 CREATE FUNCTION iys.confirm_local(outbox_ids bigint[]) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
     SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source::text, consent_date, transaction_id
-      FROM iys.outbox WHERE id = ANY (outbox_ids);
+      FROM iys.outbox WHERE id = ANY (outbox_ids)
+       AND EXISTS (SELECT 1 FROM iys.attached_table a
+                     CROSS JOIN LATERAL jsonb_array_elements(a.channels) ch
+                     JOIN pg_attribute att ON att.attrelid = a.relid AND att.attname = ch->>'address'
+                     JOIN pg_index i ON i.indrelid = a.relid AND i.indkey[0] = att.attnum
+                                    AND i.indisvalid AND i.indpred IS NULL);
     INSERT INTO iys.current_consent AS c (brand_code, recipient, consent_type, recipient_type, status, source,
                                           consent_date, transaction_id, origin)
     SELECT DISTINCT ON (brand_code, recipient, consent_type, recipient_type)

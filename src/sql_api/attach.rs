@@ -47,7 +47,7 @@ fn attach(
         Spi::run(&statement).map_err(|e| Error::Internal(format!("attach failed: {e}"))).or_raise();
     }
     warn_if_not_the_workers_database();
-    for address in plan.unindexed_addresses() {
+    for address in plan.unindexed_addresses().or_raise() {
         notice!(
             "pg_iys: column \"{address}\" of {} has no index: citizens' changes from IYS will scan the table to find its rows, and accepted changes will not reach other rows holding the same address",
             plan.table
@@ -223,7 +223,7 @@ impl AttachPlan {
             ));
         }
         let mapped: Vec<&str> = plan.mapped_columns();
-        if let Some((column, _)) = generated_columns(tbl.oid())?.into_iter().find(|(c, _)| mapped.contains(&c.as_str())) {
+        if let Some(column) = generated_columns(tbl.oid())?.into_iter().find(|c| mapped.contains(&c.as_str())) {
             return Err(refuse(
                 format!("column \"{column}\" of {table} is a generated column"),
                 "pg_iys writes normalised addresses and pulled consents into the mapped columns; map plain columns.",
@@ -315,21 +315,12 @@ impl AttachPlan {
     }
 
     /// Address columns that lead no index.
-    fn unindexed_addresses(&self) -> Vec<String> {
+    fn unindexed_addresses(&self) -> Result<Vec<String>, Error> {
+        let indexed = indexed_columns(self.relid)?;
         let mut addresses: Vec<String> = self.mapping.channels.iter().map(|c| c.address.clone()).collect();
         addresses.dedup();
-        addresses.retain(|a| {
-            !Spi::get_one_with_args::<bool>(
-                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
-                                    ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                                 WHERE i.indrelid = $1 AND i.indpred IS NULL AND a.attname::text = $2)",
-                &[self.relid.into(), a.as_str().into()],
-            )
-            .ok()
-            .flatten()
-            .unwrap_or(false)
-        });
-        addresses
+        addresses.retain(|a| !indexed.contains(a));
+        Ok(addresses)
     }
 
     /// Every column the triggers read or write.
@@ -497,6 +488,24 @@ fn table_columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error> {
     .map_err(|e| Error::Internal(format!("reading the table's columns failed: {e}")))
 }
 
+/// Columns that lead a valid, non-partial index of the table: rows holding a value of them are
+/// found without a scan.
+pub fn indexed_columns(relid: pg_sys::Oid) -> Result<Vec<String>, Error> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT DISTINCT a.attname::text FROM pg_catalog.pg_index i
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL",
+                None,
+                &[relid.into()],
+            )?
+            .map(|row| Ok(row.get::<String>(1)?.unwrap_or_default()))
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .map_err(|e| Error::Internal(format!("reading the table's indexes failed: {e}")))
+}
+
 /// Whether a unique index (not partial, plain columns) covers exactly `columns`, whose values
 /// are then also NOT NULL (a NULL key would not identify a row).
 fn has_unique_index_on(relid: pg_sys::Oid, columns: &[String]) -> Result<bool, Error> {
@@ -517,17 +526,17 @@ fn has_unique_index_on(relid: pg_sys::Oid, columns: &[String]) -> Result<bool, E
     .map_err(|e| Error::Internal(format!("reading the table's indexes failed: {e}")))
 }
 
-/// (name, kind) of the table's generated columns.
-fn generated_columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error> {
+/// Names of the table's generated columns.
+fn generated_columns(relid: pg_sys::Oid) -> Result<Vec<String>, Error> {
     Spi::connect(|client| {
         client
             .select(
-                "SELECT attname::text, attgenerated::text FROM pg_catalog.pg_attribute \
+                "SELECT attname::text FROM pg_catalog.pg_attribute \
                   WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated <> ''",
                 None,
                 &[relid.into()],
             )?
-            .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())))
+            .map(|row| Ok(row.get::<String>(1)?.unwrap_or_default()))
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
     .map_err(|e| Error::Internal(format!("reading the table's columns failed: {e}")))

@@ -74,13 +74,19 @@ struct Item {
 /// is spent by the main thread's fetches, which must not wait behind it).
 pub fn apply_inbox(time_limit: Option<std::time::Duration>) -> Result<usize, Error> {
     let started = std::time::Instant::now();
-    // Attachments restored by pg_restore carry their old tables' OIDs until found again.
-    tx::run("finding restored attachments", || Spi::run("SELECT iys.refresh_attachment_oids()").map_err(spi))?;
     let mut done = 0;
     while done < MAX_ITEMS_PER_ROUND && !crate::worker::stop_requested() && time_limit.is_none_or(|limit| started.elapsed() < limit) {
         let result = tx::run("applying changes to the attached tables", || {
-            let tables = tables()?;
+            // Most rounds find the inbox empty: no catalog work for them.
             let items = items(None, ITEMS_PER_TRANSACTION)?;
+            if items.is_empty() {
+                return Ok(0);
+            }
+            if done == 0 {
+                // Attachments restored by pg_restore carry their old tables' OIDs until found again.
+                Spi::run("SELECT iys.refresh_attachment_oids()").map_err(spi)?;
+            }
+            let tables = tables()?;
             for item in &items {
                 for table in &tables {
                     apply_to(table, item)?;
@@ -229,7 +235,7 @@ fn tables() -> Result<Vec<Table>, Error> {
         .map(|(relid, owner, name, brand_code, brand_column, key_columns, channels)| {
             let channels: Vec<serde_json::Value> = serde_json::from_str(&channels).map_err(|e| Error::Internal(e.to_string()))?;
             let text = |c: &serde_json::Value, key: &str| c[key].as_str().unwrap_or_default().to_owned();
-            let indexed = indexed_columns(relid)?;
+            let indexed = crate::sql_api::attach::indexed_columns(relid)?;
             Ok(Table {
                 relid,
                 owner,
@@ -252,23 +258,6 @@ fn tables() -> Result<Vec<Table>, Error> {
             })
         })
         .collect()
-}
-
-/// Columns that lead some index of the table.
-fn indexed_columns(relid: pg_sys::Oid) -> Result<Vec<String>, Error> {
-    Spi::connect(|client| {
-        client
-            .select(
-                "SELECT DISTINCT a.attname::text FROM pg_catalog.pg_index i
-                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                  WHERE i.indrelid = $1 AND i.indisvalid AND i.indpred IS NULL",
-                None,
-                &[relid.into()],
-            )?
-            .map(|row| Ok(row.get::<String>(1)?.unwrap_or_default()))
-            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
-    })
-    .map_err(spi)
 }
 
 fn columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error> {

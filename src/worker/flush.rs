@@ -103,9 +103,14 @@ impl Sender {
         settings::MAX_REQUESTS_PER_SECOND.get().max(1) as u32
     }
 
-    /// Notes one call to IYS for the account's daily quality count: `status` None when no answer
-    /// came. IYS counts 400/401/403/404/422 answers as failures.
-    pub(super) fn count(&mut self, iys_code: &str, status: Option<u16>) {
+    /// Notes one call to IYS for the account's daily quality count: a success, an HTTP failure,
+    /// or (not counted) no answer at all. IYS counts 400/401/403/404/422 answers as failures.
+    pub(super) fn count<T>(&mut self, iys_code: &str, answer: &Result<T, CallFailure>) {
+        self.count_status(iys_code, answer.as_ref().map_or_else(|failure| failure.status, |_| Some(200)));
+    }
+
+    /// `count` by the HTTP status of the answer (None: no answer, not counted).
+    fn count_status(&mut self, iys_code: &str, status: Option<u16>) {
         let Some(status) = status else { return };
         let entry = self.counts.entry(iys_code.to_owned()).or_insert((0, 0));
         entry.0 += 1;
@@ -218,11 +223,7 @@ impl Sender {
             },
             None => client.token_password(&target.username, &target.password),
         };
-        let status = match &grant {
-            Ok(_) => Some(200),
-            Err(f) => f.status,
-        };
-        self.count(&target.iys_code, status);
+        self.count(&target.iys_code, &grant);
         match &grant {
             Ok(_) => {
                 self.token_retry.remove(&target.iys_code);
@@ -369,7 +370,7 @@ impl Sender {
     fn record_answer(&mut self, target: &Target, claim: Claim, answer: exchange::Answer, round: &mut Round) -> Result<(), Error> {
         match answer {
             exchange::Answer::Taken(accepted) => {
-                self.count(&target.iys_code, Some(202));
+                self.count_status(&target.iys_code, Some(202));
                 tx::run("recording the request id", || store::mark_sent(claim.batch_id, &accepted.request_id))?;
                 round.sent_batches += 1;
                 self.resume_if_paused(target);
@@ -385,7 +386,7 @@ impl Sender {
                 Ok(())
             }
             exchange::Answer::Refused(failure) => {
-                self.count(&target.iys_code, failure.status);
+                self.count_status(&target.iys_code, failure.status);
                 let outcome = self.handle_submit_failure(target, claim.batch_id, &claim.ids, claim.attempts, failure);
                 round.last_error = Some(format!("brand {}: {}", target.brand_code, outcome));
                 Ok(())
@@ -475,11 +476,7 @@ impl Sender {
             let endpoint = target.endpoint();
             self.pace();
             let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &batch.request_id);
-            let status = match &answer {
-                Ok(_) => Some(200),
-                Err(f) => f.status,
-            };
-            self.count(&target.iys_code, status);
+            self.count(&target.iys_code, &answer);
             self.apply_result(target, &batch, polls, answer, round)?;
         }
         Ok(())

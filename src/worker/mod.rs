@@ -71,7 +71,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     }
     unsafe { pg_sys::pgstat_report_appname(c"pg_iys worker".as_ptr()) };
     let pid = unsafe { pg_sys::MyProcPid };
-    wake::set_worker_pid(pid);
+    wake::publish_latch(true);
     log!("pg_iys worker started in database \"{database}\"");
 
     let mut sender = flush::Sender::new(pid as u64 ^ std::process::id() as u64 ^ 0x9e37_79b9);
@@ -163,7 +163,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
         }
         timeout = timeout.min(Duration::from_millis(settings::PULL_INTERVAL_MS.get().max(100) as u64));
     }
-    wake::set_worker_pid(0);
+    wake::publish_latch(false);
     log!("pg_iys worker stopping");
     // Exit code 1, not 0: the postmaster restarts a worker that exits non-zero after
     // restart_time, so a stray pg_terminate_backend() pauses the sync instead of ending it until

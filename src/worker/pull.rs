@@ -46,11 +46,7 @@ impl Sender {
             let after = tx::run("reading the pull cursor", || store::pull_cursor(&target.brand_code, source.as_str()))?;
             self.pace();
             let page = self.client(&target.base_url).changes(&token, &endpoint, source, after.as_deref(), PAGE);
-            let status = match &page {
-                Ok(_) => Some(200),
-                Err(f) => f.status,
-            };
-            self.count(&target.iys_code, status);
+            self.count(&target.iys_code, &page);
             let page = match page {
                 Ok(page) => page,
                 Err(failure) => {

@@ -1,15 +1,14 @@
 //! Waking the worker at commit: the enqueue trigger registers a commit callback that sets the
 //! worker's latch, so a committed change is sent at once instead of at the next poll. The
-//! worker's pid and the address of its latch (in shared memory, the same address in every
-//! backend) live in shared memory. A latch set after the worker exited wakes at worst whichever
+//! address of that latch (in shared memory, the same address in every backend) lives in shared
+//! memory. A latch set after the worker exited wakes at worst whichever
 //! process reuses its slot, for nothing.
 
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PgAtomic};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-static WORKER_PID: PgAtomic<AtomicI32> = unsafe { PgAtomic::new(c"pg_iys_worker_pid") };
 static WORKER_LATCH: PgAtomic<AtomicU64> = unsafe { PgAtomic::new(c"pg_iys_worker_latch") };
 
 thread_local! {
@@ -19,16 +18,15 @@ thread_local! {
 
 /// Reserves the shared memory; only while preloading.
 pub fn init_shmem() {
-    pg_shmem_init!(WORKER_PID);
     pg_shmem_init!(WORKER_LATCH);
 }
 
-/// Called by the worker when it starts (its pid) and stops (0).
-pub fn set_worker_pid(pid: i32) {
+/// Called by the worker when it starts (true) and stops (false): commits wake it only while it
+/// runs.
+pub fn publish_latch(running: bool) {
     // SAFETY: MyLatch is the worker's shared process latch once it is connected.
-    let latch = if pid > 0 { unsafe { pg_sys::MyLatch as u64 } } else { 0 };
+    let latch = if running { unsafe { pg_sys::MyLatch as u64 } } else { 0 };
     WORKER_LATCH.get().store(latch, Ordering::Release);
-    WORKER_PID.get().store(pid, Ordering::Release);
 }
 
 /// Called by the enqueue trigger: signal the worker once this transaction commits.
