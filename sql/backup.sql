@@ -1,6 +1,7 @@
 -- pg_dump / pg_restore keep pg_iys's configuration and state: accounts, brands, attachments,
 -- the queue (pending and in flight), batches and their request ids, the ledger, what IYS holds,
--- pull cursors, conflicts, the inbox, token halts, request counts. (The worker's status row is
+-- pull cursors, conflicts, the inbox, token halts, request counts, status queries and daily-file
+-- reconciliation. (The worker's status row is
 -- created anew by CREATE EXTENSION; the built-in holidays too, see calendar.sql.) Identity
 -- sequences go with their tables, so restored ids never collide with new ones.
 SELECT pg_catalog.pg_extension_config_dump('iys.account', '');
@@ -20,6 +21,10 @@ SELECT pg_catalog.pg_extension_config_dump('iys.conflict_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('iys.inbox', '');
 SELECT pg_catalog.pg_extension_config_dump('iys.inbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('iys.request_count', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.status_check', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.reconcile_day', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.reconcile_finding', '');
+SELECT pg_catalog.pg_extension_config_dump('iys.reconcile_finding_id_seq', '');
 
 -- A restored database has new OIDs: an attachment whose table is gone under its OID, while a
 -- table of its recorded name carries pg_iys's triggers (restored with it), is that table. (A

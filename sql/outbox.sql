@@ -17,7 +17,8 @@ CREATE TABLE iys.attached_table (
 COMMENT ON TABLE iys.attached_table IS 'master_contact-shaped tables whose consent changes pg_iys queues for IYS';
 
 -- One row per changed channel of a committed row. The worker moves it pending → in_flight →
--- accepted | rejected; a newer pending change of the same key makes an older one superseded.
+-- accepted | rejected; a newer pending change of the same key makes an older one superseded. A
+-- RET for a consent IYS never had (IYS's H175) ends not_in_iys: nothing to withdraw, not an error.
 CREATE TABLE iys.outbox (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     brand_code       text NOT NULL,
@@ -32,7 +33,7 @@ CREATE TABLE iys.outbox (
     source_table     oid,
     source_key       text,
     state            text NOT NULL DEFAULT 'pending'
-                     CHECK (state IN ('pending', 'in_flight', 'accepted', 'rejected', 'superseded')),
+                     CHECK (state IN ('pending', 'in_flight', 'accepted', 'rejected', 'superseded', 'not_in_iys')),
     attempts         integer NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
     transaction_id   text,
@@ -146,11 +147,13 @@ END $$;
 CREATE FUNCTION iys.claim_batch(brand text, batch_size integer, after_id bigint DEFAULT 0)
 RETURNS SETOF iys.outbox LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    -- Sync mode (IYS is master): only consents IYS already has may be updated from here.
+    -- Sync mode (IYS is master): only consents IYS already has (as far as pulls, status queries and
+    -- daily files tell) may be given from here. An opt-out always goes: IYS answers H175 if it
+    -- never had the consent.
     IF EXISTS (SELECT 1 FROM iys.brand b WHERE b.brand_code = brand AND b.mode = 'sync') THEN
         UPDATE iys.outbox o SET state = 'rejected', settled_at = now(), error_code = 'PGIYS_SYNC_MODE',
                error_message = 'brand is in sync mode (IYS is master): pg_iys updates consents IYS already has but does not create them'
-         WHERE o.state = 'pending' AND o.brand_code = brand
+         WHERE o.state = 'pending' AND o.brand_code = brand AND o.status = 'ONAY'
            AND NOT EXISTS (SELECT 1 FROM iys.current_consent c
                             WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient
                               AND c.consent_type = o.consent_type AND c.recipient_type = o.recipient_type);
@@ -228,7 +231,7 @@ BEGIN
     UPDATE iys.outbox o
        SET state = 'pending', attempts = 0, next_attempt_at = now(), settled_at = NULL, batch_id = NULL,
            error_code = NULL, error_message = 'requeued after ' || coalesce(o.error_code || ': ', '') || coalesce(o.error_message, '')
-     WHERE o.state = 'rejected'
+     WHERE o.state IN ('rejected', 'not_in_iys')   -- not_in_iys: a RET IYS refused with H175
        AND (requeue_rejected.ids IS NULL OR o.id = ANY (requeue_rejected.ids))
        AND (requeue_rejected.error_code IS NULL OR o.error_code = requeue_rejected.error_code)
        AND (requeue_rejected.brand_code IS NULL OR o.brand_code = requeue_rejected.brand_code)

@@ -17,9 +17,20 @@ REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.resume(text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.requeue_rejected(bigint[], text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.record_iys_changes(text, text, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.queue_missing_opt_outs(text, iys.consent_type, iys.recipient_type, text[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.record_status_answers(text, iys.consent_type, iys.recipient_type, text[], text[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.record_status_detail(text, iys.consent_type, iys.recipient_type, text, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.recheck_known_keys(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.record_movement_file(text, date, jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.resolve_drift(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.recover_pull_gap(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys.adopt(regclass, boolean, boolean) FROM PUBLIC;
 
--- Applications ask iys.can_send() before a campaign; they read nothing else of pg_iys's state.
+-- Applications ask iys.can_send() / iys.can_send_many() before a campaign; they read nothing
+-- else of pg_iys's state and need no grant (tested with a fresh role in security.rs).
 ALTER FUNCTION iys.can_send(text, iys.consent_type, text) SECURITY DEFINER;
+ALTER FUNCTION iys.can_send_many(text[], iys.consent_type, text) SECURITY DEFINER;
 
 GRANT SELECT ON iys.inbox, iys.pull_quarantine TO pg_monitor;
 
@@ -32,13 +43,19 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT SELECT ON iys.account, iys.brand, iys.attached_table, iys.holiday TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON iys.outbox, iys.batch, iys.token, iys.worker_state,
-                           iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox, iys.request_count TO %s', worker);
+                           iys.pull_cursor, iys.current_consent, iys.conflict, iys.inbox, iys.request_count,
+                           iys.status_check, iys.reconcile_day, iys.reconcile_finding TO %s', worker);
     EXECUTE format('GRANT UPDATE (paused_code, paused_reason, paused_at, probe_at, probes) ON iys.account, iys.brand TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
     EXECUTE format('GRANT UPDATE (relid) ON iys.attached_table TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys.claim_batch(text, integer, bigint), iys.record_pulled(text, text, text, jsonb),
                            iys.confirm_local(bigint[]), iys.pull_failed(text, text, text),
-                           iys.refresh_attachment_oids() TO %s', worker);
+                           iys.refresh_attachment_oids(), iys.record_iys_changes(text, text, jsonb),
+                           iys.queue_missing_opt_outs(text, iys.consent_type, iys.recipient_type, text[]),
+                           iys.record_status_answers(text, iys.consent_type, iys.recipient_type, text[], text[]),
+                           iys.record_status_detail(text, iys.consent_type, iys.recipient_type, text, jsonb),
+                           iys.recheck_known_keys(text, text), iys.record_movement_file(text, date, jsonb),
+                           iys.recover_pull_gap(text) TO %s', worker);
 END $$;
 COMMENT ON FUNCTION iys.grant_worker_rights(regrole) IS 'grants a role what the pg_iys worker needs to run as it (iys.worker_role)';
 REVOKE EXECUTE ON FUNCTION iys.grant_worker_rights(regrole) FROM PUBLIC;

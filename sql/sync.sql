@@ -11,6 +11,8 @@ CREATE TABLE iys.pull_cursor (
     last_success_at   timestamptz,
     last_error        text,
     applied_changes   bigint NOT NULL DEFAULT 0,
+    gap_rechecked_at  timestamptz,                -- a pull gap over IYS's 7-day window was bridged by status queries
+    gap_keys          bigint,                     -- how many keys that recheck queued
     PRIMARY KEY (brand_code, source)
 );
 GRANT SELECT ON iys.pull_cursor TO pg_monitor;
@@ -26,7 +28,7 @@ CREATE TABLE iys.current_consent (
     source          iys.consent_source,
     consent_date    timestamp,
     transaction_id  text,
-    origin          text NOT NULL CHECK (origin IN ('local', 'iys')),
+    origin          text NOT NULL CHECK (origin IN ('local', 'iys', 'import')),  -- import: a status query
     confirmed_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (brand_code, recipient, consent_type, recipient_type)
 );
@@ -79,14 +81,17 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
      WHERE c.consent_date IS NULL OR excluded.consent_date IS NULL OR excluded.consent_date >= c.consent_date
 $$;
 
--- May a commercial message go to this recipient now? True only for an IYS-confirmed ONAY with no
--- newer RET waiting to be sent. Recipients are in IYS's form (+90… phones, lower-case e-mails),
--- as the attached tables hold them.
+-- May a commercial message go to this recipient now? True only for an ONAY IYS holds (confirmed
+-- by IYS's answer to our change, a pull, a status query or the daily file) with no newer RET
+-- waiting to be sent. The recipient may be spelled as people type it ('0532 123 45 67',
+-- ' Ali@Example.COM'): it is normalised as the consent columns are; one that cannot be is never
+-- sendable.
 CREATE FUNCTION iys.can_send(recipient text, consent_type iys.consent_type, brand_code text DEFAULT NULL)
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT EXISTS (
         SELECT 1 FROM iys.current_consent c
-         WHERE c.recipient = can_send.recipient AND c.consent_type = can_send.consent_type
+         WHERE c.recipient = iys.try_normalize_recipient(can_send.recipient, can_send.consent_type)
+           AND c.consent_type = can_send.consent_type
            AND (can_send.brand_code IS NULL OR c.brand_code = can_send.brand_code)
            AND c.status = 'ONAY'
            AND NOT EXISTS (
@@ -96,46 +101,38 @@ RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, 
                   AND o.consent_type = c.consent_type AND o.recipient_type = c.recipient_type))
 $$;
 COMMENT ON FUNCTION iys.can_send(text, iys.consent_type, text) IS
-    'true when IYS has confirmed an ONAY for the recipient and channel and no newer RET is waiting';
+    'true when IYS holds an ONAY for the recipient (any spelling) and channel and no newer RET is waiting';
+
+-- The recipients a campaign may reach, for joins: one row per brand, recipient (normalised) and
+-- channel with an ONAY IYS holds and no RET waiting. Not readable by PUBLIC (it lists people):
+-- GRANT SELECT to a campaign role, or use iys.can_send_many().
+CREATE VIEW iys.sendable AS
+SELECT DISTINCT c.brand_code, c.recipient, c.consent_type
+  FROM iys.current_consent c
+ WHERE c.status = 'ONAY'
+   AND NOT EXISTS (
+       SELECT 1 FROM iys.outbox o
+        WHERE o.state IN ('pending', 'in_flight') AND o.status = 'RET'
+          AND o.brand_code = c.brand_code AND o.recipient = c.recipient
+          AND o.consent_type = c.consent_type AND o.recipient_type = c.recipient_type);
+
+-- can_send for a whole list in one set-based pass (one hash join, not one probe per recipient):
+-- one row per element of `recipients`, in order, with the recipient as given.
+CREATE FUNCTION iys.can_send_many(recipients text[], consent_type iys.consent_type, brand_code text DEFAULT NULL)
+RETURNS TABLE (recipient text, can_send boolean) LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.recipient, s.recipient IS NOT NULL
+      FROM unnest(recipients) WITH ORDINALITY AS r(recipient, ord)
+      LEFT JOIN (SELECT DISTINCT v.recipient FROM iys.sendable v
+                  WHERE v.consent_type = can_send_many.consent_type
+                    AND (can_send_many.brand_code IS NULL OR v.brand_code = can_send_many.brand_code)) s
+             ON s.recipient = iys.try_normalize_recipient(r.recipient, can_send_many.consent_type)
+     ORDER BY r.ord
+$$;
+COMMENT ON FUNCTION iys.can_send_many(text[], iys.consent_type, text) IS
+    'iys.can_send for a list of recipients: one row per element, in order';
 
 -- Operators' views. pg_monitor members can read them; none shows a password or a token.
-CREATE VIEW iys.sync_status AS
-SELECT b.brand_code, b.iys_code, b.mode, b.enabled,
-       CASE WHEN NOT b.enabled THEN 'disabled'
-            WHEN coalesce(a.paused_at, b.paused_at) IS NOT NULL THEN 'paused'
-            ELSE 'active' END AS state,
-       coalesce(a.paused_code, b.paused_code) AS paused_code,
-       CASE WHEN a.paused_at IS NOT NULL THEN 'account ' || a.iys_code || ': ' || a.paused_reason
-            WHEN b.paused_at IS NOT NULL THEN 'brand ' || b.brand_code || ': ' || b.paused_reason END AS paused_reason,
-       coalesce(a.paused_at, b.paused_at) AS paused_since,
-       greatest(a.probe_at, b.probe_at) AS next_probe_at,
-       coalesce(q.pending, 0) AS pending, coalesce(q.in_flight, 0) AS in_flight,
-       coalesce(q.accepted, 0) AS accepted, coalesce(q.rejected, 0) AS rejected,
-       coalesce(q.superseded, 0) AS superseded,
-       now() - q.oldest_pending_at AS oldest_pending_age,
-       q.last_error AS last_send_error,
-       w.last_flush_at, w.heartbeat_at AS worker_heartbeat_at, w.pid AS worker_pid, w.last_error AS worker_last_error,
-       t.halted_until AS token_halted_until, t.halt_reason AS token_halt_reason,
-       rc.requests AS requests_today, round(rc.successes::numeric / nullif(rc.requests, 0), 3) AS success_ratio_today,
-       pi.last_success_at AS last_pull_at, pi.last_error AS last_pull_error,
-       CASE WHEN b.pull AND (pi.last_success_at IS NULL OR pi.last_success_at < now() - interval '6 days')
-            THEN 'pull has not succeeded within the last 6 days: IYS keeps changes for 7 days only' END AS warning
-  FROM iys.brand b
-  JOIN iys.account a ON a.iys_code = b.iys_code
-  LEFT JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE o.state = 'pending') AS pending,
-               count(*) FILTER (WHERE o.state = 'in_flight') AS in_flight,
-               count(*) FILTER (WHERE o.state = 'accepted') AS accepted,
-               count(*) FILTER (WHERE o.state = 'rejected') AS rejected,
-               count(*) FILTER (WHERE o.state = 'superseded') AS superseded,
-               min(o.enqueued_at) FILTER (WHERE o.state = 'pending') AS oldest_pending_at,
-               (array_agg(coalesce(o.error_code || ': ', '') || o.error_message ORDER BY o.id DESC)
-                  FILTER (WHERE o.state IN ('pending', 'in_flight') AND o.error_message IS NOT NULL))[1] AS last_error
-          FROM iys.outbox o WHERE o.brand_code = b.brand_code) q ON true
-  LEFT JOIN iys.token t ON t.iys_code = b.iys_code
-  LEFT JOIN iys.request_count rc ON rc.iys_code = b.iys_code AND rc.day = (now() AT TIME ZONE INTERVAL '+03:00')::date
-  LEFT JOIN iys.pull_cursor pi ON pi.brand_code = b.brand_code AND pi.source = 'IYS'
-  CROSS JOIN iys.worker_state w;
+-- iys.sync_status is in known_state.sql: it reports the status queries and daily files too.
 
 -- IYS's quality rule per account and Turkey day: >= 20,000 requests with under 70 % success
 -- gets the IP removed from IYS's whitelist. The worker pauses the account before that.
@@ -181,7 +178,7 @@ SELECT l.id, l.recorded_at, l.origin, l.brand_code, l.recipient, l.recipient_typ
        o.error_code, o.error_message, l.outbox_id
   FROM iys.consent_ledger l LEFT JOIN iys.outbox o ON o.id = l.outbox_id;
 
-GRANT SELECT ON iys.sync_status, iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history, iys.request_quality TO pg_monitor;
+GRANT SELECT ON iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history, iys.request_quality TO pg_monitor;
 GRANT SELECT ON iys.outbox, iys.batch, iys.consent_ledger, iys.attached_table, iys.worker_state TO pg_monitor;
 
 -- Pulled changes (and our own accepted ones) on their way to the attached tables. The page's
@@ -217,6 +214,22 @@ CREATE INDEX inbox_pending_idx ON iys.inbox (id) WHERE state = 'pending';
 CREATE FUNCTION iys.record_pulled(p_brand text, p_source text, p_after text, changes jsonb)
 RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    applied integer := iys.record_iys_changes(p_brand, p_source, changes);
+BEGIN
+    INSERT INTO iys.pull_cursor AS pc (brand_code, source, after, last_attempt_at, last_success_at, last_error, applied_changes)
+    VALUES (p_brand, p_source, p_after, now(), now(), NULL, applied)
+    ON CONFLICT (brand_code, source) DO UPDATE
+       SET after = coalesce(excluded.after, pc.after), last_attempt_at = now(), last_success_at = now(), last_error = NULL,
+           applied_changes = pc.applied_changes + excluded.applied_changes;
+    RETURN applied;
+END $$;
+
+-- Records IYS's movements (`changes`: items as IYS spells them, from a pull page (`p_source`
+-- IYS or HS) or a daily file (FILE)) in the ledger, the known state and the inbox, skipping
+-- those already known. Returns how many were new.
+CREATE FUNCTION iys.record_iys_changes(p_brand text, p_source text, changes jsonb)
+RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
     c            jsonb;
     applied      integer := 0;
     v_recipient  text;
@@ -248,7 +261,7 @@ BEGIN
             v_date := nullif(c->>'consentDate', '')::timestamp;
             -- Our own movement whose transaction id we do not know yet (its batch result is not
             -- fetched): the same key, status and date as a local movement of ours.
-            CONTINUE WHEN p_source = 'HS' AND EXISTS (
+            CONTINUE WHEN p_source IN ('HS', 'FILE') AND EXISTS (
                 SELECT 1 FROM iys.consent_ledger l
                  WHERE l.brand_code = p_brand AND l.recipient = v_recipient AND l.consent_type = v_type
                    AND l.recipient_type = v_rtype AND l.origin = 'local' AND l.status = v_status
@@ -275,12 +288,6 @@ BEGIN
         INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
         VALUES ('iys', p_brand, v_recipient, v_rtype, v_type, v_status, v_source_raw, v_date, v_txid);
     END LOOP;
-
-    INSERT INTO iys.pull_cursor AS pc (brand_code, source, after, last_attempt_at, last_success_at, last_error, applied_changes)
-    VALUES (p_brand, p_source, p_after, now(), now(), NULL, applied)
-    ON CONFLICT (brand_code, source) DO UPDATE
-       SET after = coalesce(excluded.after, pc.after), last_attempt_at = now(), last_success_at = now(), last_error = NULL,
-           applied_changes = pc.applied_changes + excluded.applied_changes;
     RETURN applied;
 END $$;
 

@@ -35,15 +35,28 @@ mod worker;
 ::pgrx::extension_sql_file!(
     "../sql/sync.sql",
     name = "sync",
-    requires = ["accounts", "calendar", sql_api::calendar::reporting_deadline, sql_api::consent_trigger::enqueue_changes]
+    requires = [
+        "accounts",
+        "calendar",
+        sql_api::calendar::reporting_deadline,
+        sql_api::consent_trigger::enqueue_changes,
+        sql_api::normalize::try_normalize_recipient
+    ]
 );
-::pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["sync"]);
+::pgrx::extension_sql_file!(
+    "../sql/known_state.sql",
+    name = "known_state",
+    requires = ["sync"]
+);
+::pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["known_state"]);
 ::pgrx::extension_sql_file!(
     "../sql/privileges.sql",
     name = "privileges",
     requires = [
         "sync",
+        "known_state",
         "backup",
+        sql_api::adopt::adopt,
         sql_api::attach::attach,
         sql_api::attach::detach,
         sql_api::consent_trigger::consent_row_check,

@@ -32,6 +32,10 @@ pub static RESULT_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
 /// A batch whose result is still empty this long after the submit is sent again: IYS's V2
 /// endpoint answers an identical resend with the original outcome.
 pub static RESULT_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(3_600_000);
+/// Single status queries an hour (IYS allows 1000 per IP; the rest of the hour is a margin).
+pub static STATUS_QUERIES_PER_HOUR: GucSetting<i32> = GucSetting::<i32>::new(900);
+/// Turkey hour of day from which the previous days' movement files are fetched (-1: never).
+pub static RECONCILE_HOUR: GucSetting<i32> = GucSetting::<i32>::new(6);
 /// Upper bound of the exponential backoff after retryable failures.
 pub static BACKOFF_CAP_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
 
@@ -121,6 +125,26 @@ pub fn register(preloading: bool) {
         86_400_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"iys.status_queries_per_hour",
+        c"Single status queries the worker makes an hour.",
+        c"IYS allows 1000 an hour per IP; they fetch IYS's record where an imported key differs from its row.",
+        &STATUS_QUERIES_PER_HOUR,
+        0,
+        1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"iys.reconcile_hour",
+        c"Turkey hour of day from which the worker fetches IYS's daily movement files (-1: never).",
+        c"Each brand's files of the last 7 days not yet reconciled are fetched once; findings go to iys.drift.",
+        &RECONCILE_HOUR,
+        -1,
+        23,
+        GucContext::Sighup,
+        GucFlags::default(),
     );
     GucRegistry::define_int_guc(
         c"iys.result_delay_ms",

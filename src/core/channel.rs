@@ -8,8 +8,10 @@
 //!   columns (IYS cannot take an existing consent with another date) and the app is warned.
 //! - Same address, permission changed: an update; IYS's date rules apply (newer than the
 //!   stored date, within the reporting window, not in the future).
-//! - A new or changed address is a new consent. If its permission is RET it is stored but not
-//!   sent: IYS refuses a first record that is RET (H175).
+//! - A new or changed address is a new consent. If its permission is RET it is sent all the
+//!   same: IYS may hold an ONAY pg_iys never saw (given before pg_iys, or through another
+//!   channel), and an opt-out is never dropped. If IYS holds nothing it answers H175, which
+//!   settles the change as "not in IYS", not as an error.
 //! - A source IYS set (`IYS_*`, written by a pull) is IYS's, not the app's: when the app changes
 //!   the permission and leaves such a source as it was, the change is sent with
 //!   [`SOURCE_FOR_INHERITED`] (IYS takes no `IYS_*` source from us), never refused for it.
@@ -52,7 +54,7 @@ pub enum ChannelDecision {
     /// Same address and permission but another date or source: put the old date and source
     /// back and warn.
     KeepOldDateAndSource { normalized_address: String },
-    /// A valid change; `send` is false for a first record that is RET (stored, not sent).
+    /// A valid change, to be queued for IYS when `send`.
     /// `source`: a source to write over an `IYS_*` one the app left as it was.
     Accept { normalized_address: String, status: ConsentStatus, send: bool, source: Option<&'static str> },
     /// Breaks IYS rules: reject the row or keep the old values, as the table's policy says.
@@ -142,11 +144,12 @@ pub fn decide_channel(
     };
     let stored = previous.map(|(status, old)| PreviousState { status, consent_date: old.consent_date });
     let check = check_consent(&input, stored.as_ref(), now_turkey, cal);
-    // A first record that is RET is not an error for the table: it is kept and not sent.
+    // A first record that is RET is not an error for the table: it is kept and sent (IYS may
+    // hold an ONAY pg_iys never saw).
     let first_ret = stored.is_none() && status == ConsentStatus::Ret;
     let problems: Vec<Problem> = check.problems.into_iter().filter(|p| !(first_ret && p.code == "H175")).collect();
     if problems.is_empty() {
-        ChannelDecision::Accept { normalized_address: normalized, status, send: !first_ret, source: inherited.then_some(SOURCE_FOR_INHERITED) }
+        ChannelDecision::Accept { normalized_address: normalized, status, send: true, source: inherited.then_some(SOURCE_FOR_INHERITED) }
     } else {
         ChannelDecision::Invalid { problems }
     }
@@ -186,9 +189,9 @@ mod tests {
     }
 
     #[test]
-    fn new_ret_is_stored_but_not_sent() {
+    fn new_ret_is_stored_and_sent() {
         let d = decide(gsm("05321234567", "RET", hours_ago(1), "HS_WEB"), None);
-        assert_eq!(d, ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Ret, send: false, source: None });
+        assert_eq!(d, ChannelDecision::Accept { normalized_address: "+905321234567".into(), status: ConsentStatus::Ret, send: true, source: None });
     }
 
     #[test]
@@ -232,7 +235,7 @@ mod tests {
         let moved = gsm("+905329999999", "ONAY", hours_ago(1), "HS_WEB");
         assert_eq!(decide(moved, Some(old)), ChannelDecision::Accept { normalized_address: "+905329999999".into(), status: ConsentStatus::Onay, send: true, source: None });
         let moved_ret = gsm("+905329999999", "RET", hours_ago(1), "HS_WEB");
-        assert!(matches!(decide(moved_ret, Some(old)), ChannelDecision::Accept { send: false, .. }));
+        assert!(matches!(decide(moved_ret, Some(old)), ChannelDecision::Accept { send: true, status: ConsentStatus::Ret, .. }));
     }
 
     #[test]

@@ -278,7 +278,7 @@ fn hint_for_code(code: &str) -> Option<&'static str> {
         "H158" => "Write consent dates as YYYY-MM-DD HH:mm:ss in Turkey time (UTC+3).",
         "H162" => "Consent dates are Turkey time (UTC+3); check the clock and time zone of the writer.",
         "H467" => "IYS accepts consents up to 3 business days after they were collected; older ones cannot be sent.",
-        "H175" => "A recipient's first consent record must be ONAY; a first RET need not be sent to IYS.",
+        "H175" => "IYS has no consent for this recipient to withdraw: a first record must be ONAY. pg_iys settles such a RET as not_in_iys.",
         "H174" => "The stored consent is already RET; nothing needs to be sent.",
         "H178" => "Each update needs a consent date later than the stored one.",
         "H155" => "HS_2015 consents carry exactly 2015-05-01 00:00:00.",

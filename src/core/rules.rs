@@ -160,7 +160,7 @@ pub fn check_consent(
             "H175",
             "status",
             "RET",
-            "the first record of a consent cannot be RET; store it locally without sending",
+            "the first record of a consent cannot be RET: IYS holds nothing to withdraw",
         )),
         (Some(ConsentStatus::Ret), ConsentStatus::Ret) => problems.push(Problem::new(
             "H174",

@@ -1,8 +1,11 @@
 //! Blocking HTTP client for the IYS REST API. Every call has a timeout; nothing here touches
 //! the database, so the worker can call it outside any transaction.
 
-use super::outcome::{Call, CallFailure};
-use super::wire::{parse_error_envelope, BatchAccepted, ChangesPage, ConsentRecord, ItemResult, PullSource, TokenGrant};
+use super::outcome::{Call, CallFailure, ACCOUNT_CODES};
+use super::wire::{
+    parse_consent_detail, parse_error_envelope, parse_movement_file, ApprovedRecipients, BatchAccepted, ChangesPage,
+    ConsentDetail, ConsentRecord, EnvelopeError, FileMovement, ItemResult, PullSource, TokenGrant,
+};
 use std::time::Duration;
 
 /// Where one brand's consents go: `/sps/{iys_code}/brands/{brand_code}`.
@@ -30,6 +33,17 @@ pub struct Client {
 
 /// Largest answer body we read: a 1000-item result list is ~300 KB.
 const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// Largest daily movement file we read: ~150 bytes a movement, so about 1.7 million movements
+/// of one brand in one day.
+const MAX_FILE_BODY: u64 = 256 * 1024 * 1024;
+
+/// Codes that answer a single status query for an address IYS holds no consent for. The
+/// document gives none for that operation; these are its "not in the system" codes elsewhere:
+/// H175 (a first record cannot be RET: nothing stored yet), H401 (the consent to give a
+/// retailer access to is not in the system), H1083 (the consent to update is not in the
+/// system), H1084 (the recipient is not in the system).
+const NO_CONSENT_CODES: &[&str] = &["H175", "H401", "H1083", "H1084"];
 
 impl Client {
     /// `proxy`: an HTTP proxy URL (`http://[user:password@]host:port`) every call goes through.
@@ -132,38 +146,128 @@ impl Client {
         }
     }
 
+    /// Which of `recipients` IYS holds in ONAY for this brand, recipient type (`BIREYSEL`,
+    /// `TACIR`) and consent type (`MESAJ`, `ARAMA`, `EPOSTA`), as IYS writes them (e-mails
+    /// lower-cased). IYS takes at most 1000 addresses a query and answers more with 422 H127 (a
+    /// final failure); it refuses an empty list too (H164), so none asked is none approved,
+    /// without a call.
+    pub fn multi_status(
+        &self,
+        token: &str,
+        to: &Endpoint,
+        recipient_type: &str,
+        consent_type: &str,
+        recipients: &[String],
+    ) -> Result<Vec<String>, CallFailure> {
+        if recipients.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.usable()?;
+        let url = format!("{}{}/consents/{}/status/{}", self.base_url, to.prefix(false), urlencode(recipient_type), urlencode(consent_type));
+        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
+        let text = Self::send(request.send_json(serde_json::json!({ "recipients": recipients })), Call::Other)?;
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let answer: ApprovedRecipients = parse_json(&text)?;
+        Ok(answer.list.unwrap_or_default())
+    }
+
+    /// The consent IYS holds for one address, or `None` when it holds none. How IYS answers an
+    /// unknown consent is not documented, so every plausible shape means `None`: 200 with an
+    /// empty body, `{}` or an object without `status`; 204; 404 (unless it names an account
+    /// refusal); an error naming one of [`NO_CONSENT_CODES`]. A 429 (H086: 1000 queries an hour
+    /// per IP; H124: 10 requests a second) comes back as a failure for which
+    /// [`CallFailure::is_rate_limited`] holds.
+    pub fn single_status(
+        &self,
+        token: &str,
+        to: &Endpoint,
+        recipient: &str,
+        recipient_type: &str,
+        consent_type: &str,
+    ) -> Result<Option<ConsentDetail>, CallFailure> {
+        self.usable()?;
+        let url = format!("{}{}/consents/status", self.base_url, to.prefix(false));
+        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
+        let query = serde_json::json!({ "recipient": recipient, "recipientType": recipient_type, "type": consent_type });
+        let (status, text) = Self::answer(request.send_json(query), MAX_BODY)?;
+        if status >= 400 {
+            let errors = parse_error_envelope(&text);
+            if means_no_consent(status, &errors) {
+                return Ok(None);
+            }
+            return Err(CallFailure::from_status(status, errors, Call::StatusQuery));
+        }
+        parse_consent_detail(&text).map_err(unexpected)
+    }
+
+    /// The daily movement file of `report_date` (a Turkey-time day): every consent movement of
+    /// the brand that day, the service provider's and the citizens'. `None` when IYS has no
+    /// file (204): it makes each file at the end of the day, so today's comes tomorrow. IYS
+    /// keeps seven days: an older date is a final failure (422 H502), as is a bad date (H501).
+    pub fn daily_file(&self, token: &str, to: &Endpoint, report_date: chrono::NaiveDate) -> Result<Option<Vec<FileMovement>>, CallFailure> {
+        self.usable()?;
+        let url = format!("{}{}/changes/{}/file", self.base_url, to.prefix(false), report_date.format("%Y-%m-%d"));
+        let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}")).set("Accept", "text/csv, */*");
+        let (status, text) = Self::answer(request.call(), MAX_FILE_BODY)?;
+        match status {
+            204 => Ok(None),
+            400.. => Err(CallFailure::from_status(status, parse_error_envelope(&text), Call::Other)),
+            _ => parse_movement_file(&text).map(Some).map_err(unexpected),
+        }
+    }
+
     /// Reads a response body, turning HTTP and transport failures into a classified failure.
     fn send(result: Result<ureq::Response, ureq::Error>, call: Call) -> Result<String, CallFailure> {
+        let (status, body) = Self::answer(result, MAX_BODY)?;
+        if status >= 400 {
+            return Err(CallFailure::from_status(status, parse_error_envelope(&body), call));
+        }
+        Ok(body)
+    }
+
+    /// IYS's answer, whatever its status: only a missing answer (transport, a body that cannot
+    /// be read in full) is a failure. An error answer's body that cannot be read is empty.
+    fn answer(result: Result<ureq::Response, ureq::Error>, max_body: u64) -> Result<(u16, String), CallFailure> {
         match result {
-            Ok(response) => read_body(response),
-            Err(ureq::Error::Status(status, response)) => {
-                let body = read_body(response).unwrap_or_default();
-                Err(CallFailure::from_status(status, parse_error_envelope(&body), call))
-            }
+            Ok(response) => Ok((response.status(), read_body(response, max_body)?)),
+            Err(ureq::Error::Status(status, response)) => Ok((status, read_body(response, max_body).unwrap_or_default())),
             // Transport errors can carry the URL but never the body or headers: safe to show.
             Err(ureq::Error::Transport(t)) => Err(CallFailure::transport(format!("transport error: {}", t.kind()))),
         }
     }
 }
 
-fn read_body(response: ureq::Response) -> Result<String, CallFailure> {
+/// Whether a single status query's error answer means "IYS holds no such consent".
+fn means_no_consent(status: u16, errors: &[EnvelopeError]) -> bool {
+    let names = |codes: &[&str]| errors.iter().any(|e| codes.contains(&e.code.as_str()));
+    (status == 404 && !names(ACCOUNT_CODES)) || names(NO_CONSENT_CODES)
+}
+
+/// The body, at most `max` bytes (more is a failure, never a silently cut answer); bytes that
+/// are not UTF-8 become U+FFFD rather than failing the call.
+fn read_body(response: ureq::Response, max: u64) -> Result<String, CallFailure> {
     use std::io::Read;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     response
         .into_reader()
-        .take(MAX_BODY)
-        .read_to_string(&mut text)
+        .take(max + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| CallFailure::transport(format!("reading the answer failed: {}", e.kind())))?;
-    Ok(text)
+    if bytes.len() as u64 > max {
+        return Err(unexpected(format!("the answer is larger than {} MiB", max / (1024 * 1024))));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// IYS answered something we cannot read: retried, as a proxy's or gateway's page would be.
+fn unexpected(detail: impl std::fmt::Display) -> CallFailure {
+    CallFailure { kind: super::FailureKind::Retryable, status: None, errors: Vec::new(), message: format!("unexpected answer from IYS: {detail}") }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, CallFailure> {
-    serde_json::from_str(text).map_err(|e| CallFailure {
-        kind: super::FailureKind::Retryable,
-        status: None,
-        errors: Vec::new(),
-        message: format!("unexpected answer from IYS: {e}"),
-    })
+    serde_json::from_str(text).map_err(unexpected)
 }
 
 /// Percent-encodes a query or path value (cursors and request ids are opaque to us).
@@ -181,6 +285,19 @@ fn urlencode(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_consents_in_any_error_shape_are_no_consent() {
+        let errors = |code: &str| vec![EnvelopeError { code: code.into(), ..Default::default() }];
+        assert!(means_no_consent(404, &[]));
+        assert!(means_no_consent(404, &errors("H999")));
+        assert!(means_no_consent(400, &errors("H175")));
+        assert!(means_no_consent(422, &errors("H1084")));
+        assert!(!means_no_consent(404, &errors("H353")), "an account refusal stays one");
+        assert!(!means_no_consent(400, &errors("H097")));
+        assert!(!means_no_consent(429, &errors("H086")));
+        assert!(!means_no_consent(403, &errors("H521")));
+    }
 
     #[test]
     fn urlencode_keeps_unreserved_and_escapes_the_rest() {

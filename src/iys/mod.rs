@@ -11,9 +11,10 @@ mod sim_tests;
 
 pub use client::{Client, Endpoint};
 pub use outcome::{CallFailure, FailureKind};
-// Pull types (ChangesPage, PullSource) serve the coming pull of citizens' changes.
+// Pull types (ChangesPage, PullSource) serve the coming pull of citizens' changes; the status
+// queries and the daily file (ConsentDetail, FileMovement) serve reconciliation with IYS.
 #[allow(unused_imports)]
 pub use wire::{
-    BatchAccepted, ChangeItem, ChangesPage, ConsentRecord, ItemError, ItemResult, ItemStatus,
-    PullSource, TokenGrant,
+    BatchAccepted, ChangeItem, ChangesPage, ConsentDetail, ConsentRecord, FileMovement, ItemError,
+    ItemResult, ItemStatus, PullSource, TokenGrant,
 };

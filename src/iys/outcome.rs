@@ -32,7 +32,10 @@ pub enum Call {
     TokenPassword,
     TokenRefresh,
     BatchSubmit,
-    /// Batch results, changes, status: everything else under /sps/.
+    /// The single status query (`consents/status`): besides IYS's 10 requests a second (H124)
+    /// it has a limit of its own, 1000 queries an hour per IP (H086).
+    StatusQuery,
+    /// Batch results, changes, multi status, the daily file: everything else under /sps/.
     Other,
 }
 
@@ -43,7 +46,10 @@ impl Call {
 }
 
 /// Codes that refuse the account, not the records (whatever the HTTP status).
-const ACCOUNT_CODES: &[&str] = &["H353", "H520", "H521", "H524", "H525", "H586"];
+pub(super) const ACCOUNT_CODES: &[&str] = &["H353", "H520", "H521", "H524", "H525", "H586"];
+
+/// IYS's limit of single status queries an hour (429).
+const STATUS_QUERY_LIMIT: &str = "H086";
 
 #[derive(Debug, Clone)]
 pub struct CallFailure {
@@ -61,6 +67,13 @@ impl CallFailure {
 
     /// Classifies an HTTP error answer of a call to `endpoint`.
     pub fn from_status(status: u16, errors: Vec<EnvelopeError>, endpoint: Call) -> CallFailure {
+        let errors = if endpoint == Call::StatusQuery && status == 429 && errors.iter().all(|e| e.code.is_empty()) {
+            // A 429 of the status query that names no limit is read as the hourly one: waiting
+            // for the hour cannot overload IYS, retrying every second might.
+            vec![EnvelopeError { code: STATUS_QUERY_LIMIT.into(), message: "HTTP 429 without a code: taken as the hourly limit of single status queries".into(), ..Default::default() }]
+        } else {
+            errors
+        };
         let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
         let batch = endpoint == Call::BatchSubmit;
         let kind = if codes.contains(&"H084") || (endpoint.is_token() && status == 429 && !codes.contains(&"H124")) {
@@ -90,6 +103,24 @@ impl CallFailure {
 
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind, FailureKind::Transport | FailureKind::Retryable)
+    }
+
+    /// IYS refused the call for its request rate, not for what was asked: 429 H124 (10 requests
+    /// a second, any call) or H086 (1000 single status queries an hour). Retryable; after H086
+    /// ([`CallFailure::is_status_query_limit`]) no single status query should go out for up to
+    /// an hour. The token endpoint's own limit (H084) is [`FailureKind::TokenLimit`] instead.
+    // Callers may still test `status == Some(429)`, which covers both limits alike.
+    pub fn is_rate_limited(&self) -> bool {
+        self.kind != FailureKind::TokenLimit && (self.status == Some(429) || self.has_code("H124") || self.is_status_query_limit())
+    }
+
+    /// The hourly limit of single status queries (H086) is reached.
+    pub fn is_status_query_limit(&self) -> bool {
+        self.has_code(STATUS_QUERY_LIMIT)
+    }
+
+    fn has_code(&self, code: &str) -> bool {
+        self.errors.iter().any(|e| e.code == code)
     }
 
     /// Whether the refusal is about one brand (H353, 404) rather than the whole account.
@@ -141,6 +172,23 @@ mod tests {
         assert_eq!(kind(422, err("H467", Some(4)), Other), FailureKind::Final);
         assert_eq!(kind(400, err("H118", None), BatchSubmit), FailureKind::Final);
         assert!(CallFailure::transport("timed out").is_retryable());
+    }
+
+    #[test]
+    fn status_query_limits_are_recognisable_rate_limits() {
+        let h086 = CallFailure::from_status(429, err("H086", None), Call::StatusQuery);
+        assert!(h086.is_retryable() && h086.is_rate_limited() && h086.is_status_query_limit(), "{h086:?}");
+        let h124 = CallFailure::from_status(429, err("H124", None), Call::StatusQuery);
+        assert!(h124.is_retryable() && h124.is_rate_limited() && !h124.is_status_query_limit(), "{h124:?}");
+        // No code at all: the stricter, hourly reading.
+        let bare = CallFailure::from_status(429, Vec::new(), Call::StatusQuery);
+        assert!(bare.is_rate_limited() && bare.is_status_query_limit(), "{bare:?}");
+        assert_eq!(bare.code(), Some("H086"));
+        // Elsewhere a bare 429 is the per-second limit; H084 is the token halt, not a rate limit.
+        let other = CallFailure::from_status(429, Vec::new(), Call::Other);
+        assert!(other.is_rate_limited() && !other.is_status_query_limit());
+        assert!(!CallFailure::from_status(429, err("H084", None), Call::TokenPassword).is_rate_limited());
+        assert!(!CallFailure::from_status(422, err("H117", None), Call::StatusQuery).is_rate_limited());
     }
 
     #[test]

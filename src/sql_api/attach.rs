@@ -53,6 +53,13 @@ fn attach(
             plan.table
         );
     }
+    if Spi::get_one::<bool>(&format!("SELECT EXISTS (SELECT 1 FROM {})", plan.table)).ok().flatten().unwrap_or(false) {
+        notice!(
+            "pg_iys: {} already has rows; nothing was sent for them. SELECT * FROM iys.adopt('{}') normalises their addresses and learns what IYS holds for them",
+            plan.table,
+            plan.table
+        );
+    }
     format!("pg_iys: attached {} ({} channel(s), on_invalid = {on_invalid})", plan.table, plan.mapping.channels.len())
 }
 
@@ -387,9 +394,10 @@ impl AttachPlan {
         serde_json::Value::Array(channels).to_string()
     }
 
-    /// The set-based enqueue statement run once per INSERT or UPDATE statement. A RET is queued
-    /// only for a key IYS knows (iys.current_consent, never pruned) or that has history here
-    /// (the ledger, which also holds ONAYs not yet confirmed): IYS refuses a first RET (H175).
+    /// The set-based enqueue statement run once per INSERT or UPDATE statement. Every movement
+    /// is queued, a RET too when pg_iys has never seen the key: IYS may hold an ONAY from before
+    /// pg_iys (an opt-out is never dropped); if it holds nothing it answers H175 and the row ends
+    /// `not_in_iys`.
     fn enqueue_sql(&self, update: bool) -> String {
         let selects: Vec<String> = self.mapping.channels.iter().map(|c| self.channel_select(c, update)).collect();
         format!(
@@ -398,11 +406,6 @@ impl AttachPlan {
                INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key) \
                SELECT c.brand_code, c.recipient, c.recipient_type, c.consent_type, c.status, c.source, c.consent_date, {relid}::oid, c.source_key \
                  FROM changed c \
-                WHERE c.status = 'ONAY' \
-                   OR EXISTS (SELECT 1 FROM iys.current_consent k WHERE k.brand_code = c.brand_code AND k.recipient = c.recipient \
-                              AND k.consent_type = c.consent_type AND k.recipient_type = c.recipient_type) \
-                   OR EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.brand_code = c.brand_code AND l.recipient = c.recipient \
-                              AND l.consent_type = c.consent_type AND l.recipient_type = c.recipient_type) \
                RETURNING id, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key) \
              INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, outbox_id) \
              SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, id FROM queued",
@@ -411,32 +414,46 @@ impl AttachPlan {
         )
     }
 
-    fn channel_select(&self, channel: &ChannelColumns, update: bool) -> String {
-        let col = |alias: &str, name: &str| format!("{alias}.{}", ident(name));
-        let brand = match (&self.mapping.brand_column, &self.brand_code) {
-            (Some(column), Some(fixed)) => format!("coalesce(nullif(trim({}::text), ''), {})", col("n", column), literal(fixed)),
-            (Some(column), None) => format!("trim({}::text)", col("n", column)),
+    /// The row's brand, in SQL over alias `n`.
+    fn brand_expr(&self) -> String {
+        match (&self.mapping.brand_column, &self.brand_code) {
+            (Some(column), Some(fixed)) => format!("coalesce(nullif(trim(n.{}::text), ''), {})", ident(column), literal(fixed)),
+            (Some(column), None) => format!("trim(n.{}::text)", ident(column)),
             (None, Some(fixed)) => literal(fixed),
             (None, None) => unreachable!("checked in AttachPlan::new"),
-        };
-        let recipient_type = match &self.mapping.contact_type {
+        }
+    }
+
+    fn recipient_type_expr(&self) -> String {
+        match &self.mapping.contact_type {
             Some(ct) => format!(
                 "coalesce({}, 'BIREYSEL')",
-                enum_cast(&format!("nullif(trim({}::text), '')", col("n", ct)), "iys.recipient_type", RecipientType::ALL)
+                enum_cast(&format!("nullif(trim(n.{}::text), '')", ident(ct)), "iys.recipient_type", RecipientType::ALL)
             ),
             None => "'BIREYSEL'::iys.recipient_type".into(),
-        };
-        let date = col("n", &channel.consent_date);
-        let date = if self.column_type(&channel.consent_date) == "timestamp with time zone" {
-            // IYS's consentDate is Turkey wall-clock time, UTC+3 all year.
+        }
+    }
+
+    /// The channel's consent date as IYS's Turkey wall-clock time (UTC+3 all year).
+    fn date_expr(&self, channel: &ChannelColumns) -> String {
+        let date = format!("n.{}", ident(&channel.consent_date));
+        if self.column_type(&channel.consent_date) == "timestamp with time zone" {
             format!("({date} AT TIME ZONE INTERVAL '+03:00')")
         } else {
             date
-        };
-        let key = match self.key_columns.as_slice() {
-            [single] => format!("{}::text", col("n", single)),
-            many => format!("row({})::text", many.iter().map(|k| col("n", k)).collect::<Vec<_>>().join(", ")),
-        };
+        }
+    }
+
+    fn key_expr(&self) -> String {
+        match self.key_columns.as_slice() {
+            [single] => format!("n.{}::text", ident(single)),
+            many => format!("row({})::text", many.iter().map(|k| format!("n.{}", ident(k))).collect::<Vec<_>>().join(", ")),
+        }
+    }
+
+    fn channel_select(&self, channel: &ChannelColumns, update: bool) -> String {
+        let col = |alias: &str, name: &str| format!("{alias}.{}", ident(name));
+        let (brand, recipient_type, date, key) = (self.brand_expr(), self.recipient_type_expr(), self.date_expr(channel), self.key_expr());
         let (address, permission) = (col("n", &channel.address), col("n", &channel.permission));
         let mut sql = format!(
             "SELECT {brand} AS brand_code, {address}::text AS recipient, {recipient_type} AS recipient_type, \
@@ -462,6 +479,72 @@ impl AttachPlan {
             ));
         }
         sql
+    }
+}
+
+/// What `iys.adopt` runs on an attached table's existing rows, per channel.
+pub struct AdoptionChannel {
+    pub label: &'static str,
+    pub address: String,
+    /// Rows whose address is not yet in IYS's form but can be: counted, then rewritten.
+    pub count_normalizable: String,
+    pub normalize: String,
+    /// Rows whose address no spelling rule can make IYS's (reported, left as they are).
+    pub count_unusable: String,
+    /// One row per key of the channel for iys.status_check, newest consent date first.
+    pub keys: String,
+}
+
+/// The adoption statements of attached table `relid`, from its recorded attachment.
+pub fn adoption(relid: pg_sys::Oid) -> Result<(String, Vec<AdoptionChannel>), Error> {
+    let attachment = load_attachment(relid)?.ok_or_else(|| Error::NotAttached { table: relation_name(relid) })?;
+    // SAFETY: the caller holds the table open (adopt's argument).
+    let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    let mut plan = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid)?;
+    if !attachment.key_columns.is_empty() {
+        plan.key_columns = attachment.key_columns;
+    }
+    let channels = plan.mapping.channels.iter().map(|c| plan.adoption_channel(c)).collect();
+    Ok((plan.table.clone(), channels))
+}
+
+impl AttachPlan {
+    fn adoption_channel(&self, channel: &ChannelColumns) -> AdoptionChannel {
+        let t = &self.table;
+        let address = format!("n.{}", ident(&channel.address));
+        let normalized = format!("iys.try_normalize_recipient({address}::text, {}::iys.consent_type)", literal(channel.consent_type.as_str()));
+        let present = format!("{address} IS NOT NULL AND trim({address}::text) <> ''");
+        let differs = format!("{present} AND {normalized} IS NOT NULL AND {normalized} IS DISTINCT FROM {address}::text");
+        let permission = format!("upper(trim(n.{}::text))", ident(&channel.permission));
+        AdoptionChannel {
+            label: channel.consent_type.as_str(),
+            address: channel.address.clone(),
+            count_normalizable: format!("SELECT count(*) FROM {t} n WHERE {differs}"),
+            normalize: format!(
+                "UPDATE {t} n SET {col} = ({normalized})::{ty} WHERE {differs}",
+                col = ident(&channel.address),
+                ty = self.column_type(&channel.address),
+            ),
+            count_unusable: format!("SELECT count(*) FROM {t} n WHERE {present} AND {normalized} IS NULL"),
+            keys: format!(
+                "SELECT DISTINCT ON (brand_code, recipient, recipient_type) * FROM ( \
+                   SELECT {brand} AS brand_code, {normalized} AS recipient, {ctype}::iys.consent_type AS consent_type, \
+                          {rtype} AS recipient_type, \
+                          CASE {permission} WHEN 'ONAY' THEN 'ONAY'::iys.consent_status WHEN 'RET' THEN 'RET'::iys.consent_status END AS local_status, \
+                          {date} AS local_consent_date, nullif(trim(n.{source}::text), '') AS local_source, \
+                          {relid}::oid AS source_table, {key} AS source_key \
+                     FROM {t} n WHERE {present}) k \
+                  WHERE k.recipient IS NOT NULL AND k.brand_code IS NOT NULL \
+                  ORDER BY brand_code, recipient, recipient_type, local_consent_date DESC NULLS LAST",
+                brand = self.brand_expr(),
+                ctype = literal(channel.consent_type.as_str()),
+                rtype = self.recipient_type_expr(),
+                date = self.date_expr(channel),
+                source = ident(&channel.source),
+                relid = u32::from(self.relid),
+                key = self.key_expr(),
+            ),
+        }
     }
 }
 

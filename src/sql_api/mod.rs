@@ -1,5 +1,6 @@
 //! pgrx bindings: the SQL surface of schema `iys`. One concern per module.
 
+pub mod adopt;
 pub mod attach;
 pub mod calendar;
 pub mod consent_trigger;

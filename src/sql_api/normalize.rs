@@ -112,6 +112,13 @@ fn normalize_recipient(recipient: &str, consent_type: consent_type) -> String {
         .or_raise()
 }
 
+/// `iys.normalize_recipient()` that answers NULL instead of raising: for lookups of what people
+/// type (`iys.can_send`), where an address that cannot be normalised simply matches nothing.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn try_normalize_recipient(recipient: &str, consent_type: consent_type) -> Option<String> {
+    crate::core::normalize_recipient(recipient, ConsentType::from(consent_type)).ok()
+}
+
 /// For CHECK constraints on text columns: whether `iys.normalize_phone()` accepts the text.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn is_valid_phone(phone_number: &str) -> bool {

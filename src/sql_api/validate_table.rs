@@ -7,7 +7,7 @@
 //!
 //! Each row is checked as IYS would check it as a *first* record, because a table snapshot has
 //! no history: the state rules H174/H175/H178 are not reported (a row with permission RET is a
-//! normal state, stored and not sent), and the reporting window H467 only with
+//! normal state; IYS answers H175 for a RET it never had, which pg_iys records as "not in IYS"), and the reporting window H467 only with
 //! `check_window => true` (most rows of a live table were collected long ago).
 
 use crate::core::{parse_iys_datetime, Calendar, ConsentInput, ConsentStatus, ConsentType, Error, Problem,

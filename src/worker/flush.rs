@@ -61,6 +61,10 @@ pub struct Sender {
     /// Per account, when the token endpoint may be called again after a failed call, and how
     /// many failed in a row: IYS allows only a few token calls an hour (H084 beyond).
     token_retry: HashMap<String, (Instant, u32)>,
+    /// Single status queries of the last hour (IYS allows 1000 per IP).
+    pub(super) status_hour: super::known_state::StatusHour,
+    /// Per brand, the Turkey day whose past movement files are all reconciled.
+    pub(super) reconciled_on: HashMap<String, chrono::NaiveDate>,
 }
 
 /// What a round did, for the loop's pacing and the status row.
@@ -69,6 +73,8 @@ pub struct Round {
     pub sent_batches: usize,
     pub settled_rows: usize,
     pub pulled_changes: usize,
+    /// Keys answered by IYS's status queries, and days reconciled.
+    pub status_answers: usize,
     /// Inbox items applied to the attached tables (or quarantined).
     pub applied_changes: usize,
     /// A brand filled a whole batch: more is probably waiting.
@@ -87,7 +93,7 @@ impl Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender { clients: HashMap::new(), polls: HashMap::new(), budget: Default::default(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new(), token_retry: HashMap::new() }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), budget: Default::default(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new(), token_retry: HashMap::new(), status_hour: Default::default(), reconciled_on: HashMap::new() }
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {

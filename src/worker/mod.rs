@@ -8,6 +8,7 @@ mod backoff;
 mod budget;
 mod exchange;
 mod flush;
+mod known_state;
 mod pull;
 mod store;
 mod tx;
@@ -135,6 +136,11 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
                 round.last_error = Some(e.to_string());
             }
         }
+        if !stop_requested() {
+            if let Err(e) = sender.learn_known_state(&mut round) {
+                round.last_error = Some(e.to_string());
+            }
+        }
         if let Err(e) = sender.save_counts() {
             round.last_error = Some(e.to_string());
         }
@@ -150,7 +156,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
             // Never contains credentials: failures carry only IYS's codes and messages.
             log!("pg_iys worker: {error}");
         }
-        let busy = round.sent_batches > 0 || round.settled_rows > 0 || round.pulled_changes > 0 || round.applied_changes > 0;
+        let busy = round.sent_batches > 0 || round.settled_rows > 0 || round.pulled_changes > 0 || round.applied_changes > 0 || round.status_answers > 0;
         if busy || round.last_error.is_some() || last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
             let _ = tx::run("writing the status row", || store::heartbeat(pid, false, busy, round.last_error.as_deref()));
             last_heartbeat = Some(Instant::now());

@@ -304,10 +304,12 @@ pub fn release_request(batch_id: i64, message: &str) -> Result<(), Error> {
     close_batch(batch_id, Some(message))
 }
 
-/// Settles rows as rejected by IYS (final).
+/// Settles rows as rejected by IYS (final). A RET IYS answers with H175 (it never had that
+/// consent) has nothing to withdraw: it ends `not_in_iys`, not among the rejections.
 fn reject(batch_id: i64, ids: &[i64], codes: &[String], messages: &[String]) -> Result<(), Error> {
     Spi::run_with_args(
-        "UPDATE iys.outbox o SET state = 'rejected', error_code = u.code, error_message = u.message, settled_at = now()
+        "UPDATE iys.outbox o SET state = CASE WHEN u.code = 'H175' AND o.status = 'RET' THEN 'not_in_iys' ELSE 'rejected' END,
+                error_code = u.code, error_message = u.message, settled_at = now()
            FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(id, code, message)
           WHERE o.id = u.id AND o.batch_id = $1 AND o.state = 'in_flight'",
         &[batch_id.into(), ids.to_vec().into(), codes.to_vec().into(), messages.to_vec().into()],
@@ -408,6 +410,19 @@ pub fn brands_to_pull() -> Result<Vec<Target>, Error> {
             &format!(
                 "SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code)
                   WHERE b.enabled AND b.pull AND {NOT_PAUSED} ORDER BY b.brand_code"
+            ),
+        )
+    })
+}
+
+/// Enabled, unpaused brands: their status queries and daily files.
+pub fn brands_to_query() -> Result<Vec<Target>, Error> {
+    Spi::connect(|client| {
+        targets(
+            &client,
+            &format!(
+                "SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code)
+                  WHERE b.enabled AND {NOT_PAUSED} ORDER BY b.brand_code"
             ),
         )
     })

@@ -56,7 +56,7 @@ fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // Rows the triggers would never queue, written straight into the outbox as poison:
-    // a first record that is RET (per item: H175) and a date too old (whole batch: H467).
+    // a first record that is RET (per item: H175, settled not_in_iys) and a date too old (H467).
     c.batch_execute(
         "INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date) VALUES
            ('600001', '+905551110001', 'BIREYSEL', 'MESAJ', 'RET',  'HS_WEB', (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0) - interval '1 hour'),
@@ -70,7 +70,7 @@ fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
     assert_eq!(
         got,
         [
-            ("+905551110001".into(), "rejected".into(), "H175".into()),
+            ("+905551110001".into(), "not_in_iys".into(), "H175".into()),
             ("+905551110002".into(), "rejected".into(), "H467".into()),
             ("+905551110003".into(), "accepted".into(), "".into()),
         ]

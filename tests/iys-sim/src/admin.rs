@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::{self, format_turkey_ms, TURKEY_OFFSET_SECS};
 use crate::errors::ApiError;
 use crate::http::{Request, Response};
-use crate::rules::{self, ConsentInput, ConsentType, RecipientType, Status};
+use crate::rules::{self, ConsentInput, ConsentType, RecipientType, Status, HS_SOURCES};
 use crate::state::{lock, State};
 use crate::faults;
 use crate::store::{Store, LINE_CLOSURE_SOURCE};
@@ -48,6 +48,7 @@ pub fn handle(st: &State, req: &Request) -> Response {
         ("GET", "/admin/stats") => Ok(stats(st)),
         ("POST", "/admin/reset") => Ok(reset(st)),
         ("POST", "/admin/citizen-change") => citizen_change(st, req),
+        ("POST", "/admin/seed") => seed(st, req),
         ("GET", "/admin/config") => Ok(config_json(st)),
         ("POST", "/admin/config") => set_config(st, req),
         ("GET", "/admin/clock") => Ok(clock_json(st)),
@@ -108,20 +109,20 @@ fn reset(st: &State) -> Response {
     Response::json(200, &json!({ "reset": true }))
 }
 
-fn code_field(body: &Map<String, Value>, name: &str) -> Result<u64, Response> {
+fn code_field(body: &Map<String, Value>, name: &str) -> Result<u64, String> {
     match body.get(name) {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| bad(format!("{name} must be an integer")))
+    .ok_or_else(|| format!("{name} must be an integer"))
 }
 
-fn text_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Response> {
+fn text_field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
     match body.get(name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(bad(format!("{name} must be a string"))),
+        Some(_) => Err(format!("{name} must be a string")),
     }
 }
 
@@ -142,19 +143,19 @@ fn is_iys_source(s: &str) -> bool {
 /// closed the line) is a RET that carries the stored consent's own consentDate.
 fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
     let body = body_object(req)?;
-    let iys = code_field(&body, "iysCode")?;
-    let brand = code_field(&body, "brandCode")?;
-    let ct = text_field(&body, "type")?.and_then(ConsentType::parse).ok_or_else(|| bad("type must be MESAJ, ARAMA or EPOSTA"))?;
-    let rt = match text_field(&body, "recipientType")? {
+    let iys = code_field(&body, "iysCode").map_err(bad)?;
+    let brand = code_field(&body, "brandCode").map_err(bad)?;
+    let ct = text_field(&body, "type").map_err(bad)?.and_then(ConsentType::parse).ok_or_else(|| bad("type must be MESAJ, ARAMA or EPOSTA"))?;
+    let rt = match text_field(&body, "recipientType").map_err(bad)? {
         None => RecipientType::Bireysel,
         Some(s) => RecipientType::parse(s).ok_or_else(|| bad("recipientType must be BIREYSEL or TACIR"))?,
     };
-    let source = text_field(&body, "source")?.unwrap_or("IYS_WEB");
+    let source = text_field(&body, "source").map_err(bad)?.unwrap_or("IYS_WEB");
     if !is_iys_source(source) {
         return Err(bad("source of a citizen change must be an IYS_* source (IYS_ and capital letters, digits, underscores)"));
     }
     let line_closure = source == LINE_CLOSURE_SOURCE;
-    let status = match text_field(&body, "status")? {
+    let status = match text_field(&body, "status").map_err(bad)? {
         None if line_closure => Status::Ret,
         s => s.and_then(Status::parse).ok_or_else(|| bad("status must be ONAY or RET"))?,
     };
@@ -164,17 +165,17 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
     if line_closure && body.contains_key("consentDate") {
         return Err(bad("IYS_AHS_HAT_KAPATMA carries the stored consent's consentDate; do not give one"));
     }
-    let raw_recipient = text_field(&body, "recipient")?.ok_or_else(|| bad("recipient is required"))?;
+    let raw_recipient = text_field(&body, "recipient").map_err(bad)?.ok_or_else(|| bad("recipient is required"))?;
     let recipient = rules::check_recipient(raw_recipient, ct).map_err(|e| bad(format!("recipient refused: {}", codes_text(&e))))?;
     let now = st.clock.now_ms();
-    let creation_ms = match text_field(&body, "creationDate")? {
+    let creation_ms = match text_field(&body, "creationDate").map_err(bad)? {
         None => now,
         Some(d) => {
             let local = clock::parse_local(d).map_err(|_| bad("creationDate must be YYYY-MM-DD HH:mm:ss"))?;
             (local - TURKEY_OFFSET_SECS) * 1000
         }
     };
-    let (consent_date, consent_date_secs) = match text_field(&body, "consentDate")? {
+    let (consent_date, consent_date_secs) = match text_field(&body, "consentDate").map_err(bad)? {
         None => {
             let secs = creation_ms.div_euclid(1000) + TURKEY_OFFSET_SECS;
             (clock::format_local(secs), secs)
@@ -194,6 +195,99 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
     };
     let acc = lock(&st.store).citizen_change(now, iys, brand, &input, creation_ms).map_err(bad)?;
     Ok(Response::json(200, &json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date })))
+}
+
+/// Fields of one `/admin/seed` movement; anything else is refused, so a misspelt `inPull`
+/// cannot silently seed the wrong thing.
+const SEED_FIELDS: [&str; 10] =
+    ["iysCode", "brandCode", "recipient", "recipientType", "type", "status", "source", "consentDate", "creationDate", "inPull"];
+
+/// One validated `/admin/seed` movement.
+struct Seed {
+    iys: u64,
+    brand: u64,
+    input: ConsentInput,
+    creation_ms: i64,
+    in_pull: bool,
+}
+
+/// `POST /admin/seed`: a list of movements IYS held before the test began: consents given
+/// before the company installed pg_iys (years ago, by any HS or IYS source) and movements the
+/// pull missed (`inPull: false`). They skip every HS rule (H467, H175, H178, ...) but
+/// recipients are checked and normalised as everywhere else. The whole list is checked before
+/// any of it is stored; the answer lists each movement's transactionId and creationDate.
+fn seed(st: &State, req: &Request) -> Result<Response, Response> {
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&req.body) else {
+        return Err(bad("body must be a JSON list of movements"));
+    };
+    let now = st.clock.now_ms();
+    let seeds = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| seed_movement(item, now).map_err(|e| Response::json(400, &json!({ "error": format!("movement {index}: {e}"), "index": index }))))
+        .collect::<Result<Vec<Seed>, Response>>()?;
+    let mut store = lock(&st.store);
+    let answers: Vec<Value> = seeds
+        .iter()
+        .map(|s| {
+            let acc = store.seed(now, s.iys, s.brand, &s.input, s.creation_ms, s.in_pull);
+            json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date })
+        })
+        .collect();
+    Ok(Response::json(200, &Value::Array(answers)))
+}
+
+fn seed_movement(item: &Value, now_ms: i64) -> Result<Seed, String> {
+    let body = item.as_object().ok_or("a movement must be a JSON object")?;
+    if let Some(unknown) = body.keys().find(|k| !SEED_FIELDS.contains(&k.as_str())) {
+        return Err(format!("unknown field {unknown:?} (fields: {})", SEED_FIELDS.join(", ")));
+    }
+    let iys = code_field(body, "iysCode")?;
+    let brand = code_field(body, "brandCode")?;
+    let ct = text_field(body, "type")?.and_then(ConsentType::parse).ok_or("type must be MESAJ, ARAMA or EPOSTA")?;
+    let rt = match text_field(body, "recipientType")? {
+        None => RecipientType::Bireysel,
+        Some(s) => RecipientType::parse(s).ok_or("recipientType must be BIREYSEL or TACIR")?,
+    };
+    let status = text_field(body, "status")?.and_then(Status::parse).ok_or("status must be ONAY or RET")?;
+    let source = match text_field(body, "source")? {
+        Some(s) if HS_SOURCES.contains(&s) || is_iys_source(s) => Some(s.to_string()),
+        Some(s) => return Err(format!("source {s:?} is neither one of the 13 HS_* sources nor an IYS_* source")),
+        // IYS keeps a TACIR consent without a source; everybody else's has one.
+        None if rt == RecipientType::Tacir => None,
+        None => return Err("source is required (except for TACIR)".into()),
+    };
+    let raw_recipient = text_field(body, "recipient")?.ok_or("recipient is required")?;
+    let recipient = rules::check_recipient(raw_recipient, ct).map_err(|e| format!("recipient refused: {}", codes_text(&e)))?;
+    let creation_ms = match text_field(body, "creationDate")? {
+        None => now_ms,
+        Some(d) => (clock::parse_local(d).map_err(|_| "creationDate must be YYYY-MM-DD HH:mm:ss")? - TURKEY_OFFSET_SECS) * 1000,
+    };
+    if creation_ms > now_ms {
+        return Err("creationDate is in the future: IYS cannot have recorded it yet".into());
+    }
+    let consent_date_secs = match text_field(body, "consentDate")? {
+        Some(d) => Some(clock::parse_local(d).map_err(|_| "consentDate must be YYYY-MM-DD HH:mm:ss")?),
+        // A BIREYSEL consent always has a date in IYS; a TACIR one may have none.
+        None if rt == RecipientType::Bireysel => Some(creation_ms.div_euclid(1000) + TURKEY_OFFSET_SECS),
+        None => None,
+    };
+    let in_pull = match body.get("inPull") {
+        None => true,
+        Some(v) => v.as_bool().ok_or("inPull must be true or false")?,
+    };
+    let input = ConsentInput {
+        recipient,
+        consent_type: ct,
+        recipient_type: rt,
+        status,
+        source,
+        consent_date: consent_date_secs.map(clock::format_local),
+        consent_date_secs,
+        retailer_code: None,
+        retailer_access: None,
+    };
+    Ok(Seed { iys, brand, input, creation_ms, in_pull })
 }
 
 fn config_json(st: &State) -> Response {

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
+use crate::clock::{self, TURKEY_OFFSET_SECS};
 use crate::errors::{self, ApiError};
 use crate::http::{Request, Response};
 use crate::ids;
@@ -15,6 +16,10 @@ use crate::store::{consent_json, new_batch, Accepted, ConsentKey};
 
 /// Largest list IYS takes in one batch add or multi-status query.
 pub const MAX_LIST: usize = 1000;
+
+/// How many days back a daily movement file can be fetched (the document: "o günün tarihinden
+/// 7 gün öncesine kadar").
+pub const DAILY_FILE_DAYS: i64 = 7;
 
 fn parse_body(req: &Request) -> Result<Value, Response> {
     serde_json::from_slice(&req.body).map_err(|_| error_response("H014"))
@@ -252,7 +257,7 @@ pub fn multi_status(st: &State, req: &Request, iys: u64, brand: u64, rt_raw: &st
     for (i, v) in list.iter().enumerate() {
         let normalised = v.as_str().and_then(|s| rules::check_recipient(s, ct).ok());
         match normalised {
-            None => errs.push(ApiError::at("H464", "recipient").with_value(v)),
+            None => errs.push(ApiError::at("H464", "recipient").with_value(v).with_message(errors::h464_message(ct))),
             Some(r) => {
                 if !seen.insert(r.clone()) {
                     let mut e = ApiError::new("H193").with_value(v);
@@ -299,4 +304,25 @@ pub fn changes(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
         Ok((list, _)) if list.is_empty() => Response::empty(204),
         Ok((list, next)) => Response::json(200, &json!({ "after": next, "list": list })),
     }
+}
+
+/// `GET .../changes/{reportDate}/file`: the brand's movements of one Turkey-time day as CSV.
+/// IYS writes the file at the end of each day, so today and later days have none yet (204,
+/// "Dosya bulunamadı"); days more than a week back are refused (H502).
+pub fn daily_file(st: &State, iys: u64, brand: u64, report_date: &str) -> Response {
+    let refused = |code| errors_response(&[ApiError::at(code, "reportDate").with_value(&Value::from(report_date))]);
+    let Some(day) = clock::parse_date(report_date) else {
+        return refused("H501");
+    };
+    let now = st.clock.now_ms();
+    let today = (now.div_euclid(1000) + TURKEY_OFFSET_SECS).div_euclid(86_400);
+    if day >= today {
+        return Response::empty(204);
+    }
+    if today - day > DAILY_FILE_DAYS {
+        return refused("H502");
+    }
+    let from_ms = (day * 86_400 - TURKEY_OFFSET_SECS) * 1000;
+    let file = lock(&st.store).daily_file(now, iys, brand, from_ms, from_ms + 86_400_000);
+    Response::csv(200, file)
 }

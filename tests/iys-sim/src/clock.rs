@@ -207,6 +207,13 @@ pub fn parse_local(s: &str) -> Result<i64, DateError> {
     Ok(days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
+/// Parses IYS's `YYYY-MM-DD` (a report date) into days since 1970-01-01; `None` unless it has
+/// exactly that shape and names a real day.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let secs = parse_local(&format!("{s} 00:00:00")).ok()?;
+    Some(secs.div_euclid(86_400))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +234,15 @@ mod tests {
         assert_eq!(parse_local("2020-01-01T10:00:00"), Err(DateError::Format));
         assert_eq!(parse_local("2020-1-01 10:00:00"), Err(DateError::Format));
         assert_eq!(parse_local("2020-01-01 10:00"), Err(DateError::Format));
+    }
+
+    #[test]
+    fn report_dates() {
+        assert_eq!(parse_date("1970-01-02"), Some(1));
+        assert_eq!(parse_date("2024-02-29"), Some(days_from_civil(2024, 2, 29)));
+        for bad in ["06.07.2020", "2024-02-30", "2024-3-01", "2024-03-01 00:00:00", "", "20240301", "2024-03-01x"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

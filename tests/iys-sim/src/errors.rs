@@ -3,6 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::rules::ConsentType;
+
 /// HTTP status and Turkish message IYS uses for a code. Unknown codes map to 500/H015's text so
 /// a typo shows up as a server error in tests instead of passing silently.
 pub fn describe(code: &str) -> (u16, &'static str) {
@@ -59,9 +61,14 @@ pub fn describe(code: &str) -> (u16, &'static str) {
         "H408" => (422, "HS_KARAR kaynağından iletilen izinler için durum bilgisi RET olmalıdır."),
         "H462" => (400, "TACIR izinleri güncellenirken izin tarihi (consentDate) verilmelidir"),
         "H463" => (400, "TACIR izinleri güncellenirken izin kaynağı (source) verilmelidir."),
-        "H464" => (422, "İzin tipi için alıcı (recipient) formatı uygun olmalıdır: MESAJ ve ARAMA için telefon, EPOSTA için e-posta."),
+        // The table's text names MESAJ; answers name the queried type (see [`h464_message`]).
+        "H464" => (422, "İzin tipi (type) MESAJ için, alıcı (recipient) telefon formatında olmalıdır."),
         "H467" => (422, "Üç iş günü öncesinde alınan izinler kaydedilemez."),
         "H478" => (422, "Alıcı listesi (recipients) liste olmalıdır."),
+        // H501 and H502 are missing from the table; their texts are the daily movement file's
+        // (agreementFile) 422 examples.
+        "H501" => (422, "Tarih formatı yyyy-aa-gg şeklinde olmalıdır."),
+        "H502" => (422, "reportDate alanı en fazla 7 gün önce olabilir."),
         // H520 is missing from the table; release note 1.3.2 gives its text.
         "H520" => (403, "Abonelik durumu PAUSED iken api kullanılamamaktadır"),
         "H521" => (403, "Abonelik durumu CLOSED iken api kullanılamamaktadır."),
@@ -71,6 +78,16 @@ pub fn describe(code: &str) -> (u16, &'static str) {
         "H506" => (422, "İzin kaynağı (source) bulunamadı."),
         "H507" => (422, "limit alanı için karakter üst sınırı 1000 olmalıdır."),
         _ => (500, "Beklenmedik bir hata oluştu."),
+    }
+}
+
+/// H464's text for the queried consent type: the document's multi-status examples say
+/// "MESAJ ... telefon" and "EPOSTA ... e-posta", each naming the type of the query.
+pub fn h464_message(consent_type: ConsentType) -> &'static str {
+    match consent_type {
+        ConsentType::Mesaj => "İzin tipi (type) MESAJ için, alıcı (recipient) telefon formatında olmalıdır.",
+        ConsentType::Arama => "İzin tipi (type) ARAMA için, alıcı (recipient) telefon formatında olmalıdır.",
+        ConsentType::Eposta => "İzin tipi (type) EPOSTA için, alıcı (recipient) e-posta formatında olmalıdır.",
     }
 }
 
@@ -88,15 +105,17 @@ pub struct ApiError {
     pub value: Option<String>,
     /// Position of the item in a batch list.
     pub index: Option<usize>,
+    /// A text that depends on the request (H464 names the queried type); else the code's own.
+    pub message: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(code: &'static str) -> Self {
-        ApiError { code, location: Vec::new(), value: None, index: None }
+        ApiError { code, location: Vec::new(), value: None, index: None, message: None }
     }
 
     pub fn at(code: &'static str, field: &str) -> Self {
-        ApiError { code, location: vec![Value::from(field)], value: None, index: None }
+        ApiError { code, location: vec![Value::from(field)], value: None, index: None, message: None }
     }
 
     pub fn with_value(mut self, value: &Value) -> Self {
@@ -112,10 +131,15 @@ impl ApiError {
         self
     }
 
+    pub fn with_message(mut self, message: &'static str) -> Self {
+        self.message = Some(message);
+        self
+    }
+
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("code".into(), Value::from(self.code));
-        m.insert("message".into(), Value::from(describe(self.code).1));
+        m.insert("message".into(), Value::from(self.message.unwrap_or(describe(self.code).1)));
         if !self.location.is_empty() {
             m.insert("location".into(), Value::Array(self.location.clone()));
         }

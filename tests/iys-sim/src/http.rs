@@ -101,6 +101,11 @@ impl Response {
     pub fn empty(status: u16) -> Self {
         Response { status, body: Vec::new(), content_type: "application/json;charset=UTF-8" }
     }
+
+    /// A CSV file (the daily movement file).
+    pub fn csv(status: u16, text: String) -> Self {
+        Response { status, body: text.into_bytes(), content_type: "text/csv;charset=UTF-8" }
+    }
 }
 
 /// What the handler wants done with the connection.

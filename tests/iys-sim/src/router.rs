@@ -24,6 +24,7 @@ pub enum Route {
     Status,
     MultiStatus { recipient_type: String, consent_type: String },
     Changes,
+    DailyFile { report_date: String },
     Admin,
     /// Known path, other method.
     WrongMethod,
@@ -44,6 +45,7 @@ impl Route {
             Route::Status => "POST /sps/{iysCode}/brands/{brandCode}/consents/status",
             Route::MultiStatus { .. } => "POST /sps/{iysCode}/brands/{brandCode}/consents/{recipientType}/status/{type}",
             Route::Changes => "GET /sps/{iysCode}/brands/{brandCode}/consents/changes",
+            Route::DailyFile { .. } => "GET /sps/{iysCode}/brands/{brandCode}/changes/{reportDate}/file",
             Route::Admin => "admin",
             Route::WrongMethod => "wrong method",
             Route::NotFound => "not found",
@@ -69,10 +71,21 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<(&'a str, &'a
         ["v2", rest @ ..] => (true, rest),
         rest => (false, rest),
     };
-    let [ "sps", iys, "brands", brand, "consents", tail @ .. ] = rest else {
+    let [ "sps", iys, "brands", brand, area, tail @ .. ] = rest else {
         return (Route::NotFound, None);
     };
     let codes = Some((*iys, *brand));
+    if *area == "changes" {
+        // The daily movement file is the only `changes/...` call served (not the summary).
+        let (false, [date, "file"]) = (v2, tail) else {
+            return (Route::NotFound, None);
+        };
+        let route = Route::DailyFile { report_date: date.to_string() };
+        return if method == "GET" { (route, codes) } else { (Route::WrongMethod, None) };
+    }
+    if *area != "consents" {
+        return (Route::NotFound, None);
+    }
     let (route, wanted) = match (v2, tail) {
         (_, []) => (Route::SingleAdd { v2 }, "POST"),
         (_, ["request"]) => (Route::BatchAdd { v2 }, "POST"),
@@ -186,6 +199,7 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &st
         Route::Status => api::single_status(st, req, iys, brand),
         Route::MultiStatus { recipient_type, consent_type } => api::multi_status(st, req, iys, brand, recipient_type, consent_type),
         Route::Changes => api::changes(st, req, iys, brand),
+        Route::DailyFile { report_date } => api::daily_file(st, iys, brand, report_date),
         _ => unreachable!("non-brand routes are answered above"),
     };
     // Ambiguous failure: the change is applied, the answer never arrives.
@@ -260,6 +274,13 @@ mod tests {
             classify("POST", "/sps/1/brands/2/consents/BIREYSEL/status/MESAJ").0,
             Route::MultiStatus { recipient_type: "BIREYSEL".into(), consent_type: "MESAJ".into() }
         );
+        assert_eq!(
+            classify("GET", "/sps/1/brands/2/changes/2024-03-01/file"),
+            (Route::DailyFile { report_date: "2024-03-01".into() }, Some(("1", "2")))
+        );
+        assert_eq!(classify("POST", "/sps/1/brands/2/changes/2024-03-01/file").0, Route::WrongMethod);
+        assert_eq!(classify("GET", "/v2/sps/1/brands/2/changes/2024-03-01/file").0, Route::NotFound);
+        assert_eq!(classify("GET", "/sps/1/brands/2/changes/2024-03-01/recipients/BIREYSEL").0, Route::NotFound);
         assert_eq!(classify("GET", "/sps/1/brands/2/consents").0, Route::WrongMethod);
         assert_eq!(classify("GET", "/sps/1/brands/2/other").0, Route::NotFound);
         assert_eq!(classify("GET", "/admin/stats").0, Route::Admin);

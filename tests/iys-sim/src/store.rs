@@ -25,6 +25,9 @@ pub const BATCH_RESULT_RETENTION_MS: i64 = 60 * 24 * 3600 * 1000;
 /// The source of an operator's line closure: a RET that keeps the consent's date.
 pub const LINE_CLOSURE_SOURCE: &str = "IYS_AHS_HAT_KAPATMA";
 
+/// The daily movement file's columns, in the order of the document's example file.
+pub const DAILY_FILE_HEADER: &str = "creationDate,transactionId,recipient,recipientType,type,status,consentDate,source";
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConsentKey {
     pub iys_code: u64,
@@ -70,6 +73,9 @@ pub struct Origin {
     pub index: Option<usize>,
     /// A change made by the citizen in IYS itself (source IYS_*), listed by `changes?source=IYS`.
     pub by_citizen: bool,
+    /// Planted by `/admin/seed` as a movement the pull never served: `/consents/changes` skips
+    /// it; the daily file, the status queries and `/admin/history` show it.
+    pub missed_by_pull: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +112,23 @@ impl Movement {
         Value::Object(m)
     }
 
+    /// One line of the daily movement file, in [`DAILY_FILE_HEADER`]'s column order. No value
+    /// needs quoting: addresses, codes and dates never hold a comma, a quote or a line break
+    /// (IYS's e-mail and phone rules forbid them).
+    fn file_line(&self) -> String {
+        [
+            format_turkey_ms(self.creation_ms).as_str(),
+            &self.transaction_id,
+            &self.key.recipient,
+            self.key.recipient_type.as_str(),
+            self.key.consent_type.as_str(),
+            self.status.as_str(),
+            self.consent_date.as_deref().unwrap_or(""),
+            self.source.as_deref().unwrap_or(""),
+        ]
+        .join(",")
+    }
+
     fn admin_json(&self) -> Value {
         let mut m = match self.change_json() {
             Value::Object(m) => m,
@@ -116,6 +139,7 @@ impl Movement {
         m.insert("brandCode".into(), Value::from(self.key.brand_code));
         m.insert("endpoint".into(), Value::from(self.origin.endpoint));
         m.insert("byCitizen".into(), Value::from(self.origin.by_citizen));
+        m.insert("inPull".into(), Value::from(!self.origin.missed_by_pull));
         if let Some(r) = &self.origin.request_id {
             m.insert("requestId".into(), Value::from(&**r));
         }
@@ -280,6 +304,51 @@ impl Store {
         Ok(self.record(key, &input, creation_ms, origin))
     }
 
+    /// A movement IYS held before the test began (`/admin/seed`): no rules apply, it is dated
+    /// `creation_ms` (possibly years ago) and becomes the stored consent only if no later
+    /// movement of that consent is stored already, so seeds can come in any order.
+    pub fn seed(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, creation_ms: i64, in_pull: bool) -> Accepted {
+        self.process_due(now_ms);
+        let key = ConsentKey::of(iys, brand, input);
+        let by_citizen = input.source.as_deref().is_some_and(|s| s.starts_with("IYS_"));
+        let origin = Origin { endpoint: "admin/seed", by_citizen, missed_by_pull: !in_pull, ..Default::default() };
+        let previous = self.consents.get(&key).cloned();
+        let slot = (iys, brand, key.recipient.clone(), key.consent_type);
+        let last_tx = self.last_tx.get(&slot).cloned();
+        let accepted = self.record(key.clone(), input, creation_ms, origin);
+        if let Some(stored) = previous.filter(|p| p.creation_ms > creation_ms) {
+            self.consents.insert(key, stored);
+        }
+        // A back-dated seed must not stop a later movement from sharing the transactionId of
+        // the latest second's movements.
+        if let Some(last) = last_tx.filter(|(second, _)| *second > creation_ms.div_euclid(1000)) {
+            self.last_tx.insert(slot, last);
+        }
+        accepted
+    }
+
+    /// The daily movement file of one brand: every movement (HS and citizens', pulled or not)
+    /// created in [from_ms, to_ms), oldest first, under [`DAILY_FILE_HEADER`]; it ends with a
+    /// line break, as the document says.
+    pub fn daily_file(&mut self, now_ms: i64, iys: u64, brand: u64, from_ms: i64, to_ms: i64) -> String {
+        self.process_due(now_ms);
+        let mut day: Vec<&Movement> = self
+            .history
+            .iter()
+            .filter(|m| m.key.iys_code == iys && m.key.brand_code == brand && (from_ms..to_ms).contains(&m.creation_ms))
+            .collect();
+        // Stable: movements of the same millisecond keep the order IYS accepted them in.
+        day.sort_by_key(|m| m.creation_ms);
+        let mut text = String::with_capacity(DAILY_FILE_HEADER.len() + 1 + day.len() * 160);
+        text.push_str(DAILY_FILE_HEADER);
+        text.push('\n');
+        for m in day {
+            text.push_str(&m.file_line());
+            text.push('\n');
+        }
+        text
+    }
+
     /// The transactionId of a new movement: a fresh one, or the one of a movement of the same
     /// address and type created in the same second.
     fn transaction_id_for(&mut self, key: &ConsentKey, creation_ms: i64) -> String {
@@ -408,7 +477,7 @@ impl Store {
             request_id: Some(batch.request_id.clone()),
             sub_request_id: Some(batch.sub_request_ids[index].clone()),
             index: Some(index),
-            by_citizen: false,
+            ..Default::default()
         };
         // The batch is processed as of its ready time, so creation dates do not depend on
         // when somebody happened to look.
@@ -517,6 +586,7 @@ impl Store {
                 m.key.iys_code == iys
                     && m.key.brand_code == brand
                     && m.origin.by_citizen == citizen
+                    && !m.origin.missed_by_pull
                     && m.creation_ms >= window_start_ms
                     && m.creation_ms <= window_end_ms
             })

@@ -52,6 +52,7 @@ pub fn phone(i: usize) -> String {
 #[derive(Debug, Clone)]
 pub struct Resp {
     pub status: u16,
+    pub content_type: String,
     pub text: String,
     pub body: Value,
 }
@@ -115,9 +116,10 @@ impl Client {
             Err(e) => return Err(e.to_string()),
         };
         let status = resp.status();
+        let content_type = resp.header("content-type").unwrap_or("").to_string();
         let text = resp.into_string().map_err(|e| e.to_string())?;
         let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-        Ok(Resp { status, text, body })
+        Ok(Resp { status, content_type, text, body })
     }
 
     pub fn send(&self, method: &str, path: &str, content_type: Option<&str>, body: Option<&str>) -> Resp {
@@ -171,6 +173,18 @@ impl Client {
     pub fn status_of(&self, recipient: &str, ty: &str, rt: &str) -> Resp {
         self.post(&brand("/consents/status"), &json!({"recipient": recipient, "type": ty, "recipientType": rt}))
     }
+}
+
+pub fn assert_error(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status, status, "expected {status} {code}, got {}", r.text);
+    assert!(r.codes().iter().any(|c| c == code), "expected {code} in {}", r.text);
+}
+
+/// Freezes the simulated clock at a Turkey time.
+pub fn freeze_at(c: &Client, local: &str) {
+    let r = c.post("/admin/clock", &json!({"clock_speed": 0, "now": local}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["now"], local);
 }
 
 /// `/admin/config` of a simulator with IYS's own defaults (the document's limits and timing).

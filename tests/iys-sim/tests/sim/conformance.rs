@@ -266,6 +266,10 @@ impl Checker {
         let op = self.operation(method, template).clone();
         self.covered.insert((name.clone(), r.status));
         let documented = &op["responses"][r.status.to_string()];
+        if documented["content"]["text/csv"].is_object() {
+            self.csv_response(&name, &op, r);
+            return;
+        }
         if r.status == 204 {
             if !r.text.is_empty() {
                 self.failures.push(format!("{name} 204 has a body: {}", r.text));
@@ -298,6 +302,37 @@ impl Checker {
     }
 }
 
+/// The columns of a CSV answer as the operation's description shows them: the header row of
+/// its example table (`|creationDate |transactionId |...|`).
+fn documented_csv_columns(op: &Value) -> Vec<String> {
+    let description = op["description"].as_str().unwrap_or("");
+    let header = description.lines().find(|l| l.trim_start().starts_with("|creationDate")).expect("the description shows an example CSV table");
+    header.split('|').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect()
+}
+
+impl Checker {
+    /// A `text/csv` answer: that content type, the documented columns as header line (comma
+    /// separated), as many values on every line, and the final `\n` the document promises.
+    fn csv_response(&mut self, name: &str, op: &Value, r: &Resp) {
+        if !r.content_type.starts_with("text/csv") {
+            self.failures.push(format!("{name} {}: content type {:?}, documented text/csv", r.status, r.content_type));
+        }
+        let columns = documented_csv_columns(op);
+        let mut lines = r.text.lines();
+        if lines.next() != Some(columns.join(",").as_str()) {
+            self.failures.push(format!("{name} {}: header is not {columns:?}: {:?}", r.status, r.text));
+        }
+        for line in lines {
+            if line.split(',').count() != columns.len() {
+                self.failures.push(format!("{name} {}: line {line:?} has not {} values", r.status, columns.len()));
+            }
+        }
+        if !r.text.ends_with('\n') {
+            self.failures.push(format!("{name} {}: the file does not end with \\n", r.status));
+        }
+    }
+}
+
 const TOKEN: &str = "/oauth2/token";
 const ADD: &str = "/sps/{iysCode}/brands/{brandCode}/consents";
 const ADD_V2: &str = "/v2/sps/{iysCode}/brands/{brandCode}/consents";
@@ -308,6 +343,7 @@ const RESULT_V2: &str = "/v2/sps/{iysCode}/brands/{brandCode}/consents/request/{
 const STATUS: &str = "/sps/{iysCode}/brands/{brandCode}/consents/status";
 const MULTI: &str = "/sps/{iysCode}/brands/{brandCode}/consents/{recipientType}/status/{type}";
 const CHANGES: &str = "/sps/{iysCode}/brands/{brandCode}/consents/changes";
+const FILE: &str = "/sps/{iysCode}/brands/{brandCode}/changes/{reportDate}/file";
 
 /// Calls `f` with faults `faults` switched on, collecting answers until each wanted status has
 /// been seen (error_rate picks 500 or 503 at random).
@@ -463,6 +499,26 @@ fn responses_match_the_openapi_document() {
         ck.response("GET", CHANGES, &r);
     }
 
+    // Daily movement file: yesterday's holds the movements above (all created today) only if
+    // they are back-dated, so one is seeded there.
+    let yesterday = tr_ago(86_400)[..10].to_string();
+    let day = |date: &str| p(FILE).replace("{reportDate}", date);
+    c.post("/admin/seed", &json!([{"iysCode": IYS, "brandCode": BRAND, "recipient": phone(500), "type": "MESAJ", "status": "ONAY",
+                                    "source": "HS_WEB", "creationDate": format!("{yesterday} 12:00:00")}]));
+    let file = c.get(&day(&yesterday));
+    assert_eq!(file.text.lines().count(), 2, "{}", file.text);
+    ck.response("GET", FILE, &file);
+    ck.response("GET", FILE, &c.get(&day(&tr_ago(0)[..10]))); // 204: made at the end of the day
+    ck.response("GET", FILE, &c.get(&day("06.07.2020"))); // 422 H501
+    ck.response("GET", FILE, &c.get(&day(&tr_ago(8 * 86_400)[..10]))); // 422 H502
+    ck.response("GET", FILE, &bad_token.get(&day(&yesterday)));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&day(&yesterday))) {
+        ck.response("GET", FILE, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&day(&yesterday))) {
+        ck.response("GET", FILE, &r);
+    }
+
     // Account-level refusals on every consent operation: 403 (documented on each), 422 H525, 404.
     let batch_items = json!([consent(&phone(400), "MESAJ", "ONAY")]);
     let result_any = |tpl: &str| p(tpl).replace("{requestId}", "5a2edd8e-dd6e-4293-b09b-6180b2c5d021");
@@ -477,6 +533,7 @@ fn responses_match_the_openapi_document() {
         ck.response("POST", STATUS, &c.post(&p(STATUS), &query));
         ck.response("POST", MULTI, &c.post(&multi_path, &multi));
         ck.response("GET", CHANGES, &c.get(&changes_path));
+        ck.response("GET", FILE, &c.get(&day(&yesterday)));
         c.delete("/admin/faults");
     }
 
@@ -494,6 +551,7 @@ fn responses_match_the_openapi_document() {
         ("POST", STATUS, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
         ("POST", MULTI, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
         ("GET", CHANGES, &[200, 204, 401, 403, 404, 422, 429, 500, 503]),
+        ("GET", FILE, &[200, 204, 401, 403, 404, 422, 429, 500, 503]),
     ];
     let mut missing = Vec::new();
     for (m, t, statuses) in must_cover {

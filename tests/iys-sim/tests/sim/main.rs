@@ -5,6 +5,7 @@ mod cli;
 mod clock;
 mod common;
 mod conformance;
+mod daily_file;
 mod faults;
 mod rules;
 mod tokens;

@@ -5,11 +5,6 @@ use serde_json::{json, Value};
 use crate::common::*;
 use iys_sim::Config;
 
-fn assert_error(r: &Resp, status: u16, code: &str) {
-    assert_eq!(r.status, status, "expected {status} {code}, got {}", r.text);
-    assert!(r.codes().iter().any(|c| c == code), "expected {code} in {}", r.text);
-}
-
 /// Single add with `field` replaced by `value` (or removed when `value` is null).
 fn add_with(c: &Client, field: &str, value: Value) -> Resp {
     let mut body = consent(&phone(1), "MESAJ", "ONAY");
@@ -152,13 +147,6 @@ fn h155_hs_2015_only_with_its_date() {
 fn h162_future_date() {
     let sim = start(test_config());
     assert_error(&add_with(&Client::logged_in(&sim), "consentDate", json!(tr_ago(-3600))), 422, "H162");
-}
-
-/// Freezes the simulated clock at a Turkey time.
-fn freeze_at(c: &Client, local: &str) {
-    let r = c.post("/admin/clock", &json!({"clock_speed": 0, "now": local}));
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["now"], local);
 }
 
 fn add_dated(c: &Client, n: usize, date: &str) -> Resp {
@@ -627,7 +615,14 @@ fn multi_status_lists_only_approvals() {
     assert_error(&c.post(&path, &json!({})), 422, "H168");
     assert_error(&c.post(&path, &json!({"recipients": {}})), 422, "H478");
     assert_error(&c.post(&path, &json!({"recipients": []})), 422, "H164");
-    assert_error(&c.post(&path, &json!({"recipients": ["test@gmail.com"]})), 422, "H464");
+    // H464 names the queried type, as the document's two examples do.
+    let wrong_kind = c.post(&path, &json!({"recipients": ["test@gmail.com"]}));
+    assert_error(&wrong_kind, 422, "H464");
+    assert_eq!(wrong_kind.body["errors"][0]["message"], "İzin tipi (type) MESAJ için, alıcı (recipient) telefon formatında olmalıdır.");
+    assert_eq!(wrong_kind.body["errors"][0]["location"], json!(["recipient"]));
+    assert_eq!(wrong_kind.body["errors"][0]["value"], "test@gmail.com");
+    let phone_for_email = c.post(&brand("/consents/BIREYSEL/status/EPOSTA"), &json!({"recipients": ["+905312560714"]}));
+    assert_eq!(phone_for_email.body["errors"][0]["message"], "İzin tipi (type) EPOSTA için, alıcı (recipient) e-posta formatında olmalıdır.");
     let dup = c.post(&path, &json!({"recipients": [phone(1), phone(2), phone(1)]}));
     assert_error(&dup, 422, "H193");
     assert_eq!(dup.body["errors"][0]["location"], json!(["recipients", 2]));
