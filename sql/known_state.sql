@@ -84,7 +84,10 @@ BEGIN
        SET iys_onay = s.recipient = ANY (onay), checked_at = now(),
            iys_known = CASE WHEN s.recipient = ANY (onay) THEN true END,
            iys_status = CASE WHEN s.recipient = ANY (onay) THEN 'ONAY'::iys.consent_status END,
-           state = CASE WHEN s.recipient = ANY (onay) OR s.local_status IS DISTINCT FROM 'ONAY' THEN 'done' ELSE 'detail' END
+           -- IYS's record (date, source) is fetched where the row must be able to take it: a row
+           -- saying ONAY that IYS does not list, a row without permission that IYS lists.
+           state = CASE WHEN s.recipient = ANY (onay) THEN CASE WHEN s.local_status IS NULL THEN 'detail' ELSE 'done' END
+                        WHEN s.local_status = 'ONAY' THEN 'detail' ELSE 'done' END
      WHERE s.brand_code = p_brand AND s.consent_type = p_type AND s.recipient_type = p_rtype
        AND s.recipient = ANY (asked) AND s.state = 'pending';
     GET DIAGNOSTICS answered = ROW_COUNT;

@@ -116,16 +116,24 @@ SELECT DISTINCT c.brand_code, c.recipient, c.consent_type
           AND o.brand_code = c.brand_code AND o.recipient = c.recipient
           AND o.consent_type = c.consent_type AND o.recipient_type = c.recipient_type);
 
--- can_send for a whole list in one set-based pass (one hash join, not one probe per recipient):
--- one row per element of `recipients`, in order, with the recipient as given.
+-- can_send for a whole list in one pass: the recipients IYS holds as sendable are hashed once
+-- and each element of the list (normalised) is probed, instead of one index lookup per
+-- element. One row per element of `recipients`, in order, with the recipient as given.
 CREATE FUNCTION iys.can_send_many(recipients text[], consent_type iys.consent_type, brand_code text DEFAULT NULL)
-RETURNS TABLE (recipient text, can_send boolean) LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT r.recipient, s.recipient IS NOT NULL
+RETURNS TABLE (recipient text, can_send boolean) LANGUAGE sql STABLE PARALLEL SAFE
+-- The hash of a large brand's sendable recipients must stay in memory to be probed.
+SET search_path = pg_catalog, pg_temp SET work_mem = '64MB' AS $$
+    SELECT r.recipient,
+           coalesce(iys.try_normalize_recipient(r.recipient, can_send_many.consent_type) IN (
+               SELECT c.recipient FROM iys.current_consent c
+                WHERE c.consent_type = can_send_many.consent_type AND c.status = 'ONAY'
+                  AND (can_send_many.brand_code IS NULL OR c.brand_code = can_send_many.brand_code)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM iys.outbox o
+                       WHERE o.state IN ('pending', 'in_flight') AND o.status = 'RET'
+                         AND o.brand_code = c.brand_code AND o.recipient = c.recipient
+                         AND o.consent_type = c.consent_type AND o.recipient_type = c.recipient_type)), false)
       FROM unnest(recipients) WITH ORDINALITY AS r(recipient, ord)
-      LEFT JOIN (SELECT DISTINCT v.recipient FROM iys.sendable v
-                  WHERE v.consent_type = can_send_many.consent_type
-                    AND (can_send_many.brand_code IS NULL OR v.brand_code = can_send_many.brand_code)) s
-             ON s.recipient = iys.try_normalize_recipient(r.recipient, can_send_many.consent_type)
      ORDER BY r.ord
 $$;
 COMMENT ON FUNCTION iys.can_send_many(text[], iys.consent_type, text) IS

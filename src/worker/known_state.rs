@@ -9,6 +9,7 @@
 //! - Single status (`POST …/consents/status`): IYS's record of one key, for the keys whose row
 //!   says ONAY while IYS does not list them. IYS allows 1000 an hour per IP:
 //!   `iys.status_queries_per_hour` (default 900) of them, counted here.
+//! - Pull gaps: `pull.rs` queues every known key (iys.recover_pull_gap) before the pull.
 //! - Daily file (`GET …/changes/{date}/file`): from `iys.reconcile_hour` (Turkey time) on, each
 //!   of the last 7 days not reconciled yet, once.
 
@@ -80,10 +81,6 @@ impl Sender {
     }
 
     fn learn_for(&mut self, target: &Target, round: &mut Round) -> Result<(), Error> {
-        let gap = tx::run("checking for a pull gap", || recover_pull_gap(&target.brand_code))?;
-        if gap > 0 {
-            log!("pg_iys worker: brand {}: the last pull is more than 7 days old; {gap} known key(s) queued for IYS's status queries", target.brand_code);
-        }
         for _ in 0..QUERIES_PER_ROUND {
             let Some(group) = tx::run("claiming keys for a status query", || next_group(&target.brand_code))? else { break };
             let token = self.token(target)?;
@@ -161,7 +158,13 @@ impl Sender {
             self.pace();
             let answer = self.client(&target.base_url).daily_file(&token, &target.endpoint(), day);
             self.count(&target.iys_code, &answer);
-            let movements = answer.map_err(|failure| self.refused(target, failure))?;
+            let movements = match answer {
+                Ok(movements) => movements,
+                // IYS refuses this day (H502 at the 7-day edge when clocks differ): the others
+                // are still worth fetching.
+                Err(failure) if failure.kind == FailureKind::Final => continue,
+                Err(failure) => return Err(self.refused(target, failure)),
+            };
             // 204: IYS has no file for the day (no movement, or not made yet); an empty day.
             let list = serde_json::to_string(&movements.unwrap_or_default()).map_err(|e| Error::Internal(e.to_string()))?;
             let findings = tx::run("reconciling a day", || record_file(&target.brand_code, day, &list))?;
@@ -196,10 +199,6 @@ impl HourOfDay for chrono::NaiveDateTime {
 
 fn spi(e: pgrx::spi::Error) -> Error {
     Error::Internal(format!("SPI: {e}"))
-}
-
-fn recover_pull_gap(brand: &str) -> Result<i64, Error> {
-    Spi::get_one_with_args::<i64>("SELECT iys.recover_pull_gap($1)", &[brand.into()]).map(Option::unwrap_or_default).map_err(spi)
 }
 
 /// Up to 1000 pending keys of one channel and recipient type of the brand.

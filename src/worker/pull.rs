@@ -9,6 +9,7 @@ use super::store::{self, Target};
 use super::tx;
 use crate::core::Error;
 use crate::iys::PullSource;
+use pgrx::log;
 use std::time::Instant;
 
 /// Records per page (IYS's maximum).
@@ -25,6 +26,13 @@ impl Sender {
         }
         self.last_pull = Some(Instant::now());
         for target in tx::run("finding brands to pull", store::brands_to_pull)? {
+            // Before the pull moves last_success_at: a gap over IYS's 7 days is bridged by
+            // asking IYS about every known key (known_state.rs answers them).
+            match tx::run("checking for a pull gap", || store::recover_pull_gap(&target.brand_code)) {
+                Ok(0) => {}
+                Ok(n) => log!("pg_iys worker: brand {}: the last pull is more than 7 days old; {n} known key(s) queued for IYS's status queries", target.brand_code),
+                Err(e) => round.last_error = Some(format!("brand {}: {e}", target.brand_code)),
+            }
             for source in [PullSource::Iys, PullSource::Hs] {
                 if crate::worker::stop_requested() {
                     return Ok(());

@@ -428,6 +428,12 @@ pub fn brands_to_query() -> Result<Vec<Target>, Error> {
     })
 }
 
+/// Queues every known key of the brand for IYS's status queries when its last successful pull
+/// is more than 7 days old (once per gap); how many.
+pub fn recover_pull_gap(brand_code: &str) -> Result<i64, Error> {
+    Spi::get_one_with_args::<i64>("SELECT iys.recover_pull_gap($1)", &[brand_code.into()]).map(Option::unwrap_or_default).map_err(spi)
+}
+
 pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Error> {
     Spi::get_one_with_args::<String>(
         // A scalar subquery: one row even before the first pull.
