@@ -404,25 +404,22 @@ pub fn settle(batch_id: i64, results: &[ItemResult], retry_delay_ms: i64) -> Res
 
 /// Enabled brands whose consent changes are pulled.
 pub fn brands_to_pull() -> Result<Vec<Target>, Error> {
-    Spi::connect(|client| {
-        targets(
-            &client,
-            &format!(
-                "SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code)
-                  WHERE b.enabled AND b.pull AND {NOT_PAUSED} ORDER BY b.brand_code"
-            ),
-        )
-    })
+    active_brands("b.pull")
 }
 
 /// Enabled, unpaused brands: their status queries and daily files.
 pub fn brands_to_query() -> Result<Vec<Target>, Error> {
+    active_brands("true")
+}
+
+/// Enabled brands not paused (or due for a probe) that also meet `condition` (over `b`).
+fn active_brands(condition: &str) -> Result<Vec<Target>, Error> {
     Spi::connect(|client| {
         targets(
             &client,
             &format!(
                 "SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code)
-                  WHERE b.enabled AND {NOT_PAUSED} ORDER BY b.brand_code"
+                  WHERE b.enabled AND {NOT_PAUSED} AND {condition} ORDER BY b.brand_code"
             ),
         )
     })

@@ -17,8 +17,10 @@ const CONF: &[&str] = &[
 const SAFE_SEARCH_PATH: &str = "search_path=pg_catalog, pg_temp";
 
 /// SECURITY DEFINER functions of schema iys a plain role may still execute (by signature).
-/// Applications ask can_send() before sending; it answers a boolean and reads nothing else.
-const SECURITY_DEFINER_EXECUTABLE_BY_ANYONE: &[&str] = &["iys.can_send(text,iys.consent_type,text)"];
+/// Applications ask can_send() / can_send_many() before sending; they answer booleans per
+/// recipient asked and read nothing else.
+const SECURITY_DEFINER_EXECUTABLE_BY_ANYONE: &[&str] =
+    &["iys.can_send(text,iys.consent_type,text)", "iys.can_send_many(text[],iys.consent_type,text)"];
 
 /// A session as `role` (trust authentication on loopback).
 fn connect_as(cluster: &Cluster, role: &str) -> Client {
