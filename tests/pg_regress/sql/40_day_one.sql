@@ -48,3 +48,21 @@ SELECT * FROM iys.resolve_drift('600001', 'both');
 SELECT * FROM iys.resolve_drift('999999');
 SELECT * FROM iys.resolve_drift('600001', 'local');
 SELECT count(*) AS still_drifting FROM iys.drift;
+-- The daily movement file of a past day against what pg_iys sent: one of our accepted movements
+-- is missing from it, one has another status there, one movement pg_iys never saw is recorded.
+INSERT INTO iys.batch (brand_code, outbox_ids, state, request_id, sent_at)
+VALUES ('600001', '{}', 'done', 'r-1', (date '2026-11-30' + time '12:00') AT TIME ZONE INTERVAL '+03:00');
+INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, state, transaction_id, batch_id)
+SELECT '600001', r, 'BIREYSEL', 'MESAJ', 'ONAY', 'HS_WEB', '2026-11-30 11:00', 'accepted', t, (SELECT max(id) FROM iys.batch)
+  FROM (VALUES ('+905550000001', 'tx-ours-1'), ('+905550000002', 'tx-ours-2')) v(r, t);
+SELECT iys.record_movement_file('600001', '2026-11-30', '[
+  {"creationDate": "2026-11-30 12:00:05", "transactionId": "tx-ours-2", "recipient": "+905550000002", "recipientType": "BIREYSEL",
+   "type": "MESAJ", "status": "RET", "consentDate": "2026-11-30 11:00:00", "source": "HS_WEB"},
+  {"creationDate": "2026-11-30 15:00:00", "transactionId": "tx-citizen", "recipient": "+905326384838", "recipientType": "BIREYSEL",
+   "type": "MESAJ", "status": "RET", "consentDate": "2026-11-30 14:59:00", "source": "IYS_KISAMESAJ"}]') AS findings;
+-- A second run of the same day changes nothing.
+SELECT iys.record_movement_file('600001', '2026-11-30', '[]') AS findings;
+SELECT report_date, movements, missing_here, missing_at_iys, status_differs FROM iys.reconcile_day;
+SELECT found_by, recipient, local_status, iys_status, difference, report_date FROM iys.drift ORDER BY recipient;
+SELECT origin, recipient, status, source, transaction_id FROM iys.consent_ledger WHERE transaction_id = 'tx-citizen';
+SELECT recipient, status, origin FROM iys.current_consent WHERE recipient = '+905326384838';
