@@ -72,7 +72,8 @@ pub fn decide_channel(
 ) -> ChannelDecision {
     let address = new.address.map(str::trim).filter(|a| !a.is_empty());
     let permission = new.permission.map(str::trim).filter(|p| !p.is_empty());
-    if new.is_empty() || (address.is_none() && permission.is_none() && new.consent_date.is_none() && new.source.map(str::trim).unwrap_or("").is_empty()) {
+    // A source alone says nothing about this channel (one source column may serve several).
+    if new.is_empty() || (address.is_none() && permission.is_none() && new.consent_date.is_none()) {
         return ChannelDecision::Unchanged { normalized_address: None };
     }
     let Some(address) = address else {
@@ -81,12 +82,11 @@ pub fn decide_channel(
         };
     };
     let Some(permission) = permission else {
-        // An address alone (no consent given yet) is contact data, not a consent movement.
-        if new.consent_date.is_none() && new.source.map(str::trim).unwrap_or("").is_empty() {
-            return match normalize_recipient(address, consent_type) {
-                Ok(normalized) => ChannelDecision::Unchanged { normalized_address: Some(normalized) },
-                Err(problem) => ChannelDecision::Invalid { problems: vec![problem] },
-            };
+        // An address without a permission (and without a date) is contact data, not a consent
+        // movement: it is normalised when it can be, kept as typed when not (a landline in the
+        // GSM column), and never blocks the row.
+        if new.consent_date.is_none() {
+            return ChannelDecision::Unchanged { normalized_address: normalize_recipient(address, consent_type).ok() };
         }
         return ChannelDecision::Invalid {
             problems: vec![Problem::new("H115", "status", "", "the channel has a date or source but no permission (ONAY or RET); its fields come together")],
@@ -205,6 +205,12 @@ mod tests {
         // An address alone is contact data: normalised, not a consent.
         let address_only = ChannelValues { address: Some("0532 123 45 67"), ..Default::default() };
         assert_eq!(decide(address_only, None), ChannelDecision::Unchanged { normalized_address: Some("+905321234567".into()) });
+        // ...even one IYS would refuse (a landline in the GSM column), or with a source shared
+        // with another channel: kept as typed, never blocking the row.
+        let landline = ChannelValues { address: Some("0212 123 45 67"), source: Some("HS_WEB"), ..Default::default() };
+        assert_eq!(decide(landline, None), ChannelDecision::Unchanged { normalized_address: None });
+        let source_only = ChannelValues { source: Some("HS_WEB"), ..Default::default() };
+        assert_eq!(decide(source_only, None), ChannelDecision::Unchanged { normalized_address: None });
     }
 
     #[test]

@@ -9,9 +9,79 @@
 //! when one of `call`, `call_permission`, `call_consent_date`, `call_source` is given; its
 //! address defaults to the GSM column. `brand_column` names a per-row brand code column and
 //! `row_id` the column identifying a row (default: the primary key).
+//!
+//! A permission column in the table's own vocabulary gets a value map,
+//! `"gsm_permission_values": {"ONAY": ["E", "Evet"], "RET": ["H", "Hayır"]}`: values are matched
+//! trimmed and case-insensitively, and the first of each list is what pg_iys writes into the
+//! column (a citizen's change pulled from IYS). A boolean column needs no map (true is ONAY).
+//! `"email_permission": null` drops the channel, like `"email": null`.
+//! A source column in free text gets a source map, `"gsm_source_values": {"web sitesi": "HS_WEB",
+//! "mağaza": "HS_FIZIKSEL_ORTAM", "*": "HS_WEB"}` (`*`: any other value); matched trimmed and
+//! case-insensitively; an `HS_*` value written as such needs no entry.
 
 use super::error::Error;
-use super::model::ConsentType;
+use super::model::{ConsentStatus, ConsentType};
+
+/// How a permission column spells ONAY and RET (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionValues {
+    pub onay: Vec<String>,
+    pub ret: Vec<String>,
+}
+
+impl PermissionValues {
+    pub fn from_json(key: &str, value: &serde_json::Value) -> Result<PermissionValues, Error> {
+        let bad = || Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"ONAY\": [\"E\"], \"RET\": [\"H\"]}}"));
+        let serde_json::Value::Object(object) = value else { return Err(bad()) };
+        let list = |status: &str| -> Result<Vec<String>, Error> {
+            let values: Vec<String> = match object.get(status) {
+                Some(serde_json::Value::String(s)) => vec![s.trim().to_owned()],
+                Some(serde_json::Value::Array(items)) => {
+                    items.iter().map(|i| i.as_str().map(|s| s.trim().to_owned()).ok_or_else(bad)).collect::<Result<_, _>>()?
+                }
+                _ => return Err(bad()),
+            };
+            if values.is_empty() || values.iter().any(String::is_empty) {
+                return Err(Error::Config(format!("\"{key}\" needs at least one non-empty value for {status}")));
+            }
+            Ok(values)
+        };
+        if object.keys().any(|k| k != "ONAY" && k != "RET") {
+            return Err(bad());
+        }
+        let values = PermissionValues { onay: list("ONAY")?, ret: list("RET")? };
+        if let Some(both) = values.onay.iter().find(|o| values.ret.iter().any(|r| r.eq_ignore_ascii_case(o))) {
+            return Err(Error::Config(format!("\"{key}\" gives \"{both}\" for both ONAY and RET")));
+        }
+        Ok(values)
+    }
+
+    /// The status a stored value stands for; None for a value outside the map.
+    pub fn status_of(&self, value: &str) -> Option<ConsentStatus> {
+        let value = value.trim();
+        let matches = |list: &[String]| list.iter().any(|v| v.eq_ignore_ascii_case(value) || v.to_lowercase() == value.to_lowercase());
+        if matches(&self.onay) {
+            Some(ConsentStatus::Onay)
+        } else if matches(&self.ret) {
+            Some(ConsentStatus::Ret)
+        } else {
+            None
+        }
+    }
+
+    /// What pg_iys writes into the column for `status`.
+    pub fn written(&self, status: ConsentStatus) -> &str {
+        match status {
+            ConsentStatus::Onay => &self.onay[0],
+            ConsentStatus::Ret => &self.ret[0],
+        }
+    }
+
+    /// Every accepted value, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} (ONAY) or {} (RET)", self.onay.join(", "), self.ret.join(", "))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelColumns {
@@ -20,14 +90,56 @@ pub struct ChannelColumns {
     pub permission: String,
     pub consent_date: String,
     pub source: String,
+    /// The permission column's own spelling of ONAY and RET, when it is not ONAY/RET.
+    pub permission_values: Option<PermissionValues>,
+    /// Free-text sources and the HS_* source each stands for (`*`: any other value).
+    pub source_values: Option<SourceValues>,
+}
+
+/// A source column's own vocabulary (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceValues {
+    /// (value lower-cased and trimmed, HS_* source)
+    pub values: Vec<(String, String)>,
+    /// The source of any value not listed (`*`).
+    pub otherwise: Option<String>,
+}
+
+impl SourceValues {
+    pub fn from_json(key: &str, value: &serde_json::Value) -> Result<SourceValues, Error> {
+        let serde_json::Value::Object(object) = value else {
+            return Err(Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"web sitesi\": \"HS_WEB\", \"*\": \"HS_FIZIKSEL_ORTAM\"}}")));
+        };
+        let mut values = SourceValues { values: Vec::new(), otherwise: None };
+        for (from, to) in object {
+            let to = to.as_str().map(str::trim).filter(|t| super::model::ConsentSource::INPUT.contains(t)).ok_or_else(|| {
+                Error::Config(format!("\"{key}\" maps \"{from}\" to {to}, which is not one of {}", super::model::ConsentSource::INPUT.join(", ")))
+            })?;
+            if from == "*" {
+                values.otherwise = Some(to.to_owned());
+            } else {
+                values.values.push((from.trim().to_lowercase(), to.to_owned()));
+            }
+        }
+        Ok(values)
+    }
+
+    /// The HS_* source `value` stands for; None: not in the map (it is then taken as written).
+    pub fn source_of(&self, value: &str) -> Option<&str> {
+        let value = value.trim().to_lowercase();
+        let listed = self.values.iter().find(|(from, _)| *from == value).map(|(_, to)| to.as_str());
+        // IYS's own names (HS_*, and IYS_* that a pulled change wrote) are never re-mapped by `*`.
+        let named = value.starts_with("hs_") || value.starts_with("iys_");
+        listed.or(if named { None } else { self.otherwise.as_deref() })
+    }
 }
 
 /// Every key a mapping may have.
 pub const KEYS: &[&str] = &[
     "row_id", "contact_type", "brand_column",
-    "email", "email_permission", "email_consent_date", "email_source",
-    "gsm", "gsm_permission", "gsm_consent_date", "gsm_source",
-    "call", "call_permission", "call_consent_date", "call_source",
+    "email", "email_permission", "email_consent_date", "email_source", "email_permission_values", "email_source_values",
+    "gsm", "gsm_permission", "gsm_consent_date", "gsm_source", "gsm_permission_values", "gsm_source_values",
+    "call", "call_permission", "call_consent_date", "call_source", "call_permission_values", "call_source_values",
 ];
 
 impl ChannelColumns {
@@ -52,6 +164,8 @@ impl ChannelColumns {
             permission: format!("{prefix}_permission"),
             consent_date: format!("{prefix}_consent_date"),
             source: format!("{prefix}_source"),
+            permission_values: None,
+            source_values: None,
         }
     }
 
@@ -98,6 +212,26 @@ impl TableMapping {
         let mut wants_call = false;
         let mut dropped = Vec::new();
         for (key, value) in &object {
+            if let Some((prefix, map)) = key.strip_suffix("_permission_values").map(|p| (p, "permission")).or_else(|| key.strip_suffix("_source_values").map(|p| (p, "source"))) {
+                let channel = match prefix {
+                    "email" => ConsentType::Eposta,
+                    "gsm" => ConsentType::Mesaj,
+                    "call" => ConsentType::Arama,
+                    _ => return Err(Error::Config(format!("unknown mapping key \"{key}\"; expected {}", KEYS.join(", ")))),
+                };
+                let columns = if channel == ConsentType::Arama {
+                    wants_call = true;
+                    &mut call
+                } else {
+                    mapping.channels.iter_mut().find(|c| c.consent_type == channel).expect("default channel")
+                };
+                if map == "permission" {
+                    columns.permission_values = Some(PermissionValues::from_json(key, value)?);
+                } else {
+                    columns.source_values = Some(SourceValues::from_json(key, value)?);
+                }
+                continue;
+            }
             let name = optional_name(key, value)?;
             let (channel, field) = match key.as_str() {
                 "contact_type" => {
@@ -140,8 +274,12 @@ impl TableMapping {
             };
             match name {
                 Some(name) => *columns.field_mut(field) = name,
-                None if field == "address" => dropped.push(channel),
-                None => return Err(Error::Config(format!("mapping key \"{key}\" must name a column"))),
+                // No address or no permission column: the table has no consent of that channel.
+                None if field == "address" || field == "permission" => dropped.push(channel),
+                None => return Err(Error::Config(format!(
+                    "mapping key \"{key}\" must name a column: a channel needs its address, permission, date and source columns (\"{}\": null leaves the channel out)",
+                    key.split_once('_').map_or(key.as_str(), |(prefix, _)| prefix)
+                ))),
             }
         }
         if wants_call && !dropped.contains(&ConsentType::Arama) {
@@ -212,6 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn permission_values_and_dropped_permissions() {
+        let m = TableMapping::from_json(Some(r#"{"email_permission": null, "gsm_permission_values": {"ONAY": ["E", "Evet"], "RET": "H"}}"#)).unwrap();
+        assert_eq!(m.channels.len(), 1, "a null permission leaves the channel out");
+        let values = m.channels[0].permission_values.as_ref().unwrap();
+        assert_eq!(values.status_of(" evet "), Some(ConsentStatus::Onay));
+        assert_eq!(values.status_of("h"), Some(ConsentStatus::Ret));
+        assert_eq!(values.status_of("ONAY"), None, "only the map's values");
+        assert_eq!(values.written(ConsentStatus::Onay), "E");
+        assert_eq!(values.written(ConsentStatus::Ret), "H");
+        let m = TableMapping::from_json(Some(r#"{"gsm_source_values": {"Web Sitesi": "HS_WEB", "*": "HS_FIZIKSEL_ORTAM"}}"#)).unwrap();
+        let sources = m.channels.iter().find(|c| c.consent_type == ConsentType::Mesaj).unwrap().source_values.as_ref().unwrap();
+        assert_eq!(sources.source_of(" web sitesi"), Some("HS_WEB"));
+        assert_eq!(sources.source_of("kasa"), Some("HS_FIZIKSEL_ORTAM"));
+        assert_eq!(sources.source_of("IYS_KISAMESAJ"), None, "a pulled IYS_* source stays as written");
+        assert!(TableMapping::from_json(Some(r#"{"gsm_source_values": {"web": "IYS_WEB"}}"#)).is_err(), "only HS_* sources");
+    }
+
+    #[test]
     fn bad_mappings_are_clear_errors() {
         for (json, needle) in [
             ("[1]", "must be a JSON object"),
@@ -219,7 +375,10 @@ mod tests {
             (r#"{"sms": "x"}"#, "unknown mapping key \"sms\""),
             (r#"{"email_adress": "x"}"#, "unknown mapping key \"email_adress\""),
             (r#"{"email": 3}"#, "must be a column name"),
-            (r#"{"email_permission": null}"#, "must name a column"),
+            (r#"{"email_source": null}"#, "\"email\": null leaves the channel out"),
+            (r#"{"gsm_permission_values": {"ONAY": "E"}}"#, "must be an object like"),
+            (r#"{"gsm_permission_values": {"ONAY": "E", "RET": "e"}}"#, "for both ONAY and RET"),
+            (r#"{"sms_permission_values": {"ONAY": "E", "RET": "H"}}"#, "unknown mapping key"),
             (r#"{"email": null, "gsm": null}"#, "no channel"),
         ] {
             let err = TableMapping::from_json(Some(json)).unwrap_err().to_string();

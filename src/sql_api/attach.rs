@@ -27,8 +27,8 @@ pub const OLD_ROWS: &str = "iys_old_rows";
 
 /// Column types the triggers understand, per role.
 const ADDRESS_TYPES: &[&str] = &["text", "character varying", "character", "iys.phone", "iys.email"];
-const PERMISSION_TYPES: &[&str] = &["text", "character varying", "character", "iys.consent_status"];
-const DATE_TYPES: &[&str] = &["timestamp without time zone", "timestamp with time zone"];
+const PERMISSION_TYPES: &[&str] = &["text", "character varying", "character", "iys.consent_status", "boolean"];
+const DATE_TYPES: &[&str] = &["timestamp without time zone", "timestamp with time zone", "date"];
 const SOURCE_TYPES: &[&str] = &["text", "character varying", "character", "iys.consent_source"];
 const CONTACT_TYPE_TYPES: &[&str] = &["text", "character varying", "character", "iys.recipient_type"];
 const BRAND_TYPES: &[&str] = &["text", "character varying", "character", "integer", "bigint", "numeric"];
@@ -290,6 +290,7 @@ impl AttachPlan {
             };
             check(&channel.address, key, ADDRESS_TYPES)?;
             check(&channel.permission, &format!("{key}_permission"), PERMISSION_TYPES)?;
+            check_permission_spelling(tbl.oid(), &table, key, channel, &columns)?;
             check(&channel.consent_date, &format!("{key}_consent_date"), DATE_TYPES)?;
             check(&channel.source, &format!("{key}_source"), SOURCE_TYPES)?;
         }
@@ -388,6 +389,9 @@ impl AttachPlan {
                     "consent_date": c.consent_date,
                     "source": c.source,
                     "date_type": self.column_type(&c.consent_date),
+                    // The table's own spelling of ONAY/RET (a value map); the first of each is written.
+                    "onay_values": c.permission_values.as_ref().map(|v| v.onay.clone()),
+                    "ret_values": c.permission_values.as_ref().map(|v| v.ret.clone()),
                 })
             })
             .collect();
@@ -437,10 +441,51 @@ impl AttachPlan {
     /// The channel's consent date as IYS's Turkey wall-clock time (UTC+3 all year).
     fn date_expr(&self, channel: &ChannelColumns) -> String {
         let date = format!("n.{}", ident(&channel.consent_date));
-        if self.column_type(&channel.consent_date) == "timestamp with time zone" {
-            format!("({date} AT TIME ZONE INTERVAL '+03:00')")
-        } else {
-            date
+        match self.column_type(&channel.consent_date) {
+            "timestamp with time zone" => format!("({date} AT TIME ZONE INTERVAL '+03:00')"),
+            // A date column: midnight of that day, as the row trigger reads it.
+            "date" => format!("{date}::timestamp"),
+            _ => date,
+        }
+    }
+
+    /// The channel's source, in SQL over alias `n`: through the source map when there is one,
+    /// as iys.consent_source (`lenient`: as text, for rows written before the triggers existed).
+    fn source_expr(&self, channel: &ChannelColumns, lenient: bool) -> String {
+        let raw = format!("nullif(trim(n.{}::text), '')", ident(&channel.source));
+        let as_written = if lenient { raw.clone() } else { enum_cast(&raw, "iys.consent_source", ConsentSource::INPUT) };
+        let Some(values) = &channel.source_values else { return as_written };
+        let cast = if lenient { "" } else { "::iys.consent_source" };
+        let arms: String = values.values.iter().map(|(from, to)| format!(" WHEN {} THEN {}{cast}", literal(from), literal(to))).collect();
+        let otherwise = match &values.otherwise {
+            Some(to) => format!("CASE WHEN {raw} IS NULL THEN NULL ELSE {}{cast} END", literal(to)),
+            None => as_written.clone(),
+        };
+        // IYS's own names (HS_*, and IYS_* a pulled change wrote) are taken as written.
+        format!("CASE WHEN upper({raw}) LIKE 'HS\\_%' OR upper({raw}) LIKE 'IYS\\_%' THEN {as_written} ELSE CASE lower({raw}){arms} ELSE {otherwise} END END")
+    }
+
+    /// The channel's permission as iys.consent_status, in SQL over alias `n`: a boolean, a value
+    /// map, or ONAY/RET text. `lenient`: a value that is none of these is NULL instead of an error
+    /// (rows written before the triggers existed).
+    fn status_expr(&self, channel: &ChannelColumns, lenient: bool) -> String {
+        let col = format!("n.{}", ident(&channel.permission));
+        if self.column_type(&channel.permission) == "boolean" {
+            return format!("CASE WHEN {col} THEN 'ONAY'::iys.consent_status WHEN NOT {col} THEN 'RET'::iys.consent_status END");
+        }
+        match &channel.permission_values {
+            Some(values) => {
+                let arms: String = [(ConsentStatus::Onay, &values.onay), (ConsentStatus::Ret, &values.ret)]
+                    .iter()
+                    .flat_map(|(status, list)| list.iter().map(move |v| (status, v)))
+                    .map(|(status, v)| format!(" WHEN {} THEN {}::iys.consent_status", literal(&v.to_lowercase()), literal(status.as_str())))
+                    .collect();
+                format!("CASE lower(btrim({col}::text)){arms} END")
+            }
+            None if lenient => format!(
+                "CASE upper(btrim({col}::text)) WHEN 'ONAY' THEN 'ONAY'::iys.consent_status WHEN 'RET' THEN 'RET'::iys.consent_status END"
+            ),
+            None => enum_cast(&format!("{col}::text"), "iys.consent_status", ConsentStatus::ALL),
         }
     }
 
@@ -461,8 +506,8 @@ impl AttachPlan {
              {source} AS source, {date} AS consent_date, {key} AS source_key \
              FROM iys_new_rows n",
             ctype = literal(channel.consent_type.as_str()),
-            status = enum_cast(&format!("{permission}::text"), "iys.consent_status", ConsentStatus::ALL),
-            source = enum_cast(&format!("nullif(trim({}::text), '')", col("n", &channel.source)), "iys.consent_source", ConsentSource::INPUT),
+            status = self.status_expr(channel, false),
+            source = self.source_expr(channel, false),
         );
         if update {
             let join: Vec<String> = self.key_columns.iter().map(|k| format!("{} = {}", col("o", k), col("n", k))).collect();
@@ -515,7 +560,6 @@ impl AttachPlan {
         let normalized = format!("iys.try_normalize_recipient({address}::text, {}::iys.consent_type)", literal(channel.consent_type.as_str()));
         let present = format!("{address} IS NOT NULL AND trim({address}::text) <> ''");
         let differs = format!("{present} AND {normalized} IS NOT NULL AND {normalized} IS DISTINCT FROM {address}::text");
-        let permission = format!("upper(trim(n.{}::text))", ident(&channel.permission));
         AdoptionChannel {
             label: channel.consent_type.as_str(),
             address: channel.address.clone(),
@@ -530,8 +574,8 @@ impl AttachPlan {
                 "SELECT DISTINCT ON (brand_code, recipient, recipient_type) * FROM ( \
                    SELECT {brand} AS brand_code, {normalized} AS recipient, {ctype}::iys.consent_type AS consent_type, \
                           {rtype} AS recipient_type, \
-                          CASE {permission} WHEN 'ONAY' THEN 'ONAY'::iys.consent_status WHEN 'RET' THEN 'RET'::iys.consent_status END AS local_status, \
-                          {date} AS local_consent_date, nullif(trim(n.{source}::text), '') AS local_source, \
+                          {status} AS local_status, \
+                          {date} AS local_consent_date, {source}::text AS local_source, \
                           {relid}::oid AS source_table, {key} AS source_key \
                      FROM {t} n WHERE {present}) k \
                   WHERE k.recipient IS NOT NULL AND k.brand_code IS NOT NULL \
@@ -540,7 +584,8 @@ impl AttachPlan {
                 ctype = literal(channel.consent_type.as_str()),
                 rtype = self.recipient_type_expr(),
                 date = self.date_expr(channel),
-                source = ident(&channel.source),
+                status = self.status_expr(channel, true),
+                source = self.source_expr(channel, true),
                 relid = u32::from(self.relid),
                 key = self.key_expr(),
             ),
@@ -554,6 +599,42 @@ impl AttachPlan {
 fn enum_cast(expr: &str, sql_type: &str, labels: &[&str]) -> String {
     let arms: String = labels.iter().map(|l| format!(" WHEN {0} THEN {0}::{sql_type}", literal(l))).collect();
     format!("CASE {expr}{arms} ELSE ({expr})::{sql_type} END")
+}
+
+/// A permission column must be able to hold what it means: ONAY/RET (text of 4 characters at
+/// least), a value map for another vocabulary, or a boolean (no map).
+fn check_permission_spelling(relid: pg_sys::Oid, table: &str, key: &str, channel: &ChannelColumns, columns: &[(String, String)]) -> Result<(), Error> {
+    let sql_type = columns.iter().find(|(c, _)| *c == channel.permission).map_or("", |(_, t)| t.as_str());
+    let refuse = |message: String, hint: String| Err(Error::InvalidParameter { parameter: "mapping", message, hint: Some(hint) });
+    match (sql_type, &channel.permission_values) {
+        ("boolean" | "iys.consent_status", Some(_)) => refuse(
+            format!("column \"{}\" of {table} is {sql_type}: its values need no map", channel.permission),
+            format!("Leave out \"{key}_permission_values\"."),
+        ),
+        ("character" | "character varying", None) if char_length(relid, &channel.permission)?.is_some_and(|n| n < 4) => refuse(
+            format!("column \"{}\" of {table} cannot hold ONAY or RET (it is {})", channel.permission, full_type(relid, &channel.permission)?),
+            format!("Say how it spells them: mapping => '{{\"{key}_permission_values\": {{\"ONAY\": [\"E\"], \"RET\": [\"H\"]}}}}'."),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The declared length of a char(n)/varchar(n) column (None: unlimited).
+fn char_length(relid: pg_sys::Oid, column: &str) -> Result<Option<i32>, Error> {
+    Spi::get_one_with_args::<i32>(
+        "SELECT CASE WHEN atttypmod > 4 THEN atttypmod - 4 END FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2",
+        &[relid.into(), column.into()],
+    )
+    .map_err(|e| Error::Internal(format!("reading a column's length failed: {e}")))
+}
+
+fn full_type(relid: pg_sys::Oid, column: &str) -> Result<String, Error> {
+    Spi::get_one_with_args::<String>(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attname = $2",
+        &[relid.into(), column.into()],
+    )
+    .map(Option::unwrap_or_default)
+    .map_err(|e| Error::Internal(format!("reading a column's type failed: {e}")))
 }
 
 fn table_columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error> {

@@ -15,8 +15,8 @@
 //! ([`Applying`]): that mark lives in the worker's process memory, out of reach of any session.
 
 use crate::core::channel::{decide_channel, ChannelDecision, ChannelValues};
-use crate::core::mapping::TableMapping;
-use crate::core::{ConsentType, Error, Problem, RecipientType};
+use crate::core::mapping::{PermissionValues, SourceValues, TableMapping};
+use crate::core::{ConsentStatus, ConsentType, Error, Problem, RecipientType};
 use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
 use crate::sql_api::{calendar, time};
@@ -71,6 +71,39 @@ struct ChannelLayout {
     consent_type: ConsentType,
     /// address, permission, consent_date, source
     columns: [Column; 4],
+    /// The permission column's own spelling of ONAY/RET (a value map), if any.
+    permission_values: Option<PermissionValues>,
+    /// Free-text sources and the HS_* source each stands for, if any.
+    source_values: Option<SourceValues>,
+}
+
+impl ChannelLayout {
+    /// The permission as ONAY/RET: a boolean's true/false, a mapped value, or the text itself
+    /// (a value outside the map stays as written, for the H115 that names it).
+    fn canonical_permission(&self, raw: Option<String>) -> Option<String> {
+        let raw = raw?;
+        if self.columns[1].type_oid == pg_sys::BOOLOID {
+            return Some(if raw == "t" { "ONAY" } else { "RET" }.to_owned());
+        }
+        match &self.permission_values {
+            Some(values) => Some(values.status_of(&raw).map_or(raw, |s| s.as_str().to_owned())),
+            None => Some(raw),
+        }
+    }
+
+    /// The source as IYS's HS_* name when the source map knows the value; else as written.
+    fn canonical_source(&self, raw: Option<String>) -> Option<String> {
+        let raw = raw?;
+        match self.source_values.as_ref().and_then(|v| v.source_of(&raw)) {
+            Some(source) => Some(source.to_owned()),
+            None => Some(raw),
+        }
+    }
+
+    /// Whether pg_iys may rewrite the permission as canonical ONAY/RET (text without a map).
+    fn stores_canonical_permission(&self) -> bool {
+        self.columns[1].is_text() && self.permission_values.is_none()
+    }
 }
 
 /// A column of the row key, compared binary between the old and the new row.
@@ -174,6 +207,8 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             Ok(ChannelLayout {
                 consent_type: c.consent_type,
                 columns: [find(&c.address)?, find(&c.permission)?, find(&c.consent_date)?, find(&c.source)?],
+                permission_values: c.permission_values.clone(),
+                source_values: c.source_values.clone(),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -198,7 +233,7 @@ fn is_text_type(oid: pg_sys::Oid) -> bool {
 }
 
 fn is_timestamp_type(oid: pg_sys::Oid) -> bool {
-    oid == pg_sys::TIMESTAMPOID || oid == pg_sys::TIMESTAMPTZOID
+    oid == pg_sys::TIMESTAMPOID || oid == pg_sys::TIMESTAMPTZOID || oid == pg_sys::DATEOID
 }
 
 /// Raw access to one heap tuple of the firing trigger.
@@ -234,6 +269,12 @@ impl Tuple {
 
     /// A timestamp / timestamptz column as Turkey wall-clock time.
     fn turkey_time(&self, column: &Column) -> Option<chrono::NaiveDateTime> {
+        if column.type_oid == pg_sys::DATEOID {
+            // A date column: the consent was given that day; midnight Turkey time.
+            let days = self.datum(column)?.value() as i32;
+            let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+            return epoch.checked_add_signed(chrono::Duration::days(days.into())).and_then(|d| d.and_hms_opt(0, 0, 0));
+        }
         let micros = self.datum(column)?.value() as i64;
         let t = time::from_pg_micros(micros);
         Some(if column.type_oid == pg_sys::TIMESTAMPTZOID { crate::core::utc_to_turkey(t.and_utc()) } else { t })
@@ -248,12 +289,13 @@ struct OwnedChannel {
 }
 
 impl OwnedChannel {
-    fn read(tuple: &Tuple, columns: &[Column; 4]) -> OwnedChannel {
+    fn read(tuple: &Tuple, channel: &ChannelLayout) -> OwnedChannel {
+        let columns = &channel.columns;
         OwnedChannel {
             address: tuple.text(&columns[0]),
-            permission: tuple.text(&columns[1]),
+            permission: channel.canonical_permission(tuple.text(&columns[1])),
             consent_date: tuple.turkey_time(&columns[2]),
-            source: tuple.text(&columns[3]),
+            source: channel.canonical_source(tuple.text(&columns[3])),
         }
     }
 
@@ -333,17 +375,29 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     let mut changes = Changes::new(natts);
     let mut queues_something = false;
 
-    for channel in &layout.channels {
-        let new_values = OwnedChannel::read(&new, &channel.columns);
-        let old_values = old.as_ref().map(|o| OwnedChannel::read(o, &channel.columns));
-        let decision = decide_channel(
-            channel.consent_type,
-            &new_values.values(),
-            old_values.as_ref().map(OwnedChannel::values).as_ref(),
-            recipient_type,
-            now,
-            &cal,
-        );
+    let decisions: Vec<(&ChannelLayout, OwnedChannel, ChannelDecision)> = layout
+        .channels
+        .iter()
+        .map(|channel| {
+            let new_values = OwnedChannel::read(&new, channel);
+            let old_values = old.as_ref().map(|o| OwnedChannel::read(o, channel));
+            let decision = decide_channel(
+                channel.consent_type,
+                &new_values.values(),
+                old_values.as_ref().map(OwnedChannel::values).as_ref(),
+                recipient_type,
+                now,
+                &cal,
+            );
+            (channel, new_values, explain_permission(channel, decision))
+        })
+        .collect();
+    // An opt-out is never blocked: a row that withdraws a consent on one channel is stored even
+    // when another channel of it breaks IYS's rules (that channel keeps its old values).
+    let withdraws = decisions.iter().any(|(_, _, d)| matches!(d, ChannelDecision::Accept { status: ConsentStatus::Ret, .. }));
+    let on_invalid = if withdraws { OnInvalid::Keep } else { layout.on_invalid };
+
+    for (channel, new_values, decision) in decisions {
         let [address, _permission, consent_date, source] = &channel.columns;
         match decision {
             ChannelDecision::Unchanged { normalized_address } => {
@@ -355,8 +409,9 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                 queues_something |= send;
                 write_address(&mut changes, address, new_values.address.as_deref(), Some(normalized_address));
                 let permission = &channel.columns[1];
-                // Store the canonical ONAY/RET so later comparisons are exact.
-                if permission.is_text() && new_values.permission.as_deref() != Some(status.as_str()) {
+                // Store the canonical ONAY/RET so later comparisons are exact (not over the
+                // table's own vocabulary, which the app reads back).
+                if channel.stores_canonical_permission() && new_values.permission.as_deref() != Some(status.as_str()) {
                     changes.set(permission, status.as_str().into_datum());
                 }
                 // The row says what was sent: our source over the one IYS had set.
@@ -380,7 +435,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                     "IYS cannot take an existing consent again with another date or source. Change the permission (or the address) to record a new movement.".into(),
                 );
             }
-            ChannelDecision::Invalid { problems } => match layout.on_invalid {
+            ChannelDecision::Invalid { problems } => match on_invalid {
                 OnInvalid::Reject => {
                     return Err(Error::RowRejected {
                         table: layout.table.clone(),
@@ -435,6 +490,15 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         )
     };
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified) }))
+}
+
+/// An H115 on a column with a value map names the map's values, not ONAY/RET.
+fn explain_permission(channel: &ChannelLayout, decision: ChannelDecision) -> ChannelDecision {
+    let (ChannelDecision::Invalid { mut problems }, Some(values)) = (decision.clone(), &channel.permission_values) else { return decision };
+    for problem in problems.iter_mut().filter(|p| p.code == "H115" && !p.value.is_empty()) {
+        problem.message_en = format!("permission must be {}", values.describe());
+    }
+    ChannelDecision::Invalid { problems }
 }
 
 /// `text` as a datum of the column's type (text types directly, others through the type's

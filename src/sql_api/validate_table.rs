@@ -10,6 +10,7 @@
 //! normal state; IYS answers H175 for a RET it never had, which pg_iys records as "not in IYS"), and the reporting window H467 only with
 //! `check_window => true` (most rows of a live table were collected long ago).
 
+use crate::core::mapping::{PermissionValues, SourceValues};
 use crate::core::{parse_iys_datetime, Calendar, ConsentInput, ConsentStatus, ConsentType, Error, Problem,
     RecipientType,
 };
@@ -72,6 +73,10 @@ struct Channel {
     consent_type: ConsentType,
     recipient: Option<Col>,
     permission: Col,
+    /// As the row trigger reads the permission: a boolean, a value map, or ONAY/RET.
+    permission_is_bool: bool,
+    permission_values: Option<PermissionValues>,
+    source_values: Option<SourceValues>,
     date: Option<(Col, DateKind)>,
     source: Option<Col>,
 }
@@ -90,6 +95,9 @@ fn resolve_mapping(mapping: Option<&Value>) -> Vec<(&'static str, Option<String>
         })
     };
     for (key, value) in object {
+        if key.ends_with("_permission_values") || key.ends_with("_source_values") {
+            continue; // value maps: see value_maps()
+        }
         let Some(slot) = names.iter_mut().find(|(k, _)| *k == key.as_str()) else {
             raise(&Error::InvalidParameter {
                 parameter: "mapping",
@@ -108,6 +116,14 @@ fn resolve_mapping(mapping: Option<&Value>) -> Vec<(&'static str, Option<String>
         };
     }
     names
+}
+
+/// The value maps of `prefix`'s permission and source columns, as attach takes them.
+fn value_maps(mapping: Option<&Value>, prefix: &str) -> (Option<PermissionValues>, Option<SourceValues>) {
+    let get = |suffix: &str| mapping.and_then(|m| m.get(format!("{prefix}_{suffix}")).map(|v| (format!("{prefix}_{suffix}"), v)));
+    let permission = get("permission_values").map(|(key, v)| PermissionValues::from_json(&key, v).or_raise());
+    let source = get("source_values").map(|(key, v)| SourceValues::from_json(&key, v).or_raise());
+    (permission, source)
 }
 
 /// The scan plan: the SELECT and where each value lands.
@@ -226,11 +242,16 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
             (Col { name, pos: add(&mut select, expr) }, kind)
         });
         let source = text_col(&mut select, source_key);
+        let permission_is_bool = pg_sys::Oid::from(type_of(permission_key, &permission.name)) == pg_sys::BOOLOID;
+        let (permission_values, source_values) = value_maps(mapping, prefix);
         channels.push(Channel {
             label: consent_type.as_str(),
             consent_type,
             recipient,
             permission,
+            permission_is_bool,
+            permission_values,
+            source_values,
             date,
             source,
         });
@@ -250,20 +271,28 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
     Plan { query, row_id_pos, contact_type, channels }
 }
 
-/// ONAY/RET in any case or Turkish spelling, booleans' text, and the usual yes/no shorthands.
-fn parse_permission(raw: &str) -> Option<ConsentStatus> {
-    if let Ok(status) = ConsentStatus::parse(raw) {
-        return Some(status);
+impl Channel {
+    /// The permission as the row trigger reads it: a boolean column's true/false, a value map's
+    /// values, or ONAY/RET; nothing else.
+    fn status_of(&self, raw: &str) -> Option<ConsentStatus> {
+        if self.permission_is_bool {
+            return match raw {
+                "true" => Some(ConsentStatus::Onay),
+                "false" => Some(ConsentStatus::Ret),
+                _ => None,
+            };
+        }
+        match &self.permission_values {
+            Some(values) => values.status_of(raw),
+            None => ConsentStatus::parse(raw).ok(),
+        }
     }
-    let t = raw.trim();
-    const YES: &[&str] = &["true", "t", "yes", "y", "1", "evet", "e", "on"];
-    const NO: &[&str] = &["false", "f", "no", "n", "0", "hayir", "hayır", "h", "off"];
-    if YES.iter().any(|y| y.eq_ignore_ascii_case(t)) {
-        Some(ConsentStatus::Onay)
-    } else if NO.iter().any(|n| n.eq_ignore_ascii_case(t) || t.to_lowercase() == *n) {
-        Some(ConsentStatus::Ret)
-    } else {
-        None
+
+    fn permission_spelling(&self) -> String {
+        match &self.permission_values {
+            Some(values) => values.describe(),
+            None => "ONAY or RET (another vocabulary needs a value map, e.g. \"gsm_permission_values\")".into(),
+        }
     }
 }
 
@@ -324,13 +353,13 @@ impl Scan<'_> {
         }
         for ch in &plan.channels {
             let Some(permission) = row.get::<&str>(ch.permission.pos)? else { continue };
-            let status = parse_permission(permission);
+            let status = ch.status_of(permission);
             if status.is_none() {
                 self.results.push(out(
                     row_id,
                     Some(ch.label),
                     &ch.permission.name,
-                    Problem::new("H115", "status", permission.trim(), "permission must be ONAY or RET (or true/false, Y/N, 1/0, E/H)"),
+                    Problem::new("H115", "status", permission.trim(), &format!("permission must be {}", ch.permission_spelling())),
                 ));
             }
             let recipient = match &ch.recipient {
@@ -341,6 +370,7 @@ impl Scan<'_> {
                 Some(col) => row.get::<&str>(col.pos)?,
                 None => None,
             };
+            let source = source.map(|s| ch.source_values.as_ref().and_then(|v| v.source_of(s)).unwrap_or(s));
             let mut date_unreadable = false;
             let consent_date = match &ch.date {
                 None => None,
@@ -519,8 +549,26 @@ mod tests {
         setup();
         assert_eq!(
             problems("iys.validate_table('mc', at => '2024-03-06 12:00+03')"),
-            "2:EPOSTA:H120:email 2:MESAJ:H121:gsm 3:MESAJ:H121:gsm 4:EPOSTA:H115:email_permission \
+            "2:EPOSTA:H120:email 2:MESAJ:H121:gsm 3:MESAJ:H115:gsm_permission 3:MESAJ:H121:gsm 4:EPOSTA:H115:email_permission \
              4:EPOSTA:H119:email_source 4:EPOSTA:H162:email_consent_date 4:H116:contact_type"
+        );
+    }
+
+    /// What the row trigger takes, validate_table takes: 'Y' only through a value map, a
+    /// free-text source only through a source map.
+    #[pg_test]
+    fn value_maps_as_attach_reads_them() {
+        setup();
+        Spi::run("UPDATE mc SET gsm_permission = 'E', gsm_source = 'mağaza', gsm = '0532 123 45 67', gsm_consent_date = '2024-03-05 07:00+00' WHERE id = 3").unwrap();
+        assert_eq!(
+            problems(r#"iys.validate_table('mc', '{"email_permission": null, "contact_type": null}', at => '2024-03-06 12:00+03')"#),
+            "2:MESAJ:H121:gsm 3:MESAJ:H115:gsm_permission 3:MESAJ:H119:gsm_source"
+        );
+        assert_eq!(
+            problems(r#"iys.validate_table('mc', '{"email_permission": null, "contact_type": null,
+                "gsm_permission_values": {"ONAY": ["E", "ONAY"], "RET": ["H", "RET"]}, "gsm_source_values": {"mağaza": "HS_FIZIKSEL_ORTAM"}}',
+                at => '2024-03-06 12:00+03')"#),
+            "2:MESAJ:H121:gsm"
         );
     }
 
@@ -530,7 +578,7 @@ mod tests {
         // Three business days after Tue 2024-03-05 10:00 is Fri 2024-03-08 10:00.
         assert_eq!(
             problems("iys.validate_table('mc', '{\"email_permission\": null}', at => '2024-03-08 12:00+03', check_window => true)"),
-            "1:MESAJ:H467:gsm_consent_date 2:MESAJ:H121:gsm 2:MESAJ:H467:gsm_consent_date 3:MESAJ:H121:gsm 4:H116:contact_type"
+            "1:MESAJ:H467:gsm_consent_date 2:MESAJ:H121:gsm 2:MESAJ:H467:gsm_consent_date 3:MESAJ:H115:gsm_permission 3:MESAJ:H121:gsm 4:H116:contact_type"
         );
         // ARAMA accepts landlines; the call channel reads the gsm columns here. Without a
         // contact_type column every row is BIREYSEL, so row 3 needs a date and a source.
@@ -538,7 +586,7 @@ mod tests {
             problems(r#"iys.validate_table('mc', '{"email_permission": null, "gsm_permission": null, "call": "gsm",
                 "call_permission": "gsm_permission", "call_consent_date": "gsm_consent_date",
                 "call_source": "gsm_source", "contact_type": null}', at => '2024-03-06 12:00+03')"#),
-            "2:ARAMA:H121:gsm 3:ARAMA:H112:gsm_consent_date 3:ARAMA:H113:gsm_source"
+            "2:ARAMA:H121:gsm 3:ARAMA:H112:gsm_consent_date 3:ARAMA:H113:gsm_source 3:ARAMA:H115:gsm_permission"
         );
     }
 

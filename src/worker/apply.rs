@@ -16,7 +16,7 @@ use crate::core::Error;
 use crate::sql_api::consent_trigger::Applying;
 use crate::sql_api::privilege;
 use pgrx::prelude::*;
-use pgrx::spi::quote_identifier as ident;
+use pgrx::spi::{quote_identifier as ident, quote_literal as literal};
 
 const ITEMS_PER_TRANSACTION: i64 = 100;
 /// Items per round, so that sending is never starved by a long backlog.
@@ -49,8 +49,44 @@ struct Channel {
     address_indexed: bool,
     address: String,
     permission: String,
+    /// The permission column's own spelling of ONAY and RET (a value map; the first is written).
+    onay_values: Vec<String>,
+    ret_values: Vec<String>,
     consent_date: String,
     source: String,
+}
+
+impl Channel {
+    /// The row's permission as ONAY/RET text, in SQL (a boolean, a value map, or ONAY/RET).
+    fn read_status(&self, permission_type: &str) -> String {
+        let col = ident(&self.permission);
+        if permission_type == "boolean" {
+            return format!("CASE WHEN {col} THEN 'ONAY' WHEN NOT {col} THEN 'RET' END");
+        }
+        if self.onay_values.is_empty() {
+            return format!("{col}::pg_catalog.text");
+        }
+        let arms: String = [("ONAY", &self.onay_values), ("RET", &self.ret_values)]
+            .iter()
+            .flat_map(|(status, list)| list.iter().map(move |v| format!(" WHEN {} THEN '{status}'", literal(&v.to_lowercase()))))
+            .collect();
+        format!("CASE pg_catalog.lower(pg_catalog.btrim({col}::pg_catalog.text)){arms} END")
+    }
+
+    /// `$1` (ONAY/RET) as the value the permission column holds.
+    fn write_status(&self, permission_type: &str) -> String {
+        if permission_type == "boolean" {
+            return "($1::pg_catalog.text OPERATOR(pg_catalog.=) 'ONAY')".into();
+        }
+        match (self.onay_values.first(), self.ret_values.first()) {
+            (Some(onay), Some(ret)) => format!(
+                "(CASE $1::pg_catalog.text WHEN 'ONAY' THEN {} ELSE {} END)::{permission_type}",
+                literal(onay),
+                literal(ret)
+            ),
+            _ => format!("$1::{permission_type}"),
+        }
+    }
 }
 
 struct Item {
@@ -235,6 +271,9 @@ fn tables() -> Result<Vec<Table>, Error> {
         .map(|(relid, owner, name, brand_code, brand_column, key_columns, channels)| {
             let channels: Vec<serde_json::Value> = serde_json::from_str(&channels).map_err(|e| Error::Internal(e.to_string()))?;
             let text = |c: &serde_json::Value, key: &str| c[key].as_str().unwrap_or_default().to_owned();
+            let texts = |c: &serde_json::Value, key: &str| -> Vec<String> {
+                c[key].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+            };
             let indexed = crate::sql_api::attach::indexed_columns(relid)?;
             Ok(Table {
                 relid,
@@ -250,6 +289,8 @@ fn tables() -> Result<Vec<Table>, Error> {
                         address_indexed: indexed.contains(&text(c, "address")),
                         address: text(c, "address"),
                         permission: text(c, "permission"),
+                        onay_values: texts(c, "onay_values"),
+                        ret_values: texts(c, "ret_values"),
                         consent_date: text(c, "consent_date"),
                         source: text(c, "source"),
                     })
@@ -347,18 +388,19 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
         };
         let key = table.key_columns.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
         let select = format!(
-            "SELECT ctid::pg_catalog.text, pg_catalog.to_char({date}, 'YYYY-MM-DD HH24:MI:SS'), {perm}::pg_catalog.text,
+            "SELECT ctid::pg_catalog.text, pg_catalog.to_char({date}, 'YYYY-MM-DD HH24:MI:SS'), {perm},
                     ROW({key})::pg_catalog.text
                FROM {table} WHERE {address} {equals} $1::{address_type}{brand_filter} FOR UPDATE",
-            perm = ident(&channel.permission),
+            perm = channel.read_status(&permission_type),
             table = table.name,
             address = ident(&channel.address),
         );
         let update = format!(
-            "UPDATE {table} SET {perm} = $1::{permission_type}, {date_col} = {date_value}, {src} = $3::{source_type}
+            "UPDATE {table} SET {perm} = {status}, {date_col} = {date_value}, {src} = $3::{source_type}
               WHERE ctid OPERATOR(pg_catalog.=) $4::pg_catalog.tid",
             table = table.name,
             perm = ident(&channel.permission),
+            status = channel.write_status(&permission_type),
             date_col = ident(&channel.consent_date),
             date_value = if with_tz { "($2::pg_catalog.timestamp AT TIME ZONE INTERVAL '+03:00')" } else { "$2::pg_catalog.timestamp" },
             src = ident(&channel.source),
