@@ -9,6 +9,8 @@
 --     a pull gap over 7 days is bridged by status queries (iys.recover_pull_gap).
 --   * iys.can_send normalises its input; iys.can_send_many() and the view iys.sendable for
 --     campaign lists; iys.try_normalize_recipient().
+--   * ALTER TABLE that breaks an attached table's mapping is refused (event trigger
+--     pg_iys_attachment_guard, iys.verify_attachment()).
 
 ALTER TABLE iys.outbox DROP CONSTRAINT outbox_state_check;
 ALTER TABLE iys.outbox ADD CONSTRAINT outbox_state_check
@@ -778,3 +780,28 @@ SELECT pg_catalog.pg_extension_config_dump('iys.status_check', '');
 SELECT pg_catalog.pg_extension_config_dump('iys.reconcile_day', '');
 SELECT pg_catalog.pg_extension_config_dump('iys.reconcile_finding', '');
 SELECT pg_catalog.pg_extension_config_dump('iys.reconcile_finding_id_seq', '');
+
+CREATE FUNCTION iys.verify_attachment(
+	"relid" oid
+) RETURNS void
+STRICT VOLATILE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'verify_attachment_wrapper';
+
+-- ALTER TABLE that renames, drops or retypes a mapped column of an attached table is refused
+-- at once (iys.verify_attachment, src/sql_api/attach.rs), never discovered at the next write.
+CREATE FUNCTION iys.attachment_guard() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
+              WHERE c.classid = 'pg_catalog.pg_class'::regclass AND c.command_tag = 'ALTER TABLE'
+    LOOP
+        PERFORM iys.verify_attachment(r.objid);
+    END LOOP;
+END $$;
+REVOKE EXECUTE ON FUNCTION iys.attachment_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER pg_iys_attachment_guard ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION iys.attachment_guard();

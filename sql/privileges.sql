@@ -66,3 +66,20 @@ CREATE FUNCTION iys.drop_guard() RETURNS event_trigger LANGUAGE c AS 'MODULE_PAT
 REVOKE EXECUTE ON FUNCTION iys.drop_guard() FROM PUBLIC;
 CREATE EVENT TRIGGER pg_iys_drop_guard ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION iys.drop_guard();
+
+-- ALTER TABLE that renames, drops or retypes a mapped column of an attached table is refused
+-- at once (iys.verify_attachment, src/sql_api/attach.rs), never discovered at the next write.
+CREATE FUNCTION iys.attachment_guard() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
+              WHERE c.classid = 'pg_catalog.pg_class'::regclass AND c.command_tag = 'ALTER TABLE'
+    LOOP
+        PERFORM iys.verify_attachment(r.objid);
+    END LOOP;
+END $$;
+REVOKE EXECUTE ON FUNCTION iys.attachment_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER pg_iys_attachment_guard ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION iys.attachment_guard();

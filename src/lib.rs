@@ -59,6 +59,7 @@ mod worker;
         sql_api::adopt::adopt,
         sql_api::attach::attach,
         sql_api::attach::detach,
+        sql_api::attach::verify_attachment,
         sql_api::consent_trigger::consent_row_check,
         sql_api::validate_table::validate_table,
         sql_api::worker_status::worker_status

@@ -104,6 +104,34 @@ fn warn_if_not_the_workers_database() {
     }
 }
 
+/// Called by the event trigger pg_iys_attachment_guard after ALTER TABLE: refuses (and so rolls
+/// back) a change that leaves an attached table's mapping unusable (a mapped column renamed,
+/// dropped or retyped), so that it fails now, not at the application's next write.
+#[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
+fn verify_attachment(relid: pg_sys::Oid) {
+    let Some(attachment) = load_attachment(relid).or_raise() else { return };
+    // SAFETY: ALTER TABLE holds the table locked until the end of the transaction.
+    let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    let table = qualified_name(&tbl);
+    let broken = |why: String| -> ! {
+        crate::sql_api::error::raise(&Error::InvalidParameter {
+            parameter: "ALTER TABLE",
+            message: format!("this change breaks pg_iys's attachment of {table}: {why}"),
+            hint: Some(format!(
+                "Undo it, or SELECT iys.detach('{table}') first and attach the table again with a mapping for its new columns."
+            )),
+        })
+    };
+    if let Err(e) = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid) {
+        broken(e.to_string());
+    }
+    let columns = table_columns(relid).or_raise();
+    if let Some(key) = attachment.key_columns.iter().find(|k| !columns.iter().any(|(c, _)| c == *k)) {
+        broken(format!("its row key column \"{key}\" is gone"));
+    }
+}
+
 fn raise_not_attached(table: &str) -> ! {
     crate::sql_api::error::raise(&Error::NotAttached { table: table.to_owned() })
 }
