@@ -8,7 +8,8 @@
 //! `"email": null` / `"gsm": null` drops that channel. The call channel (ARAMA) is synced only
 //! when one of `call`, `call_permission`, `call_consent_date`, `call_source` is given; its
 //! address defaults to the GSM column. `brand_column` names a per-row brand code column and
-//! `row_id` the column identifying a row (default: the primary key).
+//! `row_id` the column identifying a row (default: the primary key), `local_only` a boolean
+//! column that keeps a row out of IYS (neither checked nor sent).
 //!
 //! A permission column in the table's own vocabulary gets a value map,
 //! `"gsm_permission_values": {"ONAY": ["E", "Evet"], "RET": ["H", "Hayır"]}`: values are matched
@@ -136,7 +137,7 @@ impl SourceValues {
 
 /// Every key a mapping may have.
 pub const KEYS: &[&str] = &[
-    "row_id", "contact_type", "brand_column",
+    "row_id", "contact_type", "brand_column", "local_only",
     "email", "email_permission", "email_consent_date", "email_source", "email_permission_values", "email_source_values",
     "gsm", "gsm_permission", "gsm_consent_date", "gsm_source", "gsm_permission_values", "gsm_source_values",
     "call", "call_permission", "call_consent_date", "call_source", "call_permission_values", "call_source_values",
@@ -181,6 +182,9 @@ pub struct TableMapping {
     pub contact_type: Option<String>,
     /// Column holding the brand code per row; None means the table's fixed brand.
     pub brand_column: Option<String>,
+    /// A boolean column: a row where it is true stays local (neither checked nor sent), e.g. a
+    /// non-citizen's contact or a row the application must not report.
+    pub local_only: Option<String>,
     /// Column identifying a row; None means the table's primary key.
     pub row_id: Option<String>,
     pub channels: Vec<ChannelColumns>,
@@ -192,6 +196,7 @@ impl Default for TableMapping {
         TableMapping {
             contact_type: Some("contact_type".to_owned()),
             brand_column: None,
+            local_only: None,
             row_id: None,
             channels: vec![ChannelColumns::defaults(ConsentType::Eposta), ChannelColumns::defaults(ConsentType::Mesaj)],
         }
@@ -236,6 +241,10 @@ impl TableMapping {
             let (channel, field) = match key.as_str() {
                 "contact_type" => {
                     mapping.contact_type = name;
+                    continue;
+                }
+                "local_only" => {
+                    mapping.local_only = name;
                     continue;
                 }
                 "brand_column" => {
@@ -300,7 +309,7 @@ impl TableMapping {
 
     /// Every column the mapping names, without duplicates (the address may serve two channels).
     pub fn all_columns(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.contact_type.iter().chain(&self.brand_column).map(String::as_str).collect();
+        let mut names: Vec<&str> = self.contact_type.iter().chain(&self.brand_column).chain(&self.local_only).map(String::as_str).collect();
         for channel in &self.channels {
             for name in channel.columns() {
                 if !names.contains(&name) {

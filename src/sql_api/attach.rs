@@ -31,6 +31,7 @@ const PERMISSION_TYPES: &[&str] = &["text", "character varying", "character", "i
 const DATE_TYPES: &[&str] = &["timestamp without time zone", "timestamp with time zone", "date"];
 const SOURCE_TYPES: &[&str] = &["text", "character varying", "character", "iys.consent_source"];
 const CONTACT_TYPE_TYPES: &[&str] = &["text", "character varying", "character", "iys.recipient_type"];
+const LOCAL_ONLY_TYPES: &[&str] = &["boolean"];
 const BRAND_TYPES: &[&str] = &["text", "character varying", "character", "integer", "bigint", "numeric"];
 
 #[pg_extern(volatile)]
@@ -310,6 +311,9 @@ impl AttachPlan {
         if let Some(bc) = &mapping.brand_column {
             check(bc, "brand_column", BRAND_TYPES)?;
         }
+        if let Some(lo) = &mapping.local_only {
+            check(lo, "local_only", LOCAL_ONLY_TYPES)?;
+        }
         for channel in &mapping.channels {
             let key = match channel.consent_type {
                 crate::core::ConsentType::Eposta => "email",
@@ -364,6 +368,7 @@ impl AttachPlan {
         let mut columns: Vec<&str> = self.mapping.channels.iter().flat_map(|c| c.columns()).collect();
         columns.extend(self.mapping.contact_type.as_deref());
         columns.extend(self.mapping.brand_column.as_deref());
+        columns.extend(self.mapping.local_only.as_deref());
         columns
     }
 
@@ -477,6 +482,14 @@ impl AttachPlan {
         }
     }
 
+    /// Leaves out the rows kept local (the `local_only` column), in SQL over alias `n`.
+    fn not_local_only(&self) -> String {
+        match &self.mapping.local_only {
+            Some(column) => format!(" AND NOT coalesce(n.{}, false)", ident(column)),
+            None => String::new(),
+        }
+    }
+
     /// The channel's source, in SQL over alias `n`: through the source map when there is one,
     /// as iys.consent_source (`lenient`: as text, for rows written before the triggers existed).
     fn source_expr(&self, channel: &ChannelColumns, lenient: bool) -> String {
@@ -541,7 +554,7 @@ impl AttachPlan {
             let join: Vec<String> = self.key_columns.iter().map(|k| format!("{} = {}", col("o", k), col("n", k))).collect();
             sql.push_str(&format!(" JOIN iys_old_rows o ON {}", join.join(" AND ")));
         }
-        sql.push_str(&format!(" WHERE {address} IS NOT NULL AND {permission} IS NOT NULL"));
+        sql.push_str(&format!(" WHERE {address} IS NOT NULL AND {permission} IS NOT NULL{}", self.not_local_only()));
         if update {
             // The row trigger leaves address and permission as they were unless the consent
             // really changed, so a textual difference is a consent movement.
@@ -605,7 +618,7 @@ impl AttachPlan {
                           {status} AS local_status, \
                           {date} AS local_consent_date, {source}::text AS local_source, \
                           {relid}::oid AS source_table, {key} AS source_key \
-                     FROM {t} n WHERE {present}) k \
+                     FROM {t} n WHERE {present}{local}) k \
                   WHERE k.recipient IS NOT NULL AND k.brand_code IS NOT NULL \
                   ORDER BY brand_code, recipient, recipient_type, local_consent_date DESC NULLS LAST",
                 brand = self.brand_expr(),
@@ -616,6 +629,7 @@ impl AttachPlan {
                 source = self.source_expr(channel, true),
                 relid = u32::from(self.relid),
                 key = self.key_expr(),
+                local = self.not_local_only(),
             ),
         }
     }

@@ -124,6 +124,8 @@ struct RowLayout {
     contact_type: Option<Column>,
     /// Per-row brand code column, and the table's fixed brand (its fallback), if any.
     brand: Option<Column>,
+    /// True on a row that stays local: neither checked nor queued.
+    local_only: Option<Column>,
     fixed_brand: Option<String>,
     channels: Vec<ChannelLayout>,
 }
@@ -200,6 +202,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
     };
     let contact_type = mapping.contact_type.as_deref().map(&find).transpose()?;
     let brand = mapping.brand_column.as_deref().map(&find).transpose()?;
+    let local_only = mapping.local_only.as_deref().map(&find).transpose()?;
     let channels = mapping
         .channels
         .iter()
@@ -225,7 +228,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             Ok(KeyColumn { name: column.name, attno: column.attno, by_value: att.attbyval, length: att.attlen, output_fn })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(RowLayout { table, key, on_invalid, contact_type, brand, fixed_brand, channels })
+    Ok(RowLayout { table, key, on_invalid, contact_type, brand, local_only, fixed_brand, channels })
 }
 
 fn is_text_type(oid: pg_sys::Oid) -> bool {
@@ -357,6 +360,10 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     let old = old_tuple.map(|tuple| Tuple { tuple, tupdesc });
     if let Some(old) = &old {
         refuse_key_change(&layout, old, &new)?;
+    }
+    if layout.local_only.as_ref().is_some_and(|column| new.text(column).as_deref() == Some("t")) {
+        // A row kept out of IYS: stored as it is (the enqueue statement skips it too).
+        return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple) }));
     }
 
     let recipient_type = match &layout.contact_type {

@@ -31,6 +31,7 @@ const CHUNK_ROWS: i64 = 10_000;
 /// channel has no default columns.
 const KEYS: &[(&str, Option<&str>)] = &[
     ("row_id", None),
+    ("local_only", None),
     ("contact_type", Some("contact_type")),
     ("email", Some("email")),
     ("email_permission", Some("email_permission")),
@@ -263,8 +264,16 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
             hint: None,
         });
     }
+    // Rows kept out of IYS (attach's `local_only` column) are not checked, as the triggers do.
+    let local = match name_of("local_only") {
+        Some(column) => {
+            type_of("local_only", &column);
+            format!(" WHERE NOT coalesce({}::boolean, false)", quote_identifier(&column))
+        }
+        None => String::new(),
+    };
     let query = format!(
-        "SELECT {} FROM {}",
+        "SELECT {} FROM {}{local}",
         if select.is_empty() { "1".into() } else { select.join(", ") },
         table_name
     );

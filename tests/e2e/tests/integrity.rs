@@ -115,9 +115,10 @@ fn attach_refuses_unfit_tables_and_drop_extension_keeps_unsent_changes() {
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_iys'"), 0);
 }
 
-/// A table that cannot take a pulled change (here: a mapped column renamed away, later the
+/// A table that cannot take a pulled change (here: an owner trigger that refuses it, later the
 /// whole table dropped) must not stop the pull or the other tables: the change is quarantined
-/// for that table, with the reason, and applied everywhere else.
+/// for that table, with the reason, and applied everywhere else. (Renaming a mapped column
+/// away is refused at DDL time.)
 #[test]
 fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
     let sim = Sim::start();
@@ -130,7 +131,15 @@ fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
     insert_gsm(&mut c, "mirror_contact", "+905320000001");
     wait_settled(&cluster, Duration::from_secs(30));
 
-    c.batch_execute("ALTER TABLE mirror_contact RENAME COLUMN gsm_permission TO perm").unwrap();
+    let (code, message) = pg_iys_e2e::expect_error(&mut c, "ALTER TABLE mirror_contact RENAME COLUMN gsm_permission TO perm");
+    assert_eq!(code, "22023", "{message}");
+    assert!(message.contains("breaks pg_iys's attachment of public.mirror_contact"), "{message}");
+    c.batch_execute(
+        "CREATE FUNCTION refuse_ret() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.gsm_permission = 'RET' THEN RAISE EXCEPTION 'mirror_contact takes no RET today'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER a_refuse_ret BEFORE UPDATE ON mirror_contact FOR EACH ROW EXECUTE FUNCTION refuse_ret();",
+    )
+    .unwrap();
     citizen_change(&sim, "+905320000001", "RET", None);
     citizen_change(&sim, "+905320000002", "RET", None);
     assert!(
