@@ -23,6 +23,13 @@
 use super::error::Error;
 use super::model::{ConsentStatus, ConsentType};
 
+/// A stored value as value maps compare it: without surrounding whitespace, lower-cased (all of
+/// Unicode: 'MAĞAZA' is 'mağaza'). The SQL side calls the same function (`iys.fold_value`), so
+/// the row check and the statement that queues the row read a value the same way.
+pub fn fold(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
 /// How a permission column spells ONAY and RET (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermissionValues {
@@ -51,7 +58,7 @@ impl PermissionValues {
             return Err(bad());
         }
         let values = PermissionValues { onay: list("ONAY")?, ret: list("RET")? };
-        if let Some(both) = values.onay.iter().find(|o| values.ret.iter().any(|r| r.eq_ignore_ascii_case(o))) {
+        if let Some(both) = values.onay.iter().find(|o| values.ret.iter().any(|r| fold(r) == fold(o))) {
             return Err(Error::Config(format!("\"{key}\" gives \"{both}\" for both ONAY and RET")));
         }
         Ok(values)
@@ -59,8 +66,8 @@ impl PermissionValues {
 
     /// The status a stored value stands for; None for a value outside the map.
     pub fn status_of(&self, value: &str) -> Option<ConsentStatus> {
-        let value = value.trim();
-        let matches = |list: &[String]| list.iter().any(|v| v.eq_ignore_ascii_case(value) || v.to_lowercase() == value.to_lowercase());
+        let value = fold(value);
+        let matches = |list: &[String]| list.iter().any(|v| fold(v) == value);
         if matches(&self.onay) {
             Some(ConsentStatus::Onay)
         } else if matches(&self.ret) {
@@ -119,7 +126,7 @@ impl SourceValues {
             if from == "*" {
                 values.otherwise = Some(to.to_owned());
             } else {
-                values.values.push((from.trim().to_lowercase(), to.to_owned()));
+                values.values.push((fold(from), to.to_owned()));
             }
         }
         Ok(values)
@@ -127,7 +134,7 @@ impl SourceValues {
 
     /// The HS_* source `value` stands for; None: not in the map (it is then taken as written).
     pub fn source_of(&self, value: &str) -> Option<&str> {
-        let value = value.trim().to_lowercase();
+        let value = fold(value);
         let listed = self.values.iter().find(|(from, _)| *from == value).map(|(_, to)| to.as_str());
         // IYS's own names (HS_*, and IYS_* that a pulled change wrote) are never re-mapped by `*`.
         let named = value.starts_with("hs_") || value.starts_with("iys_");
@@ -371,6 +378,7 @@ mod tests {
         let m = TableMapping::from_json(Some(r#"{"gsm_source_values": {"Web Sitesi": "HS_WEB", "*": "HS_FIZIKSEL_ORTAM"}}"#)).unwrap();
         let sources = m.channels.iter().find(|c| c.consent_type == ConsentType::Mesaj).unwrap().source_values.as_ref().unwrap();
         assert_eq!(sources.source_of(" web sitesi"), Some("HS_WEB"));
+        assert_eq!(sources.source_of("WEB SİTESİ\t").is_some(), true, "Unicode case and whitespace");
         assert_eq!(sources.source_of("kasa"), Some("HS_FIZIKSEL_ORTAM"));
         assert_eq!(sources.source_of("IYS_KISAMESAJ"), None, "a pulled IYS_* source stays as written");
         assert!(TableMapping::from_json(Some(r#"{"gsm_source_values": {"web": "IYS_WEB"}}"#)).is_err(), "only HS_* sources");

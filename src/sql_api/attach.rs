@@ -8,7 +8,7 @@
 //! only the extension's owner writes) and the enqueue statement is generated here from it, so no
 //! trigger ever runs SQL text that a table owner could have supplied.
 
-use crate::core::mapping::{ChannelColumns, TableMapping};
+use crate::core::mapping::{fold, ChannelColumns, TableMapping};
 use crate::core::{ConsentSource, ConsentStatus, Error, RecipientType};
 use crate::sql_api::consent_trigger::OnInvalid;
 use crate::sql_api::error::OrRaise;
@@ -502,8 +502,10 @@ impl AttachPlan {
             Some(to) => format!("CASE WHEN {raw} IS NULL THEN NULL ELSE {}{cast} END", literal(to)),
             None => as_written.clone(),
         };
-        // IYS's own names (HS_*, and IYS_* a pulled change wrote) are taken as written.
-        format!("CASE WHEN upper({raw}) LIKE 'HS\\_%' OR upper({raw}) LIKE 'IYS\\_%' THEN {as_written} ELSE CASE lower({raw}){arms} ELSE {otherwise} END END")
+        // IYS's own names (HS_*, and IYS_* a pulled change wrote) are taken as written; the rest
+        // is compared as the row check compares it (iys.fold_value).
+        let folded = format!("iys.fold_value(n.{}::text)", ident(&channel.source));
+        format!("CASE WHEN {folded} LIKE 'hs\\_%' OR {folded} LIKE 'iys\\_%' THEN {as_written} ELSE CASE {folded}{arms} ELSE {otherwise} END END")
     }
 
     /// The channel's permission as iys.consent_status, in SQL over alias `n`: a boolean, a value
@@ -519,9 +521,9 @@ impl AttachPlan {
                 let arms: String = [(ConsentStatus::Onay, &values.onay), (ConsentStatus::Ret, &values.ret)]
                     .iter()
                     .flat_map(|(status, list)| list.iter().map(move |v| (status, v)))
-                    .map(|(status, v)| format!(" WHEN {} THEN {}::iys.consent_status", literal(&v.to_lowercase()), literal(status.as_str())))
+                    .map(|(status, v)| format!(" WHEN {} THEN {}::iys.consent_status", literal(&fold(v)), literal(status.as_str())))
                     .collect();
-                format!("CASE lower(btrim({col}::text)){arms} END")
+                format!("CASE iys.fold_value({col}::text){arms} END")
             }
             None if lenient => format!(
                 "CASE upper(btrim({col}::text)) WHEN 'ONAY' THEN 'ONAY'::iys.consent_status WHEN 'RET' THEN 'RET'::iys.consent_status END"

@@ -75,6 +75,8 @@ struct ChannelLayout {
     permission_values: Option<PermissionValues>,
     /// Free-text sources and the HS_* source each stands for, if any.
     source_values: Option<SourceValues>,
+    /// The source column serves another channel too.
+    source_shared: bool,
 }
 
 impl ChannelLayout {
@@ -212,6 +214,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
                 columns: [find(&c.address)?, find(&c.permission)?, find(&c.consent_date)?, find(&c.source)?],
                 permission_values: c.permission_values.clone(),
                 source_values: c.source_values.clone(),
+                source_shared: mapping.channels.iter().filter(|o| o.source == c.source).count() > 1,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -428,10 +431,18 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
             }
             ChannelDecision::KeepOldDateAndSource { normalized_address } => {
                 let old = old.as_ref().expect("KeepOldDateAndSource only on UPDATE");
-                changes.set(consent_date, old.datum(consent_date));
-                changes.set(source, old.datum(source));
                 if !keep_old_spelling(&mut changes, channel, &new_values, Some(old), Some(&normalized_address)) {
                     write_address(&mut changes, address, new_values.address.as_deref(), Some(normalized_address));
+                }
+                // A source column shared with another channel belongs to that channel's movement
+                // too: this channel neither puts it back nor counts its change as its own.
+                let date_changed = OwnedChannel::read(old, channel).consent_date != new_values.consent_date;
+                if channel.source_shared && !date_changed {
+                    continue;
+                }
+                changes.set(consent_date, old.datum(consent_date));
+                if !channel.source_shared {
+                    changes.set(source, old.datum(source));
                 }
                 warning(
                     format!(
@@ -452,6 +463,9 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                 }
                 OnInvalid::Keep => {
                     for (i, column) in channel.columns.iter().enumerate() {
+                        if i == 3 && channel.source_shared {
+                            continue; // another channel's movement may own it
+                        }
                         // On INSERT there is no old consent: the address stays, the consent goes.
                         let value = match &old {
                             Some(old) => old.datum(column),

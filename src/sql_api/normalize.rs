@@ -119,6 +119,14 @@ fn try_normalize_recipient(recipient: &str, consent_type: consent_type) -> Optio
     crate::core::normalize_recipient(recipient, ConsentType::from(consent_type)).ok()
 }
 
+/// A stored value as attach's value maps compare it (trimmed, Unicode lower-case): the
+/// statement that queues a row reads mapped permissions and sources through it, exactly as the
+/// row check does.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn fold_value(value: &str) -> String {
+    crate::core::mapping::fold(value)
+}
+
 /// For CHECK constraints on text columns: whether `iys.normalize_phone()` accepts the text.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn is_valid_phone(phone_number: &str) -> bool {

@@ -68,9 +68,9 @@ impl Channel {
         }
         let arms: String = [("ONAY", &self.onay_values), ("RET", &self.ret_values)]
             .iter()
-            .flat_map(|(status, list)| list.iter().map(move |v| format!(" WHEN {} THEN '{status}'", literal(&v.to_lowercase()))))
+            .flat_map(|(status, list)| list.iter().map(move |v| format!(" WHEN {} THEN '{status}'", literal(&crate::core::mapping::fold(v)))))
             .collect();
-        format!("CASE pg_catalog.lower(pg_catalog.btrim({col}::pg_catalog.text)){arms} END")
+        format!("CASE iys.fold_value({col}::pg_catalog.text){arms} END")
     }
 
     /// `$1` (ONAY/RET) as the value the permission column holds.
