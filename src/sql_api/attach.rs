@@ -117,7 +117,7 @@ fn verify_attachment(relid: pg_sys::Oid) {
     let table = qualified_name(&tbl);
     let broken = |why: String| -> ! {
         crate::sql_api::error::raise(&Error::InvalidParameter {
-            parameter: "ALTER TABLE",
+            parameter: "table definition",
             message: format!("this change breaks pg_iys's attachment of {table}: {why}"),
             hint: Some(format!(
                 "Undo it, or SELECT iys.detach('{table}') first and attach the table again with a mapping for its new columns."

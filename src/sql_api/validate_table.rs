@@ -71,6 +71,8 @@ struct Col {
 
 struct Channel {
     label: &'static str,
+    /// The mapping keys' prefix: email, gsm or call.
+    prefix: &'static str,
     consent_type: ConsentType,
     recipient: Option<Col>,
     permission: Col,
@@ -247,6 +249,7 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
         let (permission_values, source_values) = value_maps(mapping, prefix);
         channels.push(Channel {
             label: consent_type.as_str(),
+            prefix,
             consent_type,
             recipient,
             permission,
@@ -300,7 +303,7 @@ impl Channel {
     fn permission_spelling(&self) -> String {
         match &self.permission_values {
             Some(values) => values.describe(),
-            None => "ONAY or RET (another vocabulary needs a value map, e.g. \"gsm_permission_values\")".into(),
+            None => format!("ONAY or RET (another vocabulary needs a value map: \"{}_permission_values\")", self.prefix),
         }
     }
 }
