@@ -620,12 +620,29 @@ mod tests {
     }
 
     #[test]
-    fn permissions() {
+    fn permissions_are_read_as_the_row_trigger_reads_them() {
         use crate::core::ConsentStatus::*;
-        for (raw, want) in [("ONAY", Some(Onay)), (" ret ", Some(Ret)), ("true", Some(Onay)), ("f", Some(Ret)),
-                            ("Y", Some(Onay)), ("N", Some(Ret)), ("1", Some(Onay)), ("0", Some(Ret)),
-                            ("Evet", Some(Onay)), ("HAYIR", Some(Ret)), ("hayır", Some(Ret)), ("maybe", None), ("", None)] {
-            assert_eq!(super::parse_permission(raw), want, "{raw:?}");
+        let channel = |is_bool: bool, values: Option<&str>| super::Channel {
+            label: "MESAJ",
+            prefix: "gsm",
+            consent_type: crate::core::ConsentType::Mesaj,
+            recipient: None,
+            permission: super::Col { name: "p".into(), pos: 1 },
+            permission_is_bool: is_bool,
+            permission_values: values.map(|v| super::PermissionValues::from_json("gsm_permission_values", &serde_json::from_str(v).unwrap()).unwrap()),
+            source_values: None,
+            date: None,
+            source: None,
+        };
+        let text = channel(false, None);
+        for (raw, want) in [("ONAY", Some(Onay)), (" ret ", Some(Ret)), ("Y", None), ("E", None), ("true", None), ("", None)] {
+            assert_eq!(text.status_of(raw), want, "text {raw:?}");
+        }
+        let boolean = channel(true, None);
+        assert_eq!((boolean.status_of("true"), boolean.status_of("false"), boolean.status_of("ONAY")), (Some(Onay), Some(Ret), None));
+        let mapped = channel(false, Some(r#"{"ONAY": ["E", "Evet"], "RET": "H"}"#));
+        for (raw, want) in [("e", Some(Onay)), ("EVET ", Some(Onay)), ("h", Some(Ret)), ("ONAY", None)] {
+            assert_eq!(mapped.status_of(raw), want, "mapped {raw:?}");
         }
     }
 }
