@@ -9,7 +9,9 @@
 //! when one of `call`, `call_permission`, `call_consent_date`, `call_source` is given; its
 //! address defaults to the GSM column. `brand_column` names a per-row brand code column and
 //! `row_id` the column identifying a row (default: the primary key), `local_only` a boolean
-//! column that keeps a row out of IYS (neither checked nor sent).
+//! column that keeps a row out of IYS (neither checked nor sent). `retailer_code` (a column, or
+//! an 8-digit code for every row) and `retailer_access` (a column of codes, or a list for every
+//! row) send the retailer (bayi) with each consent.
 //!
 //! A permission column in the table's own vocabulary gets a value map,
 //! `"gsm_permission_values": {"ONAY": ["E", "Evet"], "RET": ["H", "Hayır"]}`: values are matched
@@ -28,6 +30,23 @@ use super::model::{ConsentStatus, ConsentType};
 /// the row check and the statement that queues the row read a value the same way.
 pub fn fold(value: &str) -> String {
     value.trim().to_lowercase()
+}
+
+/// A retailer setting: a column of each row, or one value for the whole table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retailer<T> {
+    Column(String),
+    Fixed(T),
+}
+
+fn retailer_setting<T>(key: &str, value: &serde_json::Value, fixed: impl Fn(&serde_json::Value) -> Option<T>) -> Result<Option<Retailer<T>>, Error> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(column) if !column.is_empty() => Ok(Some(Retailer::Column(column.clone()))),
+        other => fixed(other).map(|v| Some(Retailer::Fixed(v))).ok_or_else(|| {
+            Error::Config(format!("mapping value of \"{key}\" must be a column name or IYS's 8-digit retailer code(s)"))
+        }),
+    }
 }
 
 /// How a permission column spells ONAY and RET (see the module documentation).
@@ -144,7 +163,7 @@ impl SourceValues {
 
 /// Every key a mapping may have.
 pub const KEYS: &[&str] = &[
-    "row_id", "contact_type", "brand_column", "local_only",
+    "row_id", "contact_type", "brand_column", "local_only", "retailer_code", "retailer_access",
     "email", "email_permission", "email_consent_date", "email_source", "email_permission_values", "email_source_values",
     "gsm", "gsm_permission", "gsm_consent_date", "gsm_source", "gsm_permission_values", "gsm_source_values",
     "call", "call_permission", "call_consent_date", "call_source", "call_permission_values", "call_source_values",
@@ -192,6 +211,9 @@ pub struct TableMapping {
     /// A boolean column: a row where it is true stays local (neither checked nor sent), e.g. a
     /// non-citizen's contact or a row the application must not report.
     pub local_only: Option<String>,
+    /// The retailer that collected the consent, and the retailers that may see it.
+    pub retailer_code: Option<Retailer<i64>>,
+    pub retailer_access: Option<Retailer<Vec<i64>>>,
     /// Column identifying a row; None means the table's primary key.
     pub row_id: Option<String>,
     pub channels: Vec<ChannelColumns>,
@@ -204,6 +226,8 @@ impl Default for TableMapping {
             contact_type: Some("contact_type".to_owned()),
             brand_column: None,
             local_only: None,
+            retailer_code: None,
+            retailer_access: None,
             row_id: None,
             channels: vec![ChannelColumns::defaults(ConsentType::Eposta), ChannelColumns::defaults(ConsentType::Mesaj)],
         }
@@ -211,6 +235,20 @@ impl Default for TableMapping {
 }
 
 impl TableMapping {
+    pub fn retailer_code_column(&self) -> Option<&str> {
+        match &self.retailer_code {
+            Some(Retailer::Column(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn retailer_access_column(&self) -> Option<&str> {
+        match &self.retailer_access {
+            Some(Retailer::Column(c)) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The default mapping with `json`'s overrides applied (None or `{}` is the default).
     pub fn from_json(json: Option<&str>) -> Result<TableMapping, Error> {
         let mut mapping = TableMapping::default();
@@ -224,6 +262,22 @@ impl TableMapping {
         let mut wants_call = false;
         let mut dropped = Vec::new();
         for (key, value) in &object {
+            match key.as_str() {
+                "retailer_code" => {
+                    mapping.retailer_code = retailer_setting(key, value, |v| {
+                        v.as_i64().filter(|n| super::retailer::parse_code(&n.to_string(), "retailerCode").is_ok())
+                    })?;
+                    continue;
+                }
+                "retailer_access" => {
+                    mapping.retailer_access = retailer_setting(key, value, |v| {
+                        let list: Vec<String> = v.as_array()?.iter().map(|i| i.as_i64().map(|n| n.to_string())).collect::<Option<_>>()?;
+                        super::retailer::parse_access(&list.join(",")).ok()
+                    })?;
+                    continue;
+                }
+                _ => {}
+            }
             if let Some((prefix, map)) = key.strip_suffix("_permission_values").map(|p| (p, "permission")).or_else(|| key.strip_suffix("_source_values").map(|p| (p, "source"))) {
                 let channel = match prefix {
                     "email" => ConsentType::Eposta,
@@ -317,6 +371,9 @@ impl TableMapping {
     /// Every column the mapping names, without duplicates (the address may serve two channels).
     pub fn all_columns(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self.contact_type.iter().chain(&self.brand_column).chain(&self.local_only).map(String::as_str).collect();
+        for retailer in [self.retailer_code_column(), self.retailer_access_column()].into_iter().flatten() {
+            names.push(retailer);
+        }
         for channel in &self.channels {
             for name in channel.columns() {
                 if !names.contains(&name) {
@@ -382,6 +439,19 @@ mod tests {
         assert_eq!(sources.source_of("kasa"), Some("HS_FIZIKSEL_ORTAM"));
         assert_eq!(sources.source_of("IYS_KISAMESAJ"), None, "a pulled IYS_* source stays as written");
         assert!(TableMapping::from_json(Some(r#"{"gsm_source_values": {"web": "IYS_WEB"}}"#)).is_err(), "only HS_* sources");
+    }
+
+    #[test]
+    fn retailers_by_column_or_for_the_table() {
+        let m = TableMapping::from_json(Some(r#"{"retailer_code": "bayi", "retailer_access": [55550127, 98528475]}"#)).unwrap();
+        assert_eq!(m.retailer_code, Some(Retailer::Column("bayi".into())));
+        assert_eq!(m.retailer_access, Some(Retailer::Fixed(vec![55550127, 98528475])));
+        let m = TableMapping::from_json(Some(r#"{"retailer_code": 55550127, "retailer_access": "erisim"}"#)).unwrap();
+        assert_eq!((m.retailer_code, m.retailer_access_column()), (Some(Retailer::Fixed(55550127)), Some("erisim")));
+        for bad in [r#"{"retailer_code": 123}"#, r#"{"retailer_access": []}"#, r#"{"retailer_access": [1]}"#, r#"{"retailer_code": true}"#] {
+            let err = TableMapping::from_json(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("8-digit retailer code"), "{bad}: {err}");
+        }
     }
 
     #[test]

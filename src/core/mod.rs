@@ -13,6 +13,7 @@ pub mod mapping;
 pub mod model;
 pub mod phone;
 pub mod problem;
+pub mod retailer;
 pub mod rules;
 pub mod time;
 

@@ -8,7 +8,7 @@
 //! only the extension's owner writes) and the enqueue statement is generated here from it, so no
 //! trigger ever runs SQL text that a table owner could have supplied.
 
-use crate::core::mapping::{fold, ChannelColumns, TableMapping};
+use crate::core::mapping::{fold, ChannelColumns, Retailer, TableMapping};
 use crate::core::{ConsentSource, ConsentStatus, Error, RecipientType};
 use crate::sql_api::consent_trigger::OnInvalid;
 use crate::sql_api::error::OrRaise;
@@ -32,6 +32,8 @@ const DATE_TYPES: &[&str] = &["timestamp without time zone", "timestamp with tim
 const SOURCE_TYPES: &[&str] = &["text", "character varying", "character", "iys.consent_source"];
 const CONTACT_TYPE_TYPES: &[&str] = &["text", "character varying", "character", "iys.recipient_type"];
 const LOCAL_ONLY_TYPES: &[&str] = &["boolean"];
+const RETAILER_CODE_TYPES: &[&str] = &["integer", "bigint", "numeric", "text", "character varying", "character"];
+const RETAILER_ACCESS_TYPES: &[&str] = &["bigint[]", "integer[]", "numeric[]", "text[]", "text", "character varying"];
 const BRAND_TYPES: &[&str] = &["text", "character varying", "character", "integer", "bigint", "numeric"];
 
 #[pg_extern(volatile)]
@@ -314,6 +316,12 @@ impl AttachPlan {
         if let Some(lo) = &mapping.local_only {
             check(lo, "local_only", LOCAL_ONLY_TYPES)?;
         }
+        if let Some(rc) = mapping.retailer_code_column() {
+            check(rc, "retailer_code", RETAILER_CODE_TYPES)?;
+        }
+        if let Some(ra) = mapping.retailer_access_column() {
+            check(ra, "retailer_access", RETAILER_ACCESS_TYPES)?;
+        }
         for channel in &mapping.channels {
             let key = match channel.consent_type {
                 crate::core::ConsentType::Eposta => "email",
@@ -369,6 +377,8 @@ impl AttachPlan {
         columns.extend(self.mapping.contact_type.as_deref());
         columns.extend(self.mapping.brand_column.as_deref());
         columns.extend(self.mapping.local_only.as_deref());
+        columns.extend(self.mapping.retailer_code_column());
+        columns.extend(self.mapping.retailer_access_column());
         columns
     }
 
@@ -440,8 +450,10 @@ impl AttachPlan {
         format!(
             "WITH changed AS ({}), \
              queued AS ( \
-               INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key) \
-               SELECT c.brand_code, c.recipient, c.recipient_type, c.consent_type, c.status, c.source, c.consent_date, {relid}::oid, c.source_key \
+               INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, \
+                                       retailer_code, retailer_access) \
+               SELECT c.brand_code, c.recipient, c.recipient_type, c.consent_type, c.status, c.source, c.consent_date, {relid}::oid, c.source_key, \
+                      c.retailer_code, c.retailer_access \
                  FROM changed c \
                RETURNING id, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key) \
              INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, outbox_id) \
@@ -479,6 +491,30 @@ impl AttachPlan {
             // A date column: midnight of that day, as the row trigger reads it.
             "date" => format!("{date}::timestamp"),
             _ => date,
+        }
+    }
+
+    /// The retailer that collected the consent, as bigint, in SQL over alias `n` (the row
+    /// trigger has checked a column's value: 8 digits).
+    fn retailer_code_expr(&self) -> String {
+        match &self.mapping.retailer_code {
+            None => "NULL::bigint".into(),
+            Some(Retailer::Fixed(code)) => format!("{code}::bigint"),
+            Some(Retailer::Column(c)) => format!("nullif(btrim(n.{}::text), '')::bigint", ident(c)),
+        }
+    }
+
+    /// The retailers with access, as bigint[]: an array column or a text list of codes.
+    fn retailer_access_expr(&self) -> String {
+        match &self.mapping.retailer_access {
+            None => "NULL::bigint[]".into(),
+            Some(Retailer::Fixed(codes)) => {
+                format!("ARRAY[{}]::bigint[]", codes.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))
+            }
+            Some(Retailer::Column(c)) => {
+                let list = format!("btrim(n.{}::text, ' {{}}')", ident(c));
+                format!("CASE WHEN {list} = '' THEN NULL ELSE regexp_split_to_array({list}, '[[:space:],;]+')::bigint[] END")
+            }
         }
     }
 
@@ -546,8 +582,11 @@ impl AttachPlan {
         let mut sql = format!(
             "SELECT {brand} AS brand_code, {address}::text AS recipient, {recipient_type} AS recipient_type, \
              {ctype}::iys.consent_type AS consent_type, {status} AS status, \
-             {source} AS source, {date} AS consent_date, {key} AS source_key \
+             {source} AS source, {date} AS consent_date, {key} AS source_key, \
+             {retailer_code} AS retailer_code, {retailer_access} AS retailer_access \
              FROM iys_new_rows n",
+            retailer_code = self.retailer_code_expr(),
+            retailer_access = self.retailer_access_expr(),
             ctype = literal(channel.consent_type.as_str()),
             status = self.status_expr(channel, false),
             source = self.source_expr(channel, false),

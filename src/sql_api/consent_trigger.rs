@@ -16,7 +16,7 @@
 
 use crate::core::channel::{decide_channel, ChannelDecision, ChannelValues};
 use crate::core::mapping::{PermissionValues, SourceValues, TableMapping};
-use crate::core::{ConsentStatus, ConsentType, Error, Problem, RecipientType};
+use crate::core::{retailer, ConsentStatus, ConsentType, Error, Problem, RecipientType};
 use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
 use crate::sql_api::{calendar, time};
@@ -128,6 +128,9 @@ struct RowLayout {
     brand: Option<Column>,
     /// True on a row that stays local: neither checked nor queued.
     local_only: Option<Column>,
+    /// The retailer columns, checked on every row that queues a movement.
+    retailer_code: Option<Column>,
+    retailer_access: Option<Column>,
     fixed_brand: Option<String>,
     channels: Vec<ChannelLayout>,
 }
@@ -205,6 +208,8 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
     let contact_type = mapping.contact_type.as_deref().map(&find).transpose()?;
     let brand = mapping.brand_column.as_deref().map(&find).transpose()?;
     let local_only = mapping.local_only.as_deref().map(&find).transpose()?;
+    let retailer_code = mapping.retailer_code_column().map(&find).transpose()?;
+    let retailer_access = mapping.retailer_access_column().map(&find).transpose()?;
     let channels = mapping
         .channels
         .iter()
@@ -231,7 +236,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             Ok(KeyColumn { name: column.name, attno: column.attno, by_value: att.attbyval, length: att.attlen, output_fn })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(RowLayout { table, key, on_invalid, contact_type, brand, local_only, fixed_brand, channels })
+    Ok(RowLayout { table, key, on_invalid, contact_type, brand, local_only, retailer_code, retailer_access, fixed_brand, channels })
 }
 
 fn is_text_type(oid: pg_sys::Oid) -> bool {
@@ -494,6 +499,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
 
     if queues_something {
         check_brand(&layout, &new)?;
+        check_retailers(&layout, &new)?;
     }
     if !changes.any {
         // SAFETY: the trigger's own new tuple, returned unchanged.
@@ -511,6 +517,26 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         )
     };
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified) }))
+}
+
+/// The retailer columns of a row that queues a movement: IYS refuses the whole consent for a
+/// bad retailer (H118, H163, H126), so the row is refused whatever `on_invalid` says.
+fn check_retailers(layout: &RowLayout, new: &Tuple) -> Result<(), Error> {
+    let mut problems = Vec::new();
+    if let Some(column) = &layout.retailer_code {
+        if let Some(Err(p)) = new.text(column).filter(|t| !t.trim().is_empty()).map(|t| retailer::parse_code(&t, "retailerCode")) {
+            problems.push((column.name.clone(), p));
+        }
+    }
+    if let Some(column) = &layout.retailer_access {
+        if let Some(Err(p)) = new.text(column).map(|t| retailer::parse_access(&t)) {
+            problems.push((column.name.clone(), p));
+        }
+    }
+    match problems.first() {
+        None => Ok(()),
+        Some((column, _)) => Err(Error::RowRejected { table: layout.table.clone(), column: column.clone(), problems }),
+    }
 }
 
 /// An H115 on a column with a value map names the map's values, not ONAY/RET.

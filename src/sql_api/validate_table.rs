@@ -101,6 +101,9 @@ fn resolve_mapping(mapping: Option<&Value>) -> Vec<(&'static str, Option<String>
         if key.ends_with("_permission_values") || key.ends_with("_source_values") {
             continue; // value maps: see value_maps()
         }
+        if key == "retailer_code" || key == "retailer_access" {
+            continue; // checked by attach and the row trigger, not per channel
+        }
         let Some(slot) = names.iter_mut().find(|(k, _)| *k == key.as_str()) else {
             raise(&Error::InvalidParameter {
                 parameter: "mapping",

@@ -499,3 +499,48 @@ fn mapped_values_are_queued_as_the_row_check_reads_them() {
     let expected: Vec<String> = cases.iter().map(|(table, source, permission, (status, src))| format!("{table} {permission} {source}: {status} {src}")).collect();
     assert_eq!(seen, expected);
 }
+
+/// Retailers (bayi) travel with each consent: a per-row retailer code column and a table-wide
+/// access list reach IYS as IYS's document describes; a code that is not IYS's 8 digits is
+/// refused at the write (H118, even in keep mode: IYS would refuse the whole consent), an empty
+/// access list is H163; attach refuses a fixed code that is not 8 digits.
+#[test]
+fn retailers_are_sent_with_the_consent() {
+    let sim = Sim::start();
+    let cluster = Cluster::start("realretail", CONF);
+    let mut c = cluster.connect();
+    pg_iys_e2e::setup_sync(&mut c, &sim.url());
+    c.batch_execute(&customers_sql("timestamptz")).unwrap();
+    c.batch_execute("ALTER TABLE crm.customers ADD COLUMN bayi_kodu text, ADD COLUMN bayi_erisim bigint[]").unwrap();
+    let with_retailers = |code: &str, access: &str| {
+        mapping().replace(r#""contact_type": null,"#, &format!(r#""contact_type": null, "retailer_code": {code}, "retailer_access": {access},"#))
+    };
+    let err = attach(&mut c, &with_retailers("1234", "null"), "keep").unwrap_err();
+    let message = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+    assert!(message.contains("retailer_code") && message.contains("8-digit"), "{message}");
+    attach(&mut c, &with_retailers(r#""bayi_kodu""#, "[55550127, 98528475]"), "keep").unwrap();
+
+    c.batch_execute(
+        "INSERT INTO crm.customers (full_name, cep_tel, sms_izin, sms_izin_tarihi, kaynak, bayi_kodu)
+         VALUES ('Ayşe', '0532 111 22 33', 'E', now() - interval '1 hour', 'mağaza', ' 55550127 ')",
+    )
+    .unwrap();
+    // A code IYS would refuse: the row is refused (keep mode keeps consents, not a bad retailer).
+    let (code, message) = expect_error(
+        &mut c,
+        "INSERT INTO crm.customers (full_name, cep_tel, sms_izin, sms_izin_tarihi, kaynak, bayi_kodu)
+         VALUES ('Ali', '0532 111 22 34', 'E', now() - interval '1 hour', 'mağaza', '5555')",
+    );
+    assert_eq!(code, "23514", "{message}");
+    assert!(message.contains("H118") && message.contains("bayi_kodu"), "{message}");
+    assert_eq!(
+        texts(&mut c, "SELECT recipient, retailer_code::text, retailer_access::text FROM iys.outbox WHERE brand_code = '600001' AND recipient LIKE '+90532111%'"),
+        [row(&["+905321112233", "55550127", "{55550127,98528475}"])]
+    );
+    let states = wait_settled(&cluster, Duration::from_secs(30));
+    assert_eq!(states.get("rejected"), None, "{states:?}\n{}", log_tail(&cluster));
+    let consents = sim.admin_get("/admin/consents?brandCode=600001&recipient=%2B905321112233");
+    let held = consents.as_array().and_then(|a| a.iter().find(|c| c["type"] == "MESAJ")).cloned().unwrap_or(Value::Null);
+    assert_eq!(held["retailerCode"], json!(55550127), "{held}");
+    assert_eq!(held["retailerAccess"], json!([55550127, 98528475]), "{held}");
+}
