@@ -23,13 +23,55 @@
 //! case-insensitively; an `HS_*` value written as such needs no entry.
 
 use super::error::Error;
-use super::model::{ConsentStatus, ConsentType};
+use super::model::{ConsentStatus, ConsentType, RecipientType};
 
 /// A stored value as value maps compare it: without surrounding whitespace, lower-cased (all of
 /// Unicode: 'MAĞAZA' is 'mağaza'). The SQL side calls the same function (`iys.fold_value`), so
 /// the row check and the statement that queues the row read a value the same way.
 pub fn fold(value: &str) -> String {
     value.trim().to_lowercase()
+}
+
+/// How a contact-type column spells BIREYSEL and TACIR:
+/// `"contact_type_values": {"BIREYSEL": ["B", "Şahıs"], "TACIR": ["T", "Firma"]}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactTypeValues {
+    pub bireysel: Vec<String>,
+    pub tacir: Vec<String>,
+}
+
+impl ContactTypeValues {
+    pub fn from_json(key: &str, value: &serde_json::Value) -> Result<ContactTypeValues, Error> {
+        let bad = || Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"BIREYSEL\": [\"B\"], \"TACIR\": [\"T\"]}}"));
+        let serde_json::Value::Object(object) = value else { return Err(bad()) };
+        if object.keys().any(|k| k != "BIREYSEL" && k != "TACIR") {
+            return Err(bad());
+        }
+        let list = |t: &str| -> Result<Vec<String>, Error> {
+            match object.get(t) {
+                None => Ok(Vec::new()),
+                Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
+                Some(serde_json::Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_owned).ok_or_else(bad)).collect(),
+                _ => Err(bad()),
+            }
+        };
+        Ok(ContactTypeValues { bireysel: list("BIREYSEL")?, tacir: list("TACIR")? })
+    }
+
+    pub fn type_of(&self, value: &str) -> Option<RecipientType> {
+        let value = fold(value);
+        if self.bireysel.iter().any(|v| fold(v) == value) {
+            Some(RecipientType::Bireysel)
+        } else if self.tacir.iter().any(|v| fold(v) == value) {
+            Some(RecipientType::Tacir)
+        } else {
+            None
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} (BIREYSEL) or {} (TACIR)", self.bireysel.join(", "), self.tacir.join(", "))
+    }
 }
 
 /// A retailer setting: a column of each row, or one value for the whole table.
@@ -163,7 +205,7 @@ impl SourceValues {
 
 /// Every key a mapping may have.
 pub const KEYS: &[&str] = &[
-    "row_id", "contact_type", "brand_column", "local_only", "retailer_code", "retailer_access",
+    "row_id", "contact_type", "contact_type_values", "recipient_type", "brand_column", "local_only", "retailer_code", "retailer_access",
     "email", "email_permission", "email_consent_date", "email_source", "email_permission_values", "email_source_values",
     "gsm", "gsm_permission", "gsm_consent_date", "gsm_source", "gsm_permission_values", "gsm_source_values",
     "call", "call_permission", "call_consent_date", "call_source", "call_permission_values", "call_source_values",
@@ -206,6 +248,10 @@ impl ChannelColumns {
 pub struct TableMapping {
     /// Column holding BIREYSEL/TACIR; None means every row is BIREYSEL.
     pub contact_type: Option<String>,
+    /// The contact-type column's own spelling of BIREYSEL and TACIR, if any.
+    pub contact_type_values: Option<ContactTypeValues>,
+    /// The recipient type of rows without a contact type (default BIREYSEL).
+    pub recipient_type: RecipientType,
     /// Column holding the brand code per row; None means the table's fixed brand.
     pub brand_column: Option<String>,
     /// A boolean column: a row where it is true stays local (neither checked nor sent), e.g. a
@@ -224,6 +270,8 @@ impl Default for TableMapping {
     fn default() -> TableMapping {
         TableMapping {
             contact_type: Some("contact_type".to_owned()),
+            contact_type_values: None,
+            recipient_type: RecipientType::Bireysel,
             brand_column: None,
             local_only: None,
             retailer_code: None,
@@ -263,6 +311,16 @@ impl TableMapping {
         let mut dropped = Vec::new();
         for (key, value) in &object {
             match key.as_str() {
+                "contact_type_values" => {
+                    mapping.contact_type_values = Some(ContactTypeValues::from_json(key, value)?);
+                    continue;
+                }
+                "recipient_type" => {
+                    mapping.recipient_type = value.as_str().and_then(|t| RecipientType::parse(t).ok()).ok_or_else(|| {
+                        Error::Config("mapping value of \"recipient_type\" must be \"BIREYSEL\" or \"TACIR\" (the type of rows without a contact type)".into())
+                    })?;
+                    continue;
+                }
                 "retailer_code" => {
                     mapping.retailer_code = retailer_setting(key, value, |v| {
                         v.as_i64().filter(|n| super::retailer::parse_code(&n.to_string(), "retailerCode").is_ok())
@@ -439,6 +497,16 @@ mod tests {
         assert_eq!(sources.source_of("kasa"), Some("HS_FIZIKSEL_ORTAM"));
         assert_eq!(sources.source_of("IYS_KISAMESAJ"), None, "a pulled IYS_* source stays as written");
         assert!(TableMapping::from_json(Some(r#"{"gsm_source_values": {"web": "IYS_WEB"}}"#)).is_err(), "only HS_* sources");
+    }
+
+    #[test]
+    fn contact_types_in_the_tables_vocabulary() {
+        let m = TableMapping::from_json(Some(r#"{"contact_type_values": {"BIREYSEL": ["B", "Şahıs"], "TACIR": "Firma"}, "recipient_type": "TACIR"}"#)).unwrap();
+        let values = m.contact_type_values.unwrap();
+        assert_eq!((values.type_of(" şahıs "), values.type_of("b"), values.type_of("FIRMA"), values.type_of("X")),
+                   (Some(RecipientType::Bireysel), Some(RecipientType::Bireysel), Some(RecipientType::Tacir), None));
+        assert_eq!(m.recipient_type, RecipientType::Tacir);
+        assert!(TableMapping::from_json(Some(r#"{"recipient_type": "KURUMSAL"}"#)).is_err());
     }
 
     #[test]

@@ -474,12 +474,20 @@ impl AttachPlan {
     }
 
     fn recipient_type_expr(&self) -> String {
-        match &self.mapping.contact_type {
-            Some(ct) => format!(
-                "coalesce({}, 'BIREYSEL')",
+        let otherwise = format!("{}::iys.recipient_type", literal(self.mapping.recipient_type.as_str()));
+        match (&self.mapping.contact_type, &self.mapping.contact_type_values) {
+            (Some(ct), Some(values)) => {
+                let arms: String = [(RecipientType::Bireysel, &values.bireysel), (RecipientType::Tacir, &values.tacir)]
+                    .iter()
+                    .flat_map(|(t, list)| list.iter().map(move |v| format!(" WHEN {} THEN {}::iys.recipient_type", literal(&fold(v)), literal(t.as_str()))))
+                    .collect();
+                format!("CASE iys.fold_value(n.{}::text){arms} ELSE {otherwise} END", ident(ct))
+            }
+            (Some(ct), None) => format!(
+                "coalesce({}, {otherwise})",
                 enum_cast(&format!("nullif(trim(n.{}::text), '')", ident(ct)), "iys.recipient_type", RecipientType::ALL)
             ),
-            None => "'BIREYSEL'::iys.recipient_type".into(),
+            (None, _) => otherwise,
         }
     }
 

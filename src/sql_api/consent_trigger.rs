@@ -15,7 +15,7 @@
 //! ([`Applying`]): that mark lives in the worker's process memory, out of reach of any session.
 
 use crate::core::channel::{decide_channel, ChannelDecision, ChannelValues};
-use crate::core::mapping::{PermissionValues, SourceValues, TableMapping};
+use crate::core::mapping::{ContactTypeValues, PermissionValues, SourceValues, TableMapping};
 use crate::core::{retailer, ConsentStatus, ConsentType, Error, Problem, RecipientType};
 use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
@@ -124,6 +124,9 @@ struct RowLayout {
     key: Vec<KeyColumn>,
     on_invalid: OnInvalid,
     contact_type: Option<Column>,
+    contact_type_values: Option<ContactTypeValues>,
+    /// The type of a row without a contact type.
+    recipient_type: RecipientType,
     /// Per-row brand code column, and the table's fixed brand (its fallback), if any.
     brand: Option<Column>,
     /// True on a row that stays local: neither checked nor queued.
@@ -236,7 +239,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             Ok(KeyColumn { name: column.name, attno: column.attno, by_value: att.attbyval, length: att.attlen, output_fn })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(RowLayout { table, key, on_invalid, contact_type, brand, local_only, retailer_code, retailer_access, fixed_brand, channels })
+    Ok(RowLayout { table, key, on_invalid, contact_type, contact_type_values: mapping.contact_type_values.clone(), recipient_type: mapping.recipient_type, brand, local_only, retailer_code, retailer_access, fixed_brand, channels })
 }
 
 fn is_text_type(oid: pg_sys::Oid) -> bool {
@@ -376,13 +379,18 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
 
     let recipient_type = match &layout.contact_type {
         Some(column) => match new.text(column) {
-            None => RecipientType::Bireysel,
-            Some(text) if text.trim().is_empty() => RecipientType::Bireysel,
-            Some(text) => RecipientType::parse(&text).map_err(|_| {
-                row_error(&layout, column, &[Problem::new("H116", "recipientType", &text, "contact type must be BIREYSEL or TACIR")])
-            })?,
+            None => layout.recipient_type,
+            Some(text) if text.trim().is_empty() => layout.recipient_type,
+            Some(text) => match &layout.contact_type_values {
+                Some(values) => values.type_of(&text).ok_or_else(|| {
+                    row_error(&layout, column, &[Problem::new("H116", "recipientType", &text, &format!("contact type must be {}", values.describe()))])
+                })?,
+                None => RecipientType::parse(&text).map_err(|_| {
+                    row_error(&layout, column, &[Problem::new("H116", "recipientType", &text, "contact type must be BIREYSEL or TACIR")])
+                })?,
+            },
         },
-        None => RecipientType::Bireysel,
+        None => layout.recipient_type,
     };
     let now = time::now_turkey();
     let cal = calendar::current();

@@ -10,7 +10,7 @@
 //! normal state; IYS answers H175 for a RET it never had, which pg_iys records as "not in IYS"), and the reporting window H467 only with
 //! `check_window => true` (most rows of a live table were collected long ago).
 
-use crate::core::mapping::{PermissionValues, SourceValues};
+use crate::core::mapping::{ContactTypeValues, PermissionValues, SourceValues};
 use crate::core::{parse_iys_datetime, Calendar, ConsentInput, ConsentStatus, ConsentType, Error, Problem,
     RecipientType,
 };
@@ -101,7 +101,7 @@ fn resolve_mapping(mapping: Option<&Value>) -> Vec<(&'static str, Option<String>
         if key.ends_with("_permission_values") || key.ends_with("_source_values") {
             continue; // value maps: see value_maps()
         }
-        if key == "retailer_code" || key == "retailer_access" {
+        if matches!(key.as_str(), "retailer_code" | "retailer_access" | "contact_type_values" | "recipient_type") {
             continue; // checked by attach and the row trigger, not per channel
         }
         let Some(slot) = names.iter_mut().find(|(k, _)| *k == key.as_str()) else {
@@ -137,6 +137,9 @@ struct Plan {
     query: String,
     row_id_pos: Option<usize>,
     contact_type: Option<Col>,
+    /// As attach reads the contact type: its value map, and the type of rows without one.
+    contact_type_values: Option<ContactTypeValues>,
+    recipient_type: RecipientType,
     channels: Vec<Channel>,
 }
 
@@ -283,7 +286,16 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
         if select.is_empty() { "1".into() } else { select.join(", ") },
         table_name
     );
-    Plan { query, row_id_pos, contact_type, channels }
+    let contact_type_values = mapping
+        .and_then(|m| m.get("contact_type_values"))
+        .map(|v| ContactTypeValues::from_json("contact_type_values", v).or_raise());
+    let recipient_type = match mapping.and_then(|m| m.get("recipient_type")) {
+        None => RecipientType::Bireysel,
+        Some(v) => v.as_str().and_then(|t| RecipientType::parse(t).ok()).unwrap_or_else(|| {
+            raise(&Error::InvalidParameter { parameter: "mapping", message: "\"recipient_type\" must be BIREYSEL or TACIR".into(), hint: None })
+        }),
+    };
+    Plan { query, row_id_pos, contact_type, contact_type_values, recipient_type, channels }
 }
 
 impl Channel {
@@ -352,17 +364,24 @@ impl Scan<'_> {
                 Some(&row_id_owned)
             }
         };
-        let mut recipient_type = RecipientType::Bireysel;
+        let mut recipient_type = plan.recipient_type;
         if let Some(col) = &plan.contact_type {
-            if let Some(raw) = row.get::<&str>(col.pos)? {
-                match RecipientType::parse(raw) {
+            if let Some(raw) = row.get::<&str>(col.pos)?.filter(|r| !r.trim().is_empty()) {
+                let parsed = match &plan.contact_type_values {
+                    Some(values) => values.type_of(raw).ok_or(()),
+                    None => RecipientType::parse(raw).map_err(|_| ()),
+                };
+                match parsed {
                     Ok(t) => recipient_type = t,
-                    Err(_) => self.results.push(out(
-                        row_id,
-                        None,
-                        &col.name,
-                        Problem::new("H116", "recipientType", raw.trim(), "unknown contact type; use BIREYSEL or TACIR (checked as BIREYSEL)"),
-                    )),
+                    Err(()) => {
+                        let expected = plan.contact_type_values.as_ref().map_or("BIREYSEL or TACIR".to_owned(), ContactTypeValues::describe);
+                        self.results.push(out(
+                            row_id,
+                            None,
+                            &col.name,
+                            Problem::new("H116", "recipientType", raw.trim(), &format!("unknown contact type; use {expected} (checked as {})", plan.recipient_type.as_str())),
+                        ))
+                    }
                 }
             }
         }
