@@ -515,7 +515,7 @@ mod tests {
         assert_eq!(m.retailer_code, Some(Retailer::Column("bayi".into())));
         assert_eq!(m.retailer_access, Some(Retailer::Fixed(vec![55550127, 98528475])));
         let m = TableMapping::from_json(Some(r#"{"retailer_code": 55550127, "retailer_access": "erisim"}"#)).unwrap();
-        assert_eq!((m.retailer_code, m.retailer_access_column()), (Some(Retailer::Fixed(55550127)), Some("erisim")));
+        assert_eq!((m.retailer_code.clone(), m.retailer_access_column()), (Some(Retailer::Fixed(55550127)), Some("erisim")));
         for bad in [r#"{"retailer_code": 123}"#, r#"{"retailer_access": []}"#, r#"{"retailer_access": [1]}"#, r#"{"retailer_code": true}"#] {
             let err = TableMapping::from_json(Some(bad)).unwrap_err().to_string();
             assert!(err.contains("8-digit retailer code"), "{bad}: {err}");
