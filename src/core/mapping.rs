@@ -26,10 +26,12 @@ use super::error::Error;
 use super::model::{ConsentStatus, ConsentType, RecipientType};
 
 /// A stored value as value maps compare it: without surrounding whitespace, lower-cased (all of
-/// Unicode: 'MAĞAZA' is 'mağaza'). The SQL side calls the same function (`iys.fold_value`), so
-/// the row check and the statement that queues the row read a value the same way.
+/// Unicode: 'MAĞAZA' is 'mağaza'), and with Turkish dotted and dotless i alike ('FİRMA',
+/// 'FIRMA', 'fırma' are 'firma'), since the same word is typed on Turkish and other keyboards.
+/// The SQL side calls the same function (`iys.fold_value`), so the row check and the statement
+/// that queues the row read a value the same way.
 pub fn fold(value: &str) -> String {
-    value.trim().to_lowercase()
+    value.trim().to_lowercase().replace('\u{0307}', "").replace('ı', "i")
 }
 
 /// How a contact-type column spells BIREYSEL and TACIR:
@@ -503,6 +505,8 @@ mod tests {
     fn contact_types_in_the_tables_vocabulary() {
         let m = TableMapping::from_json(Some(r#"{"contact_type_values": {"BIREYSEL": ["B", "Şahıs"], "TACIR": "Firma"}, "recipient_type": "TACIR"}"#)).unwrap();
         let values = m.contact_type_values.unwrap();
+        assert_eq!(fold(" FİRMA "), "firma");
+        assert_eq!((fold("FIRMA"), fold("fırma"), fold("ŞAHIS")), ("firma".into(), "firma".into(), "şahis".into()));
         assert_eq!((values.type_of(" şahıs "), values.type_of("b"), values.type_of("FIRMA"), values.type_of("X")),
                    (Some(RecipientType::Bireysel), Some(RecipientType::Bireysel), Some(RecipientType::Tacir), None));
         assert_eq!(m.recipient_type, RecipientType::Tacir);

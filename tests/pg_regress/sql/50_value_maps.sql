@@ -45,3 +45,13 @@ ALTER TABLE customers RENAME COLUMN sms_izin TO sms;
 ALTER TABLE customers ALTER COLUMN sms_izin_tarihi TYPE text;
 ALTER TABLE customers ADD COLUMN note text;
 ALTER TABLE customers DROP COLUMN note;
+-- Contact types in the table's own words, and the type of rows without one (a firm table).
+CREATE TABLE firms (id int PRIMARY KEY, tur text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text);
+SELECT iys.attach('firms', '600002', '{"contact_type": "tur", "email": null,
+  "contact_type_values": {"BIREYSEL": "Şahıs", "TACIR": ["Firma", "Şirket"]}, "recipient_type": "TACIR"}');
+INSERT INTO firms VALUES
+  (1, 'FİRMA', '05551112233', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB'),
+  (2, NULL, '05551112234', 'ONAY', NULL, NULL),
+  (3, ' şahıs ', '05551112235', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB');
+SELECT recipient, recipient_type FROM iys.outbox WHERE source_table = 'firms'::regclass ORDER BY recipient;
+INSERT INTO firms VALUES (4, 'Kurum', '05551112236', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB');
