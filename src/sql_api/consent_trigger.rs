@@ -707,10 +707,48 @@ fn row_error(layout: &RowLayout, column: &Column, problems: &[Problem]) -> Error
     }
 }
 
+/// Row warnings one statement prints in full; the rest are counted and summed up once by the
+/// statement's AFTER trigger (a 2,000-row UPDATE says so in one line, not 2,000).
+const WARNINGS_PER_STATEMENT: u32 = 5;
+
+thread_local! {
+    /// (the statement's command id, row warnings so far).
+    static STATEMENT_WARNINGS: std::cell::Cell<(u32, u32)> = const { std::cell::Cell::new((u32::MAX, 0)) };
+}
+
+fn current_command() -> u32 {
+    // SAFETY: reads the current command id of the running transaction.
+    unsafe { pg_sys::GetCurrentCommandId(false) }
+}
+
 fn warning(message: String, detail: String) {
-    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message, "pg_iys")
-        .set_detail(detail)
+    let command = current_command();
+    let seen = STATEMENT_WARNINGS.with(|w| {
+        let (cmd, n) = w.get();
+        let n = if cmd == command { n + 1 } else { 1 };
+        w.set((command, n));
+        n
+    });
+    if seen <= WARNINGS_PER_STATEMENT {
+        pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message, "pg_iys")
+            .set_detail(detail)
+            .report(PgLogLevel::WARNING);
+    }
+}
+
+/// At the end of a statement: one line for the row warnings beyond the first few.
+fn summarise_warnings(table: &str) {
+    let command = current_command();
+    let (cmd, n) = STATEMENT_WARNINGS.with(|w| w.replace((u32::MAX, 0)));
+    if cmd == command && n > WARNINGS_PER_STATEMENT {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!("pg_iys: {} more row warning(s) of this statement on \"{table}\" not shown ({n} in all)", n - WARNINGS_PER_STATEMENT),
+            "pg_iys",
+        )
+        .set_detail("Each kept its old consent values or date and source as the first warnings say; iys.validate_table() lists the rows IYS would refuse.".into())
         .report(PgLogLevel::WARNING);
+    }
 }
 
 /// AFTER … FOR EACH STATEMENT: runs the enqueue statement `iys.attach()` generated for this
@@ -729,6 +767,8 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
         return Ok(());
     }
     let update = trigger.event().fired_by_update();
+    // SAFETY: the trigger's open relation.
+    summarise_warnings(&unsafe { CStr::from_ptr(pg_sys::get_rel_name(relid)) }.to_string_lossy());
     check_enqueue_trigger(trigger.trigger(), update, relation)?;
     let tgoid = trigger.trigger().tgoid;
     let data = trigger.trigger_data() as *const pg_sys::TriggerData as *mut pg_sys::TriggerData;

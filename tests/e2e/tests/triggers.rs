@@ -169,6 +169,19 @@ fn keep_mode_stores_the_row_without_the_bad_consent_and_warns() {
     c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '30 days'").unwrap();
     assert_eq!(c.query_one("SELECT gsm_permission FROM master_contact", &[]).unwrap().get::<_, String>(0), "ONAY");
     assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
+
+    // 2,000 rows kept in one statement: a few warnings in full, then one line, and the statement
+    // succeeds (no error from the AFTER trigger).
+    let warned = notices(
+        &cluster,
+        "INSERT INTO master_contact (name, email, email_permission, email_consent_date, email_source)
+         SELECT 'bulk', 'bulk' || g || '@example.com', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' + interval '1 day', 'HS_WEB'
+           FROM generate_series(1, 2000) g",
+    );
+    assert_eq!(warned.len(), 6, "{warned:?}");
+    assert!(warned[5].contains("1995 more row warning(s) of this statement") && warned[5].contains("2000 in all"), "{warned:?}");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM master_contact WHERE name = 'bulk' AND email_permission IS NULL"), 2000);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
 }
 
 #[test]
