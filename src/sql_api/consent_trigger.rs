@@ -746,7 +746,7 @@ fn summarise_warnings(table: &str) {
             format!("pg_iys: {} more row warning(s) of this statement on \"{table}\" not shown ({n} in all)", n - WARNINGS_PER_STATEMENT),
             "pg_iys",
         )
-        .set_detail("Each kept its old consent values or date and source as the first warnings say; iys.validate_table() lists the rows IYS would refuse.".into())
+        .set_detail(String::from("Each kept its old consent values or date and source as the first warnings say; iys.validate_table() lists the rows IYS would refuse."))
         .report(PgLogLevel::WARNING);
     }
 }
