@@ -390,6 +390,20 @@ pub fn expect_error(c: &mut postgres::Client, sql: &str) -> (String, String) {
 }
 
 /// The one value of a one-row, one-column query.
+/// Rows of a query whose columns are all text (cast in the query), NULL as None.
+pub fn texts(c: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    c.query(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
+        .collect()
+}
+
+/// `Some(v)` as an owned text, for comparing with `texts`.
+pub fn s(v: &str) -> Option<String> {
+    Some(v.to_owned())
+}
+
 pub fn one<T: for<'a> postgres::types::FromSql<'a>>(c: &mut postgres::Client, sql: &str) -> T {
     c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }

@@ -4,7 +4,7 @@
 //! against a real cluster and the IYS simulator.
 
 use pg_iys_e2e::postgres::{Client, NoTls};
-use pg_iys_e2e::{contact_table_sql, insert_contacts, log_tail, one, setup_sync, wait_settled, wait_true, Cluster, Sim};
+use pg_iys_e2e::{contact_table_sql, insert_contacts, log_tail, one, s, setup_sync, texts, wait_settled, wait_true, Cluster, Sim};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -83,18 +83,6 @@ fn can_send(c: &mut Client, recipient: &str, consent_type: &str) -> bool {
     c.query_one("SELECT iys.can_send($1, $2::text::iys.consent_type)", &[&recipient, &consent_type]).unwrap().get(0)
 }
 
-/// Rows of a query whose columns are all text (cast in the query), NULL as None.
-fn texts(c: &mut Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.query(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .iter()
-        .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
-        .collect()
-}
-
-fn s(v: &str) -> Option<String> {
-    Some(v.to_owned())
-}
 
 /// iys.adopt on a table whose rows predate pg_iys: addresses are rewritten in IYS's form
 /// without queueing anything; IYS's status queries (multi-status, then the single status query

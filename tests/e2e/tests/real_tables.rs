@@ -4,7 +4,7 @@
 //! no grant on pg_iys, synced to IYS and back, against real clusters and the IYS simulator.
 
 use pg_iys_e2e::postgres::{Client, NoTls};
-use pg_iys_e2e::{expect_error, log_tail, one, wait_settled, Cluster, Sim};
+use pg_iys_e2e::{expect_error, log_tail, one, s, texts, wait_settled, Cluster, Sim};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,18 +60,6 @@ fn connect_noting(cluster: &Cluster, user: &str) -> (Client, Arc<Mutex<Vec<Strin
     (config.connect(NoTls).unwrap_or_else(|e| panic!("connect as {user}: {e}")), notices)
 }
 
-/// Rows of a query whose columns are all text (cast in the query), NULL as None.
-fn texts(c: &mut Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    c.query(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .iter()
-        .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
-        .collect()
-}
-
-fn s(v: &str) -> Option<String> {
-    Some(v.to_owned())
-}
 
 fn row(values: &[&str]) -> Vec<Option<String>> {
     values.iter().map(|v| if *v == "NULL" { None } else { s(v) }).collect()
