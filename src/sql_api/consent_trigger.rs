@@ -77,6 +77,8 @@ struct ChannelLayout {
     source_values: Option<SourceValues>,
     /// The source column serves another channel too.
     source_shared: bool,
+    /// The row's contact-type column, named by an H116 of this channel's movement.
+    contact_type_column: Option<Column>,
 }
 
 impl ChannelLayout {
@@ -223,6 +225,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
                 permission_values: c.permission_values.clone(),
                 source_values: c.source_values.clone(),
                 source_shared: mapping.channels.iter().filter(|o| o.source == c.source).count() > 1,
+                contact_type_column: contact_type.clone(),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -377,20 +380,30 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple) }));
     }
 
-    let recipient_type = match &layout.contact_type {
+    // A contact type IYS would refuse (H116): the row is refused, or with on_invalid 'keep' its
+    // consent movements are kept back (every channel keeps its old values) with a warning.
+    let (recipient_type, contact_type_problem) = match &layout.contact_type {
         Some(column) => match new.text(column) {
-            None => layout.recipient_type,
-            Some(text) if text.trim().is_empty() => layout.recipient_type,
-            Some(text) => match &layout.contact_type_values {
-                Some(values) => values.type_of(&text).ok_or_else(|| {
-                    row_error(&layout, column, &[Problem::new("H116", "recipientType", &text, &format!("contact type must be {}", values.describe()))])
-                })?,
-                None => RecipientType::parse(&text).map_err(|_| {
-                    row_error(&layout, column, &[Problem::new("H116", "recipientType", &text, "contact type must be BIREYSEL or TACIR")])
-                })?,
-            },
+            None => (layout.recipient_type, None),
+            Some(text) if text.trim().is_empty() => (layout.recipient_type, None),
+            Some(text) => {
+                let parsed = match &layout.contact_type_values {
+                    Some(values) => values.type_of(&text).ok_or_else(|| format!("contact type must be {}", values.describe())),
+                    None => RecipientType::parse(&text).map_err(|_| "contact type must be BIREYSEL or TACIR".to_owned()),
+                };
+                match parsed {
+                    Ok(t) => (t, None),
+                    Err(message) => {
+                        let problem = Problem::new("H116", "recipientType", &text, message);
+                        if layout.on_invalid == OnInvalid::Reject {
+                            return Err(row_error(&layout, column, &[problem]));
+                        }
+                        (layout.recipient_type, Some(problem))
+                    }
+                }
+            }
         },
-        None => layout.recipient_type,
+        None => (layout.recipient_type, None),
     };
     let now = time::now_turkey();
     let cal = calendar::current();
@@ -412,6 +425,13 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                 now,
                 &cal,
             );
+            let decision = match (&contact_type_problem, decision) {
+                // A movement under a refused contact type is kept back like any invalid change.
+                (Some(problem), ChannelDecision::Accept { .. } | ChannelDecision::KeepOldDateAndSource { .. }) => {
+                    ChannelDecision::Invalid { problems: vec![problem.clone()] }
+                }
+                (_, decision) => decision,
+            };
             (channel, new_values, explain_permission(channel, decision))
         })
         .collect();
@@ -687,6 +707,7 @@ fn column_of<'l>(channel: &'l ChannelLayout, problem: &Problem) -> &'l Column {
         "status" => permission,
         "consentDate" => consent_date,
         "source" => source,
+        "recipientType" => channel.contact_type_column.as_ref().unwrap_or(address),
         _ => address,
     }
 }

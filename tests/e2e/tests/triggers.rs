@@ -170,6 +170,18 @@ fn keep_mode_stores_the_row_without_the_bad_consent_and_warns() {
     assert_eq!(c.query_one("SELECT gsm_permission FROM master_contact", &[]).unwrap().get::<_, String>(0), "ONAY");
     assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
 
+    // A contact type IYS would refuse: in keep mode the row is stored, its consents kept back
+    // with a warning naming the contact-type column (it is an error only in reject mode).
+    let warned = notices(
+        &cluster,
+        "INSERT INTO master_contact (name, contact_type, gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES ('Kurum', 'KURUMSAL', '05321230099', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB')",
+    );
+    assert!(warned.iter().any(|w| w.contains("H116") && w.contains("\"contact_type\"") && w.contains("KURUMSAL")), "{warned:?}");
+    let kept = c.query_one("SELECT gsm, gsm_permission IS NULL FROM master_contact WHERE name = 'Kurum'", &[]).unwrap();
+    assert_eq!((kept.get::<_, String>(0), kept.get::<_, bool>(1)), ("05321230099".to_owned(), true), "the address kept as typed");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
+
     // 2,000 rows kept in one statement: a few warnings in full, then one line, and the statement
     // succeeds (no error from the AFTER trigger).
     let warned = notices(
