@@ -240,9 +240,17 @@ impl ChannelColumns {
         }
     }
 
-    /// The four column names, in a fixed order.
+    /// The four column names, in a fixed order (the source is "" when the channel has none).
     pub fn columns(&self) -> [&str; 4] {
         [&self.address, &self.permission, &self.consent_date, &self.source]
+    }
+
+    /// The source of every movement when the channel has no source column.
+    pub fn fixed_source(&self) -> Option<&str> {
+        if !self.source.is_empty() {
+            return None;
+        }
+        self.source_values.as_ref().and_then(|v| v.otherwise.as_deref())
     }
 }
 
@@ -406,6 +414,9 @@ impl TableMapping {
                 Some(name) => *columns.field_mut(field) = name,
                 // No address or no permission column: the table has no consent of that channel.
                 None if field == "address" || field == "permission" => dropped.push(channel),
+                // No source column: every movement of the channel has the fixed source its
+                // source map gives (`*`), checked below.
+                None if field == "source" => columns.source = String::new(),
                 None => return Err(Error::Config(format!(
                     "mapping key \"{key}\" must name a column: a channel needs its address, permission, date and source columns (\"{}\": null leaves the channel out)",
                     key.split_once('_').map_or(key.as_str(), |(prefix, _)| prefix)
@@ -422,6 +433,16 @@ impl TableMapping {
             mapping.channels.push(call);
         }
         mapping.channels.retain(|c| !dropped.contains(&c.consent_type));
+        if let Some(c) = mapping.channels.iter().find(|c| c.source.is_empty() && c.fixed_source().is_none()) {
+            let prefix = match c.consent_type {
+                ConsentType::Eposta => "email",
+                ConsentType::Mesaj => "gsm",
+                ConsentType::Arama => "call",
+            };
+            return Err(Error::Config(format!(
+                "\"{prefix}_source\": null needs the channel's fixed source: \"{prefix}_source_values\": {{\"*\": \"HS_WEB\"}} (or another HS_* source)"
+            )));
+        }
         if mapping.channels.is_empty() {
             return Err(Error::Config("the mapping leaves no channel to sync".into()));
         }
@@ -435,7 +456,7 @@ impl TableMapping {
             names.push(retailer);
         }
         for channel in &self.channels {
-            for name in channel.columns() {
+            for name in channel.columns().into_iter().filter(|n| !n.is_empty()) {
                 if !names.contains(&name) {
                     names.push(name);
                 }
@@ -514,6 +535,14 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_source_instead_of_a_column() {
+        let m = TableMapping::from_json(Some(r#"{"email": null, "gsm_source": null, "gsm_source_values": {"*": "HS_FIZIKSEL_ORTAM"}}"#)).unwrap();
+        assert_eq!(m.channels[0].source, "");
+        assert_eq!(m.channels[0].fixed_source(), Some("HS_FIZIKSEL_ORTAM"));
+        assert!(!m.all_columns().contains(&""));
+    }
+
+    #[test]
     fn retailers_by_column_or_for_the_table() {
         let m = TableMapping::from_json(Some(r#"{"retailer_code": "bayi", "retailer_access": [55550127, 98528475]}"#)).unwrap();
         assert_eq!(m.retailer_code, Some(Retailer::Column("bayi".into())));
@@ -534,7 +563,8 @@ mod tests {
             (r#"{"sms": "x"}"#, "unknown mapping key \"sms\""),
             (r#"{"email_adress": "x"}"#, "unknown mapping key \"email_adress\""),
             (r#"{"email": 3}"#, "must be a column name"),
-            (r#"{"email_source": null}"#, "\"email\": null leaves the channel out"),
+            (r#"{"email_consent_date": null}"#, "\"email\": null leaves the channel out"),
+            (r#"{"email_source": null}"#, "needs the channel's fixed source"),
             (r#"{"gsm_permission_values": {"ONAY": "E"}}"#, "must be an object like"),
             (r#"{"gsm_permission_values": {"ONAY": "E", "RET": "e"}}"#, "for both ONAY and RET"),
             (r#"{"sms_permission_values": {"ONAY": "E", "RET": "H"}}"#, "unknown mapping key"),

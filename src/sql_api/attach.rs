@@ -274,7 +274,15 @@ impl AttachPlan {
     fn resolve(tbl: &PgRelation, brand_code: Option<&str>, mapping_json: Option<&str>, on_invalid: &str) -> Result<AttachPlan, Error> {
         let table = qualified_name(tbl);
         OnInvalid::parse(on_invalid)?;
-        let mapping = TableMapping::from_json(mapping_json)?;
+        // A mistake in the mapping is the caller's argument, not pg_iys's configuration.
+        let mapping = TableMapping::from_json(mapping_json).map_err(|e| match e {
+            Error::Config(message) => Error::InvalidParameter {
+                parameter: "mapping",
+                message,
+                hint: Some(format!("Mapping keys: {}. See \"Syncing a master_contact table\" in the README.", crate::core::mapping::KEYS.join(", "))),
+            },
+            other => other,
+        })?;
         let brand_code = brand_code.map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned);
         match (&brand_code, &mapping.brand_column) {
             (None, None) => {
@@ -332,7 +340,9 @@ impl AttachPlan {
             check(&channel.permission, &format!("{key}_permission"), PERMISSION_TYPES)?;
             check_permission_spelling(tbl.oid(), &table, key, channel, &columns)?;
             check(&channel.consent_date, &format!("{key}_consent_date"), DATE_TYPES)?;
-            check(&channel.source, &format!("{key}_source"), SOURCE_TYPES)?;
+            if !channel.source.is_empty() {
+                check(&channel.source, &format!("{key}_source"), SOURCE_TYPES)?;
+            }
         }
         let key_columns = match &mapping.row_id {
             Some(row_id) => {
@@ -373,7 +383,7 @@ impl AttachPlan {
 
     /// Every column the triggers read or write.
     fn mapped_columns(&self) -> Vec<&str> {
-        let mut columns: Vec<&str> = self.mapping.channels.iter().flat_map(|c| c.columns()).collect();
+        let mut columns: Vec<&str> = self.mapping.channels.iter().flat_map(|c| c.columns()).filter(|c| !c.is_empty()).collect();
         columns.extend(self.mapping.contact_type.as_deref());
         columns.extend(self.mapping.brand_column.as_deref());
         columns.extend(self.mapping.local_only.as_deref());
@@ -537,6 +547,9 @@ impl AttachPlan {
     /// The channel's source, in SQL over alias `n`: through the source map when there is one,
     /// as iys.consent_source (`lenient`: as text, for rows written before the triggers existed).
     fn source_expr(&self, channel: &ChannelColumns, lenient: bool) -> String {
+        if let Some(fixed) = channel.fixed_source() {
+            return if lenient { literal(fixed) } else { format!("{}::iys.consent_source", literal(fixed)) };
+        }
         let raw = format!("nullif(trim(n.{}::text), '')", ident(&channel.source));
         let as_written = if lenient { raw.clone() } else { enum_cast(&raw, "iys.consent_source", ConsentSource::INPUT) };
         let Some(values) = &channel.source_values else { return as_written };

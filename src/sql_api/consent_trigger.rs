@@ -79,6 +79,8 @@ struct ChannelLayout {
     source_shared: bool,
     /// The row's contact-type column, named by an H116 of this channel's movement.
     contact_type_column: Option<Column>,
+    /// The source of every movement when the channel has no source column.
+    fixed_source: Option<String>,
 }
 
 impl ChannelLayout {
@@ -97,6 +99,9 @@ impl ChannelLayout {
 
     /// The source as IYS's HS_* name when the source map knows the value; else as written.
     fn canonical_source(&self, raw: Option<String>) -> Option<String> {
+        if let Some(fixed) = &self.fixed_source {
+            return Some(fixed.clone());
+        }
         let raw = raw?;
         match self.source_values.as_ref().and_then(|v| v.source_of(&raw)) {
             Some(source) => Some(source.to_owned()),
@@ -210,6 +215,14 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             "column \"{name}\" of the iys mapping no longer exists in table \"{table}\"; run iys.detach() and iys.attach() again"
         )))
     };
+    // A channel without a source column reads as one that is always NULL (attno 0).
+    let source_column = |name: &str| -> Result<Column, Error> {
+        if name.is_empty() {
+            Ok(Column { name: "(fixed source)".to_owned(), attno: 0, type_oid: pg_sys::TEXTOID, output_fn: None })
+        } else {
+            find(name)
+        }
+    };
     let contact_type = mapping.contact_type.as_deref().map(&find).transpose()?;
     let brand = mapping.brand_column.as_deref().map(&find).transpose()?;
     let local_only = mapping.local_only.as_deref().map(&find).transpose()?;
@@ -221,7 +234,8 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
         .map(|c| {
             Ok(ChannelLayout {
                 consent_type: c.consent_type,
-                columns: [find(&c.address)?, find(&c.permission)?, find(&c.consent_date)?, find(&c.source)?],
+                columns: [find(&c.address)?, find(&c.permission)?, find(&c.consent_date)?, source_column(&c.source)?],
+                fixed_source: c.fixed_source().map(str::to_owned),
                 permission_values: c.permission_values.clone(),
                 source_values: c.source_values.clone(),
                 source_shared: mapping.channels.iter().filter(|o| o.source == c.source).count() > 1,
@@ -261,6 +275,9 @@ struct Tuple {
 
 impl Tuple {
     fn datum(&self, column: &Column) -> Option<pg_sys::Datum> {
+        if column.attno == 0 {
+            return None; // a channel without a source column (a fixed source)
+        }
         let mut is_null = false;
         // SAFETY: attno comes from this relation's tuple descriptor.
         let datum = unsafe { pg_sys::heap_getattr(self.tuple, column.attno as i32, self.tupdesc, &mut is_null) };
@@ -340,6 +357,9 @@ impl Changes {
     }
 
     fn set(&mut self, column: &Column, value: Option<pg_sys::Datum>) {
+        if column.attno == 0 {
+            return; // no such column (a fixed source): nothing to write
+        }
         let i = column.attno - 1;
         self.values[i] = value.unwrap_or(pg_sys::Datum::from(0));
         self.nulls[i] = value.is_none();

@@ -405,6 +405,11 @@ impl Scan<'_> {
                 None => None,
             };
             let source = source.map(|s| ch.source_values.as_ref().and_then(|v| v.source_of(s)).unwrap_or(s));
+            // No source column: the channel's fixed source (`*` of its source map), as attach reads it.
+            let source = match (&ch.source, source) {
+                (None, None) => ch.source_values.as_ref().and_then(|v| v.otherwise.as_deref()),
+                (_, source) => source,
+            };
             let mut date_unreadable = false;
             let consent_date = match &ch.date {
                 None => None,

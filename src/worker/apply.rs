@@ -370,7 +370,12 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
         let address_type = table.column_type(&channel.address)?;
         let permission_type = table.column_type(&channel.permission)?;
         let date_type = table.column_type(&channel.consent_date)?;
-        let source_type = table.column_type(&channel.source)?;
+        // A channel without a source column (a fixed source) takes IYS's status and date only.
+        let source_set = if channel.source.is_empty() {
+            String::new()
+        } else {
+            format!(", {} = $3::{}", ident(&channel.source), table.column_type(&channel.source)?)
+        };
         let with_tz = date_type == "timestamp with time zone";
         // The iys.phone / iys.email columns compare with their own operator (and index).
         let equals = if address_type.starts_with("iys.") { "OPERATOR(iys.=)" } else { "OPERATOR(pg_catalog.=)" };
@@ -396,14 +401,13 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
             address = ident(&channel.address),
         );
         let update = format!(
-            "UPDATE {table} SET {perm} = {status}, {date_col} = {date_value}, {src} = $3::{source_type}
+            "UPDATE {table} SET {perm} = {status}, {date_col} = {date_value}{source_set}
               WHERE ctid OPERATOR(pg_catalog.=) $4::pg_catalog.tid",
             table = table.name,
             perm = ident(&channel.permission),
             status = channel.write_status(&permission_type),
             date_col = ident(&channel.consent_date),
             date_value = if with_tz { "($2::pg_catalog.timestamp AT TIME ZONE INTERVAL '+03:00')" } else { "$2::pg_catalog.timestamp" },
-            src = ident(&channel.source),
         );
         let fixed_brand = table.brand_code.clone();
         let conflicts = privilege::as_role(table.owner, OWNER_SEARCH_PATH, || -> Result<Vec<(Option<String>, String)>, Error> {

@@ -55,3 +55,12 @@ INSERT INTO firms VALUES
   (3, ' şahıs ', '05551112235', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB');
 SELECT recipient, recipient_type FROM iys.outbox WHERE source_table = 'firms'::regclass ORDER BY recipient;
 INSERT INTO firms VALUES (4, 'Kurum', '05551112236', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour', 'HS_WEB');
+-- No source column: a fixed source per channel (`*` of its source map); without one, attach says how.
+CREATE TABLE shop_visitors (id int PRIMARY KEY, gsm text, gsm_permission text, gsm_consent_date timestamp);
+SELECT iys.attach('shop_visitors', '600002', '{"contact_type": null, "email": null, "gsm_source": null}');
+SELECT iys.attach('shop_visitors', '600002', '{"contact_type": null, "email": null, "gsm_source": null,
+  "gsm_source_values": {"*": "HS_FIZIKSEL_ORTAM"}}');
+INSERT INTO shop_visitors VALUES (1, '05551112240', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour');
+SELECT recipient, status, source FROM iys.outbox WHERE source_table = 'shop_visitors'::regclass;
+SELECT count(*) AS problems FROM iys.validate_table('shop_visitors', '{"contact_type": null, "email_permission": null, "gsm_source": null,
+  "gsm_source_values": {"*": "HS_FIZIKSEL_ORTAM"}}');
