@@ -34,6 +34,25 @@ pub fn fold(value: &str) -> String {
     value.trim().to_lowercase().replace('\u{0307}', "").replace('ı', "i")
 }
 
+/// A value map `{"LABEL": "value" | ["value", …], …}` whose keys are all among `labels`: each
+/// label's values as given (None where the label is missing); Err for any other shape.
+fn value_lists<const N: usize>(value: &serde_json::Value, labels: [&str; N]) -> Result<[Option<Vec<String>>; N], ()> {
+    let serde_json::Value::Object(object) = value else { return Err(()) };
+    if object.keys().any(|k| !labels.contains(&k.as_str())) {
+        return Err(());
+    }
+    let mut lists: [Option<Vec<String>>; N] = std::array::from_fn(|_| None);
+    for (list, label) in lists.iter_mut().zip(labels) {
+        *list = match object.get(label) {
+            None => None,
+            Some(serde_json::Value::String(s)) => Some(vec![s.clone()]),
+            Some(serde_json::Value::Array(items)) => Some(items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<_>>().ok_or(())?),
+            Some(_) => return Err(()),
+        };
+    }
+    Ok(lists)
+}
+
 /// How a contact-type column spells BIREYSEL and TACIR:
 /// `"contact_type_values": {"BIREYSEL": ["B", "Şahıs"], "TACIR": ["T", "Firma"]}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,20 +63,16 @@ pub struct ContactTypeValues {
 
 impl ContactTypeValues {
     pub fn from_json(key: &str, value: &serde_json::Value) -> Result<ContactTypeValues, Error> {
-        let bad = || Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"BIREYSEL\": [\"B\"], \"TACIR\": [\"T\"]}}"));
-        let serde_json::Value::Object(object) = value else { return Err(bad()) };
-        if object.keys().any(|k| k != "BIREYSEL" && k != "TACIR") {
-            return Err(bad());
-        }
-        let list = |t: &str| -> Result<Vec<String>, Error> {
-            match object.get(t) {
-                None => Ok(Vec::new()),
-                Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
-                Some(serde_json::Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_owned).ok_or_else(bad)).collect(),
-                _ => Err(bad()),
-            }
-        };
-        Ok(ContactTypeValues { bireysel: list("BIREYSEL")?, tacir: list("TACIR")? })
+        let [bireysel, tacir] = value_lists(value, ["BIREYSEL", "TACIR"]).map_err(|()| {
+            Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"BIREYSEL\": [\"B\"], \"TACIR\": [\"T\"]}}"))
+        })?;
+        Ok(ContactTypeValues { bireysel: bireysel.unwrap_or_default(), tacir: tacir.unwrap_or_default() })
+    }
+
+    /// Every value folded (as `iys.fold_value` returns it) with the type it stands for.
+    pub fn folded(&self) -> impl Iterator<Item = (String, RecipientType)> + '_ {
+        let bireysel = self.bireysel.iter().map(|v| (fold(v), RecipientType::Bireysel));
+        bireysel.chain(self.tacir.iter().map(|v| (fold(v), RecipientType::Tacir)))
     }
 
     pub fn type_of(&self, value: &str) -> Option<RecipientType> {
@@ -103,28 +118,26 @@ pub struct PermissionValues {
 impl PermissionValues {
     pub fn from_json(key: &str, value: &serde_json::Value) -> Result<PermissionValues, Error> {
         let bad = || Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"ONAY\": [\"E\"], \"RET\": [\"H\"]}}"));
-        let serde_json::Value::Object(object) = value else { return Err(bad()) };
-        let list = |status: &str| -> Result<Vec<String>, Error> {
-            let values: Vec<String> = match object.get(status) {
-                Some(serde_json::Value::String(s)) => vec![s.trim().to_owned()],
-                Some(serde_json::Value::Array(items)) => {
-                    items.iter().map(|i| i.as_str().map(|s| s.trim().to_owned()).ok_or_else(bad)).collect::<Result<_, _>>()?
-                }
-                _ => return Err(bad()),
-            };
+        let [onay, ret] = value_lists(value, ["ONAY", "RET"]).map_err(|()| bad())?;
+        let checked = |status: &str, values: Option<Vec<String>>| -> Result<Vec<String>, Error> {
+            let values: Vec<String> = values.ok_or_else(bad)?.iter().map(|v| v.trim().to_owned()).collect();
             if values.is_empty() || values.iter().any(String::is_empty) {
                 return Err(Error::Config(format!("\"{key}\" needs at least one non-empty value for {status}")));
             }
             Ok(values)
         };
-        if object.keys().any(|k| k != "ONAY" && k != "RET") {
-            return Err(bad());
-        }
-        let values = PermissionValues { onay: list("ONAY")?, ret: list("RET")? };
+        let values = PermissionValues { onay: checked("ONAY", onay)?, ret: checked("RET", ret)? };
         if let Some(both) = values.onay.iter().find(|o| values.ret.iter().any(|r| fold(r) == fold(o))) {
             return Err(Error::Config(format!("\"{key}\" gives \"{both}\" for both ONAY and RET")));
         }
         Ok(values)
+    }
+
+    /// Every value folded (as `iys.fold_value` returns it) with the status it stands for: the
+    /// arms of the SQL that reads the column.
+    pub fn folded(&self) -> impl Iterator<Item = (String, ConsentStatus)> + '_ {
+        let onay = self.onay.iter().map(|v| (fold(v), ConsentStatus::Onay));
+        onay.chain(self.ret.iter().map(|v| (fold(v), ConsentStatus::Ret)))
     }
 
     /// The status a stored value stands for; None for a value outside the map.

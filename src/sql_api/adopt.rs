@@ -61,11 +61,9 @@ fn adopt(
 /// one statement: the consent itself does not change, and the row check would put the old
 /// spelling back.
 fn normalize_addresses(relid: pg_sys::Oid, channel: &attach::AdoptionChannel) -> Result<i64, Error> {
-    let to_rewrite = count(&channel.count_normalizable)?;
-    if to_rewrite > 0 {
-        Applying::to(relid, || Spi::run(&channel.normalize)).map_err(|e| Error::Internal(format!("normalising \"{}\" failed: {e}", channel.address)))?;
-    }
-    Ok(to_rewrite)
+    Applying::to(relid, || Spi::get_one::<i64>(&channel.normalize))
+        .map(Option::unwrap_or_default)
+        .map_err(|e| Error::Internal(format!("normalising \"{}\" failed: {e}", channel.address)))
 }
 
 /// Reads the keys with the caller's rights, then records them as the extension's owner

@@ -8,7 +8,7 @@
 //! only the extension's owner writes) and the enqueue statement is generated here from it, so no
 //! trigger ever runs SQL text that a table owner could have supplied.
 
-use crate::core::mapping::{fold, ChannelColumns, Retailer, TableMapping};
+use crate::core::mapping::{ChannelColumns, Retailer, TableMapping};
 use crate::core::{ConsentSource, ConsentStatus, Error, RecipientType};
 use crate::sql_api::consent_trigger::OnInvalid;
 use crate::sql_api::error::OrRaise;
@@ -200,17 +200,10 @@ fn read_attachment(relid: pg_sys::Oid) -> Result<Option<Attachment>, Error> {
 /// The enqueue statement of an attached table, generated from its recorded attachment and the
 /// table's current columns. `update`: the AFTER UPDATE form (old and new rows).
 pub fn enqueue_statement(relid: pg_sys::Oid, update: bool) -> Result<String, Error> {
-    let attachment = load_attachment(relid)?.ok_or_else(|| Error::NotAttached { table: relation_name(relid) })?;
-    // SAFETY: the trigger's own relation, already locked by the statement that fired it.
-    let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-    let mut plan = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid)?;
-    if !attachment.key_columns.is_empty() {
-        plan.key_columns = attachment.key_columns;
-    }
-    Ok(plan.enqueue_sql(update))
+    Ok(AttachPlan::attached(relid)?.enqueue_sql(update))
 }
 
-fn relation_name(relid: pg_sys::Oid) -> String {
+pub fn relation_name(relid: pg_sys::Oid) -> String {
     // SAFETY: a syscache lookup; NULL for a relation that no longer exists.
     unsafe {
         let name = pg_sys::get_rel_name(relid);
@@ -266,6 +259,19 @@ impl AttachPlan {
                 format!("column \"{column}\" of {table} is a generated column"),
                 "pg_iys writes normalised addresses and pulled consents into the mapped columns; map plain columns.",
             ));
+        }
+        Ok(plan)
+    }
+
+    /// The plan of an attached table, from its recorded attachment and its current columns.
+    /// The caller holds the table open (the trigger's relation, adopt's argument).
+    fn attached(relid: pg_sys::Oid) -> Result<AttachPlan, Error> {
+        let attachment = load_attachment(relid)?.ok_or_else(|| Error::NotAttached { table: relation_name(relid) })?;
+        // SAFETY: the caller's statement already holds a lock on the table.
+        let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        let mut plan = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid)?;
+        if !attachment.key_columns.is_empty() {
+            plan.key_columns = attachment.key_columns;
         }
         Ok(plan)
     }
@@ -487,9 +493,9 @@ impl AttachPlan {
         let otherwise = format!("{}::iys.recipient_type", literal(self.mapping.recipient_type.as_str()));
         match (&self.mapping.contact_type, &self.mapping.contact_type_values) {
             (Some(ct), Some(values)) => {
-                let arms: String = [(RecipientType::Bireysel, &values.bireysel), (RecipientType::Tacir, &values.tacir)]
-                    .iter()
-                    .flat_map(|(t, list)| list.iter().map(move |v| format!(" WHEN {} THEN {}::iys.recipient_type", literal(&fold(v)), literal(t.as_str()))))
+                let arms: String = values
+                    .folded()
+                    .map(|(v, t)| format!(" WHEN {} THEN {}::iys.recipient_type", literal(&v), literal(t.as_str())))
                     .collect();
                 format!("CASE iys.fold_value(n.{}::text){arms} ELSE {otherwise} END", ident(ct))
             }
@@ -575,10 +581,9 @@ impl AttachPlan {
         }
         match &channel.permission_values {
             Some(values) => {
-                let arms: String = [(ConsentStatus::Onay, &values.onay), (ConsentStatus::Ret, &values.ret)]
-                    .iter()
-                    .flat_map(|(status, list)| list.iter().map(move |v| (status, v)))
-                    .map(|(status, v)| format!(" WHEN {} THEN {}::iys.consent_status", literal(&fold(v)), literal(status.as_str())))
+                let arms: String = values
+                    .folded()
+                    .map(|(v, status)| format!(" WHEN {} THEN {}::iys.consent_status", literal(&v), literal(status.as_str())))
                     .collect();
                 format!("CASE iys.fold_value({col}::text){arms} END")
             }
@@ -634,8 +639,7 @@ impl AttachPlan {
 pub struct AdoptionChannel {
     pub label: &'static str,
     pub address: String,
-    /// Rows whose address is not yet in IYS's form but can be: counted, then rewritten.
-    pub count_normalizable: String,
+    /// Rewrites the addresses not yet in IYS's form that can be; answers how many.
     pub normalize: String,
     /// Rows whose address no spelling rule can make IYS's (reported, left as they are).
     pub count_unusable: String,
@@ -645,13 +649,7 @@ pub struct AdoptionChannel {
 
 /// The adoption statements of attached table `relid`, from its recorded attachment.
 pub fn adoption(relid: pg_sys::Oid) -> Result<(String, Vec<AdoptionChannel>), Error> {
-    let attachment = load_attachment(relid)?.ok_or_else(|| Error::NotAttached { table: relation_name(relid) })?;
-    // SAFETY: the caller holds the table open (adopt's argument).
-    let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-    let mut plan = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid)?;
-    if !attachment.key_columns.is_empty() {
-        plan.key_columns = attachment.key_columns;
-    }
+    let plan = AttachPlan::attached(relid)?;
     let channels = plan.mapping.channels.iter().map(|c| plan.adoption_channel(c)).collect();
     Ok((plan.table.clone(), channels))
 }
@@ -666,9 +664,8 @@ impl AttachPlan {
         AdoptionChannel {
             label: channel.consent_type.as_str(),
             address: channel.address.clone(),
-            count_normalizable: format!("SELECT count(*) FROM {t} n WHERE {differs}"),
             normalize: format!(
-                "UPDATE {t} n SET {col} = ({normalized})::{ty} WHERE {differs}",
+                "WITH rewritten AS (UPDATE {t} n SET {col} = ({normalized})::{ty} WHERE {differs} RETURNING 1) SELECT count(*) FROM rewritten",
                 col = ident(&channel.address),
                 ty = self.column_type(&channel.address),
             ),

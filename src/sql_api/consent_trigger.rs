@@ -431,7 +431,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     let mut changes = Changes::new(natts);
     let mut queues_something = false;
 
-    let decisions: Vec<(&ChannelLayout, OwnedChannel, ChannelDecision)> = layout
+    let decisions: Vec<(&ChannelLayout, OwnedChannel, Option<OwnedChannel>, ChannelDecision)> = layout
         .channels
         .iter()
         .map(|channel| {
@@ -452,15 +452,16 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                 }
                 (_, decision) => decision,
             };
-            (channel, new_values, explain_permission(channel, decision))
+            let decision = explain_permission(channel, decision);
+            (channel, new_values, old_values, decision)
         })
         .collect();
     // An opt-out is never blocked: a row that withdraws a consent on one channel is stored even
     // when another channel of it breaks IYS's rules (that channel keeps its old values).
-    let withdraws = decisions.iter().any(|(_, _, d)| matches!(d, ChannelDecision::Accept { status: ConsentStatus::Ret, .. }));
+    let withdraws = decisions.iter().any(|(_, _, _, d)| matches!(d, ChannelDecision::Accept { status: ConsentStatus::Ret, .. }));
     let on_invalid = if withdraws { OnInvalid::Keep } else { layout.on_invalid };
 
-    for (channel, new_values, decision) in decisions {
+    for (channel, new_values, old_values, decision) in decisions {
         let [address, _permission, consent_date, source] = &channel.columns;
         match decision {
             ChannelDecision::Unchanged { normalized_address } => {
@@ -489,7 +490,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                 }
                 // A source column shared with another channel belongs to that channel's movement
                 // too: this channel neither puts it back nor counts its change as its own.
-                let date_changed = OwnedChannel::read(old, channel).consent_date != new_values.consent_date;
+                let date_changed = old_values.as_ref().map(|o| o.consent_date) != Some(new_values.consent_date);
                 if channel.source_shared && !date_changed {
                     continue;
                 }
@@ -589,11 +590,15 @@ fn check_retailers(layout: &RowLayout, new: &Tuple) -> Result<(), Error> {
 
 /// An H115 on a column with a value map names the map's values, not ONAY/RET.
 fn explain_permission(channel: &ChannelLayout, decision: ChannelDecision) -> ChannelDecision {
-    let (ChannelDecision::Invalid { mut problems }, Some(values)) = (decision.clone(), &channel.permission_values) else { return decision };
-    for problem in problems.iter_mut().filter(|p| p.code == "H115" && !p.value.is_empty()) {
-        problem.message_en = format!("permission must be {}", values.describe());
+    match (decision, &channel.permission_values) {
+        (ChannelDecision::Invalid { mut problems }, Some(values)) => {
+            for problem in problems.iter_mut().filter(|p| p.code == "H115" && !p.value.is_empty()) {
+                problem.message_en = format!("permission must be {}", values.describe());
+            }
+            ChannelDecision::Invalid { problems }
+        }
+        (decision, _) => decision,
     }
-    ChannelDecision::Invalid { problems }
 }
 
 /// `text` as a datum of the column's type (text types directly, others through the type's
@@ -778,10 +783,11 @@ fn warning(message: String, detail: String) {
 }
 
 /// At the end of a statement: one line for the row warnings beyond the first few.
-fn summarise_warnings(table: &str) {
+fn summarise_warnings(relid: pg_sys::Oid) {
     let command = current_command();
     let (cmd, n) = STATEMENT_WARNINGS.with(|w| w.replace((u32::MAX, 0)));
     if cmd == command && n > WARNINGS_PER_STATEMENT {
+        let table = attach::relation_name(relid);
         pgrx::pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_WARNING,
             format!("pg_iys: {} more row warning(s) of this statement on \"{table}\" not shown ({n} in all)", n - WARNINGS_PER_STATEMENT),
@@ -809,7 +815,7 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
     }
     let update = trigger.event().fired_by_update();
     // SAFETY: the trigger's open relation.
-    summarise_warnings(&unsafe { CStr::from_ptr(pg_sys::get_rel_name(relid)) }.to_string_lossy());
+    summarise_warnings(relid);
     check_enqueue_trigger(trigger.trigger(), update, relation)?;
     let tgoid = trigger.trigger().tgoid;
     let data = trigger.trigger_data() as *const pg_sys::TriggerData as *mut pg_sys::TriggerData;

@@ -11,8 +11,10 @@
 //! - The newest consent date wins, compared at whole seconds as IYS compares; a tie with another
 //!   status is a conflict (`iys.conflicts`) unless the brand lets RET win.
 
+use super::store::spi;
 use super::tx;
-use crate::core::Error;
+use crate::core::mapping::PermissionValues;
+use crate::core::{ConsentStatus, Error};
 use crate::sql_api::consent_trigger::Applying;
 use crate::sql_api::privilege;
 use pgrx::prelude::*;
@@ -24,10 +26,6 @@ const MAX_ITEMS_PER_ROUND: usize = 5_000;
 /// What the owner's code sees as search_path while we write its table (our own statement is
 /// schema-qualified throughout and does not depend on it).
 const OWNER_SEARCH_PATH: &str = "\"$user\", public";
-
-fn spi(e: pgrx::spi::Error) -> Error {
-    Error::Internal(format!("SPI: {e}"))
-}
 
 /// One attached table as the apply step writes it.
 struct Table {
@@ -50,8 +48,7 @@ struct Channel {
     address: String,
     permission: String,
     /// The permission column's own spelling of ONAY and RET (a value map; the first is written).
-    onay_values: Vec<String>,
-    ret_values: Vec<String>,
+    permission_values: Option<PermissionValues>,
     consent_date: String,
     source: String,
 }
@@ -63,13 +60,8 @@ impl Channel {
         if permission_type == "boolean" {
             return format!("CASE WHEN {col} THEN 'ONAY' WHEN NOT {col} THEN 'RET' END");
         }
-        if self.onay_values.is_empty() {
-            return format!("{col}::pg_catalog.text");
-        }
-        let arms: String = [("ONAY", &self.onay_values), ("RET", &self.ret_values)]
-            .iter()
-            .flat_map(|(status, list)| list.iter().map(move |v| format!(" WHEN {} THEN '{status}'", literal(&crate::core::mapping::fold(v)))))
-            .collect();
+        let Some(values) = &self.permission_values else { return format!("{col}::pg_catalog.text") };
+        let arms: String = values.folded().map(|(v, status)| format!(" WHEN {} THEN '{}'", literal(&v), status.as_str())).collect();
         format!("CASE iys.fold_value({col}::pg_catalog.text){arms} END")
     }
 
@@ -78,13 +70,13 @@ impl Channel {
         if permission_type == "boolean" {
             return "($1::pg_catalog.text OPERATOR(pg_catalog.=) 'ONAY')".into();
         }
-        match (self.onay_values.first(), self.ret_values.first()) {
-            (Some(onay), Some(ret)) => format!(
+        match &self.permission_values {
+            Some(values) => format!(
                 "(CASE $1::pg_catalog.text WHEN 'ONAY' THEN {} ELSE {} END)::{permission_type}",
-                literal(onay),
-                literal(ret)
+                literal(values.written(ConsentStatus::Onay)),
+                literal(values.written(ConsentStatus::Ret))
             ),
-            _ => format!("$1::{permission_type}"),
+            None => format!("$1::{permission_type}"),
         }
     }
 }
@@ -289,8 +281,8 @@ fn tables() -> Result<Vec<Table>, Error> {
                         address_indexed: indexed.contains(&text(c, "address")),
                         address: text(c, "address"),
                         permission: text(c, "permission"),
-                        onay_values: texts(c, "onay_values"),
-                        ret_values: texts(c, "ret_values"),
+                        permission_values: Some(PermissionValues { onay: texts(c, "onay_values"), ret: texts(c, "ret_values") })
+                            .filter(|v| !v.onay.is_empty() && !v.ret.is_empty()),
                         consent_date: text(c, "consent_date"),
                         source: text(c, "source"),
                     })

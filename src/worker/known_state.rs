@@ -14,11 +14,11 @@
 //!   of the last 7 days not reconciled yet, once.
 
 use super::flush::{Round, Sender};
-use super::store::{self, Target};
+use super::store::{self, spi, Target};
 use super::tx;
 use crate::core::Error;
 use crate::iys::{CallFailure, FailureKind};
-use chrono::{Duration as Days, NaiveDate};
+use chrono::{Duration as Days, NaiveDate, Timelike};
 use pgrx::prelude::*;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -142,7 +142,7 @@ impl Sender {
             return Ok(());
         }
         let now = crate::core::now_turkey();
-        if now.hour_of_day() < hour as u32 {
+        if now.hour() < hour as u32 {
             return Ok(());
         }
         let today = now.date();
@@ -187,19 +187,6 @@ impl Sender {
     }
 }
 
-trait HourOfDay {
-    fn hour_of_day(&self) -> u32;
-}
-
-impl HourOfDay for chrono::NaiveDateTime {
-    fn hour_of_day(&self) -> u32 {
-        chrono::Timelike::hour(self)
-    }
-}
-
-fn spi(e: pgrx::spi::Error) -> Error {
-    Error::Internal(format!("SPI: {e}"))
-}
 
 /// Up to 1000 pending keys of one channel and recipient type of the brand.
 fn next_group(brand: &str) -> Result<Option<Group>, Error> {

@@ -6,7 +6,8 @@ use crate::iys::{ConsentRecord, ItemResult, ItemStatus};
 use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
-fn spi(e: pgrx::spi::Error) -> Error {
+/// An SPI failure as the worker reports it (shared by the worker's modules).
+pub(super) fn spi(e: pgrx::spi::Error) -> Error {
     Error::Internal(format!("SPI: {e}"))
 }
 
