@@ -253,6 +253,15 @@ impl ChannelColumns {
         }
     }
 
+    /// The prefix of the channel's mapping keys: email, gsm or call.
+    pub fn key(&self) -> &'static str {
+        match self.consent_type {
+            ConsentType::Eposta => "email",
+            ConsentType::Mesaj => "gsm",
+            ConsentType::Arama => "call",
+        }
+    }
+
     /// The four column names, in a fixed order (the source is "" when the channel has none).
     pub fn columns(&self) -> [&str; 4] {
         [&self.address, &self.permission, &self.consent_date, &self.source]
@@ -364,7 +373,7 @@ impl TableMapping {
                     "email" => ConsentType::Eposta,
                     "gsm" => ConsentType::Mesaj,
                     "call" => ConsentType::Arama,
-                    _ => return Err(Error::Config(format!("unknown mapping key \"{key}\"; expected {}", KEYS.join(", ")))),
+                    _ => return Err(Error::Config(format!("unknown key \"{key}\""))),
                 };
                 let columns = if channel == ConsentType::Arama {
                     wants_call = true;
@@ -410,10 +419,7 @@ impl TableMapping {
                         (channel, field)
                     }
                     _ => {
-                        return Err(Error::Config(format!(
-                            "unknown mapping key \"{other}\"; expected {}",
-                            KEYS.join(", ")
-                        )))
+                        return Err(Error::Config(format!("unknown key \"{other}\"")))
                     }
                 },
             };
@@ -447,11 +453,7 @@ impl TableMapping {
         }
         mapping.channels.retain(|c| !dropped.contains(&c.consent_type));
         if let Some(c) = mapping.channels.iter().find(|c| c.source.is_empty() && c.fixed_source().is_none()) {
-            let prefix = match c.consent_type {
-                ConsentType::Eposta => "email",
-                ConsentType::Mesaj => "gsm",
-                ConsentType::Arama => "call",
-            };
+            let prefix = c.key();
             return Err(Error::Config(format!(
                 "\"{prefix}_source\": null needs the channel's fixed source: \"{prefix}_source_values\": {{\"*\": \"HS_WEB\"}} (or another HS_* source)"
             )));
@@ -573,14 +575,14 @@ mod tests {
         for (json, needle) in [
             ("[1]", "must be a JSON object"),
             ("{", "not valid JSON"),
-            (r#"{"sms": "x"}"#, "unknown mapping key \"sms\""),
-            (r#"{"email_adress": "x"}"#, "unknown mapping key \"email_adress\""),
+            (r#"{"sms": "x"}"#, "unknown key \"sms\""),
+            (r#"{"email_adress": "x"}"#, "unknown key \"email_adress\""),
             (r#"{"email": 3}"#, "must be a column name"),
             (r#"{"email_consent_date": null}"#, "\"email\": null leaves the channel out"),
             (r#"{"email_source": null}"#, "needs the channel's fixed source"),
             (r#"{"gsm_permission_values": {"ONAY": "E"}}"#, "must be an object like"),
             (r#"{"gsm_permission_values": {"ONAY": "E", "RET": "e"}}"#, "for both ONAY and RET"),
-            (r#"{"sms_permission_values": {"ONAY": "E", "RET": "H"}}"#, "unknown mapping key"),
+            (r#"{"sms_permission_values": {"ONAY": "E", "RET": "H"}}"#, "unknown key"),
             (r#"{"email": null, "gsm": null}"#, "no channel"),
         ] {
             let err = TableMapping::from_json(Some(json)).unwrap_err().to_string();

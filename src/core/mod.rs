@@ -14,6 +14,7 @@ pub mod model;
 pub mod phone;
 pub mod problem;
 pub mod retailer;
+pub mod row;
 pub mod rules;
 pub mod time;
 

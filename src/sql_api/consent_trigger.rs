@@ -14,9 +14,10 @@
 //! Neither trigger checks or queues the changes the worker itself applies from IYS
 //! ([`Applying`]): that mark lives in the worker's process memory, out of reach of any session.
 
-use crate::core::channel::{decide_channel, ChannelDecision, ChannelValues};
-use crate::core::mapping::{ContactTypeValues, PermissionValues, SourceValues, TableMapping};
-use crate::core::{retailer, ConsentStatus, ConsentType, Error, Problem, RecipientType};
+use crate::core::channel::ChannelDecision;
+use crate::core::mapping::{ChannelColumns, TableMapping};
+use crate::core::row::{delivery_problems, Delivery, DeliveryField, RowReader, Slot, StoredChannel, StoredRow};
+use crate::core::{Error, Problem};
 use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
 use crate::sql_api::{calendar, time};
@@ -68,50 +69,17 @@ impl Column {
 }
 
 struct ChannelLayout {
-    consent_type: ConsentType,
+    consent_type: crate::core::ConsentType,
     /// address, permission, consent_date, source
     columns: [Column; 4],
-    /// The permission column's own spelling of ONAY/RET (a value map), if any.
-    permission_values: Option<PermissionValues>,
-    /// Free-text sources and the HS_* source each stands for, if any.
-    source_values: Option<SourceValues>,
     /// The source column serves another channel too.
     source_shared: bool,
-    /// The row's contact-type column, named by an H116 of this channel's movement.
-    contact_type_column: Option<Column>,
-    /// The source of every movement when the channel has no source column.
-    fixed_source: Option<String>,
 }
 
 impl ChannelLayout {
-    /// The permission as ONAY/RET: a boolean's true/false, a mapped value, or the text itself
-    /// (a value outside the map stays as written, for the H115 that names it).
-    fn canonical_permission(&self, raw: Option<String>) -> Option<String> {
-        let raw = raw?;
-        if self.columns[1].type_oid == pg_sys::BOOLOID {
-            return Some(if raw == "t" { "ONAY" } else { "RET" }.to_owned());
-        }
-        match &self.permission_values {
-            Some(values) => Some(values.status_of(&raw).map_or(raw, |s| s.as_str().to_owned())),
-            None => Some(raw),
-        }
-    }
-
-    /// The source as IYS's HS_* name when the source map knows the value; else as written.
-    fn canonical_source(&self, raw: Option<String>) -> Option<String> {
-        if let Some(fixed) = &self.fixed_source {
-            return Some(fixed.clone());
-        }
-        let raw = raw?;
-        match self.source_values.as_ref().and_then(|v| v.source_of(&raw)) {
-            Some(source) => Some(source.to_owned()),
-            None => Some(raw),
-        }
-    }
-
     /// Whether pg_iys may rewrite the permission as canonical ONAY/RET (text without a map).
-    fn stores_canonical_permission(&self) -> bool {
-        self.columns[1].is_text() && self.permission_values.is_none()
+    fn stores_canonical_permission(&self, mapping: &ChannelColumns) -> bool {
+        self.columns[1].is_text() && mapping.permission_values.is_none()
     }
 }
 
@@ -130,10 +98,10 @@ struct RowLayout {
     table: String,
     key: Vec<KeyColumn>,
     on_invalid: OnInvalid,
+    /// The mapping, read with the table's column types: the one row decision validate_table
+    /// makes too.
+    reader: RowReader,
     contact_type: Option<Column>,
-    contact_type_values: Option<ContactTypeValues>,
-    /// The type of a row without a contact type.
-    recipient_type: RecipientType,
     /// Per-row brand code column, and the table's fixed brand (its fallback), if any.
     brand: Option<Column>,
     /// True on a row that stays local: neither checked nor queued.
@@ -235,14 +203,11 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             Ok(ChannelLayout {
                 consent_type: c.consent_type,
                 columns: [find(&c.address)?, find(&c.permission)?, find(&c.consent_date)?, source_column(&c.source)?],
-                fixed_source: c.fixed_source().map(str::to_owned),
-                permission_values: c.permission_values.clone(),
-                source_values: c.source_values.clone(),
                 source_shared: mapping.channels.iter().filter(|o| o.source == c.source).count() > 1,
-                contact_type_column: contact_type.clone(),
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let permission_is_bool = channels.iter().map(|c| c.columns[1].type_oid == pg_sys::BOOLOID).collect();
     let key = attachment
         .key_columns
         .iter()
@@ -256,7 +221,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             Ok(KeyColumn { name: column.name, attno: column.attno, by_value: att.attbyval, length: att.attlen, output_fn })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(RowLayout { table, key, on_invalid, contact_type, contact_type_values: mapping.contact_type_values.clone(), recipient_type: mapping.recipient_type, brand, local_only, retailer_code, retailer_access, fixed_brand, channels })
+    Ok(RowLayout { table, key, on_invalid, reader: RowReader::new(mapping, permission_is_bool), contact_type, brand, local_only, retailer_code, retailer_access, fixed_brand, channels })
 }
 
 fn is_text_type(oid: pg_sys::Oid) -> bool {
@@ -315,6 +280,7 @@ impl Tuple {
     }
 }
 
+/// A channel's columns as stored in one tuple.
 struct OwnedChannel {
     address: Option<String>,
     permission: Option<String>,
@@ -324,17 +290,21 @@ struct OwnedChannel {
 
 impl OwnedChannel {
     fn read(tuple: &Tuple, channel: &ChannelLayout) -> OwnedChannel {
-        let columns = &channel.columns;
+        let [address, permission, consent_date, source] = &channel.columns;
         OwnedChannel {
-            address: tuple.text(&columns[0]),
-            permission: channel.canonical_permission(tuple.text(&columns[1])),
-            consent_date: tuple.turkey_time(&columns[2]),
-            source: channel.canonical_source(tuple.text(&columns[3])),
+            address: tuple.text(address),
+            permission: tuple.text(permission),
+            consent_date: tuple.turkey_time(consent_date),
+            source: tuple.text(source),
         }
     }
 
-    fn values(&self) -> ChannelValues<'_> {
-        ChannelValues {
+    fn row<'a>(contact_type: Option<&'a str>, channels: &'a [OwnedChannel]) -> StoredRow<'a> {
+        StoredRow { contact_type, channels: channels.iter().map(OwnedChannel::stored).collect() }
+    }
+
+    fn stored(&self) -> StoredChannel<'_> {
+        StoredChannel {
             address: self.address.as_deref(),
             permission: self.permission.as_deref(),
             consent_date: self.consent_date,
@@ -400,68 +370,47 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple) }));
     }
 
-    // A contact type IYS would refuse (H116): the row is refused, or with on_invalid 'keep' its
-    // consent movements are kept back (every channel keeps its old values) with a warning.
-    let (recipient_type, contact_type_problem) = match &layout.contact_type {
-        Some(column) => match new.text(column) {
-            None => (layout.recipient_type, None),
-            Some(text) if text.trim().is_empty() => (layout.recipient_type, None),
-            Some(text) => {
-                let parsed = match &layout.contact_type_values {
-                    Some(values) => values.type_of(&text).ok_or_else(|| format!("contact type must be {}", values.describe())),
-                    None => RecipientType::parse(&text).map_err(|_| "contact type must be BIREYSEL or TACIR".to_owned()),
-                };
-                match parsed {
-                    Ok(t) => (t, None),
-                    Err(message) => {
-                        let problem = Problem::new("H116", "recipientType", &text, message);
-                        if layout.on_invalid == OnInvalid::Reject {
-                            return Err(row_error(&layout, column, &[problem]));
-                        }
-                        (layout.recipient_type, Some(problem))
-                    }
-                }
-            }
-        },
-        None => (layout.recipient_type, None),
-    };
-    let now = time::now_turkey();
-    let cal = calendar::current();
-    let natts = unsafe { (*tupdesc).natts } as usize;
-    let mut changes = Changes::new(natts);
-    let mut queues_something = false;
-
-    let decisions: Vec<(&ChannelLayout, OwnedChannel, Option<OwnedChannel>, ChannelDecision)> = layout
-        .channels
-        .iter()
-        .map(|channel| {
-            let new_values = OwnedChannel::read(&new, channel);
-            let old_values = old.as_ref().map(|o| OwnedChannel::read(o, channel));
-            let decision = decide_channel(
-                channel.consent_type,
-                &new_values.values(),
-                old_values.as_ref().map(OwnedChannel::values).as_ref(),
-                recipient_type,
-                now,
-                &cal,
-            );
-            let decision = match (&contact_type_problem, decision) {
-                // A movement under a refused contact type is kept back like any invalid change.
-                (Some(problem), ChannelDecision::Accept { .. } | ChannelDecision::KeepOldDateAndSource { .. }) => {
-                    ChannelDecision::Invalid { problems: vec![problem.clone()] }
-                }
-                (_, decision) => decision,
-            };
-            let decision = explain_permission(channel, decision);
-            (channel, new_values, old_values, decision)
-        })
-        .collect();
+    let new_values: Vec<OwnedChannel> = layout.channels.iter().map(|c| OwnedChannel::read(&new, c)).collect();
+    let old_values: Option<Vec<OwnedChannel>> = old.as_ref().map(|o| layout.channels.iter().map(|c| OwnedChannel::read(o, c)).collect());
+    let contact_type = |tuple: &Tuple| layout.contact_type.as_ref().and_then(|c| tuple.text(c));
+    let (new_contact_type, old_contact_type) = (contact_type(&new), old.as_ref().and_then(contact_type));
+    let new_row = OwnedChannel::row(new_contact_type.as_deref(), &new_values);
+    let old_row = old_values.as_ref().map(|o| OwnedChannel::row(old_contact_type.as_deref(), o));
+    let row = layout.reader.decide(&new_row, old_row.as_ref(), time::now_turkey(), &calendar::current());
     // An opt-out is never blocked: a row that withdraws a consent on one channel is stored even
     // when another channel of it breaks IYS's rules (that channel keeps its old values).
-    let withdraws = decisions.iter().any(|(_, _, _, d)| matches!(d, ChannelDecision::Accept { status: ConsentStatus::Ret, .. }));
-    let on_invalid = if withdraws { OnInvalid::Keep } else { layout.on_invalid };
+    let on_invalid = if row.withdraws() { OnInvalid::Keep } else { layout.on_invalid };
+    if let (Some(problem), Some(column)) = (&row.contact_type_problem, &layout.contact_type) {
+        // A contact type IYS would refuse (H116): the row is refused, or its consents are kept
+        // back with a warning (an opt-out goes with the table's default type).
+        if on_invalid == OnInvalid::Reject {
+            return Err(row_error(&layout, column, std::slice::from_ref(problem)));
+        }
+        warning(
+            format!("pg_iys: H116 on column \"{}\" of \"{}\": {} (value '{}')", column.name, layout.table, problem.message_en, problem.value),
+            format!(
+                "The row's consents are kept back{}; fix the contact type to send them.",
+                if row.withdraws() { format!(", except its opt-out, sent as {}", row.recipient_type.as_str()) } else { String::new() }
+            ),
+        );
+    }
+    let natts = unsafe { (*tupdesc).natts } as usize;
+    let mut changes = Changes::new(natts);
+    let queues_something = row.queues();
+    // Address columns a movement of this row goes to: another channel on the same column (SMS
+    // and call share the phone) keeps its consent back without taking the address back.
+    let moving_addresses: Vec<usize> = layout
+        .channels
+        .iter()
+        .zip(&row.channels)
+        .filter(|(_, d)| matches!(d, ChannelDecision::Accept { send: true, .. }))
+        .map(|(c, _)| c.columns[0].attno)
+        .collect();
 
-    for (channel, new_values, old_values, decision) in decisions {
+    let decisions = layout.channels.iter().zip(&layout.reader.mapping.channels).zip(new_values.iter().zip(row.channels)).enumerate().map(
+        |(i, ((channel, mapping), (new_values, decision)))| (channel, mapping, new_values, old_values.as_ref().map(|o| &o[i]), decision),
+    );
+    for (channel, mapping, new_values, old_values, decision) in decisions {
         let [address, _permission, consent_date, source] = &channel.columns;
         match decision {
             ChannelDecision::Unchanged { normalized_address } => {
@@ -469,13 +418,12 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                     write_address(&mut changes, address, new_values.address.as_deref(), normalized_address);
                 }
             }
-            ChannelDecision::Accept { normalized_address, status, send, source: new_source } => {
-                queues_something |= send;
+            ChannelDecision::Accept { normalized_address, status, send: _, source: new_source } => {
                 write_address(&mut changes, address, new_values.address.as_deref(), Some(normalized_address));
                 let permission = &channel.columns[1];
                 // Store the canonical ONAY/RET so later comparisons are exact (not over the
                 // table's own vocabulary, which the app reads back).
-                if channel.stores_canonical_permission() && new_values.permission.as_deref() != Some(status.as_str()) {
+                if channel.stores_canonical_permission(mapping) && new_values.permission.as_deref() != Some(status.as_str()) {
                     changes.set(permission, status.as_str().into_datum());
                 }
                 // The row says what was sent: our source over the one IYS had set.
@@ -490,7 +438,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                 }
                 // A source column shared with another channel belongs to that channel's movement
                 // too: this channel neither puts it back nor counts its change as its own.
-                let date_changed = old_values.as_ref().map(|o| o.consent_date) != Some(new_values.consent_date);
+                let date_changed = old_values.map(|o| o.consent_date) != Some(new_values.consent_date);
                 if channel.source_shared && !date_changed {
                     continue;
                 }
@@ -511,14 +459,17 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                 OnInvalid::Reject => {
                     return Err(Error::RowRejected {
                         table: layout.table.clone(),
-                        column: column_of(channel, &problems[0]).name.clone(),
-                        problems: problems.iter().map(|p| (column_of(channel, p).name.clone(), p.clone())).collect(),
+                        column: column_of(&layout, channel, &problems[0]).name.clone(),
+                        problems: problems.iter().map(|p| (column_of(&layout, channel, p).name.clone(), p.clone())).collect(),
                     })
                 }
                 OnInvalid::Keep => {
                     for (i, column) in channel.columns.iter().enumerate() {
                         if i == 3 && channel.source_shared {
                             continue; // another channel's movement may own it
+                        }
+                        if i == 0 && moving_addresses.contains(&column.attno) {
+                            continue;
                         }
                         // On INSERT there is no old consent: the address stays, the consent goes.
                         let value = match &old {
@@ -534,12 +485,12 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
                             "pg_iys: {} {} on column \"{}\" of \"{}\": {} (value '{}'); the old consent values are kept",
                             channel.consent_type.as_str(),
                             first.code,
-                            column_of(channel, first).name,
+                            column_of(&layout, channel, first).name,
                             layout.table,
                             first.message_en,
                             first.value
                         ),
-                        problems_detail(channel, &problems),
+                        problems_detail(&layout, channel, &problems),
                     );
                 }
             },
@@ -547,8 +498,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     }
 
     if queues_something {
-        check_brand(&layout, &new)?;
-        check_retailers(&layout, &new)?;
+        check_delivery(&layout, &new)?;
     }
     if !changes.any {
         // SAFETY: the trigger's own new tuple, returned unchanged.
@@ -568,36 +518,26 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified) }))
 }
 
-/// The retailer columns of a row that queues a movement: IYS refuses the whole consent for a
-/// bad retailer (H118, H163, H126), so the row is refused whatever `on_invalid` says.
-fn check_retailers(layout: &RowLayout, new: &Tuple) -> Result<(), Error> {
-    let mut problems = Vec::new();
-    if let Some(column) = &layout.retailer_code {
-        if let Some(Err(p)) = new.text(column).filter(|t| !t.trim().is_empty()).map(|t| retailer::parse_code(&t, "retailerCode")) {
-            problems.push((column.name.clone(), p));
-        }
-    }
-    if let Some(column) = &layout.retailer_access {
-        if let Some(Err(p)) = new.text(column).map(|t| retailer::parse_access(&t)) {
-            problems.push((column.name.clone(), p));
-        }
-    }
+/// A row that queues a movement needs a brand and valid retailers: IYS refuses the whole
+/// consent without them, so the row is refused whatever `on_invalid` says.
+fn check_delivery(layout: &RowLayout, new: &Tuple) -> Result<(), Error> {
+    let text = |column: &Option<Column>| column.as_ref().and_then(|c| new.text(c));
+    let (brand, retailer_code, retailer_access) = (text(&layout.brand), text(&layout.retailer_code), text(&layout.retailer_access));
+    let delivery = Delivery { brand: brand.as_deref(), retailer_code: retailer_code.as_deref(), retailer_access: retailer_access.as_deref() };
+    let problems: Vec<(String, Problem)> = delivery_problems(layout.brand.is_some(), layout.fixed_brand.as_deref(), &delivery)
+        .into_iter()
+        .map(|(field, problem)| {
+            let column = match field {
+                DeliveryField::Brand => &layout.brand,
+                DeliveryField::RetailerCode => &layout.retailer_code,
+                DeliveryField::RetailerAccess => &layout.retailer_access,
+            };
+            (column.as_ref().map_or_else(String::new, |c| c.name.clone()), problem)
+        })
+        .collect();
     match problems.first() {
         None => Ok(()),
         Some((column, _)) => Err(Error::RowRejected { table: layout.table.clone(), column: column.clone(), problems }),
-    }
-}
-
-/// An H115 on a column with a value map names the map's values, not ONAY/RET.
-fn explain_permission(channel: &ChannelLayout, decision: ChannelDecision) -> ChannelDecision {
-    match (decision, &channel.permission_values) {
-        (ChannelDecision::Invalid { mut problems }, Some(values)) => {
-            for problem in problems.iter_mut().filter(|p| p.code == "H115" && !p.value.is_empty()) {
-                problem.message_en = format!("permission must be {}", values.describe());
-            }
-            ChannelDecision::Invalid { problems }
-        }
-        (decision, _) => decision,
     }
 }
 
@@ -615,21 +555,6 @@ fn datum_for(column: &Column, text: &str) -> pg_sys::Datum {
         pg_sys::getTypeInputInfo(column.type_oid, &mut input_fn, &mut io_param);
         pg_sys::OidInputFunctionCall(input_fn, value.as_ptr().cast_mut(), io_param, -1)
     }
-}
-
-/// A row whose changes are queued needs a numeric IYS brand code: its own (brand column) or the
-/// table's.
-fn check_brand(layout: &RowLayout, new: &Tuple) -> Result<(), Error> {
-    let Some(column) = &layout.brand else { return Ok(()) };
-    let own = new.text(column).map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
-    let problem = match (&own, &layout.fixed_brand) {
-        (None, None) => Problem::new("PGIYS_BRAND", "brandCode", "", "the row has no brand code and the table has no default brand"),
-        (Some(code), _) if !code.chars().all(|c| c.is_ascii_digit()) => {
-            Problem::new("PGIYS_BRAND", "brandCode", code, "a brand code is IYS's numeric brand code")
-        }
-        _ => return Ok(()),
-    };
-    Err(Error::RowRejected { table: layout.table.clone(), column: column.name.clone(), problems: vec![(column.name.clone(), problem)] })
 }
 
 /// Marks, in this process only, the attached table the worker is writing IYS's own changes
@@ -725,22 +650,21 @@ fn keep_old_spelling(
 }
 
 /// The table column a problem is about.
-fn column_of<'l>(channel: &'l ChannelLayout, problem: &Problem) -> &'l Column {
+fn column_of<'l>(layout: &'l RowLayout, channel: &'l ChannelLayout, problem: &Problem) -> &'l Column {
     let [address, permission, consent_date, source] = &channel.columns;
-    match problem.field {
-        "recipient" => address,
-        "status" => permission,
-        "consentDate" => consent_date,
-        "source" => source,
-        "recipientType" => channel.contact_type_column.as_ref().unwrap_or(address),
-        _ => address,
+    match Slot::of(problem.field) {
+        Slot::Address => address,
+        Slot::Permission => permission,
+        Slot::ConsentDate => consent_date,
+        Slot::Source => source,
+        Slot::ContactType => layout.contact_type.as_ref().unwrap_or(address),
     }
 }
 
-fn problems_detail(channel: &ChannelLayout, problems: &[Problem]) -> String {
+fn problems_detail(layout: &RowLayout, channel: &ChannelLayout, problems: &[Problem]) -> String {
     problems
         .iter()
-        .map(|p| format!("{} {} = '{}': {} / {}", p.code, column_of(channel, p).name, p.value, p.message_en, p.message_tr))
+        .map(|p| format!("{} {} = '{}': {} / {}", p.code, column_of(layout, channel, p).name, p.value, p.message_en, p.message_tr))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -1,19 +1,22 @@
 //! `iys.validate_table()`: which rows of a master_contact-shaped table IYS would refuse, and why.
 //!
-//! The table is read with one SPI cursor in chunks of [`CHUNK_ROWS`] (each chunk's tuples are
-//! freed before the next), every channel of every row goes through the core's `check_consent`
-//! with one calendar built up front, and nothing is allocated for a valid row beyond the
-//! normalised recipient. Long scans report progress as NOTICEs every `progress_rows` rows.
+//! One truth with the triggers: the mapping is parsed by the same parser as `iys.attach` (an
+//! attached table is read with its own attachment's mapping and brand), the columns are checked
+//! as attach checks them (a refusal is the first result, `PGIYS_MAPPING`), and every row is
+//! decided by the row trigger's own decision (`core::row`) as an INSERT of it now. So the rows
+//! reported are exactly those the trigger would refuse or keep back, with two deliberate
+//! differences: the reporting window (H467) only with `check_window => true` (most rows of a
+//! live table were collected long ago), and text date columns are read (attach refuses them)
+//! so that the DBA sees which values would not convert.
 //!
-//! Each row is checked as IYS would check it as a *first* record, because a table snapshot has
-//! no history: the state rules H174/H175/H178 are not reported (a row with permission RET is a
-//! normal state; IYS answers H175 for a RET it never had, which pg_iys records as "not in IYS"), and the reporting window H467 only with
-//! `check_window => true` (most rows of a live table were collected long ago).
+//! The table is read with one SPI cursor in chunks of [`CHUNK_ROWS`] (each chunk's tuples are
+//! freed before the next). Long scans report progress as NOTICEs every `progress_rows` rows.
 
-use crate::core::mapping::{ContactTypeValues, PermissionValues, SourceValues};
-use crate::core::{parse_iys_datetime, Calendar, ConsentInput, ConsentStatus, ConsentType, Error, Problem,
-    RecipientType,
-};
+use crate::core::channel::ChannelDecision;
+use crate::core::mapping::TableMapping;
+use crate::core::row::{delivery_problems, Delivery, DeliveryField, RowReader, Slot, StoredChannel, StoredRow};
+use crate::core::{parse_iys_datetime, Calendar, Error, Problem};
+use crate::sql_api::attach;
 use crate::sql_api::error::{raise, OrRaise};
 use crate::sql_api::{calendar, time};
 use chrono::NaiveDateTime;
@@ -21,150 +24,54 @@ use pgrx::datum::{JsonB, Timestamp, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use pgrx::PgRelation;
-use serde_json::Value;
 use std::time::Instant;
 
 /// Rows fetched per SPI round trip.
 const CHUNK_ROWS: i64 = 10_000;
 
-/// The mapping keys, in the order of the D-engage master_contact layout; the call (ARAMA)
-/// channel has no default columns.
-const KEYS: &[(&str, Option<&str>)] = &[
-    ("row_id", None),
-    ("local_only", None),
-    ("contact_type", Some("contact_type")),
-    ("email", Some("email")),
-    ("email_permission", Some("email_permission")),
-    ("email_consent_date", Some("email_consent_date")),
-    ("email_source", Some("email_source")),
-    ("gsm", Some("gsm")),
-    ("gsm_permission", Some("gsm_permission")),
-    ("gsm_consent_date", Some("gsm_consent_date")),
-    ("gsm_source", Some("gsm_source")),
-    ("call", None),
-    ("call_permission", None),
-    ("call_consent_date", None),
-    ("call_source", None),
-];
-
-/// (channel, recipient key, consent type) of the three channels.
-const CHANNELS: &[(&str, ConsentType)] = &[
-    ("email", ConsentType::Eposta),
-    ("gsm", ConsentType::Mesaj),
-    ("call", ConsentType::Arama),
-];
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum DateKind {
     /// The SELECT yields a `timestamp` in Turkey time.
     Timestamp,
-    /// The SELECT yields text, parsed as IYS's `YYYY-MM-DD HH:mm:ss`.
+    /// The SELECT yields text, parsed as IYS's `YYYY-MM-DD HH:mm:ss` (a text column, which
+    /// attach refuses; read so that the DBA sees which rows would not convert).
     Text,
 }
 
-/// One column as the scan reads it: its name in the table and its 1-based SELECT position.
-#[derive(Clone)]
-struct Col {
-    name: String,
-    pos: usize,
+/// Where one channel's columns land in the SELECT (1-based; no source column: None).
+struct ChannelScan {
+    address: usize,
+    permission: usize,
+    date: (usize, DateKind),
+    source: Option<usize>,
 }
 
-struct Channel {
-    label: &'static str,
-    /// The mapping keys' prefix: email, gsm or call.
-    prefix: &'static str,
-    consent_type: ConsentType,
-    recipient: Option<Col>,
-    permission: Col,
-    /// As the row trigger reads the permission: a boolean, a value map, or ONAY/RET.
-    permission_is_bool: bool,
-    permission_values: Option<PermissionValues>,
-    source_values: Option<SourceValues>,
-    date: Option<(Col, DateKind)>,
-    source: Option<Col>,
-}
-
-/// The column names the mapping asks for, key by key (None: not read).
-fn resolve_mapping(mapping: Option<&Value>) -> Vec<(&'static str, Option<String>)> {
-    let mut names: Vec<(&'static str, Option<String>)> =
-        KEYS.iter().map(|(k, d)| (*k, d.map(str::to_owned))).collect();
-    let Some(mapping) = mapping else { return names };
-    let known = || KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ");
-    let Value::Object(object) = mapping else {
-        raise(&Error::InvalidParameter {
-            parameter: "mapping",
-            message: format!("expected a JSON object, got {mapping}"),
-            hint: Some(format!("Keys: {}.", known())),
-        })
-    };
-    for (key, value) in object {
-        if key.ends_with("_permission_values") || key.ends_with("_source_values") {
-            continue; // value maps: see value_maps()
-        }
-        if matches!(key.as_str(), "retailer_code" | "retailer_access" | "contact_type_values" | "recipient_type") {
-            continue; // checked by attach and the row trigger, not per channel
-        }
-        let Some(slot) = names.iter_mut().find(|(k, _)| *k == key.as_str()) else {
-            raise(&Error::InvalidParameter {
-                parameter: "mapping",
-                message: format!("unknown key \"{key}\""),
-                hint: Some(format!("Keys: {}.", known())),
-            })
-        };
-        slot.1 = match value {
-            Value::String(column) => Some(column.clone()),
-            Value::Null => None,
-            other => raise(&Error::InvalidParameter {
-                parameter: "mapping",
-                message: format!("the value of \"{key}\" must be a column name or null, not {other}"),
-                hint: None,
-            }),
-        };
-    }
-    names
-}
-
-/// The value maps of `prefix`'s permission and source columns, as attach takes them.
-fn value_maps(mapping: Option<&Value>, prefix: &str) -> (Option<PermissionValues>, Option<SourceValues>) {
-    let get = |suffix: &str| mapping.and_then(|m| m.get(format!("{prefix}_{suffix}")).map(|v| (format!("{prefix}_{suffix}"), v)));
-    let permission = get("permission_values").map(|(key, v)| PermissionValues::from_json(&key, v).or_raise());
-    let source = get("source_values").map(|(key, v)| SourceValues::from_json(&key, v).or_raise());
-    (permission, source)
-}
-
-/// The scan plan: the SELECT and where each value lands.
+/// The scan plan: the SELECT, where each value lands, and the mapping the row trigger reads.
 struct Plan {
     query: String,
     row_id_pos: Option<usize>,
-    contact_type: Option<Col>,
-    /// As attach reads the contact type: its value map, and the type of rows without one.
-    contact_type_values: Option<ContactTypeValues>,
-    recipient_type: RecipientType,
-    channels: Vec<Channel>,
+    reader: RowReader,
+    /// The attachment's brand code, the default of rows without their own.
+    table_brand: Option<String>,
+    contact_type_pos: Option<usize>,
+    brand_pos: Option<usize>,
+    retailer_code_pos: Option<usize>,
+    retailer_access_pos: Option<usize>,
+    channels: Vec<ChannelScan>,
+    /// What `iys.attach` would refuse in the table's columns, reported before the rows.
+    layout_problem: Option<Error>,
 }
 
-fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
+fn plan(tbl: &PgRelation, mapping: Option<&serde_json::Value>) -> Plan {
     let oid = tbl.oid();
-    let (table_name, relkind, columns, pk) = Spi::connect(|client| {
-        let table_name: String = client
-            .select("SELECT $1::regclass::text", None, &[oid.into()])?
-            .first()
-            .get(1)?
-            .unwrap_or_default();
+    let (table_name, relkind, pk) = Spi::connect(|client| {
+        // Qualified unless on this function's search path (pg_catalog, pg_temp).
+        let table_name: String = client.select("SELECT $1::regclass::text", None, &[oid.into()])?.first().get(1)?.unwrap_or_default();
         let relkind: String = client
             .select("SELECT relkind::text FROM pg_catalog.pg_class WHERE oid = $1", None, &[oid.into()])?
             .first()
             .get(1)?
             .unwrap_or_default();
-        let columns = client
-            .select(
-                "SELECT attname::text, atttypid::int8 FROM pg_catalog.pg_attribute
-                  WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped",
-                None,
-                &[oid.into()],
-            )?
-            .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<i64>(2)?.unwrap_or(0))))
-            .collect::<Result<Vec<_>, pgrx::spi::Error>>()?;
         let pk = client
             .select(
                 "SELECT a.attname::text FROM pg_catalog.pg_index i
@@ -176,21 +83,30 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
             )?
             .map(|r| Ok(r.get::<String>(1)?.unwrap_or_default()))
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()?;
-        Ok::<_, pgrx::spi::Error>((table_name, relkind, columns, pk))
+        Ok::<_, pgrx::spi::Error>((table_name, relkind, pk))
     })
     .map_err(|e| Error::Internal(format!("reading the catalog failed: {e}")))
     .or_raise();
+    let columns = attach::table_columns(oid).or_raise();
 
-    let names = resolve_mapping(mapping);
-    let name_of = |key: &str| names.iter().find(|(k, _)| *k == key).and_then(|(_, n)| n.clone());
-    let type_of = |key: &'static str, column: &str| -> u32 {
+    // An attached table is read with its attachment's mapping and brand unless told otherwise:
+    // then validate_table and the triggers read it the same way.
+    let attachment = attach::load_attachment(oid).or_raise();
+    let mapping_json = match (mapping, &attachment) {
+        (Some(mapping), _) => Some(mapping.to_string()),
+        (None, Some(attachment)) => Some(attachment.mapping_json.clone()),
+        (None, None) => None,
+    };
+    let mapping: TableMapping = attach::parse_mapping(mapping_json.as_deref()).or_raise();
+    let layout_problem = match attach::check_column_types(oid, &table_name, &mapping, &columns) {
+        Ok(()) => None,
+        Err(e @ Error::UndefinedColumn { .. }) => raise(&e),
+        Err(e) => Some(e),
+    };
+    let type_of = |role: &str, column: &str| -> &str {
         match columns.iter().find(|(c, _)| c == column) {
-            Some((_, t)) => *t as u32,
-            None => raise(&Error::UndefinedColumn {
-                table: table_name.clone(),
-                column: column.to_owned(),
-                role: key.to_owned(),
-            }),
+            Some((_, t)) => t.as_str(),
+            None => raise(&Error::UndefinedColumn { table: table_name.clone(), column: column.to_owned(), role: role.to_owned() }),
         }
     };
 
@@ -199,11 +115,10 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
         select.push(expr);
         select.len()
     }
-
-    let row_id_pos = match name_of("row_id") {
+    let row_id_pos = match &mapping.row_id {
         Some(column) => {
-            type_of("row_id", &column);
-            Some(add(&mut select, format!("{}::text", quote_identifier(&column))))
+            type_of("row_id", column);
+            Some(add(&mut select, format!("{}::text", quote_identifier(column))))
         }
         None if !pk.is_empty() => {
             let parts: Vec<String> = pk.iter().map(|c| format!("{}::text", quote_identifier(c))).collect();
@@ -213,125 +128,59 @@ fn plan(tbl: &PgRelation, mapping: Option<&Value>) -> Plan {
         None if matches!(relkind.as_str(), "r" | "m" | "t") => Some(add(&mut select, "ctid::text".into())),
         None => None,
     };
-    let text_col = |select: &mut Vec<String>, key: &'static str| -> Option<Col> {
-        let name = name_of(key)?;
-        type_of(key, &name);
-        let pos = add(select, format!("{}::text", quote_identifier(&name)));
-        Some(Col { name, pos })
+    let text_col = |select: &mut Vec<String>, role: &str, column: Option<&str>| -> Option<usize> {
+        let column = column?;
+        type_of(role, column);
+        Some(add(select, format!("{}::text", quote_identifier(column))))
     };
-    let contact_type = text_col(&mut select, "contact_type");
+    let contact_type_pos = text_col(&mut select, "contact_type", mapping.contact_type.as_deref());
+    let brand_pos = text_col(&mut select, "brand_column", mapping.brand_column.as_deref());
+    let retailer_code_pos = text_col(&mut select, "retailer_code", mapping.retailer_code_column());
+    let retailer_access_pos = text_col(&mut select, "retailer_access", mapping.retailer_access_column());
     let mut channels = Vec::new();
-    for &(prefix, consent_type) in CHANNELS {
-        let permission_key: &'static str = match prefix {
-            "email" => "email_permission",
-            "gsm" => "gsm_permission",
-            _ => "call_permission",
+    let mut permission_is_bool = Vec::new();
+    for channel in &mapping.channels {
+        let address = text_col(&mut select, "address", Some(&channel.address)).expect("a column");
+        let permission = text_col(&mut select, "permission", Some(&channel.permission)).expect("a column");
+        permission_is_bool.push(type_of("permission", &channel.permission) == "boolean");
+        let q = quote_identifier(&channel.consent_date);
+        let (expr, kind) = match type_of("consent_date", &channel.consent_date) {
+            "timestamp without time zone" => (q, DateKind::Timestamp),
+            // An instant: Turkey time is UTC+3, as everywhere in pg_iys.
+            "timestamp with time zone" => (format!("({q} AT TIME ZONE INTERVAL '+03:00')"), DateKind::Timestamp),
+            // A date: midnight of that day, as the row trigger reads it.
+            "date" => (format!("{q}::timestamp"), DateKind::Timestamp),
+            _ => (format!("{q}::text"), DateKind::Text),
         };
-        let (date_key, source_key): (&'static str, &'static str) = match prefix {
-            "email" => ("email_consent_date", "email_source"),
-            "gsm" => ("gsm_consent_date", "gsm_source"),
-            _ => ("call_consent_date", "call_source"),
-        };
-        // A channel is scanned when its permission column is mapped.
-        let Some(permission) = text_col(&mut select, permission_key) else { continue };
-        let recipient = text_col(&mut select, prefix);
-        let date = name_of(date_key).map(|name| {
-            let typ = type_of(date_key, &name);
-            let q = quote_identifier(&name);
-            let (expr, kind) = match pg_sys::Oid::from(typ) {
-                pg_sys::TIMESTAMPOID => (q, DateKind::Timestamp),
-                // An instant: Turkey time is UTC+3, as everywhere in pg_iys.
-                pg_sys::TIMESTAMPTZOID => (
-                    format!("({q} AT TIME ZONE 'UTC') + interval '3 hours'"),
-                    DateKind::Timestamp,
-                ),
-                pg_sys::DATEOID => (format!("{q}::timestamp"), DateKind::Timestamp),
-                _ => (format!("{q}::text"), DateKind::Text),
-            };
-            (Col { name, pos: add(&mut select, expr) }, kind)
-        });
-        let source = text_col(&mut select, source_key);
-        let permission_is_bool = pg_sys::Oid::from(type_of(permission_key, &permission.name)) == pg_sys::BOOLOID;
-        let (permission_values, source_values) = value_maps(mapping, prefix);
-        channels.push(Channel {
-            label: consent_type.as_str(),
-            prefix,
-            consent_type,
-            recipient,
-            permission,
-            permission_is_bool,
-            permission_values,
-            source_values,
-            date,
-            source,
-        });
+        let date = (add(&mut select, expr), kind);
+        let source = (!channel.source.is_empty()).then(|| text_col(&mut select, "source", Some(&channel.source)).expect("a column"));
+        channels.push(ChannelScan { address, permission, date, source });
     }
-    if channels.is_empty() {
-        raise(&Error::InvalidParameter {
-            parameter: "mapping",
-            message: "no channel to check: email_permission, gsm_permission and call_permission are all null".into(),
-            hint: None,
-        });
-    }
-    // Rows kept out of IYS (attach's `local_only` column) are not checked, as the triggers do.
-    let local = match name_of("local_only") {
+    // Rows kept out of IYS (the `local_only` column) are not checked, as the triggers do.
+    let local = match &mapping.local_only {
         Some(column) => {
-            type_of("local_only", &column);
-            format!(" WHERE NOT coalesce({}::boolean, false)", quote_identifier(&column))
+            type_of("local_only", column);
+            format!(" WHERE NOT coalesce({}::boolean, false)", quote_identifier(column))
         }
         None => String::new(),
     };
-    let query = format!(
-        "SELECT {} FROM {}{local}",
-        if select.is_empty() { "1".into() } else { select.join(", ") },
-        table_name
-    );
-    let contact_type_values = mapping
-        .and_then(|m| m.get("contact_type_values"))
-        .map(|v| ContactTypeValues::from_json("contact_type_values", v).or_raise());
-    let recipient_type = match mapping.and_then(|m| m.get("recipient_type")) {
-        None => RecipientType::Bireysel,
-        Some(v) => v.as_str().and_then(|t| RecipientType::parse(t).ok()).unwrap_or_else(|| {
-            raise(&Error::InvalidParameter { parameter: "mapping", message: "\"recipient_type\" must be BIREYSEL or TACIR".into(), hint: None })
-        }),
-    };
-    Plan { query, row_id_pos, contact_type, contact_type_values, recipient_type, channels }
-}
-
-impl Channel {
-    /// The permission as the row trigger reads it: a boolean column's true/false, a value map's
-    /// values, or ONAY/RET; nothing else.
-    fn status_of(&self, raw: &str) -> Option<ConsentStatus> {
-        if self.permission_is_bool {
-            return match raw {
-                "true" => Some(ConsentStatus::Onay),
-                "false" => Some(ConsentStatus::Ret),
-                _ => None,
-            };
-        }
-        match &self.permission_values {
-            Some(values) => values.status_of(raw),
-            None => ConsentStatus::parse(raw).ok(),
-        }
-    }
-
-    fn permission_spelling(&self) -> String {
-        match &self.permission_values {
-            Some(values) => values.describe(),
-            None => format!("ONAY or RET (another vocabulary needs a value map: \"{}_permission_values\")", self.prefix),
-        }
+    let query = format!("SELECT {} FROM {table_name}{local}", if select.is_empty() { "1".into() } else { select.join(", ") });
+    let table_brand = attachment.and_then(|a| a.brand_code).filter(|b| !b.trim().is_empty());
+    Plan {
+        query,
+        row_id_pos,
+        reader: RowReader::new(mapping, permission_is_bool),
+        table_brand,
+        contact_type_pos,
+        brand_pos,
+        retailer_code_pos,
+        retailer_access_pos,
+        channels,
+        layout_problem,
     }
 }
 
-type Out = (
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-);
+type Out = (Option<String>, Option<String>, String, String, Option<String>, String, String);
 
 fn out(row_id: Option<&str>, channel: Option<&str>, field: &str, p: Problem) -> Out {
     (
@@ -354,8 +203,10 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
+    /// One row, decided as the row trigger decides an INSERT of it now.
     fn row(&mut self, row: &pgrx::spi::SpiHeapTupleData<'_>, ordinal: u64) -> Result<(), pgrx::spi::Error> {
         let plan = self.plan;
+        let mapping = &plan.reader.mapping;
         let row_id_owned;
         let row_id: Option<&str> = match plan.row_id_pos {
             Some(pos) => row.get::<&str>(pos)?,
@@ -364,98 +215,64 @@ impl Scan<'_> {
                 Some(&row_id_owned)
             }
         };
-        let mut recipient_type = plan.recipient_type;
-        if let Some(col) = &plan.contact_type {
-            if let Some(raw) = row.get::<&str>(col.pos)?.filter(|r| !r.trim().is_empty()) {
-                let parsed = match &plan.contact_type_values {
-                    Some(values) => values.type_of(raw).ok_or(()),
-                    None => RecipientType::parse(raw).map_err(|_| ()),
-                };
-                match parsed {
-                    Ok(t) => recipient_type = t,
-                    Err(()) => {
-                        let expected = plan.contact_type_values.as_ref().map_or("BIREYSEL or TACIR".to_owned(), ContactTypeValues::describe);
-                        self.results.push(out(
-                            row_id,
-                            None,
-                            &col.name,
-                            Problem::new("H116", "recipientType", raw.trim(), &format!("unknown contact type; use {expected} (checked as {})", plan.recipient_type.as_str())),
-                        ))
-                    }
-                }
+        let text = |pos: Option<usize>| -> Result<Option<&str>, pgrx::spi::Error> {
+            match pos {
+                Some(pos) => row.get::<&str>(pos),
+                None => Ok(None),
             }
-        }
-        for ch in &plan.channels {
-            let Some(permission) = row.get::<&str>(ch.permission.pos)? else { continue };
-            let status = ch.status_of(permission);
-            if status.is_none() {
-                self.results.push(out(
-                    row_id,
-                    Some(ch.label),
-                    &ch.permission.name,
-                    Problem::new("H115", "status", permission.trim(), &format!("permission must be {}", ch.permission_spelling())),
-                ));
-            }
-            let recipient = match &ch.recipient {
-                Some(col) => row.get::<&str>(col.pos)?,
-                None => None,
-            };
-            let source = match &ch.source {
-                Some(col) => row.get::<&str>(col.pos)?,
-                None => None,
-            };
-            let source = source.map(|s| ch.source_values.as_ref().and_then(|v| v.source_of(s)).unwrap_or(s));
-            // No source column: the channel's fixed source (`*` of its source map), as attach reads it.
-            let source = match (&ch.source, source) {
-                (None, None) => ch.source_values.as_ref().and_then(|v| v.otherwise.as_deref()),
-                (_, source) => source,
-            };
-            let mut date_unreadable = false;
-            let consent_date = match &ch.date {
-                None => None,
-                Some((col, DateKind::Timestamp)) => row.get::<Timestamp>(col.pos)?.map(time::from_pg),
-                Some((col, DateKind::Text)) => match row.get::<&str>(col.pos)? {
+        };
+        let mut stored = StoredRow { contact_type: text(plan.contact_type_pos)?, channels: Vec::with_capacity(plan.channels.len()) };
+        let mut date_unreadable = vec![false; plan.channels.len()];
+        for (i, (scan, columns)) in plan.channels.iter().zip(&mapping.channels).enumerate() {
+            let consent_date = match scan.date {
+                (pos, DateKind::Timestamp) => row.get::<Timestamp>(pos)?.map(time::from_pg),
+                (pos, DateKind::Text) => match row.get::<&str>(pos)?.filter(|t| !t.trim().is_empty()) {
                     None => None,
-                    Some(text) if text.trim().is_empty() => None,
-                    Some(text) => match parse_iys_datetime(text) {
-                        Ok(t) => Some(t),
-                        Err(p) => {
-                            date_unreadable = true;
-                            self.results.push(out(row_id, Some(ch.label), &col.name, p));
-                            None
-                        }
-                    },
+                    Some(text) => parse_iys_datetime(text)
+                        .map_err(|p| {
+                            date_unreadable[i] = true;
+                            self.results.push(out(row_id, Some(columns.consent_type.as_str()), &columns.consent_date, p));
+                        })
+                        .ok(),
                 },
             };
-            let input = ConsentInput {
-                recipient: recipient.unwrap_or(""),
-                consent_type: ch.consent_type,
-                status: status.unwrap_or(ConsentStatus::Onay),
-                source,
+            stored.channels.push(StoredChannel {
+                address: row.get::<&str>(scan.address)?,
+                permission: row.get::<&str>(scan.permission)?,
                 consent_date,
-                recipient_type,
+                source: text(scan.source)?,
+            });
+        }
+        let decision = plan.reader.decide(&stored, None, self.now, self.cal);
+        if let (Some(problem), Some(column)) = (decision.contact_type_problem.clone(), &mapping.contact_type) {
+            self.results.push(out(row_id, None, column, problem));
+        }
+        let mut queues = decision.queues();
+        for (i, (channel, columns)) in decision.channels.into_iter().zip(&mapping.channels).enumerate() {
+            let ChannelDecision::Invalid { problems } = channel else { continue };
+            // Without check_window, consents collected long ago are not the table's problem.
+            let skipped = |p: &Problem| (p.code == "H467" && !self.check_window) || (date_unreadable[i] && matches!(p.code, "H112" | "H462"));
+            let mut reported = false;
+            for p in problems.into_iter().filter(|p| !skipped(p)) {
+                reported = true;
+                let column = Slot::of(p.field).column(mapping, columns).to_owned();
+                self.results.push(out(row_id, Some(columns.consent_type.as_str()), &column, p));
+            }
+            queues |= !reported && !date_unreadable[i];
+        }
+        if queues {
+            let delivery = Delivery {
+                brand: text(plan.brand_pos)?,
+                retailer_code: text(plan.retailer_code_pos)?,
+                retailer_access: text(plan.retailer_access_pos)?,
             };
-            let problems = crate::core::check_consent(&input, None, self.now, self.cal).problems;
-            for p in problems {
-                let skip = match p.code {
-                    "H175" | "H174" | "H178" => true,
-                    "H467" => !self.check_window,
-                    "H112" | "H462" => date_unreadable,
-                    _ => status.is_none() && p.field == "status",
+            for (field, p) in delivery_problems(mapping.brand_column.is_some(), plan.table_brand.as_deref(), &delivery) {
+                let column = match field {
+                    DeliveryField::Brand => mapping.brand_column.as_deref(),
+                    DeliveryField::RetailerCode => mapping.retailer_code_column(),
+                    DeliveryField::RetailerAccess => mapping.retailer_access_column(),
                 };
-                if skip {
-                    continue;
-                }
-                let column = match p.field {
-                    "recipient" => ch.recipient.as_ref().map(|c| c.name.as_str()),
-                    "status" => Some(ch.permission.name.as_str()),
-                    "source" => ch.source.as_ref().map(|c| c.name.as_str()),
-                    "consentDate" => ch.date.as_ref().map(|(c, _)| c.name.as_str()),
-                    "recipientType" => plan.contact_type.as_ref().map(|c| c.name.as_str()),
-                    _ => None,
-                };
-                let field = column.unwrap_or(p.field).to_owned();
-                self.results.push(out(row_id, Some(ch.label), &field, p));
+                self.results.push(out(row_id, None, column.unwrap_or(p.field), p));
             }
         }
         Ok(())
@@ -503,6 +320,14 @@ fn validate_table(
     drop(tbl);
 
     let mut scan = Scan { plan: &plan, now, cal: &cal, check_window: check_window.unwrap_or(false), results: Vec::new() };
+    if let Some(e) = &plan.layout_problem {
+        let message = match e.hint() {
+            Some(hint) => format!("iys.attach would refuse the table: {e} ({hint})"),
+            None => format!("iys.attach would refuse the table: {e}"),
+        };
+        let problem = Problem::with_tr("PGIYS_MAPPING", "mapping", "", message, "iys.attach bu tablonun sütunlarını kabul etmez");
+        scan.results.push(out(None, None, "mapping", problem));
+    }
     let started = Instant::now();
     let mut scanned: u64 = 0;
     let mut next_notice = progress_every;
@@ -644,32 +469,5 @@ mod tests {
     fn unknown_mapping_keys_are_refused() {
         setup();
         Spi::run(r#"SELECT * FROM iys.validate_table('mc', '{"mail": "email"}')"#).unwrap();
-    }
-
-    #[test]
-    fn permissions_are_read_as_the_row_trigger_reads_them() {
-        use crate::core::ConsentStatus::*;
-        let channel = |is_bool: bool, values: Option<&str>| super::Channel {
-            label: "MESAJ",
-            prefix: "gsm",
-            consent_type: crate::core::ConsentType::Mesaj,
-            recipient: None,
-            permission: super::Col { name: "p".into(), pos: 1 },
-            permission_is_bool: is_bool,
-            permission_values: values.map(|v| super::PermissionValues::from_json("gsm_permission_values", &serde_json::from_str(v).unwrap()).unwrap()),
-            source_values: None,
-            date: None,
-            source: None,
-        };
-        let text = channel(false, None);
-        for (raw, want) in [("ONAY", Some(Onay)), (" ret ", Some(Ret)), ("Y", None), ("E", None), ("true", None), ("", None)] {
-            assert_eq!(text.status_of(raw), want, "text {raw:?}");
-        }
-        let boolean = channel(true, None);
-        assert_eq!((boolean.status_of("true"), boolean.status_of("false"), boolean.status_of("ONAY")), (Some(Onay), Some(Ret), None));
-        let mapped = channel(false, Some(r#"{"ONAY": ["E", "Evet"], "RET": "H"}"#));
-        for (raw, want) in [("e", Some(Onay)), ("EVET ", Some(Onay)), ("h", Some(Ret)), ("ONAY", None)] {
-            assert_eq!(mapped.status_of(raw), want, "mapped {raw:?}");
-        }
     }
 }
