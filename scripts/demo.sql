@@ -54,7 +54,7 @@ SELECT id, recipient, consent_type, status, source, state, transaction_id IS NOT
 
 -- A citizen withdraws consent: the newer RET is sent, and the worker settles it.
 UPDATE master_contact SET gsm_permission = 'RET',
-       gsm_consent_date = (now() AT TIME ZONE 'Europe/Istanbul')::timestamp(0)
+       gsm_consent_date = date_trunc('second', now() AT TIME ZONE 'Europe/Istanbul')
  WHERE name = 'Mehmet Kaya';
 SELECT pg_sleep(4.5);
 SELECT recipient, consent_type, status, state FROM iys.outbox ORDER BY id;

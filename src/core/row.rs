@@ -52,6 +52,9 @@ pub enum Slot {
     ConsentDate,
     Source,
     ContactType,
+    Brand,
+    RetailerCode,
+    RetailerAccess,
 }
 
 impl Slot {
@@ -62,6 +65,9 @@ impl Slot {
             "consentDate" => Slot::ConsentDate,
             "source" => Slot::Source,
             "recipientType" => Slot::ContactType,
+            "brandCode" => Slot::Brand,
+            "retailerCode" => Slot::RetailerCode,
+            "retailerAccess" => Slot::RetailerAccess,
             _ => Slot::Address,
         }
     }
@@ -76,6 +82,9 @@ impl Slot {
             Slot::Source if channel.source.is_empty() => "(fixed source)",
             Slot::Source => &channel.source,
             Slot::ContactType => mapping.contact_type.as_deref().unwrap_or(&channel.address),
+            Slot::Brand => mapping.brand_column.as_deref().unwrap_or("brand_code"),
+            Slot::RetailerCode => mapping.retailer_code_column().unwrap_or("retailer_code"),
+            Slot::RetailerAccess => mapping.retailer_access_column().unwrap_or("retailer_access"),
         }
     }
 }
@@ -209,37 +218,53 @@ pub struct Delivery<'a> {
     pub retailer_access: Option<&'a str>,
 }
 
-/// Which delivery column a problem is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryField {
-    Brand,
-    RetailerCode,
-    RetailerAccess,
-}
-
-/// What keeps IYS from taking a row's movements, whatever `on_invalid` says: no numeric brand
-/// code (own or the table's, when the table has a brand column), a retailer code or access list
-/// IYS refuses (H118, H163, H126).
-pub fn delivery_problems(has_brand_column: bool, table_brand: Option<&str>, row: &Delivery<'_>) -> Vec<(DeliveryField, Problem)> {
+/// What keeps IYS from taking a row's movements: no numeric brand code (own or the table's, when
+/// the table has a brand column), a retailer code or access list IYS refuses (H118, H163, H126).
+pub fn delivery_problems(has_brand_column: bool, table_brand: Option<&str>, row: &Delivery<'_>) -> Vec<Problem> {
     let mut problems = Vec::new();
     if has_brand_column {
         let own = row.brand.map(str::trim).filter(|b| !b.is_empty());
-        let problem = match (own, table_brand) {
-            (None, None) => Some(Problem::new("PGIYS_BRAND", "brandCode", "", "the row has no brand code and the table has no default brand")),
+        match (own, table_brand) {
+            (None, None) => problems.push(Problem::new("PGIYS_BRAND", "brandCode", "", "the row has no brand code and the table has no default brand")),
             (Some(code), _) if !code.chars().all(|c| c.is_ascii_digit()) => {
-                Some(Problem::new("PGIYS_BRAND", "brandCode", code, "a brand code is IYS's numeric brand code"))
+                problems.push(Problem::new("PGIYS_BRAND", "brandCode", code, "a brand code is IYS's numeric brand code"))
             }
-            _ => None,
-        };
-        problems.extend(problem.map(|p| (DeliveryField::Brand, p)));
+            _ => {}
+        }
     }
     if let Some(Err(p)) = row.retailer_code.filter(|t| !t.trim().is_empty()).map(|t| retailer::parse_code(t, "retailerCode")) {
-        problems.push((DeliveryField::RetailerCode, p));
+        problems.push(p);
     }
     if let Some(Err(p)) = row.retailer_access.map(retailer::parse_access) {
-        problems.push((DeliveryField::RetailerAccess, p));
+        problems.push(p);
     }
     problems
+}
+
+impl RowDecision {
+    /// Applies a queuing row's delivery problems (see [`delivery_problems`]); true: the row is
+    /// refused. An opt-out is neither dropped nor blocked: it goes without a retailer IYS would
+    /// refuse (retailers are optional), and a row whose opt-out has no brand to go to is refused
+    /// whatever `keep` says, so that the application sees it. Otherwise the consents (ONAY) are
+    /// held back with `keep`, or the row is refused without it.
+    pub fn hold_back_undeliverable(&mut self, problems: &[Problem], keep: bool) -> bool {
+        if problems.is_empty() {
+            return false;
+        }
+        let no_brand = problems.iter().any(|p| Slot::of(p.field) == Slot::Brand);
+        let withdraws = self.withdraws();
+        if (no_brand && withdraws) || (!keep && !withdraws) {
+            return true;
+        }
+        for decision in &mut self.channels {
+            if let ChannelDecision::Accept { status, send: true, .. } = decision {
+                if no_brand || *status == ConsentStatus::Onay {
+                    *decision = ChannelDecision::Invalid { problems: problems.to_vec() };
+                }
+            }
+        }
+        false
+    }
 }
 
 #[cfg(test)]
@@ -308,11 +333,30 @@ mod tests {
     fn delivery_needs_a_brand_and_valid_retailers() {
         let none = Delivery::default();
         assert!(delivery_problems(false, None, &none).is_empty());
-        assert_eq!(delivery_problems(true, None, &none)[0].0, DeliveryField::Brand);
+        assert_eq!(Slot::of(delivery_problems(true, None, &none)[0].field), Slot::Brand);
         assert!(delivery_problems(true, Some("600001"), &none).is_empty());
         let bad = Delivery { brand: Some("ABC"), retailer_code: Some("123"), retailer_access: Some("{}") };
-        let fields: Vec<DeliveryField> = delivery_problems(true, Some("600001"), &bad).into_iter().map(|(f, _)| f).collect();
-        assert_eq!(fields, [DeliveryField::Brand, DeliveryField::RetailerCode, DeliveryField::RetailerAccess]);
+        let slots: Vec<Slot> = delivery_problems(true, Some("600001"), &bad).iter().map(|p| Slot::of(p.field)).collect();
+        assert_eq!(slots, [Slot::Brand, Slot::RetailerCode, Slot::RetailerAccess]);
+    }
+
+    #[test]
+    fn undeliverable_consents_are_held_back_but_opt_outs_go() {
+        let r = reader("{}", vec![false, false]);
+        let row = StoredRow { contact_type: None, channels: vec![channel("a@example.com", "ONAY", "HS_WEB"), channel("05321234567", "RET", "HS_WEB")] };
+        let decide = || r.decide(&row, None, now(), &Calendar::turkey_default());
+        let bad_retailer = delivery_problems(false, None, &Delivery { retailer_code: Some("123"), ..Delivery::default() });
+        let mut d = decide();
+        assert!(!d.hold_back_undeliverable(&bad_retailer, false), "an opt-out row is not refused");
+        assert!(matches!(&d.channels[0], ChannelDecision::Invalid { problems } if problems[0].code == "H118"));
+        assert!(matches!(d.channels[1], ChannelDecision::Accept { status: ConsentStatus::Ret, .. }));
+        let no_brand = delivery_problems(true, None, &Delivery::default());
+        assert!(decide().hold_back_undeliverable(&no_brand, true), "an opt-out with no brand is refused, not dropped");
+        let consent_only = StoredRow { contact_type: None, channels: vec![channel("a@example.com", "ONAY", "HS_WEB"), StoredChannel::default()] };
+        let mut d = r.decide(&consent_only, None, now(), &Calendar::turkey_default());
+        assert!(!d.hold_back_undeliverable(&no_brand, true) && !d.queues());
+        let mut d = r.decide(&consent_only, None, now(), &Calendar::turkey_default());
+        assert!(d.hold_back_undeliverable(&bad_retailer, false), "reject mode refuses a consent it cannot send");
     }
 
     #[test]

@@ -477,7 +477,12 @@ impl AttachPlan {
         match &self.mapping.retailer_code {
             None => "NULL::bigint".into(),
             Some(Retailer::Fixed(code)) => format!("{code}::bigint"),
-            Some(Retailer::Column(c)) => format!("nullif(btrim(n.{}::text), '')::bigint", ident(c)),
+            // A code IYS would refuse only reaches here with an opt-out, which goes without it
+            // (the row trigger holds back every consent with such a code).
+            Some(Retailer::Column(c)) => {
+                let code = format!("regexp_replace(n.{}::text, '^[[:space:]]+|[[:space:]]+$', '', 'g')", ident(c));
+                format!("CASE WHEN {code} ~ '^[0-9]{{8}}$' THEN {code}::bigint END")
+            }
         }
     }
 
@@ -489,8 +494,13 @@ impl AttachPlan {
                 format!("ARRAY[{}]::bigint[]", codes.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))
             }
             Some(Retailer::Column(c)) => {
-                let list = format!("btrim(n.{}::text, ' {{}}')", ident(c));
-                format!("CASE WHEN {list} = '' THEN NULL ELSE regexp_split_to_array({list}, '[[:space:],;]+')::bigint[] END")
+                // As core::retailer::parse_access reads it; a list IYS would refuse: as above.
+                let list = format!("regexp_replace(n.{}::text, '^[[:space:],;{{]+|[[:space:],;}}]+$', '', 'g')", ident(c));
+                let codes = format!("regexp_split_to_array({list}, '[[:space:],;]+')");
+                format!(
+                    "CASE WHEN {list} ~ '^[0-9]{{8}}([[:space:],;]+[0-9]{{8}})*$' AND cardinality({codes}) <= {} THEN {codes}::bigint[] END",
+                    crate::core::retailer::MAX_ACCESS
+                )
             }
         }
     }

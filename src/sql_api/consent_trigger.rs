@@ -16,7 +16,7 @@
 
 use crate::core::channel::ChannelDecision;
 use crate::core::mapping::{ChannelColumns, TableMapping};
-use crate::core::row::{delivery_problems, Delivery, DeliveryField, RowReader, Slot, StoredChannel, StoredRow};
+use crate::core::row::{delivery_problems, Delivery, RowReader, Slot, StoredChannel, StoredRow};
 use crate::core::{Error, Problem};
 use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
@@ -376,7 +376,7 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     let (new_contact_type, old_contact_type) = (contact_type(&new), old.as_ref().and_then(contact_type));
     let new_row = OwnedChannel::row(new_contact_type.as_deref(), &new_values);
     let old_row = old_values.as_ref().map(|o| OwnedChannel::row(old_contact_type.as_deref(), o));
-    let row = layout.reader.decide(&new_row, old_row.as_ref(), time::now_turkey(), &calendar::current());
+    let mut row = layout.reader.decide(&new_row, old_row.as_ref(), time::now_turkey(), &calendar::current());
     // An opt-out is never blocked: a row that withdraws a consent on one channel is stored even
     // when another channel of it breaks IYS's rules (that channel keeps its old values).
     let on_invalid = if row.withdraws() { OnInvalid::Keep } else { layout.on_invalid };
@@ -394,9 +394,20 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
             ),
         );
     }
+    if row.queues() {
+        // A brand and valid retailers, or IYS refuses every movement of the row.
+        let problems = delivery_problems_of(&layout, &new);
+        if row.hold_back_undeliverable(&problems, layout.on_invalid == OnInvalid::Keep) {
+            let named = |p: &Problem| column_of(&layout, &layout.channels[0], p).name.clone();
+            return Err(Error::RowRejected {
+                table: layout.table.clone(),
+                column: named(&problems[0]),
+                problems: problems.iter().map(|p| (named(p), p.clone())).collect(),
+            });
+        }
+    }
     let natts = unsafe { (*tupdesc).natts } as usize;
     let mut changes = Changes::new(natts);
-    let queues_something = row.queues();
     // Address columns a movement of this row goes to: another channel on the same column (SMS
     // and call share the phone) keeps its consent back without taking the address back.
     let moving_addresses: Vec<usize> = layout
@@ -497,9 +508,6 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         }
     }
 
-    if queues_something {
-        check_delivery(&layout, &new)?;
-    }
     if !changes.any {
         // SAFETY: the trigger's own new tuple, returned unchanged.
         return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple) }));
@@ -518,27 +526,12 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
     Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified) }))
 }
 
-/// A row that queues a movement needs a brand and valid retailers: IYS refuses the whole
-/// consent without them, so the row is refused whatever `on_invalid` says.
-fn check_delivery(layout: &RowLayout, new: &Tuple) -> Result<(), Error> {
+/// The row's brand and retailer problems (see `core::row::delivery_problems`).
+fn delivery_problems_of(layout: &RowLayout, new: &Tuple) -> Vec<Problem> {
     let text = |column: &Option<Column>| column.as_ref().and_then(|c| new.text(c));
     let (brand, retailer_code, retailer_access) = (text(&layout.brand), text(&layout.retailer_code), text(&layout.retailer_access));
     let delivery = Delivery { brand: brand.as_deref(), retailer_code: retailer_code.as_deref(), retailer_access: retailer_access.as_deref() };
-    let problems: Vec<(String, Problem)> = delivery_problems(layout.brand.is_some(), layout.fixed_brand.as_deref(), &delivery)
-        .into_iter()
-        .map(|(field, problem)| {
-            let column = match field {
-                DeliveryField::Brand => &layout.brand,
-                DeliveryField::RetailerCode => &layout.retailer_code,
-                DeliveryField::RetailerAccess => &layout.retailer_access,
-            };
-            (column.as_ref().map_or_else(String::new, |c| c.name.clone()), problem)
-        })
-        .collect();
-    match problems.first() {
-        None => Ok(()),
-        Some((column, _)) => Err(Error::RowRejected { table: layout.table.clone(), column: column.clone(), problems }),
-    }
+    delivery_problems(layout.brand.is_some(), layout.fixed_brand.as_deref(), &delivery)
 }
 
 /// `text` as a datum of the column's type (text types directly, others through the type's
@@ -658,6 +651,9 @@ fn column_of<'l>(layout: &'l RowLayout, channel: &'l ChannelLayout, problem: &Pr
         Slot::ConsentDate => consent_date,
         Slot::Source => source,
         Slot::ContactType => layout.contact_type.as_ref().unwrap_or(address),
+        Slot::Brand => layout.brand.as_ref().unwrap_or(address),
+        Slot::RetailerCode => layout.retailer_code.as_ref().unwrap_or(address),
+        Slot::RetailerAccess => layout.retailer_access.as_ref().unwrap_or(address),
     }
 }
 

@@ -14,7 +14,7 @@
 
 use crate::core::channel::ChannelDecision;
 use crate::core::mapping::TableMapping;
-use crate::core::row::{delivery_problems, Delivery, DeliveryField, RowReader, Slot, StoredChannel, StoredRow};
+use crate::core::row::{delivery_problems, Delivery, RowReader, Slot, StoredChannel, StoredRow};
 use crate::core::{parse_iys_datetime, Calendar, Error, Problem};
 use crate::sql_api::attach;
 use crate::sql_api::error::{raise, OrRaise};
@@ -53,6 +53,8 @@ struct Plan {
     reader: RowReader,
     /// The attachment's brand code, the default of rows without their own.
     table_brand: Option<String>,
+    /// The attachment's on_invalid is 'keep' (an unattached table: attach's default, 'reject').
+    keep: bool,
     contact_type_pos: Option<usize>,
     brand_pos: Option<usize>,
     retailer_code_pos: Option<usize>,
@@ -165,12 +167,14 @@ fn plan(tbl: &PgRelation, mapping: Option<&serde_json::Value>) -> Plan {
         None => String::new(),
     };
     let query = format!("SELECT {} FROM {table_name}{local}", if select.is_empty() { "1".into() } else { select.join(", ") });
+    let keep = attachment.as_ref().is_some_and(|a| a.on_invalid == "keep");
     let table_brand = attachment.and_then(|a| a.brand_code).filter(|b| !b.trim().is_empty());
     Plan {
         query,
         row_id_pos,
         reader: RowReader::new(mapping, permission_is_bool),
         table_brand,
+        keep,
         contact_type_pos,
         brand_pos,
         retailer_code_pos,
@@ -243,36 +247,34 @@ impl Scan<'_> {
                 source: text(scan.source)?,
             });
         }
-        let decision = plan.reader.decide(&stored, None, self.now, self.cal);
+        let mut decision = plan.reader.decide(&stored, None, self.now, self.cal);
         if let (Some(problem), Some(column)) = (decision.contact_type_problem.clone(), &mapping.contact_type) {
             self.results.push(out(row_id, None, column, problem));
         }
-        let mut queues = decision.queues();
-        for (i, (channel, columns)) in decision.channels.into_iter().zip(&mapping.channels).enumerate() {
-            let ChannelDecision::Invalid { problems } = channel else { continue };
-            // Without check_window, consents collected long ago are not the table's problem.
-            let skipped = |p: &Problem| (p.code == "H467" && !self.check_window) || (date_unreadable[i] && matches!(p.code, "H112" | "H462"));
-            let mut reported = false;
-            for p in problems.into_iter().filter(|p| !skipped(p)) {
-                reported = true;
-                let column = Slot::of(p.field).column(mapping, columns).to_owned();
-                self.results.push(out(row_id, Some(columns.consent_type.as_str()), &column, p));
-            }
-            queues |= !reported && !date_unreadable[i];
-        }
+        // Without check_window, consents collected long ago are not the table's problem.
+        let skipped = |i: usize, p: &Problem| (p.code == "H467" && !self.check_window) || (date_unreadable[i] && matches!(p.code, "H112" | "H462"));
+        let passes_here = |i: usize, d: &ChannelDecision| matches!(d, ChannelDecision::Invalid { problems } if !date_unreadable[i] && problems.iter().all(|p| skipped(i, p)));
+        let queues = decision.queues() || decision.channels.iter().enumerate().any(|(i, d)| passes_here(i, d));
         if queues {
             let delivery = Delivery {
                 brand: text(plan.brand_pos)?,
                 retailer_code: text(plan.retailer_code_pos)?,
                 retailer_access: text(plan.retailer_access_pos)?,
             };
-            for (field, p) in delivery_problems(mapping.brand_column.is_some(), plan.table_brand.as_deref(), &delivery) {
-                let column = match field {
-                    DeliveryField::Brand => mapping.brand_column.as_deref(),
-                    DeliveryField::RetailerCode => mapping.retailer_code_column(),
-                    DeliveryField::RetailerAccess => mapping.retailer_access_column(),
-                };
-                self.results.push(out(row_id, None, column.unwrap_or(p.field), p));
+            let problems = delivery_problems(mapping.brand_column.is_some(), plan.table_brand.as_deref(), &delivery);
+            // Refused: reported once for the row; held back: with each channel below.
+            if decision.hold_back_undeliverable(&problems, plan.keep) {
+                for p in problems {
+                    let column = Slot::of(p.field).column(mapping, &mapping.channels[0]).to_owned();
+                    self.results.push(out(row_id, None, &column, p));
+                }
+            }
+        }
+        for (i, (channel, columns)) in decision.channels.into_iter().zip(&mapping.channels).enumerate() {
+            let ChannelDecision::Invalid { problems } = channel else { continue };
+            for p in problems.into_iter().filter(|p| !skipped(i, p)) {
+                let column = Slot::of(p.field).column(mapping, columns).to_owned();
+                self.results.push(out(row_id, Some(columns.consent_type.as_str()), &column, p));
             }
         }
         Ok(())

@@ -53,9 +53,13 @@ pub fn register() {
         .load();
 }
 
-/// SIGTERM arrived: finish the current call, then stop.
+/// SIGTERM arrived: finish the current call, then stop. Reads PostgreSQL's own
+/// `ShutdownRequestPending`, which the SIGTERM handler sets and nothing clears: pgrx's
+/// `sigterm_received()` clears its flag when read, so a check in the middle of a round used to
+/// swallow the SIGTERM and the worker never left its loop (a fast shutdown waited forever).
 pub fn stop_requested() -> bool {
-    BackgroundWorker::sigterm_received()
+    // SAFETY: a plain global of this process, written only by the signal handler.
+    unsafe { std::ptr::addr_of!(pg_sys::ShutdownRequestPending).read_volatile() != 0 }
 }
 
 #[pg_guard]
@@ -80,7 +84,14 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     let mut version_warned = false;
     let mut last_heartbeat: Option<Instant> = None;
     let mut timeout = poll_interval();
-    while BackgroundWorker::wait_latch(Some(timeout)) {
+    loop {
+        // Returns early on a SIGTERM or SIGHUP (the handlers set the latch), false on a SIGTERM
+        // since the last wait or the postmaster's death. A SIGTERM read (and cleared) by pgrx
+        // during the round is still seen: the sticky shutdown flag ends the loop too.
+        let go_on = BackgroundWorker::wait_latch(Some(timeout));
+        if !go_on || stop_requested() {
+            break;
+        }
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }

@@ -489,9 +489,10 @@ fn mapped_values_are_queued_as_the_row_check_reads_them() {
 }
 
 /// Retailers (bayi) travel with each consent: a per-row retailer code column and a table-wide
-/// access list reach IYS as IYS's document describes; a code that is not IYS's 8 digits is
-/// refused at the write (H118, even in keep mode: IYS would refuse the whole consent), an empty
-/// access list is H163; attach refuses a fixed code that is not 8 digits.
+/// access list reach IYS as IYS's document describes; with a code that is not IYS's 8 digits
+/// (H118: IYS would refuse the whole consent) keep mode stores the row and holds its consent
+/// back, while an opt-out goes without the retailer; attach refuses a fixed code that is not 8
+/// digits.
 #[test]
 fn retailers_are_sent_with_the_consent() {
     let sim = Sim::start();
@@ -513,17 +514,21 @@ fn retailers_are_sent_with_the_consent() {
          VALUES ('Ayşe', '0532 111 22 33', 'E', now() - interval '1 hour', 'mağaza', ' 55550127 ')",
     )
     .unwrap();
-    // A code IYS would refuse: the row is refused (keep mode keeps consents, not a bad retailer).
-    let (code, message) = expect_error(
-        &mut c,
-        "INSERT INTO crm.customers (full_name, cep_tel, sms_izin, sms_izin_tarihi, kaynak, bayi_kodu)
-         VALUES ('Ali', '0532 111 22 34', 'E', now() - interval '1 hour', 'mağaza', '5555')",
-    );
-    assert_eq!(code, "23514", "{message}");
-    assert!(message.contains("H118") && message.contains("bayi_kodu"), "{message}");
+    // A code IYS would refuse: the consent is held back (the row is stored without it), the
+    // opt-out of another row with the same bad code goes without the retailer.
+    c.batch_execute(
+        "INSERT INTO crm.customers (full_name, cep_tel, sms_izin, sms_izin_tarihi, kaynak, bayi_kodu) VALUES
+           ('Ali', '0532 111 22 34', 'E', now() - interval '1 hour', 'mağaza', '5555'),
+           ('Veli', '0532 111 22 35', 'H', now() - interval '1 hour', 'mağaza', '5555')",
+    )
+    .unwrap();
     assert_eq!(
-        texts(&mut c, "SELECT recipient, retailer_code::text, retailer_access::text FROM iys.outbox WHERE brand_code = '600001' AND recipient LIKE '+90532111%'"),
-        [row(&["+905321112233", "55550127", "{55550127,98528475}"])]
+        texts(&mut c, "SELECT full_name, sms_izin FROM crm.customers WHERE bayi_kodu = '5555' ORDER BY full_name"),
+        [row(&["Ali"]).into_iter().chain([None]).collect::<Vec<_>>(), row(&["Veli", "H"])]
+    );
+    assert_eq!(
+        texts(&mut c, "SELECT recipient, status::text, retailer_code::text, retailer_access::text FROM iys.outbox WHERE brand_code = '600001' AND recipient LIKE '+90532111%' ORDER BY id"),
+        [row(&["+905321112233", "ONAY", "55550127", "{55550127,98528475}"]), vec![s("+905321112235"), s("RET"), None, s("{55550127,98528475}")]]
     );
     let states = wait_settled(&cluster, Duration::from_secs(30));
     assert_eq!(states.get("rejected"), None, "{states:?}\n{}", log_tail(&cluster));

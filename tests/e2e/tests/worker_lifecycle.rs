@@ -1,8 +1,9 @@
 //! The background worker exists only with shared_preload_libraries, survives being killed, and
 //! tolerates a database where the extension is not created yet.
 
-use pg_iys_e2e::Cluster;
-use std::time::Duration;
+use pg_iys_e2e::{insert_contacts, setup_sync, Cluster, Sim};
+use serde_json::json;
+use std::time::{Duration, Instant};
 
 #[test]
 fn worker_starts_without_the_extension_and_restarts_after_kill() {
@@ -73,4 +74,53 @@ fn no_worker_in_binary_upgrade_mode() {
     std::thread::sleep(Duration::from_secs(2));
     let workers: i64 = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[]).unwrap().get(0);
     assert_eq!(workers, 0);
+}
+
+/// Waits until the worker is inside a call to IYS (not waiting on its latch), so that a signal
+/// sent next arrives in the middle of a round.
+fn worker_in_a_call(cluster: &Cluster, c: &mut postgres::Client) -> i32 {
+    cluster
+        .wait_for(Duration::from_secs(30), || {
+            let row = c
+                .query_opt("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_iys worker' AND wait_event IS NULL", &[])
+                .ok()??;
+            Some(row.get::<_, i32>(0))
+        })
+        .unwrap_or_else(|| panic!("the worker never called IYS; log:\n{}", cluster.server_log()))
+}
+
+/// A SIGTERM that arrives while the worker waits for IYS stops it once that call returns. (pgrx
+/// clears its SIGTERM flag when read: a check in the middle of a round used to swallow the
+/// signal, and a fast shutdown then waited for ever.)
+#[test]
+fn sigterm_during_a_slow_iys_call_stops_the_worker_and_a_fast_shutdown_ends() {
+    let sim = Sim::start();
+    let mut cluster = Cluster::start(
+        "slow_stop",
+        &["iys.flush_interval_ms = 100", "iys.pull_interval_ms = 100", "iys.http_timeout_ms = 10000", "iys.backoff_cap_ms = 1000"],
+    );
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    // Every answer of IYS takes 1.5 s: the worker's rounds are mostly waiting for it.
+    sim.admin_post("/admin/faults", json!({"latency_ms": 1500}));
+    insert_contacts(&mut c, 1, 5);
+
+    let pid = worker_in_a_call(&cluster, &mut c);
+    let stops_before = cluster.server_log().matches("pg_iys worker stopping").count();
+    let terminated: bool = c.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get(0);
+    assert!(terminated);
+    let stopped = cluster.wait_for(Duration::from_secs(15), || {
+        (cluster.server_log().matches("pg_iys worker stopping").count() > stops_before).then_some(())
+    });
+    assert!(stopped.is_some(), "a SIGTERM during a call to IYS did not stop the worker; log:\n{}", cluster.server_log());
+
+    // The worker comes back (restart_time 5 s); a fast shutdown in the middle of its call ends
+    // within a few of IYS's slow answers, not pg_ctl's 60 s timeout.
+    let back = cluster.wait_for(Duration::from_secs(30), || cluster.worker_pid(&mut c).filter(|p| *p != pid));
+    assert!(back.is_some(), "worker did not restart; log:\n{}", cluster.server_log());
+    worker_in_a_call(&cluster, &mut c);
+    drop(c);
+    let started = Instant::now();
+    cluster.pg_ctl_stop("fast");
+    assert!(started.elapsed() < Duration::from_secs(20), "fast shutdown took {:?}", started.elapsed());
 }

@@ -78,12 +78,12 @@ UNION ALL
 (SELECT id, channel, 'reported, not kept back' FROM reported WHERE channel IS NOT NULL AND id NOT IN (SELECT id FROM refused)
  EXCEPT SELECT id, channel, 'reported, not kept back' FROM kept_back)
 ORDER BY 1, 2;
--- Rows the trigger refused whatever on_invalid says (brand, retailer) and the rows validate_table
--- reports for them: the same rows, for the same reasons.
+-- Rows the trigger refused, and the rows validate_table reports as refused (channel NULL: an
+-- opt-out with no brand to go to, which keep mode cannot hold back): the same rows.
 (SELECT id, 'refused, not reported' AS difference FROM refused
- EXCEPT SELECT id, 'refused, not reported' FROM reported WHERE code IN ('PGIYS_BRAND', 'H118', 'H163', 'H126'))
+ EXCEPT SELECT id, 'refused, not reported' FROM reported WHERE channel IS NULL AND code <> 'H116')
 UNION ALL
-(SELECT id, 'reported, not refused' FROM reported WHERE code IN ('PGIYS_BRAND', 'H118', 'H163', 'H126')
+(SELECT id, 'reported, not refused' FROM reported WHERE channel IS NULL AND code <> 'H116'
  EXCEPT SELECT id, 'reported, not refused' FROM refused)
 ORDER BY 1;
 SELECT DISTINCT regexp_replace(message, '"[^"]*"', '"…"', 'g') AS refusal FROM refused ORDER BY 1;
@@ -95,6 +95,20 @@ SELECT c.tur, c.cep, o.consent_type, o.recipient, o.status, o.recipient_type
 -- What the copy stored passes validate_table (read with the copy's own attachment), but for the
 -- contact types a keep-mode INSERT stores as they were typed.
 SELECT code, count(*) FROM iys.validate_table('crm_copy', check_window => true) GROUP BY code ORDER BY code;
+-- on_invalid 'keep' never fails a statement later: one UPDATE pours the messy values over every
+-- stored row (in reverse order, so old and new values differ). Bad retailer codes stay: the
+-- consents of those rows are held back, their opt-outs go without the retailer.
+SELECT max(id) AS last_before FROM iys.outbox \gset
+SET client_min_messages = error;  -- row warnings name values that move with the clock
+UPDATE crm_copy c
+   SET (tur, marka, e_posta, eposta_izin, eposta_tarih, eposta_kaynak, cep, sms_izin, sms_tarih, arama_izin, arama_tarih, kaynak)
+     = (SELECT m.tur, NULL, m.e_posta, m.eposta_izin, m.eposta_tarih, m.eposta_kaynak, m.cep, m.sms_izin, m.sms_tarih,
+               m.arama_izin, m.arama_tarih, m.kaynak FROM crm_messy m WHERE m.id = 721 - c.id);
+RESET client_min_messages;
+SELECT o.status, quote_nullable(c.bayi) AS bayi, o.retailer_code, count(*) AS queued
+  FROM iys.outbox o JOIN crm_copy c ON o.source_table = 'crm_copy'::regclass AND o.source_key = c.id::text
+ WHERE o.id > :last_before
+ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 CREATE TABLE text_dates (id int PRIMARY KEY, gsm text, gsm_permission text, gsm_consent_date text, gsm_source text);
 INSERT INTO text_dates VALUES (1, '05321234567', 'ONAY', '2024-13-01 10:00:00', 'HS_WEB');
 SELECT row_id, channel, code, field, value, message_en FROM iys.validate_table('text_dates', '{"contact_type": null, "email": null}') ORDER BY 1 NULLS FIRST, 3;
