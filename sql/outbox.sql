@@ -163,6 +163,12 @@ BEGIN
     -- update goes by primary key, so the plan stays index-driven even before the table has
     -- statistics (the first claim after a bulk load).
     --   * A change past IYS's 3-business-day window is rejected here with H467, not sent.
+    --   * A change IYS is sure to refuse for what it is known to hold (iys.current_consent: our
+    --     accepted changes, pulls, status queries, daily files) is rejected here with IYS's
+    --     code, not sent, whatever table it came from: H178 (not later than the stored date:
+    --     IYS's date can only be later than the one we know) and H462/H463 (a TACIR update needs
+    --     a date and a source). Not H174 (RET over RET): the citizen may have given consent again
+    --     in IYS since we last heard, and an opt-out is never dropped on a guess.
     --   * One recipient never goes with two statuses in one batch (IYS refuses such a list): a
     --     recipient's change whose status differs from an earlier one of the batch waits.
     RETURN QUERY
@@ -185,14 +191,23 @@ BEGIN
     ), newest AS (
         SELECT n.id, n.recipient, n.status,
                n.consent_date IS NOT NULL AND n.source IS DISTINCT FROM 'HS_2015'
-                 AND iys.reporting_deadline(n.consent_date) < (now() AT TIME ZONE INTERVAL '+03:00') AS late
+                 AND iys.reporting_deadline(n.consent_date) < (now() AT TIME ZONE INTERVAL '+03:00') AS late,
+               k.refusal, k.held
           FROM iys.outbox n
+          LEFT JOIN LATERAL (
+                SELECT CASE WHEN n.consent_date <= h.consent_date THEN 'H178'
+                            WHEN n.recipient_type = 'TACIR' AND n.consent_date IS NULL THEN 'H462'
+                            WHEN n.recipient_type = 'TACIR' AND n.source IS NULL THEN 'H463' END AS refusal,
+                       h.status::text || coalesce(' of ' || to_char(h.consent_date, 'YYYY-MM-DD HH24:MI:SS'), '') AS held
+                  FROM iys.current_consent h
+                 WHERE h.brand_code = n.brand_code AND h.recipient = n.recipient
+                   AND h.consent_type = n.consent_type AND h.recipient_type = n.recipient_type) k ON true
          WHERE n.id = ANY (ARRAY(SELECT DISTINCT c.newest FROM candidate c WHERE c.newest IS NOT NULL))
     ), sendable AS (
         SELECT n.id FROM newest n
-         WHERE NOT n.late
+         WHERE NOT n.late AND n.refusal IS NULL
            AND NOT EXISTS (SELECT 1 FROM newest m WHERE m.recipient = n.recipient AND m.status <> n.status
-                                                    AND m.id < n.id AND NOT m.late)
+                                                    AND m.id < n.id AND NOT m.late AND m.refusal IS NULL)
     ), superseded AS (
         UPDATE iys.outbox s SET state = 'superseded', settled_at = now()
          WHERE s.id = ANY (ARRAY(SELECT p.id FROM candidate c, unnest(c.pending_ids) AS p(id) WHERE p.id <> c.newest))
@@ -202,6 +217,14 @@ BEGIN
                error_message = 'not sent: collected more than 3 business days ago; IYS accepted it until '
                                || to_char(iys.reporting_deadline(r.consent_date), 'YYYY-MM-DD HH24:MI:SS') || ' Turkey time'
          WHERE r.id = ANY (ARRAY(SELECT n.id FROM newest n WHERE n.late)) AND r.state = 'pending'
+    ), refused AS (
+        UPDATE iys.outbox r SET state = 'rejected', settled_at = now(), error_code = n.refusal,
+               error_message = 'not sent: IYS holds ' || n.held || ' for this recipient; '
+                               || CASE n.refusal WHEN 'H178' THEN 'a change must be dated later'
+                                                 WHEN 'H462' THEN 'a TACIR update needs a consentDate'
+                                                 ELSE 'a TACIR update needs a source' END
+          FROM newest n
+         WHERE r.id = n.id AND NOT n.late AND n.refusal IS NOT NULL AND r.state = 'pending'
     ), batch AS (
         INSERT INTO iys.batch (brand_code, outbox_ids)
         SELECT brand, array_agg(n.id ORDER BY n.id) FROM sendable n HAVING count(*) > 0

@@ -89,7 +89,7 @@ pub fn decide_channel(
             return ChannelDecision::Unchanged { normalized_address: normalize_recipient(address, consent_type).ok() };
         }
         return ChannelDecision::Invalid {
-            problems: vec![Problem::new("H115", "status", "", "the channel has a date or source but no permission (ONAY or RET); its fields come together")],
+            problems: vec![Problem::new("H110", "status", "", "the channel has a date or source but no permission (ONAY or RET); its fields come together")],
         };
     };
     let status = ConsentStatus::parse(permission).ok();
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn fields_come_together() {
         let no_permission = ChannelValues { address: Some("+905321234567"), permission: None, consent_date: hours_ago(1), source: Some("HS_WEB") };
-        assert!(matches!(decide(no_permission, None), ChannelDecision::Invalid { ref problems } if problems[0].code == "H115"));
+        assert!(matches!(decide(no_permission, None), ChannelDecision::Invalid { ref problems } if problems[0].code == "H110"));
         let no_address = ChannelValues { address: None, permission: Some("ONAY"), consent_date: hours_ago(1), source: Some("HS_WEB") };
         assert!(matches!(decide(no_address, None), ChannelDecision::Invalid { ref problems } if problems[0].code == "H114"));
         let missing_date = gsm("+905321234567", "ONAY", None, "HS_WEB");

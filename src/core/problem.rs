@@ -123,6 +123,8 @@ pub const CODES: &[CodeInfo] = &[
     info("H101", 500, "Sunucuya esas veri kaydedilemedi.", "IYS could not store the data", true),
     info("H102", 500, "Şifreleme işlemleri yapılamadı.", "IYS encryption failure", true),
     info("H103", 500, "Sunucuda arama yapılamadı.", "IYS search failure", true),
+    info("H110", 422, "Durum (status) bulunamadı.", "status is missing", false),
+    info("H111", 422, "İzin tipi (type) bulunamadı.", "type is missing", false),
     info("H112", 422, "İzin tarihi (consentDate) bulunamadı.", "consentDate is missing", false),
     info("H113", 422, "İzin kaynağı (source) bulunamadı.", "source is missing", false),
     info("H114", 422, "Alıcı (recipient) bulunamadı.", "recipient is missing", false),

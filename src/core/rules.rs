@@ -107,6 +107,10 @@ pub fn check_consent(
     let recipient = match normalize_recipient(input.recipient, input.consent_type) {
         Ok(recipient) => Some(recipient),
         Err(p) => {
+            // IYS answers a phone number over 15 characters with H160 and H121 together.
+            if p.code == "H121" && input.consent_type.uses_phone() && phone_chars(input.recipient) > 15 {
+                problems.push(Problem::new("H160", "recipient", input.recipient.trim(), "a phone number has at most 15 characters (+ and digits) in E.164"));
+            }
             problems.push(p);
             None
         }
@@ -299,22 +303,19 @@ pub fn normalize_recipient(raw: &str, consent_type: ConsentType) -> Result<Strin
     }
 }
 
+/// The characters of a typed phone number that E.164 keeps: `+` and digits.
+fn phone_chars(raw: &str) -> usize {
+    raw.chars().filter(|c| *c == '+' || c.is_ascii_digit()).count()
+}
+
+/// An address of the other kind, as IYS answers it on add: H121 (not a phone number) for MESAJ
+/// and ARAMA, H120 (not an e-mail address) for EPOSTA. (H464 says the same, but only for the
+/// status query.)
 fn wrong_kind(value: &str, consent_type: ConsentType) -> Problem {
-    let (en, tr) = match consent_type {
-        ConsentType::Mesaj => (
-            "MESAJ consents need a phone number, not an e-mail address",
-            "İzin tipi (type) MESAJ için, alıcı (recipient) telefon formatında olmalıdır.",
-        ),
-        ConsentType::Arama => (
-            "ARAMA consents need a phone number, not an e-mail address",
-            "İzin tipi (type) ARAMA için, alıcı (recipient) telefon formatında olmalıdır.",
-        ),
-        ConsentType::Eposta => (
-            "EPOSTA consents need an e-mail address, not a phone number",
-            "İzin tipi (type) EPOSTA için, alıcı (recipient) e-posta formatında olmalıdır.",
-        ),
-    };
-    Problem::with_tr("H464", "recipient", value, en, tr)
+    match consent_type {
+        ConsentType::Eposta => Problem::new("H120", "recipient", value, "EPOSTA consents need an e-mail address, not a phone number"),
+        other => Problem::new("H121", "recipient", value, format!("{} consents need a phone number, not an e-mail address", other.as_str())),
+    }
 }
 
 #[cfg(test)]
@@ -397,26 +398,25 @@ mod tests {
             ..input("0212 123 45 67")
         };
         assert!(codes(&arama, None).is_empty());
-        assert_eq!(codes(&input("ali@example.com"), None), ["H464"]);
+        assert_eq!(codes(&input("ali@example.com"), None), ["H121"]);
         let eposta = |r| ConsentInput {
             consent_type: ConsentType::Eposta,
             ..input(r)
         };
-        assert_eq!(codes(&eposta("0532 123 45 67"), None), ["H464"]);
+        assert_eq!(codes(&eposta("0532 123 45 67"), None), ["H120"]);
         assert_eq!(codes(&eposta("örnek@mail.com"), None), ["H120"]);
         assert_eq!(codes(&eposta("ornekadiniz.com"), None), ["H120"]);
 
+        // On add, IYS answers the wrong kind of address with H120/H121 (H464 is the status
+        // query's), with its own Turkish text.
         let p = normalize_recipient("+905320000000", ConsentType::Eposta).unwrap_err();
-        assert_eq!(
-            p.message_tr,
-            "İzin tipi (type) EPOSTA için, alıcı (recipient) e-posta formatında olmalıdır."
-        );
+        assert_eq!((p.code, p.message_tr.as_str()), ("H120", "Alıcı (recipient) kabul edilemedi. Geçerli bir eposta adresi giriniz."));
         let p = normalize_recipient("test@gmail.com", ConsentType::Mesaj).unwrap_err();
-        assert_eq!(
-            p.message_tr,
-            "İzin tipi (type) MESAJ için, alıcı (recipient) telefon formatında olmalıdır."
-        );
+        assert!(p.code == "H121" && p.message_tr.starts_with("Alıcı (recipient) için E164"), "{p:?}");
         assert_eq!(p.value, "test@gmail.com");
+        // IYS's own example of H160: a 16-digit number is H160 and H121.
+        assert_eq!(codes(&input("9055436100000000"), None), ["H160", "H121"]);
+        assert_eq!(codes(&input("+90 532 123 45 67"), None), Vec::<&str>::new());
     }
 
     #[test]
@@ -695,7 +695,7 @@ mod tests {
         };
         assert_eq!(
             codes(&bad, Some(&stored_ret)),
-            ["H464", "H119", "H162", "H178", "H174"]
+            ["H121", "H119", "H162", "H178", "H174"]
         );
         let problems =
             validate_consent(&bad, Some(&stored_ret), now(), &Calendar::turkey_default());

@@ -3,13 +3,13 @@
 //!
 //! Why not STRICT: NULL is meaningful here. A TACIR consent may omit source and consentDate on
 //! its first record, a BIREYSEL one may not (H113/H112), and a NULL recipient, type or status is
-//! itself a problem (H114/H117/H115). A STRICT function would return no rows for such input —
+//! itself a problem (H114/H111/H110, as IYS answers a missing field). A STRICT function would return no rows for such input —
 //! "no problems" — which is exactly the wrong answer, so NULLs are validated like IYS would.
 //!
 //! Why two variants: the reporting window (H467) and "not in the future" (H162) depend on the
 //! current time and the DBA's `iys.holiday` table, so `iys.validate_consent()` is STABLE (now()
 //! and the table, both fixed within a statement). `iys.validate_consent_at()` takes the reference
-//! instant explicitly and uses the built-in 2024–2030 calendar compiled into pg_iys, so it is
+//! instant explicitly and uses the built-in calendar compiled into pg_iys, so it is
 //! IMMUTABLE (usable in index expressions and generated columns). Both are PARALLEL SAFE.
 //!
 //! Time semantics: `consent_date`/`previous_date` are `timestamp` in **Turkey time** (UTC+3),
@@ -53,10 +53,10 @@ pub fn check(args: &Args<'_>, now_turkey: NaiveDateTime, cal: &Calendar) -> (Opt
     };
     let mut problems = Vec::new();
     if args.consent_type.is_none() {
-        problems.push(Problem::new("H117", "type", "", "type is missing; use MESAJ, ARAMA or EPOSTA"));
+        problems.push(Problem::new("H111", "type", "", "type is missing; use MESAJ, ARAMA or EPOSTA"));
     }
     if args.status.is_none() {
-        problems.push(Problem::new("H115", "status", "", "status is missing; use ONAY or RET"));
+        problems.push(Problem::new("H110", "status", "", "status is missing; use ONAY or RET"));
     }
     let input = ConsentInput {
         recipient: args.recipient.unwrap_or(""),
@@ -268,7 +268,7 @@ mod tests {
     fn nulls_are_problems_not_silence() {
         assert_eq!(
             codes(&format!("iys.validate_consent(NULL, NULL, NULL, NULL, NULL, {AT})")),
-            "H117:type H115:status H113:source H112:consentDate"
+            "H111:type H110:status H113:source H112:consentDate"
         );
         assert_eq!(
             codes(&format!("iys.validate_consent(NULL, 'MESAJ', 'ONAY', NULL, NULL, {AT})")),

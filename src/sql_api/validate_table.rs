@@ -396,7 +396,7 @@ mod tests {
                (2, 'BIREYSEL', 'şule@örnek.com', 'ONAY', '2024-03-05 10:00', 'HS_WEB',
                    '+9005321234567', 'RET', '2024-03-05 07:00+00', 'HS_KARAR'),
                (3, 'TACIR', NULL, NULL, NULL, NULL, '0212 123 45 67', 'Y', NULL, NULL),
-               (4, 'KURUMSAL', 'a@b.co', 'MAYBE', '2099-01-01', 'IYS_WEB', NULL, NULL, NULL, NULL)",
+               (4, 'KURUMSAL', 'a@bc.co', 'MAYBE', '2099-01-01', 'IYS_WEB', NULL, NULL, NULL, NULL)",
         )
         .unwrap();
     }

@@ -212,10 +212,17 @@ fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
     // Slow answers keep batches in flight while the processes die.
     sim.admin_post("/admin/faults", json!({"latency_ms": 150}));
     insert_contacts(&mut c, 1, 300);
-    std::thread::sleep(Duration::from_millis(700));
-    let unsettled: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state IN ('pending', 'in_flight')", &[]).unwrap().get(0);
-    let sent: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state <> 'pending'", &[]).unwrap().get(0);
-    assert!(unsettled > 0 && sent > 0, "the kill must land mid-flush ({unsettled} unsettled, {sent} sent)");
+    // Kill as soon as the first batches are out and others still wait (polled, not a fixed
+    // sleep: a busy machine starts the flush later).
+    let mut counts = (0, 0);
+    let mid_flush = cluster.wait_for(Duration::from_secs(30), || {
+        let row = c
+            .query_one("SELECT count(*) FILTER (WHERE state IN ('pending', 'in_flight')), count(*) FILTER (WHERE state <> 'pending') FROM iys.outbox", &[])
+            .ok()?;
+        counts = (row.get::<_, i64>(0), row.get::<_, i64>(1));
+        (counts.0 > 0 && counts.1 > 0).then_some(())
+    });
+    assert!(mid_flush.is_some(), "the kill must land mid-flush ({} unsettled, {} sent)", counts.0, counts.1);
     let pid = cluster.worker_pid(&mut c).expect("worker running");
     std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     drop(c);

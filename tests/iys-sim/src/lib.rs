@@ -23,6 +23,7 @@ mod ids;
 mod ratelimit;
 mod router;
 mod rules;
+pub use rules::accepts_recipient;
 mod state;
 mod stats;
 mod store;

@@ -239,6 +239,13 @@ pub fn check_recipient(raw: &str, consent_type: ConsentType) -> Result<String, V
     }
 }
 
+/// Whether IYS would take `recipient` (as it travels on the wire) for a consent of `consent_type`
+/// (MESAJ, ARAMA or EPOSTA): for tests that compare another validator's verdicts with the
+/// simulator's.
+pub fn accepts_recipient(recipient: &str, consent_type: &str) -> bool {
+    ConsentType::parse(consent_type).is_some_and(|t| check_recipient(recipient, t).is_ok())
+}
+
 /// Applies every format rule to one consent object. `now_local` is Turkey-local seconds.
 pub fn parse_consent(v: &Value, now_local: i64) -> Result<ConsentInput, Vec<ApiError>> {
     let Some(obj) = v.as_object() else {
