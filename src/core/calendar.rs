@@ -27,14 +27,26 @@
 //!
 //! # The holiday list
 //!
-//! [`turkey_holidays`] lists Turkey's public holidays (Law 2429) for 2024–2030: the seven fixed
+//! [`turkey_holidays`] lists Turkey's public holidays (Law 2429) for 2024–2036: the seven fixed
 //! national days and the religious ones — Ramazan Bayramı (3 days) and Kurban Bayramı
 //! (4 days) — at the dates of the Presidency of Religious Affairs' (Diyanet) calculated Hijri
 //! calendar, which Turkey uses instead of moon sighting and publishes years ahead. Where two
-//! holidays fall on one date (19 May 2027) there is one row naming both. Beyond 2030 only
-//! weekends are known ([`Calendar::last_listed_day`] tells the SQL layer when to warn).
+//! holidays fall on one date (19 May 2027) there is one row naming both. Where the sources
+//! disagree by a day, only the days that are holidays under every reading are listed: Kurban
+//! Bayramı 2036 starts on 8 February by Diyanet's rule but on 7 February by the Umm al-Qura
+//! table, so 8–10 February are listed, 7 February is a half day (arife or first day, an
+//! afternoon off either way) and 11 February is left out. Beyond 2036 only weekends are known
+//! ([`Calendar::last_listed_day`] tells the SQL layer when to warn).
 //! Government decrees sometimes add bridge days (*idari izin*) for civil servants; those are
 //! not public holidays and are not listed — a DBA may add them to the table.
+//!
+//! Refreshing the list (every few years, to keep five or more years ahead): take 1 Şevval
+//! (Ramazan Bayramı) and 10 Zilhicce (Kurban Bayramı) from Diyanet's yearly "Dini Günler" pages
+//! (the arife is the day before), replace any date listed under the every-reading rule above
+//! once Diyanet publishes its year, add the rows here and to the simulator's own list
+//! (`tests/iys-sim/src/calendar.rs`), and ship them with the next upgrade script, which adds
+//! the new built-in rows to `iys.holiday` (`INSERT … FROM iys.builtin_holidays() ON CONFLICT DO
+//! NOTHING`). Until then a DBA can add the days to `iys.holiday` by hand.
 
 use std::collections::BTreeSet;
 
@@ -71,7 +83,7 @@ impl Calendar {
         }
     }
 
-    /// Turkey's public holidays and half days for 2024–2030 ([`turkey_holidays`],
+    /// Turkey's public holidays and half days for 2024–2036 ([`turkey_holidays`],
     /// [`turkey_half_days`]).
     pub fn turkey_default() -> Calendar {
         Calendar::from_dates(
@@ -196,14 +208,15 @@ pub fn is_past_reporting_window(
     !surely_in_time && now > reporting_deadline(collected_at, cal)
 }
 
-/// Turkey's full-day public holidays 2024–2030, in date order, with their Turkish names.
+/// Turkey's full-day public holidays 2024–2036, in date order, with their Turkish names.
 /// The SQL layer seeds its DBA-editable holiday table from this list.
 pub fn turkey_holidays() -> Vec<(NaiveDate, &'static str)> {
     to_dates(TURKEY_HOLIDAYS)
 }
 
-/// Turkey's half days (*yarım gün*: afternoon off from 13:00) 2024–2030: 28 October and the eves (arife)
-/// of the two bayrams. An eve that is itself a full holiday (23 April 2029) is not listed.
+/// Turkey's half days (*yarım gün*: afternoon off from 13:00) 2024–2036: 28 October and the eves (arife)
+/// of the two bayrams. An eve that is itself a full holiday (23 April 2029, 1 January 2033) is
+/// not listed.
 pub fn turkey_half_days() -> Vec<(NaiveDate, &'static str)> {
     to_dates(TURKEY_HALF_DAYS)
 }
@@ -326,6 +339,100 @@ const TURKEY_HOLIDAYS: &[(i32, u32, u32, &str)] = &[
     (2030, 7, 15, "Demokrasi ve Millî Birlik Günü"),          // Mon
     (2030, 8, 30, "Zafer Bayramı"),                           // Fri
     (2030, 10, 29, "Cumhuriyet Bayramı"),                     // Tue
+    // 2031
+    (2031, 1, 1, "Yılbaşı"),                                  // Wed
+    (2031, 1, 24, "Ramazan Bayramı 1. gün"),                  // Fri
+    (2031, 1, 25, "Ramazan Bayramı 2. gün"),                  // Sat
+    (2031, 1, 26, "Ramazan Bayramı 3. gün"),                  // Sun
+    (2031, 4, 2, "Kurban Bayramı 1. gün"),                    // Wed
+    (2031, 4, 3, "Kurban Bayramı 2. gün"),                    // Thu
+    (2031, 4, 4, "Kurban Bayramı 3. gün"),                    // Fri
+    (2031, 4, 5, "Kurban Bayramı 4. gün"),                    // Sat
+    (2031, 4, 23, "Ulusal Egemenlik ve Çocuk Bayramı"),       // Wed
+    (2031, 5, 1, "Emek ve Dayanışma Günü"),                   // Thu
+    (2031, 5, 19, "Atatürk'ü Anma, Gençlik ve Spor Bayramı"), // Mon
+    (2031, 7, 15, "Demokrasi ve Millî Birlik Günü"),          // Tue
+    (2031, 8, 30, "Zafer Bayramı"),                           // Sat
+    (2031, 10, 29, "Cumhuriyet Bayramı"),                     // Wed
+    // 2032
+    (2032, 1, 1, "Yılbaşı"),                                  // Thu
+    (2032, 1, 14, "Ramazan Bayramı 1. gün"),                  // Wed
+    (2032, 1, 15, "Ramazan Bayramı 2. gün"),                  // Thu
+    (2032, 1, 16, "Ramazan Bayramı 3. gün"),                  // Fri
+    (2032, 3, 22, "Kurban Bayramı 1. gün"),                   // Mon
+    (2032, 3, 23, "Kurban Bayramı 2. gün"),                   // Tue
+    (2032, 3, 24, "Kurban Bayramı 3. gün"),                   // Wed
+    (2032, 3, 25, "Kurban Bayramı 4. gün"),                   // Thu
+    (2032, 4, 23, "Ulusal Egemenlik ve Çocuk Bayramı"),       // Fri
+    (2032, 5, 1, "Emek ve Dayanışma Günü"),                   // Sat
+    (2032, 5, 19, "Atatürk'ü Anma, Gençlik ve Spor Bayramı"), // Wed
+    (2032, 7, 15, "Demokrasi ve Millî Birlik Günü"),          // Thu
+    (2032, 8, 30, "Zafer Bayramı"),                           // Mon
+    (2032, 10, 29, "Cumhuriyet Bayramı"),                     // Fri
+    // 2033
+    (2033, 1, 1, "Yılbaşı"),                                  // Sat
+    (2033, 1, 2, "Ramazan Bayramı 1. gün"),                   // Sun
+    (2033, 1, 3, "Ramazan Bayramı 2. gün"),                   // Mon
+    (2033, 1, 4, "Ramazan Bayramı 3. gün"),                   // Tue
+    (2033, 3, 11, "Kurban Bayramı 1. gün"),                   // Fri
+    (2033, 3, 12, "Kurban Bayramı 2. gün"),                   // Sat
+    (2033, 3, 13, "Kurban Bayramı 3. gün"),                   // Sun
+    (2033, 3, 14, "Kurban Bayramı 4. gün"),                   // Mon
+    (2033, 4, 23, "Ulusal Egemenlik ve Çocuk Bayramı"),       // Sat
+    (2033, 5, 1, "Emek ve Dayanışma Günü"),                   // Sun
+    (2033, 5, 19, "Atatürk'ü Anma, Gençlik ve Spor Bayramı"), // Thu
+    (2033, 7, 15, "Demokrasi ve Millî Birlik Günü"),          // Fri
+    (2033, 8, 30, "Zafer Bayramı"),                           // Tue
+    (2033, 10, 29, "Cumhuriyet Bayramı"),                     // Sat
+    (2033, 12, 23, "Ramazan Bayramı 1. gün"),                 // Fri
+    (2033, 12, 24, "Ramazan Bayramı 2. gün"),                 // Sat
+    (2033, 12, 25, "Ramazan Bayramı 3. gün"),                 // Sun
+    // 2034
+    (2034, 1, 1, "Yılbaşı"),                                  // Sun
+    (2034, 3, 1, "Kurban Bayramı 1. gün"),                    // Wed
+    (2034, 3, 2, "Kurban Bayramı 2. gün"),                    // Thu
+    (2034, 3, 3, "Kurban Bayramı 3. gün"),                    // Fri
+    (2034, 3, 4, "Kurban Bayramı 4. gün"),                    // Sat
+    (2034, 4, 23, "Ulusal Egemenlik ve Çocuk Bayramı"),       // Sun
+    (2034, 5, 1, "Emek ve Dayanışma Günü"),                   // Mon
+    (2034, 5, 19, "Atatürk'ü Anma, Gençlik ve Spor Bayramı"), // Fri
+    (2034, 7, 15, "Demokrasi ve Millî Birlik Günü"),          // Sat
+    (2034, 8, 30, "Zafer Bayramı"),                           // Wed
+    (2034, 10, 29, "Cumhuriyet Bayramı"),                     // Sun
+    (2034, 12, 12, "Ramazan Bayramı 1. gün"),                 // Tue
+    (2034, 12, 13, "Ramazan Bayramı 2. gün"),                 // Wed
+    (2034, 12, 14, "Ramazan Bayramı 3. gün"),                 // Thu
+    // 2035
+    (2035, 1, 1, "Yılbaşı"),                                  // Mon
+    (2035, 2, 18, "Kurban Bayramı 1. gün"),                   // Sun
+    (2035, 2, 19, "Kurban Bayramı 2. gün"),                   // Mon
+    (2035, 2, 20, "Kurban Bayramı 3. gün"),                   // Tue
+    (2035, 2, 21, "Kurban Bayramı 4. gün"),                   // Wed
+    (2035, 4, 23, "Ulusal Egemenlik ve Çocuk Bayramı"),       // Mon
+    (2035, 5, 1, "Emek ve Dayanışma Günü"),                   // Tue
+    (2035, 5, 19, "Atatürk'ü Anma, Gençlik ve Spor Bayramı"), // Sat
+    (2035, 7, 15, "Demokrasi ve Millî Birlik Günü"),          // Sun
+    (2035, 8, 30, "Zafer Bayramı"),                           // Thu
+    (2035, 10, 29, "Cumhuriyet Bayramı"),                     // Mon
+    (2035, 12, 1, "Ramazan Bayramı 1. gün"),                  // Sat
+    (2035, 12, 2, "Ramazan Bayramı 2. gün"),                  // Sun
+    (2035, 12, 3, "Ramazan Bayramı 3. gün"),                  // Mon
+    // 2036
+    (2036, 1, 1, "Yılbaşı"),                // Tue
+    (2036, 2, 8, "Kurban Bayramı 1. gün"),  // Fri
+    (2036, 2, 9, "Kurban Bayramı 2. gün"),  // Sat
+    (2036, 2, 10, "Kurban Bayramı 3. gün"), // Sun
+    // 2036-02-11 (Mon) not listed: Kurban Bayramı 4. gün by Diyanet's rule, a working
+    // day if the bayram starts on 2036-02-07 (Umm al-Qura); uncertain days are left out
+    (2036, 4, 23, "Ulusal Egemenlik ve Çocuk Bayramı"), // Wed
+    (2036, 5, 1, "Emek ve Dayanışma Günü"),             // Thu
+    (2036, 5, 19, "Atatürk'ü Anma, Gençlik ve Spor Bayramı"), // Mon
+    (2036, 7, 15, "Demokrasi ve Millî Birlik Günü"),    // Tue
+    (2036, 8, 30, "Zafer Bayramı"),                     // Sat
+    (2036, 10, 29, "Cumhuriyet Bayramı"),               // Wed
+    (2036, 11, 19, "Ramazan Bayramı 1. gün"),           // Wed
+    (2036, 11, 20, "Ramazan Bayramı 2. gün"),           // Thu
+    (2036, 11, 21, "Ramazan Bayramı 3. gün"),           // Fri
 ];
 
 const TURKEY_HALF_DAYS: &[(i32, u32, u32, &str)] = &[
@@ -350,6 +457,27 @@ const TURKEY_HALF_DAYS: &[(i32, u32, u32, &str)] = &[
     (2030, 2, 3, "Ramazan Bayramı arifesi (yarım gün)"),      // Sun
     (2030, 4, 12, "Kurban Bayramı arifesi (yarım gün)"),      // Fri
     (2030, 10, 28, "Cumhuriyet Bayramı arifesi (yarım gün)"), // Mon
+    (2031, 1, 23, "Ramazan Bayramı arifesi (yarım gün)"),     // Thu
+    (2031, 4, 1, "Kurban Bayramı arifesi (yarım gün)"),       // Tue
+    (2031, 10, 28, "Cumhuriyet Bayramı arifesi (yarım gün)"), // Tue
+    (2032, 1, 13, "Ramazan Bayramı arifesi (yarım gün)"),     // Tue
+    (2032, 3, 21, "Kurban Bayramı arifesi (yarım gün)"),      // Sun
+    (2032, 10, 28, "Cumhuriyet Bayramı arifesi (yarım gün)"), // Thu
+    // 2033-01-01 arife is a full holiday (Yılbaşı)
+    (2033, 3, 10, "Kurban Bayramı arifesi (yarım gün)"), // Thu
+    (2033, 10, 28, "Cumhuriyet Bayramı arifesi (yarım gün)"), // Fri
+    (2033, 12, 22, "Ramazan Bayramı arifesi (yarım gün)"), // Thu
+    (2034, 2, 28, "Kurban Bayramı arifesi (yarım gün)"), // Tue
+    (2034, 10, 28, "Cumhuriyet Bayramı arifesi (yarım gün)"), // Sat
+    (2034, 12, 11, "Ramazan Bayramı arifesi (yarım gün)"), // Mon
+    (2035, 2, 17, "Kurban Bayramı arifesi (yarım gün)"), // Sat
+    (2035, 10, 28, "Cumhuriyet Bayramı arifesi (yarım gün)"), // Sun
+    (2035, 11, 30, "Ramazan Bayramı arifesi (yarım gün)"), // Fri
+    // 2036-02-07: arife by Diyanet's rule, Kurban Bayramı 1. gün by Umm al-Qura:
+    // an afternoon off either way
+    (2036, 2, 7, "Kurban Bayramı arifesi (yarım gün)"), // Thu
+    (2036, 10, 28, "Cumhuriyet Bayramı arifesi (yarım gün)"), // Tue
+    (2036, 11, 18, "Ramazan Bayramı arifesi (yarım gün)"), // Tue
 ];
 
 #[cfg(test)]
@@ -365,8 +493,10 @@ mod tests {
         day(y, m, d).and_hms_opt(h, mi, 0).unwrap()
     }
 
-    /// Independent check data: first days of the bayrams (Diyanet).
-    const RAMAZAN_FIRST_DAYS: [(i32, u32, u32); 7] = [
+    /// Independent check data: first days of the bayrams (Diyanet), in Hijri-year order, so
+    /// `zip` pairs the Ramazan and Kurban Bayramı of one Hijri year (2033 has two Ramazan
+    /// Bayramı; the Kurban Bayramı of 1458 falls in 2037).
+    const RAMAZAN_FIRST_DAYS: [(i32, u32, u32); 14] = [
         (2024, 4, 10),
         (2025, 3, 30),
         (2026, 3, 20),
@@ -374,8 +504,15 @@ mod tests {
         (2028, 2, 26),
         (2029, 2, 14),
         (2030, 2, 4),
+        (2031, 1, 24),
+        (2032, 1, 14),
+        (2033, 1, 2),
+        (2033, 12, 23),
+        (2034, 12, 12),
+        (2035, 12, 1),
+        (2036, 11, 19),
     ];
-    const KURBAN_FIRST_DAYS: [(i32, u32, u32); 7] = [
+    const KURBAN_FIRST_DAYS: [(i32, u32, u32); 13] = [
         (2024, 6, 16),
         (2025, 6, 6),
         (2026, 5, 27),
@@ -383,6 +520,12 @@ mod tests {
         (2028, 5, 5),
         (2029, 4, 24),
         (2030, 4, 13),
+        (2031, 4, 2),
+        (2032, 3, 22),
+        (2033, 3, 11),
+        (2034, 3, 1),
+        (2035, 2, 18),
+        (2036, 2, 8),
     ];
 
     #[test]
@@ -579,7 +722,7 @@ mod tests {
                 .find(|(date, _)| *date == d)
                 .map(|(_, n)| *n)
         };
-        for year in 2024..=2030 {
+        for year in 2024..=2036 {
             for (m, d, name) in [
                 (1, 1, "Yılbaşı"),
                 (4, 23, "Ulusal Egemenlik"),
@@ -595,8 +738,9 @@ mod tests {
                 );
             }
         }
-        // 7 fixed + 3 + 4 religious days a year, one shared date (19 May 2027).
-        assert_eq!(holidays.len(), 7 * 14 - 1);
+        // 13 years × 7 fixed days, 14 × 3 Ramazan and 13 × 4 Kurban days, less the uncertain
+        // 2036-02-11 and one shared date (19 May 2027).
+        assert_eq!(holidays.len(), 13 * 7 + 14 * 3 + 13 * 4 - 1 - 1);
         assert!(names_on(day(2027, 5, 19))
             .unwrap()
             .contains("Kurban Bayramı 4. gün"));
@@ -628,7 +772,10 @@ mod tests {
                 );
             }
             assert!(name_on(ramazan + Duration::days(3)).is_none_or(|n| !n.contains("Ramazan")));
-            for (i, d) in kurban.iter_days().take(4).enumerate() {
+            // Kurban Bayramı 2036: the 4th day by Diyanet's rule (11 February) is a working day
+            // if it starts on 7 February (Umm al-Qura), so it is left out.
+            let kurban_days = if kurban == day(2036, 2, 8) { 3 } else { 4 };
+            for (i, d) in kurban.iter_days().take(kurban_days).enumerate() {
                 assert!(
                     name_on(d)
                         .unwrap()
@@ -661,29 +808,33 @@ mod tests {
                 .iter()
                 .filter(|(_, n)| n.contains("Ramazan"))
                 .count(),
-            21
+            42
         );
         assert_eq!(
             holidays
                 .iter()
                 .filter(|(_, n)| n.contains("Kurban"))
                 .count(),
-            28
+            51
         );
     }
 
     #[test]
     fn half_day_list() {
         let half_days = turkey_half_days();
-        assert_eq!(half_days.len(), 3 * 7 - 1);
-        for year in 2024..=2030 {
+        // 28 October, 14 Ramazan and 13 Kurban eves, less 23 April 2029 and 1 January 2033.
+        assert_eq!(half_days.len(), 13 + 14 + 13 - 2);
+        for year in 2024..=2036 {
             assert!(half_days
                 .iter()
                 .any(|(d, n)| *d == day(year, 10, 28) && n.contains("Cumhuriyet")));
         }
         assert!(!half_days.iter().any(|(d, _)| *d == day(2029, 4, 23)));
+        assert!(!half_days.iter().any(|(d, _)| *d == day(2033, 1, 1)));
+        assert!(half_days.iter().any(|(d, _)| *d == day(2036, 2, 7)));
+        assert!(!Calendar::turkey_default().is_holiday(day(2036, 2, 11)));
         let cal = Calendar::turkey_default();
-        assert_eq!(cal.last_listed_day(), Some(day(2030, 10, 29)));
+        assert_eq!(cal.last_listed_day(), Some(day(2036, 11, 21)));
         assert_eq!(cal.holidays().count(), turkey_holidays().len());
     }
 }

@@ -64,7 +64,7 @@ fn load() -> Calendar {
     Calendar::from_dates(holidays, half_days)
 }
 
-/// Turkey's public holidays and half days 2024–2030 compiled into pg_iys (the seed of
+/// Turkey's public holidays and half days 2024–2036 compiled into pg_iys (the seed of
 /// `iys.holiday`).
 #[pg_extern(immutable, parallel_safe)]
 fn builtin_holidays() -> TableIterator<

@@ -158,7 +158,7 @@ fn builtin_calendar() -> &'static Calendar {
 }
 
 /// Like `iys.validate_consent()`, IMMUTABLE: the reference instant `at` is required and the
-/// calendar is the built-in one (weekends and Turkey's public holidays 2024–2030).
+/// calendar is the built-in one (weekends and Turkey's public holidays 2024–2036).
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(immutable, parallel_safe)]
 fn validate_consent_at(

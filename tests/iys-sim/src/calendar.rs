@@ -7,7 +7,7 @@
 //! Ramazan Bayramı and the four days of Kurban Bayramı. Half days are business days: the
 //! afternoon of 28 October and the eves (arife) of both Bayrams are worked in the morning.
 //!
-//! The Bayram dates follow the Hijri calendar and are written out for 2024–2030 below (the
+//! The Bayram dates follow the Hijri calendar and are written out for 2024–2036 below (the
 //! simulator's own list, written independently of the extension). Outside those years only
 //! weekends and the fixed-date holidays are known, which makes the window shorter, never
 //! longer: the simulator stays at least as strict as IYS there.
@@ -26,7 +26,8 @@ pub enum Day {
 }
 
 /// First day (year, month, day) of Ramazan Bayramı (3 days; its eve is a half day).
-pub const RAMAZAN_BAYRAMI: [(i64, u32, u32); 7] = [
+/// Ordered by Hijri year; 2033 has two (1 Şevval 1454 and 1455).
+pub const RAMAZAN_BAYRAMI: [(i64, u32, u32); 14] = [
     (2024, 4, 10),
     (2025, 3, 30),
     (2026, 3, 20),
@@ -34,10 +35,19 @@ pub const RAMAZAN_BAYRAMI: [(i64, u32, u32); 7] = [
     (2028, 2, 26),
     (2029, 2, 14),
     (2030, 2, 4),
+    (2031, 1, 24),
+    (2032, 1, 14),
+    (2033, 1, 2),
+    (2033, 12, 23),
+    (2034, 12, 12),
+    (2035, 12, 1),
+    (2036, 11, 19),
 ];
 
 /// First day (year, month, day) of Kurban Bayramı (4 days; its eve is a half day).
-pub const KURBAN_BAYRAMI: [(i64, u32, u32); 7] = [
+/// 2036: 8 February by Diyanet's rule (the Umm al-Qura table says 7 February); pg_iys itself
+/// lists only 8–10 February 2036, so it stays at least as strict as this list either way.
+pub const KURBAN_BAYRAMI: [(i64, u32, u32); 13] = [
     (2024, 6, 16),
     (2025, 6, 6),
     (2026, 5, 27),
@@ -45,6 +55,12 @@ pub const KURBAN_BAYRAMI: [(i64, u32, u32); 7] = [
     (2028, 5, 5),
     (2029, 4, 24),
     (2030, 4, 13),
+    (2031, 4, 2),
+    (2032, 3, 22),
+    (2033, 3, 11),
+    (2034, 3, 1),
+    (2035, 2, 18),
+    (2036, 2, 8),
 ];
 
 /// Fixed-date national holidays (month, day), full days.
@@ -144,11 +160,15 @@ mod tests {
         assert_eq!(deadline("2024-10-25 10:00:00"), "2024-10-31 10:00:00"); // Fri; Mon 28 counts, Tue 29 off
         assert_eq!(deadline("2024-12-30 10:00:00"), "2025-01-03 10:00:00"); // 1 January off
         assert_eq!(kind(2031, 1, 1), Day::Holiday, "fixed dates hold in any year");
+        // Two Ramazan Bayramı in 2033; the January one starts the day after Yılbaşı.
+        assert_eq!(kind(2033, 1, 3), Day::Holiday);
+        assert_eq!(kind(2033, 12, 23), Day::Holiday);
+        assert_eq!(deadline("2032-12-31 10:00:00"), "2033-01-07 10:00:00"); // Fri; 3–4 Jan off
     }
 
     #[test]
     fn every_listed_bayram_day_is_off_and_every_eve_worked() {
-        for (list, len) in [(&RAMAZAN_BAYRAMI, 3), (&KURBAN_BAYRAMI, 4)] {
+        for (list, len) in [(&RAMAZAN_BAYRAMI[..], 3), (&KURBAN_BAYRAMI[..], 4)] {
             for &(y, m, d) in list.iter() {
                 let first = days_from_civil(y, m, d);
                 for day in first..first + len {
