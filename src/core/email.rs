@@ -31,17 +31,36 @@ pub fn has_turkish_letter(s: &str) -> bool {
     s.chars().any(|c| TURKISH_LETTERS.contains(&c))
 }
 
-/// Trims, validates and lower-cases an e-mail address.
+/// Which rules an address is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// What an `iys.email` value may be: an ASCII address of RFC 5322's unquoted shape, 6–265
+    /// characters. Never tightened from one release to the next, so that a dump restores.
+    Shape,
+    /// What IYS takes for an EPOSTA consent: the document's rules 1–7 (module documentation).
+    Iys,
+}
+
+/// Trims, checks the shape of and lower-cases an e-mail address (an `iys.email` value).
 pub fn normalize_email(input: &str) -> Result<String, Problem> {
+    normalize(input, Rules::Shape)
+}
+
+/// Trims, checks by IYS's e-mail rules 1–7 and lower-cases an EPOSTA recipient.
+pub fn normalize_email_for_iys(input: &str) -> Result<String, Problem> {
+    normalize(input, Rules::Iys)
+}
+
+fn normalize(input: &str, rules: Rules) -> Result<String, Problem> {
     let trimmed = input.trim();
-    if let Some(why) = email_defect(trimmed) {
+    if let Some(why) = email_defect(trimmed, rules) {
         return Err(Problem::new("H120", "recipient", trimmed, why));
     }
     Ok(trimmed.to_ascii_lowercase())
 }
 
 /// What is wrong with a trimmed address, or None when it is acceptable.
-fn email_defect(s: &str) -> Option<String> {
+fn email_defect(s: &str, rules: Rules) -> Option<String> {
     if s.is_empty() {
         return Some("e-mail address is empty".to_owned());
     }
@@ -74,10 +93,10 @@ fn email_defect(s: &str) -> Option<String> {
         }
         Some(parts) => parts,
     };
-    local_part_defect(local).or_else(|| domain_defect(domain))
+    local_part_defect(local, rules).or_else(|| domain_defect(domain, rules))
 }
 
-fn local_part_defect(local: &str) -> Option<String> {
+fn local_part_defect(local: &str, rules: Rules) -> Option<String> {
     if local.is_empty() {
         return Some("has nothing before the '@'".to_owned());
     }
@@ -86,16 +105,20 @@ fn local_part_defect(local: &str) -> Option<String> {
             "the part before '@' starts or ends with a dot or has two dots in a row".to_owned(),
         );
     }
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+');
-    local.bytes().find(|&b| !allowed(b)).map(|b| {
-        format!(
+    let allowed = |b: u8| match rules {
+        Rules::Iys => b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'),
+        Rules::Shape => b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-.".contains(&b),
+    };
+    local.bytes().find(|&b| !allowed(b)).map(|b| match rules {
+        Rules::Iys => format!(
             "contains the special character '{}'; IYS allows only letters, digits, '.', '_', '-' and (before the '@') '+'",
             b as char
-        )
+        ),
+        Rules::Shape => format!("the part before '@' contains '{}'", b as char),
     })
 }
 
-fn domain_defect(domain: &str) -> Option<String> {
+fn domain_defect(domain: &str, rules: Rules) -> Option<String> {
     if domain.is_empty() {
         return Some("has no domain after the '@'".to_owned());
     }
@@ -122,10 +145,14 @@ fn domain_defect(domain: &str) -> Option<String> {
             return Some(format!("the domain part '{label}' starts or ends with '-'"));
         }
     }
-    if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
+    let tld_ok = match rules {
+        Rules::Iys => tld.bytes().all(|b| b.is_ascii_alphabetic()),
+        Rules::Shape => !tld.bytes().all(|b| b.is_ascii_digit()),
+    };
+    if tld.len() < 2 || !tld_ok {
         return Some(format!("'{tld}' is not a top-level domain (two letters or more)"));
     }
-    if name.len() < 2 {
+    if rules == Rules::Iys && name.len() < 2 {
         return Some(format!(
             "'{name}' before '.{tld}' is shorter than IYS's minimum shape x@xx.xx"
         ));
@@ -138,7 +165,7 @@ mod tests {
     use super::*;
 
     fn defect(s: &str) -> String {
-        let p = normalize_email(s).unwrap_err();
+        let p = normalize_email_for_iys(s).unwrap_err();
         assert_eq!(p.code, "H120", "{s}");
         assert_eq!(p.field, "recipient");
         p.message_en
@@ -225,8 +252,21 @@ mod tests {
         }
         assert!(defect("ali@x.co").contains("minimum shape"));
         assert!(defect("ali@ex+tra.com").contains("only before the '@'"));
-        assert_eq!(normalize_email("ali+kampanya@ex.co").unwrap(), "ali+kampanya@ex.co");
-        assert_eq!(normalize_email("a@sub.x.co").unwrap(), "a@sub.x.co");
+        assert_eq!(normalize_email_for_iys("ali+kampanya@ex.co").unwrap(), "ali+kampanya@ex.co");
+        assert_eq!(normalize_email_for_iys("a@sub.x.co").unwrap(), "a@sub.x.co");
+    }
+
+    /// An `iys.email` value keeps the shape it had in earlier releases (a dump restores); only
+    /// an EPOSTA consent is held to IYS's rules.
+    #[test]
+    fn the_type_checks_the_shape_only() {
+        for address in ["o'brien@example.com", "a!b@example.com", "ali@x.co", "ali@example.c0m", "x@y.com"] {
+            assert!(normalize_email(address).is_ok(), "{address}");
+            assert!(normalize_email_for_iys(address).is_err(), "{address}");
+        }
+        for address in ["ali@şirket.com", "ali veli@example.com", "a@b.c", "ali@10.0.0.1", "a@b@example.com"] {
+            assert!(normalize_email(address).is_err(), "{address}");
+        }
     }
 
     #[test]

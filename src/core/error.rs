@@ -273,7 +273,7 @@ impl Error {
 fn hint_for_code(code: &str) -> Option<&'static str> {
     Some(match code {
         "H121" => "Turkish mobiles are written +905XXXXXXXXX (no 0 after +90).",
-        "H120" => "E-mail addresses must be ASCII (no Turkish letters), with one @ and a domain such as example.com.",
+        "H120" => "IYS takes e-mail addresses of letters, digits, ., _ and - (and + before the @), at least x@xx.xx, 6 to 265 characters, no Turkish letters or spaces.",
         "H119" => "Use one of the 13 HS_* sources; IYS_* sources are set by IYS only.",
         "H158" => "Write consent dates as YYYY-MM-DD HH:mm:ss in Turkey time (UTC+3).",
         "H162" => "Consent dates are Turkey time (UTC+3); check the clock and time zone of the writer.",

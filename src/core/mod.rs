@@ -10,6 +10,7 @@ pub mod channel;
 pub mod email;
 pub mod error;
 pub mod mapping;
+pub mod numbering_plan;
 pub mod model;
 pub mod phone;
 pub mod problem;

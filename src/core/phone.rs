@@ -26,17 +26,20 @@
 //! do not check country codes or numbering plans — IYS checks those with libphonenumber).
 //! `normalize_phone` is therefore also fit for recipients pulled from IYS.
 //!
-//! Sending consents is stricter, see [`normalize_phone_for`]:
-//! * `MESAJ` needs a Turkish mobile, `+905XXXXXXXXX`: IYS documents exactly that form for
-//!   message consents, and the intermediary SMS providers look consents up in that form only;
-//!   a landline or a foreign number can never be used for an SMS checked against IYS.
-//! * `ARAMA` needs a Turkish number that can take calls: mobile or geographic
-//!   (`+90[2-5]XXXXXXXXX`) or a `+90850` number (corporate lines, relevant for TACIR). IYS's
-//!   own ARAMA example is a landline (`+902121230000`).
+//! Sending consents is stricter, see [`normalize_phone_for`]: the number must be in use by
+//! IYS's numbering plan (libphonenumber 8.12.47, which IYS names; [`numbering_plan`]):
+//! * `MESAJ` needs a Turkish mobile, `+905XXXXXXXXX` in an allocated range (not `+90599…`):
+//!   IYS documents exactly that form for message consents, and the intermediary SMS providers
+//!   look consents up in that form only; a landline or a foreign number can never be used for
+//!   an SMS checked against IYS.
+//! * `ARAMA` needs a Turkish number that can take calls: mobile, geographic or a `+90850`
+//!   number (corporate lines, relevant for TACIR). IYS's own ARAMA example is a landline
+//!   (`+902121230000`). Toll-free 800, premium 900, 444 and pager/satellite ranges are refused.
 //!
-//! Both refusals are H121, with an English message that says why.
+//! Every refusal is H121, with an English message that says why.
 
 use super::model::ConsentType;
+use super::numbering_plan::{self, PhoneUse};
 use super::problem::Problem;
 
 /// IYS's limit for a phone recipient, `+` included.
@@ -89,48 +92,43 @@ pub fn normalize_phone(input: &str) -> Result<String, Problem> {
     }
 }
 
-/// True for `+905XXXXXXXXX` exactly (a normalised Turkish mobile number).
-pub fn is_turkish_mobile(e164: &str) -> bool {
+/// True for the form of a normalised Turkish mobile number, `+905XXXXXXXXX` (what the
+/// `iys.mobile` domain holds; never tightened from one release to the next, so that a dump
+/// restores). Whether IYS takes it for MESAJ is [`is_turkish_mobile`].
+pub fn has_turkish_mobile_form(e164: &str) -> bool {
     let b = e164.as_bytes();
     b.len() == 13 && b.starts_with(b"+905") && b[4..].iter().all(u8::is_ascii_digit)
 }
 
-/// True for a normalised Turkish number that can take calls: `+90` followed by 10 digits
-/// starting with 2, 3, 4 or 5 (geographic and mobile) or by `850`.
+/// True for a normalised Turkish mobile number in IYS's numbering plan (libphonenumber 8.12.47,
+/// see [`numbering_plan`]).
+pub fn is_turkish_mobile(e164: &str) -> bool {
+    numbering_plan::refusal(e164, PhoneUse::Message).is_none()
+}
+
+/// True for a normalised Turkish number in IYS's numbering plan that can take calls: mobile,
+/// geographic or 850 (see [`numbering_plan`]).
 pub fn is_turkish_callable(e164: &str) -> bool {
-    let b = e164.as_bytes();
-    b.len() == 13
-        && b.starts_with(b"+90")
-        && b[3..].iter().all(u8::is_ascii_digit)
-        && (matches!(b[3], b'2'..=b'5') || b[3..].starts_with(b"850"))
+    numbering_plan::refusal(e164, PhoneUse::Call).is_none()
 }
 
-/// [`normalize_phone`], then insist on a Turkish mobile number.
+/// [`normalize_phone`], then insist on a number `phone_use` can serve (H121 saying why not).
+fn require(input: &str, phone_use: PhoneUse) -> Result<String, Problem> {
+    let e164 = normalize_phone(input)?;
+    match numbering_plan::refusal(&e164, phone_use) {
+        None => Ok(e164),
+        Some(why) => Err(bad_phone(input.trim(), why)),
+    }
+}
+
+/// [`normalize_phone`], then insist on a Turkish mobile number in the numbering plan.
 pub fn require_turkish_mobile(input: &str) -> Result<String, Problem> {
-    let e164 = normalize_phone(input)?;
-    if is_turkish_mobile(&e164) {
-        Ok(e164)
-    } else {
-        Err(bad_phone(
-            input.trim(),
-            format!("{e164} is not a Turkish mobile number; MESAJ consents are registered for +905XXXXXXXXX numbers"),
-        ))
-    }
+    require(input, PhoneUse::Message)
 }
 
-/// [`normalize_phone`], then insist on a Turkish mobile, geographic or 850 number.
+/// [`normalize_phone`], then insist on a Turkish mobile, geographic or 850 number in the plan.
 pub fn require_turkish_callable(input: &str) -> Result<String, Problem> {
-    let e164 = normalize_phone(input)?;
-    if is_turkish_callable(&e164) {
-        Ok(e164)
-    } else {
-        Err(bad_phone(
-            input.trim(),
-            format!(
-                "{e164} is not a Turkish mobile, landline or 850 number; ARAMA consents are registered for +90[2-5]XXXXXXXXX and +90850XXXXXXX"
-            ),
-        ))
-    }
+    require(input, PhoneUse::Call)
 }
 
 /// The phone rule for sending a consent of `consent_type` (see the module documentation).
@@ -399,7 +397,8 @@ mod tests {
         assert!(!is_turkish_mobile("+90532123456a"));
         assert!(is_turkish_callable(MOBILE));
         assert!(is_turkish_callable("+902121234567"));
-        assert!(is_turkish_callable("+904441234567"));
+        assert!(!is_turkish_callable("+904441234567"), "444 numbers have 7 digits (444 1 444)");
+        assert!(!is_turkish_mobile("+905991234567") && !is_turkish_mobile("+905901234567"), "not in the plan");
         assert!(is_turkish_callable("+908501234567"));
         assert!(!is_turkish_callable("+908001234567"));
         assert!(!is_turkish_callable("+909001234567"));
@@ -427,7 +426,7 @@ mod tests {
 
         let landline_sms = normalize_phone_for("0212 123 45 67", ConsentType::Mesaj).unwrap_err();
         assert_eq!(landline_sms.code, "H121");
-        assert!(landline_sms.message_en.contains("not a Turkish mobile"));
+        assert!(landline_sms.message_en.contains("landline"), "{}", landline_sms.message_en);
         let foreign_sms = require_turkish_mobile("+49 151 1234 5678").unwrap_err();
         assert!(foreign_sms.message_en.contains("+4915112345678"));
         assert!(require_turkish_callable("+49 151 1234 5678").is_err());

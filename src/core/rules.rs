@@ -33,7 +33,7 @@
 use chrono::NaiveDateTime;
 
 use super::calendar::{is_past_reporting_window, reporting_deadline, Calendar};
-use super::email::normalize_email;
+use super::email::normalize_email_for_iys;
 use super::model::{ConsentSource, ConsentStatus, ConsentType, RecipientType};
 use super::phone::{normalize_phone, normalize_phone_for};
 use super::problem::Problem;
@@ -299,7 +299,7 @@ pub fn normalize_recipient(raw: &str, consent_type: ConsentType) -> Result<Strin
         if !trimmed.contains('@') && normalize_phone(trimmed).is_ok() {
             return Err(wrong_kind(trimmed, consent_type));
         }
-        normalize_email(trimmed)
+        normalize_email_for_iys(trimmed)
     }
 }
 

@@ -138,10 +138,12 @@ fn is_valid_email(email_address: &str) -> bool {
     crate::core::normalize_email(email_address).is_ok()
 }
 
-/// True for a number MESAJ consents accept: a Turkish mobile, `+905XXXXXXXXX` once normalised.
+/// True for a number in the form of a Turkish mobile, `+905XXXXXXXXX` once normalised (the
+/// `iys.mobile` domain's check: a form, never tightened, so that a dump restores). Whether IYS
+/// takes it for MESAJ (its numbering plan): `iys.try_normalize_recipient(x, 'MESAJ')`.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn is_turkish_mobile(phone_number: &str) -> bool {
-    crate::core::require_turkish_mobile(phone_number).is_ok()
+    crate::core::normalize_phone(phone_number).is_ok_and(|e164| crate::core::phone::has_turkish_mobile_form(&e164))
 }
 
 #[cfg(any(test, feature = "pg_test"))]

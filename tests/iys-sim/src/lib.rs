@@ -20,6 +20,7 @@ mod errors;
 mod faults;
 mod http;
 mod ids;
+pub mod numbering;
 mod ratelimit;
 mod router;
 mod rules;
