@@ -222,7 +222,7 @@ mod tests {
         );
     }
 
-    #[pg_test(error = "invalid MESAJ recipient value '+4915112345678': +4915112345678 is not a Turkish mobile number; MESAJ consents are registered for +905XXXXXXXXX numbers")]
+    #[pg_test(error = "invalid MESAJ recipient value '+4915112345678': +4915112345678 is not a Turkish number; MESAJ consents need a Turkish mobile number (+905XXXXXXXXX)")]
     fn mesaj_needs_a_turkish_mobile() {
         Spi::run("SELECT iys.normalize_recipient('+4915112345678', 'MESAJ')").unwrap();
     }
