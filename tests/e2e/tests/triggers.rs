@@ -129,7 +129,7 @@ fn reject_mode_raises_with_code_column_and_value_and_loses_nothing() {
         ("'05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_2015'", "H155", "gsm_consent_date"),
         ("'05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'WEB'", "H119", "gsm_source"),
         ("'05321234567', 'EVET', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H115", "gsm_permission"),
-        ("'05321234567', NULL, now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H115", "gsm_permission"),
+        ("'05321234567', NULL, now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H110", "gsm_permission"),
         ("NULL, 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB'", "H114", "gsm"),
     ];
     for (values, code, column) in cases {
