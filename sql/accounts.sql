@@ -6,7 +6,9 @@ CREATE TABLE iys.account (
     iys_code      text PRIMARY KEY CHECK (iys_code ~ '^[0-9]+$'),
     api_base_url  text NOT NULL DEFAULT 'https://api.iys.org.tr',
     username      text NOT NULL,
-    password      text NOT NULL,
+    -- NULL: the password is the account's line in the file iys.password_file names (kept out of
+    -- the database, its dumps and replicas).
+    password      text,
     created_at    timestamptz NOT NULL DEFAULT now(),
     -- The password travels in every token request: plain http only to this machine, unless
     -- an administrator says otherwise for this account.

@@ -64,6 +64,7 @@ REVOKE EXECUTE ON FUNCTION iys.grant_worker_rights(regrole) FROM PUBLIC;
 -- (src/sql_api/drop_guard.rs).
 CREATE FUNCTION iys.drop_guard() RETURNS event_trigger LANGUAGE c AS 'MODULE_PATHNAME', 'pg_iys_drop_guard';
 REVOKE EXECUTE ON FUNCTION iys.drop_guard() FROM PUBLIC;
+COMMENT ON FUNCTION iys.drop_guard() IS 'internal: event trigger pg_iys_drop_guard, refuses DROP EXTENSION pg_iys / DROP SCHEMA iys while changes wait for IYS';
 CREATE EVENT TRIGGER pg_iys_drop_guard ON ddl_command_start WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION iys.drop_guard();
 
@@ -81,5 +82,6 @@ BEGIN
     END LOOP;
 END $$;
 REVOKE EXECUTE ON FUNCTION iys.attachment_guard() FROM PUBLIC;
+COMMENT ON FUNCTION iys.attachment_guard() IS 'internal: event trigger pg_iys_attachment_guard, refuses an ALTER TABLE that breaks an attached table''s mapping';
 CREATE EVENT TRIGGER pg_iys_attachment_guard ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION iys.attachment_guard();

@@ -66,6 +66,50 @@ mod worker;
     ],
     finalize
 );
+// Not `finalize` (pgrx allows one, privileges has it): requires names every object it comments.
+::pgrx::extension_sql_file!(
+    "../sql/comments.sql",
+    name = "comments",
+    requires = [
+        "types",
+        "calendar",
+        "outbox",
+        "accounts",
+        "sync",
+        "known_state",
+        "backup",
+        sql_api::types::consent_type,
+        sql_api::types::consent_status,
+        sql_api::types::recipient_type,
+        sql_api::types::consent_source,
+        sql_api::types::canonical_consent_type,
+        sql_api::types::canonical_consent_status,
+        sql_api::types::canonical_recipient_type,
+        sql_api::types::canonical_consent_source,
+        sql_api::normalize::normalize_phone,
+        sql_api::normalize::normalize_email,
+        sql_api::normalize::normalize_recipient,
+        sql_api::normalize::try_normalize_recipient,
+        sql_api::normalize::fold_value,
+        sql_api::normalize::is_valid_phone,
+        sql_api::normalize::is_valid_email,
+        sql_api::normalize::is_turkish_mobile,
+        sql_api::calendar::builtin_holidays,
+        sql_api::calendar::reporting_deadline,
+        sql_api::calendar::is_business_day,
+        sql_api::validate::validate_consent,
+        sql_api::validate::validate_consent_at,
+        sql_api::validate::check_consent,
+        sql_api::validate_table::validate_table,
+        sql_api::attach::attach,
+        sql_api::attach::detach,
+        sql_api::attach::verify_attachment,
+        sql_api::adopt::adopt,
+        sql_api::consent_trigger::consent_row_check,
+        sql_api::consent_trigger::enqueue_changes,
+        sql_api::worker_status::worker_status
+    ]
+);
 
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {

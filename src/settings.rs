@@ -8,6 +8,8 @@ use std::ffi::CString;
 pub static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 /// Role the background worker connects as; empty: the bootstrap superuser.
 pub static WORKER_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// File with `iys_code:password` lines for accounts whose password is NULL in iys.account.
+pub static PASSWORD_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// HTTP proxy every call to IYS goes through; empty: none.
 pub static HTTP_PROXY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Master switch for sending to and pulling from IYS; the queue keeps filling while off.
@@ -97,6 +99,14 @@ pub fn register(preloading: bool) {
         600_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_string_guc(
+        c"iys.password_file",
+        c"File with the IYS passwords of accounts whose iys.account.password is NULL.",
+        c"One iys_code:password line per account; readable by the server's user only (mode 600), like .pgpass. Keeps the password out of the database, its dumps and replicas.",
+        &PASSWORD_FILE,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
     );
     GucRegistry::define_string_guc(
         c"iys.http_proxy",
@@ -207,6 +217,11 @@ pub fn reserve_prefix() {
     unsafe {
         pgrx::pg_sys::EmitWarningsOnPlaceholders(c"iys".as_ptr())
     };
+}
+
+/// The password file, when one is set.
+pub fn password_file() -> Option<String> {
+    PASSWORD_FILE.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|p| !p.is_empty())
 }
 
 /// The proxy to reach IYS through, when one is set.

@@ -60,7 +60,9 @@ pub struct Sender {
     counts: HashMap<String, (i64, i64)>,
     /// Per account, when the token endpoint may be called again after a failed call, and how
     /// many failed in a row: IYS allows only a few token calls an hour (H084 beyond).
-    token_retry: HashMap<String, (Instant, u32)>,
+    /// Per account: no token call before this instant, after this many failures, the last one
+    /// saying this.
+    token_retry: HashMap<String, (Instant, u32, String)>,
     /// Single status queries of the last hour (IYS allows 1000 per IP).
     pub(super) status_hour: super::known_state::StatusHour,
     /// Per brand, the Turkey day whose past movement files are all reconciled.
@@ -190,6 +192,13 @@ impl Sender {
         backoff::delay(attempts.max(0) as u32, cap, self.jitter.next()).as_millis() as i64
     }
 
+    /// Never one token call per round after a failure: back off (2 s doubling to 5 min).
+    fn token_failed(&mut self, iys_code: &str, why: &str) {
+        let failures = self.token_retry.get(iys_code).map_or(0, |(_, n, _)| *n) + 1;
+        let wait = Duration::from_secs((1u64 << failures.min(8)).min(300));
+        self.token_retry.insert(iys_code.to_owned(), (Instant::now() + wait, failures, why.to_owned()));
+    }
+
     /// A usable access token for the target's account: cached, refreshed, or a new login.
     pub(super) fn token(&mut self, target: &Target) -> Result<String, CallFailure> {
         let cached = tx::run("loading the IYS token", || store::load_token(&target.iys_code)).map_err(internal)?;
@@ -206,15 +215,26 @@ impl Sender {
                 return Ok(token.clone());
             }
         }
-        if let Some((at, failures)) = self.token_retry.get(&target.iys_code).copied() {
-            if at > Instant::now() {
+        if let Some((at, failures, last)) = self.token_retry.get(&target.iys_code) {
+            if *at > Instant::now() {
                 return Err(CallFailure::transport(format!(
-                    "no token call for {} more s after {failures} failed one(s) in a row",
+                    "no token call for {} more s after {failures} failed one(s) in a row; the last: {last}",
                     at.saturating_duration_since(Instant::now()).as_secs() + 1
                 )));
             }
         }
         let refreshable = cached.refresh_token.as_ref().filter(|_| cached.refresh_valid_secs.unwrap_or(0) > 5);
+        // A login needs the stored password or the password file's. Without one no call is made
+        // (nothing is counted against IYS), and the next try waits like after a failed call.
+        let password = super::password::password_for(target.password.as_deref(), &target.iys_code, settings::password_file().as_deref());
+        if let (None, Err(why)) = (refreshable, &password) {
+            self.token_failed(&target.iys_code, why);
+            return Err(CallFailure::transport(why.clone()));
+        }
+        let login = |client: &Client| match &password {
+            Ok(password) => client.token_password(&target.username, password),
+            Err(why) => Err(CallFailure::transport(why.clone())),
+        };
         self.pace();
         let client = self.client(&target.base_url);
         let grant = match refreshable {
@@ -223,23 +243,18 @@ impl Sender {
                 // A spent or revoked refresh token: log in again.
                 Err(f) if !f.is_retryable() && f.kind != FailureKind::TokenLimit => {
                     self.pace();
-                    self.client(&target.base_url).token_password(&target.username, &target.password)
+                    login(&self.client(&target.base_url))
                 }
                 Err(f) => Err(f),
             },
-            None => client.token_password(&target.username, &target.password),
+            None => login(&client),
         };
         self.count(&target.iys_code, &grant);
         match &grant {
             Ok(_) => {
                 self.token_retry.remove(&target.iys_code);
             }
-            Err(_) => {
-                // Never one token call per round: back off (2 s doubling to 5 min).
-                let failures = self.token_retry.get(&target.iys_code).map_or(0, |(_, n)| *n) + 1;
-                let wait = Duration::from_secs((1u64 << failures.min(8)).min(300));
-                self.token_retry.insert(target.iys_code.clone(), (Instant::now() + wait, failures));
-            }
+            Err(f) => self.token_failed(&target.iys_code, &f.message),
         }
         match grant {
             Ok(grant) => {

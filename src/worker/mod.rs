@@ -9,6 +9,7 @@ mod budget;
 mod exchange;
 mod flush;
 mod known_state;
+mod password;
 mod pull;
 mod store;
 mod tx;

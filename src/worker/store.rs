@@ -18,7 +18,8 @@ pub struct Target {
     pub iys_code: String,
     pub base_url: String,
     pub username: String,
-    pub password: String,
+    /// None: the account's password is kept in `iys.password_file` (see `worker::password`).
+    pub password: Option<String>,
     /// The account or the brand is paused; its probe time has come (this call is the probe).
     pub paused: bool,
 }
@@ -137,7 +138,7 @@ fn target_at(row: &pgrx::spi::SpiHeapTupleData<'_>, first: usize) -> Result<Targ
         iys_code: row.get(first + 1)?.unwrap_or_default(),
         base_url: row.get(first + 2)?.unwrap_or_default(),
         username: row.get(first + 3)?.unwrap_or_default(),
-        password: row.get(first + 4)?.unwrap_or_default(),
+        password: row.get(first + 4)?,
         paused: row.get(first + 5)?.unwrap_or(false),
     })
 }

@@ -404,3 +404,36 @@ fn errors_carry_no_rust_backtrace_or_source_path() {
         assert!(!text.contains("backtrace") && !text.contains(".rs:") && !text.contains("rust_begin_unwind"), "{sql}:\n{text}");
     }
 }
+
+/// A password kept out of the database: iys.account.password is NULL and the worker reads the
+/// account's line from the file iys.password_file names, which must be private to the server's
+/// user (mode 600, like .pgpass); until it is, nothing is sent and the error says why without
+/// the secret.
+#[test]
+fn the_password_can_live_in_a_private_file_instead_of_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = Sim::start();
+    let cluster = Cluster::start("pwfile", &["iys.flush_interval_ms = 100", "iys.backoff_cap_ms = 500"]);
+    let mut c = cluster.connect();
+    let file = cluster.datadir.join("iys_passwords");
+    std::fs::write(&file, "# iys_code:password\n700001:demo-password\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let chown = std::process::Command::new("chown").args(["postgres:postgres"]).arg(&file).status().unwrap();
+    assert!(chown.success());
+    c.batch_execute(&format!("ALTER SYSTEM SET iys.password_file = '{}'", file.display())).unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    setup_sync(&mut c, &sim.url());
+    c.batch_execute("UPDATE iys.account SET password = NULL").unwrap();
+    insert_contacts(&mut c, 1, 2);
+    let refused = cluster.wait_for(Duration::from_secs(20), || {
+        let error: Option<String> = c.query_one("SELECT last_error FROM iys.worker_state", &[]).ok()?.get(0);
+        error.filter(|e| e.contains("chmod 600"))
+    });
+    let error = refused.unwrap_or_else(|| panic!("no error about the file's mode; log:\n{}", log_tail(&cluster)));
+    assert!(!error.contains("demo-password"), "{error}");
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE state <> 'pending'"), 0, "nothing goes without the password");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let states = wait_settled(&cluster, Duration::from_secs(30));
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}\n{}", log_tail(&cluster));
+    assert!(!cluster.server_log().contains("demo-password"), "the password reached the log");
+}
