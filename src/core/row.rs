@@ -18,16 +18,10 @@ use super::model::{ConsentStatus, RecipientType};
 use super::problem::Problem;
 use super::retailer;
 
-/// A channel's columns as stored, before the mapping's vocabulary is applied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoredChannel<'a> {
-    pub address: Option<&'a str>,
-    /// As text; a boolean column as `t`/`f` or `true`/`false`.
-    pub permission: Option<&'a str>,
-    /// In Turkey time.
-    pub consent_date: Option<NaiveDateTime>,
-    pub source: Option<&'a str>,
-}
+/// A channel's columns as stored, before the mapping's vocabulary is applied (a boolean
+/// permission as `t`/`f` or `true`/`false`, a source in the table's words): the shape of
+/// [`ChannelValues`], which [`RowReader::channel_values`] turns them into.
+pub type StoredChannel<'a> = ChannelValues<'a>;
 
 /// A row's stored values: the contact type and each channel, in the mapping's channel order.
 #[derive(Debug, Clone, Default)]

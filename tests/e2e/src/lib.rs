@@ -517,3 +517,31 @@ fn relay(client: std::net::TcpStream, count: &std::sync::atomic::AtomicUsize) ->
         }
     }
 }
+
+/// A seeded generator for reproducible random corpora (xorshift64*: small, fast, no dependency).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    /// `min..=max` characters drawn from `alphabet`.
+    pub fn text(&mut self, alphabet: &str, min: usize, max: usize) -> String {
+        let chars: Vec<char> = alphabet.chars().collect();
+        let n = min + self.below(max - min + 1);
+        (0..n).map(|_| chars[self.below(chars.len())]).collect()
+    }
+}

@@ -9,33 +9,7 @@
 //! and are counted, not failed: no phone channel takes a foreign number, and ARAMA takes a
 //! Turkish mobile, landline or 850 number only (not toll-free, premium, pager or satellite).
 
-use pg_iys_e2e::Cluster;
-
-/// xorshift64*: small, fast and reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    fn text(&mut self, alphabet: &str, min: usize, max: usize) -> String {
-        let chars: Vec<char> = alphabet.chars().collect();
-        let n = min + self.below(max - min + 1);
-        (0..n).map(|_| chars[self.below(chars.len())]).collect()
-    }
-}
+use pg_iys_e2e::{Cluster, Rng};
 
 const PLAIN: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
 
