@@ -10,6 +10,8 @@ pub static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>
 pub static WORKER_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// File with `iys_code:password` lines for accounts whose password is NULL in iys.account.
 pub static PASSWORD_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// PEM file of CA certificates trusted besides the public roots; empty: none.
+pub static CA_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// HTTP proxy every call to IYS goes through; empty: none.
 pub static HTTP_PROXY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Master switch for sending to and pulling from IYS; the queue keeps filling while off.
@@ -107,6 +109,14 @@ pub fn register(preloading: bool) {
         &PASSWORD_FILE,
         GucContext::Sighup,
         GucFlags::SUPERUSER_ONLY,
+    );
+    GucRegistry::define_string_guc(
+        c"iys.ca_file",
+        c"PEM file of CA certificates the worker trusts besides the public roots.",
+        c"For a proxy that inspects TLS with the company's own CA; empty: the public roots only. A file that cannot be used fails every call (nothing is sent around it).",
+        &CA_FILE,
+        GucContext::Sighup,
+        GucFlags::default(),
     );
     GucRegistry::define_string_guc(
         c"iys.http_proxy",
@@ -222,6 +232,11 @@ pub fn reserve_prefix() {
 /// The password file, when one is set.
 pub fn password_file() -> Option<String> {
     PASSWORD_FILE.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|p| !p.is_empty())
+}
+
+/// The extra CA file, when one is set.
+pub fn ca_file() -> Option<String> {
+    CA_FILE.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|p| !p.is_empty())
 }
 
 /// The proxy to reach IYS through, when one is set.

@@ -22,13 +22,52 @@ impl Endpoint {
     }
 }
 
+/// What went wrong on the way: the kind, and for a failed connection its root cause (a TLS
+/// refusal such as "invalid peer certificate: UnknownIssuer" tells the DBA to set iys.ca_file).
+/// Never the URL or a setting: a proxy URL may hold a password.
+fn transport_message(t: &ureq::Transport) -> String {
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(t);
+    let mut root = None;
+    while let Some(error) = cause {
+        root = Some(error);
+        cause = error.source();
+    }
+    match (t.kind(), root) {
+        (ureq::ErrorKind::ConnectionFailed, Some(root)) => format!("transport error: {}: {root}", t.kind()),
+        (kind, _) => format!("transport error: {kind}"),
+    }
+}
+
+/// TLS settings trusting the public roots ureq trusts and the CA certificates of `path`.
+fn tls_config_trusting(path: &str) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let certificates = CertificateDer::pem_file_iter(path).map_err(|e| format!("iys.ca_file cannot be read ({e})"))?;
+    let mut added = 0;
+    for certificate in certificates {
+        let certificate = certificate.map_err(|e| format!("iys.ca_file is not a PEM certificate file ({e})"))?;
+        roots.add(certificate).map_err(|e| format!("iys.ca_file holds a certificate that cannot be a trust anchor ({e})"))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err("iys.ca_file holds no PEM certificate".to_owned());
+    }
+    // The provider and protocol versions ureq itself uses.
+    let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .map_err(|e| format!("TLS setup failed ({e})"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
+}
+
 #[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     base_url: String,
-    /// A proxy setting that could not be used: every call fails with it rather than going
-    /// around the proxy.
-    proxy_error: Option<String>,
+    /// A proxy or CA setting that could not be used: every call fails with it rather than
+    /// going around the proxy or trusting other certificates.
+    setup_error: Option<String>,
 }
 
 /// Largest answer body we read: a 1000-item result list is ~300 KB.
@@ -48,25 +87,37 @@ const NO_CONSENT_CODES: &[&str] = &["H175", "H401", "H1083", "H1084"];
 impl Client {
     /// `proxy`: an HTTP proxy URL (`http://[user:password@]host:port`) every call goes through.
     pub fn new(base_url: &str, timeout: Duration, proxy: Option<&str>) -> Client {
+        Client::with_ca_file(base_url, timeout, proxy, None)
+    }
+
+    /// [`Client::new`], trusting also the CA certificates of the PEM file `ca_file` (a company's
+    /// TLS-inspecting proxy, for one) besides the usual public roots.
+    pub fn with_ca_file(base_url: &str, timeout: Duration, proxy: Option<&str>, ca_file: Option<&str>) -> Client {
         let mut builder = ureq::AgentBuilder::new()
             // One deadline for the whole call (connect, send, wait, read): a slow IYS can never
             // hold the worker longer than iys.http_timeout_ms.
             .timeout(timeout)
             .user_agent(concat!("pg_iys/", env!("CARGO_PKG_VERSION")));
-        let mut proxy_error = None;
+        let mut setup_error = None;
         if let Some(proxy) = proxy.map(str::trim).filter(|p| !p.is_empty()) {
             match ureq::Proxy::new(proxy) {
                 Ok(proxy) => builder = builder.proxy(proxy),
                 // The message never repeats the setting (it may hold a password).
-                Err(e) => proxy_error = Some(format!("iys.http_proxy is not a usable proxy URL ({})", e.kind())),
+                Err(e) => setup_error = Some(format!("iys.http_proxy is not a usable proxy URL ({})", e.kind())),
             }
         }
-        Client { agent: builder.build(), base_url: base_url.trim_end_matches('/').to_owned(), proxy_error }
+        if let Some(path) = ca_file.map(str::trim).filter(|p| !p.is_empty()) {
+            match tls_config_trusting(path) {
+                Ok(config) => builder = builder.tls_config(config),
+                Err(message) => setup_error = setup_error.or(Some(message)),
+            }
+        }
+        Client { agent: builder.build(), base_url: base_url.trim_end_matches('/').to_owned(), setup_error }
     }
 
-    /// Fails when the configured proxy could not be set up.
+    /// Fails when the configured proxy or CA file could not be set up.
     fn usable(&self) -> Result<(), CallFailure> {
-        match &self.proxy_error {
+        match &self.setup_error {
             Some(message) => Err(CallFailure::transport(message.clone())),
             None => Ok(()),
         }
@@ -234,7 +285,7 @@ impl Client {
             Ok(response) => Ok((response.status(), read_body(response, max_body)?)),
             Err(ureq::Error::Status(status, response)) => Ok((status, read_body(response, max_body).unwrap_or_default())),
             // Transport errors can carry the URL but never the body or headers: safe to show.
-            Err(ureq::Error::Transport(t)) => Err(CallFailure::transport(format!("transport error: {}", t.kind()))),
+            Err(ureq::Error::Transport(t)) => Err(CallFailure::transport(transport_message(&t))),
         }
     }
 }
@@ -312,6 +363,55 @@ mod tests {
         let failure = client.token_password("user", "secret-password").unwrap_err();
         assert!(failure.is_retryable(), "{failure:?}");
         assert!(!failure.message.contains("secret-password"));
+    }
+
+    /// A loopback HTTPS server with a certificate of the test CA (src/iys/testdata), answering
+    /// every request 401; returns its port. Serves `calls` connections, then ends.
+    fn tls_server(calls: usize) -> u16 {
+        use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+        use std::io::{Read, Write};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/iys/testdata");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(format!("{dir}/test-server.pem")).unwrap().map(Result::unwrap).collect();
+        let key = PrivateKeyDer::from_pem_file(format!("{dir}/test-server.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+            .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let config = std::sync::Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(calls) {
+                let Ok(mut tcp) = stream else { continue };
+                let Ok(mut tls) = rustls::ServerConnection::new(config.clone()) else { continue };
+                let mut stream = rustls::Stream::new(&mut tls, &mut tcp);
+                let mut request = [0u8; 4096];
+                if stream.read(&mut request).is_ok() {
+                    let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+                    let _ = stream.flush();
+                }
+            }
+        });
+        port
+    }
+
+    /// iys.ca_file: a server whose certificate a company CA signed is refused with the public
+    /// roots alone and reached once that CA file is trusted too; a bad file fails every call.
+    #[test]
+    fn an_extra_ca_file_is_trusted_besides_the_public_roots() {
+        let port = tls_server(2);
+        let url = format!("https://localhost:{port}");
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/src/iys/testdata/test-ca.pem");
+        let untrusted = Client::new(&url, Duration::from_secs(5), None).token_password("user", "pw").unwrap_err();
+        assert_eq!(untrusted.status, None, "the TLS handshake must fail: {untrusted:?}");
+        assert!(untrusted.message.contains("UnknownIssuer"), "the cause is named: {untrusted:?}");
+        let trusted = Client::with_ca_file(&url, Duration::from_secs(5), None, Some(ca)).token_password("user", "pw").unwrap_err();
+        assert_eq!(trusted.status, Some(401), "the call must reach the server: {trusted:?}");
+        let missing = Client::with_ca_file(&url, Duration::from_secs(5), None, Some("/nonexistent/ca.pem")).token_password("user", "pw").unwrap_err();
+        assert!(missing.message.contains("iys.ca_file"), "{missing:?}");
     }
 
     #[test]

@@ -40,7 +40,8 @@ struct Claim {
 }
 
 pub struct Sender {
-    clients: HashMap<(String, u64, Option<String>), Client>,
+    /// By base URL, timeout, proxy and CA file: a changed setting makes a new client.
+    clients: HashMap<(String, u64, Option<String>, Option<String>), Client>,
     /// When each open batch may be polled next, and how often it was polled.
     polls: HashMap<i64, (Instant, u32)>,
     /// IYS's requests per second, shared with the submit threads.
@@ -100,10 +101,10 @@ impl Sender {
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
         let timeout_ms = settings::HTTP_TIMEOUT_MS.get().max(100) as u64;
-        let proxy = settings::http_proxy();
+        let (proxy, ca_file) = (settings::http_proxy(), settings::ca_file());
         self.clients
-            .entry((base_url.to_owned(), timeout_ms, proxy.clone()))
-            .or_insert_with(|| Client::new(base_url, Duration::from_millis(timeout_ms), proxy.as_deref()))
+            .entry((base_url.to_owned(), timeout_ms, proxy.clone(), ca_file.clone()))
+            .or_insert_with(|| Client::with_ca_file(base_url, Duration::from_millis(timeout_ms), proxy.as_deref(), ca_file.as_deref()))
     }
 
     /// iys.max_requests_per_second (IYS allows 10 per IP).
