@@ -6,6 +6,8 @@
 --     added (the DBA's own rows are left as they are).
 --   * iys.account.password may be NULL: the password is then read from iys.password_file.
 --   * COMMENT ON every table, column, view and function a user meets.
+--   * iys.attach returns the attachment (attached, brand_code, channels, key_columns,
+--     on_invalid); iys.detach returns true.
 
 -- NULL password: the account's line in the file iys.password_file names.
 ALTER TABLE iys.account ALTER COLUMN password DROP NOT NULL;
@@ -106,6 +108,35 @@ COMMENT ON FUNCTION iys.claim_batch(text, integer, bigint) IS
 INSERT INTO iys.holiday (day, name, half_day, builtin)
 SELECT day, name, half_day, true FROM iys.builtin_holidays()
 ON CONFLICT (day) DO NOTHING;
+
+-- iys.attach returns the attachment (for scripts), iys.detach a boolean.
+DROP FUNCTION iys.attach(regclass, text, jsonb, text);
+CREATE FUNCTION iys."attach"(
+	"tbl" regclass, /* PgRelation */
+	"brand_code" TEXT DEFAULT NULL, /* Option < & str > */
+	"mapping" jsonb DEFAULT NULL, /* Option < JsonB > */
+	"on_invalid" TEXT DEFAULT 'reject' /* & str */
+) RETURNS TABLE (
+	"attached" TEXT,  /* String */
+	"brand_code" TEXT,  /* Option < String > */
+	"channels" TEXT[],  /* Vec < String > */
+	"key_columns" TEXT[],  /* Vec < String > */
+	"on_invalid" TEXT  /* String */
+)
+VOLATILE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'attach_wrapper';
+REVOKE EXECUTE ON FUNCTION iys.attach(regclass, text, jsonb, text) FROM PUBLIC;
+DROP FUNCTION iys.detach(regclass);
+CREATE FUNCTION iys."detach"(
+	"tbl" regclass /* PgRelation */
+) RETURNS bool /* bool */
+STRICT VOLATILE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'detach_wrapper';
+REVOKE EXECUTE ON FUNCTION iys.detach(regclass) FROM PUBLIC;
 
 -- Comments on every object a user meets.
 -- Types (the four enums are created by pgrx from src/sql_api/types.rs).

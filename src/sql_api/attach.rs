@@ -43,7 +43,16 @@ fn attach(
     brand_code: default!(Option<&str>, "NULL"),
     mapping: default!(Option<JsonB>, "NULL"),
     on_invalid: default!(&str, "'reject'"),
-) -> String {
+) -> TableIterator<
+    'static,
+    (
+        name!(attached, String),
+        name!(brand_code, Option<String>),
+        name!(channels, Vec<String>),
+        name!(key_columns, Vec<String>),
+        name!(on_invalid, String),
+    ),
+> {
     let mapping_json = mapping.map(|m| m.0.to_string());
     let plan = AttachPlan::for_new_attachment(&tbl, brand_code, mapping_json.as_deref(), on_invalid).or_raise();
     for statement in plan.statements() {
@@ -63,12 +72,14 @@ fn attach(
             plan.table
         );
     }
-    format!("pg_iys: attached {} ({} channel(s), on_invalid = {on_invalid})", plan.table, plan.mapping.channels.len())
+    // The attachment, for scripts: `SELECT * FROM iys.attach(...)`.
+    let channels = plan.mapping.channels.iter().map(|c| c.consent_type.as_str().to_owned()).collect();
+    TableIterator::once((plan.table.clone(), plan.brand_code.clone(), channels, plan.key_columns.clone(), on_invalid.to_owned()))
 }
 
 #[pg_extern(volatile)]
 #[search_path(pg_catalog, pg_temp)]
-fn detach(tbl: PgRelation) -> String {
+fn detach(tbl: PgRelation) -> bool {
     let table = qualified_name(&tbl);
     if !is_attached(tbl.oid()) {
         raise_not_attached(&table);
@@ -81,7 +92,8 @@ fn detach(tbl: PgRelation) -> String {
     Spi::run_with_args("DELETE FROM iys.attached_table WHERE relid = $1", &[tbl.oid().into()])
         .map_err(|e| Error::Internal(format!("detach failed: {e}")))
         .or_raise();
-    format!("pg_iys: detached {table}; queued changes stay in iys.outbox")
+    notice!("pg_iys: detached {table}; queued changes stay in iys.outbox");
+    true
 }
 
 /// The worker sends only from iys.database: a table attached elsewhere would queue changes that

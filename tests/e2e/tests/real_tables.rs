@@ -65,9 +65,11 @@ fn row(values: &[&str]) -> Vec<Option<String>> {
     values.iter().map(|v| if *v == "NULL" { None } else { s(v) }).collect()
 }
 
+/// The attachment as iys.attach returns it: table, channels, on_invalid.
 fn attach(c: &mut Client, mapping: &str, on_invalid: &str) -> Result<String, pg_iys_e2e::postgres::Error> {
     c.query_one(
-        "SELECT iys.attach('crm.customers', brand_code => '600001', mapping => $1::text::jsonb, on_invalid => $2)",
+        "SELECT format('%s %s %s', attached, channels, on_invalid)
+           FROM iys.attach('crm.customers', brand_code => '600001', mapping => $1::text::jsonb, on_invalid => $2)",
         &[&mapping, &on_invalid],
     )
     .map(|r| r.get(0))
@@ -304,7 +306,7 @@ fn attach_fits_the_mapping_to_the_column_types() {
     // No e-mail permission column: the table has no e-mail consent to sync.
     let sms_only = mapping().replace(r#""email_permission": "eposta_izin""#, r#""email_permission": null"#);
     let attached = attach(&mut c, &sms_only, "reject").unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(attached, "pg_iys: attached crm.customers (1 channel(s), on_invalid = reject)");
+    assert_eq!(attached, "crm.customers {MESAJ} reject");
     assert_eq!(texts(&mut c, "SELECT ch->>'type' FROM iys.attached_table, jsonb_array_elements(channels) ch"), [row(&["MESAJ"])]);
     // An e-mail consent IYS would refuse (dated tomorrow) does not matter: that channel is not synced.
     c.batch_execute(

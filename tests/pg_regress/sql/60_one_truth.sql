@@ -39,7 +39,7 @@ CREATE TEMP TABLE reported AS
 SELECT row_id::int AS id, channel, code, field FROM iys.validate_table('crm_messy', check_window => true);
 -- The trigger's verdict: every row inserted on its own into an attached copy.
 CREATE TABLE crm_copy (LIKE crm_messy INCLUDING ALL);
-SELECT iys.attach('crm_copy', '600006', :'mapping', on_invalid => 'keep');
+SELECT * FROM iys.attach('crm_copy', '600006', :'mapping', on_invalid => 'keep');
 CREATE TEMP TABLE refused (id int, message text);
 SET client_min_messages = error;  -- the keep-mode warnings of 720 inserts
 DO $$
@@ -112,3 +112,6 @@ SELECT o.status, quote_nullable(c.bayi) AS bayi, o.retailer_code, count(*) AS qu
 CREATE TABLE text_dates (id int PRIMARY KEY, gsm text, gsm_permission text, gsm_consent_date text, gsm_source text);
 INSERT INTO text_dates VALUES (1, '05321234567', 'ONAY', '2024-13-01 10:00:00', 'HS_WEB');
 SELECT row_id, channel, code, field, value, message_en FROM iys.validate_table('text_dates', '{"contact_type": null, "email": null}') ORDER BY 1 NULLS FIRST, 3;
+-- detach answers true (and a table that is not attached is an error).
+SELECT iys.detach('crm_messy');
+SELECT iys.detach('crm_messy');
