@@ -133,11 +133,15 @@ fn crm_customers_end_to_end() {
     tx.batch_execute("INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001')").unwrap();
     tx.batch_execute(&customers_sql("date")).unwrap();
     let attached: String = tx
-        .query_one("SELECT iys.attach('crm.customers', brand_code => '600001', mapping => $1::text::jsonb)", &[&mapping()])
+        .query_one(
+            "SELECT format('%s %s %s %s', attached, brand_code, channels, on_invalid)
+               FROM iys.attach('crm.customers', brand_code => '600001', mapping => $1::text::jsonb)",
+            &[&mapping()],
+        )
         .unwrap()
         .get(0);
     tx.commit().unwrap();
-    assert_eq!(attached, "pg_iys: attached crm.customers (2 channel(s), on_invalid = reject)");
+    assert_eq!(attached, "crm.customers 600001 {EPOSTA,MESAJ} reject");
     assert!(!notices.lock().unwrap().iter().any(|n| n.contains("has no index")), "both addresses are indexed: {:?}", notices.lock().unwrap());
     assert_eq!(
         texts(&mut c, "SELECT ch->>'type', ch->>'permission', ch->>'date_type', ch->>'source' FROM iys.attached_table, jsonb_array_elements(channels) ch ORDER BY 1"),
