@@ -126,7 +126,7 @@ CREATE FUNCTION iys."attach"(
 VOLATILE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'attach_wrapper';
+AS 'MODULE_PATHNAME', 'attach_table_wrapper';
 REVOKE EXECUTE ON FUNCTION iys.attach(regclass, text, jsonb, text) FROM PUBLIC;
 DROP FUNCTION iys.detach(regclass);
 CREATE FUNCTION iys."detach"(
@@ -135,7 +135,7 @@ CREATE FUNCTION iys."detach"(
 STRICT VOLATILE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'detach_wrapper';
+AS 'MODULE_PATHNAME', 'detach_table_wrapper';
 REVOKE EXECUTE ON FUNCTION iys.detach(regclass) FROM PUBLIC;
 
 -- Comments on every object a user meets.

@@ -36,9 +36,12 @@ const RETAILER_CODE_TYPES: &[&str] = &["integer", "bigint", "numeric", "text", "
 const RETAILER_ACCESS_TYPES: &[&str] = &["bigint[]", "integer[]", "numeric[]", "text[]", "text", "character varying"];
 const BRAND_TYPES: &[&str] = &["text", "character varying", "character", "integer", "bigint", "numeric"];
 
-#[pg_extern(volatile)]
+/// `iys.attach`: installs the triggers and returns the attachment. (The Rust name differs from
+/// the SQL one so that the symbol of the text-returning `iys.attach` of 0.4.0 and earlier,
+/// `attach_wrapper`, keeps working until ALTER EXTENSION pg_iys UPDATE: see [`attach`].)
+#[pg_extern(volatile, name = "attach")]
 #[search_path(pg_catalog, pg_temp)]
-fn attach(
+fn attach_table(
     tbl: PgRelation,
     brand_code: default!(Option<&str>, "NULL"),
     mapping: default!(Option<JsonB>, "NULL"),
@@ -53,8 +56,24 @@ fn attach(
         name!(on_invalid, String),
     ),
 > {
+    let plan = install(&tbl, brand_code, mapping, on_invalid);
+    // The attachment, for scripts: `SELECT * FROM iys.attach(...)`.
+    let channels = plan.mapping.channels.iter().map(|c| c.consent_type.as_str().to_owned()).collect();
+    TableIterator::once((plan.table.clone(), plan.brand_code.clone(), channels, plan.key_columns.clone(), on_invalid.to_owned()))
+}
+
+/// `iys.attach` of 0.4.0 and earlier (RETURNS text), for a database whose extension is not
+/// updated yet: its SQL still calls this symbol.
+#[pg_extern(sql = false, volatile)]
+fn attach(tbl: PgRelation, brand_code: Option<&str>, mapping: Option<JsonB>, on_invalid: &str) -> String {
+    let plan = install(&tbl, brand_code, mapping, on_invalid);
+    format!("pg_iys: attached {} ({} channel(s), on_invalid = {on_invalid})", plan.table, plan.mapping.channels.len())
+}
+
+/// Checks and installs an attachment: the triggers, the attachment row, the notices.
+fn install(tbl: &PgRelation, brand_code: Option<&str>, mapping: Option<JsonB>, on_invalid: &str) -> AttachPlan {
     let mapping_json = mapping.map(|m| m.0.to_string());
-    let plan = AttachPlan::for_new_attachment(&tbl, brand_code, mapping_json.as_deref(), on_invalid).or_raise();
+    let plan = AttachPlan::for_new_attachment(tbl, brand_code, mapping_json.as_deref(), on_invalid).or_raise();
     for statement in plan.statements() {
         Spi::run(&statement).map_err(|e| Error::Internal(format!("attach failed: {e}"))).or_raise();
     }
@@ -72,14 +91,26 @@ fn attach(
             plan.table
         );
     }
-    // The attachment, for scripts: `SELECT * FROM iys.attach(...)`.
-    let channels = plan.mapping.channels.iter().map(|c| c.consent_type.as_str().to_owned()).collect();
-    TableIterator::once((plan.table.clone(), plan.brand_code.clone(), channels, plan.key_columns.clone(), on_invalid.to_owned()))
+    plan
 }
 
-#[pg_extern(volatile)]
+/// `iys.detach`: removes the triggers and the attachment; true. (Rust name: see [`attach_table`].)
+#[pg_extern(volatile, name = "detach")]
 #[search_path(pg_catalog, pg_temp)]
-fn detach(tbl: PgRelation) -> bool {
+fn detach_table(tbl: PgRelation) -> bool {
+    let table = uninstall(&tbl);
+    notice!("pg_iys: detached {table}; queued changes stay in iys.outbox");
+    true
+}
+
+/// `iys.detach` of 0.4.0 and earlier (RETURNS text), for a database not updated yet.
+#[pg_extern(sql = false, volatile)]
+fn detach(tbl: PgRelation) -> String {
+    format!("pg_iys: detached {}; queued changes stay in iys.outbox", uninstall(&tbl))
+}
+
+/// Drops the triggers and the attachment row; the table's name.
+fn uninstall(tbl: &PgRelation) -> String {
     let table = qualified_name(&tbl);
     if !is_attached(tbl.oid()) {
         raise_not_attached(&table);
@@ -92,8 +123,7 @@ fn detach(tbl: PgRelation) -> bool {
     Spi::run_with_args("DELETE FROM iys.attached_table WHERE relid = $1", &[tbl.oid().into()])
         .map_err(|e| Error::Internal(format!("detach failed: {e}")))
         .or_raise();
-    notice!("pg_iys: detached {table}; queued changes stay in iys.outbox");
-    true
+    table
 }
 
 /// The worker sends only from iys.database: a table attached elsewhere would queue changes that
