@@ -92,28 +92,28 @@ pub fn decide_channel(
             problems: vec![Problem::new("H110", "status", "", "the channel has a date or source but no permission (ONAY or RET); its fields come together")],
         };
     };
-    let status = ConsentStatus::parse(permission).ok();
-    let normalized = normalize_recipient(address, consent_type);
-    let (Some(status), Ok(normalized)) = (status, &normalized) else {
-        // An unreadable permission or address: every problem of the channel at once, checked as
-        // a first record (the DBA fixes the row once, not once per problem).
-        let mut problems = Vec::new();
-        if status.is_none() {
-            problems.push(Problem::new("H115", "status", permission, "permission must be ONAY or RET"));
+    let (status, normalized) = match (ConsentStatus::parse(permission).ok(), normalize_recipient(address, consent_type)) {
+        (Some(status), Ok(normalized)) => (status, normalized),
+        (status, _) => {
+            // An unreadable permission or address: every problem of the channel at once, checked as
+            // a first record (the DBA fixes the row once, not once per problem).
+            let mut problems = Vec::new();
+            if status.is_none() {
+                problems.push(Problem::new("H115", "status", permission, "permission must be ONAY or RET"));
+            }
+            let input = ConsentInput {
+                recipient: address,
+                consent_type,
+                status: status.unwrap_or(ConsentStatus::Onay),
+                source: new.source,
+                consent_date: new.consent_date,
+                recipient_type,
+            };
+            let first_ret = status == Some(ConsentStatus::Ret);
+            problems.extend(check_consent(&input, None, now_turkey, cal).problems.into_iter().filter(|p| p.field != "status" && !(first_ret && p.code == "H175")));
+            return ChannelDecision::Invalid { problems };
         }
-        let input = ConsentInput {
-            recipient: address,
-            consent_type,
-            status: status.unwrap_or(ConsentStatus::Onay),
-            source: new.source,
-            consent_date: new.consent_date,
-            recipient_type,
-        };
-        let first_ret = status == Some(ConsentStatus::Ret);
-        problems.extend(check_consent(&input, None, now_turkey, cal).problems.into_iter().filter(|p| p.field != "status" && !(first_ret && p.code == "H175")));
-        return ChannelDecision::Invalid { problems };
     };
-    let normalized = normalized.clone();
 
     // The previous state on the same address, when there is one.
     let previous = old.and_then(|old| {

@@ -23,7 +23,8 @@ use super::retailer;
 /// [`ChannelValues`], which [`RowReader::channel_values`] turns them into.
 pub type StoredChannel<'a> = ChannelValues<'a>;
 
-/// A row's stored values: the contact type and each channel, in the mapping's channel order.
+/// A row's stored values: the contact type (only a new row's is read) and each channel, in the
+/// mapping's channel order.
 #[derive(Debug, Clone, Default)]
 pub struct StoredRow<'a> {
     pub contact_type: Option<&'a str>,

@@ -372,10 +372,10 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
 
     let new_values: Vec<OwnedChannel> = layout.channels.iter().map(|c| OwnedChannel::read(&new, c)).collect();
     let old_values: Option<Vec<OwnedChannel>> = old.as_ref().map(|o| layout.channels.iter().map(|c| OwnedChannel::read(o, c)).collect());
-    let contact_type = |tuple: &Tuple| layout.contact_type.as_ref().and_then(|c| tuple.text(c));
-    let (new_contact_type, old_contact_type) = (contact_type(&new), old.as_ref().and_then(contact_type));
+    // Only the new row's contact type counts (the type the movements go with).
+    let new_contact_type = layout.contact_type.as_ref().and_then(|c| new.text(c));
     let new_row = OwnedChannel::row(new_contact_type.as_deref(), &new_values);
-    let old_row = old_values.as_ref().map(|o| OwnedChannel::row(old_contact_type.as_deref(), o));
+    let old_row = old_values.as_ref().map(|o| OwnedChannel::row(None, o));
     let mut row = layout.reader.decide(&new_row, old_row.as_ref(), time::now_turkey(), &calendar::current());
     // An opt-out is never blocked: a row that withdraws a consent on one channel is stored even
     // when another channel of it breaks IYS's rules (that channel keeps its old values).
