@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/config.sh
 
+# The demo runs from its own copy of PostgreSQL: a test run reinstalling pg_iys into the tests'
+# copy never changes what the demo cluster loads.
+PG_BINDIR=$DEMO_PG_BINDIR
 pg_ctl_demo() { runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$DEMO_DATA" "$@"; }
 
 SIM_PID_FILE=/tmp/pg_iys_demo_sim.pid
@@ -18,9 +21,14 @@ if [ "${1:-}" = "stop" ]; then
   exit 0
 fi
 
-bash scripts/setup.sh
-echo "== building and installing pg_iys (release)"
-cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+bash scripts/setup.sh demo
+echo "== building pg_iys (release) and installing it into $DEMO_PG_ROOT"
+cargo pgrx package --pg-config "$PG_CONFIG" >/dev/null 2>&1
+# Built against the tests' copy (same headers, no second pgrx build); `install` replaces each
+# file by a new one, so a demo cluster still running keeps the library it mapped.
+built="target/release/pg_iys-pg$PG_MAJOR$PRIVATE_PG_ROOT"
+(cd "$built" && find . -type f) | while read -r f; do install -D -m 644 "$built/$f" "$DEMO_PG_ROOT/$f"; done
+for f in sql/pg_iys--*--*.sql; do install -m 644 "$f" "$DEMO_PG_ROOT$("$SYSTEM_PG_CONFIG" --sharedir)/extension/"; done
 cargo build --release -q -p iys-sim
 
 echo "== starting the IYS simulator on 127.0.0.1:$SIM_PORT"
@@ -52,8 +60,8 @@ PSQL=("$PG_BINDIR/psql" -h 127.0.0.1 -p "$DEMO_PORT" -U postgres -X -v ON_ERROR_
   || "${PSQL[@]}" -d postgres -qc "CREATE DATABASE $DEMO_DB"
 # Pull citizens' changes every second in the demo (the default is a minute), and fetch batch
 # results after IYS's 300 s on the simulator's faster clock (3 s).
-"${PSQL[@]}" -d postgres -qc "ALTER SYSTEM SET iys.pull_interval_ms = 1000"
-"${PSQL[@]}" -d postgres -qc "ALTER SYSTEM SET iys.result_delay_ms = 3000"
+"${PSQL[@]}" -d postgres -qc "ALTER SYSTEM SET iys.pull_interval = 1000"
+"${PSQL[@]}" -d postgres -qc "ALTER SYSTEM SET iys.result_delay = 3000"
 # The worker connects to iys.database at start; restart it now that the database exists.
 pg_ctl_demo -w restart >/dev/null
 

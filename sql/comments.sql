@@ -162,7 +162,7 @@ COMMENT ON COLUMN iys.batch.outbox_ids IS 'iys.outbox ids in request order: elem
 COMMENT ON COLUMN iys.batch.state IS 'claimed (rows taken), sent (IYS took the request) or done (every row answered or put back to pending)';
 COMMENT ON COLUMN iys.batch.request_id IS 'IYS''s requestId, known once the batch is sent';
 COMMENT ON COLUMN iys.batch.claimed_at IS 'when the worker claimed the rows';
-COMMENT ON COLUMN iys.batch.sent_at IS 'when IYS took the request (its result is fetched iys.result_delay_ms later)';
+COMMENT ON COLUMN iys.batch.sent_at IS 'when IYS took the request (its result is fetched iys.result_delay later)';
 COMMENT ON COLUMN iys.batch.done_at IS 'when every row was answered or put back to pending';
 COMMENT ON COLUMN iys.batch.note IS 'why the batch ended without IYS''s answer, if it did';
 

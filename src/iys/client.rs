@@ -95,7 +95,7 @@ impl Client {
     pub fn with_ca_file(base_url: &str, timeout: Duration, proxy: Option<&str>, ca_file: Option<&str>) -> Client {
         let mut builder = ureq::AgentBuilder::new()
             // One deadline for the whole call (connect, send, wait, read): a slow IYS can never
-            // hold the worker longer than iys.http_timeout_ms.
+            // hold the worker longer than iys.http_timeout.
             .timeout(timeout)
             .user_agent(concat!("pg_iys/", env!("CARGO_PKG_VERSION")));
         let mut setup_error = None;

@@ -1,6 +1,6 @@
 //! One batch's submit to IYS on a helper thread, so the worker's main thread settles and claims
 //! meanwhile. (The result is fetched later, by the poll: IYS answers it only after
-//! iys.result_delay_ms.)
+//! iys.result_delay.)
 //!
 //! The helper thread only runs the pure-Rust HTTP client: it never calls into PostgreSQL (no
 //! palloc, no elog, no SPI). It starts with every signal blocked, so PostgreSQL's signal

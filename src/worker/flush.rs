@@ -1,6 +1,6 @@
 //! One round of sending: for each brand with due changes, claim a batch (short transaction),
 //! POST it to IYS (no transaction open), record the request id; then fetch the results of the
-//! batches that are due (iys.result_delay_ms after their submit: IYS answers no earlier) and
+//! batches that are due (iys.result_delay after their submit: IYS answers no earlier) and
 //! settle each row by its index. HTTP never happens inside a transaction.
 //!
 //! Every call to IYS takes a slot of one request budget (iys.max_requests_per_second, IYS's 10
@@ -100,7 +100,7 @@ impl Sender {
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
-        let timeout_ms = settings::HTTP_TIMEOUT_MS.get().max(100) as u64;
+        let timeout_ms = settings::http_timeout().as_millis() as u64;
         let (proxy, ca_file) = (settings::http_proxy(), settings::ca_file());
         self.clients
             .entry((base_url.to_owned(), timeout_ms, proxy.clone(), ca_file.clone()))
@@ -189,7 +189,7 @@ impl Sender {
     }
 
     fn backoff(&mut self, attempts: i32) -> i64 {
-        let cap = Duration::from_millis(settings::BACKOFF_CAP_MS.get().max(100) as u64);
+        let cap = settings::backoff_cap();
         backoff::delay(attempts.max(0) as u32, cap, self.jitter.next()).as_millis() as i64
     }
 
@@ -469,7 +469,7 @@ impl Sender {
         }
     }
 
-    /// Fetches the results of the open batches that are due (iys.result_delay_ms after their
+    /// Fetches the results of the open batches that are due (iys.result_delay after their
     /// submit; a batch the previous run sent is due by its recorded submit time) and settles
     /// their rows.
     pub fn poll(&mut self, round: &mut Round) -> Result<(), Error> {
@@ -520,11 +520,11 @@ impl Sender {
             Ok(results) => {
                 self.resume_if_paused(target);
                 let answered = results.iter().any(|r| r.status != crate::iys::ItemStatus::Enqueue);
-                if !answered && batch.sent_age_ms >= settings::RESULT_TIMEOUT_MS.get() as i64 {
+                if !answered && batch.sent_age_ms >= settings::result_timeout().as_millis() as i64 {
                     // Every batch ends: one IYS never answers (or forgot: results last 60
                     // days) is sent again; the V2 endpoint answers a resend of what it already
                     // has with the original outcome.
-                    let note = format!("no result within {} s of the submit: rows sent again", settings::RESULT_TIMEOUT_MS.get() / 1000);
+                    let note = format!("no result within {} s of the submit: rows sent again", settings::result_timeout().as_secs());
                     tx::run("resending an unanswered batch", || store::release_request(batch_id, &note))?;
                     self.watermarks.remove(&target.brand_code);
                     self.polls.remove(&batch_id);
@@ -578,9 +578,9 @@ impl Sender {
     }
 }
 
-/// How long after its submit a batch's result is first fetched (iys.result_delay_ms).
+/// How long after its submit a batch's result is first fetched (iys.result_delay).
 fn result_delay() -> Duration {
-    Duration::from_millis(settings::RESULT_DELAY_MS.get().max(0) as u64)
+    settings::result_delay()
 }
 
 /// How long to wait before fetching again a result IYS has not produced yet: a fifth of the

@@ -1,7 +1,7 @@
 //! The pg_iys background worker: one per cluster, connected to `iys.database`. Each round it
 //! sends due changes of every brand (`flush`) and settles answered batches; between rounds it
 //! sleeps on its latch, which a committing enqueue sets (`wake`), or times out at
-//! iys.flush_interval_ms.
+//! iys.flush_interval.
 
 mod apply;
 mod backoff;
@@ -79,10 +79,12 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     let pid = unsafe { pg_sys::MyProcPid };
     wake::publish_latch(true);
     log!("pg_iys worker started in database \"{database}\"");
+    warn_about_old_setting_names();
 
     let mut sender = flush::Sender::new(pid as u64 ^ std::process::id() as u64 ^ 0x9e37_79b9);
     let mut recovered = false;
     let mut version_warned = false;
+    let mut restore_warned = false;
     let mut last_heartbeat: Option<Instant> = None;
     let mut timeout = poll_interval();
     loop {
@@ -95,11 +97,26 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
         }
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            warn_about_old_setting_names();
         }
         timeout = poll_interval();
         match tx::run("checking for the extension", store::installed_version) {
-            Ok(Some(version)) if version == LIBRARY_VERSION => version_warned = false,
-            Ok(Some(version)) => {
+            Ok(Some(installed)) if installed.restoring => {
+                // pg_restore is filling the database: the worker's own writes (tokens, counts,
+                // the status row) would collide with the rows being copied in, and the queue is
+                // not whole yet. Wait for it to disconnect, saying so once.
+                if !restore_warned {
+                    log!("pg_iys worker: pg_restore is connected to this database; waiting until it is done");
+                    restore_warned = true;
+                }
+                continue;
+            }
+            Ok(Some(installed)) if installed.version == LIBRARY_VERSION => {
+                version_warned = false;
+                restore_warned = false;
+            }
+            Ok(Some(installed)) => {
+                let version = installed.version;
                 // The library was upgraded but the database's objects were not: the worker's
                 // queries would not match them. Wait for ALTER EXTENSION, saying so once.
                 if !version_warned {
@@ -179,7 +196,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
         } else if let Some(next) = round.next_poll {
             timeout = timeout.min(next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
         }
-        timeout = timeout.min(Duration::from_millis(settings::PULL_INTERVAL_MS.get().max(100) as u64));
+        timeout = timeout.min(settings::pull_interval());
     }
     wake::publish_latch(false);
     log!("pg_iys worker stopping");
@@ -190,8 +207,15 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     unsafe { pg_sys::proc_exit(1) };
 }
 
+/// A renamed setting still given by its old name keeps working; the log says what to change.
+fn warn_about_old_setting_names() {
+    for (old, new) in settings::old_names_in_use() {
+        warning!("pg_iys worker: {old} was renamed {new} in pg_iys 0.6.0 (same value in milliseconds, or with a unit); rename it in the server's configuration");
+    }
+}
+
 fn poll_interval() -> Duration {
-    Duration::from_millis(settings::FLUSH_INTERVAL_MS.get().max(10) as u64)
+    settings::flush_interval()
 }
 
 /// Raises a clear error in backends of a server that did not preload pg_iys.

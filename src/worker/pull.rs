@@ -18,9 +18,9 @@ const PAGE: u32 = 1000;
 const MAX_PAGES_PER_ROUND: usize = 20;
 
 impl Sender {
-    /// Pulls every brand with `pull` on, when iys.pull_interval_ms has passed.
+    /// Pulls every brand with `pull` on, when iys.pull_interval has passed.
     pub fn pull(&mut self, round: &mut super::flush::Round) -> Result<(), Error> {
-        let interval = std::time::Duration::from_millis(crate::settings::PULL_INTERVAL_MS.get().max(100) as u64);
+        let interval = crate::settings::pull_interval();
         if self.last_pull.is_some_and(|t| t.elapsed() < interval) {
             return Ok(());
         }

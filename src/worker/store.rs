@@ -45,9 +45,23 @@ pub struct Claimed {
 }
 
 /// The version of pg_iys created in the worker's database, if it is created.
-pub fn installed_version() -> Result<Option<String>, Error> {
-    // A scalar subquery: one row even when the extension is not created.
-    Spi::get_one::<String>("SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_iys')").map_err(spi)
+pub fn installed_version() -> Result<Option<Installed>, Error> {
+    // Scalar subqueries: one row even when the extension is not created. pg_restore names its
+    // sessions after itself (application_name is visible to every role in pg_stat_activity).
+    let (version, restoring) = Spi::get_two::<String, bool>(
+        "SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_iys'),
+                EXISTS (SELECT FROM pg_catalog.pg_stat_activity
+                        WHERE datname = pg_catalog.current_database() AND application_name = 'pg_restore'
+                          AND pid <> pg_catalog.pg_backend_pid())",
+    )
+    .map_err(spi)?;
+    Ok(version.map(|version| Installed { version, restoring: restoring.unwrap_or(false) }))
+}
+
+/// The extension's version in the worker's database, and whether pg_restore is filling it.
+pub struct Installed {
+    pub version: String,
+    pub restoring: bool,
 }
 
 /// The worker's statements name every object with its schema; nothing a role can create

@@ -15,7 +15,7 @@ pub use postgres;
 /// timing costs tests little: 300 s before a batch result = 3 s, the one-hour hold-back of
 /// changes = 36 s. Its 10 requests/s limit stays on the real clock.
 pub const SIM_CLOCK_SPEED: f64 = 100.0;
-/// `iys.result_delay_ms` of the harness clusters: IYS's 300 s on that clock.
+/// `iys.result_delay` of the harness clusters: IYS's 300 s on that clock.
 pub const RESULT_DELAY_MS: u64 = 3_000;
 
 /// Settings read from the repository's pgrx.toml, the one place the scripts and tests share.
@@ -88,7 +88,12 @@ pub struct Cluster {
 impl Cluster {
     /// initdb + start a cluster preloading pg_iys; `extra_conf` lines go into postgresql.conf.
     pub fn start(name: &str, extra_conf: &[&str]) -> Cluster {
-        let install = PgInstall::from_pgrx_toml();
+        Cluster::start_from(PgInstall::from_pgrx_toml(), name, extra_conf)
+    }
+
+    /// Like `start`, with the server binaries (and so the library and extension files) of
+    /// another installation tree.
+    pub fn start_from(install: PgInstall, name: &str, extra_conf: &[&str]) -> Cluster {
         let datadir = PathBuf::from(format!("/tmp/pg_iys_e2e_{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&datadir);
         std::fs::create_dir_all(&datadir).unwrap();
@@ -102,7 +107,7 @@ impl Cluster {
         let mut conf = format!(
             "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{data}'\n\
              shared_preload_libraries = 'pg_iys'\niys.database = 'postgres'\nfsync = off\n\
-             iys.result_delay_ms = {RESULT_DELAY_MS}\n\
+             iys.result_delay = {RESULT_DELAY_MS}\n\
              log_min_messages = warning\nlogging_collector = off\n"
         );
         for line in extra_conf {

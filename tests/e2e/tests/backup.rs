@@ -6,7 +6,7 @@ use pg_iys_e2e::{insert_contacts, log_tail, one, setup_sync, wait_settled, wait_
 use std::process::Command;
 use std::time::Duration;
 
-const CONF: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.pull_interval_ms = 500"];
+const CONF: &[&str] = &["iys.flush_interval = 200", "iys.http_timeout = 2000", "iys.pull_interval = 500"];
 
 fn run(cluster: &Cluster, program: &str, args: &[&str]) {
     let out = Command::new(cluster.install.bindir.join(program))
@@ -42,13 +42,13 @@ fn dump_and_restore_keep_the_queue_and_the_attachments() {
     drop(c);
     first.pg_ctl_stop("fast");
 
-    // Restored as the README says: with the worker paused until pg_restore is done (else it
-    // would write tokens and counts the restore then copies in again).
-    let mut conf = CONF.to_vec();
-    conf.push("iys.enabled = off");
-    let second = Cluster::start("dump_to", &conf);
-    run(&second, "pg_restore", &["-d", "postgres", dump.to_str().unwrap()]);
+    // Restored into a running server with the worker on: the worker waits while pg_restore is
+    // connected (its own writes would collide with the rows being copied in, and pg_restore
+    // would fail on them), then carries on.
+    let second = Cluster::start("dump_to", CONF);
     let mut c = second.connect();
+    assert!(second.wait_for(Duration::from_secs(20), || second.worker_pid(&mut c)).is_some(), "worker up before the restore");
+    run(&second, "pg_restore", &["-d", "postgres", dump.to_str().unwrap()]);
     let restored: Vec<(String, i64)> =
         c.query("SELECT state, count(*) FROM iys.outbox GROUP BY state ORDER BY 1", &[]).unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
     assert!(restored.iter().any(|(s, _)| s == "pending" || s == "in_flight"), "nothing left to send after the restore: {restored:?}");
@@ -56,8 +56,6 @@ fn dump_and_restore_keep_the_queue_and_the_attachments() {
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.batch WHERE request_id IS NOT NULL") > 0, true);
 
     // The worker of the restored database finishes the work: 7 contacts, two channels each.
-    c.batch_execute("ALTER SYSTEM SET iys.enabled = on").unwrap();
-    c.batch_execute("SELECT pg_reload_conf()").unwrap();
     let states = wait_settled(&second, Duration::from_secs(60));
     assert_eq!(states.get("accepted"), Some(&14), "{states:?}; log:\n{}", log_tail(&second));
     // The restored table keeps queueing, under its new OID.

@@ -13,10 +13,10 @@ use std::time::Duration;
 /// (`iys.reconcile_hour = -1`) except in the test about them: from 06:00 Turkey time the worker
 /// would fetch them too, and their findings would add to the iys.drift these tests count.
 const CONF: &[&str] = &[
-    "iys.flush_interval_ms = 100",
-    "iys.pull_interval_ms = 200",
-    "iys.http_timeout_ms = 2000",
-    "iys.backoff_cap_ms = 500",
+    "iys.flush_interval = 100",
+    "iys.pull_interval = 200",
+    "iys.http_timeout = 2000",
+    "iys.backoff_cap = 500",
     "iys.reconcile_hour = -1",
 ];
 

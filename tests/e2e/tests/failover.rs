@@ -11,7 +11,7 @@ fn a_promoted_standby_carries_on_where_the_primary_stopped() {
     // Synchronous replication: a commit the application saw is on the standby too.
     let mut primary = Cluster::start(
         "ha_primary",
-        &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "synchronous_standby_names = '*'", "wal_level = replica"],
+        &["iys.flush_interval = 200", "iys.http_timeout = 2000", "synchronous_standby_names = '*'", "wal_level = replica"],
     );
     let mut standby = Cluster::start_standby(&primary, "ha_standby");
     let mut c = primary.connect();

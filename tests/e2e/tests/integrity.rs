@@ -7,10 +7,10 @@ use pg_iys_e2e::{citizen_change, contact_table_sql, expect_error, insert_contact
 use std::time::Duration;
 
 const CONF: &[&str] = &[
-    "iys.flush_interval_ms = 200",
-    "iys.pull_interval_ms = 300",
-    "iys.http_timeout_ms = 2000",
-    "iys.backoff_cap_ms = 500",
+    "iys.flush_interval = 200",
+    "iys.pull_interval = 300",
+    "iys.http_timeout = 2000",
+    "iys.backoff_cap = 500",
 ];
 
 /// A row of `table` with only an accepted-looking GSM ONAY for `phone`.

@@ -8,7 +8,7 @@ use pg_iys_e2e::{citizen_change, insert_contacts, one, setup_sync, wait_settled,
 use serde_json::json;
 use std::time::Duration;
 
-const CONF: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 1000", "iys.pull_interval_ms = 500"];
+const CONF: &[&str] = &["iys.flush_interval = 200", "iys.http_timeout = 2000", "iys.backoff_cap = 1000", "iys.pull_interval = 500"];
 
 /// IYS answers a batch's result only 300 s after the submit (empty before): the worker asks
 /// once, after that delay, and never exceeds IYS's 10 requests/s.
@@ -37,14 +37,14 @@ fn batch_results_are_fetched_once_after_iys_delay() {
     assert_eq!(sim.answers(|_| true, &["429"]), 0, "the worker exceeded IYS's request rate");
 }
 
-/// A batch whose result stays empty past iys.result_timeout_ms is sent again; IYS's V2 endpoint
+/// A batch whose result stays empty past iys.result_timeout is sent again; IYS's V2 endpoint
 /// answers the resend of what it already has with the original outcome: every change ends
 /// accepted, and IYS keeps each movement once.
 #[test]
 fn a_batch_without_result_is_sent_again_and_settled_once() {
     let sim = Sim::start();
     let mut conf = CONF.to_vec();
-    conf.push("iys.result_timeout_ms = 8000");
+    conf.push("iys.result_timeout = 8000");
     let cluster = Cluster::start("timing_expiry", &conf);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());

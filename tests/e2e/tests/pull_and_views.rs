@@ -6,10 +6,10 @@ use serde_json::json;
 use std::time::Duration;
 
 const CONF: &[&str] = &[
-    "iys.flush_interval_ms = 100",
-    "iys.pull_interval_ms = 200",
-    "iys.http_timeout_ms = 2000",
-    "iys.backoff_cap_ms = 500",
+    "iys.flush_interval = 100",
+    "iys.pull_interval = 200",
+    "iys.http_timeout = 2000",
+    "iys.backoff_cap = 500",
 ];
 
 #[test]

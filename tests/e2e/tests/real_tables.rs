@@ -11,10 +11,10 @@ use std::time::Duration;
 
 /// As the other worker tests (see day_one.rs): the daily movement files stay off.
 const CONF: &[&str] = &[
-    "iys.flush_interval_ms = 100",
-    "iys.pull_interval_ms = 200",
-    "iys.http_timeout_ms = 2000",
-    "iys.backoff_cap_ms = 500",
+    "iys.flush_interval = 100",
+    "iys.pull_interval = 200",
+    "iys.http_timeout = 2000",
+    "iys.backoff_cap = 500",
     "iys.reconcile_hour = -1",
 ];
 

@@ -7,10 +7,10 @@ use pg_iys_e2e::{citizen_change, contact_table_sql, expect_error, insert_contact
 use std::time::Duration;
 
 const CONF: &[&str] = &[
-    "iys.flush_interval_ms = 200",
-    "iys.pull_interval_ms = 300",
-    "iys.http_timeout_ms = 2000",
-    "iys.backoff_cap_ms = 500",
+    "iys.flush_interval = 200",
+    "iys.pull_interval = 300",
+    "iys.http_timeout = 2000",
+    "iys.backoff_cap = 500",
 ];
 
 /// The one value of PostgreSQL's `search_path` pg_iys's SQL functions may run with.
@@ -413,7 +413,7 @@ fn errors_carry_no_rust_backtrace_or_source_path() {
 fn the_password_can_live_in_a_private_file_instead_of_the_database() {
     use std::os::unix::fs::PermissionsExt;
     let sim = Sim::start();
-    let cluster = Cluster::start("pwfile", &["iys.flush_interval_ms = 100", "iys.backoff_cap_ms = 500"]);
+    let cluster = Cluster::start("pwfile", &["iys.flush_interval = 100", "iys.backoff_cap = 500"]);
     let mut c = cluster.connect();
     let file = cluster.datadir.join("iys_passwords");
     std::fs::write(&file, "# iys_code:password\n700001:demo-password\n").unwrap();

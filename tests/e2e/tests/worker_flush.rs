@@ -5,7 +5,7 @@ use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, wait_true, Cluster, 
 use serde_json::json;
 use std::time::Duration;
 
-const FAST: &[&str] = &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 1000"];
+const FAST: &[&str] = &["iys.flush_interval = 200", "iys.http_timeout = 2000", "iys.backoff_cap = 1000"];
 
 #[test]
 fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
@@ -80,7 +80,7 @@ fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
 #[test]
 fn faults_end_with_every_change_delivered_once() {
     let sim = Sim::start();
-    let cluster = Cluster::start("faults", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 300", "iys.backoff_cap_ms = 500", "iys.batch_size = 50"]);
+    let cluster = Cluster::start("faults", &["iys.flush_interval = 100", "iys.http_timeout = 300", "iys.backoff_cap = 500", "iys.batch_size = 50"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // First a mix of everything at random rates, then each fault alone at 100 % while a fresh
@@ -98,7 +98,7 @@ fn faults_end_with_every_change_delivered_once() {
         (json!({"lost_reply_rate": 1.0}), &["lost_reply"]), // processed by IYS, answer lost
         (json!({"burst_429": 5}), &["429"]),           // 429 H124
         (json!({"revoke_tokens": true}), &["401"]),    // 401 H351
-        (json!({"latency_ms": 400}), &[]),             // slower than iys.http_timeout_ms
+        (json!({"latency_ms": 400}), &[]),             // slower than iys.http_timeout
     ];
     let served = |outcomes: &[&str]| sim.answers(|_| true, outcomes);
     let mut next = 101;
@@ -173,7 +173,7 @@ fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
     let sim = Sim::start();
     let cluster = Cluster::start(
         "recovery",
-        &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.backoff_cap_ms = 600000"],
+        &["iys.flush_interval = 100", "iys.http_timeout = 2000", "iys.backoff_cap = 600000"],
     );
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -206,7 +206,7 @@ fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
 #[test]
 fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
     let sim = Sim::start();
-    let mut cluster = Cluster::start("crash", &["iys.flush_interval_ms = 100", "iys.http_timeout_ms = 2000", "iys.batch_size = 100"]);
+    let mut cluster = Cluster::start("crash", &["iys.flush_interval = 100", "iys.http_timeout = 2000", "iys.batch_size = 100"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // Slow answers keep batches in flight while the processes die.
@@ -288,7 +288,7 @@ fn every_call_goes_through_the_configured_proxy() {
     let sim = Sim::start();
     let proxy = pg_iys_e2e::TestProxy::start();
     let setting = format!("iys.http_proxy = '{}'", proxy.url());
-    let cluster = Cluster::start("proxy", &["iys.flush_interval_ms = 200", "iys.http_timeout_ms = 2000", "iys.pull_interval_ms = 500", &setting]);
+    let cluster = Cluster::start("proxy", &["iys.flush_interval = 200", "iys.http_timeout = 2000", "iys.pull_interval = 500", &setting]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     insert_contacts(&mut c, 1, 2);
@@ -312,7 +312,7 @@ fn every_call_goes_through_the_configured_proxy() {
 #[test]
 fn a_commit_wakes_the_worker_at_once() {
     let sim = Sim::start();
-    let cluster = Cluster::start("wake", &["iys.flush_interval_ms = 60000", "iys.pull_interval_ms = 60000", "iys.http_timeout_ms = 2000"]);
+    let cluster = Cluster::start("wake", &["iys.flush_interval = 60000", "iys.pull_interval = 60000", "iys.http_timeout = 2000"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // Let the worker finish its first rounds (token, first pull) and go to sleep.

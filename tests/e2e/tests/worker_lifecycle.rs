@@ -35,7 +35,7 @@ fn worker_starts_without_the_extension_and_restarts_after_kill() {
 
 #[test]
 fn worker_honours_sigterm_from_pg_terminate_backend_and_comes_back() {
-    let cluster = Cluster::start("sigterm", &["iys.flush_interval_ms = 100"]);
+    let cluster = Cluster::start("sigterm", &["iys.flush_interval = 100"]);
     let mut client = cluster.connect();
     let pid = cluster.wait_for(Duration::from_secs(20), || cluster.worker_pid(&mut client)).expect("worker up");
     let terminated: bool = client.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get(0);
@@ -97,7 +97,7 @@ fn sigterm_during_a_slow_iys_call_stops_the_worker_and_a_fast_shutdown_ends() {
     let sim = Sim::start();
     let mut cluster = Cluster::start(
         "slow_stop",
-        &["iys.flush_interval_ms = 100", "iys.pull_interval_ms = 100", "iys.http_timeout_ms = 10000", "iys.backoff_cap_ms = 1000"],
+        &["iys.flush_interval = 100", "iys.pull_interval = 100", "iys.http_timeout = 10000", "iys.backoff_cap = 1000"],
     );
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -123,4 +123,53 @@ fn sigterm_during_a_slow_iys_call_stops_the_worker_and_a_fast_shutdown_ends() {
     let started = Instant::now();
     cluster.pg_ctl_stop("fast");
     assert!(started.elapsed() < Duration::from_secs(20), "fast shutdown took {:?}", started.elapsed());
+}
+
+#[test]
+fn the_worker_waits_while_pg_restore_is_connected() {
+    let sim = Sim::start();
+    let cluster = Cluster::start("restore_wait", &["iys.flush_interval = 100", "iys.pull_interval = 500"]);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    // A session named like pg_restore (which is how pg_restore names its own): the worker holds
+    // back, whatever is queued.
+    let restore_like = format!("{} application_name=pg_restore", cluster.conn_string("postgres"));
+    let restore = postgres::Client::connect(&restore_like, postgres::NoTls).unwrap();
+    let waiting = cluster.wait_for(Duration::from_secs(20), || cluster.server_log().contains("pg_restore is connected to this database").then_some(()));
+    assert!(waiting.is_some(), "the worker did not notice pg_restore; log:\n{}", cluster.server_log());
+    insert_contacts(&mut c, 1, 2);
+    std::thread::sleep(Duration::from_secs(2));
+    let pending: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'pending'", &[]).unwrap().get(0);
+    assert_eq!(pending, 4, "the worker sent while pg_restore was connected");
+    assert!(sim.history().is_empty(), "IYS was called during the restore");
+    // pg_restore done: the worker carries on by itself.
+    drop(restore);
+    let states = pg_iys_e2e::wait_settled(&cluster, Duration::from_secs(40));
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}; log:\n{}", cluster.server_log());
+}
+
+#[test]
+fn a_duration_setting_under_its_old_name_still_applies_and_the_log_says_to_rename_it() {
+    // Written for 0.5.0: a pull every 100 ms under the old name (the default is a minute).
+    let cluster = Cluster::start("old_guc_names", &["iys.pull_interval_ms = 100", "iys.result_delay = '2s'"]);
+    let mut c = cluster.connect();
+    let shown: String = c.query_one("SHOW iys.result_delay", &[]).unwrap().get(0);
+    assert_eq!(shown, "2s");
+    let old: String = c.query_one("SHOW iys.pull_interval_ms", &[]).unwrap().get(0);
+    assert_eq!(old, "100ms");
+    let warned = cluster.wait_for(Duration::from_secs(20), || {
+        cluster.server_log().contains("iys.pull_interval_ms was renamed iys.pull_interval").then_some(())
+    });
+    assert!(warned.is_some(), "no rename warning; log:\n{}", cluster.server_log());
+    // The old value is in force: the worker pulls at once and again, not once a minute.
+    let sim = Sim::start();
+    setup_sync(&mut c, &sim.url());
+    // Two calls a pull (sources IYS and HS).
+    let pulls = |sim: &Sim| sim.answers(|e| e.ends_with("/consents/changes"), &[]);
+    let many = cluster.wait_for(Duration::from_secs(20), || (pulls(&sim) >= 6).then_some(()));
+    assert!(many.is_some(), "the old pull interval was not applied: {} pull(s); log:\n{}", pulls(&sim), cluster.server_log());
+    // A typo under the prefix is still refused.
+    let (code, message) = pg_iys_e2e::expect_error(&mut c, "SET iys.pull_intervall = 5");
+    assert_eq!(code, "42602", "{message}");
+    assert!(message.contains("iys.pull_intervall"), "{message}");
 }

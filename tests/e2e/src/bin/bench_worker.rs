@@ -42,7 +42,7 @@ fn main() {
     let sim = Sim::start();
 
     // 1. Drain, at IYS's own rate (iys.max_requests_per_second stays at its default, 10).
-    let mut conf = vec!["iys.flush_interval_ms = 1000", "iys.enabled = off", "shared_buffers = 512MB", "iys.pull_interval_ms = 60000"];
+    let mut conf = vec!["iys.flush_interval = 1000", "iys.enabled = off", "shared_buffers = 512MB", "iys.pull_interval = 60000"];
     if profile {
         conf.extend(["shared_preload_libraries = 'pg_iys,pg_stat_statements'", "pg_stat_statements.track = all"]);
     }
