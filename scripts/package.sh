@@ -85,7 +85,7 @@ cat > "$stage/DEBIAN/prerm" <<'PRERM'
 set -e
 if [ "$1" = remove ] && [ -z "${PG_IYS_FORCE_REMOVE:-}" ]; then
   lib="$DPKG_ROOT@PKGLIBDIR@/pg_iys.so"
-  pids=$(grep -l -F "$lib" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3 | tr '\n' ' ' || true)
+  pids=$(grep -l -F "$lib" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3 | xargs || true)
   if [ -n "$pids" ]; then
     echo "pg_iys is loaded by running PostgreSQL processes ($pids)." >&2
     echo "Detach its tables, DROP EXTENSION pg_iys, remove it from shared_preload_libraries and restart" >&2

@@ -31,7 +31,7 @@ SELECT pg_catalog.pg_extension_config_dump('iys.reconcile_finding_id_seq', '');
 -- renamed attached table keeps its OID and its triggers, so it is never taken for another.)
 -- Run by the worker every round and by the triggers when they find no attachment. Returns how
 -- many attachments were found again.
-CREATE FUNCTION iys.refresh_attachment_oids() RETURNS integer
+CREATE FUNCTION iys_internal.refresh_attachment_oids() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a        record;
@@ -52,4 +52,4 @@ BEGIN
     END LOOP;
     RETURN moved;
 END $$;
-REVOKE EXECUTE ON FUNCTION iys.refresh_attachment_oids() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys_internal.refresh_attachment_oids() FROM PUBLIC;

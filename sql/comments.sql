@@ -7,7 +7,7 @@
 -- iys.account, iys.brand, iys.token, iys.request_count, iys.attached_table, iys.outbox, iys.batch,
 -- iys.consent_ledger, iys.holiday, iys.inbox, iys.status_check; types iys.phone, iys.email,
 -- iys.mobile; functions iys.lift_token_halt, iys.resume, iys.can_send, iys.can_send_many,
--- iys.retry_quarantined, iys.recheck_known_keys, iys.resolve_drift, iys.claim_batch,
+-- iys.retry_quarantined, iys.recheck_known_keys, iys.resolve_drift, iys_internal.claim_batch,
 -- iys.requeue_rejected, iys.grant_worker_rights. A new object gets its comment here, and in the
 -- upgrade script that creates it (an upgrade must give the same comments as a fresh install).
 
@@ -30,32 +30,32 @@ COMMENT ON FUNCTION iys.canonical_consent_source(text) IS 'the iys.consent_sourc
 -- iys.phone and iys.email (sql/types.sql).
 COMMENT ON FUNCTION iys.phone(text) IS 'converts text to iys.phone, a phone number in E.164 form (''0532 123 45 67'' gives +905321234567), also the text to iys.phone cast; 22P02 otherwise';
 COMMENT ON FUNCTION iys.email(text) IS 'converts text to iys.email, an e-mail address trimmed and lower-cased, also the text to iys.email cast; 22P02 otherwise';
-COMMENT ON FUNCTION iys.phone_in(cstring) IS 'internal: input function of type iys.phone (normalises what is typed)';
-COMMENT ON FUNCTION iys.phone_out(iys.phone) IS 'internal: output function of type iys.phone';
-COMMENT ON FUNCTION iys.phone_recv(internal) IS 'internal: binary input function of type iys.phone (normalises what is received)';
-COMMENT ON FUNCTION iys.phone_send(iys.phone) IS 'internal: binary output function of type iys.phone';
-COMMENT ON FUNCTION iys.email_in(cstring) IS 'internal: input function of type iys.email (normalises what is typed)';
-COMMENT ON FUNCTION iys.email_out(iys.email) IS 'internal: output function of type iys.email';
-COMMENT ON FUNCTION iys.email_recv(internal) IS 'internal: binary input function of type iys.email (normalises what is received)';
-COMMENT ON FUNCTION iys.email_send(iys.email) IS 'internal: binary output function of type iys.email';
-COMMENT ON FUNCTION iys.phone_eq(iys.phone, iys.phone) IS 'internal: the = operator of iys.phone (byte-wise)';
-COMMENT ON FUNCTION iys.phone_ne(iys.phone, iys.phone) IS 'internal: the <> operator of iys.phone (byte-wise)';
-COMMENT ON FUNCTION iys.phone_lt(iys.phone, iys.phone) IS 'internal: the < operator of iys.phone (byte-wise)';
-COMMENT ON FUNCTION iys.phone_le(iys.phone, iys.phone) IS 'internal: the <= operator of iys.phone (byte-wise)';
-COMMENT ON FUNCTION iys.phone_gt(iys.phone, iys.phone) IS 'internal: the > operator of iys.phone (byte-wise)';
-COMMENT ON FUNCTION iys.phone_ge(iys.phone, iys.phone) IS 'internal: the >= operator of iys.phone (byte-wise)';
-COMMENT ON FUNCTION iys.phone_cmp(iys.phone, iys.phone) IS 'internal: btree comparison support of iys.phone (operator class iys.phone_ops)';
-COMMENT ON FUNCTION iys.phone_hash(iys.phone) IS 'internal: hash support of iys.phone (operator class iys.phone_hash_ops)';
-COMMENT ON FUNCTION iys.phone_hash_extended(iys.phone, bigint) IS 'internal: seeded hash support of iys.phone (operator class iys.phone_hash_ops)';
-COMMENT ON FUNCTION iys.email_eq(iys.email, iys.email) IS 'internal: the = operator of iys.email (byte-wise)';
-COMMENT ON FUNCTION iys.email_ne(iys.email, iys.email) IS 'internal: the <> operator of iys.email (byte-wise)';
-COMMENT ON FUNCTION iys.email_lt(iys.email, iys.email) IS 'internal: the < operator of iys.email (byte-wise)';
-COMMENT ON FUNCTION iys.email_le(iys.email, iys.email) IS 'internal: the <= operator of iys.email (byte-wise)';
-COMMENT ON FUNCTION iys.email_gt(iys.email, iys.email) IS 'internal: the > operator of iys.email (byte-wise)';
-COMMENT ON FUNCTION iys.email_ge(iys.email, iys.email) IS 'internal: the >= operator of iys.email (byte-wise)';
-COMMENT ON FUNCTION iys.email_cmp(iys.email, iys.email) IS 'internal: btree comparison support of iys.email (operator class iys.email_ops)';
-COMMENT ON FUNCTION iys.email_hash(iys.email) IS 'internal: hash support of iys.email (operator class iys.email_hash_ops)';
-COMMENT ON FUNCTION iys.email_hash_extended(iys.email, bigint) IS 'internal: seeded hash support of iys.email (operator class iys.email_hash_ops)';
+COMMENT ON FUNCTION iys_internal.phone_in(cstring) IS 'internal: input function of type iys.phone (normalises what is typed)';
+COMMENT ON FUNCTION iys_internal.phone_out(iys.phone) IS 'internal: output function of type iys.phone';
+COMMENT ON FUNCTION iys_internal.phone_recv(internal) IS 'internal: binary input function of type iys.phone (normalises what is received)';
+COMMENT ON FUNCTION iys_internal.phone_send(iys.phone) IS 'internal: binary output function of type iys.phone';
+COMMENT ON FUNCTION iys_internal.email_in(cstring) IS 'internal: input function of type iys.email (normalises what is typed)';
+COMMENT ON FUNCTION iys_internal.email_out(iys.email) IS 'internal: output function of type iys.email';
+COMMENT ON FUNCTION iys_internal.email_recv(internal) IS 'internal: binary input function of type iys.email (normalises what is received)';
+COMMENT ON FUNCTION iys_internal.email_send(iys.email) IS 'internal: binary output function of type iys.email';
+COMMENT ON FUNCTION iys_internal.phone_eq(iys.phone, iys.phone) IS 'internal: the = operator of iys.phone (byte-wise)';
+COMMENT ON FUNCTION iys_internal.phone_ne(iys.phone, iys.phone) IS 'internal: the <> operator of iys.phone (byte-wise)';
+COMMENT ON FUNCTION iys_internal.phone_lt(iys.phone, iys.phone) IS 'internal: the < operator of iys.phone (byte-wise)';
+COMMENT ON FUNCTION iys_internal.phone_le(iys.phone, iys.phone) IS 'internal: the <= operator of iys.phone (byte-wise)';
+COMMENT ON FUNCTION iys_internal.phone_gt(iys.phone, iys.phone) IS 'internal: the > operator of iys.phone (byte-wise)';
+COMMENT ON FUNCTION iys_internal.phone_ge(iys.phone, iys.phone) IS 'internal: the >= operator of iys.phone (byte-wise)';
+COMMENT ON FUNCTION iys_internal.phone_cmp(iys.phone, iys.phone) IS 'internal: btree comparison support of iys.phone (operator class iys.phone_ops)';
+COMMENT ON FUNCTION iys_internal.phone_hash(iys.phone) IS 'internal: hash support of iys.phone (operator class iys.phone_hash_ops)';
+COMMENT ON FUNCTION iys_internal.phone_hash_extended(iys.phone, bigint) IS 'internal: seeded hash support of iys.phone (operator class iys.phone_hash_ops)';
+COMMENT ON FUNCTION iys_internal.email_eq(iys.email, iys.email) IS 'internal: the = operator of iys.email (byte-wise)';
+COMMENT ON FUNCTION iys_internal.email_ne(iys.email, iys.email) IS 'internal: the <> operator of iys.email (byte-wise)';
+COMMENT ON FUNCTION iys_internal.email_lt(iys.email, iys.email) IS 'internal: the < operator of iys.email (byte-wise)';
+COMMENT ON FUNCTION iys_internal.email_le(iys.email, iys.email) IS 'internal: the <= operator of iys.email (byte-wise)';
+COMMENT ON FUNCTION iys_internal.email_gt(iys.email, iys.email) IS 'internal: the > operator of iys.email (byte-wise)';
+COMMENT ON FUNCTION iys_internal.email_ge(iys.email, iys.email) IS 'internal: the >= operator of iys.email (byte-wise)';
+COMMENT ON FUNCTION iys_internal.email_cmp(iys.email, iys.email) IS 'internal: btree comparison support of iys.email (operator class iys.email_ops)';
+COMMENT ON FUNCTION iys_internal.email_hash(iys.email) IS 'internal: hash support of iys.email (operator class iys.email_hash_ops)';
+COMMENT ON FUNCTION iys_internal.email_hash_extended(iys.email, bigint) IS 'internal: seeded hash support of iys.email (operator class iys.email_hash_ops)';
 
 -- Normalisation (src/sql_api/normalize.rs).
 COMMENT ON FUNCTION iys.normalize_phone(text) IS 'a phone number as people type it (0532 123 45 67, 0090 532 ..., +90 (532) 123-45-67) in E.164 form (+905321234567), other countries'' numbers given with + or 00; 22P02 otherwise';
@@ -82,24 +82,23 @@ COMMENT ON FUNCTION iys.validate_table(regclass, jsonb, timestamptz, boolean, bi
 COMMENT ON FUNCTION iys.attach(regclass, text, jsonb, text) IS 'puts pg_iys''s triggers on a master_contact-shaped table: each INSERT/UPDATE is checked by IYS''s rules and its consent changes are queued for IYS in the same transaction';
 COMMENT ON FUNCTION iys.detach(regclass) IS 'removes pg_iys''s triggers and attachment from a table; changes already queued stay in iys.outbox';
 COMMENT ON FUNCTION iys.adopt(regclass, boolean, boolean) IS 'takes an attached table''s existing rows in without sending them: rewrites their addresses in IYS''s form and queues every key for IYS''s status queries (differences appear in iys.drift)';
-COMMENT ON FUNCTION iys.verify_attachment(oid) IS 'internal: refuses an ALTER TABLE that breaks an attached table''s mapping (called by the event trigger pg_iys_attachment_guard)';
 COMMENT ON FUNCTION iys.consent_row_check() IS 'internal: function of the row trigger zz_iys_consent_check that iys.attach creates: checks and normalises each row by IYS''s rules';
 COMMENT ON FUNCTION iys.enqueue_changes() IS 'internal: function of the statement triggers zz_iys_enqueue_insert and zz_iys_enqueue_update that iys.attach creates: queues the consent changes in iys.outbox and iys.consent_ledger';
-COMMENT ON FUNCTION iys.refresh_attachment_oids() IS 'internal: run by the worker and the triggers to find attachments again by table name after a restore gave the tables new OIDs';
+COMMENT ON FUNCTION iys_internal.refresh_attachment_oids() IS 'internal: run by the worker and the triggers to find attachments again by table name after a restore gave the tables new OIDs';
 
 -- The worker (src/sql_api/worker_status.rs, sql/*.sql).
 COMMENT ON FUNCTION iys.worker_status() IS 'the pg_iys background worker''s process as pg_stat_activity sees it; an error when pg_iys is not in shared_preload_libraries';
-COMMENT ON FUNCTION iys.confirm_local(bigint[]) IS 'internal: called by the worker when IYS accepts changes, to record them as IYS''s known state and pass them to other attached rows holding the same address';
-COMMENT ON FUNCTION iys.record_pulled(text, text, text, jsonb) IS 'internal: called by the worker to record one page of pulled changes and move the pull cursor in one transaction';
-COMMENT ON FUNCTION iys.record_iys_changes(text, text, jsonb) IS 'internal: records IYS''s movements (a pull page or a daily file) in the ledger, the known state and the inbox, skipping those already known';
-COMMENT ON FUNCTION iys.pull_failed(text, text, text) IS 'internal: called by the worker to note a failed pull attempt (the cursor stays)';
-COMMENT ON FUNCTION iys.reportable_source(text) IS 'internal: the source an opt-out pg_iys reports on a row''s behalf is sent with (the row''s own HS_* source when IYS takes it, else HS_WEB)';
-COMMENT ON FUNCTION iys.queue_missing_opt_outs(text, iys.consent_type, iys.recipient_type, text[]) IS 'internal: queues, dated now, the opt-outs (RET) IYS does not have, for keys IYS holds as ONAY';
-COMMENT ON FUNCTION iys.record_status_answers(text, iys.consent_type, iys.recipient_type, text[], text[]) IS 'internal: called by the worker to record IYS''s answer to one multi-status query';
-COMMENT ON FUNCTION iys.record_status_detail(text, iys.consent_type, iys.recipient_type, text, jsonb) IS 'internal: called by the worker to record IYS''s answer to one single status query';
-COMMENT ON FUNCTION iys.record_movement_file(text, date, jsonb) IS 'internal: called by the worker to compare one Turkey day''s movement file of a brand with what pg_iys sent and pulled';
-COMMENT ON FUNCTION iys.recover_pull_gap(text) IS 'internal: called by the worker before a pull to queue every known key of a brand for status queries after a pull outage longer than IYS''s 7-day window';
-COMMENT ON FUNCTION iys.ledger_guard() IS 'internal: trigger keeping iys.consent_ledger append-only (rows leave only through iys.prune_ledger)';
+COMMENT ON FUNCTION iys_internal.confirm_local(bigint[]) IS 'internal: called by the worker when IYS accepts changes, to record them as IYS''s known state and pass them to other attached rows holding the same address';
+COMMENT ON FUNCTION iys_internal.record_pulled(text, text, text, jsonb) IS 'internal: called by the worker to record one page of pulled changes and move the pull cursor in one transaction';
+COMMENT ON FUNCTION iys_internal.record_iys_changes(text, text, jsonb) IS 'internal: records IYS''s movements (a pull page or a daily file) in the ledger, the known state and the inbox, skipping those already known';
+COMMENT ON FUNCTION iys_internal.pull_failed(text, text, text) IS 'internal: called by the worker to note a failed pull attempt (the cursor stays)';
+COMMENT ON FUNCTION iys_internal.reportable_source(text) IS 'internal: the source an opt-out pg_iys reports on a row''s behalf is sent with (the row''s own HS_* source when IYS takes it, else HS_WEB)';
+COMMENT ON FUNCTION iys_internal.queue_missing_opt_outs(text, iys.consent_type, iys.recipient_type, text[]) IS 'internal: queues, dated now, the opt-outs (RET) IYS does not have, for keys IYS holds as ONAY';
+COMMENT ON FUNCTION iys_internal.record_status_answers(text, iys.consent_type, iys.recipient_type, text[], text[]) IS 'internal: called by the worker to record IYS''s answer to one multi-status query';
+COMMENT ON FUNCTION iys_internal.record_status_detail(text, iys.consent_type, iys.recipient_type, text, jsonb) IS 'internal: called by the worker to record IYS''s answer to one single status query';
+COMMENT ON FUNCTION iys_internal.record_movement_file(text, date, jsonb) IS 'internal: called by the worker to compare one Turkey day''s movement file of a brand with what pg_iys sent and pulled';
+COMMENT ON FUNCTION iys_internal.recover_pull_gap(text) IS 'internal: called by the worker before a pull to queue every known key of a brand for status queries after a pull outage longer than IYS''s 7-day window';
+COMMENT ON FUNCTION iys_internal.ledger_guard() IS 'internal: trigger keeping iys.consent_ledger append-only (rows leave only through iys.prune_ledger)';
 
 -- Operators' functions.
 COMMENT ON FUNCTION iys.prune_ledger(interval, boolean) IS 'removes ledger rows recorded more than older_than ago whose change is settled, refusing under three years (the legal proof of consent) unless force; returns how many';

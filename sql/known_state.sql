@@ -39,7 +39,7 @@ GRANT SELECT ON iys.status_check TO pg_monitor;
 
 -- The source an opt-out pg_iys reports on the row's behalf is sent with: the row's own HS_*
 -- source when IYS takes it, else HS_WEB (the app's own electronic channel).
-CREATE FUNCTION iys.reportable_source(source text) RETURNS iys.consent_source
+CREATE FUNCTION iys_internal.reportable_source(source text) RETURNS iys.consent_source
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN upper(trim(source)) LIKE 'HS\_%' AND upper(trim(source)) = ANY (enum_range(NULL::iys.consent_source)::text[])
                 THEN upper(trim(source))::iys.consent_source ELSE 'HS_WEB'::iys.consent_source END
@@ -48,11 +48,11 @@ $$;
 -- Queues an opt-out IYS does not have (its record is ONAY) for keys of `keys`; a RET already on
 -- its way is not queued twice. Dated now: IYS refuses movements dated more than 3 business
 -- days back (H467), and an opt-out must reach IYS whatever its age.
-CREATE FUNCTION iys.queue_missing_opt_outs(p_brand text, p_type iys.consent_type, p_rtype iys.recipient_type, keys text[])
+CREATE FUNCTION iys_internal.queue_missing_opt_outs(p_brand text, p_type iys.consent_type, p_rtype iys.recipient_type, keys text[])
 RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH queued AS (
         INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key)
-        SELECT s.brand_code, s.recipient, s.recipient_type, s.consent_type, 'RET', iys.reportable_source(s.local_source),
+        SELECT s.brand_code, s.recipient, s.recipient_type, s.consent_type, 'RET', iys_internal.reportable_source(s.local_source),
                date_trunc('second', now() AT TIME ZONE INTERVAL '+03:00'), s.source_table, s.source_key
           FROM iys.status_check s
          WHERE s.brand_code = p_brand AND s.consent_type = p_type AND s.recipient_type = p_rtype AND s.recipient = ANY (keys)
@@ -74,7 +74,7 @@ $$;
 -- answers only the ONAY ones). IYS's known state: an ONAY is recorded as such; a key we knew as
 -- ONAY that is no longer listed has become RET (IYS never deletes a record). A local opt-out IYS
 -- holds as ONAY is queued at once; a local ONAY IYS does not list needs IYS's record (detail).
-CREATE FUNCTION iys.record_status_answers(p_brand text, p_type iys.consent_type, p_rtype iys.recipient_type, asked text[], onay text[])
+CREATE FUNCTION iys_internal.record_status_answers(p_brand text, p_type iys.consent_type, p_rtype iys.recipient_type, asked text[], onay text[])
 RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     answered integer;
@@ -109,13 +109,13 @@ BEGIN
      WHERE s.brand_code = p_brand AND s.consent_type = p_type AND s.recipient_type = p_rtype
        AND s.recipient = ANY (onay) AND s.local_status = 'RET' AND s.outbox_id IS NULL;
     IF opt_outs IS NOT NULL THEN
-        PERFORM iys.queue_missing_opt_outs(p_brand, p_type, p_rtype, opt_outs);
+        PERFORM iys_internal.queue_missing_opt_outs(p_brand, p_type, p_rtype, opt_outs);
     END IF;
     RETURN answered;
 END $$;
 
 -- Records IYS's answer to one single status query (`detail` NULL: IYS has no such consent).
-CREATE FUNCTION iys.record_status_detail(p_brand text, p_type iys.consent_type, p_rtype iys.recipient_type, p_recipient text, detail jsonb)
+CREATE FUNCTION iys_internal.record_status_detail(p_brand text, p_type iys.consent_type, p_rtype iys.recipient_type, p_recipient text, detail jsonb)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_status  iys.consent_status := (detail->>'status')::iys.consent_status;
@@ -206,7 +206,7 @@ GRANT SELECT ON iys.reconcile_finding TO pg_monitor;
 --   * missing_at_iys: one of our accepted movements, sent that Turkey day (before 23:50, so it
 --     cannot belong to the next day's file), that the file does not have.
 -- Runs once per brand and day (the day's row makes a second run a no-op). Returns the findings.
-CREATE FUNCTION iys.record_movement_file(p_brand text, p_date date, movements jsonb) RETURNS integer
+CREATE FUNCTION iys_internal.record_movement_file(p_brand text, p_date date, movements jsonb) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_missing_here   integer;
@@ -239,7 +239,7 @@ BEGIN
                f.status::iys.consent_status, f.consent_date::timestamp, f.source, f.transaction_id,
                'recorded from the daily file', now()
           FROM file_movement f, jsonb_array_elements(unknown) u WHERE u->>'transactionId' = f.transaction_id;
-        PERFORM iys.record_iys_changes(p_brand, 'FILE', unknown);
+        PERFORM iys_internal.record_iys_changes(p_brand, 'FILE', unknown);
     END IF;
 
     INSERT INTO iys.reconcile_finding (brand_code, report_date, kind, recipient, consent_type, recipient_type, iys_status,
@@ -406,7 +406,7 @@ END $$;
 -- After a pull outage longer than IYS's 7-day window, the changes IYS no longer serves are
 -- learnt by asking about every known key. Called by the worker before a brand's pull; does
 -- nothing unless the last successful pull is more than 7 days old and not bridged yet.
-CREATE FUNCTION iys.recover_pull_gap(p_brand text) RETURNS bigint
+CREATE FUNCTION iys_internal.recover_pull_gap(p_brand text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n bigint;

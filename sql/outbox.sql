@@ -98,7 +98,7 @@ CREATE INDEX consent_ledger_transaction_idx ON iys.consent_ledger (transaction_i
 -- Append-only: history is never rewritten, rows are never updated; they leave only through
 -- iys.prune_ledger(). What became of a local movement (IYS's transaction id, a rejection) is on
 -- its outbox row; iys.consent_history shows both together.
-CREATE FUNCTION iys.ledger_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION iys_internal.ledger_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'DELETE' AND current_setting('iys.pruning_ledger', true) = 'on' THEN
         RETURN OLD;
@@ -108,7 +108,7 @@ BEGIN
               HINT = 'Old history is removed with iys.prune_ledger(older_than interval).';
 END $$;
 CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE OR DELETE ON iys.consent_ledger
-    FOR EACH ROW EXECUTE FUNCTION iys.ledger_guard();
+    FOR EACH ROW EXECUTE FUNCTION iys_internal.ledger_guard();
 
 -- Retention: removes ledger rows recorded more than `older_than` ago whose change is settled.
 -- The ledger is the proof of consent, which the Regulation asks a company to keep for three years
@@ -144,7 +144,7 @@ END $$;
 --     full (or any row put back to pending) makes it start from the beginning again.
 -- The claimed rows are recorded, in request order (by id), as a new iys.batch; each returned row
 -- carries its batch_id.
-CREATE FUNCTION iys.claim_batch(brand text, batch_size integer, after_id bigint DEFAULT 0)
+CREATE FUNCTION iys_internal.claim_batch(brand text, batch_size integer, after_id bigint DEFAULT 0)
 RETURNS SETOF iys.outbox LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     -- Sync mode (IYS is master): only consents IYS already has (as far as pulls, status queries and
@@ -234,8 +234,8 @@ BEGIN
      WHERE c.id = ANY (ARRAY(SELECT id FROM sendable)) AND c.state = 'pending'
     RETURNING c.*;
 END $$;
-COMMENT ON FUNCTION iys.claim_batch(text, integer, bigint) IS
-    'claims the next changes of a brand for one IYS batch (coalescing, per-key order, SKIP LOCKED)';
+COMMENT ON FUNCTION iys_internal.claim_batch(text, integer, bigint) IS
+    'internal: called by the worker to claim the next changes of a brand for one IYS batch (coalescing, per-key order, SKIP LOCKED)';
 
 -- After the cause of rejections is fixed (a wrong source corrected in the app, IYS's trouble
 -- over): sends rejected changes again. The filters combine; at least one is needed. A change

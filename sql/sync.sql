@@ -59,7 +59,7 @@ GRANT SELECT ON iys.conflict TO pg_monitor;
 -- Each accepted change also goes to iys.inbox, so that every other attached row holding the same
 -- address follows it (two tables, or two rows, must not drift apart). The rows are found through
 -- an index on the address column (worker/apply.rs): without any such index nothing is queued.
-CREATE FUNCTION iys.confirm_local(outbox_ids bigint[]) RETURNS void
+CREATE FUNCTION iys_internal.confirm_local(outbox_ids bigint[]) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
     SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source::text, consent_date, transaction_id
@@ -219,10 +219,10 @@ CREATE INDEX inbox_pending_idx ON iys.inbox (id) WHERE state = 'pending';
 -- recorded again, never twice. `changes` is IYS's `list` array. The attached tables are not
 -- touched here (no application row is locked by a page); the worker applies iys.inbox next.
 -- An item that cannot be read is quarantined; the rest of the page goes on.
-CREATE FUNCTION iys.record_pulled(p_brand text, p_source text, p_after text, changes jsonb)
+CREATE FUNCTION iys_internal.record_pulled(p_brand text, p_source text, p_after text, changes jsonb)
 RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    applied integer := iys.record_iys_changes(p_brand, p_source, changes);
+    applied integer := iys_internal.record_iys_changes(p_brand, p_source, changes);
 BEGIN
     INSERT INTO iys.pull_cursor AS pc (brand_code, source, after, last_attempt_at, last_success_at, last_error, applied_changes)
     VALUES (p_brand, p_source, p_after, now(), now(), NULL, applied)
@@ -235,7 +235,7 @@ END $$;
 -- Records IYS's movements (`changes`: items as IYS spells them, from a pull page (`p_source`
 -- IYS or HS) or a daily file (FILE)) in the ledger, the known state and the inbox, skipping
 -- those already known. Returns how many were new.
-CREATE FUNCTION iys.record_iys_changes(p_brand text, p_source text, changes jsonb)
+CREATE FUNCTION iys_internal.record_iys_changes(p_brand text, p_source text, changes jsonb)
 RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c            jsonb;
@@ -318,7 +318,7 @@ $$;
 COMMENT ON FUNCTION iys.retry_quarantined(bigint[]) IS 'applies quarantined changes to the attached tables again';
 
 -- Notes a failed pull attempt (the cursor stays).
-CREATE FUNCTION iys.pull_failed(p_brand text, p_source text, message text) RETURNS void
+CREATE FUNCTION iys_internal.pull_failed(p_brand text, p_source text, message text) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO iys.pull_cursor AS pc (brand_code, source, last_attempt_at, last_error)
     VALUES (p_brand, p_source, now(), message)

@@ -35,31 +35,31 @@ CREATE CAST (text AS iys.consent_source) WITH FUNCTION iys.to_consent_source(tex
 -- normalisation of the literal, and the column's index is not used).
 
 CREATE TYPE iys.phone;
-CREATE FUNCTION iys.phone_in(cstring) RETURNS iys.phone
+CREATE FUNCTION iys_internal.phone_in(cstring) RETURNS iys.phone
     AS 'MODULE_PATHNAME', 'phone_in_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION iys.phone_out(iys.phone) RETURNS cstring
+CREATE FUNCTION iys_internal.phone_out(iys.phone) RETURNS cstring
     AS 'textout' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION iys.phone_recv(internal) RETURNS iys.phone
+CREATE FUNCTION iys_internal.phone_recv(internal) RETURNS iys.phone
     AS 'MODULE_PATHNAME', 'phone_recv_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION iys.phone_send(iys.phone) RETURNS bytea
+CREATE FUNCTION iys_internal.phone_send(iys.phone) RETURNS bytea
     AS 'textsend' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
 CREATE TYPE iys.phone (
-    INPUT = iys.phone_in, OUTPUT = iys.phone_out, RECEIVE = iys.phone_recv, SEND = iys.phone_send,
+    INPUT = iys_internal.phone_in, OUTPUT = iys_internal.phone_out, RECEIVE = iys_internal.phone_recv, SEND = iys_internal.phone_send,
     LIKE = text, CATEGORY = 'S'
 );
 COMMENT ON TYPE iys.phone IS 'E.164 phone number (+905321234567), normalised on input';
 
 CREATE TYPE iys.email;
-CREATE FUNCTION iys.email_in(cstring) RETURNS iys.email
+CREATE FUNCTION iys_internal.email_in(cstring) RETURNS iys.email
     AS 'MODULE_PATHNAME', 'email_in_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION iys.email_out(iys.email) RETURNS cstring
+CREATE FUNCTION iys_internal.email_out(iys.email) RETURNS cstring
     AS 'textout' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION iys.email_recv(internal) RETURNS iys.email
+CREATE FUNCTION iys_internal.email_recv(internal) RETURNS iys.email
     AS 'MODULE_PATHNAME', 'email_recv_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION iys.email_send(iys.email) RETURNS bytea
+CREATE FUNCTION iys_internal.email_send(iys.email) RETURNS bytea
     AS 'textsend' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
 CREATE TYPE iys.email (
-    INPUT = iys.email_in, OUTPUT = iys.email_out, RECEIVE = iys.email_recv, SEND = iys.email_send,
+    INPUT = iys_internal.email_in, OUTPUT = iys_internal.email_out, RECEIVE = iys_internal.email_recv, SEND = iys_internal.email_send,
     LIKE = text, CATEGORY = 'S'
 );
 COMMENT ON TYPE iys.email IS 'e-mail address as IYS accepts it (trimmed, lower-case ASCII), normalised on input';
@@ -94,28 +94,28 @@ BEGIN
             AS v(fname, internal, oper, commutator, negator, restr, joinsel, extra)
         LOOP
             EXECUTE format(
-                'CREATE FUNCTION iys.%1$s_%2$s(iys.%1$s, iys.%1$s) RETURNS boolean
+                'CREATE FUNCTION iys_internal.%1$s_%2$s(iys.%1$s, iys.%1$s) RETURNS boolean
                      AS %3$L LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE',
                 t, op.fname, op.internal);
             EXECUTE format(
                 'CREATE OPERATOR iys.%4$s (LEFTARG = iys.%1$s, RIGHTARG = iys.%1$s,
-                     FUNCTION = iys.%1$s_%2$s, COMMUTATOR = OPERATOR(iys.%5$s),
+                     FUNCTION = iys_internal.%1$s_%2$s, COMMUTATOR = OPERATOR(iys.%5$s),
                      NEGATOR = OPERATOR(iys.%6$s), RESTRICT = %7$s, JOIN = %8$s %3$s)',
                 t, op.fname, op.extra, op.oper, op.commutator, op.negator, op.restr, op.joinsel);
         END LOOP;
         EXECUTE format(
-            'CREATE FUNCTION iys.%1$s_cmp(iys.%1$s, iys.%1$s) RETURNS integer
+            'CREATE FUNCTION iys_internal.%1$s_cmp(iys.%1$s, iys.%1$s) RETURNS integer
                  AS ''byteacmp'' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
-             CREATE FUNCTION iys.%1$s_hash(iys.%1$s) RETURNS integer
+             CREATE FUNCTION iys_internal.%1$s_hash(iys.%1$s) RETURNS integer
                  AS ''hashvarlena'' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
-             CREATE FUNCTION iys.%1$s_hash_extended(iys.%1$s, bigint) RETURNS bigint
+             CREATE FUNCTION iys_internal.%1$s_hash_extended(iys.%1$s, bigint) RETURNS bigint
                  AS ''hashvarlenaextended'' LANGUAGE internal IMMUTABLE STRICT PARALLEL SAFE;
              CREATE OPERATOR CLASS iys.%1$s_ops DEFAULT FOR TYPE iys.%1$s USING btree AS
                  OPERATOR 1 iys.<, OPERATOR 2 iys.<=, OPERATOR 3 iys.=, OPERATOR 4 iys.>=,
-                 OPERATOR 5 iys.>, FUNCTION 1 iys.%1$s_cmp(iys.%1$s, iys.%1$s);
+                 OPERATOR 5 iys.>, FUNCTION 1 iys_internal.%1$s_cmp(iys.%1$s, iys.%1$s);
              CREATE OPERATOR CLASS iys.%1$s_hash_ops DEFAULT FOR TYPE iys.%1$s USING hash AS
-                 OPERATOR 1 iys.=, FUNCTION 1 iys.%1$s_hash(iys.%1$s),
-                 FUNCTION 2 iys.%1$s_hash_extended(iys.%1$s, bigint)', t);
+                 OPERATOR 1 iys.=, FUNCTION 1 iys_internal.%1$s_hash(iys.%1$s),
+                 FUNCTION 2 iys_internal.%1$s_hash_extended(iys.%1$s, bigint)', t);
     END LOOP;
 END
 $types$;

@@ -59,7 +59,6 @@ mod worker;
         sql_api::adopt::adopt,
         sql_api::attach::attach_table,
         sql_api::attach::detach_table,
-        sql_api::attach::verify_attachment,
         sql_api::consent_trigger::consent_row_check,
         sql_api::validate_table::validate_table,
         sql_api::worker_status::worker_status
@@ -103,7 +102,6 @@ mod worker;
         sql_api::validate_table::validate_table,
         sql_api::attach::attach_table,
         sql_api::attach::detach_table,
-        sql_api::attach::verify_attachment,
         sql_api::adopt::adopt,
         sql_api::consent_trigger::consent_row_check,
         sql_api::consent_trigger::enqueue_changes,

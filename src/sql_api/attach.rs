@@ -152,8 +152,9 @@ fn warn_if_not_the_workers_database() {
 /// Called by the event trigger pg_iys_attachment_guard after ALTER TABLE: refuses (and so rolls
 /// back) a change that leaves an attached table's mapping unusable (a mapped column renamed,
 /// dropped or retyped), so that it fails now, not at the application's next write.
-#[pg_extern(volatile)]
-#[search_path(pg_catalog, pg_temp)]
+/// Declared in sql/privileges.sql, in schema iys_internal (pgrx creates functions only in
+/// schemas it knows).
+#[pg_extern(volatile, sql = false)]
 fn verify_attachment(relid: pg_sys::Oid) {
     let Some(attachment) = load_attachment(relid).or_raise() else { return };
     // SAFETY: ALTER TABLE holds the table locked until the end of the transaction.
@@ -212,10 +213,25 @@ pub fn load_attachment(relid: pg_sys::Oid) -> Result<Option<Attachment>, Error> 
         Some(attachment) => Ok(Some(attachment)),
         // After pg_restore the table has a new OID: find its attachment again by name.
         None => {
-            privilege::as_extension_owner(|| Spi::run("SELECT iys.refresh_attachment_oids()"))
+            privilege::as_extension_owner(refresh_attachment_oids)
                 .map_err(|e| Error::Internal(format!("finding restored attachments failed: {e}")))?;
             read_attachment(relid)
         }
+    }
+}
+
+/// Runs `refresh_attachment_oids()` from the schema the database's version of pg_iys keeps it in
+/// (iys_internal from 0.6.0, iys before): the library also serves a database whose ALTER
+/// EXTENSION pg_iys UPDATE has not run yet, and the upgrade scripts' own ALTER TABLEs.
+pub fn refresh_attachment_oids() -> Result<(), pgrx::spi::SpiError> {
+    let function = Spi::get_one::<String>(
+        "SELECT coalesce(pg_catalog.to_regprocedure('iys_internal.refresh_attachment_oids()'),
+                         pg_catalog.to_regprocedure('iys.refresh_attachment_oids()'))::pg_catalog.text",
+    )?;
+    match function {
+        // A name from the catalog (regprocedure output), never from a caller.
+        Some(function) => Spi::run(&format!("SELECT {function}")),
+        None => Ok(()),
     }
 }
 
@@ -709,7 +725,7 @@ pub fn parse_mapping(mapping_json: Option<&str>) -> Result<TableMapping, Error> 
         Error::Config(message) => Error::InvalidParameter {
             parameter: "mapping",
             message,
-            hint: Some(format!("Mapping keys: {}. See \"Attaching your own table\" in the README.", crate::core::mapping::KEYS.join(", "))),
+            hint: Some(format!("Mapping keys: {}. See \"Attaching your own table\" in docs/reference.md.", crate::core::mapping::KEYS.join(", "))),
         },
         other => other,
     })

@@ -112,7 +112,7 @@ pub fn apply_inbox(time_limit: Option<std::time::Duration>) -> Result<usize, Err
             }
             if done == 0 {
                 // Attachments restored by pg_restore carry their old tables' OIDs until found again.
-                Spi::run("SELECT iys.refresh_attachment_oids()").map_err(spi)?;
+                crate::sql_api::attach::refresh_attachment_oids().map_err(spi)?;
             }
             let tables = tables()?;
             for item in &items {

@@ -9,7 +9,7 @@
 //! - Single status (`POST …/consents/status`): IYS's record of one key, for the keys whose row
 //!   says ONAY while IYS does not list them. IYS allows 1000 an hour per IP:
 //!   `iys.status_queries_per_hour` (default 900) of them, counted here.
-//! - Pull gaps: `pull.rs` queues every known key (iys.recover_pull_gap) before the pull.
+//! - Pull gaps: `pull.rs` queues every known key (iys_internal.recover_pull_gap) before the pull.
 //! - Daily file (`GET …/changes/{date}/file`): from `iys.reconcile_hour` (Turkey time) on, each
 //!   of the last 7 days not reconciled yet, once.
 
@@ -215,7 +215,7 @@ fn next_group(brand: &str) -> Result<Option<Group>, Error> {
 
 fn record_answers(brand: &str, group: &Group, onay: &[String]) -> Result<(), Error> {
     Spi::run_with_args(
-        "SELECT iys.record_status_answers($1, $2::iys.consent_type, $3::iys.recipient_type, $4, $5)",
+        "SELECT iys_internal.record_status_answers($1, $2::iys.consent_type, $3::iys.recipient_type, $4, $5)",
         &[brand.into(), group.consent_type.as_str().into(), group.recipient_type.as_str().into(), group.recipients.clone().into(), onay.to_vec().into()],
     )
     .map_err(spi)
@@ -237,7 +237,7 @@ fn next_detail(brand: &str) -> Result<Option<(String, String, String)>, Error> {
 
 fn record_detail(brand: &str, consent_type: &str, recipient_type: &str, recipient: &str, detail: Option<&str>) -> Result<(), Error> {
     Spi::run_with_args(
-        "SELECT iys.record_status_detail($1, $2::iys.consent_type, $3::iys.recipient_type, $4, $5::jsonb)",
+        "SELECT iys_internal.record_status_detail($1, $2::iys.consent_type, $3::iys.recipient_type, $4, $5::jsonb)",
         &[brand.into(), consent_type.into(), recipient_type.into(), recipient.into(), detail.into()],
     )
     .map_err(spi)
@@ -254,7 +254,7 @@ fn reconciled(brand: &str, day: NaiveDate) -> Result<bool, Error> {
 
 fn record_file(brand: &str, day: NaiveDate, movements_json: &str) -> Result<i32, Error> {
     Spi::get_one_with_args::<i32>(
-        "SELECT iys.record_movement_file($1, $2::date, $3::jsonb)",
+        "SELECT iys_internal.record_movement_file($1, $2::date, $3::jsonb)",
         &[brand.into(), day.to_string().into(), movements_json.into()],
     )
     .map(Option::unwrap_or_default)

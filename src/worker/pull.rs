@@ -1,7 +1,7 @@
 //! Pulling consent changes from IYS (`GET …/consents/changes`): citizens' own changes (source
 //! IYS) and other service providers' (source HS, for reconciliation). Each page is fetched with
 //! no transaction open, then recorded (ledger, current consent, inbox) and the cursor moved in
-//! ONE transaction (`iys.record_pulled`), so a crash in between re-fetches the page and records
+//! ONE transaction (`iys_internal.record_pulled`), so a crash in between re-fetches the page and records
 //! it once. The attached tables get the changes from the inbox afterwards (`apply`).
 
 use super::flush::Sender;

@@ -223,7 +223,7 @@ pub fn open_batches() -> Result<Vec<OpenBatch>, Error> {
     })
 }
 
-/// Claims the brand's next batch (see iys.claim_batch: coalescing, per-key order). Returns the
+/// Claims the brand's next batch (see iys_internal.claim_batch: coalescing, per-key order). Returns the
 /// batch id (0 when nothing was claimed) and the rows in request order.
 pub fn claim(brand_code: &str, batch_size: i32, after_id: i64) -> Result<(i64, Vec<Claimed>), Error> {
     Spi::connect_mut(|client| {
@@ -232,7 +232,7 @@ pub fn claim(brand_code: &str, batch_size: i32, after_id: i64) -> Result<(i64, V
                 "SELECT id, attempts, recipient, consent_type::text, source::text, status::text,
                         to_char(consent_date, 'YYYY-MM-DD HH24:MI:SS'), recipient_type::text, retailer_code,
                         retailer_access, batch_id
-                   FROM iys.claim_batch($1, $2, $3) ORDER BY id",
+                   FROM iys_internal.claim_batch($1, $2, $3) ORDER BY id",
                 None,
                 &[brand_code.into(), batch_size.into(), after_id.into()],
             )?;
@@ -391,7 +391,7 @@ pub fn settle(batch_id: i64, results: &[ItemResult], retry_delay_ms: i64) -> Res
         )
         .map_err(spi)?
         .unwrap_or_default();
-        Spi::run_with_args("SELECT iys.confirm_local($1)", &[done.into()]).map_err(spi)?;
+        Spi::run_with_args("SELECT iys_internal.confirm_local($1)", &[done.into()]).map_err(spi)?;
     }
     if !retry_ids.is_empty() {
         Spi::run_with_args(
@@ -444,7 +444,7 @@ fn active_brands(condition: &str) -> Result<Vec<Target>, Error> {
 /// Queues every known key of the brand for IYS's status queries when its last successful pull
 /// is more than 7 days old (once per gap); how many.
 pub fn recover_pull_gap(brand_code: &str) -> Result<i64, Error> {
-    Spi::get_one_with_args::<i64>("SELECT iys.recover_pull_gap($1)", &[brand_code.into()]).map(Option::unwrap_or_default).map_err(spi)
+    Spi::get_one_with_args::<i64>("SELECT iys_internal.recover_pull_gap($1)", &[brand_code.into()]).map(Option::unwrap_or_default).map_err(spi)
 }
 
 pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Error> {
@@ -460,7 +460,7 @@ pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Err
 /// caller's). The attached tables are written afterwards (`apply`).
 pub fn record_pulled(brand_code: &str, source: &str, after: Option<&str>, list_json: &str) -> Result<i32, Error> {
     Spi::get_one_with_args::<i32>(
-        "SELECT iys.record_pulled($1, $2, $3, $4::jsonb)",
+        "SELECT iys_internal.record_pulled($1, $2, $3, $4::jsonb)",
         &[brand_code.into(), source.into(), after.into(), list_json.into()],
     )
     .map(|n| n.unwrap_or(0))
@@ -468,7 +468,7 @@ pub fn record_pulled(brand_code: &str, source: &str, after: Option<&str>, list_j
 }
 
 pub fn pull_failed(brand_code: &str, source: &str, message: &str) -> Result<(), Error> {
-    Spi::run_with_args("SELECT iys.pull_failed($1, $2, $3)", &[brand_code.into(), source.into(), message.into()]).map_err(spi)
+    Spi::run_with_args("SELECT iys_internal.pull_failed($1, $2, $3)", &[brand_code.into(), source.into(), message.into()]).map_err(spi)
 }
 
 /// The cached token row of an account.

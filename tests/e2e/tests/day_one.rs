@@ -569,7 +569,7 @@ fn daily_file_finds_a_movement_the_pull_missed() {
 ///
 /// Fails with the worker of 2026-12-02: the first round after the pause pulls before it looks
 /// for a gap (src/worker/mod.rs: pull, then learn_known_state), the successful pull sets
-/// pull_cursor.last_success_at to now, and iys.recover_pull_gap never sees the old date.
+/// pull_cursor.last_success_at to now, and iys_internal.recover_pull_gap never sees the old date.
 #[test]
 fn pull_gap_is_bridged_by_status_queries() {
     let sim = Sim::start();

@@ -191,7 +191,7 @@ fn the_claim_rejects_late_changes_and_keeps_one_status_per_recipient() {
     )
     .unwrap();
     let claimed: Vec<(String, String)> = c
-        .query("SELECT recipient, consent_type::text FROM iys.claim_batch('600001', 1000) ORDER BY id", &[])
+        .query("SELECT recipient, consent_type::text FROM iys_internal.claim_batch('600001', 1000) ORDER BY id", &[])
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -204,7 +204,7 @@ fn the_claim_rejects_late_changes_and_keeps_one_status_per_recipient() {
     assert_eq!((late.0.as_str(), late.1.as_str()), ("rejected", "H467"), "{late:?}");
     assert_eq!(one::<String>(&mut c, "SELECT state FROM iys.outbox WHERE consent_type = 'ARAMA'"), "pending");
     // The other status of that recipient goes in the next batch.
-    let next: Vec<String> = c.query("SELECT consent_type::text FROM iys.claim_batch('600001', 1000)", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let next: Vec<String> = c.query("SELECT consent_type::text FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(next, ["ARAMA"]);
 }
 

@@ -199,7 +199,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
         .query(
             "SELECT p.oid::regprocedure::text || ' ' || coalesce(p.proconfig::text, '(no settings)')
                FROM pg_proc p
-              WHERE p.pronamespace = 'iys'::regnamespace
+              WHERE p.pronamespace IN ('iys'::regnamespace, 'iys_internal'::regnamespace)
                 AND p.prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
                 -- SQL-standard bodies (BEGIN ATOMIC / RETURN) are bound to objects when created:
                 -- no search_path is consulted when they run (and a SET would stop inlining).
@@ -280,7 +280,7 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
         assert_eq!(code, "42501", "{table}: {message}");
     }
     // Refused as a function, not by some table it happens to read first.
-    let (code, message) = expect_error(&mut mallory, "SELECT iys.claim_batch('600001', 10)");
+    let (code, message) = expect_error(&mut mallory, "SELECT iys_internal.claim_batch('600001', 10)");
     assert_eq!(code, "42501", "{message}");
     assert!(message.contains("claim_batch"), "{message}");
 
@@ -296,7 +296,7 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
     let definer_unpinned: Vec<String> = c
         .query(
             "SELECT p.oid::regprocedure::text FROM pg_proc p
-              WHERE p.pronamespace = 'iys'::regnamespace AND p.prosecdef
+              WHERE p.pronamespace IN ('iys'::regnamespace, 'iys_internal'::regnamespace) AND p.prosecdef
                 AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) s WHERE s LIKE 'search\\_path=%pg\\_temp')
               ORDER BY 1",
             &[],
@@ -309,7 +309,7 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
     let definer_open: Vec<String> = c
         .query(
             "SELECT p.oid::regprocedure::text FROM pg_proc p
-              WHERE p.pronamespace = 'iys'::regnamespace AND p.prosecdef
+              WHERE p.pronamespace IN ('iys'::regnamespace, 'iys_internal'::regnamespace) AND p.prosecdef
                 AND has_function_privilege('mallory', p.oid, 'EXECUTE')
               ORDER BY 1",
             &[],

@@ -70,9 +70,9 @@ fn random_input_never_breaks_the_backend() {
         .unwrap();
     // $1, $2: random text; $3, $4: random timestamps (as text).
     let queries = [
-        "SELECT iys.phone_in($1::cstring)::text",
+        "SELECT iys_internal.phone_in($1::cstring)::text",
         "SELECT $1::text::iys.phone::text",
-        "SELECT iys.email_in($1::cstring)::text",
+        "SELECT iys_internal.email_in($1::cstring)::text",
         "SELECT $1::text::iys.email::text",
         "SELECT $1::text::iys.mobile::text",
         "SELECT iys.normalize_phone($1)",

@@ -307,15 +307,15 @@ fn concurrent_updates_keep_order_and_claims_coalesce() {
     assert_eq!(statuses, ["ONAY", "RET", "ONAY"]);
 
     // A claim sends only the newest pending change of the key; the older ones are superseded.
-    let claimed = c.query("SELECT status::text FROM iys.claim_batch('600001', 1000)", &[]).unwrap();
+    let claimed = c.query("SELECT status::text FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].get::<_, String>(0), "ONAY");
     assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE state = 'superseded'"), 2);
     // While that change is in flight, a newer change of the same key waits.
     c.batch_execute("UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1").unwrap();
-    assert_eq!(c.query("SELECT * FROM iys.claim_batch('600001', 1000)", &[]).unwrap().len(), 0);
+    assert_eq!(c.query("SELECT * FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap().len(), 0);
     c.batch_execute("UPDATE iys.outbox SET state = 'accepted' WHERE state = 'in_flight'").unwrap();
-    let next = c.query("SELECT status::text FROM iys.claim_batch('600001', 1000)", &[]).unwrap();
+    let next = c.query("SELECT status::text FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].get::<_, String>(0), "RET");
 }
@@ -360,7 +360,7 @@ fn a_ret_is_still_sent_after_the_ledger_was_pruned() {
     // IYS accepted it (as the worker records it), then retention removed the history.
     c.batch_execute(
         "UPDATE iys.outbox SET state = 'accepted', transaction_id = 'tx-1';
-         SELECT iys.confirm_local(array(SELECT id FROM iys.outbox));
+         SELECT iys_internal.confirm_local(array(SELECT id FROM iys.outbox));
          SELECT iys.prune_ledger(interval '0', force => true);",
     )
     .unwrap();

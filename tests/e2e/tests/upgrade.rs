@@ -67,7 +67,7 @@ fn assert_same_schema(c: &mut Client, installed: &BTreeSet<String>, from: &str) 
     assert!(upgraded.len() > 100, "the comparison saw too little: {}", upgraded.len());
 }
 
-/// Everything pg_iys defines in schema iys, one line per object, comparable across databases.
+/// Everything pg_iys defines in schemas iys and iys_internal, one line per object, comparable across databases.
 fn schema_objects(c: &mut postgres::Client) -> BTreeSet<String> {
     let sql = "
         SELECT 'column ' || c.relname || ' ' || row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum) || ' ' || a.attname || ' '
@@ -98,7 +98,8 @@ fn schema_objects(c: &mut postgres::Client) -> BTreeSet<String> {
         UNION ALL
         SELECT 'function ' || pg_get_functiondef(p.oid) || ' acl ' || coalesce(p.proacl::text, '-')
                || ' comment ' || coalesce(obj_description(p.oid, 'pg_proc'), '-')
-          FROM pg_proc p WHERE p.pronamespace = 'iys'::regnamespace AND p.prokind IN ('f', 'p')
+          FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('iys', 'iys_internal'))
+           AND p.prokind IN ('f', 'p')
         UNION ALL
         SELECT 'aggregate ' || p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = 'iys'::regnamespace AND p.prokind = 'a'
         UNION ALL
@@ -111,7 +112,10 @@ fn schema_objects(c: &mut postgres::Client) -> BTreeSet<String> {
           FROM pg_cast WHERE castsource IN (SELECT oid FROM pg_type WHERE typnamespace = 'iys'::regnamespace)
              OR casttarget IN (SELECT oid FROM pg_type WHERE typnamespace = 'iys'::regnamespace)
         UNION ALL
-        SELECT 'operator ' || o.oid::regoperator FROM pg_operator o WHERE o.oprnamespace = 'iys'::regnamespace
+        SELECT 'operator ' || o.oid::regoperator || ' ' || o.oprcode::regprocedure FROM pg_operator o WHERE o.oprnamespace = 'iys'::regnamespace
+        UNION ALL
+        SELECT 'schema ' || nspname || ' ' || coalesce(nspacl::text, '-') || ' comment ' || coalesce(obj_description(oid, 'pg_namespace'), '-')
+          FROM pg_namespace WHERE nspname IN ('iys', 'iys_internal')
         UNION ALL
         SELECT 'opclass ' || opcname || ' ' || (SELECT amname FROM pg_am WHERE oid = opcmethod) FROM pg_opclass WHERE opcnamespace = 'iys'::regnamespace
         UNION ALL

@@ -31,7 +31,7 @@ SELECT recipient, consent_type, recipient_type, reason, local_status, local_cons
 SELECT brand_code, reason, keys, to_query, to_detail, done FROM iys.status_check_progress;
 -- IYS's answer, as the worker records it: the first phone is ONAY, the RET row's is ONAY too
 -- (a legacy opt-out: its RET is queued at once), the no-permission row's is not listed.
-SELECT iys.record_status_answers('600001', 'MESAJ', 'BIREYSEL',
+SELECT iys_internal.record_status_answers('600001', 'MESAJ', 'BIREYSEL',
        ARRAY['+905326384838', '+905326384839', '+905326384841'], ARRAY['+905326384838', '+905326384839']);
 SELECT recipient, state, iys_onay FROM iys.status_check WHERE consent_type = 'MESAJ' ORDER BY recipient;
 SELECT recipient, status, source, state, source_key FROM iys.outbox;
@@ -55,13 +55,13 @@ VALUES ('600001', '{}', 'done', 'r-1', (date '2026-11-30' + time '12:00') AT TIM
 INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, state, transaction_id, batch_id)
 SELECT '600001', r, 'BIREYSEL', 'MESAJ', 'ONAY', 'HS_WEB', '2026-11-30 11:00', 'accepted', t, (SELECT max(id) FROM iys.batch)
   FROM (VALUES ('+905550000001', 'tx-ours-1'), ('+905550000002', 'tx-ours-2')) v(r, t);
-SELECT iys.record_movement_file('600001', '2026-11-30', '[
+SELECT iys_internal.record_movement_file('600001', '2026-11-30', '[
   {"creationDate": "2026-11-30 12:00:05", "transactionId": "tx-ours-2", "recipient": "+905550000002", "recipientType": "BIREYSEL",
    "type": "MESAJ", "status": "RET", "consentDate": "2026-11-30 11:00:00", "source": "HS_WEB"},
   {"creationDate": "2026-11-30 15:00:00", "transactionId": "tx-citizen", "recipient": "+905326384838", "recipientType": "BIREYSEL",
    "type": "MESAJ", "status": "RET", "consentDate": "2026-11-30 14:59:00", "source": "IYS_KISAMESAJ"}]') AS findings;
 -- A second run of the same day changes nothing.
-SELECT iys.record_movement_file('600001', '2026-11-30', '[]') AS findings;
+SELECT iys_internal.record_movement_file('600001', '2026-11-30', '[]') AS findings;
 SELECT report_date, movements, missing_here, missing_at_iys, status_differs FROM iys.reconcile_day;
 SELECT found_by, recipient, local_status, iys_status, difference, report_date FROM iys.drift ORDER BY recipient;
 SELECT origin, recipient, status, source, transaction_id FROM iys.consent_ledger WHERE transaction_id = 'tx-citizen';

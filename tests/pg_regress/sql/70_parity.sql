@@ -45,6 +45,6 @@ INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, sta
   ('600007', '+905320000002', 'BIREYSEL', 'MESAJ', 'RET', 'HS_WEB', (now() AT TIME ZONE INTERVAL '+03:00')::date - 1 + interval '1 hour'),
   ('600007', '+905320000003', 'TACIR', 'MESAJ', 'RET', NULL, NULL),
   ('600007', '+905320000004', 'BIREYSEL', 'MESAJ', 'ONAY', 'HS_WEB', (now() AT TIME ZONE INTERVAL '+03:00')::date - 1 + interval '1 hour');
-SELECT recipient, status FROM iys.claim_batch('600007', 10) ORDER BY id;
+SELECT recipient, status FROM iys_internal.claim_batch('600007', 10) ORDER BY id;
 SELECT recipient, state, error_code, regexp_replace(error_message, '\d{4}-\d\d-\d\d \d\d:\d\d:\d\d', 'YYYY-MM-DD hh:mm:ss') AS error_message
   FROM iys.outbox WHERE brand_code = '600007' ORDER BY id;
