@@ -92,6 +92,7 @@ COMMENT ON FUNCTION iys_internal.confirm_local(bigint[]) IS 'internal: called by
 COMMENT ON FUNCTION iys_internal.record_pulled(text, text, text, jsonb) IS 'internal: called by the worker to record one page of pulled changes and move the pull cursor in one transaction';
 COMMENT ON FUNCTION iys_internal.record_iys_changes(text, text, jsonb) IS 'internal: records IYS''s movements (a pull page or a daily file) in the ledger, the known state and the inbox, skipping those already known';
 COMMENT ON FUNCTION iys_internal.pull_failed(text, text, text) IS 'internal: called by the worker to note a failed pull attempt (the cursor stays)';
+COMMENT ON FUNCTION iys_internal.restart_pull(text, text, text) IS 'internal: called by the worker when IYS refuses the pull cursor, to pull again from the oldest change IYS serves';
 COMMENT ON FUNCTION iys_internal.reportable_source(text) IS 'internal: the source an opt-out pg_iys reports on a row''s behalf is sent with (the row''s own HS_* source when IYS takes it, else HS_WEB)';
 COMMENT ON FUNCTION iys_internal.queue_missing_opt_outs(text, iys.consent_type, iys.recipient_type, text[]) IS 'internal: queues, dated now, the opt-outs (RET) IYS does not have, for keys IYS holds as ONAY';
 COMMENT ON FUNCTION iys_internal.record_status_answers(text, iys.consent_type, iys.recipient_type, text[], text[]) IS 'internal: called by the worker to record IYS''s answer to one multi-status query';
@@ -181,6 +182,8 @@ COMMENT ON COLUMN iys.consent_ledger.source_key IS 'key of the row a local movem
 COMMENT ON COLUMN iys.consent_ledger.outbox_id IS 'the iys.outbox row of a local movement, which holds its outcome and IYS''s transactionId';
 COMMENT ON COLUMN iys.consent_ledger.recorded_by IS 'session user who recorded the movement';
 COMMENT ON COLUMN iys.consent_ledger.transaction_id IS 'IYS''s transactionId of a pulled movement (a local one''s is on its outbox row)';
+COMMENT ON COLUMN iys.consent_ledger.iys_source IS 'a movement from IYS: its source as IYS spelled it, also one newer than iys.consent_source (source is NULL then)';
+COMMENT ON COLUMN iys.consent_ledger.creation_date IS 'a movement from IYS: when IYS recorded it (its creationDate, Turkey time); with the transactionId it tells one movement from another';
 
 -- Columns: iys.account.
 COMMENT ON COLUMN iys.account.iys_code IS 'IYS''s iysCode: the company''s IYS number (digits)';
@@ -373,6 +376,8 @@ COMMENT ON COLUMN iys.deadline_alerts.report_by IS 'the last moment IYS accepts 
 COMMENT ON COLUMN iys.deadline_alerts.time_left IS 'time until report_by; negative once it has passed';
 COMMENT ON COLUMN iys.consent_history.consent_date IS 'IYS''s consentDate, Turkey time (UTC+3)';
 COMMENT ON COLUMN iys.consent_history.transaction_id IS 'IYS''s transactionId of the movement';
+COMMENT ON COLUMN iys.consent_history.iys_source IS 'a movement from IYS: its source as IYS spelled it';
+COMMENT ON COLUMN iys.consent_history.creation_date IS 'a movement from IYS: when IYS recorded it (Turkey time)';
 COMMENT ON COLUMN iys.consent_history.outcome IS 'accepted for a pulled movement; for a local one the state of its outbox row (pending, in_flight, accepted, rejected, superseded, not_in_iys)';
 COMMENT ON COLUMN iys.pull_quarantine.error IS 'why the change could not be applied, per failing table';
 COMMENT ON COLUMN iys.pull_quarantine.quarantined_at IS 'when the change was quarantined';

@@ -225,12 +225,22 @@ BEGIN
     SELECT m->>'transactionId' AS transaction_id,
            CASE WHEN m->>'type' = 'EPOSTA' THEN lower(m->>'recipient') ELSE m->>'recipient' END AS recipient,
            coalesce(nullif(m->>'recipientType', ''), 'BIREYSEL') AS recipient_type, m->>'type' AS consent_type,
-           m->>'status' AS status, nullif(m->>'consentDate', '') AS consent_date, nullif(m->>'source', '') AS source, m
+           m->>'status' AS status, nullif(m->>'consentDate', '') AS consent_date, nullif(m->>'source', '') AS source,
+           CASE WHEN m->>'creationDate' ~ '^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?$'
+                THEN (m->>'creationDate')::timestamp END AS creation_date, m
       FROM jsonb_array_elements(movements) AS m;
 
+    -- Movements are told apart by their transactionId with their address, type and status (IYS
+    -- gives all movements of one address and type within a second the same id) and, where both
+    -- sides have it, the moment IYS recorded them.
     SELECT jsonb_agg(f.m ORDER BY f.m->>'creationDate') INTO unknown FROM file_movement f
-     WHERE NOT EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.transaction_id = f.transaction_id)
-       AND NOT EXISTS (SELECT 1 FROM iys.outbox o WHERE o.transaction_id = f.transaction_id);
+     WHERE NOT EXISTS (SELECT 1 FROM iys.consent_ledger l
+                        WHERE l.transaction_id = f.transaction_id AND l.brand_code = p_brand AND l.recipient = f.recipient
+                          AND l.consent_type::text = f.consent_type AND l.status::text = f.status
+                          AND (l.creation_date IS NULL OR f.creation_date IS NULL OR l.creation_date = f.creation_date))
+       AND NOT EXISTS (SELECT 1 FROM iys.outbox o
+                        WHERE o.transaction_id = f.transaction_id AND o.brand_code = p_brand AND o.recipient = f.recipient
+                          AND o.consent_type::text = f.consent_type AND o.status::text = f.status);
     v_missing_here := coalesce(jsonb_array_length(unknown), 0);
     IF v_missing_here > 0 THEN
         INSERT INTO iys.reconcile_finding (brand_code, report_date, kind, recipient, consent_type, recipient_type, iys_status,
@@ -238,7 +248,7 @@ BEGIN
         SELECT p_brand, p_date, 'missing_here', f.recipient, f.consent_type::iys.consent_type, f.recipient_type::iys.recipient_type,
                f.status::iys.consent_status, f.consent_date::timestamp, f.source, f.transaction_id,
                'recorded from the daily file', now()
-          FROM file_movement f, jsonb_array_elements(unknown) u WHERE u->>'transactionId' = f.transaction_id;
+          FROM file_movement f WHERE f.m IN (SELECT jsonb_array_elements(unknown));
         PERFORM iys_internal.record_iys_changes(p_brand, 'FILE', unknown);
     END IF;
 
@@ -246,8 +256,14 @@ BEGIN
                                        local_status, consent_date, source, transaction_id, outbox_id)
     SELECT p_brand, p_date, 'status_differs', f.recipient, f.consent_type::iys.consent_type, f.recipient_type::iys.recipient_type,
            f.status::iys.consent_status, o.status, f.consent_date::timestamp, f.source, f.transaction_id, o.id
-      FROM file_movement f JOIN iys.outbox o ON o.transaction_id = f.transaction_id
-     WHERE o.status::text <> f.status;
+      FROM file_movement f
+      JOIN iys.outbox o ON o.transaction_id = f.transaction_id AND o.brand_code = p_brand AND o.recipient = f.recipient
+                       AND o.consent_type::text = f.consent_type
+     WHERE o.status::text <> f.status
+       -- Another movement under that id (a citizen's in the same second) is not ours differing.
+       AND NOT EXISTS (SELECT 1 FROM file_movement g
+                        WHERE g.transaction_id = o.transaction_id AND g.recipient = o.recipient
+                          AND g.consent_type = o.consent_type::text AND g.status = o.status::text);
     GET DIAGNOSTICS v_differs = ROW_COUNT;
 
     INSERT INTO iys.reconcile_finding (brand_code, report_date, kind, recipient, consent_type, recipient_type,
@@ -259,7 +275,9 @@ BEGIN
        AND b.sent_at >= (p_date::timestamp AT TIME ZONE INTERVAL '+03:00')
        AND b.sent_at < ((p_date::timestamp + interval '23 hours 50 minutes') AT TIME ZONE INTERVAL '+03:00')
        AND o.state = 'accepted' AND o.transaction_id IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM file_movement f WHERE f.transaction_id = o.transaction_id);
+       AND NOT EXISTS (SELECT 1 FROM file_movement f
+                        WHERE f.transaction_id = o.transaction_id AND f.recipient = o.recipient
+                          AND f.consent_type = o.consent_type::text AND f.status = o.status::text);
     GET DIAGNOSTICS v_missing_iys = ROW_COUNT;
 
     UPDATE iys.reconcile_day SET missing_here = v_missing_here, status_differs = v_differs, missing_at_iys = v_missing_iys
@@ -412,7 +430,8 @@ DECLARE
     n bigint;
 BEGIN
     PERFORM 1 FROM iys.pull_cursor pc
-      WHERE pc.brand_code = p_brand AND pc.source = 'IYS' AND pc.last_success_at < now() - interval '7 days'
+      -- IYS serves 7 days of changes, the last hour held back: 167 hours.
+      WHERE pc.brand_code = p_brand AND pc.source = 'IYS' AND pc.last_success_at < now() - interval '167 hours'
         AND (pc.gap_rechecked_at IS NULL OR pc.gap_rechecked_at < pc.last_success_at)
       FOR UPDATE;
     IF NOT FOUND THEN

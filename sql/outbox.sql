@@ -87,7 +87,9 @@ CREATE TABLE iys.consent_ledger (
     source_key       text,
     outbox_id        bigint,
     recorded_by      name NOT NULL DEFAULT session_user,
-    transaction_id   text                       -- IYS's id of a pulled movement (a local one's is on its outbox row)
+    transaction_id   text,                      -- IYS's id of a pulled movement (a local one's is on its outbox row)
+    iys_source       text,                      -- a movement from IYS: its source as IYS spelled it
+    creation_date    timestamp                  -- a movement from IYS: when IYS recorded it (Turkey time)
 );
 COMMENT ON TABLE iys.consent_ledger IS 'append-only history of every consent movement (local or from IYS)';
 CREATE INDEX consent_ledger_key_idx ON iys.consent_ledger (brand_code, recipient, consent_type, recipient_type, id);

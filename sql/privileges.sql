@@ -12,6 +12,7 @@ REVOKE EXECUTE ON FUNCTION iys_internal.claim_batch(text, integer, bigint) FROM 
 REVOKE EXECUTE ON FUNCTION iys_internal.record_pulled(text, text, text, jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys_internal.confirm_local(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys_internal.pull_failed(text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION iys_internal.restart_pull(text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.prune_ledger(interval, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.retry_quarantined(bigint[]) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION iys.lift_token_halt(text) FROM PUBLIC;
@@ -50,6 +51,7 @@ BEGIN
     EXECUTE format('GRANT UPDATE (relid) ON iys.attached_table TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys_internal.claim_batch(text, integer, bigint), iys_internal.record_pulled(text, text, text, jsonb),
                            iys_internal.confirm_local(bigint[]), iys_internal.pull_failed(text, text, text),
+                           iys_internal.restart_pull(text, text, text),
                            iys_internal.refresh_attachment_oids(), iys_internal.record_iys_changes(text, text, jsonb),
                            iys_internal.queue_missing_opt_outs(text, iys.consent_type, iys.recipient_type, text[]),
                            iys_internal.record_status_answers(text, iys.consent_type, iys.recipient_type, text[], text[]),

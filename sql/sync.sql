@@ -183,7 +183,7 @@ SELECT l.id, l.recorded_at, l.origin, l.brand_code, l.recipient, l.recipient_typ
        l.source, l.consent_date, l.source_table::regclass AS source_table, l.source_key, l.recorded_by,
        coalesce(l.transaction_id, o.transaction_id) AS transaction_id,
        CASE WHEN l.origin = 'iys' THEN 'accepted' ELSE o.state END AS outcome,
-       o.error_code, o.error_message, l.outbox_id
+       o.error_code, o.error_message, l.outbox_id, l.iys_source, l.creation_date
   FROM iys.consent_ledger l LEFT JOIN iys.outbox o ON o.id = l.outbox_id;
 
 GRANT SELECT ON iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history, iys.request_quality TO pg_monitor;
@@ -247,14 +247,15 @@ DECLARE
     v_source_raw text;
     v_source     iys.consent_source;
     v_date       timestamp;
+    v_created    timestamp;
     v_txid       text;
 BEGIN
     FOR c IN SELECT * FROM jsonb_array_elements(changes) LOOP
         BEGIN
+            IF jsonb_typeof(c) <> 'object' THEN
+                RAISE EXCEPTION 'the change is not an object';
+            END IF;
             v_txid := c->>'transactionId';
-            -- Already known: pulled before, or our own accepted movement back through the HS pull.
-            CONTINUE WHEN v_txid IS NOT NULL AND (EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.transaction_id = v_txid)
-                                                  OR EXISTS (SELECT 1 FROM iys.outbox o WHERE o.transaction_id = v_txid));
             v_type := (c->>'type')::iys.consent_type;
             v_recipient := CASE WHEN v_type = 'EPOSTA' THEN lower(c->>'recipient') ELSE c->>'recipient' END;
             IF v_recipient IS NULL OR v_recipient = '' THEN
@@ -267,6 +268,22 @@ BEGIN
             v_source := CASE WHEN v_source_raw = ANY (enum_range(NULL::iys.consent_source)::text[])
                              THEN v_source_raw::iys.consent_source END;
             v_date := nullif(c->>'consentDate', '')::timestamp;
+            -- Only to tell movements apart: a form this version cannot read is no reason to hold
+            -- the change back.
+            v_created := CASE WHEN c->>'creationDate' ~ '^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?$'
+                              THEN (c->>'creationDate')::timestamp END;
+            -- Already known: pulled before, or our own accepted movement back through the HS pull.
+            -- IYS gives every movement of one address and type within a second the same
+            -- transactionId: the movement itself is compared, not the id alone (ledger rows from
+            -- before 0.7.0 have no creation date: any of that id, address, type and status).
+            CONTINUE WHEN v_txid IS NOT NULL AND (
+                EXISTS (SELECT 1 FROM iys.consent_ledger l
+                         WHERE l.transaction_id = v_txid AND l.brand_code = p_brand AND l.recipient = v_recipient
+                           AND l.consent_type = v_type AND l.status = v_status
+                           AND (l.creation_date IS NULL OR l.creation_date IS NOT DISTINCT FROM v_created))
+                OR EXISTS (SELECT 1 FROM iys.outbox o
+                            WHERE o.transaction_id = v_txid AND o.brand_code = p_brand AND o.recipient = v_recipient
+                              AND o.consent_type = v_type AND o.status = v_status));
             -- Our own movement whose transaction id we do not know yet (its batch result is not
             -- fetched): the same key, status and date as a local movement of ours.
             CONTINUE WHEN p_source IN ('HS', 'FILE') AND EXISTS (
@@ -282,8 +299,8 @@ BEGIN
         applied := applied + 1;
 
         INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source,
-                                        consent_date, transaction_id)
-        VALUES ('iys', p_brand, v_recipient, v_rtype, v_type, v_status, v_source, v_date, v_txid);
+                                        consent_date, transaction_id, iys_source, creation_date)
+        VALUES ('iys', p_brand, v_recipient, v_rtype, v_type, v_status, v_source, v_date, v_txid, v_source_raw, v_created);
 
         INSERT INTO iys.current_consent AS cc (brand_code, recipient, consent_type, recipient_type, status, source,
                                                consent_date, transaction_id, origin)
@@ -291,7 +308,12 @@ BEGIN
         ON CONFLICT (brand_code, recipient, consent_type, recipient_type) DO UPDATE
            SET status = excluded.status, source = excluded.source, consent_date = excluded.consent_date,
                transaction_id = excluded.transaction_id, origin = 'iys', confirmed_at = now()
-         WHERE cc.consent_date IS NULL OR excluded.consent_date >= cc.consent_date;
+         -- IYS's movements come in the order it made them: a later one stands unless it carries
+         -- an older consent date. Dates compare to the second (IYS's precision; ours may have
+         -- fractions). A movement without a date (TACIR) and an operator's line closure (which
+         -- carries the consent's own, older date) always stand.
+         WHERE cc.consent_date IS NULL OR excluded.consent_date IS NULL OR v_source_raw = 'IYS_AHS_HAT_KAPATMA'
+            OR date_trunc('second', excluded.consent_date) >= date_trunc('second', cc.consent_date);
 
         INSERT INTO iys.inbox (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, transaction_id)
         VALUES ('iys', p_brand, v_recipient, v_rtype, v_type, v_status, v_source_raw, v_date, v_txid);
@@ -323,6 +345,17 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO iys.pull_cursor AS pc (brand_code, source, last_attempt_at, last_error)
     VALUES (p_brand, p_source, now(), message)
     ON CONFLICT (brand_code, source) DO UPDATE SET last_attempt_at = now(), last_error = excluded.last_error
+$$;
+
+-- IYS refused the cursor (expired, or a form it no longer reads): the pull starts again from
+-- the oldest change IYS still serves. Changes seen again are recognised movement by movement
+-- (record_iys_changes); a gap beyond IYS's window is bridged by recover_pull_gap's status
+-- queries, which run before every pull.
+CREATE FUNCTION iys_internal.restart_pull(p_brand text, p_source text, reason text) RETURNS void
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    UPDATE iys.pull_cursor SET after = NULL, last_attempt_at = now(),
+           last_error = 'IYS refused the cursor (' || reason || '); pulling again from the oldest change it serves'
+     WHERE brand_code = p_brand AND source = p_source
 $$;
 
 -- The enqueue trigger writes iys.outbox and iys.consent_ledger on behalf of application roles that

@@ -29,6 +29,8 @@ pub static MAX_REQUESTS_PER_SECOND: GucSetting<i32> = GucSetting::<i32>::new(10)
 static PULL_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(60_000);
 /// Lets DROP EXTENSION pg_iys discard changes IYS has not answered (`sql_api::drop_guard`).
 pub static DROP_WITH_PENDING_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Announce each applied change from IYS on channel iys_consent_changes.
+pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Set by iys.prune_ledger() for its own DELETE (the ledger is append-only otherwise).
 pub static PRUNING_LEDGER: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// IYS answers a batch's result only this long after the submit (its document: 300 s; earlier
@@ -265,6 +267,14 @@ pub fn register(preloading: bool) {
         2_000_000_000,
         GucContext::Sighup,
         GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_bool_guc(
+        c"iys.notify",
+        c"Whether the worker announces each applied change from IYS with NOTIFY iys_consent_changes.",
+        c"The payload (JSON) names the brand, recipient, type, status and source. LISTEN needs no privilege: turn it off where roles that must not see recipients can connect.",
+        &NOTIFY,
+        GucContext::Sighup,
+        GucFlags::default(),
     );
     GucRegistry::define_bool_guc(
         c"iys.drop_with_pending_changes",

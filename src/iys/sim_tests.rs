@@ -115,7 +115,7 @@ fn changes_pull_pages_with_cursor_and_ends_with_none() {
     let cursor = first.after.clone().expect("cursor");
     let second = client.changes(&token, &endpoint(), PullSource::Iys, Some(&cursor), 2).unwrap().expect("a page");
     assert_eq!(second.list.len(), 1);
-    let mut seen: Vec<String> = first.list.iter().chain(&second.list).map(|c| c.recipient.clone()).collect();
+    let mut seen: Vec<String> = first.list.iter().chain(&second.list).map(|c| crate::iys::ChangeItem::read(c).unwrap().recipient).collect();
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 3, "no change twice, none missed");

@@ -90,15 +90,23 @@ impl PullSource {
     }
 }
 
-/// 200 answer of `GET .../consents/changes` (schema `AgreementPull`).
+/// 200 answer of `GET .../consents/changes` (schema `AgreementPull`). The items stay as IYS
+/// sent them (every field, even ones this version does not know): one item this version cannot
+/// read must not fail the page, so each is read on its own when recorded (`ChangeItem::read`,
+/// and iys_internal.record_iys_changes, which quarantines what it cannot read).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChangesPage {
     #[serde(default)]
     pub after: Option<String>,
-    #[serde(default)]
-    pub list: Vec<ChangeItem>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub list: Vec<serde_json::Value>,
 }
 
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<serde_json::Value>, D::Error> {
+    Ok(Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One movement of a changes page, read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeItem {
@@ -116,6 +124,13 @@ pub struct ChangeItem {
     pub creation_date: Option<String>,
     #[serde(default)]
     pub transaction_id: Option<String>,
+}
+
+impl ChangeItem {
+    /// The item of a page read as a movement; an error for one this version cannot read.
+    pub fn read(item: &serde_json::Value) -> Result<ChangeItem, serde_json::Error> {
+        ChangeItem::deserialize(item)
+    }
 }
 
 /// 200 answer of `POST .../consents/{recipientType}/status/{type}`: the addresses asked for
@@ -585,6 +600,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(page.after.as_deref(), Some("abc"));
-        assert_eq!(page.list[0].source.as_deref(), Some("IYS_WEB"));
+        assert_eq!(ChangeItem::read(&page.list[0]).unwrap().source.as_deref(), Some("IYS_WEB"));
+    }
+
+    #[test]
+    fn an_unreadable_item_does_not_fail_its_page() {
+        let page: ChangesPage = serde_json::from_str(
+            r#"{"after":"abc","list":[{"recipient":null,"type":"MESAJ","status":7,"citizenName":"x"},{"recipient":"+905320000001","type":"MESAJ","status":"RET","source":"IYS_3338"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.list.len(), 2);
+        assert!(ChangeItem::read(&page.list[0]).is_err());
+        assert_eq!(page.list[0]["citizenName"], "x", "kept as IYS sent it");
+        assert_eq!(ChangeItem::read(&page.list[1]).unwrap().source.as_deref(), Some("IYS_3338"));
+        let empty: ChangesPage = serde_json::from_str(r#"{"after":null,"list":null}"#).unwrap();
+        assert!(empty.list.is_empty());
     }
 }

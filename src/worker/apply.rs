@@ -186,12 +186,32 @@ fn apply_isolated(id: i64) -> Result<(), Error> {
     })
 }
 
-/// Applied items leave the inbox: the ledger keeps the history.
+/// The channel every change from IYS is announced on once it is applied (`LISTEN iys_consent_changes`).
+pub const NOTIFY_CHANNEL: &str = "iys_consent_changes";
+
+/// Applied items leave the inbox: the ledger keeps the history. Each change from IYS (pulled,
+/// or from a daily file or a settled drift) is announced on NOTIFY_CHANNEL, delivered when this
+/// transaction commits, once per change (the inbox id keeps equal payloads apart).
 fn forget(ids: &[i64]) -> Result<(), Error> {
     if ids.is_empty() {
         return Ok(());
     }
-    Spi::run_with_args("DELETE FROM iys.inbox WHERE id = ANY ($1)", &[ids.to_vec().into()]).map_err(spi)
+    if !crate::settings::NOTIFY.get() {
+        return Spi::run_with_args("DELETE FROM iys.inbox WHERE id = ANY ($1)", &[ids.to_vec().into()]).map_err(spi);
+    }
+    Spi::run_with_args(
+        &format!(
+            "WITH gone AS (DELETE FROM iys.inbox WHERE id = ANY ($1)
+                           RETURNING id, origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date)
+             SELECT pg_catalog.count(pg_catalog.pg_notify('{NOTIFY_CHANNEL}', pg_catalog.json_build_object(
+                        'id', id, 'brand', brand_code, 'recipient', recipient, 'recipient_type', recipient_type,
+                        'type', consent_type, 'status', status, 'source', source,
+                        'consent_date', pg_catalog.to_char(consent_date, 'YYYY-MM-DD HH24:MI:SS'))::pg_catalog.text))
+               FROM (SELECT * FROM gone WHERE origin = 'iys' ORDER BY id) announced"
+        ),
+        &[ids.to_vec().into()],
+    )
+    .map_err(spi)
 }
 
 /// Pending items in order (or the one item `id`), locked for this transaction.
@@ -334,12 +354,18 @@ enum Verdict {
 }
 
 fn verdict(item: &Item, row_date: Option<&str>, row_status: Option<&str>) -> Verdict {
+    let same_status = row_status.map(|s| s.trim().to_uppercase()).as_deref() == Some(item.status.as_str());
+    // The line is gone: whatever the row's date (the closure carries the consent's own, which
+    // a later local change may have moved on) and the tie policy, the row is RET.
+    if item.status == "RET" && item.source.as_deref() == Some(LINE_CLOSURE) {
+        return if same_status { Verdict::Keep } else { Verdict::Update };
+    }
     match (item.consent_date.as_deref(), row_date) {
         (Some(ours), Some(theirs)) if ours < theirs => Verdict::Keep,
         (Some(ours), Some(theirs)) if ours == theirs => {
-            if row_status.map(|s| s.trim().to_uppercase()).as_deref() == Some(item.status.as_str()) {
+            if same_status {
                 Verdict::Keep
-            } else if item.status == "RET" && (item.ret_wins || item.source.as_deref() == Some(LINE_CLOSURE)) {
+            } else if item.status == "RET" && item.ret_wins {
                 Verdict::Update
             } else {
                 Verdict::Conflict
@@ -366,7 +392,15 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
         let source_set = if channel.source.is_empty() {
             String::new()
         } else {
-            format!(", {} = $3::{}", ident(&channel.source), table.column_type(&channel.source)?)
+            match table.column_type(&channel.source)? {
+                // A source newer than the enum (IYS_3338, ...) cannot be stored there: NULL,
+                // the status and date still change (the ledger keeps IYS's spelling).
+                "iys.consent_source" => format!(
+                    ", {} = CASE WHEN $3 OPERATOR(pg_catalog.=) ANY (pg_catalog.enum_range(NULL::iys.consent_source)::pg_catalog.text[]) THEN $3::iys.consent_source END",
+                    ident(&channel.source)
+                ),
+                other => format!(", {} = $3::{other}", ident(&channel.source)),
+            }
         };
         let with_tz = date_type == "timestamp with time zone";
         // The iys.phone / iys.email columns compare with their own operator (and index).
@@ -487,5 +521,10 @@ mod tests {
         // A line closed by the operator: the RET has the ONAY's own date and still wins.
         let closure = Item { source: Some(LINE_CLOSURE.into()), ..item("RET", Some(d), false) };
         assert!(matches!(verdict(&closure, Some(d), Some("ONAY")), Verdict::Update));
+        // ... also when the row's date is later than the consent's own (a local change since).
+        assert!(matches!(verdict(&closure, Some("2026-11-30 10:00:01"), Some("ONAY")), Verdict::Update));
+        assert!(matches!(verdict(&closure, Some("2026-11-30 10:00:01"), Some("ret")), Verdict::Keep));
+        let dateless = Item { consent_date: None, ..closure };
+        assert!(matches!(verdict(&dateless, Some(d), Some("ONAY")), Verdict::Update));
     }
 }

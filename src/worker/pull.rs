@@ -30,7 +30,7 @@ impl Sender {
             // asking IYS about every known key (known_state.rs answers them).
             match tx::run("checking for a pull gap", || store::recover_pull_gap(&target.brand_code)) {
                 Ok(0) => {}
-                Ok(n) => log!("pg_iys worker: brand {}: the last pull is more than 7 days old; {n} known key(s) queued for IYS's status queries", target.brand_code),
+                Ok(n) => log!("pg_iys worker: brand {}: the last pull is older than the 167 hours IYS serves; {n} known key(s) queued for IYS's status queries", target.brand_code),
                 Err(e) => round.last_error = Some(format!("brand {}: {e}", target.brand_code)),
             }
             for source in [PullSource::Iys, PullSource::Hs] {
@@ -57,6 +57,16 @@ impl Sender {
             self.count(&target.iys_code, &page);
             let page = match page {
                 Ok(page) => page,
+                Err(failure) if after.is_some() && refuses_the_cursor(&failure) => {
+                    log!(
+                        "pg_iys worker: brand {} pull {}: IYS refused the cursor ({}); pulling again from the oldest change it serves",
+                        target.brand_code,
+                        source.as_str(),
+                        failure.message
+                    );
+                    tx::run("restarting the pull", || store::restart_pull(&target.brand_code, source.as_str(), &failure.message))?;
+                    continue;
+                }
                 Err(failure) => {
                     if failure.kind == crate::iys::FailureKind::Unauthorized {
                         let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
@@ -83,4 +93,13 @@ impl Sender {
         }
         Ok(())
     }
+}
+
+/// An answer that refuses the `after` cursor itself: IYS's document names no code for a cursor
+/// past its 7 days (H098 "izin değişim sorgulama isteği geçerli olmalıdır" is the plausible one),
+/// so any 400/404/422 to a request with a cursor counts, except the two codes that blame the
+/// other parameters (H506 source, H507 limit). Without a cursor the same answer is an ordinary
+/// failure.
+fn refuses_the_cursor(failure: &crate::iys::CallFailure) -> bool {
+    matches!(failure.status, Some(400 | 404 | 422)) && !failure.errors.iter().any(|e| e.code == "H506" || e.code == "H507")
 }

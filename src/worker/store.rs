@@ -447,6 +447,11 @@ pub fn recover_pull_gap(brand_code: &str) -> Result<i64, Error> {
     Spi::get_one_with_args::<i64>("SELECT iys_internal.recover_pull_gap($1)", &[brand_code.into()]).map(Option::unwrap_or_default).map_err(spi)
 }
 
+/// IYS refused the cursor: the next page is asked for without one.
+pub fn restart_pull(brand_code: &str, source: &str, reason: &str) -> Result<(), Error> {
+    Spi::run_with_args("SELECT iys_internal.restart_pull($1, $2, $3)", &[brand_code.into(), source.into(), reason.into()]).map_err(spi)
+}
+
 pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Error> {
     Spi::get_one_with_args::<String>(
         // A scalar subquery: one row even before the first pull.

@@ -301,8 +301,16 @@ pub fn changes(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
     match result {
         // H098 is a 400 in the code table, but this operation documents 422 for bad parameters.
         Err(()) => Response::json(422, &errors::envelope(&[ApiError::at("H098", "after").with_value(&Value::from(after.unwrap_or_default()))])),
-        Ok((list, _)) if list.is_empty() => Response::empty(204),
-        Ok((list, next)) => Response::json(200, &json!({ "after": next, "list": list })),
+        Ok((mut list, next)) => {
+            if citizen {
+                list.append(&mut lock(&st.faults).unreadable_changes);
+            }
+            if list.is_empty() {
+                Response::empty(204)
+            } else {
+                Response::json(200, &json!({ "after": next, "list": list }))
+            }
+        }
     }
 }
 

@@ -128,6 +128,9 @@ pub struct Faults {
     pub account_refusal: Option<AccountRefusal>,
     /// Body of the token endpoint's 429 H084.
     pub token_limit_shape: TokenLimitShape,
+    /// Items added, as given, to the next `/consents/changes?source=IYS` page (then gone): what a
+    /// newer IYS or a broken one could send (a null recipient, a numeric status, unknown fields).
+    pub unreadable_changes: Vec<Value>,
 }
 
 /// One-shot actions a fault request may carry besides the standing faults.
@@ -162,6 +165,7 @@ impl Faults {
                 "latency_ms" => next.latency_ms = count(v, k)?,
                 "account_refusal" => next.account_refusal = AccountRefusal::from_json(v)?,
                 "token_limit_shape" => next.token_limit_shape = parse_shape(v)?,
+                "unreadable_changes" => next.unreadable_changes = v.as_array().cloned().ok_or("unreadable_changes must be a list")?,
                 "revoke_tokens" => actions.revoke_tokens = v.as_bool().ok_or("revoke_tokens must be a boolean")?,
                 "token_limit_hit" => actions.token_limit_hit = v.as_bool().ok_or("token_limit_hit must be a boolean")?,
                 other => return Err(format!("unknown fault {other:?}")),
@@ -180,6 +184,7 @@ impl Faults {
             "lost_reply_rate": self.lost_reply_rate,
             "account_refusal": self.account_refusal.as_ref().map(AccountRefusal::to_json),
             "token_limit_shape": self.token_limit_shape.as_str(),
+            "unreadable_changes": self.unreadable_changes.len(),
         })
     }
 
