@@ -232,9 +232,21 @@ BEGIN
 
     -- Movements are told apart by their transactionId with their address, type and status (IYS
     -- gives all movements of one address and type within a second the same id) and, where both
-    -- sides have it, the moment IYS recorded them.
+    -- sides have it, the moment IYS recorded them. One of ours that the file shows under its id
+    -- with another status only is a status difference (not a movement missed, nor one missing).
+    CREATE TEMP TABLE differing ON COMMIT DROP AS
+    SELECT f.m, o.id AS outbox_id, o.status AS our_status
+      FROM file_movement f
+      JOIN iys.outbox o ON o.transaction_id = f.transaction_id AND o.brand_code = p_brand AND o.recipient = f.recipient
+                       AND o.consent_type::text = f.consent_type
+     WHERE o.status::text <> f.status
+       AND NOT EXISTS (SELECT 1 FROM file_movement g
+                        WHERE g.transaction_id = o.transaction_id AND g.recipient = o.recipient
+                          AND g.consent_type = o.consent_type::text AND g.status = o.status::text);
+
     SELECT jsonb_agg(f.m ORDER BY f.m->>'creationDate') INTO unknown FROM file_movement f
-     WHERE NOT EXISTS (SELECT 1 FROM iys.consent_ledger l
+     WHERE NOT EXISTS (SELECT 1 FROM differing d WHERE d.m = f.m)
+       AND NOT EXISTS (SELECT 1 FROM iys.consent_ledger l
                         WHERE l.transaction_id = f.transaction_id AND l.brand_code = p_brand AND l.recipient = f.recipient
                           AND l.consent_type::text = f.consent_type AND l.status::text = f.status
                           AND (l.creation_date IS NULL OR f.creation_date IS NULL OR l.creation_date = f.creation_date))
@@ -255,15 +267,8 @@ BEGIN
     INSERT INTO iys.reconcile_finding (brand_code, report_date, kind, recipient, consent_type, recipient_type, iys_status,
                                        local_status, consent_date, source, transaction_id, outbox_id)
     SELECT p_brand, p_date, 'status_differs', f.recipient, f.consent_type::iys.consent_type, f.recipient_type::iys.recipient_type,
-           f.status::iys.consent_status, o.status, f.consent_date::timestamp, f.source, f.transaction_id, o.id
-      FROM file_movement f
-      JOIN iys.outbox o ON o.transaction_id = f.transaction_id AND o.brand_code = p_brand AND o.recipient = f.recipient
-                       AND o.consent_type::text = f.consent_type
-     WHERE o.status::text <> f.status
-       -- Another movement under that id (a citizen's in the same second) is not ours differing.
-       AND NOT EXISTS (SELECT 1 FROM file_movement g
-                        WHERE g.transaction_id = o.transaction_id AND g.recipient = o.recipient
-                          AND g.consent_type = o.consent_type::text AND g.status = o.status::text);
+           f.status::iys.consent_status, d.our_status, f.consent_date::timestamp, f.source, f.transaction_id, d.outbox_id
+      FROM file_movement f JOIN differing d ON d.m = f.m;
     GET DIAGNOSTICS v_differs = ROW_COUNT;
 
     INSERT INTO iys.reconcile_finding (brand_code, report_date, kind, recipient, consent_type, recipient_type,
@@ -275,9 +280,10 @@ BEGIN
        AND b.sent_at >= (p_date::timestamp AT TIME ZONE INTERVAL '+03:00')
        AND b.sent_at < ((p_date::timestamp + interval '23 hours 50 minutes') AT TIME ZONE INTERVAL '+03:00')
        AND o.state = 'accepted' AND o.transaction_id IS NOT NULL
+       -- Under its id in the file with another status only: reported as status_differs above.
        AND NOT EXISTS (SELECT 1 FROM file_movement f
                         WHERE f.transaction_id = o.transaction_id AND f.recipient = o.recipient
-                          AND f.consent_type = o.consent_type::text AND f.status = o.status::text);
+                          AND f.consent_type = o.consent_type::text);
     GET DIAGNOSTICS v_missing_iys = ROW_COUNT;
 
     UPDATE iys.reconcile_day SET missing_here = v_missing_here, status_differs = v_differs, missing_at_iys = v_missing_iys

@@ -49,6 +49,7 @@ BEGIN
     EXECUTE format('GRANT UPDATE (paused_code, paused_reason, paused_at, probe_at, probes) ON iys.account, iys.brand TO %s', worker);
     EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
     EXECUTE format('GRANT UPDATE (relid) ON iys.attached_table TO %s', worker);
+    EXECUTE format('GRANT SELECT, UPDATE ON iys.push_connection TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys_internal.claim_batch(text, integer, bigint), iys_internal.record_pulled(text, text, text, jsonb),
                            iys_internal.confirm_local(bigint[]), iys_internal.pull_failed(text, text, text),
                            iys_internal.restart_pull(text, text, text),

@@ -250,6 +250,9 @@ DECLARE
     v_created    timestamp;
     v_txid       text;
 BEGIN
+    -- One brand's movements are recorded by one transaction at a time (the worker's pull and the
+    -- push receiver's calls): a movement arriving both ways is found by the second.
+    PERFORM pg_advisory_xact_lock(hashtext('pg_iys record_iys_changes'), hashtext(p_brand));
     FOR c IN SELECT * FROM jsonb_array_elements(changes) LOOP
         BEGIN
             IF jsonb_typeof(c) <> 'object' THEN

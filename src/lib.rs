@@ -49,6 +49,7 @@ mod worker;
     requires = ["sync"]
 );
 ::pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["known_state"]);
+::pgrx::extension_sql_file!("../sql/push.sql", name = "push", requires = ["backup", sql_api::push::receive_push]);
 ::pgrx::extension_sql_file!(
     "../sql/privileges.sql",
     name = "privileges",
@@ -56,6 +57,7 @@ mod worker;
         "sync",
         "known_state",
         "backup",
+        "push",
         sql_api::adopt::adopt,
         sql_api::attach::attach_table,
         sql_api::attach::detach_table,
@@ -77,6 +79,7 @@ mod worker;
         "sync",
         "known_state",
         "backup",
+        "push",
         sql_api::types::consent_type,
         sql_api::types::consent_status,
         sql_api::types::recipient_type,

@@ -4,7 +4,7 @@
 use super::outcome::{Call, CallFailure, ACCOUNT_CODES};
 use super::wire::{
     parse_consent_detail, parse_error_envelope, parse_movement_file, ApprovedRecipients, BatchAccepted, ChangesPage,
-    ConsentDetail, ConsentRecord, EnvelopeError, FileMovement, ItemResult, PullSource, TokenGrant,
+    ConsentDetail, ConsentRecord, EnvelopeError, FileMovement, ItemResult, PullSource, PushConnection, PushStatus, TokenGrant,
 };
 use std::time::Duration;
 
@@ -155,6 +155,35 @@ impl Client {
     pub fn batch_result(&self, token: &str, to: &Endpoint, request_id: &str) -> Result<Vec<ItemResult>, CallFailure> {
         self.usable()?;
         let url = format!("{}{}/consents/request/{}", self.base_url, to.prefix(true), urlencode(request_id));
+        let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}"));
+        let text = Self::send(request.call(), Call::Other)?;
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        parse_json(&text)
+    }
+
+    /// Asks IYS to push the brand's IYS_* movements of `consent_type` to `url` with basic
+    /// authentication (`username`, `password`). IYS checks the address before it answers.
+    pub fn push_register(&self, token: &str, to: &Endpoint, connection: &PushConnection) -> Result<(), CallFailure> {
+        self.usable()?;
+        let url = format!("{}{}/push/registration", self.base_url, to.prefix(false));
+        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
+        Self::send(request.send_json(serde_json::json!({ "connection": [connection] })), Call::Other).map(|_| ())
+    }
+
+    /// Asks IYS to stop pushing to one connection.
+    pub fn push_unregister(&self, token: &str, to: &Endpoint, connection: &PushConnection) -> Result<(), CallFailure> {
+        self.usable()?;
+        let url = format!("{}{}/push/unregistration", self.base_url, to.prefix(false));
+        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
+        Self::send(request.send_json(connection), Call::Other).map(|_| ())
+    }
+
+    /// The brand's push connections as IYS lists them.
+    pub fn push_connections(&self, token: &str, from: &Endpoint) -> Result<Vec<PushStatus>, CallFailure> {
+        self.usable()?;
+        let url = format!("{}{}/push/registration", self.base_url, from.prefix(false));
         let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}"));
         let text = Self::send(request.call(), Call::Other)?;
         if text.trim().is_empty() {

@@ -15,6 +15,6 @@ pub use outcome::{CallFailure, FailureKind};
 // queries and the daily file (ConsentDetail, FileMovement) serve reconciliation with IYS.
 #[allow(unused_imports)]
 pub use wire::{
-    BatchAccepted, ChangeItem, ChangesPage, ConsentDetail, ConsentRecord, FileMovement, ItemError,
+    BatchAccepted, ChangeItem, ChangesPage, PushConnection, PushStatus, ConsentDetail, ConsentRecord, FileMovement, ItemError,
     ItemResult, ItemStatus, PullSource, TokenGrant,
 };

@@ -8,6 +8,7 @@ mod drop_guard;
 pub mod error;
 pub mod normalize;
 pub mod privilege;
+pub mod push;
 pub mod time;
 pub mod types;
 pub mod validate;

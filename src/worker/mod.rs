@@ -11,6 +11,7 @@ mod flush;
 mod known_state;
 mod password;
 mod pull;
+mod push;
 mod store;
 mod tx;
 pub mod wake;
@@ -162,6 +163,11 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
         }
         if !stop_requested() {
             if let Err(e) = sender.pull(&mut round) {
+                round.last_error = Some(e.to_string());
+            }
+        }
+        if !stop_requested() {
+            if let Err(e) = sender.push_connections(&mut round) {
                 round.last_error = Some(e.to_string());
             }
         }

@@ -447,6 +447,105 @@ pub fn recover_pull_gap(brand_code: &str) -> Result<i64, Error> {
     Spi::get_one_with_args::<i64>("SELECT iys_internal.recover_pull_gap($1)", &[brand_code.into()]).map(Option::unwrap_or_default).map_err(spi)
 }
 
+/// A push connection asked for and not yet done (iys.push_connection).
+pub struct PushAsk {
+    pub brand_code: String,
+    pub consent_type: String,
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    /// Register (true) or unregister (false).
+    pub wanted: bool,
+}
+
+pub enum PushOutcome {
+    Done,
+    /// IYS refused it, with its reason.
+    Refused(String),
+    /// Not answered (IYS busy or unreachable): asked again next round.
+    Again(String),
+}
+
+pub fn pending_push_connections() -> Result<Vec<PushAsk>, Error> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT brand_code, consent_type::text, url, username, password, wanted FROM iys.push_connection
+                  WHERE state = 'pending' ORDER BY requested_at LIMIT 10",
+                None,
+                &[],
+            )?
+            .map(|row| {
+                Ok(PushAsk {
+                    brand_code: row.get(1)?.unwrap_or_default(),
+                    consent_type: row.get(2)?.unwrap_or_default(),
+                    url: row.get(3)?.unwrap_or_default(),
+                    username: row.get(4)?.unwrap_or_default(),
+                    password: row.get(5)?.unwrap_or_default(),
+                    wanted: row.get(6)?.unwrap_or(true),
+                })
+            })
+            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+    })
+    .map_err(spi)
+}
+
+/// The brand's account, whether or not it pulls or is paused (a registration is an operator's
+/// request).
+pub fn brand_target(brand_code: &str) -> Result<Option<Target>, Error> {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                &format!("SELECT {TARGET_COLUMNS} FROM iys.brand b JOIN iys.account a USING (iys_code) WHERE b.brand_code = $1"),
+                None,
+                &[brand_code.into()],
+            )
+            .map_err(spi)?;
+        rows.map(|row| target_at(&row, 1)).next().transpose().map_err(spi)
+    })
+}
+
+pub fn record_push_outcome(ask: &PushAsk, outcome: &PushOutcome) -> Result<(), Error> {
+    let (state, error): (Option<&str>, Option<&str>) = match outcome {
+        PushOutcome::Done => (Some(if ask.wanted { "registered" } else { "removed" }), None),
+        PushOutcome::Refused(why) => (Some("refused"), Some(why)),
+        PushOutcome::Again(why) => (None, Some(why)),
+    };
+    Spi::run_with_args(
+        "UPDATE iys.push_connection
+            SET state = coalesce($5, state), last_error = $6, done_at = CASE WHEN $5 IS NULL THEN done_at ELSE now() END
+          WHERE brand_code = $1 AND consent_type = $2::iys.consent_type AND url = $3 AND wanted = $4 AND state = 'pending'",
+        &[
+            ask.brand_code.as_str().into(),
+            ask.consent_type.as_str().into(),
+            ask.url.as_str().into(),
+            ask.wanted.into(),
+            state.into(),
+            error.into(),
+        ],
+    )
+    .map_err(spi)
+}
+
+/// IYS's list of the brand's connections: its status words and times on our rows.
+pub fn record_push_list(brand_code: &str, listed: &[crate::iys::PushStatus]) -> Result<(), Error> {
+    for item in listed {
+        Spi::run_with_args(
+            "UPDATE iys.push_connection SET iys_status = $4, iys_time = $5
+              WHERE brand_code = $1 AND consent_type::text = $2 AND url = $3",
+            &[
+                brand_code.into(),
+                item.consent_type.clone().into(),
+                item.url.clone().into(),
+                item.status.clone().into(),
+                item.register_time.clone().into(),
+            ],
+        )
+        .map_err(spi)?;
+    }
+    Ok(())
+}
+
 /// IYS refused the cursor: the next page is asked for without one.
 pub fn restart_pull(brand_code: &str, source: &str, reason: &str) -> Result<(), Error> {
     Spi::run_with_args("SELECT iys_internal.restart_pull($1, $2, $3)", &[brand_code.into(), source.into(), reason.into()]).map_err(spi)
