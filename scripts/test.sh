@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: pure-Rust unit tests and #[pg_test]s (cargo pgrx test), the IYS simulator's
-# tests, then the black-box e2e tests and pg_regress golden files against real clusters.
+# and the push receiver's tests, then the black-box e2e tests and pg_regress golden files against real clusters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -21,6 +21,10 @@ cargo pgrx test "pg$PG_MAJOR" --runas postgres --pgdata "$PGRX_TEST_DATA" 2>&1 |
 
 echo "== IYS simulator tests"
 cargo test -p iys-sim 2>&1 | tee -a "$RESULTS"
+
+echo "== push receiver tests (and its binary, which the e2e tests run)"
+cargo test -p iys-push-receiver 2>&1 | tee -a "$RESULTS"
+cargo build -p iys-push-receiver
 
 echo "== install the extension into PostgreSQL $PG_MAJOR"
 cargo pgrx install --pg-config "$PG_CONFIG" >/dev/null

@@ -130,7 +130,8 @@ BEGIN
         INSERT INTO iys.current_consent AS c (brand_code, recipient, consent_type, recipient_type, status, source,
                                               consent_date, transaction_id, origin)
         VALUES (p_brand, p_recipient, p_type, p_rtype, v_status,
-                CASE WHEN v_source = ANY (enum_range(NULL::iys.consent_source)::text[]) THEN v_source::iys.consent_source END,
+                -- Looked up, not cast: a cast in a CASE branch not taken may still be folded early.
+                (SELECT s FROM unnest(enum_range(NULL::iys.consent_source)) s WHERE s::text = v_source),
                 v_date, nullif(detail->>'transactionId', ''), 'import')
         ON CONFLICT (brand_code, recipient, consent_type, recipient_type) DO UPDATE
            SET status = excluded.status, source = excluded.source, consent_date = excluded.consent_date,

@@ -58,8 +58,8 @@ BEGIN
             v_status := (c->>'status')::iys.consent_status;
             v_source_raw := nullif(c->>'source', '');
             -- A source newer than our list is kept as IYS spelled it, not refused.
-            v_source := CASE WHEN v_source_raw = ANY (enum_range(NULL::iys.consent_source)::text[])
-                             THEN v_source_raw::iys.consent_source END;
+            -- Looked up, not cast: a cast in a CASE branch not taken may still be folded early.
+            v_source := (SELECT s FROM unnest(enum_range(NULL::iys.consent_source)) s WHERE s::text = v_source_raw);
             v_date := nullif(c->>'consentDate', '')::timestamp;
             -- Only to tell movements apart: a form this version cannot read is no reason to hold
             -- the change back.
@@ -215,6 +215,30 @@ BEGIN
     n := iys.recheck_known_keys(p_brand, 'pull_gap');
     UPDATE iys.pull_cursor SET gap_rechecked_at = now(), gap_keys = n WHERE brand_code = p_brand AND source = 'IYS';
     RETURN n;
+END $$;
+
+CREATE OR REPLACE FUNCTION iys_internal.record_status_detail(p_brand text, p_type iys.consent_type, p_rtype iys.recipient_type, p_recipient text, detail jsonb)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_status  iys.consent_status := (detail->>'status')::iys.consent_status;
+    v_date    timestamp := nullif(detail->>'consentDate', '')::timestamp;
+    v_source  text := nullif(detail->>'source', '');
+BEGIN
+    UPDATE iys.status_check s
+       SET state = 'done', checked_at = now(), iys_known = v_status IS NOT NULL, iys_status = v_status,
+           iys_onay = coalesce(v_status = 'ONAY', false), iys_consent_date = v_date, iys_source = v_source
+     WHERE s.brand_code = p_brand AND s.consent_type = p_type AND s.recipient_type = p_rtype AND s.recipient = p_recipient;
+    IF v_status IS NOT NULL THEN
+        INSERT INTO iys.current_consent AS c (brand_code, recipient, consent_type, recipient_type, status, source,
+                                              consent_date, transaction_id, origin)
+        VALUES (p_brand, p_recipient, p_type, p_rtype, v_status,
+                -- Looked up, not cast: a cast in a CASE branch not taken may still be folded early.
+                (SELECT s FROM unnest(enum_range(NULL::iys.consent_source)) s WHERE s::text = v_source),
+                v_date, nullif(detail->>'transactionId', ''), 'import')
+        ON CONFLICT (brand_code, recipient, consent_type, recipient_type) DO UPDATE
+           SET status = excluded.status, source = excluded.source, consent_date = excluded.consent_date,
+               transaction_id = excluded.transaction_id, origin = 'import', confirmed_at = now();
+    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION iys.grant_worker_rights(worker regrole) RETURNS void

@@ -268,8 +268,8 @@ BEGIN
             v_status := (c->>'status')::iys.consent_status;
             v_source_raw := nullif(c->>'source', '');
             -- A source newer than our list is kept as IYS spelled it, not refused.
-            v_source := CASE WHEN v_source_raw = ANY (enum_range(NULL::iys.consent_source)::text[])
-                             THEN v_source_raw::iys.consent_source END;
+            -- Looked up, not cast: a cast in a CASE branch not taken may still be folded early.
+            v_source := (SELECT s FROM unnest(enum_range(NULL::iys.consent_source)) s WHERE s::text = v_source_raw);
             v_date := nullif(c->>'consentDate', '')::timestamp;
             -- Only to tell movements apart: a form this version cannot read is no reason to hold
             -- the change back.

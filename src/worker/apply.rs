@@ -394,9 +394,12 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
         } else {
             match table.column_type(&channel.source)? {
                 // A source newer than the enum (IYS_3338, ...) cannot be stored there: NULL,
-                // the status and date still change (the ledger keeps IYS's spelling).
+                // the status and date still change (the ledger keeps IYS's spelling). Looked up,
+                // not cast: the planner folds a cast of a known parameter even in a CASE branch
+                // that is never taken.
                 "iys.consent_source" => format!(
-                    ", {} = CASE WHEN $3 OPERATOR(pg_catalog.=) ANY (pg_catalog.enum_range(NULL::iys.consent_source)::pg_catalog.text[]) THEN $3::iys.consent_source END",
+                    ", {} = (SELECT s FROM pg_catalog.unnest(pg_catalog.enum_range(NULL::iys.consent_source)) s
+                              WHERE s::pg_catalog.text OPERATOR(pg_catalog.=) $3)",
                     ident(&channel.source)
                 ),
                 other => format!(", {} = $3::{other}", ident(&channel.source)),
@@ -465,7 +468,7 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
                 "INSERT INTO iys.conflict (brand_code, recipient, consent_type, recipient_type, local_status, iys_status,
                                            consent_date, iys_source, transaction_id, source_table, source_key)
                  VALUES ($1, $2, $3::iys.consent_type, $4::iys.recipient_type, $5, $6::iys.consent_status, $7::timestamp,
-                         CASE WHEN $8 = ANY (enum_range(NULL::iys.consent_source)::text[]) THEN $8::iys.consent_source END,
+                         (SELECT s FROM unnest(enum_range(NULL::iys.consent_source)) s WHERE s::text = $8),
                          $9, $10, $11)",
                 &[
                     item.brand_code.as_str().into(),

@@ -550,3 +550,78 @@ impl Rng {
         (0..n).map(|_| chars[self.below(chars.len())]).collect()
     }
 }
+
+/// The test TLS material: a throw-away CA and a certificate for localhost/127.0.0.1 it signed.
+pub fn test_tls_file(name: &str) -> PathBuf {
+    repo_root().join("src/iys/testdata").join(name)
+}
+
+/// iys-push-receiver as a process (scripts/test.sh builds it), listening with the test
+/// certificate on `port`, recording as `role` into `cluster`'s database `postgres`, with basic
+/// authentication `user:password`. Killed when dropped.
+pub struct Receiver {
+    child: std::process::Child,
+    pub port: u16,
+    credentials: PathBuf,
+}
+
+pub const RECEIVER_USER: &str = "iys";
+pub const RECEIVER_PASSWORD: &str = "push-s3cret";
+
+impl Receiver {
+    pub fn binary() -> PathBuf {
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+        let binary = target.join("debug/iys-push-receiver");
+        assert!(binary.exists(), "{} is missing: cargo build -p iys-push-receiver (scripts/test.sh does)", binary.display());
+        binary
+    }
+
+    pub fn start(cluster: &Cluster, role: &str, port: u16) -> Receiver {
+        use std::os::unix::fs::PermissionsExt;
+        let credentials = std::env::temp_dir().join(format!("pg_iys_push_credentials_{}_{port}", std::process::id()));
+        std::fs::write(&credentials, format!("{RECEIVER_USER}:{RECEIVER_PASSWORD}\n")).unwrap();
+        std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut child = Command::new(Receiver::binary())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--tls-cert")
+            .arg(test_tls_file("test-server.pem"))
+            .arg("--tls-key")
+            .arg(test_tls_file("test-server.key"))
+            .arg("--credentials-file")
+            .arg(&credentials)
+            .args(["--database", &format!("host=127.0.0.1 port={} user={role} dbname=postgres", cluster.port)])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start iys-push-receiver");
+        // It says where it listens once the socket is bound.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let listening = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        assert!(listening.contains("listening on https://"), "iys-push-receiver did not start: {listening}");
+        std::thread::spawn(move || for _ in rx {});
+        Receiver { child, port, credentials }
+    }
+
+    /// The address IYS is given (the certificate names localhost).
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}/iys/push", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.credentials);
+    }
+}

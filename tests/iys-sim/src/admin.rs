@@ -46,6 +46,7 @@ pub fn handle(st: &State, req: &Request) -> Response {
         ("GET", "/admin/consents") => consents(st, req),
         ("GET", "/admin/history") => history(st, req),
         ("GET", "/admin/stats") => Ok(stats(st)),
+        ("GET", "/admin/push") => Ok(Response::json(200, &st.push.admin_json())),
         ("POST", "/admin/reset") => Ok(reset(st)),
         ("POST", "/admin/citizen-change") => citizen_change(st, req),
         ("POST", "/admin/seed") => seed(st, req),
@@ -95,11 +96,12 @@ fn stats(st: &State) -> Response {
     Response::json(200, &v)
 }
 
-/// Forgets consents, history, batches, stats, faults, rate-limit, H084 and H086 state and the
-/// clock offset. Users, issued tokens and settings (the clock speed too) are kept so connected
-/// clients keep working.
+/// Forgets consents, history, batches, push connections and their queues, stats, faults,
+/// rate-limit, H084 and H086 state and the clock offset. Users, issued tokens and settings (the
+/// clock speed and push settings too) are kept so connected clients keep working.
 fn reset(st: &State) -> Response {
     *lock(&st.store) = Store::default();
+    st.push.reset();
     *lock(&st.stats) = Default::default();
     *lock(&st.faults) = st.fault_defaults.clone();
     lock(&st.limiter).clear();
@@ -193,7 +195,13 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
         retailer_code: None,
         retailer_access: None,
     };
-    let acc = lock(&st.store).citizen_change(now, iys, brand, &input, creation_ms).map_err(bad)?;
+    let mut store = lock(&st.store);
+    let acc = store.citizen_change(now, iys, brand, &input, creation_ms).map_err(bad)?;
+    // Pushed at once, whatever its creationDate: the push has no hold-back.
+    if let Some(m) = store.last_movement() {
+        st.push.movement_recorded(m);
+    }
+    drop(store);
     Ok(Response::json(200, &json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date })))
 }
 
@@ -231,6 +239,11 @@ fn seed(st: &State, req: &Request) -> Result<Response, Response> {
         .iter()
         .map(|s| {
             let acc = store.seed(now, s.iys, s.brand, &s.input, s.creation_ms, s.in_pull);
+            // Recorded now, so pushed now if it is an IYS_ movement the pull serves (a seed
+            // the pull missed was missed by the push too).
+            if let Some(m) = store.last_movement() {
+                st.push.movement_recorded(m);
+            }
             json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date })
         })
         .collect();
@@ -292,6 +305,7 @@ fn seed_movement(item: &Value, now_ms: i64) -> Result<Seed, String> {
 
 fn config_json(st: &State) -> Response {
     let s = st.settings();
+    let push = st.push.client();
     Response::json(
         200,
         &json!({
@@ -307,6 +321,9 @@ fn config_json(st: &State) -> Response {
             "refresh_ttl_secs": s.token.refresh_ttl_secs,
             "token_limit_per_hour": s.token.limit_per_window,
             "token_limit_window_secs": s.token.window_secs,
+            "push_ca_file": push.ca_file,
+            "push_retry_ms": push.retry_ms,
+            "push_max_attempts": push.max_attempts,
         }),
     )
 }
@@ -316,6 +333,7 @@ fn set_config(st: &State, req: &Request) -> Result<Response, Response> {
     let mut s = st.settings();
     let mut speed = None;
     let mut shape = None;
+    let (mut ca_file, mut retry_ms, mut max_attempts) = (None, None, None);
     for (k, v) in &body {
         let n = || v.as_u64().ok_or_else(|| bad(format!("{k} must be a non-negative integer")));
         match k.as_str() {
@@ -331,9 +349,20 @@ fn set_config(st: &State, req: &Request) -> Result<Response, Response> {
             "refresh_ttl_secs" => s.token.refresh_ttl_secs = n()?,
             "token_limit_per_hour" => s.token.limit_per_window = n()? as u32,
             "token_limit_window_secs" => s.token.window_secs = n()?,
+            "push_ca_file" => {
+                ca_file = Some(match v {
+                    Value::Null => None,
+                    Value::String(p) => Some(p.as_str()),
+                    _ => return Err(bad("push_ca_file must be a path (string) or null")),
+                })
+            }
+            "push_retry_ms" => retry_ms = Some(n()?),
+            "push_max_attempts" => max_attempts = Some(u32::try_from(n()?).ok().filter(|m| *m > 0).ok_or_else(|| bad("push_max_attempts must be 1 or more"))?),
             other => return Err(bad(format!("unknown setting {other:?}"))),
         }
     }
+    // Last of the checks (a CA file that cannot be used changes nothing), first of the changes.
+    st.push.configure(ca_file, retry_ms, max_attempts).map_err(bad)?;
     *lock(&st.settings) = s;
     if let Some(shape) = shape {
         lock(&st.faults).token_limit_shape = shape;

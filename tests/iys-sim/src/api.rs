@@ -1,5 +1,6 @@
-//! The consent endpoints under `/sps/{iysCode}/brands/{brandCode}` (and their `/v2` twins).
-//! Handlers validate outside the store lock and take it once for the part that must be atomic.
+//! The consent endpoints under `/sps/{iysCode}/brands/{brandCode}` (and their `/v2` twins), and
+//! the push connection endpoints under `.../push/`. Handlers validate outside the store lock and
+//! take it once for the part that must be atomic.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,6 +10,7 @@ use crate::clock::{self, TURKEY_OFFSET_SECS};
 use crate::errors::{self, ApiError};
 use crate::http::{Request, Response};
 use crate::ids;
+use crate::push::{self, CheckFailure, OverLimit, Target};
 use crate::router::error_response;
 use crate::rules::{self, ConsentType, RecipientType, Status};
 use crate::state::{lock, State};
@@ -333,4 +335,163 @@ pub fn daily_file(st: &State, iys: u64, brand: u64, report_date: &str) -> Respon
     let from_ms = (day * 86_400 - TURKEY_OFFSET_SECS) * 1000;
     let file = lock(&st.store).daily_file(now, iys, brand, from_ms, from_ms + 86_400_000);
     Response::csv(200, file)
+}
+
+// ---- İzin Hareketi İletimi (Push) ---------------------------------------------------------------
+
+/// The texts the push operations' examples give their codes, where they differ from the table's
+/// (H093 is "transactionId bulunamadı." there, H191 "brandCode integer ...").
+const PUSH_USERNAME_MISSING: &str = "Kullanıcı adı (username) bulunamadı.";
+const PUSH_PASSWORD_MISSING: &str = "Şifre (password) bulunamadı.";
+const PUSH_TIMEOUT: &str = "Bağlantı zaman aşımına uğradı.";
+const PUSH_NOT_CONNECTED: &str = "Bağlantı oluşturulamadı.";
+const PUSH_NOT_REMOVED: &str = "Bağlantı kaldırılamadı.";
+
+/// `https://` (any case) and a host: IYS connects no other address.
+fn is_https_url(url: &str) -> bool {
+    let Some(rest) = url.get(..8).filter(|scheme| scheme.eq_ignore_ascii_case("https://")).map(|_| &url[8..]) else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A credential: a non-blank string, else H093 at `field` with the operation's text.
+fn push_credential(obj: &serde_json::Map<String, Value>, field: &str, message: &'static str, errs: &mut Vec<ApiError>) -> Option<String> {
+    match obj.get(field) {
+        Some(Value::String(v)) if !v.trim().is_empty() => Some(v.clone()),
+        _ => {
+            errs.push(ApiError::at("H093", field).with_message(message));
+            None
+        }
+    }
+}
+
+/// One `{url, type, username, password}` with the documented codes, in the documented shapes:
+/// a missing url is H531 at `url` (`urlNotFound`), a non-https one H531 alone
+/// (`httpsRequired`); `index` marks the item when a registration lists several.
+fn push_target(obj: &serde_json::Map<String, Value>, index: Option<usize>, errs: &mut Vec<ApiError>) -> Option<Target> {
+    let before = errs.len();
+    let url = match obj.get("url") {
+        None | Some(Value::Null) => {
+            errs.push(ApiError::at("H531", "url"));
+            None
+        }
+        Some(Value::String(u)) if is_https_url(u) => Some(u.clone()),
+        Some(_) => {
+            errs.push(ApiError::new("H531"));
+            None
+        }
+    };
+    let consent_type = match obj.get("type") {
+        None | Some(Value::Null) => {
+            errs.push(ApiError::at("H111", "type"));
+            None
+        }
+        Some(t) => {
+            let ct = t.as_str().and_then(ConsentType::parse);
+            if ct.is_none() {
+                errs.push(ApiError::at("H117", "type").with_value(t));
+            }
+            ct
+        }
+    };
+    let username = push_credential(obj, "username", PUSH_USERNAME_MISSING, errs);
+    let password = push_credential(obj, "password", PUSH_PASSWORD_MISSING, errs);
+    if let Some(i) = index {
+        for e in &mut errs[before..] {
+            e.index = Some(i);
+        }
+    }
+    Some(Target { url: url?, consent_type: consent_type?, username: username?, password: password? })
+}
+
+fn push_message(text: &str) -> Response {
+    Response::json(200, &json!({ "message": text }))
+}
+
+/// 422 H530 for a type that has its two active connections already; `location` and `value`
+/// say which type, since the document's bare H530 would not tell it from an unusable address.
+fn over_limit_response(OverLimit(ct): OverLimit) -> Response {
+    let e = ApiError::at("H530", "type").with_value(&Value::from(ct.as_str())).with_message(PUSH_NOT_CONNECTED);
+    errors_response(&[e])
+}
+
+fn check_failure_response(f: &CheckFailure) -> Response {
+    let e = match f {
+        CheckFailure::Timeout => ApiError::new("H191").with_message(PUSH_TIMEOUT),
+        CheckFailure::Failed(_) => ApiError::new("H530").with_message(PUSH_NOT_CONNECTED),
+    };
+    errors_response(&[e])
+}
+
+/// `POST .../push/registration` with `{"connection": [{url, type, username, password}, ...]}`.
+///
+/// After the format checks and the two-per-type limit, IYS checks each address as the
+/// document says (it enforces basic authentication, answers within 5 s) and posts it the test
+/// datum; only if every address passes are they connected (all or none). An address that
+/// fails is listed with status "Bağlantı Oluşturulamadı", as the document's example shows.
+/// No lock is held while addresses are contacted.
+pub fn push_register(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
+    let body = match parse_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    // Not the documented shape at all: 400 H014, the operation's 400 example.
+    let Some(Value::Array(list)) = body.get("connection") else {
+        return error_response("H014");
+    };
+    let items: Vec<&serde_json::Map<String, Value>> = list.iter().filter_map(Value::as_object).collect();
+    if items.is_empty() || items.len() != list.len() {
+        return error_response("H014");
+    }
+    let mut errs = Vec::new();
+    let several = items.len() > 1;
+    let targets: Vec<Option<Target>> = items.iter().enumerate().map(|(i, obj)| push_target(obj, several.then_some(i), &mut errs)).collect();
+    if !errs.is_empty() {
+        return errors_response(&errs);
+    }
+    let targets: Vec<Target> = targets.into_iter().flatten().collect();
+    if let Some(over) = st.push.over_limit(iys, brand, &targets) {
+        return over_limit_response(over);
+    }
+    let client = st.push.client();
+    for t in &targets {
+        if let Err(f) = push::check_address(&client, t) {
+            st.push.record_failure(iys, brand, t, &f, st.clock.now_ms());
+            return check_failure_response(&f);
+        }
+    }
+    match st.push.connect(iys, brand, &targets, st.clock.now_ms()) {
+        Ok(()) => push_message("Bağlantı oluşturuldu"),
+        Err(over) => over_limit_response(over),
+    }
+}
+
+/// `GET .../push/registration`: the brand's connections (`[]` when none).
+pub fn push_connections(st: &State, iys: u64, brand: u64) -> Response {
+    Response::json(200, &Value::Array(st.push.list(iys, brand)))
+}
+
+/// `POST .../push/unregistration` with `{url, type, username, password}`: removes that one
+/// connection if the credentials are the registered ones, else 422 H530 "Bağlantı
+/// kaldırılamadı.". The address is not contacted.
+pub fn push_unregister(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
+    let body = match parse_body(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(obj) = body.as_object() else {
+        return error_response("H014");
+    };
+    let mut errs = Vec::new();
+    let target = push_target(obj, None, &mut errs);
+    let Some(target) = target.filter(|_| errs.is_empty()) else {
+        return errors_response(&errs);
+    };
+    if st.push.disconnect(iys, brand, &target) {
+        push_message("Bağlantı Kaldırıldı")
+    } else {
+        errors_response(&[ApiError::new("H530").with_message(PUSH_NOT_REMOVED)])
+    }
 }

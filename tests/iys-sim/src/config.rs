@@ -45,6 +45,15 @@ pub struct Config {
     /// Single status queries (`POST .../consents/status`) per client per rolling simulated
     /// hour before 429 H086 (IYS: 1000); `None` off.
     pub status_limit_per_hour: Option<u32>,
+    /// A PEM file of extra CA certificates trusted for push addresses besides the public roots
+    /// (tests use a throw-away CA for a loopback receiver); `None`: the public roots only.
+    pub push_ca_file: Option<String>,
+    /// First wait before a failed push delivery is retried; it doubles per failed attempt, up
+    /// to [`crate::push::MAX_BACKOFF_MS`].
+    pub push_retry_ms: u64,
+    /// Delivery attempts per movement and connection before the movement is dropped (and
+    /// counted in `/admin/push`).
+    pub push_max_attempts: u32,
 }
 
 impl Default for Config {
@@ -65,11 +74,15 @@ impl Default for Config {
             clock_speed: 1.0,
             token_limit_shape: TokenLimitShape::Errors,
             status_limit_per_hour: Some(1000),
+            push_ca_file: None,
+            push_retry_ms: 500,
+            push_max_attempts: 40,
         }
     }
 }
 
-/// Tunables read on every request and changeable at run time.
+/// Tunables read on every request and changeable at run time. The push settings live with the
+/// push service ([`crate::push::Push`]): its delivery threads read them without a request.
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub token: TokenSettings,

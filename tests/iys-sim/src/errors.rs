@@ -16,6 +16,9 @@ pub fn describe(code: &str) -> (u16, &'static str) {
         "H086" => (429, "Saatte kabul edilen tekil izin durumu sorgulama istek limitine ulaşıldı. Lütfen daha sonra tekrar deneyiniz."),
         "H091" => (422, "İzin ekleme sayısı en fazla 1000 olmalıdır."),
         "H092" => (400, "Çoklu izin ekleme isteği geçerli olmalıdır."),
+        // The table's text; the push operations answer H093 with their own texts (see
+        // `api::PUSH_USERNAME_MISSING`), as their examples do.
+        "H093" => (422, "transactionId bulunamadı."),
         "H097" => (400, "İzin sorgulama isteği geçerli olmalıdır."),
         "H098" => (400, "Günlük izin değişim sorgulama isteği geçerli olmalıdır."),
         "H101" => (500, "Sunucuya esas veri kaydedilemedi."),
@@ -74,6 +77,10 @@ pub fn describe(code: &str) -> (u16, &'static str) {
         "H521" => (403, "Abonelik durumu CLOSED iken api kullanılamamaktadır."),
         "H524" => (403, "{{iysCode}} için ait abonelik kaydı bulunamadı"),
         "H525" => (422, "Kullanılan izin sayısı maksimum sayıya ulaştığı için yeni izin eklenememektedir."),
+        // H530 and H531 are missing from the table; their texts are the push registration's
+        // 422 examples (unregistration answers H530 as "Bağlantı kaldırılamadı.").
+        "H530" => (422, "Bağlantı oluşturulamadı."),
+        "H531" => (422, "Bağlantı linki (url) https ile başlamalıdır."),
         "H586" => (403, "Aboneliğiniz API kullanımını içermemektedir."),
         "H506" => (422, "İzin kaynağı (source) bulunamadı."),
         "H507" => (422, "limit alanı için karakter üst sınırı 1000 olmalıdır."),

@@ -179,11 +179,6 @@ impl HttpServer {
         self.addr
     }
 
-    /// Stops accepting, closes every open connection and waits for the acceptor to finish.
-    pub fn shutdown(mut self) {
-        self.stop_now();
-    }
-
     fn stop_now(&mut self) {
         if self.shared.stop.swap(true, Ordering::SeqCst) {
             return;
@@ -200,6 +195,7 @@ impl HttpServer {
 }
 
 impl Drop for HttpServer {
+    /// Stops accepting, closes every open connection and waits for the acceptor to finish.
     fn drop(&mut self) {
         self.stop_now();
     }

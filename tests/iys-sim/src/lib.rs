@@ -21,6 +21,7 @@ mod faults;
 mod http;
 mod ids;
 pub mod numbering;
+mod push;
 mod ratelimit;
 mod router;
 mod rules;
@@ -53,7 +54,7 @@ impl Simulator {
         if !loopback_only {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("iys-sim binds loopback addresses only, not {}", cfg.listen)));
         }
-        let state = Arc::new(State::new(&cfg));
+        let state = Arc::new(State::new(&cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?);
         let handler_state = state.clone();
         let handler: http::Handler = Arc::new(move |req| router::handle(&handler_state, req));
         let server = HttpServer::start(&cfg.listen, cfg.threads, handler)?;
@@ -86,8 +87,16 @@ impl Simulator {
         self.state.clock.now_ms()
     }
 
-    /// Stops serving and closes open connections.
+    /// Stops serving, closes open connections and ends push delivery (same as dropping it).
     pub fn shutdown(self) {
-        self.server.shutdown();
+        drop(self);
+    }
+}
+
+impl Drop for Simulator {
+    /// Push delivery threads end after their current attempt (at most the 5 s timeout); the
+    /// server stops when its field is dropped right after.
+    fn drop(&mut self) {
+        self.state.push.reset();
     }
 }

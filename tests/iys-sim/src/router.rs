@@ -25,6 +25,9 @@ pub enum Route {
     MultiStatus { recipient_type: String, consent_type: String },
     Changes,
     DailyFile { report_date: String },
+    PushRegister,
+    PushConnections,
+    PushUnregister,
     Admin,
     /// Known path, other method.
     WrongMethod,
@@ -46,6 +49,9 @@ impl Route {
             Route::MultiStatus { .. } => "POST /sps/{iysCode}/brands/{brandCode}/consents/{recipientType}/status/{type}",
             Route::Changes => "GET /sps/{iysCode}/brands/{brandCode}/consents/changes",
             Route::DailyFile { .. } => "GET /sps/{iysCode}/brands/{brandCode}/changes/{reportDate}/file",
+            Route::PushRegister => "POST /sps/{iysCode}/brands/{brandCode}/push/registration",
+            Route::PushConnections => "GET /sps/{iysCode}/brands/{brandCode}/push/registration",
+            Route::PushUnregister => "POST /sps/{iysCode}/brands/{brandCode}/push/unregistration",
             Route::Admin => "admin",
             Route::WrongMethod => "wrong method",
             Route::NotFound => "not found",
@@ -55,6 +61,10 @@ impl Route {
     /// Calls that change consents: the ones a lost reply makes ambiguous.
     fn writes(&self) -> bool {
         matches!(self, Route::SingleAdd { .. } | Route::BatchAdd { .. })
+    }
+
+    fn is_push(&self) -> bool {
+        matches!(self, Route::PushRegister | Route::PushConnections | Route::PushUnregister)
     }
 }
 
@@ -82,6 +92,16 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<(&'a str, &'a
         };
         let route = Route::DailyFile { report_date: date.to_string() };
         return if method == "GET" { (route, codes) } else { (Route::WrongMethod, None) };
+    }
+    if *area == "push" {
+        let route = match (v2, tail, method) {
+            (false, ["registration"], "POST") => Route::PushRegister,
+            (false, ["registration"], "GET") => Route::PushConnections,
+            (false, ["unregistration"], "POST") => Route::PushUnregister,
+            (false, ["registration" | "unregistration"], _) => Route::WrongMethod,
+            _ => Route::NotFound,
+        };
+        return if route.is_push() { (route, codes) } else { (route, None) };
     }
     if *area != "consents" {
         return (Route::NotFound, None);
@@ -180,8 +200,11 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &st
         }
         return Response::json(422, &errors::envelope(&errs)).into();
     };
-    // Account-level refusal (subscription, authorisation, quota): nothing is processed.
-    if let Some(refusal) = standing.account_refusal.as_ref().filter(|r| r.applies_to(iys, brand)) {
+    // Account-level refusal (subscription, authorisation, quota): nothing is processed. The
+    // consent quota (422 H525) does not concern push connections, whose operations document
+    // no such answer (the connection listing no 422 at all).
+    let refused = |r: &&faults::AccountRefusal| r.applies_to(iys, brand) && !(route.is_push() && r.code == Some("H525"));
+    if let Some(refusal) = standing.account_refusal.as_ref().filter(refused) {
         return Response::json(refusal.status, &errors::account_refusal_body(refusal.code, iys)).into();
     }
     if *route == Route::Status {
@@ -200,6 +223,9 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &st
         Route::MultiStatus { recipient_type, consent_type } => api::multi_status(st, req, iys, brand, recipient_type, consent_type),
         Route::Changes => api::changes(st, req, iys, brand),
         Route::DailyFile { report_date } => api::daily_file(st, iys, brand, report_date),
+        Route::PushRegister => api::push_register(st, req, iys, brand),
+        Route::PushConnections => api::push_connections(st, iys, brand),
+        Route::PushUnregister => api::push_unregister(st, req, iys, brand),
         _ => unreachable!("non-brand routes are answered above"),
     };
     // Ambiguous failure: the change is applied, the answer never arrives.
@@ -284,5 +310,11 @@ mod tests {
         assert_eq!(classify("GET", "/sps/1/brands/2/consents").0, Route::WrongMethod);
         assert_eq!(classify("GET", "/sps/1/brands/2/other").0, Route::NotFound);
         assert_eq!(classify("GET", "/admin/stats").0, Route::Admin);
+        assert_eq!(classify("POST", "/sps/1/brands/2/push/registration"), (Route::PushRegister, Some(("1", "2"))));
+        assert_eq!(classify("GET", "/sps/1/brands/2/push/registration").0, Route::PushConnections);
+        assert_eq!(classify("POST", "/sps/1/brands/2/push/unregistration").0, Route::PushUnregister);
+        assert_eq!(classify("GET", "/sps/1/brands/2/push/unregistration").0, Route::WrongMethod);
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/push/registration").0, Route::NotFound);
+        assert_eq!(classify("POST", "/sps/1/brands/2/push/other").0, Route::NotFound);
     }
 }

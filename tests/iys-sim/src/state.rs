@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::clock::SimClock;
 use crate::config::{Config, Settings};
 use crate::faults::Faults;
+use crate::push::Push;
 use crate::ratelimit::{HourlyLimiter, RateLimiter};
 use crate::stats::Stats;
 use crate::store::Store;
@@ -24,12 +25,15 @@ pub struct State {
     /// H086: single status queries per client per simulated hour.
     pub status_limiter: Mutex<HourlyLimiter>,
     pub stats: Mutex<Stats>,
+    /// Push connections, their queues and delivery settings (locks of its own).
+    pub push: Push,
 }
 
 impl State {
-    pub fn new(cfg: &Config) -> Self {
+    /// Fails only when `push_ca_file` cannot be used.
+    pub fn new(cfg: &Config) -> Result<Self, String> {
         let fault_defaults = Faults { token_limit_shape: cfg.token_limit_shape, ..Faults::default() };
-        State {
+        Ok(State {
             clock: SimClock::new(cfg.clock_speed),
             settings: Mutex::new(Settings::from_config(cfg)),
             tokens: Mutex::new(TokenStore::new(&cfg.users)),
@@ -39,7 +43,8 @@ impl State {
             limiter: Mutex::new(RateLimiter::default()),
             status_limiter: Mutex::new(HourlyLimiter::default()),
             stats: Mutex::new(Stats::default()),
-        }
+            push: Push::new(cfg)?,
+        })
     }
 
     pub fn settings(&self) -> Settings {

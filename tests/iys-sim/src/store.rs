@@ -112,6 +112,21 @@ impl Movement {
         Value::Object(m)
     }
 
+    /// The movement as IYS pushes it to a registered address: the fields and types of the
+    /// push test datum (the document: pushed movements "have the same format as the test
+    /// datum"), i.e. an item of `/consents/changes` plus `iysCode` and `brandCode` as numbers.
+    /// A movement without a consentDate (a line closure of a TACIR consent stored without one)
+    /// leaves it out, as `/consents/changes` does: IYS never sends a made-up date.
+    pub fn push_json(&self) -> Value {
+        let mut m = match self.change_json() {
+            Value::Object(m) => m,
+            _ => unreachable!("change_json builds an object"),
+        };
+        m.insert("iysCode".into(), Value::from(self.key.iys_code));
+        m.insert("brandCode".into(), Value::from(self.key.brand_code));
+        Value::Object(m)
+    }
+
     /// One line of the daily movement file, in [`DAILY_FILE_HEADER`]'s column order. No value
     /// needs quoting: addresses, codes and dates never hold a comma, a quote or a line break
     /// (IYS's e-mail and phone rules forbid them).
@@ -325,6 +340,11 @@ impl Store {
             self.last_tx.insert(slot, last);
         }
         accepted
+    }
+
+    /// The movement recorded last (what a citizen change or a seed just added).
+    pub fn last_movement(&self) -> Option<&Movement> {
+        self.history.last()
     }
 
     /// The daily movement file of one brand: every movement (HS and citizens', pulled or not)

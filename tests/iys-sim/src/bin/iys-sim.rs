@@ -9,7 +9,8 @@ const USAGE: &str = "usage: iys-sim [--listen 127.0.0.1:8790] [--user NAME:PASSW
                [--token-limit N] [--token-window S] [--token-limit-shape errors|flat|empty]
                [--batch-delay-ms N] [--batch-enqueue-ms N] [--clock-speed X]
                [--no-rate-limit] [--rate-limit N] [--no-status-limit] [--status-limit N]
-               [--changes-holdback S] [--threads N]";
+               [--changes-holdback S] [--threads N]
+               [--push-ca-file PEM] [--push-retry-ms N] [--push-max-attempts N]";
 
 fn parse_args(args: Vec<String>) -> Result<Config, String> {
     let mut cfg = Config { listen: "127.0.0.1:8790".to_string(), ..Config::default() };
@@ -50,6 +51,14 @@ fn parse_args(args: Vec<String>) -> Result<Config, String> {
             "--rate-limit" => cfg.rate_limit_per_sec = Some(num(&flag, value()?)?),
             "--changes-holdback" => cfg.changes_holdback_secs = num(&flag, value()?)?,
             "--threads" => cfg.threads = num(&flag, value()?)?,
+            "--push-ca-file" => cfg.push_ca_file = Some(value()?),
+            "--push-retry-ms" => cfg.push_retry_ms = num(&flag, value()?)?,
+            "--push-max-attempts" => {
+                cfg.push_max_attempts = num(&flag, value()?)?;
+                if cfg.push_max_attempts == 0 {
+                    return Err("--push-max-attempts must be 1 or more".to_string());
+                }
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }

@@ -48,6 +48,7 @@ fn binary_defaults_are_iys_own_and_new_flags_set_them() {
     let (mut child, base) = spawn(&[
         "--listen", "127.0.0.1:0", "--clock-speed", "100", "--batch-delay-ms", "1000", "--batch-enqueue-ms", "2000",
         "--token-limit-shape", "flat", "--no-status-limit", "--token-limit", "100",
+        "--push-ca-file", &crate::push::ca_file(), "--push-retry-ms", "100", "--push-max-attempts", "5",
     ]);
     let c = Client::for_base(&base);
     let cfg = c.get("/admin/config").body;
@@ -60,10 +61,14 @@ fn binary_defaults_are_iys_own_and_new_flags_set_them() {
     assert_eq!(cfg["token_limit_shape"], "flat");
     assert_eq!(cfg["status_limit_per_hour"], serde_json::Value::Null);
     assert_eq!(cfg["token_limit_per_hour"], 100);
-    for bad in [["--clock-speed", "-1"], ["--clock-speed", "fast"], ["--token-limit-shape", "xml"], ["--status-limit", "x"]] {
+    assert_eq!((cfg["push_ca_file"].as_str(), cfg["push_retry_ms"].as_u64(), cfg["push_max_attempts"].as_u64()), (Some(crate::push::ca_file().as_str()), Some(100), Some(5)));
+    for bad in [["--clock-speed", "-1"], ["--clock-speed", "fast"], ["--token-limit-shape", "xml"], ["--status-limit", "x"], ["--push-max-attempts", "0"], ["--push-retry-ms", "x"]] {
         let out = Command::new(env!("CARGO_BIN_EXE_iys-sim")).args(bad).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
+    let out = Command::new(env!("CARGO_BIN_EXE_iys-sim")).args(["--listen", "127.0.0.1:0", "--push-ca-file", "/nonexistent/ca.pem"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a CA file that cannot be used stops start-up");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("push_ca_file"));
 }
 
 #[test]

@@ -197,4 +197,7 @@ pub fn assert_iys_defaults(cfg: &Value) {
     assert_eq!(cfg["status_limit_per_hour"], 1000);
     assert_eq!(cfg["clock_speed"], 1.0);
     assert_eq!(cfg["token_limit_shape"], "errors");
+    assert_eq!(cfg["push_ca_file"], Value::Null);
+    assert_eq!(cfg["push_retry_ms"], 500);
+    assert_eq!(cfg["push_max_attempts"], 40);
 }

@@ -7,5 +7,6 @@ mod common;
 mod conformance;
 mod daily_file;
 mod faults;
+mod push;
 mod rules;
 mod tokens;
