@@ -75,3 +75,22 @@ SELECT iys.can_send('+905321234567', 'MESAJ') AS sms_to_ayse, iys.can_send('ayse
 -- What an operator watches.
 SELECT brand_code, mode, pending, in_flight, accepted, rejected, last_send_error, last_pull_at IS NOT NULL AS pulled, warning
   FROM iys.sync_status;
+
+-- Push: IYS calls us when a citizen changes a consent, instead of showing it to the pull an hour
+-- later. The receiver (iys-push-receiver) records what IYS sends as a role that can do nothing else.
+SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iys_push') AS create_role \gset
+\if :create_role
+CREATE ROLE iys_push LOGIN;
+\endif
+SELECT iys.grant_push_receiver_rights('iys_push');
+SELECT iys.push_register('600001', 'MESAJ', :'push_url', 'iys', 'demo-push-password');
+SELECT pg_sleep(1.5);
+SELECT brand_code, consent_type, url, state, iys_status FROM iys.push_connections;
+INSERT INTO master_contact (name, gsm, gsm_permission, gsm_consent_date, gsm_source)
+VALUES ('Zeynep Demir', '0533 444 55 66', 'ONAY', date_trunc('second', now() AT TIME ZONE 'Europe/Istanbul') - interval '1 hour', 'HS_WEB');
+SELECT pg_sleep(4.5);
+-- Zeynep opts out in IYS right now (IYS's mobile app); the pull would see it in an hour.
+\! curl -s -X POST -H 'Content-Type: application/json' -d '{"iysCode": 700001, "brandCode": 600001, "recipient": "+905334445566", "type": "MESAJ", "status": "RET", "source": "IYS_MOBIL"}' "$SIM_URL/admin/citizen-change" > /dev/null
+SELECT pg_sleep(1);
+SELECT name, gsm, gsm_permission, gsm_source, iys.can_send(gsm, 'MESAJ') AS can_send FROM master_contact WHERE name = 'Zeynep Demir';
+SELECT brand_code, last_push_at IS NOT NULL AS pushed, pushed_movements FROM iys.push_connections;

@@ -34,6 +34,8 @@ pkg_dir="target/$profile/pg_iys-pg$PG_MAJOR"
 rm -rf "$pkg_dir"
 flags=(); [ "$profile" = debug ] && flags=(--debug)
 cargo pgrx package "${flags[@]}" --pg-config "$PG_CONFIG" >/dev/null
+# The companion service IYS pushes to (push-receiver/), in the same package.
+if [ "$profile" = release ]; then cargo build --release -q -p iys-push-receiver; else cargo build -q -p iys-push-receiver; fi
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -50,10 +52,11 @@ cp README.md CHANGELOG.md "$doc_dir/"
 [ -d docs ] && cp -r docs "$doc_dir/"
 find "$stage" -type d -exec chmod 755 {} +
 find "$stage" -type f -exec chmod 644 {} +
+install -D -m 755 "target/$profile/iys-push-receiver" "$stage/usr/bin/iys-push-receiver"
 
 # Depends: the server, and the packages of the shared libraries the .so links to.
 depends="postgresql-$PG_MAJOR"
-for lib in $(ldd "$lib_dir/pg_iys.so" | awk '$3 ~ /^\// { print $3 }'); do
+for lib in $(ldd "$lib_dir/pg_iys.so" "$stage/usr/bin/iys-push-receiver" | awk '$3 ~ /^\// { print $3 }' | sort -u); do
   pkg=$(dpkg -S "$(realpath "$lib")" 2>/dev/null | head -n1 | cut -d: -f1) || true
   [ -z "$pkg" ] && pkg=$(dpkg -S "$lib" 2>/dev/null | head -n1 | cut -d: -f1) || true
   [ -n "$pkg" ] && case ",$depends," in *", $pkg,"* | *",$pkg,"*) ;; *) depends="$depends, $pkg" ;; esac
@@ -76,7 +79,8 @@ Description: PostgreSQL $PG_MAJOR extension keeping consent tables in step with 
  worker; citizens' changes in IYS come back into the tables.
  .
  After installing: add pg_iys to shared_preload_libraries, restart the server,
- then CREATE EXTENSION pg_iys. See /usr/share/doc/$name/.
+ then CREATE EXTENSION pg_iys. iys-push-receiver is the https service IYS can
+ push citizens' changes to. See /usr/share/doc/$name/.
 CONTROL
 # Removing the library under a server that preloads it would leave that server unable to start
 # again: refuse while a running server has it mapped (upgrades are not affected).

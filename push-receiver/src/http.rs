@@ -9,7 +9,6 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 pub struct Request {
     pub method: String,
-    pub path: String,
     headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -58,7 +57,8 @@ pub fn read_request(stream: &mut impl BufRead) -> Result<Option<Request>, HttpEr
     let head = String::from_utf8(head).map_err(|_| HttpError::Malformed("the request head is not UTF-8"))?;
     let mut lines = head.lines();
     let mut start = lines.next().unwrap_or_default().split_whitespace();
-    let (Some(method), Some(path), Some(version)) = (start.next(), start.next(), start.next()) else {
+    // Any path: IYS calls the address it was registered with, whatever it is.
+    let (Some(method), Some(_path), Some(version)) = (start.next(), start.next(), start.next()) else {
         return Err(HttpError::Malformed("bad request line"));
     };
     if !version.starts_with("HTTP/1.") {
@@ -69,7 +69,7 @@ pub fn read_request(stream: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         let (name, value) = line.split_once(':').ok_or(HttpError::Malformed("bad header line"))?;
         headers.push((name.trim().to_owned(), value.trim().to_owned()));
     }
-    let mut request = Request { method: method.to_owned(), path: path.to_owned(), headers, body: Vec::new() };
+    let mut request = Request { method: method.to_owned(), headers, body: Vec::new() };
     if request.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         request.body = read_chunked(stream)?;
     } else if let Some(length) = request.header("content-length") {
@@ -152,7 +152,7 @@ mod tests {
         let raw = "POST /iys/push HTTP/1.1\r\nHost: x\r\nAuthorization: Basic abc\r\nContent-Length: 11\r\n\r\n{\"list\":[]}POST / HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
         let mut reader = std::io::BufReader::new(raw.as_bytes());
         let first = read_request(&mut reader).unwrap().unwrap();
-        assert_eq!((first.method.as_str(), first.path.as_str()), ("POST", "/iys/push"));
+        assert_eq!(first.method, "POST");
         assert_eq!(first.header("authorization"), Some("Basic abc"));
         assert_eq!(first.body, b"{\"list\":[]}");
         assert!(!first.wants_close());

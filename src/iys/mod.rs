@@ -15,6 +15,8 @@ pub use outcome::{CallFailure, FailureKind};
 // queries and the daily file (ConsentDetail, FileMovement) serve reconciliation with IYS.
 #[allow(unused_imports)]
 pub use wire::{
-    BatchAccepted, ChangeItem, ChangesPage, PushConnection, PushStatus, ConsentDetail, ConsentRecord, FileMovement, ItemError,
+    BatchAccepted, ChangesPage, PushConnection, PushStatus, ConsentDetail, ConsentRecord, FileMovement, ItemError,
     ItemResult, ItemStatus, PullSource, TokenGrant,
 };
+#[cfg(test)]
+pub use wire::ChangeItem;

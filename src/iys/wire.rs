@@ -132,7 +132,9 @@ pub struct PushStatus {
     pub register_time: Option<String>,
 }
 
-/// One movement of a changes page, read.
+/// One movement of a changes page, read. (The worker hands the items to SQL as they came; the
+/// tests read them.)
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeItem {
@@ -152,10 +154,9 @@ pub struct ChangeItem {
     pub transaction_id: Option<String>,
 }
 
+#[cfg(test)]
 impl ChangeItem {
-    /// The item of a page read as a movement; an error for one this version cannot read. (The
-    /// worker hands the items to SQL as they came; the tests read them.)
-    #[cfg(test)]
+    /// The item of a page read as a movement; an error for one this version cannot read.
     pub fn read(item: &serde_json::Value) -> Result<ChangeItem, serde_json::Error> {
         ChangeItem::deserialize(item)
     }

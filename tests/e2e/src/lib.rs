@@ -570,6 +570,10 @@ pub const RECEIVER_PASSWORD: &str = "push-s3cret";
 
 impl Receiver {
     pub fn binary() -> PathBuf {
+        // scripts/bench_push.sh runs a release build.
+        if let Some(binary) = std::env::var_os("PG_IYS_RECEIVER") {
+            return PathBuf::from(binary);
+        }
         let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
         let binary = target.join("debug/iys-push-receiver");
         assert!(binary.exists(), "{} is missing: cargo build -p iys-push-receiver (scripts/test.sh does)", binary.display());

@@ -50,7 +50,12 @@ fn the_debian_package_installs_upgrades_under_a_running_server_and_refuses_remov
     let (pkglibdir, sharedir) = (pg_config("--pkglibdir"), pg_config("--sharedir"));
     let listing = ok(run(Command::new("dpkg-deb").arg("--contents").arg(&deb)), "dpkg-deb --contents");
     let ext = sharedir.join("extension");
-    let mut expected = vec![pkglibdir.join("pg_iys.so"), ext.join("pg_iys.control"), ext.join(format!("pg_iys--{version}.sql"))];
+    let mut expected = vec![
+        pkglibdir.join("pg_iys.so"),
+        ext.join("pg_iys.control"),
+        ext.join(format!("pg_iys--{version}.sql")),
+        PathBuf::from("/usr/bin/iys-push-receiver"),
+    ];
     for entry in std::fs::read_dir(repo_root().join("sql")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if name.starts_with("pg_iys--") && name.matches("--").count() == 2 {
