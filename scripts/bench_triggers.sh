@@ -6,12 +6,25 @@
 #   plpgsql  the same table with a hand-written PL/pgSQL validate-and-enqueue trigger doing the
 #            same work (normalise, check IYS rules, one outbox + one ledger row per changed
 #            channel, into tables with iys.outbox's and iys.consent_ledger's columns and indexes)
+#   pgq      the same table with PgQ's generic change-capture trigger pgq.logutriga (C, AFTER
+#            INSERT OR UPDATE FOR EACH ROW) into a PgQ queue: one urlencoded event row per changed
+#            row, no validation, no normalisation, no ledger. The floor of trigger-based change
+#            capture that pg_iys's validate-and-enqueue is compared with.
 # Workloads: 1-row and 1000-row INSERT transactions (both channels filled, so 2 outbox + 2
-# ledger rows per contact), 1-row and 1000-row UPDATE transactions flipping the SMS permission
-# ONAY <-> RET with a fresh consent date (1 outbox + 1 ledger row per contact).
+# ledger rows per contact, 1 PgQ event), 1-row and 1000-row UPDATE transactions flipping the SMS
+# permission ONAY <-> RET with a fresh consent date (1 outbox + 1 ledger row, 1 PgQ event per
+# contact). Each run checks the queued rows per contact row (outbox rows, PgQ events) and the
+# script exits 1 after the results if one run left another count.
+# The final table gives per workload each variant's rows/s and cost vs plain (plain rows/s /
+# variant rows/s), "pg_iys speed vs plpgsql" (pg_iys rows/s / plpgsql rows/s: above 1 pg_iys is
+# faster) and "pg_iys cost vs pgq" (pgq rows/s / pg_iys rows/s: how many times slower pg_iys is
+# than bare change capture).
 #
 #   cargo pgrx install --release --pg-config "$PG_CONFIG"    # the extension must be installed
 #   scripts/bench_triggers.sh
+# PgQ comes from Debian's postgresql-$PG_MAJOR-pgq3, which the script installs when missing
+# (apt-get, as root) and which installs into the system's PostgreSQL tree only: the script copies
+# its library and extension files into PG_CONFIG's tree when they are missing or differ there.
 # Env: PG_CONFIG (default: pgrx.toml's) picks the PostgreSQL install whose binaries and pg_iys are
 # used; DURATION seconds per pgbench run (10), ROUNDS (1: each variant once per workload; more
 # rounds interleave the variants and report the median), CLIENTS (2), ROWS contacts loaded before
@@ -20,7 +33,8 @@
 # sessions (on; off shows the CPU cost of 1-row transactions without the WAL flush of each
 # commit), BENCH_PORT (28836), BENCH_DATA (/tmp/pg_iys_bench_triggers).
 # It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
-# 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker) and removes it.
+# 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker, PgQ loads its
+# libraries on first call and needs no ticker (pgqd) to write events) and removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG_ENV=${PG_CONFIG:-}
@@ -34,12 +48,49 @@ SYNCHRONOUS_COMMIT=${SYNCHRONOUS_COMMIT:-on}
 PORT=${BENCH_PORT:-28836}
 DATA=${BENCH_DATA:-/tmp/pg_iys_bench_triggers}
 [ "$ROWS" -ge 10000 ] || { echo "ROWS must be at least 10000" >&2; exit 2; }
-VARIANTS=(plain pg_iys plpgsql)
+VARIANTS=(plain pg_iys plpgsql pgq)
+PGQ_QUEUE=bench_pgq
 
 if [ ! -f "$("$PG_CONFIG" --pkglibdir)/pg_iys.so" ]; then
   echo "pg_iys is not installed in $("$PG_CONFIG" --pkglibdir); run: cargo pgrx install --release --pg-config $PG_CONFIG" >&2
   exit 1
 fi
+
+# --- PgQ: Debian's package, copied into PG_CONFIG's tree ----------------------------------------
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+PGQ_PKG=postgresql-$PG_MAJOR-pgq3
+# Not `dpkg-query | grep -q`: under pipefail grep's early exit can fail the pipeline.
+pgq_status=$(dpkg-query -W -f='${Status}' "$PGQ_PKG" 2>/dev/null || true)
+if [ "$pgq_status" != "install ok installed" ]; then
+  echo "bench_triggers: installing $PGQ_PKG"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$PGQ_PKG" >/dev/null
+fi
+# The package writes into the system's tree only, and the benchmark's server runs from
+# PG_CONFIG's (a private copy, pgrx.toml): copy the package's files under the system's pkglibdir
+# (pgq_lowlevel.so, pgq_triggers.so, their JIT bitcode) and its extension directory (control and
+# SQL scripts). `install` unlinks the target before writing, so a server that has a library
+# mapped keeps its old file; files already equal are left alone. Never writes into the system tree:
+# a destination that is the source directory (PG_CONFIG is the system's) is skipped.
+copy_pgq_files() { # source dir, destination dir
+  local src dst f n=0
+  src=$(realpath "$1"); dst=$(realpath -m "$2")
+  [ "$src" = "$dst" ] && return 0
+  while IFS= read -r f; do
+    [[ $f == "$src"/* && -f $f ]] || continue
+    n=$((n + 1))
+    cmp -s "$f" "$dst/${f#"$src"/}" && continue
+    as_root install -d -m 755 "$(dirname "$dst/${f#"$src"/}")"
+    as_root install -m 644 "$f" "$dst/${f#"$src"/}"
+  done < <(dpkg -L "$PGQ_PKG")
+  [ "$n" -gt 0 ] || { echo "bench_triggers: dpkg -L $PGQ_PKG lists no file under $src" >&2; exit 1; }
+}
+copy_pgq_files "$("$SYSTEM_PG_CONFIG" --pkglibdir)" "$("$PG_CONFIG" --pkglibdir)"
+copy_pgq_files "$("$SYSTEM_PG_CONFIG" --sharedir)/extension" "$("$PG_CONFIG" --sharedir)/extension"
+for f in "$("$PG_CONFIG" --pkglibdir)/pgq_triggers.so" "$("$PG_CONFIG" --pkglibdir)/pgq_lowlevel.so" \
+         "$("$PG_CONFIG" --sharedir)/extension/pgq.control"; do
+  [ -f "$f" ] || { echo "bench_triggers: $f missing after installing $PGQ_PKG" >&2; exit 1; }
+done
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 WORK=$(mktemp -d)
@@ -62,7 +113,7 @@ as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
 PSQL=("$PG_BINDIR/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -X -q -v ON_ERROR_STOP=1)
 psql_val() { "${PSQL[@]}" -tA -c "$1"; }
 
-# --- schema: three tables of the same layout, the PL/pgSQL equivalent ---------------------------
+# --- schema: four tables of the same layout, the PL/pgSQL equivalent, the PgQ queue --------------
 table_ddl() {
   cat <<SQL
 CREATE TABLE $1 (
@@ -226,15 +277,38 @@ END $fn$;
 CREATE TRIGGER check_consent BEFORE INSERT OR UPDATE ON mc_plpgsql FOR EACH ROW EXECUTE FUNCTION bench_plpgsql_check();
 CREATE TRIGGER enqueue_consent AFTER INSERT OR UPDATE ON mc_plpgsql FOR EACH ROW EXECUTE FUNCTION bench_plpgsql_enqueue();
 SQL
+  # pgq.control requires no other extension (plpgsql, which its functions use, is in every
+  # database). create_queue makes the root event table pgq.event_<queue_id> and its children
+  # pgq.event_<queue_id>_0.._2; events go into the current child, and only PgQ's maintenance
+  # (pgqd) rotates to the next one, so without it they all stay in _0.
+  cat <<SQL
+CREATE EXTENSION pgq;
+SELECT pgq.create_queue('$PGQ_QUEUE');
+CREATE TRIGGER capture_change AFTER INSERT OR UPDATE ON mc_pgq FOR EACH ROW EXECUTE FUNCTION pgq.logutriga('$PGQ_QUEUE');
+SQL
 } > "$WORK/schema.sql"
 "${PSQL[@]}" -f "$WORK/schema.sql" >/dev/null
+# The queue's root event table (counting it counts its children's rows: inheritance) and its
+# event id sequence.
+PGQ_EVENTS=$(psql_val "SELECT queue_data_pfx FROM pgq.queue WHERE queue_name = '$PGQ_QUEUE'")
+PGQ_EVENT_SEQ=$(psql_val "SELECT queue_event_seq FROM pgq.queue WHERE queue_name = '$PGQ_QUEUE'")
 
-queue_of() { case $1 in plain) echo "";; pg_iys) echo "iys.outbox";; plpgsql) echo "bench_outbox";; esac; }
+queue_of() { case $1 in plain) echo "";; pg_iys) echo "iys.outbox";; plpgsql) echo "bench_outbox";; pgq) echo "$PGQ_EVENTS";; esac; }
+expected_queued() {  # queued rows per contact row of a correct run: $1 variant, $2 workload
+  case $1 in
+    pg_iys|plpgsql) if [[ $2 == insert_* ]]; then echo 2.00; else echo 1.00; fi ;;  # per changed channel
+    pgq) echo 1.00 ;;  # per changed row
+  esac
+}
 reset_variant() {   # empty the table and its queue/history so that every run starts equal
   case $1 in
     plain) "${PSQL[@]}" -c "TRUNCATE mc_plain RESTART IDENTITY" ;;
     pg_iys) "${PSQL[@]}" -c "TRUNCATE mc_pg_iys, iys.outbox, iys.consent_ledger RESTART IDENTITY" ;;
     plpgsql) "${PSQL[@]}" -c "TRUNCATE mc_plpgsql, bench_outbox, bench_ledger RESTART IDENTITY" ;;
+    # TRUNCATE of the root event table empties its children too (what PgQ's own rotation does to
+    # a child); the event id sequence is not owned by a column, so RESTART IDENTITY misses it.
+    # The queue's row (current table, rotation time) is left as created: nothing rotates it.
+    pgq) "${PSQL[@]}" -c "TRUNCATE mc_pgq, $PGQ_EVENTS RESTART IDENTITY" -c "ALTER SEQUENCE $PGQ_EVENT_SEQ RESTART" ;;
   esac
 }
 
@@ -275,7 +349,8 @@ load_contacts() {   # ROWS contacts through the variant's triggers, 2 hours old
 
 WORKLOADS=(insert_1 insert_1000 update_1 update_1000)
 declare -A TPS
-echo "== pgbench: ${DURATION}s per run, $CLIENTS clients, $ROUNDS round(s), synchronous_commit=$SYNCHRONOUS_COMMIT; PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), $(nproc) CPUs, pg_iys from $("$PG_CONFIG" --pkglibdir)"
+MISMATCHES=()
+echo "== pgbench: ${DURATION}s per run, $CLIENTS clients, $ROUNDS round(s), synchronous_commit=$SYNCHRONOUS_COMMIT; PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), $(nproc) CPUs, pg_iys and PgQ $(psql_val "SELECT pgq.version()") from $("$PG_CONFIG" --pkglibdir)"
 for w in "${WORKLOADS[@]}"; do
   rows_per_tx=${w#*_}
   for round in $(seq "$ROUNDS"); do
@@ -296,9 +371,14 @@ for w in "${WORKLOADS[@]}"; do
         moved=$txs; [[ $w == insert_* ]] && moved=$(( $(psql_val "SELECT count(*) FROM mc_$v") - before_rows ))
         [[ $w == update_* ]] && moved=$((txs * rows_per_tx))
         queued=$(psql_val "SELECT round((count(*) - $before_queue)::numeric / $moved, 2) FROM $q")
+        expected=$(expected_queued "$v" "$w")
+        if [ "$queued" != "$expected" ]; then
+          queued="$queued, expected $expected"
+          MISMATCHES+=("$w $v round $round: $queued")
+        fi
       fi
       TPS[$w,$v,$round]=$tps
-      printf '   %-12s %-8s round %d: %10.1f tx/s  %12.0f rows/s  (%s tx; outbox rows per contact row: %s)\n' \
+      printf '   %-12s %-8s round %d: %10.1f tx/s  %12.0f rows/s  (%s tx; queued rows per contact row: %s)\n' \
         "$w" "$v" "$round" "$tps" "$(bc -l <<<"$tps * $rows_per_tx")" "$txs" "$queued"
     done
   done
@@ -306,9 +386,11 @@ done
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo
-echo "== contact rows per second (median of $ROUNDS round(s)); cost = plain rows/s / variant rows/s"
-printf '%-26s %12s %12s %10s %12s %10s %14s\n' workload plain pg_iys "cost" plpgsql "cost" "pg_iys speed"
-printf '%-26s %12s %12s %10s %12s %10s %14s\n' "" "rows/s" "rows/s" "vs plain" "rows/s" "vs plain" "vs plpgsql"
+echo "== contact rows per second (median of $ROUNDS round(s)); cost = plain rows/s / variant rows/s;"
+echo "   pg_iys speed vs plpgsql = pg_iys rows/s / plpgsql rows/s (above 1: pg_iys faster);"
+echo "   pg_iys cost vs pgq = pgq rows/s / pg_iys rows/s (how many times slower pg_iys is than PgQ's bare change capture)"
+printf '%-26s %12s %12s %10s %12s %10s %12s %10s %14s %12s\n' workload plain pg_iys "cost" plpgsql "cost" pgq "cost" "pg_iys speed" "pg_iys cost"
+printf '%-26s %12s %12s %10s %12s %10s %12s %10s %14s %12s\n' "" "rows/s" "rows/s" "vs plain" "rows/s" "vs plain" "rows/s" "vs plain" "vs plpgsql" "vs pgq"
 for w in "${WORKLOADS[@]}"; do
   rows_per_tx=${w#*_}
   declare -A R=()
@@ -317,7 +399,13 @@ for w in "${WORKLOADS[@]}"; do
     R[$v]=$(bc -l <<<"${R[$v]} * $rows_per_tx")
   done
   label="${w%_*} x $rows_per_tx row(s)/tx"
-  printf '%-26s %12.0f %12.0f %9.2fx %12.0f %9.2fx %13.2fx\n' "$label" "${R[plain]}" "${R[pg_iys]}" \
+  printf '%-26s %12.0f %12.0f %9.2fx %12.0f %9.2fx %12.0f %9.2fx %13.2fx %11.2fx\n' "$label" "${R[plain]}" "${R[pg_iys]}" \
     "$(bc -l <<<"${R[plain]} / ${R[pg_iys]}")" "${R[plpgsql]}" "$(bc -l <<<"${R[plain]} / ${R[plpgsql]}")" \
-    "$(bc -l <<<"${R[pg_iys]} / ${R[plpgsql]}")"
+    "${R[pgq]}" "$(bc -l <<<"${R[plain]} / ${R[pgq]}")" \
+    "$(bc -l <<<"${R[pg_iys]} / ${R[plpgsql]}")" "$(bc -l <<<"${R[pgq]} / ${R[pg_iys]}")"
 done
+if [ ${#MISMATCHES[@]} -gt 0 ]; then
+  echo "bench_triggers: queued rows per contact row differ from a correct run's:" >&2
+  printf '   %s\n' "${MISMATCHES[@]}" >&2
+  exit 1
+fi

@@ -14,3 +14,16 @@ INSERT INTO iys.holiday (day, name, half_day, builtin)
     SELECT day, name, half_day, true FROM iys.builtin_holidays();
 SELECT pg_catalog.pg_extension_config_dump('iys.holiday', 'WHERE NOT builtin');
 GRANT SELECT ON iys.holiday TO PUBLIC;
+
+-- Backends keep the calendar across statements until a change to iys.holiday commits
+-- (src/sql_api/calendar.rs): this trigger tells them.
+CREATE FUNCTION iys_internal.holiday_version_bump() RETURNS void
+    VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'holiday_version_bump_wrapper';
+CREATE FUNCTION iys_internal.holiday_changed() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM iys_internal.holiday_version_bump();
+    RETURN NULL;
+END $$;
+CREATE TRIGGER holiday_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iys.holiday
+    FOR EACH STATEMENT EXECUTE FUNCTION iys_internal.holiday_changed();

@@ -92,6 +92,8 @@ COMMENT ON FUNCTION iys_internal.confirm_local(bigint[]) IS 'internal: called by
 COMMENT ON FUNCTION iys_internal.record_pulled(text, text, text, jsonb) IS 'internal: called by the worker to record one page of pulled changes and move the pull cursor in one transaction';
 COMMENT ON FUNCTION iys_internal.record_iys_changes(text, text, jsonb) IS 'internal: records IYS''s movements (a pull page or a daily file) in the ledger, the known state and the inbox, skipping those already known';
 COMMENT ON FUNCTION iys_internal.pull_failed(text, text, text) IS 'internal: called by the worker to note a failed pull attempt (the cursor stays)';
+COMMENT ON FUNCTION iys_internal.holiday_version_bump() IS 'internal: tells every backend to read iys.holiday again once this transaction commits (called by the trigger holiday_changed)';
+COMMENT ON FUNCTION iys_internal.holiday_changed() IS 'internal: statement trigger on iys.holiday; backends keep the calendar until a change to it commits';
 COMMENT ON FUNCTION iys_internal.restart_pull(text, text, text) IS 'internal: called by the worker when IYS refuses the pull cursor, to pull again from the oldest change IYS serves';
 COMMENT ON FUNCTION iys_internal.reportable_source(text) IS 'internal: the source an opt-out pg_iys reports on a row''s behalf is sent with (the row''s own HS_* source when IYS takes it, else HS_WEB)';
 COMMENT ON FUNCTION iys_internal.queue_missing_opt_outs(text, iys.consent_type, iys.recipient_type, text[]) IS 'internal: queues, dated now, the opt-outs (RET) IYS does not have, for keys IYS holds as ONAY';
@@ -351,7 +353,8 @@ COMMENT ON VIEW iys.rejections IS 'rejected changes with IYS''s code and message
 COMMENT ON VIEW iys.rejections_by_code IS 'rejected changes counted per brand and IYS code';
 COMMENT ON VIEW iys.conflicts IS 'unresolved ties between a pulled change and a local consent (same consent date, other status)';
 COMMENT ON VIEW iys.deadline_alerts IS 'changes not yet accepted whose 3-business-day reporting window (H467) ends within a day or has ended';
-COMMENT ON VIEW iys.consent_history IS 'every consent movement, local or pulled, with IYS''s transactionId and what became of it';
+COMMENT ON VIEW iys.consent_history IS 'every consent movement, local (its outbox row) or from IYS (its ledger row), with IYS''s transactionId and what became of it';
+COMMENT ON COLUMN iys.consent_history.id IS 'the ledger row; NULL for a local movement recorded as its outbox row only (since 0.8.0: see outbox_id)';
 COMMENT ON VIEW iys.pull_quarantine IS 'pulled (or propagated) changes an attached table could not take, with the reason; iys.retry_quarantined() applies them again';
 COMMENT ON VIEW iys.drift IS 'differences between the rows and IYS''s record (status queries) and between IYS''s daily files and pg_iys, until iys.resolve_drift settles them';
 COMMENT ON VIEW iys.status_check_progress IS 'how far IYS''s status queries are, per brand and reason (adopt, pull_gap, manual)';

@@ -66,8 +66,8 @@ RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
          WHERE s.brand_code = q.brand_code AND s.recipient = q.recipient AND s.consent_type = q.consent_type
            AND s.recipient_type = q.recipient_type
     )
-    INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, outbox_id)
-    SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, id FROM queued
+    -- The outbox row is the movement's history too (iys.consent_history).
+    SELECT count(*) FROM queued
 $$;
 
 -- Records IYS's answer to one multi-status query: `asked` were asked, `onay` came back (IYS
@@ -139,19 +139,23 @@ BEGIN
     END IF;
 END $$;
 
--- Asks IYS again about every key pg_iys knows for a brand (IYS's known state and the ledger):
+-- Asks IYS again about every key pg_iys knows for a brand (IYS's known state, the ledger and the
+-- local movements of the outbox; the newest movement of a key says what pg_iys believes):
 -- after a pull outage longer than IYS's 7-day window, or when an operator wants to be sure.
 -- Returns how many keys were queued.
 CREATE FUNCTION iys.recheck_known_keys(p_brand text, p_reason text DEFAULT 'manual') RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH keys AS (
         SELECT DISTINCT ON (k.recipient, k.consent_type, k.recipient_type) k.recipient, k.consent_type, k.recipient_type, k.status
-          FROM (SELECT c.recipient, c.consent_type, c.recipient_type, c.status, 1 AS pref, 0::bigint AS id
+          FROM (SELECT c.recipient, c.consent_type, c.recipient_type, c.status, 1 AS pref, '-infinity'::timestamptz AS at
                   FROM iys.current_consent c WHERE c.brand_code = p_brand
                 UNION ALL
-                SELECT l.recipient, l.consent_type, l.recipient_type, l.status, 2, l.id
-                  FROM iys.consent_ledger l WHERE l.brand_code = p_brand) k
-         ORDER BY k.recipient, k.consent_type, k.recipient_type, k.pref, k.id DESC
+                SELECT l.recipient, l.consent_type, l.recipient_type, l.status, 2, l.recorded_at
+                  FROM iys.consent_ledger l WHERE l.brand_code = p_brand
+                UNION ALL
+                SELECT o.recipient, o.consent_type, o.recipient_type, o.status, 2, o.enqueued_at
+                  FROM iys.outbox o WHERE o.brand_code = p_brand) k
+         ORDER BY k.recipient, k.consent_type, k.recipient_type, k.pref, k.at DESC
     ), queued AS (
         INSERT INTO iys.status_check AS s (brand_code, recipient, consent_type, recipient_type, reason, local_status)
         SELECT p_brand, recipient, consent_type, recipient_type, p_reason, status FROM keys
@@ -382,16 +386,13 @@ BEGIN
         WITH taken AS (
             UPDATE iys.status_check s SET resolution = 'local ONAY sent to IYS', resolved_at = now()
              WHERE s.brand_code = p_brand AND s.resolved_at IS NULL AND s.state = 'done' AND NOT s.iys_onay AND s.local_status = 'ONAY'
-            RETURNING s.*),
-        queued AS (
-            INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key)
-            SELECT t.brand_code, t.recipient, t.recipient_type, t.consent_type, 'ONAY',
-                   CASE WHEN t.local_source = ANY (enum_range(NULL::iys.consent_source)::text[]) THEN t.local_source::iys.consent_source END,
-                   t.local_consent_date, t.source_table, t.source_key
-              FROM taken t
-            RETURNING id, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key)
-        INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, outbox_id)
-        SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, id FROM queued;
+            RETURNING s.*)
+        -- The outbox row is the movement's history too (iys.consent_history).
+        INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key)
+        SELECT t.brand_code, t.recipient, t.recipient_type, t.consent_type, 'ONAY',
+               CASE WHEN t.local_source = ANY (enum_range(NULL::iys.consent_source)::text[]) THEN t.local_source::iys.consent_source END,
+               t.local_consent_date, t.source_table, t.source_key
+          FROM taken t;
         GET DIAGNOSTICS n = ROW_COUNT;
         action := 'local ONAYs sent to IYS'; keys := n; RETURN NEXT;
         UPDATE iys.status_check s SET resolution = 'IYS''s ONAY kept; the row has no permission', resolved_at = now()

@@ -44,7 +44,7 @@ CREATE TABLE iys.outbox (
     settled_at       timestamptz,
     batch_id         bigint                     -- the iys.batch that carried it last
 );
-COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS';
+COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS; each row is also the history of its local movement (never changed or deleted but by iys.prune_ledger)';
 -- The worker claims each brand's oldest pending rows first.
 CREATE INDEX outbox_pending_idx ON iys.outbox (brand_code, id) WHERE state = 'pending';
 -- Per-key order: find other unsettled changes of the same key.
@@ -71,7 +71,7 @@ CREATE TABLE iys.batch (
 COMMENT ON TABLE iys.batch IS 'batches the worker claimed and sent to IYS, with their request ids';
 CREATE INDEX batch_open_idx ON iys.batch (id) WHERE state <> 'done';
 
--- Every consent movement, local (queued from an attached table) or pulled from IYS.
+-- Consent movements from IYS (pulled, pushed, from a daily file); local ones before 0.8.0.
 CREATE TABLE iys.consent_ledger (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     recorded_at      timestamptz NOT NULL DEFAULT now(),
@@ -91,19 +91,26 @@ CREATE TABLE iys.consent_ledger (
     iys_source       text,                      -- a movement from IYS: its source as IYS spelled it
     creation_date    timestamp                  -- a movement from IYS: when IYS recorded it (Turkey time)
 );
-COMMENT ON TABLE iys.consent_ledger IS 'append-only history of every consent movement (local or from IYS)';
+COMMENT ON TABLE iys.consent_ledger IS 'append-only history of IYS''s movements (pulled, pushed, from daily files) and of local movements recorded before 0.8.0; since then a local movement''s history is its outbox row (iys.consent_history shows all)';
 CREATE INDEX consent_ledger_key_idx ON iys.consent_ledger (brand_code, recipient, consent_type, recipient_type, id);
 CREATE INDEX consent_ledger_outbox_idx ON iys.consent_ledger (outbox_id) WHERE outbox_id IS NOT NULL;
 -- A pulled movement already known is found by its id (our own accepted ones: outbox_transaction_idx).
 CREATE INDEX consent_ledger_transaction_idx ON iys.consent_ledger (transaction_id) WHERE transaction_id IS NOT NULL;
 
--- Append-only: history is never rewritten, rows are never updated; they leave only through
--- iys.prune_ledger(). What became of a local movement (IYS's transaction id, a rejection) is on
--- its outbox row; iys.consent_history shows both together.
+-- Since 0.8.0 a local movement is recorded once, as its outbox row (the queue row is the history:
+-- one row per changed channel instead of two); the ledger keeps IYS's movements (and local ones
+-- recorded before); iys.consent_history shows both kinds. Append-only: history is never
+-- rewritten, rows are never updated; they leave only through iys.prune_ledger().
 CREATE FUNCTION iys_internal.ledger_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND current_setting('iys.pruning_ledger', true) = 'on' THEN
+    IF TG_OP IN ('DELETE', 'TRUNCATE') AND current_setting('iys.pruning_ledger', true) = 'on' THEN
         RETURN OLD;
+    END IF;
+    IF TG_TABLE_NAME = 'outbox' THEN
+        RAISE EXCEPTION 'iys.outbox is the history of local consent movements: % of its rows is refused', lower(TG_OP)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A row''s movement (recipient, type, status, source, date, row, time) is never changed; rows leave only through iys.prune_ledger().',
+                  HINT = 'Old history is removed with iys.prune_ledger(older_than interval).';
     END IF;
     RAISE EXCEPTION 'iys.consent_ledger is append-only'
         USING ERRCODE = 'insufficient_privilege',
@@ -111,15 +118,26 @@ BEGIN
 END $$;
 CREATE TRIGGER consent_ledger_append_only BEFORE UPDATE OR DELETE ON iys.consent_ledger
     FOR EACH ROW EXECUTE FUNCTION iys_internal.ledger_guard();
+-- The outbox row of a local movement is its history: the worker changes only where it stands
+-- (state, attempts, IYS's answer). The row trigger fires only for an UPDATE that names a movement
+-- column, so claiming and settling pay nothing for it; deleting is checked once per statement.
+CREATE TRIGGER outbox_history_kept
+    BEFORE UPDATE OF brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_key,
+                     enqueued_at, enqueued_by ON iys.outbox
+    FOR EACH ROW EXECUTE FUNCTION iys_internal.ledger_guard();
+CREATE TRIGGER outbox_history_not_deleted BEFORE DELETE OR TRUNCATE ON iys.outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION iys_internal.ledger_guard();
 
--- Retention: removes ledger rows recorded more than `older_than` ago whose change is settled.
+-- Retention: removes ledger rows recorded more than `older_than` ago whose change is settled, and
+-- the settled outbox rows (local movements) queued that long ago.
 -- The ledger is the proof of consent, which the Regulation asks a company to keep for three years
 -- after a consent ends: anything younger than three years is refused unless `force`. Says (NOTICE)
 -- and returns how many rows went.
 CREATE FUNCTION iys.prune_ledger(older_than interval, force boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    removed bigint;
+    removed       bigint;
+    local_removed bigint;
 BEGIN
     IF older_than IS NULL OR (older_than < interval '3 years' AND NOT force) THEN
         RAISE EXCEPTION 'iys.prune_ledger keeps at least three years of consent history (asked: %)', coalesce(older_than::text, 'NULL')
@@ -131,9 +149,14 @@ BEGIN
      WHERE l.recorded_at < now() - older_than
        AND NOT EXISTS (SELECT 1 FROM iys.outbox o WHERE o.id = l.outbox_id AND o.state IN ('pending', 'in_flight'));
     GET DIAGNOSTICS removed = ROW_COUNT;
+    DELETE FROM iys.outbox o
+     WHERE o.enqueued_at < now() - older_than AND o.state NOT IN ('pending', 'in_flight')
+       AND NOT EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.outbox_id = o.id);
+    GET DIAGNOSTICS local_removed = ROW_COUNT;
     PERFORM set_config('iys.pruning_ledger', 'off', true);
-    RAISE NOTICE 'iys.prune_ledger removed % ledger row(s) recorded before %', removed, now() - older_than;
-    RETURN removed;
+    RAISE NOTICE 'iys.prune_ledger removed % movement(s) recorded before %: % from iys.consent_ledger, % local from iys.outbox',
+        removed + local_removed, now() - older_than, removed, local_removed;
+    RETURN removed + local_removed;
 END $$;
 
 -- Claims up to batch_size changes for one IYS batch, in one short transaction (the caller's):

@@ -176,15 +176,23 @@ SELECT o.id, o.brand_code, o.recipient, o.consent_type, o.status, o.state, o.con
  WHERE o.state IN ('pending', 'in_flight') AND o.consent_date IS NOT NULL AND o.source IS DISTINCT FROM 'HS_2015'
    AND iys.reporting_deadline(o.consent_date) < (now() AT TIME ZONE 'Europe/Istanbul')::timestamp + interval '1 day';
 
--- Every consent movement with what became of it: a local one's IYS transaction id and outcome
--- come from its outbox row.
+-- Every consent movement with what became of it. A local movement is its outbox row (since 0.8.0
+-- nothing else is written per change; before, a ledger row too, shown instead of the outbox row),
+-- with IYS's transaction id and outcome; IYS's movements are ledger rows. `id` is the ledger
+-- row's (NULL for a local movement recorded only in the outbox: see outbox_id).
 CREATE VIEW iys.consent_history AS
 SELECT l.id, l.recorded_at, l.origin, l.brand_code, l.recipient, l.recipient_type, l.consent_type, l.status,
        l.source, l.consent_date, l.source_table::regclass AS source_table, l.source_key, l.recorded_by,
        coalesce(l.transaction_id, o.transaction_id) AS transaction_id,
        CASE WHEN l.origin = 'iys' THEN 'accepted' ELSE o.state END AS outcome,
        o.error_code, o.error_message, l.outbox_id, l.iys_source, l.creation_date
-  FROM iys.consent_ledger l LEFT JOIN iys.outbox o ON o.id = l.outbox_id;
+  FROM iys.consent_ledger l LEFT JOIN iys.outbox o ON o.id = l.outbox_id
+UNION ALL
+SELECT NULL::bigint, o.enqueued_at, 'local', o.brand_code, o.recipient, o.recipient_type, o.consent_type, o.status,
+       o.source, o.consent_date, o.source_table::regclass, o.source_key, o.enqueued_by, o.transaction_id, o.state,
+       o.error_code, o.error_message, o.id, NULL::text, NULL::timestamp
+  FROM iys.outbox o
+ WHERE NOT EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.outbox_id = o.id);
 
 GRANT SELECT ON iys.rejections, iys.rejections_by_code, iys.conflicts, iys.deadline_alerts, iys.consent_history, iys.request_quality TO pg_monitor;
 GRANT SELECT ON iys.outbox, iys.batch, iys.consent_ledger, iys.attached_table, iys.worker_state TO pg_monitor;
@@ -288,12 +296,17 @@ BEGIN
                             WHERE o.transaction_id = v_txid AND o.brand_code = p_brand AND o.recipient = v_recipient
                               AND o.consent_type = v_type AND o.status = v_status));
             -- Our own movement whose transaction id we do not know yet (its batch result is not
-            -- fetched): the same key, status and date as a local movement of ours.
-            CONTINUE WHEN p_source IN ('HS', 'FILE') AND EXISTS (
-                SELECT 1 FROM iys.consent_ledger l
-                 WHERE l.brand_code = p_brand AND l.recipient = v_recipient AND l.consent_type = v_type
-                   AND l.recipient_type = v_rtype AND l.origin = 'local' AND l.status = v_status
-                   AND date_trunc('second', l.consent_date) IS NOT DISTINCT FROM date_trunc('second', v_date));
+            -- fetched): the same key, status and date as an unsettled change of ours (or, recorded
+            -- before 0.8.0, a local ledger row).
+            CONTINUE WHEN p_source IN ('HS', 'FILE') AND (
+                EXISTS (SELECT 1 FROM iys.outbox o
+                         WHERE o.brand_code = p_brand AND o.recipient = v_recipient AND o.consent_type = v_type
+                           AND o.recipient_type = v_rtype AND o.state IN ('pending', 'in_flight') AND o.status = v_status
+                           AND date_trunc('second', o.consent_date) IS NOT DISTINCT FROM date_trunc('second', v_date))
+                OR EXISTS (SELECT 1 FROM iys.consent_ledger l
+                            WHERE l.brand_code = p_brand AND l.recipient = v_recipient AND l.consent_type = v_type
+                              AND l.recipient_type = v_rtype AND l.origin = 'local' AND l.status = v_status
+                              AND date_trunc('second', l.consent_date) IS NOT DISTINCT FROM date_trunc('second', v_date)));
         EXCEPTION WHEN OTHERS THEN
             INSERT INTO iys.inbox (origin, brand_code, transaction_id, payload, state, error, settled_at)
             VALUES ('iys', p_brand, c->>'transactionId', c, 'quarantined', 'unreadable change: ' || SQLERRM, now());

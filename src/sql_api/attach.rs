@@ -469,20 +469,16 @@ impl AttachPlan {
     /// The set-based enqueue statement run once per INSERT or UPDATE statement. Every movement
     /// is queued, a RET too when pg_iys has never seen the key: IYS may hold an ONAY from before
     /// pg_iys (an opt-out is never dropped); if it holds nothing it answers H175 and the row ends
-    /// `not_in_iys`.
+    /// `not_in_iys`. The outbox row is the movement's history too (iys.consent_history): nothing
+    /// else is written per change.
     fn enqueue_sql(&self, update: bool) -> String {
         let selects: Vec<String> = self.mapping.channels.iter().map(|c| self.channel_select(c, update)).collect();
         format!(
-            "WITH changed AS ({}), \
-             queued AS ( \
-               INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, \
-                                       retailer_code, retailer_access) \
-               SELECT c.brand_code, c.recipient, c.recipient_type, c.consent_type, c.status, c.source, c.consent_date, {relid}::oid, c.source_key, \
-                      c.retailer_code, c.retailer_access \
-                 FROM changed c \
-               RETURNING id, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key) \
-             INSERT INTO iys.consent_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, outbox_id) \
-             SELECT 'local', brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, id FROM queued",
+            "INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, \
+                                     retailer_code, retailer_access) \
+             SELECT c.brand_code, c.recipient, c.recipient_type, c.consent_type, c.status, c.source, c.consent_date, {relid}::oid, c.source_key, \
+                    c.retailer_code, c.retailer_access \
+               FROM ({}) c",
             selects.join(" UNION ALL "),
             relid = u32::from(self.relid),
         )

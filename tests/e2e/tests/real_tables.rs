@@ -418,7 +418,7 @@ fn an_opt_out_is_never_blocked_by_another_channel() {
     );
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 3);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE recipient = '+905329998877'"), 0);
-    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE status = 'RET' AND origin = 'local'"), 1);
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_history WHERE status = 'RET' AND origin = 'local'"), 1);
 }
 
 /// One kaynak column serves both channels: a movement on one channel with its own source (the

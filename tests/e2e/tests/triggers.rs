@@ -20,8 +20,9 @@ const TABLE: &str = "CREATE TABLE master_contact (
 fn setup(cluster: &Cluster, on_invalid: &str) -> Client {
     let mut c = cluster.connect();
     c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys").unwrap();
-    c.batch_execute("DROP TABLE IF EXISTS master_contact; TRUNCATE iys.outbox, iys.attached_table").unwrap();
-    c.batch_execute("SET iys.pruning_ledger = 'on'; DELETE FROM iys.consent_ledger; RESET iys.pruning_ledger").unwrap();
+    // The outbox and the ledger keep history: emptied as retention would.
+    c.batch_execute("DROP TABLE IF EXISTS master_contact; TRUNCATE iys.attached_table").unwrap();
+    c.batch_execute("SET iys.pruning_ledger = 'on'; TRUNCATE iys.outbox; DELETE FROM iys.consent_ledger; RESET iys.pruning_ledger").unwrap();
     c.batch_execute(TABLE).unwrap();
     c.query_one("SELECT iys.attach('master_contact', brand_code => '600001', on_invalid => $1)", &[&on_invalid]).unwrap();
     c
@@ -74,7 +75,9 @@ fn update_algorithm_end_to_end() {
     assert_eq!(queued[1].get::<_, String>(4), "600001");
     assert_eq!(queued[1].get::<_, String>(5), "pending");
     assert_eq!(queued[1].get::<_, String>(6), "1");
-    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE origin = 'local' AND outbox_id IS NOT NULL"), 2);
+    // The outbox rows are the movements' history: nothing else is written per change.
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_history WHERE origin = 'local' AND outbox_id IS NOT NULL"), 2);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_ledger"), 0);
 
     // Same address and permission with another date and source: those columns keep their old
     // values with a warning, other columns update, nothing is queued.
@@ -329,23 +332,36 @@ fn ledger_is_append_only_with_retention() {
          VALUES ('05321234567', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul', 'HS_WEB')",
     )
     .unwrap();
-    let err = c.batch_execute("UPDATE iys.consent_ledger SET status = 'RET'").unwrap_err();
-    assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
-    let err = c.batch_execute("DELETE FROM iys.consent_ledger").unwrap_err();
-    assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
-    // No column may change, not even the transaction id (a local movement's is on its outbox row).
-    let err = c.batch_execute("UPDATE iys.consent_ledger SET transaction_id = 'tx-1'").unwrap_err();
-    assert_eq!(err.as_db_error().unwrap().code().code(), "42501");
+    // A local movement's history is its outbox row: its movement never changes, the row is never
+    // deleted; where it stands (state, IYS's answer) does change.
+    for sql in ["UPDATE iys.outbox SET status = 'RET'", "UPDATE iys.outbox SET consent_date = now()", "DELETE FROM iys.outbox", "TRUNCATE iys.outbox"] {
+        let err = c.batch_execute(sql).unwrap_err();
+        assert_eq!(err.as_db_error().unwrap().code().code(), "42501", "{sql}");
+    }
+    c.batch_execute("UPDATE iys.outbox SET attempts = 0").unwrap();
+    // IYS's movements are ledger rows, append-only.
+    c.batch_execute(
+        r#"SELECT iys_internal.record_iys_changes('600001', 'IYS', '[{"recipient": "+905329999999", "type": "MESAJ", "status": "RET",
+             "source": "IYS_WEB", "consentDate": "2026-11-30 10:00:00", "transactionId": "tx-citizen"}]')"#,
+    )
+    .unwrap();
+    for sql in ["UPDATE iys.consent_ledger SET status = 'ONAY'", "DELETE FROM iys.consent_ledger", "UPDATE iys.consent_ledger SET transaction_id = 'tx-1'"] {
+        let err = c.batch_execute(sql).unwrap_err();
+        assert_eq!(err.as_db_error().unwrap().code().code(), "42501", "{sql}");
+    }
     // The ledger is legal proof: less than three years of it is kept unless forced.
     for younger in ["interval '0'", "interval '2 years 11 months'", "NULL"] {
         let err = c.batch_execute(&format!("SELECT iys.prune_ledger({younger})")).unwrap_err();
         assert_eq!(err.as_db_error().unwrap().code().code(), "22023", "{younger}");
     }
     assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '3 years')", &[]).unwrap().get::<_, i64>(0), 0);
-    // Unsettled changes survive retention; settled old ones go.
-    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0', force => true)", &[]).unwrap().get::<_, i64>(0), 0);
+    // Unsettled changes survive retention; settled old movements go (IYS's from the ledger, ours
+    // from the outbox).
+    assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0', force => true)", &[]).unwrap().get::<_, i64>(0), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
     c.batch_execute("UPDATE iys.outbox SET state = 'accepted'").unwrap();
     assert_eq!(c.query_one("SELECT iys.prune_ledger(interval '0', force => true)", &[]).unwrap().get::<_, i64>(0), 1);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM iys.consent_history"), 0);
 }
 
 #[test]
@@ -423,4 +439,24 @@ fn a_per_row_brand_must_be_present_and_numeric() {
     }
     c.batch_execute(&row("'600002'")).unwrap();
     assert_eq!(count(&mut c, "SELECT count(*) FROM iys.outbox WHERE brand_code = '600002'"), 1);
+}
+
+/// Backends keep the business-day calendar across statements; a change to iys.holiday reaches
+/// every session from its commit (and the changing transaction at once).
+#[test]
+fn a_holiday_added_in_another_session_counts_from_its_commit() {
+    let cluster = Cluster::start("holiday_cache", &[]);
+    let mut a = cluster.connect();
+    a.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys").unwrap();
+    let mut b = cluster.connect();
+    let business = |c: &mut Client| c.query_one("SELECT iys.is_business_day('2027-10-13')", &[]).unwrap().get::<_, bool>(0);
+    assert!(business(&mut a), "a Wednesday");
+    assert!(business(&mut a), "kept across statements");
+    b.batch_execute("BEGIN; INSERT INTO iys.holiday (day, name) VALUES ('2027-10-13', 'company day off')").unwrap();
+    assert!(!business(&mut b), "the changing transaction sees its own change");
+    assert!(business(&mut a), "not committed yet");
+    b.batch_execute("COMMIT").unwrap();
+    assert!(!business(&mut a), "committed: every session reads it again");
+    b.batch_execute("DELETE FROM iys.holiday WHERE day = '2027-10-13'").unwrap();
+    assert!(business(&mut a));
 }
