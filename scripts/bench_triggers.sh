@@ -4,16 +4,16 @@
 #   plain    the table with no trigger
 #   pg_iys   the same table after iys.attach(..., brand_code => '600001') (on_invalid 'reject')
 #   plpgsql  the same table with a hand-written PL/pgSQL validate-and-enqueue trigger doing the
-#            same work (normalise, check IYS rules, one outbox + one ledger row per changed
-#            channel, into tables with iys.outbox's and iys.consent_ledger's columns and indexes)
+#            same work (normalise, check IYS rules, one outbox row per changed channel, the
+#            movement's history too as in pg_iys since 0.8.0, into a table with iys.outbox's
+#            columns and indexes)
 #   pgq      the same table with PgQ's generic change-capture trigger pgq.logutriga (C, AFTER
 #            INSERT OR UPDATE FOR EACH ROW) into a PgQ queue: one urlencoded event row per changed
 #            row, no validation, no normalisation, no ledger. The floor of trigger-based change
 #            capture that pg_iys's validate-and-enqueue is compared with.
-# Workloads: 1-row and 1000-row INSERT transactions (both channels filled, so 2 outbox + 2
-# ledger rows per contact, 1 PgQ event), 1-row and 1000-row UPDATE transactions flipping the SMS
-# permission ONAY <-> RET with a fresh consent date (1 outbox + 1 ledger row, 1 PgQ event per
-# contact). Each run checks the queued rows per contact row (outbox rows, PgQ events) and the
+# Workloads: 1-row and 1000-row INSERT transactions (both channels filled, so 2 outbox rows per
+# contact, 1 PgQ event), 1-row and 1000-row UPDATE transactions flipping the SMS permission
+# ONAY <-> RET with a fresh consent date (1 outbox row, 1 PgQ event per contact). Each run checks the queued rows per contact row (outbox rows, PgQ events) and the
 # script exits 1 after the results if one run left another count.
 # The final table gives per workload each variant's rows/s and cost vs plain (plain rows/s /
 # variant rows/s), "pg_iys speed vs plpgsql" (pg_iys rows/s / plpgsql rows/s: above 1 pg_iys is
@@ -192,17 +192,12 @@ channel_enqueue() {
   cat <<SQL
     IF NEW.$c IS NOT NULL AND NEW.${c}_permission IS NOT NULL
        AND (TG_OP = 'INSERT' OR NEW.$c IS DISTINCT FROM OLD.$c OR NEW.${c}_permission IS DISTINCT FROM OLD.${c}_permission) THEN
+        -- Every movement is queued, a RET too (as pg_iys does: IYS may hold an ONAY from before);
+        -- the outbox row is the movement's history too (as in pg_iys since 0.8.0).
         st := NEW.${c}_permission;
-        IF st = 'ONAY'   -- a first RET is stored, not sent
-           OR EXISTS (SELECT 1 FROM bench_ledger l WHERE l.brand_code = '600001' AND l.recipient = NEW.$c
-                         AND l.consent_type = '$type' AND l.recipient_type = rt) THEN
-            src := nullif(upper(btrim(NEW.${c}_source)), '');
-            INSERT INTO bench_outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key)
-            VALUES ('600001', NEW.$c, rt, '$type', st, src, NEW.${c}_consent_date, TG_RELID, NEW.contact_id::text)
-            RETURNING id INTO queued_id;
-            INSERT INTO bench_ledger (origin, brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, outbox_id)
-            VALUES ('local', '600001', NEW.$c, rt, '$type', st, src, NEW.${c}_consent_date, TG_RELID, NEW.contact_id::text, queued_id);
-        END IF;
+        src := nullif(upper(btrim(NEW.${c}_source)), '');
+        INSERT INTO bench_outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key)
+        VALUES ('600001', NEW.$c, rt, '$type', st, src, NEW.${c}_consent_date, TG_RELID, NEW.contact_id::text);
     END IF;
 SQL
 }
@@ -236,7 +231,6 @@ SQL
 SELECT iys.attach('mc_pg_iys', brand_code => '600001');
 -- Same columns, defaults, constraints and indexes as the extension's queue and history.
 CREATE TABLE bench_outbox (LIKE iys.outbox INCLUDING ALL);
-CREATE TABLE bench_ledger (LIKE iys.consent_ledger INCLUDING ALL);
 
 CREATE FUNCTION bench_plpgsql_check() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -265,7 +259,6 @@ DECLARE
     rt iys.recipient_type := coalesce(nullif(upper(btrim(NEW.contact_type)), ''), 'BIREYSEL');
     st iys.consent_status;
     src iys.consent_source;
-    queued_id bigint;
 BEGIN
 SQL
   channel_enqueue email EPOSTA
@@ -303,8 +296,9 @@ expected_queued() {  # queued rows per contact row of a correct run: $1 variant,
 reset_variant() {   # empty the table and its queue/history so that every run starts equal
   case $1 in
     plain) "${PSQL[@]}" -c "TRUNCATE mc_plain RESTART IDENTITY" ;;
-    pg_iys) "${PSQL[@]}" -c "TRUNCATE mc_pg_iys, iys.outbox, iys.consent_ledger RESTART IDENTITY" ;;
-    plpgsql) "${PSQL[@]}" -c "TRUNCATE mc_plpgsql, bench_outbox, bench_ledger RESTART IDENTITY" ;;
+    # The outbox and the ledger keep history: emptied as retention would (iys.pruning_ledger).
+    pg_iys) "${PSQL[@]}" -c "SET iys.pruning_ledger = on" -c "TRUNCATE mc_pg_iys, iys.outbox, iys.consent_ledger RESTART IDENTITY" ;;
+    plpgsql) "${PSQL[@]}" -c "TRUNCATE mc_plpgsql, bench_outbox RESTART IDENTITY" ;;
     # TRUNCATE of the root event table empties its children too (what PgQ's own rotation does to
     # a child); the event id sequence is not owned by a column, so RESTART IDENTITY misses it.
     # The queue's row (current table, rotation time) is left as created: nothing rotates it.

@@ -15,14 +15,15 @@ INSERT INTO iys.holiday (day, name, half_day, builtin)
 SELECT pg_catalog.pg_extension_config_dump('iys.holiday', 'WHERE NOT builtin');
 GRANT SELECT ON iys.holiday TO PUBLIC;
 
--- Backends keep the calendar across statements until a change to iys.holiday commits
--- (src/sql_api/calendar.rs): this trigger tells them.
-CREATE FUNCTION iys_internal.holiday_version_bump() RETURNS void
-    VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'holiday_version_bump_wrapper';
+-- Backends keep the calendar across statements until iys.holiday changes
+-- (src/sql_api/calendar.rs): this trigger sends PostgreSQL's relcache invalidation for the table,
+-- which every backend receives when the change commits.
+CREATE FUNCTION iys_internal.invalidate_calendar() RETURNS void
+    VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'invalidate_calendar_wrapper';
 CREATE FUNCTION iys_internal.holiday_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM iys_internal.holiday_version_bump();
+    PERFORM iys_internal.invalidate_calendar();
     RETURN NULL;
 END $$;
 CREATE TRIGGER holiday_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iys.holiday

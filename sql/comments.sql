@@ -92,7 +92,7 @@ COMMENT ON FUNCTION iys_internal.confirm_local(bigint[]) IS 'internal: called by
 COMMENT ON FUNCTION iys_internal.record_pulled(text, text, text, jsonb) IS 'internal: called by the worker to record one page of pulled changes and move the pull cursor in one transaction';
 COMMENT ON FUNCTION iys_internal.record_iys_changes(text, text, jsonb) IS 'internal: records IYS''s movements (a pull page or a daily file) in the ledger, the known state and the inbox, skipping those already known';
 COMMENT ON FUNCTION iys_internal.pull_failed(text, text, text) IS 'internal: called by the worker to note a failed pull attempt (the cursor stays)';
-COMMENT ON FUNCTION iys_internal.holiday_version_bump() IS 'internal: tells every backend to read iys.holiday again once this transaction commits (called by the trigger holiday_changed)';
+COMMENT ON FUNCTION iys_internal.invalidate_calendar() IS 'internal: tells every backend to read iys.holiday again once this transaction commits (called by the trigger holiday_changed)';
 COMMENT ON FUNCTION iys_internal.holiday_changed() IS 'internal: statement trigger on iys.holiday; backends keep the calendar until a change to it commits';
 COMMENT ON FUNCTION iys_internal.restart_pull(text, text, text) IS 'internal: called by the worker when IYS refuses the pull cursor, to pull again from the oldest change IYS serves';
 COMMENT ON FUNCTION iys_internal.reportable_source(text) IS 'internal: the source an opt-out pg_iys reports on a row''s behalf is sent with (the row''s own HS_* source when IYS takes it, else HS_WEB)';

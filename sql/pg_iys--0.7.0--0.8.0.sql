@@ -6,8 +6,13 @@
 --     deleted) but through iys.prune_ledger, which now also removes settled local movements.
 --     iys.consent_history shows both; the ledger keeps IYS's movements and the local ones recorded
 --     before this version.
---   * Backends keep the business-day calendar across statements until a change to iys.holiday
---     commits (trigger holiday_changed).
+--   * Backends keep the business-day calendar across statements until iys.holiday changes
+--     (trigger holiday_changed sends PostgreSQL's relcache invalidation for the table).
+--   * iys.enqueue_changes is no longer SECURITY DEFINER with SET clauses: the library runs its
+--     prepared statement as the extension's owner with JIT off.
+
+-- The enqueue trigger switches to the extension's owner itself (src/sql_api/consent_trigger.rs).
+ALTER FUNCTION iys.enqueue_changes() SECURITY INVOKER RESET ALL;
 
 CREATE OR REPLACE FUNCTION iys_internal.ledger_guard() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -281,15 +286,15 @@ COMMENT ON VIEW iys.consent_history IS 'every consent movement, local (its outbo
 COMMENT ON COLUMN iys.consent_history.id IS 'the ledger row; NULL for a local movement recorded as its outbox row only (since 0.8.0: see outbox_id)';
 
 -- The calendar kept across statements (as sql/calendar.sql creates it).
-CREATE FUNCTION iys_internal.holiday_version_bump() RETURNS void
-    VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'holiday_version_bump_wrapper';
+CREATE FUNCTION iys_internal.invalidate_calendar() RETURNS void
+    VOLATILE LANGUAGE c AS 'MODULE_PATHNAME', 'invalidate_calendar_wrapper';
 CREATE FUNCTION iys_internal.holiday_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM iys_internal.holiday_version_bump();
+    PERFORM iys_internal.invalidate_calendar();
     RETURN NULL;
 END $$;
 CREATE TRIGGER holiday_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iys.holiday
     FOR EACH STATEMENT EXECUTE FUNCTION iys_internal.holiday_changed();
-COMMENT ON FUNCTION iys_internal.holiday_version_bump() IS 'internal: tells every backend to read iys.holiday again once this transaction commits (called by the trigger holiday_changed)';
+COMMENT ON FUNCTION iys_internal.invalidate_calendar() IS 'internal: tells every backend to read iys.holiday again once this transaction commits (called by the trigger holiday_changed)';
 COMMENT ON FUNCTION iys_internal.holiday_changed() IS 'internal: statement trigger on iys.holiday; backends keep the calendar until a change to it commits';

@@ -2,91 +2,80 @@
 //! seeded from the core's built-in list, and `iys.reporting_deadline()` / `iys.is_business_day()`.
 //!
 //! Functions that read the table are STABLE: within one statement they see one calendar. The
-//! calendar is read once and kept while nobody changes `iys.holiday`: a statement trigger on the
-//! table bumps a counter in shared memory when the change commits, and every backend reloads
-//! when the counter moved (so a 1-row INSERT into an attached table does not re-read the table).
-//! A transaction that changed the table itself, a server that did not preload pg_iys and a
-//! standby (no trigger runs there) read it once per statement instead, as do all of them after
-//! a minute, in case a change came in with triggers off.
+//! calendar is read once and kept across statements and transactions until `iys.holiday`
+//! changes: a statement trigger on the table sends PostgreSQL's own relcache invalidation for it,
+//! which every backend receives when the change commits (and the changing transaction at its
+//! next command; a standby when it replays it), so a 1-row INSERT into an attached table does not
+//! read the table again.
 
 use crate::core::{Calendar};
 use crate::sql_api::error::OrRaise;
 use crate::sql_api::time;
 use pgrx::datum::{Date, Timestamp};
 use pgrx::prelude::*;
-use pgrx::{pg_shmem_init, PgAtomic};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-/// Bumped at the commit of every change to iys.holiday.
-static HOLIDAY_VERSION: PgAtomic<AtomicU64> = unsafe { PgAtomic::new(c"pg_iys_holiday_version") };
-/// A calendar kept across statements is read again after this long anyway.
-const MAX_AGE: Duration = Duration::from_secs(60);
-
-#[derive(Clone, Copy, PartialEq)]
-enum CacheKey {
-    /// Good while the shared counter has this value.
-    Version(u64),
-    /// Good for this statement only: (transaction start, command id).
-    Statement(pg_sys::TimestampTz, pg_sys::CommandId),
-}
 
 thread_local! {
-    static CACHE: RefCell<Option<(CacheKey, Instant, Rc<Calendar>)>> = const { RefCell::new(None) };
-    /// This backend's open transaction changed iys.holiday.
-    static CHANGED_HERE: Cell<bool> = const { Cell::new(false) };
+    static CACHE: RefCell<Option<Rc<Calendar>>> = const { RefCell::new(None) };
+    /// Cleared by the relcache callback when iys.holiday (or everything) is invalidated.
+    static VALID: Cell<bool> = const { Cell::new(false) };
+    /// iys.holiday's OID as last read (InvalidOid: unknown, every invalidation counts).
+    static HOLIDAY_RELID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Reserves the shared counter; only while preloading.
-pub fn init_shmem() {
-    pg_shmem_init!(HOLIDAY_VERSION);
+#[pg_guard]
+unsafe extern "C-unwind" fn holiday_invalidated(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    let holiday = HOLIDAY_RELID.get();
+    if relid == pg_sys::InvalidOid || holiday == pg_sys::InvalidOid || relid == holiday {
+        VALID.set(false);
+    }
 }
 
 /// The calendar of `iys.holiday` as this statement sees it.
 pub fn current() -> Rc<Calendar> {
-    // SAFETY: plain reads of process and transaction state.
-    let shared = crate::worker::is_preloaded() && !CHANGED_HERE.get() && !unsafe { pg_sys::RecoveryInProgress() };
-    // The counter is read before the table: a change committed in between is seen by the load
-    // or moves the counter past the value kept.
-    let key = if shared {
-        CacheKey::Version(HOLIDAY_VERSION.get().load(Ordering::Acquire))
-    } else {
-        // SAFETY: as above.
-        unsafe { CacheKey::Statement(pg_sys::GetCurrentTransactionStartTimestamp(), pg_sys::GetCurrentCommandId(false)) }
-    };
-    if let Some(cal) = CACHE.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(k, loaded, _)| *k == key && loaded.elapsed() < MAX_AGE)
-            .map(|(_, _, cal)| Rc::clone(cal))
-    }) {
-        return cal;
+    if !CALLBACK_REGISTERED.replace(true) {
+        // SAFETY: registers a plain function for this backend's lifetime (once).
+        unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(holiday_invalidated), pg_sys::Datum::from(0)) };
     }
+    if VALID.get() {
+        if let Some(cal) = CACHE.with(|c| c.borrow().clone()) {
+            return cal;
+        }
+    }
+    // Valid from before the read: an invalidation that arrives while the table is read (taking
+    // its lock processes pending ones) makes the next call read it again.
+    VALID.set(true);
     let cal = Rc::new(load());
-    CACHE.with(|c| *c.borrow_mut() = Some((key, Instant::now(), Rc::clone(&cal))));
+    CACHE.with(|c| *c.borrow_mut() = Some(Rc::clone(&cal)));
     cal
 }
 
-/// Called by the statement trigger on iys.holiday (sql/calendar.sql): this transaction reads the
-/// table per statement from now on, and every backend reloads once it commits. Harmless to call
-/// (it only costs a reload), so executable by whoever may change the table.
+/// Called by the statement trigger on iys.holiday (sql/calendar.sql): every backend's kept
+/// calendar is dropped when this transaction commits (this one's at its next command). Harmless
+/// to call (it only costs a reload), so executable by whoever may change the table.
 #[pg_extern(volatile, sql = false)]
-fn holiday_version_bump() {
-    if CHANGED_HERE.replace(true) {
-        return;
-    }
-    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
-        CHANGED_HERE.set(false);
-        if crate::worker::is_preloaded() {
-            HOLIDAY_VERSION.get().fetch_add(1, Ordering::AcqRel);
+fn invalidate_calendar() {
+    let relid = HOLIDAY_RELID.get();
+    if relid != pg_sys::InvalidOid {
+        // SAFETY: queues a transactional invalidation message for a relation that exists.
+        unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
+    } else {
+        let relid = Spi::get_one::<pg_sys::Oid>("SELECT 'iys.holiday'::pg_catalog.regclass::pg_catalog.oid").ok().flatten();
+        if let Some(relid) = relid {
+            // SAFETY: as above.
+            unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
         }
-    });
-    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, || CHANGED_HERE.set(false));
+    }
 }
 
 fn load() -> Calendar {
+    if HOLIDAY_RELID.get() == pg_sys::InvalidOid {
+        if let Ok(Some(relid)) = Spi::get_one::<pg_sys::Oid>("SELECT 'iys.holiday'::pg_catalog.regclass::pg_catalog.oid") {
+            HOLIDAY_RELID.set(relid);
+        }
+    }
     let rows: Vec<(i32, bool)> = Spi::connect(|client| {
         client
             .select("SELECT day, half_day FROM iys.holiday", None, &[])?

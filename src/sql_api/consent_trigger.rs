@@ -20,7 +20,7 @@ use crate::core::row::{delivery_problems, Delivery, RowReader, Slot, StoredChann
 use crate::core::{Error, Problem};
 use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
-use crate::sql_api::{calendar, time};
+use crate::sql_api::{calendar, privilege, time};
 use pgrx::pg_sys;
 use pgrx::PgTupleDesc;
 use pgrx::prelude::*;
@@ -137,6 +137,8 @@ thread_local! {
     /// Kept plans of the enqueue statements, by trigger oid, with the column types they were
     /// prepared for.
     static PLANS: RefCell<HashMap<pg_sys::Oid, (Vec<pg_sys::Oid>, KeptPlan)>> = RefCell::new(HashMap::new());
+    /// The extension's owner, who runs the enqueue statements (one database per backend).
+    static EXTENSION_OWNER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
 }
 
 struct KeptPlan(pg_sys::SPIPlanPtr);
@@ -769,7 +771,8 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
                 None => {
                     let sql = attach::enqueue_statement(relid, update)?;
                     let sql = CString::new(sql).map_err(|e| Error::Internal(e.to_string()))?;
-                    let plan = pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut());
+                    // Names resolved under pg_iys's own search_path; the plan cache keeps it.
+                    let plan = privilege::as_role(owner(), privilege::SAFE_SEARCH_PATH, || pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut()));
                     if plan.is_null() {
                         let code = std::ptr::addr_of!(pg_sys::SPI_result).read();
                         return Err(Error::Internal(format!("preparing the enqueue statement failed (SPI {code})")));
@@ -780,7 +783,8 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
                     plan
                 }
             };
-            let rc = pg_sys::SPI_execute_plan(plan, std::ptr::null_mut(), std::ptr::null(), false, 0);
+            // As the extension's owner: application roles have no rights on the queue.
+            let rc = privilege::as_role_prepared(owner(), || pg_sys::SPI_execute_plan(plan, std::ptr::null_mut(), std::ptr::null(), false, 0));
             if rc < 0 {
                 return Err(Error::Internal(format!("the enqueue statement failed (SPI {rc})")));
             }
@@ -789,6 +793,17 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
             }
         }
         Ok(())
+    })
+}
+
+fn owner() -> pg_sys::Oid {
+    EXTENSION_OWNER.with(|o| match o.get() {
+        Some(owner) => owner,
+        None => {
+            let owner = privilege::extension_owner();
+            o.set(Some(owner));
+            owner
+        }
     })
 }
 

@@ -43,7 +43,6 @@ pub fn is_preloaded() -> bool {
 pub fn register() {
     PRELOADED.store(true, Ordering::Relaxed);
     wake::init_shmem();
-    crate::sql_api::calendar::init_shmem();
     BackgroundWorkerBuilder::new(BACKEND_TYPE)
         .set_type(BACKEND_TYPE)
         .set_library("pg_iys")
