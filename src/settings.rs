@@ -19,109 +19,134 @@ pub static HTTP_PROXY: GucSetting<Option<CString>> = GucSetting::<Option<CString
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Records per IYS batch request (IYS refuses more than 1000).
 pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1000);
-/// Fallback poll interval of the worker when no commit wakes it.
-static FLUSH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(1000);
-/// Timeout of every HTTP call to IYS (connect + read).
-static HTTP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 /// Requests per second sent to IYS (IYS allows 10 per IP).
 pub static MAX_REQUESTS_PER_SECOND: GucSetting<i32> = GucSetting::<i32>::new(10);
-/// How often the worker pulls citizens' changes from IYS.
-static PULL_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(60_000);
 /// Lets DROP EXTENSION pg_iys discard changes IYS has not answered (`sql_api::drop_guard`).
 pub static DROP_WITH_PENDING_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Announce each applied change from IYS on channel iys_consent_changes.
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Set by iys.prune_ledger() for its own DELETE (the ledger is append-only otherwise).
 pub static PRUNING_LEDGER: GucSetting<bool> = GucSetting::<bool>::new(false);
-/// IYS answers a batch's result only this long after the submit (its document: 300 s; earlier
-/// answers are empty). The worker fetches it no earlier.
-static RESULT_DELAY: GucSetting<i32> = GucSetting::<i32>::new(300_000);
-/// A batch whose result is still empty this long after the submit is sent again: IYS's V2
-/// endpoint answers an identical resend with the original outcome.
-static RESULT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(3_600_000);
 /// Single status queries an hour (IYS allows 1000 per IP; the rest of the hour is a margin).
 pub static STATUS_QUERIES_PER_HOUR: GucSetting<i32> = GucSetting::<i32>::new(900);
 /// Turkey hour of day from which the previous days' movement files are fetched (-1: never).
 pub static RECONCILE_HOUR: GucSetting<i32> = GucSetting::<i32>::new(6);
-/// Upper bound of the exponential backoff after retryable failures.
-static BACKOFF_CAP: GucSetting<i32> = GucSetting::<i32>::new(300_000);
 
-/// Duration settings renamed in 0.6.0 from `iys.<name>_ms` to `iys.<name>` (PostgreSQL units:
-/// `'5s'`, `'10min'`; a bare number is milliseconds as before). The old names stay defined,
-/// hidden, so that a postgresql.conf or `ALTER SYSTEM` line written for an earlier release keeps
-/// its value instead of being dropped by the reserved prefix: an old name set (not -1) applies
-/// while the new one is at its default, and the worker warns about it at start and on reload.
-struct Renamed {
-    new_name: &'static str,
+/// A duration setting (PostgreSQL units: `'5s'`, `'10min'`; a bare number is milliseconds) and
+/// the `iys.<name>_ms` name it had until 0.5.0. The old name stays defined, hidden, so that a
+/// postgresql.conf or `ALTER SYSTEM` line written for an earlier release keeps its value instead
+/// of being dropped by the reserved prefix: set (not -1), it applies while the new name is at its
+/// default, and the worker warns about it at start and on reload.
+pub struct DurationSetting {
+    name: &'static CStr,
     old_name: &'static CStr,
-    new: &'static GucSetting<i32>,
-    old: &'static GucSetting<i32>,
-    default: i32,
-    max: i32,
+    short: &'static CStr,
+    long: &'static CStr,
+    default_ms: i32,
+    min_ms: i32,
+    max_ms: i32,
+    value: GucSetting<i32>,
+    old: GucSetting<i32>,
 }
 
-static FLUSH_INTERVAL_MS_OLD: GucSetting<i32> = GucSetting::<i32>::new(-1);
-static HTTP_TIMEOUT_MS_OLD: GucSetting<i32> = GucSetting::<i32>::new(-1);
-static PULL_INTERVAL_MS_OLD: GucSetting<i32> = GucSetting::<i32>::new(-1);
-static RESULT_DELAY_MS_OLD: GucSetting<i32> = GucSetting::<i32>::new(-1);
-static RESULT_TIMEOUT_MS_OLD: GucSetting<i32> = GucSetting::<i32>::new(-1);
-static BACKOFF_CAP_MS_OLD: GucSetting<i32> = GucSetting::<i32>::new(-1);
+impl DurationSetting {
+    const fn new(name: &'static CStr, old_name: &'static CStr, short: &'static CStr, long: &'static CStr, default_ms: i32, min_ms: i32, max_ms: i32) -> Self {
+        DurationSetting { name, old_name, short, long, default_ms, min_ms, max_ms, value: GucSetting::<i32>::new(default_ms), old: GucSetting::<i32>::new(-1) }
+    }
 
-static RENAMED: [Renamed; 6] = [
-    Renamed { new_name: "iys.flush_interval", old_name: c"iys.flush_interval_ms", new: &FLUSH_INTERVAL, old: &FLUSH_INTERVAL_MS_OLD, default: 1000, max: 3_600_000 },
-    Renamed { new_name: "iys.http_timeout", old_name: c"iys.http_timeout_ms", new: &HTTP_TIMEOUT, old: &HTTP_TIMEOUT_MS_OLD, default: 10_000, max: 600_000 },
-    Renamed { new_name: "iys.pull_interval", old_name: c"iys.pull_interval_ms", new: &PULL_INTERVAL, old: &PULL_INTERVAL_MS_OLD, default: 60_000, max: 86_400_000 },
-    Renamed { new_name: "iys.result_delay", old_name: c"iys.result_delay_ms", new: &RESULT_DELAY, old: &RESULT_DELAY_MS_OLD, default: 300_000, max: 86_400_000 },
-    Renamed { new_name: "iys.result_timeout", old_name: c"iys.result_timeout_ms", new: &RESULT_TIMEOUT, old: &RESULT_TIMEOUT_MS_OLD, default: 3_600_000, max: 2_000_000_000 },
-    Renamed { new_name: "iys.backoff_cap", old_name: c"iys.backoff_cap_ms", new: &BACKOFF_CAP, old: &BACKOFF_CAP_MS_OLD, default: 300_000, max: 86_400_000 },
-];
+    /// The value in force (never below the setting's minimum, whichever name gave it).
+    pub fn get(&self) -> Duration {
+        let (value, old) = (self.value.get(), self.old.get());
+        let ms = if old >= 0 && value == self.default_ms { old } else { value };
+        Duration::from_millis(ms.max(self.min_ms) as u64)
+    }
 
-impl Renamed {
-    fn millis(&self) -> i32 {
-        let old = self.old.get();
-        if old >= 0 && self.new.get() == self.default { old } else { self.new.get() }
+    fn register(&'static self) {
+        GucRegistry::define_int_guc(self.name, self.short, self.long, &self.value, self.min_ms, self.max_ms, GucContext::Sighup, GucFlags::UNIT_MS);
+        GucRegistry::define_int_guc(
+            self.old_name,
+            c"Deprecated name of a pg_iys duration setting (renamed without _ms in 0.6.0).",
+            c"Applies while the new name is at its default; -1: not set.",
+            &self.old,
+            -1,
+            self.max_ms,
+            GucContext::Sighup,
+            GucFlags::UNIT_MS | GucFlags::NO_SHOW_ALL,
+        );
     }
 }
 
-fn renamed(new: &GucSetting<i32>) -> &'static Renamed {
-    RENAMED.iter().find(|r| std::ptr::eq(r.new, new)).expect("every duration setting is in RENAMED")
-}
+/// Fallback poll interval of the worker when no commit wakes it.
+pub static FLUSH_INTERVAL: DurationSetting = DurationSetting::new(
+    c"iys.flush_interval",
+    c"iys.flush_interval_ms",
+    c"Fallback poll interval of the worker.",
+    c"Commits wake the worker at once; this interval only bounds the delay when no wake-up arrives.",
+    1000,
+    10,
+    3_600_000,
+);
+/// Timeout of every HTTP call to IYS (connect + read).
+pub static HTTP_TIMEOUT: DurationSetting = DurationSetting::new(
+    c"iys.http_timeout",
+    c"iys.http_timeout_ms",
+    c"Timeout of each HTTP call to IYS.",
+    c"Applies to connecting and to reading the answer.",
+    10_000,
+    100,
+    600_000,
+);
+/// How often the worker pulls citizens' changes from IYS.
+pub static PULL_INTERVAL: DurationSetting = DurationSetting::new(
+    c"iys.pull_interval",
+    c"iys.pull_interval_ms",
+    c"How often the worker pulls consent changes from IYS.",
+    c"IYS keeps changes for 7 days and shows them after one hour; each pull reads every new page.",
+    60_000,
+    100,
+    86_400_000,
+);
+/// IYS answers a batch's result only this long after the submit (its document: 300 s; earlier
+/// answers are empty). The worker fetches it no earlier.
+pub static RESULT_DELAY: DurationSetting = DurationSetting::new(
+    c"iys.result_delay",
+    c"iys.result_delay_ms",
+    c"How long after a batch's submit its result is fetched.",
+    c"IYS answers batch results only 300 s after the submit (empty before); one fetch per batch then.",
+    300_000,
+    0,
+    86_400_000,
+);
+/// A batch whose result is still empty this long after the submit is sent again: IYS's V2
+/// endpoint answers an identical resend with the original outcome.
+pub static RESULT_TIMEOUT: DurationSetting = DurationSetting::new(
+    c"iys.result_timeout",
+    c"iys.result_timeout_ms",
+    c"How long a batch may stay without a result before it is sent again.",
+    c"The resend goes through IYS's idempotent V2 endpoint, which answers with the original outcome.",
+    3_600_000,
+    1_000,
+    2_000_000_000,
+);
+/// Upper bound of the exponential backoff after retryable failures.
+pub static BACKOFF_CAP: DurationSetting = DurationSetting::new(
+    c"iys.backoff_cap",
+    c"iys.backoff_cap_ms",
+    c"Longest wait between retries of a retryable failure.",
+    c"Retries back off exponentially with jitter up to this cap.",
+    300_000,
+    100,
+    86_400_000,
+);
 
-fn duration(new: &GucSetting<i32>, floor_ms: i32) -> Duration {
-    Duration::from_millis(renamed(new).millis().max(floor_ms) as u64)
-}
+static DURATIONS: [&DurationSetting; 6] = [&FLUSH_INTERVAL, &HTTP_TIMEOUT, &PULL_INTERVAL, &RESULT_DELAY, &RESULT_TIMEOUT, &BACKOFF_CAP];
 
-/// iys.flush_interval: the worker's fallback poll interval.
-pub fn flush_interval() -> Duration {
-    duration(&FLUSH_INTERVAL, 10)
-}
-/// iys.http_timeout: connect and read timeout of each call to IYS.
-pub fn http_timeout() -> Duration {
-    duration(&HTTP_TIMEOUT, 100)
-}
-/// iys.pull_interval: how often citizens' changes are pulled.
-pub fn pull_interval() -> Duration {
-    duration(&PULL_INTERVAL, 100)
-}
-/// iys.result_delay: how long after its submit a batch's result is fetched.
-pub fn result_delay() -> Duration {
-    duration(&RESULT_DELAY, 0)
-}
-/// iys.result_timeout: how long a batch may stay without a result before it is sent again.
-pub fn result_timeout() -> Duration {
-    duration(&RESULT_TIMEOUT, 1_000)
-}
-/// iys.backoff_cap: the longest wait between retries.
-pub fn backoff_cap() -> Duration {
-    duration(&BACKOFF_CAP, 100)
-}
-
-/// `(old name, new name)` of every renamed setting still given by its old name.
-pub fn old_names_in_use() -> Vec<(String, &'static str)> {
-    RENAMED
+/// `(old name, new name)` of every duration setting still given by its old name.
+pub fn old_names_in_use() -> Vec<(String, String)> {
+    DURATIONS
         .iter()
-        .filter(|r| r.old.get() >= 0)
-        .map(|r| (r.old_name.to_string_lossy().into_owned(), r.new_name))
+        .filter(|d| d.old.get() >= 0)
+        .map(|d| (d.old_name.to_string_lossy().into_owned(), d.name.to_string_lossy().into_owned()))
         .collect()
 }
 
@@ -164,26 +189,6 @@ pub fn register(preloading: bool) {
         GucContext::Sighup,
         GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"iys.flush_interval",
-        c"Fallback poll interval of the worker.",
-        c"Commits wake the worker at once; this interval only bounds the delay when no wake-up arrives.",
-        &FLUSH_INTERVAL,
-        10,
-        3_600_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
-    );
-    GucRegistry::define_int_guc(
-        c"iys.http_timeout",
-        c"Timeout of each HTTP call to IYS.",
-        c"Applies to connecting and to reading the answer.",
-        &HTTP_TIMEOUT,
-        100,
-        600_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
-    );
     GucRegistry::define_string_guc(
         c"iys.password_file",
         c"File with the IYS passwords of accounts whose iys.account.password is NULL.",
@@ -219,16 +224,6 @@ pub fn register(preloading: bool) {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
-        c"iys.pull_interval",
-        c"How often the worker pulls consent changes from IYS.",
-        c"IYS keeps changes for 7 days and shows them after one hour; each pull reads every new page.",
-        &PULL_INTERVAL,
-        100,
-        86_400_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
-    );
-    GucRegistry::define_int_guc(
         c"iys.status_queries_per_hour",
         c"Single status queries the worker makes an hour.",
         c"IYS allows 1000 an hour per IP; they fetch IYS's record where an imported key differs from its row.",
@@ -247,26 +242,6 @@ pub fn register(preloading: bool) {
         23,
         GucContext::Sighup,
         GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"iys.result_delay",
-        c"How long after a batch's submit its result is fetched.",
-        c"IYS answers batch results only 300 s after the submit (empty before); one fetch per batch then.",
-        &RESULT_DELAY,
-        0,
-        86_400_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
-    );
-    GucRegistry::define_int_guc(
-        c"iys.result_timeout",
-        c"How long a batch may stay without a result before it is sent again.",
-        c"The resend goes through IYS's idempotent V2 endpoint, which answers with the original outcome.",
-        &RESULT_TIMEOUT,
-        1_000,
-        2_000_000_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
     );
     GucRegistry::define_bool_guc(
         c"iys.notify",
@@ -292,27 +267,8 @@ pub fn register(preloading: bool) {
         GucContext::Suset,
         GucFlags::NO_SHOW_ALL,
     );
-    GucRegistry::define_int_guc(
-        c"iys.backoff_cap",
-        c"Longest wait between retries of a retryable failure.",
-        c"Retries back off exponentially with jitter up to this cap.",
-        &BACKOFF_CAP,
-        100,
-        86_400_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
-    );
-    for r in &RENAMED {
-        GucRegistry::define_int_guc(
-            r.old_name,
-            c"Deprecated name of a pg_iys duration setting (renamed without _ms in 0.6.0).",
-            c"Applies while the new name is at its default; -1: not set.",
-            r.old,
-            -1,
-            r.max,
-            GucContext::Sighup,
-            GucFlags::UNIT_MS | GucFlags::NO_SHOW_ALL,
-        );
+    for duration in DURATIONS {
+        duration.register();
     }
 }
 

@@ -20,7 +20,7 @@ thread_local! {
     static CACHE: RefCell<Option<Rc<Calendar>>> = const { RefCell::new(None) };
     /// Cleared by the relcache callback when iys.holiday (or everything) is invalidated.
     static VALID: Cell<bool> = const { Cell::new(false) };
-    /// iys.holiday's OID as last read (InvalidOid: unknown, every invalidation counts).
+    /// iys.holiday's OID at the last read (InvalidOid: unknown, every invalidation counts).
     static HOLIDAY_RELID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
     static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
@@ -57,25 +57,20 @@ pub fn current() -> Rc<Calendar> {
 /// to call (it only costs a reload), so executable by whoever may change the table.
 #[pg_extern(volatile, sql = false)]
 fn invalidate_calendar() {
-    let relid = HOLIDAY_RELID.get();
-    if relid != pg_sys::InvalidOid {
+    if let Some(relid) = holiday_relid() {
         // SAFETY: queues a transactional invalidation message for a relation that exists.
         unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
-    } else {
-        let relid = Spi::get_one::<pg_sys::Oid>("SELECT 'iys.holiday'::pg_catalog.regclass::pg_catalog.oid").ok().flatten();
-        if let Some(relid) = relid {
-            // SAFETY: as above.
-            unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relid) };
-        }
     }
 }
 
+/// iys.holiday's OID now, looked up each time (rarely: on a change or a reload), since a DROP
+/// and CREATE EXTENSION in one session gives the table another.
+fn holiday_relid() -> Option<pg_sys::Oid> {
+    Spi::get_one::<pg_sys::Oid>("SELECT 'iys.holiday'::pg_catalog.regclass::pg_catalog.oid").ok().flatten()
+}
+
 fn load() -> Calendar {
-    if HOLIDAY_RELID.get() == pg_sys::InvalidOid {
-        if let Ok(Some(relid)) = Spi::get_one::<pg_sys::Oid>("SELECT 'iys.holiday'::pg_catalog.regclass::pg_catalog.oid") {
-            HOLIDAY_RELID.set(relid);
-        }
-    }
+    HOLIDAY_RELID.set(holiday_relid().unwrap_or(pg_sys::InvalidOid));
     let rows: Vec<(i32, bool)> = Spi::connect(|client| {
         client
             .select("SELECT day, half_day FROM iys.holiday", None, &[])?

@@ -137,11 +137,11 @@ thread_local! {
     /// Kept plans of the enqueue statements, by trigger oid, with the column types they were
     /// prepared for.
     static PLANS: RefCell<HashMap<pg_sys::Oid, (Vec<pg_sys::Oid>, KeptPlan)>> = RefCell::new(HashMap::new());
-    /// The extension's owner, who runs the enqueue statements (one database per backend).
-    static EXTENSION_OWNER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
 }
 
-struct KeptPlan(pg_sys::SPIPlanPtr);
+/// A kept enqueue plan and the extension's owner, who prepared it and runs it (read with the
+/// plan: a re-created extension attaches with new triggers, hence new plans).
+struct KeptPlan(pg_sys::SPIPlanPtr, pg_sys::Oid);
 
 fn layout_for(trigger: &PgTrigger<'_>) -> Rc<RowLayout> {
     let tgoid = trigger.trigger().tgoid;
@@ -756,7 +756,7 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
             let cached = PLANS.with(|p| {
                 let mut plans = p.borrow_mut();
                 match plans.get(&tgoid) {
-                    Some((sig, plan)) if *sig == signature => Some(plan.0),
+                    Some((sig, plan)) if *sig == signature => Some((plan.0, plan.1)),
                     Some(_) => {
                         if let Some((_, stale)) = plans.remove(&tgoid) {
                             pg_sys::SPI_freeplan(stale.0);
@@ -766,25 +766,26 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
                     None => None,
                 }
             });
-            let plan = match cached {
-                Some(plan) => plan,
+            let (plan, owner) = match cached {
+                Some(kept) => kept,
                 None => {
                     let sql = attach::enqueue_statement(relid, update)?;
                     let sql = CString::new(sql).map_err(|e| Error::Internal(e.to_string()))?;
                     // Names resolved under pg_iys's own search_path; the plan cache keeps it.
-                    let plan = privilege::as_role(owner(), privilege::SAFE_SEARCH_PATH, || pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut()));
+                    let owner = privilege::extension_owner();
+                    let plan = privilege::as_role(owner, privilege::SAFE_SEARCH_PATH, || pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut()));
                     if plan.is_null() {
                         let code = std::ptr::addr_of!(pg_sys::SPI_result).read();
                         return Err(Error::Internal(format!("preparing the enqueue statement failed (SPI {code})")));
                     }
                     // Kept plans survive the statement; the plan cache revalidates them after DDL.
                     pg_sys::SPI_keepplan(plan);
-                    PLANS.with(|p| p.borrow_mut().insert(tgoid, (signature, KeptPlan(plan))));
-                    plan
+                    PLANS.with(|p| p.borrow_mut().insert(tgoid, (signature, KeptPlan(plan, owner))));
+                    (plan, owner)
                 }
             };
             // As the extension's owner: application roles have no rights on the queue.
-            let rc = privilege::as_role_prepared(owner(), || pg_sys::SPI_execute_plan(plan, std::ptr::null_mut(), std::ptr::null(), false, 0));
+            let rc = privilege::as_role_prepared(owner, || pg_sys::SPI_execute_plan(plan, std::ptr::null_mut(), std::ptr::null(), false, 0));
             if rc < 0 {
                 return Err(Error::Internal(format!("the enqueue statement failed (SPI {rc})")));
             }
@@ -793,17 +794,6 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
             }
         }
         Ok(())
-    })
-}
-
-fn owner() -> pg_sys::Oid {
-    EXTENSION_OWNER.with(|o| match o.get() {
-        Some(owner) => owner,
-        None => {
-            let owner = privilege::extension_owner();
-            o.set(Some(owner));
-            owner
-        }
     })
 }
 

@@ -100,7 +100,7 @@ impl Sender {
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
-        let timeout_ms = settings::http_timeout().as_millis() as u64;
+        let timeout_ms = settings::HTTP_TIMEOUT.get().as_millis() as u64;
         let (proxy, ca_file) = (settings::http_proxy(), settings::ca_file());
         self.clients
             .entry((base_url.to_owned(), timeout_ms, proxy.clone(), ca_file.clone()))
@@ -189,7 +189,7 @@ impl Sender {
     }
 
     fn backoff(&mut self, attempts: i32) -> i64 {
-        let cap = settings::backoff_cap();
+        let cap = settings::BACKOFF_CAP.get();
         backoff::delay(attempts.max(0) as u32, cap, self.jitter.next()).as_millis() as i64
     }
 
@@ -397,7 +397,7 @@ impl Sender {
                 round.sent_batches += 1;
                 self.resume_if_paused(target);
                 // IYS answers the result only after the delay: fetch it then, once.
-                let due = Instant::now() + result_delay();
+                let due = Instant::now() + settings::RESULT_DELAY.get();
                 self.polls.insert(claim.batch_id, (due, 0));
                 round.poll_by(due);
                 if self.backing_off.remove(&target.brand_code) {
@@ -476,7 +476,7 @@ impl Sender {
         let open = tx::run("finding open batches", store::open_batches)?;
         let now = Instant::now();
         self.polls.retain(|id, _| open.iter().any(|o| o.batch_id == *id));
-        let delay = result_delay();
+        let delay = settings::RESULT_DELAY.get();
         for batch in open {
             if crate::worker::stop_requested() {
                 return Ok(());
@@ -520,11 +520,11 @@ impl Sender {
             Ok(results) => {
                 self.resume_if_paused(target);
                 let answered = results.iter().any(|r| r.status != crate::iys::ItemStatus::Enqueue);
-                if !answered && batch.sent_age_ms >= settings::result_timeout().as_millis() as i64 {
+                if !answered && batch.sent_age_ms >= settings::RESULT_TIMEOUT.get().as_millis() as i64 {
                     // Every batch ends: one IYS never answers (or forgot: results last 60
                     // days) is sent again; the V2 endpoint answers a resend of what it already
                     // has with the original outcome.
-                    let note = format!("no result within {} s of the submit: rows sent again", settings::result_timeout().as_secs());
+                    let note = format!("no result within {} s of the submit: rows sent again", settings::RESULT_TIMEOUT.get().as_secs());
                     tx::run("resending an unanswered batch", || store::release_request(batch_id, &note))?;
                     self.watermarks.remove(&target.brand_code);
                     self.polls.remove(&batch_id);
@@ -578,15 +578,10 @@ impl Sender {
     }
 }
 
-/// How long after its submit a batch's result is first fetched (iys.result_delay).
-fn result_delay() -> Duration {
-    settings::result_delay()
-}
-
 /// How long to wait before fetching again a result IYS has not produced yet: a fifth of the
 /// delay, between 1 s and 60 s.
 fn refetch_interval() -> Duration {
-    (result_delay() / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    (settings::RESULT_DELAY.get() / 5).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 fn internal(e: Error) -> CallFailure {

@@ -87,7 +87,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
     let mut version_warned = false;
     let mut restore_warned = false;
     let mut last_heartbeat: Option<Instant> = None;
-    let mut timeout = poll_interval();
+    let mut timeout = settings::FLUSH_INTERVAL.get();
     loop {
         // Returns early on a SIGTERM or SIGHUP (the handlers set the latch), false on a SIGTERM
         // since the last wait or the postmaster's death. A SIGTERM read (and cleared) by pgrx
@@ -100,7 +100,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
             warn_about_old_setting_names();
         }
-        timeout = poll_interval();
+        timeout = settings::FLUSH_INTERVAL.get();
         match tx::run("checking for the extension", store::installed_version) {
             Ok(Some(installed)) if installed.restoring => {
                 // pg_restore is filling the database: the worker's own writes (tokens, counts,
@@ -202,7 +202,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
         } else if let Some(next) = round.next_poll {
             timeout = timeout.min(next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
         }
-        timeout = timeout.min(settings::pull_interval());
+        timeout = timeout.min(settings::PULL_INTERVAL.get());
     }
     wake::publish_latch(false);
     log!("pg_iys worker stopping");
@@ -218,10 +218,6 @@ fn warn_about_old_setting_names() {
     for (old, new) in settings::old_names_in_use() {
         warning!("pg_iys worker: {old} was renamed {new} in pg_iys 0.6.0 (same value in milliseconds, or with a unit); rename it in the server's configuration");
     }
-}
-
-fn poll_interval() -> Duration {
-    settings::flush_interval()
 }
 
 /// Raises a clear error in backends of a server that did not preload pg_iys.

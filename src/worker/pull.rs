@@ -20,7 +20,7 @@ const MAX_PAGES_PER_ROUND: usize = 20;
 impl Sender {
     /// Pulls every brand with `pull` on, when iys.pull_interval has passed.
     pub fn pull(&mut self, round: &mut super::flush::Round) -> Result<(), Error> {
-        let interval = crate::settings::pull_interval();
+        let interval = crate::settings::PULL_INTERVAL.get();
         if self.last_pull.is_some_and(|t| t.elapsed() < interval) {
             return Ok(());
         }

@@ -5,7 +5,7 @@
 use super::flush::{Round, Sender};
 use super::{store, tx};
 use crate::core::Error;
-use crate::iys::{FailureKind, PushConnection};
+use crate::iys::FailureKind;
 use pgrx::prelude::*;
 
 impl Sender {
@@ -20,18 +20,19 @@ impl Sender {
                 continue;
             };
             let token = self.token(&target)?;
-            let connection =
-                PushConnection { url: ask.url.clone(), consent_type: ask.consent_type.clone(), username: ask.username.clone(), password: ask.password.clone() };
             self.pace();
             let client = self.client(&target.base_url);
-            let answer =
-                if ask.wanted { client.push_register(&token, &target.endpoint(), &connection) } else { client.push_unregister(&token, &target.endpoint(), &connection) };
+            let answer = if ask.wanted {
+                client.push_register(&token, &target.endpoint(), &ask.connection)
+            } else {
+                client.push_unregister(&token, &target.endpoint(), &ask.connection)
+            };
             self.count(&target.iys_code, &answer);
             let outcome = match &answer {
                 Ok(()) => store::PushOutcome::Done,
                 // IYS busy or unreachable: asked again next round.
                 Err(f) if matches!(f.kind, FailureKind::Transport | FailureKind::Retryable | FailureKind::Unauthorized) => {
-                    round.last_error = Some(format!("brand {} push connection {}: {}", ask.brand_code, ask.url, f.message));
+                    round.last_error = Some(format!("brand {} push connection {}: {}", ask.brand_code, ask.connection.url, f.message));
                     store::PushOutcome::Again(f.message.clone())
                 }
                 Err(f) => store::PushOutcome::Refused(f.message.clone()),

@@ -442,7 +442,7 @@ fn active_brands(condition: &str) -> Result<Vec<Target>, Error> {
 }
 
 /// Queues every known key of the brand for IYS's status queries when its last successful pull
-/// is more than 7 days old (once per gap); how many.
+/// is older than the 167 hours IYS serves (once per gap); how many.
 pub fn recover_pull_gap(brand_code: &str) -> Result<i64, Error> {
     Spi::get_one_with_args::<i64>("SELECT iys_internal.recover_pull_gap($1)", &[brand_code.into()]).map(Option::unwrap_or_default).map_err(spi)
 }
@@ -450,10 +450,8 @@ pub fn recover_pull_gap(brand_code: &str) -> Result<i64, Error> {
 /// A push connection asked for and not yet done (iys.push_connection).
 pub struct PushAsk {
     pub brand_code: String,
-    pub consent_type: String,
-    pub url: String,
-    pub username: String,
-    pub password: String,
+    /// What IYS is sent: url, type and credentials.
+    pub connection: crate::iys::PushConnection,
     /// Register (true) or unregister (false).
     pub wanted: bool,
 }
@@ -478,10 +476,12 @@ pub fn pending_push_connections() -> Result<Vec<PushAsk>, Error> {
             .map(|row| {
                 Ok(PushAsk {
                     brand_code: row.get(1)?.unwrap_or_default(),
-                    consent_type: row.get(2)?.unwrap_or_default(),
-                    url: row.get(3)?.unwrap_or_default(),
-                    username: row.get(4)?.unwrap_or_default(),
-                    password: row.get(5)?.unwrap_or_default(),
+                    connection: crate::iys::PushConnection {
+                        consent_type: row.get(2)?.unwrap_or_default(),
+                        url: row.get(3)?.unwrap_or_default(),
+                        username: row.get(4)?.unwrap_or_default(),
+                        password: row.get(5)?.unwrap_or_default(),
+                    },
                     wanted: row.get(6)?.unwrap_or(true),
                 })
             })
@@ -517,8 +517,8 @@ pub fn record_push_outcome(ask: &PushAsk, outcome: &PushOutcome) -> Result<(), E
           WHERE brand_code = $1 AND consent_type = $2::iys.consent_type AND url = $3 AND wanted = $4 AND state = 'pending'",
         &[
             ask.brand_code.as_str().into(),
-            ask.consent_type.as_str().into(),
-            ask.url.as_str().into(),
+            ask.connection.consent_type.as_str().into(),
+            ask.connection.url.as_str().into(),
             ask.wanted.into(),
             state.into(),
             error.into(),
