@@ -50,6 +50,8 @@ BEGIN
     EXECUTE format('GRANT SELECT, INSERT ON iys.consent_ledger TO %s', worker);
     EXECUTE format('GRANT UPDATE (relid) ON iys.attached_table TO %s', worker);
     EXECUTE format('GRANT SELECT, UPDATE ON iys.push_connection TO %s', worker);
+    EXECUTE format('GRANT SELECT, UPDATE ON iys.via_request, iys.optout_link TO %s', worker);
+    EXECUTE format('GRANT SELECT, INSERT ON iys.kvk_consent TO %s', worker);
     EXECUTE format('GRANT EXECUTE ON FUNCTION iys_internal.claim_batch(text, integer, bigint), iys_internal.record_pulled(text, text, text, jsonb),
                            iys_internal.confirm_local(bigint[]), iys_internal.pull_failed(text, text, text),
                            iys_internal.restart_pull(text, text, text),
@@ -58,7 +60,11 @@ BEGIN
                            iys_internal.record_status_answers(text, iys.consent_type, iys.recipient_type, text[], text[]),
                            iys_internal.record_status_detail(text, iys.consent_type, iys.recipient_type, text, jsonb),
                            iys.recheck_known_keys(text, text), iys_internal.record_movement_file(text, date, jsonb),
-                           iys_internal.recover_pull_gap(text) TO %s', worker);
+                           iys_internal.recover_pull_gap(text), iys_internal.via_due(integer),
+                           iys_internal.via_sent(bigint, text, interval), iys_internal.via_confirmed(bigint),
+                           iys_internal.via_failed(bigint, text, text, boolean, interval), iys_internal.via_state(bigint, jsonb, interval),
+                           iys_internal.optout_links_due(text), iys_internal.optout_link_brands(),
+                           iys_internal.record_optout_links(text, text[], jsonb, text, interval) TO %s', worker);
 END $$;
 COMMENT ON FUNCTION iys.grant_worker_rights(regrole) IS 'grants a role what the pg_iys worker needs to run as it (iys.worker_role)';
 REVOKE EXECUTE ON FUNCTION iys.grant_worker_rights(regrole) FROM PUBLIC;

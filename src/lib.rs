@@ -50,6 +50,7 @@ mod worker;
 );
 ::pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["known_state"]);
 ::pgrx::extension_sql_file!("../sql/push.sql", name = "push", requires = ["backup", sql_api::push::receive_push]);
+::pgrx::extension_sql_file!("../sql/via.sql", name = "via", requires = ["push", sql_api::via::validate_via_request]);
 ::pgrx::extension_sql_file!(
     "../sql/privileges.sql",
     name = "privileges",
@@ -58,6 +59,7 @@ mod worker;
         "known_state",
         "backup",
         "push",
+        "via",
         sql_api::adopt::adopt,
         sql_api::attach::attach_table,
         sql_api::attach::detach_table,
@@ -80,6 +82,7 @@ mod worker;
         "known_state",
         "backup",
         "push",
+        "via",
         sql_api::types::consent_type,
         sql_api::types::consent_status,
         sql_api::types::recipient_type,

@@ -39,7 +39,7 @@ pub static RECONCILE_HOUR: GucSetting<i32> = GucSetting::<i32>::new(6);
 /// default, and the worker warns about it at start and on reload.
 pub struct DurationSetting {
     name: &'static CStr,
-    old_name: &'static CStr,
+    old_name: Option<&'static CStr>,
     short: &'static CStr,
     long: &'static CStr,
     default_ms: i32,
@@ -50,7 +50,7 @@ pub struct DurationSetting {
 }
 
 impl DurationSetting {
-    const fn new(name: &'static CStr, old_name: &'static CStr, short: &'static CStr, long: &'static CStr, default_ms: i32, min_ms: i32, max_ms: i32) -> Self {
+    const fn new(name: &'static CStr, old_name: Option<&'static CStr>, short: &'static CStr, long: &'static CStr, default_ms: i32, min_ms: i32, max_ms: i32) -> Self {
         DurationSetting { name, old_name, short, long, default_ms, min_ms, max_ms, value: GucSetting::<i32>::new(default_ms), old: GucSetting::<i32>::new(-1) }
     }
 
@@ -63,8 +63,9 @@ impl DurationSetting {
 
     fn register(&'static self) {
         GucRegistry::define_int_guc(self.name, self.short, self.long, &self.value, self.min_ms, self.max_ms, GucContext::Sighup, GucFlags::UNIT_MS);
+        let Some(old_name) = self.old_name else { return };
         GucRegistry::define_int_guc(
-            self.old_name,
+            old_name,
             c"Deprecated name of a pg_iys duration setting (renamed without _ms in 0.6.0).",
             c"Applies while the new name is at its default; -1: not set.",
             &self.old,
@@ -79,7 +80,7 @@ impl DurationSetting {
 /// Fallback poll interval of the worker when no commit wakes it.
 pub static FLUSH_INTERVAL: DurationSetting = DurationSetting::new(
     c"iys.flush_interval",
-    c"iys.flush_interval_ms",
+    Some(c"iys.flush_interval_ms"),
     c"Fallback poll interval of the worker.",
     c"Commits wake the worker at once; this interval only bounds the delay when no wake-up arrives.",
     1000,
@@ -89,7 +90,7 @@ pub static FLUSH_INTERVAL: DurationSetting = DurationSetting::new(
 /// Timeout of every HTTP call to IYS (connect + read).
 pub static HTTP_TIMEOUT: DurationSetting = DurationSetting::new(
     c"iys.http_timeout",
-    c"iys.http_timeout_ms",
+    Some(c"iys.http_timeout_ms"),
     c"Timeout of each HTTP call to IYS.",
     c"Applies to connecting and to reading the answer.",
     10_000,
@@ -99,7 +100,7 @@ pub static HTTP_TIMEOUT: DurationSetting = DurationSetting::new(
 /// How often the worker pulls citizens' changes from IYS.
 pub static PULL_INTERVAL: DurationSetting = DurationSetting::new(
     c"iys.pull_interval",
-    c"iys.pull_interval_ms",
+    Some(c"iys.pull_interval_ms"),
     c"How often the worker pulls consent changes from IYS.",
     c"IYS keeps changes for 7 days and shows them after one hour; each pull reads every new page.",
     60_000,
@@ -110,7 +111,7 @@ pub static PULL_INTERVAL: DurationSetting = DurationSetting::new(
 /// answers are empty). The worker fetches it no earlier.
 pub static RESULT_DELAY: DurationSetting = DurationSetting::new(
     c"iys.result_delay",
-    c"iys.result_delay_ms",
+    Some(c"iys.result_delay_ms"),
     c"How long after a batch's submit its result is fetched.",
     c"IYS answers batch results only 300 s after the submit (empty before); one fetch per batch then.",
     300_000,
@@ -121,7 +122,7 @@ pub static RESULT_DELAY: DurationSetting = DurationSetting::new(
 /// endpoint answers an identical resend with the original outcome.
 pub static RESULT_TIMEOUT: DurationSetting = DurationSetting::new(
     c"iys.result_timeout",
-    c"iys.result_timeout_ms",
+    Some(c"iys.result_timeout_ms"),
     c"How long a batch may stay without a result before it is sent again.",
     c"The resend goes through IYS's idempotent V2 endpoint, which answers with the original outcome.",
     3_600_000,
@@ -131,7 +132,7 @@ pub static RESULT_TIMEOUT: DurationSetting = DurationSetting::new(
 /// Upper bound of the exponential backoff after retryable failures.
 pub static BACKOFF_CAP: DurationSetting = DurationSetting::new(
     c"iys.backoff_cap",
-    c"iys.backoff_cap_ms",
+    Some(c"iys.backoff_cap_ms"),
     c"Longest wait between retries of a retryable failure.",
     c"Retries back off exponentially with jitter up to this cap.",
     300_000,
@@ -139,14 +140,27 @@ pub static BACKOFF_CAP: DurationSetting = DurationSetting::new(
     86_400_000,
 );
 
-static DURATIONS: [&DurationSetting; 6] = [&FLUSH_INTERVAL, &HTTP_TIMEOUT, &PULL_INTERVAL, &RESULT_DELAY, &RESULT_TIMEOUT, &BACKOFF_CAP];
+/// A ViA request's first status query comes this long after IYS took it; the next ones wait
+/// twice as long each time, up to an hour (IYS's links live 24 hours, its codes 3 minutes).
+pub static VIA_CHECK_INTERVAL: DurationSetting = DurationSetting::new(
+    c"iys.via_check_interval",
+    None,
+    c"How long after sending a ViA consent request its outcome is first asked for.",
+    c"Later status queries of a request wait twice as long each time, up to an hour.",
+    30_000,
+    10,
+    3_600_000,
+);
+
+static DURATIONS: [&DurationSetting; 7] =
+    [&FLUSH_INTERVAL, &HTTP_TIMEOUT, &PULL_INTERVAL, &RESULT_DELAY, &RESULT_TIMEOUT, &BACKOFF_CAP, &VIA_CHECK_INTERVAL];
 
 /// `(old name, new name)` of every duration setting still given by its old name.
 pub fn old_names_in_use() -> Vec<(String, String)> {
     DURATIONS
         .iter()
         .filter(|d| d.old.get() >= 0)
-        .map(|d| (d.old_name.to_string_lossy().into_owned(), d.name.to_string_lossy().into_owned()))
+        .filter_map(|d| Some((d.old_name?.to_string_lossy().into_owned(), d.name.to_string_lossy().into_owned())))
         .collect()
 }
 

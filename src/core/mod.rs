@@ -18,6 +18,7 @@ pub mod retailer;
 pub mod row;
 pub mod rules;
 pub mod time;
+pub mod via;
 
 // The core's API in one place; the SQL layer and the tests use different parts of it.
 #[allow(unused_imports)]

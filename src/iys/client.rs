@@ -298,6 +298,24 @@ impl Client {
         }
     }
 
+    pub(super) fn base(&self) -> &str {
+        &self.base_url
+    }
+
+    /// POSTs `body` with the bearer token; the answer's body.
+    pub(super) fn post(&self, token: &str, url: &str, body: &serde_json::Value, call: Call) -> Result<String, CallFailure> {
+        self.usable()?;
+        let request = self.agent.post(url).set("Authorization", &format!("Bearer {token}"));
+        Self::send(request.send_json(body), call)
+    }
+
+    /// GETs `url` with the bearer token; the answer's body.
+    pub(super) fn get(&self, token: &str, url: &str, call: Call) -> Result<String, CallFailure> {
+        self.usable()?;
+        let request = self.agent.get(url).set("Authorization", &format!("Bearer {token}"));
+        Self::send(request.call(), call)
+    }
+
     /// Reads a response body, turning HTTP and transport failures into a classified failure.
     fn send(result: Result<ureq::Response, ureq::Error>, call: Call) -> Result<String, CallFailure> {
         let (status, body) = Self::answer(result, MAX_BODY)?;
@@ -342,7 +360,7 @@ fn read_body(response: ureq::Response, max: u64) -> Result<String, CallFailure> 
 }
 
 /// IYS answered something we cannot read: retried, as a proxy's or gateway's page would be.
-fn unexpected(detail: impl std::fmt::Display) -> CallFailure {
+pub(super) fn unexpected(detail: impl std::fmt::Display) -> CallFailure {
     CallFailure { kind: super::FailureKind::Retryable, status: None, errors: Vec::new(), message: format!("unexpected answer from IYS: {detail}") }
 }
 
@@ -351,7 +369,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, CallFailu
 }
 
 /// Percent-encodes a query or path value (cursors and request ids are opaque to us).
-fn urlencode(raw: &str) -> String {
+pub(super) fn urlencode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         match b {

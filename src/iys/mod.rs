@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod outcome;
+pub mod via;
 pub mod wire;
 
 #[cfg(test)]

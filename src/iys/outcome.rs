@@ -37,6 +37,9 @@ pub enum Call {
     StatusQuery,
     /// Batch results, changes, multi status, the daily file: everything else under /sps/.
     Other,
+    /// İLETİ ViA (consent requests, one-time codes, opt-out links): its own codes, and a 404
+    /// that is about the request (H1112), not the account.
+    Via,
 }
 
 impl Call {
@@ -47,6 +50,14 @@ impl Call {
 
 /// Codes that refuse the account, not the records (whatever the HTTP status).
 pub(super) const ACCOUNT_CODES: &[&str] = &["H353", "H520", "H521", "H524", "H525", "H586"];
+
+/// ViA codes that refuse the account's use of ViA, not the request: no ViA credit (H1015), the
+/// consent quota used up (H1031), the subscription inactive or missing (H1092, H1093), no ViA
+/// permission (H1104), the iysCode not the user's (H1040), identity service refusal (H1046).
+const VIA_ACCOUNT_CODES: &[&str] = &["H1015", "H1031", "H1040", "H1046", "H1092", "H1093", "H1104"];
+
+/// ViA codes that ask to try again: IYS's own services unreachable or failing.
+const VIA_RETRY_CODES: &[&str] = &["H1001", "H1002", "H1003", "H1004", "H1009", "H1017", "H1019", "H1047", "H1053", "H1059"];
 
 /// IYS's limit of single status queries an hour (429).
 const STATUS_QUERY_LIMIT: &str = "H086";
@@ -76,7 +87,16 @@ impl CallFailure {
         };
         let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
         let batch = endpoint == Call::BatchSubmit;
-        let kind = if codes.contains(&"H084") || (endpoint.is_token() && status == 429 && !codes.contains(&"H124")) {
+        let via = endpoint == Call::Via;
+        let kind = if via && (status == 403 || codes.iter().any(|c| VIA_ACCOUNT_CODES.contains(c) || ACCOUNT_CODES.contains(c))) {
+            FailureKind::AccountRefused
+        } else if via && (status == 401 || codes.iter().any(|c| matches!(*c, "H351" | "H1038" | "H1045"))) {
+            FailureKind::Unauthorized
+        } else if via && (status >= 500 || status == 429 || status == 408 || codes.iter().any(|c| VIA_RETRY_CODES.contains(c) || is_retryable_code(c))) {
+            FailureKind::Retryable
+        } else if via {
+            FailureKind::Final
+        } else if codes.contains(&"H084") || (endpoint.is_token() && status == 429 && !codes.contains(&"H124")) {
             // IYS does not document H084's shape (an errors list, a flat object, no body): any
             // 429 of the token endpoint stops token calls for the hour, unless IYS says it is
             // its per-second limit (H124), which a later call passes.

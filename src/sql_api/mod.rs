@@ -13,4 +13,5 @@ pub mod time;
 pub mod types;
 pub mod validate;
 pub mod validate_table;
+pub mod via;
 pub mod worker_status;

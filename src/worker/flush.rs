@@ -188,7 +188,7 @@ impl Sender {
         self.budget.take_turn(Self::rate());
     }
 
-    fn backoff(&mut self, attempts: i32) -> i64 {
+    pub(super) fn backoff(&mut self, attempts: i32) -> i64 {
         let cap = settings::BACKOFF_CAP.get();
         backoff::delay(attempts.max(0) as u32, cap, self.jitter.next()).as_millis() as i64
     }

@@ -14,6 +14,7 @@ mod pull;
 mod push;
 mod store;
 mod tx;
+mod via;
 pub mod wake;
 
 use crate::settings;
@@ -168,6 +169,11 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
         }
         if !stop_requested() {
             if let Err(e) = sender.push_connections(&mut round) {
+                round.last_error = Some(e.to_string());
+            }
+        }
+        if !stop_requested() {
+            if let Err(e) = sender.via(&mut round) {
                 round.last_error = Some(e.to_string());
             }
         }

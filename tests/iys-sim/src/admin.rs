@@ -10,6 +10,7 @@ use crate::rules::{self, ConsentInput, ConsentType, RecipientType, Status, HS_SO
 use crate::state::{lock, State};
 use crate::faults;
 use crate::store::{Store, LINE_CLOSURE_SOURCE};
+use crate::via::{self, Via};
 
 fn bad(msg: impl Into<String>) -> Response {
     Response::json(400, &json!({ "error": msg.into() }))
@@ -54,6 +55,10 @@ pub fn handle(st: &State, req: &Request) -> Response {
         ("POST", "/admin/config") => set_config(st, req),
         ("GET", "/admin/clock") => Ok(clock_json(st)),
         ("POST", "/admin/clock") => advance_clock(st, req),
+        ("GET", "/admin/via") => Ok(Response::json(200, &via::admin_list(st))),
+        ("GET", "/admin/via-links") => Ok(Response::json(200, &via::admin_links(st))),
+        ("POST", "/admin/via-link/click") => via_click(st, req),
+        (method, p) if p.starts_with("/admin/via/") => via_request(st, req, method, &p["/admin/via/".len()..]),
         _ => Err(Response::json(404, &json!({ "error": format!("no admin endpoint {} {}", req.method, req.path) }))),
     };
     result.unwrap_or_else(|r| r)
@@ -96,10 +101,12 @@ fn stats(st: &State) -> Response {
     Response::json(200, &v)
 }
 
-/// Forgets consents, history, batches, push connections and their queues, stats, faults,
-/// rate-limit, H084 and H086 state and the clock offset. Users, issued tokens and settings (the
-/// clock speed and push settings too) are kept so connected clients keep working.
+/// Forgets consents, history, batches, ViA requests and links, push connections and their
+/// queues, stats, faults, rate-limit, H084 and H086 state and the clock offset. Users, issued
+/// tokens and settings (the clock speed and push settings too) are kept so connected clients
+/// keep working.
 fn reset(st: &State) -> Response {
+    *lock(&st.via) = Via::default();
     *lock(&st.store) = Store::default();
     st.push.reset();
     *lock(&st.stats) = Default::default();
@@ -109,6 +116,38 @@ fn reset(st: &State) -> Response {
     lock(&st.tokens).clear_limit();
     st.clock.reset();
     Response::json(200, &json!({ "reset": true }))
+}
+
+/// `/admin/via/{requestId}` (GET), `.../approve` and `.../ignore` (POST).
+fn via_request(st: &State, req: &Request, method: &str, rest: &str) -> Result<Response, Response> {
+    let answer = match (method, rest.split('/').collect::<Vec<_>>().as_slice()) {
+        ("GET", [id]) => via::admin_get(st, id),
+        ("POST", [id, "approve"]) => {
+            let body = body_object(req)?;
+            let types = match body.get("types") {
+                None => None,
+                Some(v) => Some(string_list(v, "types")?.iter().map(|t| ConsentType::parse(t).ok_or_else(|| bad(format!("types: {t:?} is not MESAJ, ARAMA or EPOSTA")))).collect::<Result<Vec<_>, _>>()?),
+            };
+            let kvk_types = body.get("kvkTypes").map(|v| string_list(v, "kvkTypes")).transpose()?;
+            via::admin_approve(st, id, types, kvk_types)
+        }
+        ("POST", [id, "ignore"]) => via::admin_ignore(st, id),
+        _ => return Err(Response::json(404, &json!({ "error": format!("no admin endpoint {} {}", req.method, req.path) }))),
+    };
+    answer.map(|v| Response::json(200, &v)).map_err(|(status, msg)| Response::json(status, &json!({ "error": msg })))
+}
+
+fn string_list(v: &Value, name: &str) -> Result<Vec<String>, Response> {
+    v.as_array()
+        .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+        .ok_or_else(|| bad(format!("{name} must be a list of strings")))
+}
+
+/// `POST /admin/via-link/click` `{"url": ...}`: the recipient used an opt-out link.
+fn via_click(st: &State, req: &Request) -> Result<Response, Response> {
+    let body = body_object(req)?;
+    let url = text_field(&body, "url").map_err(bad)?.ok_or_else(|| bad("url is required"))?;
+    via::admin_click(st, url).map(|v| Response::json(200, &v))
 }
 
 fn code_field(body: &Map<String, Value>, name: &str) -> Result<u64, String> {

@@ -104,9 +104,10 @@ impl AccountRefusal {
         Value::Object(m)
     }
 
-    /// Whether the refusal covers this iysCode/brandCode.
-    pub fn applies_to(&self, iys: u64, brand: u64) -> bool {
-        self.iys_code.is_none_or(|i| i == iys) && self.brand_code.is_none_or(|b| b == brand)
+    /// Whether the refusal covers this iysCode/brandCode; one limited to a brand does not cover
+    /// the calls that name no brand (ViA's, under `/via/sps/{iysCode}`).
+    pub fn applies_to(&self, iys: u64, brand: Option<u64>) -> bool {
+        self.iys_code.is_none_or(|i| i == iys) && self.brand_code.is_none_or(|b| brand == Some(b))
     }
 }
 

@@ -30,6 +30,7 @@ mod state;
 mod stats;
 mod store;
 mod token;
+mod via;
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -58,6 +59,7 @@ impl Simulator {
         let handler_state = state.clone();
         let handler: http::Handler = Arc::new(move |req| router::handle(&handler_state, req));
         let server = HttpServer::start(&cfg.listen, cfg.threads, handler)?;
+        let _ = state.base_url.set(format!("http://{}", server.addr()));
         Ok(Simulator { server, state })
     }
 

@@ -1,7 +1,7 @@
 //! Routing and the checks every IYS call goes through, in IYS's order: injected network faults,
 //! the per-second rate limit, then the token endpoint or bearer authentication, then the
 //! account-level refusal (if injected), the hourly limit of single status queries, then the
-//! endpoint itself.
+//! endpoint itself. The ViA calls under `/via/sps/{iysCode}` name an account but no brand.
 
 use std::time::Instant;
 
@@ -13,6 +13,7 @@ use crate::errors::{self, ApiError};
 use crate::faults::{self, TokenLimitShape};
 use crate::http::{parse_urlencoded, Reply, Request, Response};
 use crate::state::{lock, State};
+use crate::via;
 
 /// The IYS operations the simulator serves.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,10 @@ pub enum Route {
     PushRegister,
     PushConnections,
     PushUnregister,
+    ViaStart,
+    ViaStatus { request_id: String },
+    ViaConfirm,
+    ViaHashLinks,
     Admin,
     /// Known path, other method.
     WrongMethod,
@@ -52,6 +57,10 @@ impl Route {
             Route::PushRegister => "POST /sps/{iysCode}/brands/{brandCode}/push/registration",
             Route::PushConnections => "GET /sps/{iysCode}/brands/{brandCode}/push/registration",
             Route::PushUnregister => "POST /sps/{iysCode}/brands/{brandCode}/push/unregistration",
+            Route::ViaStart => "POST /via/sps/{iysCode}/consent",
+            Route::ViaStatus { .. } => "GET /via/sps/{iysCode}/consent/request/{requestId}",
+            Route::ViaConfirm => "POST /via/sps/{iysCode}/confirmation",
+            Route::ViaHashLinks => "POST /sps/{iysCode}/brands/{brandCode}/via-hash-links",
             Route::Admin => "admin",
             Route::WrongMethod => "wrong method",
             Route::NotFound => "not found",
@@ -66,16 +75,39 @@ impl Route {
     fn is_push(&self) -> bool {
         matches!(self, Route::PushRegister | Route::PushConnections | Route::PushUnregister)
     }
+
+    /// The calls under `/via/sps/{iysCode}`, which document codes of their own.
+    fn is_via(&self) -> bool {
+        matches!(self, Route::ViaStart | Route::ViaStatus { .. } | Route::ViaConfirm)
+    }
+
+    /// Calls the consent quota (H525) does not concern: they add no consent.
+    fn quota_free(&self) -> bool {
+        self.is_push() || matches!(self, Route::ViaStatus { .. } | Route::ViaHashLinks)
+    }
 }
 
-/// Splits a path into its route and, for brand routes, the raw iysCode and brandCode segments.
-pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<(&'a str, &'a str)>) {
+/// The raw iysCode and, for brand routes, brandCode segments of a path.
+pub type Codes<'a> = (&'a str, Option<&'a str>);
+
+/// Splits a path into its route and its raw iysCode (and brandCode) segments.
+pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<Codes<'a>>) {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segs.first() == Some(&"admin") {
         return (Route::Admin, None);
     }
     if segs == ["oauth2", "token"] {
         return (if method == "POST" { Route::Token } else { Route::WrongMethod }, None);
+    }
+    if let ["via", "sps", iys, tail @ ..] = segs.as_slice() {
+        // The other ViA calls (KVK consent queries, the clarification file) are not served.
+        let (route, wanted) = match tail {
+            ["consent"] => (Route::ViaStart, "POST"),
+            ["consent", "request", id] => (Route::ViaStatus { request_id: id.to_string() }, "GET"),
+            ["confirmation"] => (Route::ViaConfirm, "POST"),
+            _ => return (Route::NotFound, None),
+        };
+        return if method == wanted { (route, Some((*iys, None))) } else { (Route::WrongMethod, None) };
     }
     let (v2, rest) = match segs.as_slice() {
         ["v2", rest @ ..] => (true, rest),
@@ -84,7 +116,14 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<(&'a str, &'a
     let [ "sps", iys, "brands", brand, area, tail @ .. ] = rest else {
         return (Route::NotFound, None);
     };
-    let codes = Some((*iys, *brand));
+    let codes = Some((*iys, Some(*brand)));
+    if *area == "via-hash-links" {
+        return match (v2, tail, method) {
+            (false, [], "POST") => (Route::ViaHashLinks, codes),
+            (false, [], _) => (Route::WrongMethod, None),
+            _ => (Route::NotFound, None),
+        };
+    }
     if *area == "changes" {
         // The daily movement file is the only `changes/...` call served (not the summary).
         let (false, [date, "file"]) = (v2, tail) else {
@@ -159,7 +198,7 @@ impl From<Response> for Outcome {
     }
 }
 
-fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &str)>) -> Outcome {
+fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<Codes>) -> Outcome {
     let standing = lock(&st.faults).clone();
     if faults::roll(standing.drop_rate) {
         return Outcome::Dropped;
@@ -180,7 +219,8 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &st
         return token_endpoint(st, req).into();
     }
     if !authenticated(st, req) {
-        return error_response("H351").into();
+        // The ViA calls document H1045 for the same text.
+        return error_response(if route.is_via() { "H1045" } else { "H351" }).into();
     }
     let Some((iys_raw, brand_raw)) = codes else {
         let status = if *route == Route::WrongMethod { 405 } else { 404 };
@@ -190,21 +230,32 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &st
     if faults::roll(standing.error_rate) {
         return error_response(faults::pick_server_error()).into();
     }
-    let (Ok(iys), Ok(brand)) = (iys_raw.parse::<u64>(), brand_raw.parse::<u64>()) else {
-        let mut errs = Vec::new();
-        if iys_raw.parse::<u64>().is_err() {
-            errs.push(ApiError::at("H190", "iysCode").with_value(&Value::from(iys_raw)));
+    let (iys, brand) = match (iys_raw.parse::<u64>(), brand_raw.map(str::parse::<u64>)) {
+        (Ok(iys), None) => (iys, None),
+        (Ok(iys), Some(Ok(brand))) => (iys, Some(brand)),
+        // The ViA calls document no 422: an iysCode that cannot be an account's number is
+        // not the caller's.
+        (Err(_), None) => return error_response("H1040").into(),
+        (iys, brand) => {
+            let mut errs = Vec::new();
+            if iys.is_err() {
+                errs.push(ApiError::at("H190", "iysCode").with_value(&Value::from(iys_raw)));
+            }
+            if brand.is_some_and(|b| b.is_err()) {
+                errs.push(ApiError::at("H191", "brandCode").with_value(&Value::from(brand_raw.unwrap_or_default())));
+            }
+            return Response::json(422, &errors::envelope(&errs)).into();
         }
-        if brand_raw.parse::<u64>().is_err() {
-            errs.push(ApiError::at("H191", "brandCode").with_value(&Value::from(brand_raw)));
-        }
-        return Response::json(422, &errors::envelope(&errs)).into();
     };
     // Account-level refusal (subscription, authorisation, quota): nothing is processed. The
-    // consent quota (422 H525) does not concern push connections, whose operations document
-    // no such answer (the connection listing no 422 at all).
-    let refused = |r: &&faults::AccountRefusal| r.applies_to(iys, brand) && !(route.is_push() && r.code == Some("H525"));
+    // consent quota (422 H525) does not concern calls that add no consent (push connections,
+    // whose operations document no such answer, the ViA status query and the opt-out links);
+    // ViA's own calls answer it as 400 H1031, as they document.
+    let refused = |r: &&faults::AccountRefusal| r.applies_to(iys, brand) && !(route.quota_free() && r.code == Some("H525"));
     if let Some(refusal) = standing.account_refusal.as_ref().filter(refused) {
+        if refusal.code == Some("H525") && route.is_via() {
+            return via::quota_refused().into();
+        }
         return Response::json(refusal.status, &errors::account_refusal_body(refusal.code, iys)).into();
     }
     if *route == Route::Status {
@@ -215,18 +266,23 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<(&str, &st
             }
         }
     }
-    let resp = match route {
-        Route::SingleAdd { v2 } => api::single_add(st, req, iys, brand, *v2),
-        Route::BatchAdd { v2 } => api::batch_add(st, req, iys, brand, *v2),
-        Route::BatchResult { request_id, .. } => api::batch_result(st, iys, brand, request_id),
-        Route::Status => api::single_status(st, req, iys, brand),
-        Route::MultiStatus { recipient_type, consent_type } => api::multi_status(st, req, iys, brand, recipient_type, consent_type),
-        Route::Changes => api::changes(st, req, iys, brand),
-        Route::DailyFile { report_date } => api::daily_file(st, iys, brand, report_date),
-        Route::PushRegister => api::push_register(st, req, iys, brand),
-        Route::PushConnections => api::push_connections(st, iys, brand),
-        Route::PushUnregister => api::push_unregister(st, req, iys, brand),
-        _ => unreachable!("non-brand routes are answered above"),
+    let resp = match (route, brand) {
+        (Route::ViaStart, _) => via::start(st, req, iys),
+        (Route::ViaStatus { request_id }, _) => via::status(st, iys, request_id),
+        (Route::ViaConfirm, _) => via::confirm(st, req, iys),
+        (_, None) => unreachable!("the other routes carry a brandCode"),
+        (Route::SingleAdd { v2 }, Some(brand)) => api::single_add(st, req, iys, brand, *v2),
+        (Route::BatchAdd { v2 }, Some(brand)) => api::batch_add(st, req, iys, brand, *v2),
+        (Route::BatchResult { request_id, .. }, Some(brand)) => api::batch_result(st, iys, brand, request_id),
+        (Route::Status, Some(brand)) => api::single_status(st, req, iys, brand),
+        (Route::MultiStatus { recipient_type, consent_type }, Some(brand)) => api::multi_status(st, req, iys, brand, recipient_type, consent_type),
+        (Route::Changes, Some(brand)) => api::changes(st, req, iys, brand),
+        (Route::DailyFile { report_date }, Some(brand)) => api::daily_file(st, iys, brand, report_date),
+        (Route::PushRegister, Some(brand)) => api::push_register(st, req, iys, brand),
+        (Route::PushConnections, Some(brand)) => api::push_connections(st, iys, brand),
+        (Route::PushUnregister, Some(brand)) => api::push_unregister(st, req, iys, brand),
+        (Route::ViaHashLinks, Some(brand)) => via::hash_links(st, req, iys, brand),
+        _ => unreachable!("non-IYS routes are answered above"),
     };
     // Ambiguous failure: the change is applied, the answer never arrives.
     if route.writes() && resp.status < 300 && faults::roll(standing.lost_reply_rate) {
@@ -302,7 +358,7 @@ mod tests {
         );
         assert_eq!(
             classify("GET", "/sps/1/brands/2/changes/2024-03-01/file"),
-            (Route::DailyFile { report_date: "2024-03-01".into() }, Some(("1", "2")))
+            (Route::DailyFile { report_date: "2024-03-01".into() }, Some(("1", Some("2"))))
         );
         assert_eq!(classify("POST", "/sps/1/brands/2/changes/2024-03-01/file").0, Route::WrongMethod);
         assert_eq!(classify("GET", "/v2/sps/1/brands/2/changes/2024-03-01/file").0, Route::NotFound);
@@ -310,11 +366,19 @@ mod tests {
         assert_eq!(classify("GET", "/sps/1/brands/2/consents").0, Route::WrongMethod);
         assert_eq!(classify("GET", "/sps/1/brands/2/other").0, Route::NotFound);
         assert_eq!(classify("GET", "/admin/stats").0, Route::Admin);
-        assert_eq!(classify("POST", "/sps/1/brands/2/push/registration"), (Route::PushRegister, Some(("1", "2"))));
+        assert_eq!(classify("POST", "/sps/1/brands/2/push/registration"), (Route::PushRegister, Some(("1", Some("2")))));
         assert_eq!(classify("GET", "/sps/1/brands/2/push/registration").0, Route::PushConnections);
         assert_eq!(classify("POST", "/sps/1/brands/2/push/unregistration").0, Route::PushUnregister);
         assert_eq!(classify("GET", "/sps/1/brands/2/push/unregistration").0, Route::WrongMethod);
         assert_eq!(classify("POST", "/v2/sps/1/brands/2/push/registration").0, Route::NotFound);
         assert_eq!(classify("POST", "/sps/1/brands/2/push/other").0, Route::NotFound);
+        assert_eq!(classify("POST", "/via/sps/1/consent"), (Route::ViaStart, Some(("1", None))));
+        assert_eq!(classify("GET", "/via/sps/1/consent/request/r-1").0, Route::ViaStatus { request_id: "r-1".into() });
+        assert_eq!(classify("POST", "/via/sps/1/confirmation").0, Route::ViaConfirm);
+        assert_eq!(classify("GET", "/via/sps/1/consent").0, Route::WrongMethod);
+        assert_eq!(classify("GET", "/via/sps/1/consent/r-1").0, Route::NotFound);
+        assert_eq!(classify("POST", "/sps/1/brands/2/via-hash-links"), (Route::ViaHashLinks, Some(("1", Some("2")))));
+        assert_eq!(classify("GET", "/sps/1/brands/2/via-hash-links").0, Route::WrongMethod);
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/via-hash-links").0, Route::NotFound);
     }
 }

@@ -1,7 +1,7 @@
 //! Everything the request handlers share, each part behind its own lock so a slow part (a big
 //! batch being processed) does not stall unrelated ones (token checks, stats).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use crate::clock::SimClock;
 use crate::config::{Config, Settings};
@@ -11,6 +11,7 @@ use crate::ratelimit::{HourlyLimiter, RateLimiter};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::token::TokenStore;
+use crate::via::Via;
 
 pub struct State {
     pub clock: SimClock,
@@ -27,6 +28,10 @@ pub struct State {
     pub stats: Mutex<Stats>,
     /// Push connections, their queues and delivery settings (locks of its own).
     pub push: Push,
+    /// ViA requests and e-mail opt-out links. Locked before `store` when both are needed.
+    pub via: Mutex<Via>,
+    /// `http://ADDR` once the server is bound: the start of the opt-out links' URLs.
+    pub base_url: OnceLock<String>,
 }
 
 impl State {
@@ -44,6 +49,8 @@ impl State {
             status_limiter: Mutex::new(HourlyLimiter::default()),
             stats: Mutex::new(Stats::default()),
             push: Push::new(cfg)?,
+            via: Mutex::new(Via::default()),
+            base_url: OnceLock::new(),
         })
     }
 

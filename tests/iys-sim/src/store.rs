@@ -319,6 +319,14 @@ impl Store {
         Ok(self.record(key, &input, creation_ms, origin))
     }
 
+    /// A change IYS recorded through ViA (an approval, a used opt-out link): recorded now as
+    /// a change made in IYS itself, no HS rules, listed by `changes?source=IYS`.
+    pub fn iys_change(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, endpoint: &'static str) -> Accepted {
+        self.process_due(now_ms);
+        let origin = Origin { endpoint, by_citizen: true, ..Default::default() };
+        self.record(ConsentKey::of(iys, brand, input), input, now_ms, origin)
+    }
+
     /// A movement IYS held before the test began (`/admin/seed`): no rules apply, it is dated
     /// `creation_ms` (possibly years ago) and becomes the stored consent only if no later
     /// movement of that consent is stored already, so seeds can come in any order.

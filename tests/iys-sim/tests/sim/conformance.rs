@@ -176,14 +176,40 @@ fn validator_can_fail() {
 
 // ---- errata ----------------------------------------------------------------------------------
 
-/// `InvalidErrorFor422` declares `errors` as a single object, while every example the document
-/// gives for it (and every other error body of IYS) is an array of such objects. The simulator
-/// answers arrays; the test reads the schema as "array of InvalidError" and proves the erratum
-/// against the document's own examples, so it fails if a future document fixes the schema.
+/// Where the document's schemas contradict its own examples; each is proven against those
+/// examples (`errata_are_real`), so the test fails if a future document fixes the schema.
+///
+/// - `InvalidErrorFor422` declares `errors` as a single object, while every example the
+///   document gives for it (and every other error body of IYS) is an array of such objects. The
+///   simulator answers arrays; the test reads the schema as "array of InvalidError".
+/// - `ConsentType` (the items of ViA's `consentTypes`) is declared an array of itself, while
+///   its own example and every ViA request example list objects; read as "an object" (its
+///   fields are described in prose only).
+/// - startViaRequest's 200 is declared with the request's schema (`ConsentRequest`, which
+///   requires `consentTypes`), while every 200 example is `{"message": {"requestId"}, "code"}`;
+///   read as that.
 fn apply_errata(doc: &mut Value) {
     let errors = doc.pointer_mut("/components/schemas/InvalidErrorFor422/properties/errors").expect("InvalidErrorFor422.errors exists");
     assert_eq!(errors, &json!({"$ref": "#/components/schemas/InvalidError"}), "erratum no longer applies; revisit apply_errata");
     *errors = json!({"type": "array", "items": {"$ref": "#/components/schemas/InvalidError"}});
+    let consent_type = doc.pointer_mut("/components/schemas/ConsentType").expect("ConsentType exists");
+    assert_eq!(consent_type["items"], json!({"$ref": "#/components/schemas/ConsentType"}), "erratum no longer applies; revisit apply_errata");
+    *consent_type = json!({"type": "object"});
+    let started = doc.pointer_mut(VIA_START_200).expect("startViaRequest documents a 200");
+    assert_eq!(started, &json!({"$ref": "#/components/schemas/ConsentRequest"}), "erratum no longer applies; revisit apply_errata");
+    *started = json!({
+        "type": "object",
+        "required": ["message", "code"],
+        "properties": {"message": {"type": "object", "required": ["requestId"], "properties": {"requestId": {"type": "string"}}}, "code": {"type": "string"}}
+    });
+}
+
+/// The schema of startViaRequest's 200 answer, as a JSON pointer.
+const VIA_START_200: &str = "/paths/~1via~1sps~1{iysCode}~1consent/post/responses/200/content/application~1json/schema";
+
+/// The `value`s of an operation's examples at `pointer` (request body or a response).
+fn example_values(op: &Value, pointer: &str) -> Vec<Value> {
+    op.pointer(&format!("{pointer}/content/application~1json/examples")).and_then(Value::as_object).into_iter().flatten().map(|(_, e)| e["value"].clone()).collect()
 }
 
 #[test]
@@ -219,6 +245,22 @@ fn errata_are_real() {
     let (before, after) = (Validator { root: &original }, Validator { root: &patched });
     assert!(examples.iter().all(|e| !before.is_valid(&schema, e)), "the document's examples fail its own schema");
     assert!(examples.iter().all(|e| after.is_valid(&schema, e)), "and pass the corrected one");
+
+    // ConsentType: its own example, and the confirmation's request examples (the start's send
+    // formId as a string, which the schema types integer, so they prove nothing here).
+    let items = json!({"type": "array", "items": {"$ref": "#/components/schemas/ConsentType"}});
+    let own = &original["components"]["schemas"]["ConsentType"]["example"];
+    assert!(!before.is_valid(&items, own) && after.is_valid(&items, own), "ConsentType's own example");
+    let request = json!({"$ref": "#/components/schemas/ConsentRequest"});
+    let confirmations = example_values(&original["paths"][VIA_CONFIRM]["post"], "/requestBody");
+    assert!(confirmations.len() >= 6, "found {} examples", confirmations.len());
+    assert!(confirmations.iter().all(|e| !before.is_valid(&request, e) && after.is_valid(&request, e)), "the confirmation's examples");
+
+    // startViaRequest's 200.
+    let started = example_values(&original["paths"][VIA_START]["post"], "/responses/200");
+    assert!(started.len() >= 4, "found {} examples", started.len());
+    let (schema_before, schema_after) = (original.pointer(VIA_START_200).unwrap(), patched.pointer(VIA_START_200).unwrap());
+    assert!(started.iter().all(|e| !before.is_valid(schema_before, e) && after.is_valid(schema_after, e)), "startViaRequest's 200 examples");
 }
 
 // ---- the check itself --------------------------------------------------------------------------
@@ -233,7 +275,9 @@ fn errata_are_real() {
 ///   these three operations do not list it.
 /// - 400 H014 of the push unregistration: a body that is not JSON (400 in the table, and the
 ///   registration's own 400 example); the unregistration lists no 400.
-const UNDOCUMENTED: [(&str, u16); 7] = [
+/// - 429 H124 of the three `/via/sps/{iysCode}` operations, which list no 429 either. Their
+///   404 (getViaRequest's H1112, 404 in the table, on no operation) falls under the `*` above.
+const UNDOCUMENTED: [(&str, u16); 10] = [
     ("POST /oauth2/token", 429),
     ("*", 503),
     ("*", 404),
@@ -241,6 +285,9 @@ const UNDOCUMENTED: [(&str, u16); 7] = [
     ("GET /sps/{iysCode}/brands/{brandCode}/push/registration", 429),
     ("POST /sps/{iysCode}/brands/{brandCode}/push/unregistration", 429),
     ("POST /sps/{iysCode}/brands/{brandCode}/push/unregistration", 400),
+    ("POST /via/sps/{iysCode}/consent", 429),
+    ("GET /via/sps/{iysCode}/consent/request/{requestId}", 429),
+    ("POST /via/sps/{iysCode}/confirmation", 429),
 ];
 
 struct Checker {
@@ -315,6 +362,26 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// Validates each item of the answer's `field` list against the operation's documented
+    /// schema for its status: the confirmation documents one item of its `message` list as
+    /// its whole 200 answer (its examples wrap the items in `{"message": [...], "code"}`).
+    fn items(&mut self, method: &str, template: &str, r: &Resp, field: &str) {
+        let schema = self.operation(method, template)["responses"][r.status.to_string()]["content"]["application/json"]["schema"].clone();
+        let Some(items) = r.body[field].as_array().filter(|a| !a.is_empty()) else {
+            self.failures.push(format!("{method} {template} {}: no {field} items in {}", r.status, r.text));
+            return;
+        };
+        let mut errs = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            Validator { root: &self.doc }.validate(&schema, item, &format!("$.{field}[{i}]"), &mut errs);
+        }
+        for e in errs {
+            self.failures.push(format!("{method} {template} {}: {e} in {}", r.status, r.text));
+        }
+    }
+}
+
 /// The columns of a CSV answer as the operation's description shows them: the header row of
 /// its example table (`|creationDate |transactionId |...|`).
 fn documented_csv_columns(op: &Value) -> Vec<String> {
@@ -359,6 +426,10 @@ const CHANGES: &str = "/sps/{iysCode}/brands/{brandCode}/consents/changes";
 const FILE: &str = "/sps/{iysCode}/brands/{brandCode}/changes/{reportDate}/file";
 const PUSH_REG: &str = "/sps/{iysCode}/brands/{brandCode}/push/registration";
 const PUSH_UNREG: &str = "/sps/{iysCode}/brands/{brandCode}/push/unregistration";
+const VIA_START: &str = "/via/sps/{iysCode}/consent";
+const VIA_STATUS: &str = "/via/sps/{iysCode}/consent/request/{requestId}";
+const VIA_CONFIRM: &str = "/via/sps/{iysCode}/confirmation";
+const VIA_LINKS: &str = "/sps/{iysCode}/brands/{brandCode}/via-hash-links";
 
 /// Calls `f` with faults `faults` switched on, collecting answers until each wanted status has
 /// been seen (error_rate picks 500 or 503 at random).
@@ -678,6 +749,139 @@ fn push_responses_match_the_openapi_document() {
             ("POST", PUSH_REG, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
             ("GET", PUSH_REG, &[200, 401, 403, 404, 429, 500, 503]),
             ("POST", PUSH_UNREG, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ],
+    );
+    assert!(missing.is_empty(), "not exercised: {missing:?}");
+}
+
+/// The ViA operations: start, status, OTP confirmation and the opt-out links, success and every
+/// error status they can answer. Their error schemas are loose (`ErrorTypes` is any object), so
+/// what is checked there is the status and that the body is a JSON object; the success answers
+/// and the links' 422 are checked field by field.
+#[test]
+fn via_responses_match_the_openapi_document() {
+    let sim = start(test_config());
+    let mut ck = Checker::new();
+    let c = Client::logged_in(&sim);
+    let mut bad_token = Client::new(&sim);
+    bad_token.token = Some("expired".into());
+    let p = |t: &str| t.replace("{iysCode}", &IYS.to_string()).replace("{brandCode}", &BRAND.to_string());
+    let status_path = |id: &str| p(VIA_STATUS).replace("{requestId}", id);
+    let kvk = json!({"title": "KVK", "types": ["AYDINLATMA_METNI"], "personData": {"name": "Aslı Can", "recipientIdNumber": "11111111111"}});
+
+    // Start (formId a number, as the schema types it).
+    let short = json!({"formId": 1, "recipient": phone(1), "verificationType": "SMS_SHORTURL",
+                       "consentTypes": [{"title": "ETK", "brandCodes": [BRAND], "types": ["MESAJ", "ARAMA"], "recipientType": "BIREYSEL"}, kvk]});
+    let otp = json!({"formId": 1, "recipient": "abc@abc.com", "verificationType": "EPOSTA_OTP",
+                     "consentTypes": [{"title": "ETK", "brandCodes": [BRAND], "types": ["EPOSTA"], "recipientType": "BIREYSEL"}, kvk]});
+    ck.request("POST", VIA_START, &short);
+    ck.request("POST", VIA_START, &otp);
+    let started = c.post(&p(VIA_START), &short);
+    assert_eq!(started.status, 200, "{}", started.text);
+    ck.response("POST", VIA_START, &started);
+    let short_id = started.body["message"]["requestId"].as_str().unwrap().to_string();
+    let otp_id = c.post(&p(VIA_START), &otp).body["message"]["requestId"].as_str().unwrap().to_string();
+    let mut fax = short.clone();
+    fax["consentTypes"][0]["types"] = json!(["FAX"]);
+    let mut nameless = short.clone();
+    nameless["consentTypes"][1]["personData"] = json!({});
+    for bad in [json!([]), json!({"recipient": phone(1)}), fax, nameless] {
+        let r = c.post(&p(VIA_START), &bad);
+        assert_eq!(r.status, 400, "{}", r.text);
+        ck.response("POST", VIA_START, &r);
+    }
+    ck.response("POST", VIA_START, &bad_token.post(&p(VIA_START), &short)); // 401 H1045
+    ck.response("POST", VIA_START, &c.post("/via/sps/abc/consent", &short)); // 403 H1040
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(VIA_START), &short)) {
+        ck.response("POST", VIA_START, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(VIA_START), &short)) {
+        ck.response("POST", VIA_START, &r);
+    }
+
+    // Status: waiting, completed, unknown.
+    ck.response("GET", VIA_STATUS, &c.get(&status_path(&short_id)));
+    assert_eq!(c.post(&format!("/admin/via/{short_id}/approve"), &json!({"types": ["MESAJ"]})).status, 200);
+    let done = c.get(&status_path(&short_id));
+    assert_eq!(done.body["message"]["lastStatus"]["status"], "SUCCESS", "{}", done.text);
+    ck.response("GET", VIA_STATUS, &done);
+    ck.response("GET", VIA_STATUS, &c.get(&status_path("5b423dd7-bb23-4546-b733-d8273468d972"))); // 404 H1112
+    ck.response("GET", VIA_STATUS, &bad_token.get(&status_path(&short_id)));
+    ck.response("GET", VIA_STATUS, &c.get(&format!("/via/sps/abc/consent/request/{short_id}")));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&status_path(&short_id))) {
+        ck.response("GET", VIA_STATUS, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&status_path(&short_id))) {
+        ck.response("GET", VIA_STATUS, &r);
+    }
+
+    // Confirmation.
+    let codes = c.get(&format!("/admin/via/{otp_id}")).body["otpCodes"].clone();
+    let confirmation = |etk: &Value| json!({"requestId": otp_id, "verificationType": "EPOSTA_OTP", "consentTypes": [{"title": "ETK", "otpCode": etk}, {"title": "KVK", "otpCode": codes["KVK"]}]});
+    let right = confirmation(&codes["ETK"]);
+    let wrong = confirmation(&json!(if codes["ETK"] == "000000" { "000001" } else { "000000" }));
+    ck.request("POST", VIA_CONFIRM, &right);
+    for bad in [wrong, json!({"requestId": "5b423dd7-bb23-4546-b733-d8273468d972", "verificationType": "EPOSTA_OTP", "consentTypes": [{"title": "ETK", "otpCode": "1"}]}),
+                json!({"requestId": otp_id, "verificationType": "SMS_OTP", "consentTypes": [{"title": "ETK", "otpCode": "1"}]})] {
+        let r = c.post(&p(VIA_CONFIRM), &bad); // H1052, H1030, H1064
+        assert_eq!(r.status, 400, "{}", r.text);
+        ck.response("POST", VIA_CONFIRM, &r);
+    }
+    ck.response("POST", VIA_CONFIRM, &bad_token.post(&p(VIA_CONFIRM), &right));
+    ck.response("POST", VIA_CONFIRM, &c.post("/via/sps/abc/confirmation", &right));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(VIA_CONFIRM), &right)) {
+        ck.response("POST", VIA_CONFIRM, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(VIA_CONFIRM), &right)) {
+        ck.response("POST", VIA_CONFIRM, &r);
+    }
+    let confirmed = c.post(&p(VIA_CONFIRM), &right);
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    ck.response("POST", VIA_CONFIRM, &confirmed);
+    ck.items("POST", VIA_CONFIRM, &confirmed, "message");
+    ck.response("POST", VIA_CONFIRM, &c.post(&p(VIA_CONFIRM), &right)); // 400 H1032
+    ck.response("GET", VIA_STATUS, &c.get(&status_path(&otp_id)));
+
+    // Opt-out links: abc@abc.com is in ONAY now (the confirmation), the others are not.
+    let links = json!({"recipients": [{"recipient": "abc@abc.com", "recipientType": "BIREYSEL"}, {"recipient": "nobody@abc.com", "recipientType": "BIREYSEL"}]});
+    ck.request("POST", VIA_LINKS, &links);
+    let issued = c.post(&p(VIA_LINKS), &links);
+    assert!(issued.body[0]["url"].is_string() && issued.body[1]["code"] == "H568", "{}", issued.text);
+    ck.response("POST", VIA_LINKS, &issued);
+    let many: Vec<Value> = (0..101).map(|i| json!({"recipient": format!("a{i}@abc.com"), "recipientType": "BIREYSEL"})).collect();
+    for bad in [json!({}), json!({ "recipients": many }), json!({"recipients": [{"recipientType": "BIREYSEL"}, {"recipient": "abc@abc.com", "recipientType": "asd"}]})] {
+        let r = c.post(&p(VIA_LINKS), &bad); // H168, H127, H114 + H116
+        assert_eq!(r.status, 422, "{}", r.text);
+        ck.response("POST", VIA_LINKS, &r);
+    }
+    ck.response("POST", VIA_LINKS, &c.post(&p(VIA_LINKS), &json!([]))); // 400 H097
+    ck.response("POST", VIA_LINKS, &bad_token.post(&p(VIA_LINKS), &links));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(VIA_LINKS), &links)) {
+        ck.response("POST", VIA_LINKS, &r);
+    }
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(VIA_LINKS), &links)) {
+        ck.response("POST", VIA_LINKS, &r);
+    }
+
+    // Account-level refusals: 403, the consent quota (400 H1031 where ViA adds consents), 404.
+    let waiting = c.post(&p(VIA_START), &otp).body["message"]["requestId"].as_str().unwrap().to_string();
+    for refusal in [json!({"status": 403, "code": "H353"}), json!({"status": 422, "code": "H525"}), json!({"status": 404})] {
+        c.post("/admin/faults", &json!({ "account_refusal": refusal }));
+        ck.response("POST", VIA_START, &c.post(&p(VIA_START), &short));
+        ck.response("GET", VIA_STATUS, &c.get(&status_path(&waiting)));
+        ck.response("POST", VIA_CONFIRM, &c.post(&p(VIA_CONFIRM), &right));
+        ck.response("POST", VIA_LINKS, &c.post(&p(VIA_LINKS), &links));
+        c.delete("/admin/faults");
+    }
+
+    assert!(ck.failures.is_empty(), "{} schema violations:\n{}", ck.failures.len(), ck.failures.join("\n"));
+    let missing = not_covered(
+        &ck,
+        &[
+            ("POST", VIA_START, &[200, 400, 401, 403, 404, 429, 500, 503]),
+            ("GET", VIA_STATUS, &[200, 401, 403, 404, 429, 500, 503]),
+            ("POST", VIA_CONFIRM, &[200, 400, 401, 403, 404, 429, 500, 503]),
+            ("POST", VIA_LINKS, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
         ],
     );
     assert!(missing.is_empty(), "not exercised: {missing:?}");

@@ -10,3 +10,4 @@ mod faults;
 mod push;
 mod rules;
 mod tokens;
+mod via;
