@@ -17,6 +17,7 @@ RETURNS TABLE (code text, field text, value text, message_en text, message_tr te
 
 
 
+
 CREATE FUNCTION iys_internal.check_via_request(recipient text, verification_type text, form_id bigint, etk_types text[],
     brand_codes text[], recipient_type text, kvk_types text[], person_name text, person_id_number text) RETURNS text
     IMMUTABLE PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
@@ -394,6 +395,60 @@ BEGIN
     EXECUTE format('GRANT SELECT ON iys.via_requests, iys.optout_links TO %s', app);
 END $$;
 REVOKE EXECUTE ON FUNCTION iys.grant_via_rights(regrole) FROM PUBLIC;
+
+COMMENT ON FUNCTION iys.validate_via_request(text, text, bigint, text[], text[], text, text[], text, text) IS 'every problem IYS''s ViA would refuse a consent request for (H1005, H1012, H1026, H1027, H1029, H1057, H1061, H1063, H1085, H1086, H1090, H1096), one row each; IMMUTABLE';
+COMMENT ON FUNCTION iys.request_via_consent(text, text, bigint, text[], text[], text, text[], text, text, text, text, text) IS 'queues a consent request IYS ViA carries to the recipient (short link or one-time code by SMS or e-mail; ETK for brands, KVK texts with the person''s name), after IYS''s ViA checks; returns its id in iys.via_requests';
+COMMENT ON FUNCTION iys.confirm_via_otp(bigint, text, text) IS 'gives the one-time code(s) the recipient of an OTP ViA request received (ETK, KVK); the worker confirms them to IYS; false when the request waits for no code';
+COMMENT ON FUNCTION iys.optout_link(text, text, iys.recipient_type) IS 'the recipient''s personal opt-out link for the brand''s commercial e-mails (IYS via-hash-links, valid 90 days), or NULL while the worker fetches it';
+COMMENT ON FUNCTION iys.grant_via_rights(regrole) IS 'grants an application role the ViA functions (requests, one-time codes, opt-out links) and their views';
+COMMENT ON FUNCTION iys_internal.check_via_request(text, text, bigint, text[], text[], text, text[], text, text) IS 'internal: the recipient in IYS''s form, or 23514 naming every ViA problem (iys.request_via_consent)';
+COMMENT ON FUNCTION iys_internal.wake_worker() IS 'internal: signals the worker at commit (a ViA request or an opt-out link to fetch)';
+COMMENT ON FUNCTION iys_internal.via_due(integer) IS 'internal: the worker''s due ViA requests (to send, confirm or follow); expires those IYS never finished';
+COMMENT ON FUNCTION iys_internal.via_sent(bigint, text, interval) IS 'internal: IYS took a ViA request (its request id)';
+COMMENT ON FUNCTION iys_internal.via_confirmed(bigint) IS 'internal: IYS took a ViA request''s one-time codes';
+COMMENT ON FUNCTION iys_internal.via_failed(bigint, text, text, boolean, interval) IS 'internal: a ViA call failed: rejected when final, else tried again later';
+COMMENT ON FUNCTION iys_internal.via_state(bigint, jsonb, interval) IS 'internal: records IYS''s state of a ViA request; approved ETK consents as IYS''s movements, KVK texts in iys.kvk_consent';
+COMMENT ON FUNCTION iys_internal.optout_links_due(text) IS 'internal: up to 100 opt-out links of a brand to fetch';
+COMMENT ON FUNCTION iys_internal.optout_link_brands() IS 'internal: brands with opt-out links to fetch';
+COMMENT ON FUNCTION iys_internal.record_optout_links(text, text[], jsonb, text, interval) IS 'internal: records IYS''s answer to one via-hash-links call';
+COMMENT ON COLUMN iys.via_request.id IS 'the request''s id (iys.request_via_consent returns it)';
+COMMENT ON COLUMN iys.via_request.iys_code IS 'the account the request goes out with';
+COMMENT ON COLUMN iys.via_request.recipient IS 'E.164 phone (SMS_*) or lower-case e-mail (EPOSTA_*)';
+COMMENT ON COLUMN iys.via_request.verification_type IS 'SMS_OTP, SMS_SHORTURL, EPOSTA_OTP, EPOSTA_SHORTURL or EPOSTA_APPROVALURL';
+COMMENT ON COLUMN iys.via_request.form_id IS 'the ViA form''s id in IYS Web (ViA Yönetimi)';
+COMMENT ON COLUMN iys.via_request.brand_codes IS 'ETK: the brands asking for consent';
+COMMENT ON COLUMN iys.via_request.etk_types IS 'ETK: the consent types asked for';
+COMMENT ON COLUMN iys.via_request.recipient_type IS 'ETK: BIREYSEL or TACIR';
+COMMENT ON COLUMN iys.via_request.kvk_types IS 'KVK: AYDINLATMA_METNI, ACIK_RIZA_METNI, YURTDISI_AKTARIM';
+COMMENT ON COLUMN iys.via_request.person_name IS 'KVK: the recipient''s name (personal data)';
+COMMENT ON COLUMN iys.via_request.person_id_number IS 'KVK: the recipient''s identity number (personal data)';
+COMMENT ON COLUMN iys.via_request.person_address IS 'KVK: the recipient''s address (personal data)';
+COMMENT ON COLUMN iys.via_request.reference_id IS 'the caller''s own reference, e.g. a customer id';
+COMMENT ON COLUMN iys.via_request.state IS 'pending, waiting (the recipient''s turn), confirming (a code to confirm), completed, rejected or expired';
+COMMENT ON COLUMN iys.via_request.request_id IS 'IYS''s id of the request, once sent';
+COMMENT ON COLUMN iys.via_request.otp_etk IS 'the ETK one-time code to confirm (cleared once sent)';
+COMMENT ON COLUMN iys.via_request.otp_kvk IS 'the KVK one-time code to confirm (cleared once sent)';
+COMMENT ON COLUMN iys.via_request.attempts IS 'failed calls in a row';
+COMMENT ON COLUMN iys.via_request.checks IS 'status queries so far';
+COMMENT ON COLUMN iys.via_request.next_attempt_at IS 'when the worker next sends, confirms or asks';
+COMMENT ON COLUMN iys.via_request.requested_at IS 'when the request was queued';
+COMMENT ON COLUMN iys.via_request.requested_by IS 'the session user who queued it';
+COMMENT ON COLUMN iys.via_request.sent_at IS 'when IYS took it';
+COMMENT ON COLUMN iys.via_request.checked_at IS 'when IYS was last asked about it';
+COMMENT ON COLUMN iys.via_request.completed_at IS 'when it ended';
+COMMENT ON COLUMN iys.via_request.iys_status IS 'IYS''s lastStatus.status: SUCCESS, OTP_CODE_EXPIRED, SHORT_URL_EXPIRED, ...';
+COMMENT ON COLUMN iys.via_request.iys_source IS 'the IYS source of what was approved (IYS_KISAMESAJ, IYS_EPOSTA, ...)';
+COMMENT ON COLUMN iys.via_request.details IS 'IYS''s answer per asked-for consent: kind, brand, choice, approved, transaction, date';
+COMMENT ON COLUMN iys.via_request.error_code IS 'IYS''s code of the last failed call';
+COMMENT ON COLUMN iys.via_request.error_message IS 'why the last call failed';
+COMMENT ON COLUMN iys.kvk_consent.via_request_id IS 'the ViA request it was approved through';
+COMMENT ON COLUMN iys.kvk_consent.kvk_type IS 'the KVK text approved';
+COMMENT ON COLUMN iys.kvk_consent.consent_date IS 'when the recipient approved it (Turkey time)';
+COMMENT ON COLUMN iys.kvk_consent.transaction_id IS 'IYS''s id of the approval';
+COMMENT ON COLUMN iys.optout_link.recipient IS 'the lower-case e-mail address';
+COMMENT ON COLUMN iys.optout_link.state IS 'pending (to fetch or renew), issued, refused (IYS gave none: error_code)';
+COMMENT ON COLUMN iys.optout_link.url IS 'the last link IYS gave';
+COMMENT ON COLUMN iys.optout_link.expires_at IS 'the link''s end (90 days after it was issued)';
 
 CREATE OR REPLACE FUNCTION iys.grant_worker_rights(worker regrole) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
