@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn types_must_fit_the_verification_channel() {
         assert_eq!(codes(check_via_request(&etk("+905321234567", "SMS_SHORTURL", &[Some("EPOSTA")]))), ["H1086"]);
-        assert_eq!(codes(check_via_request(&etk("a@b.co", "EPOSTA_OTP", &[Some("MESAJ")]))), ["H1086"]);
+        assert_eq!(codes(check_via_request(&etk("ali@example.com", "EPOSTA_OTP", &[Some("MESAJ")]))), ["H1086"]);
         assert_eq!(codes(check_via_request(&etk("+905321234567", "SMS_SHORTURL", &[Some("FAKS")]))), ["H1085"]);
         assert_eq!(codes(check_via_request(&etk("+905321234567", "SMS_SHORTURL", &[Some("MESAJ"), Some("MESAJ")]))), ["H1061"]);
     }
