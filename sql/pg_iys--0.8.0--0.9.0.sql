@@ -18,6 +18,7 @@ RETURNS TABLE (code text, field text, value text, message_en text, message_tr te
 
 
 
+
 CREATE FUNCTION iys_internal.check_via_request(recipient text, verification_type text, form_id bigint, etk_types text[],
     brand_codes text[], recipient_type text, kvk_types text[], person_name text, person_id_number text) RETURNS text
     IMMUTABLE PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
@@ -186,14 +187,17 @@ ALTER FUNCTION iys.confirm_via_otp(bigint, text, text) SECURITY DEFINER;
 -- (SELECT email, iys.optout_link('100001', email) FROM ...). A link IYS gave and that is still
 -- valid is returned; NULL while none is at hand: the worker fetches it (up to 100 a call) and a
 -- later call returns it. A link with less than 30 days left is renewed in the background and
--- returned meanwhile. An address IYS refuses (not ONAY) is asked again after a day.
+-- returned meanwhile. An address IYS refuses (not ONAY) is asked again after a day; one IYS would
+-- not take for EPOSTA at all is NULL at once.
 CREATE FUNCTION iys.optout_link(brand_code text, email text, recipient_type iys.recipient_type DEFAULT 'BIREYSEL')
 RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v_email text := lower(trim(email));
+    -- An address IYS would not take for EPOSTA gets no link (and is not sent: IYS refuses the
+    -- whole call for one bad address).
+    v_email text := iys.try_normalize_recipient(email, 'EPOSTA');
     v_link  iys.optout_link;
 BEGIN
-    IF v_email IS NULL OR v_email = '' THEN
+    IF v_email IS NULL THEN
         RETURN NULL;
     END IF;
     SELECT * INTO v_link FROM iys.optout_link l

@@ -95,7 +95,7 @@ pub fn check_via_request(input: &ViaRequestInput<'_>) -> Result<ViaRequest, Vec<
     let mut problems = Vec::new();
     let verification = match input.verification_type.map(str::trim).filter(|v| !v.is_empty()) {
         None => {
-            problems.push(Problem::new("H1057", "verificationType", "", "verificationType is missing"));
+            problems.push(empty("verificationType", "verificationType is missing"));
             None
         }
         Some(raw) => {
@@ -108,7 +108,7 @@ pub fn check_via_request(input: &ViaRequestInput<'_>) -> Result<ViaRequest, Vec<
     };
     let recipient = match (input.recipient.map(str::trim).filter(|r| !r.is_empty()), verification) {
         (None, _) => {
-            problems.push(Problem::new("H1057", "recipient", "", "recipient is missing"));
+            problems.push(empty("recipient", "recipient is missing"));
             None
         }
         (Some(_), None) => None,
@@ -138,7 +138,7 @@ pub fn check_via_request(input: &ViaRequestInput<'_>) -> Result<ViaRequest, Vec<
     let asks_etk = given(input.etk_types) || given(input.brand_codes);
     let asks_kvk = given(input.kvk_types) || input.person_name.is_some_and(|n| !n.trim().is_empty());
     if !asks_etk && !asks_kvk {
-        problems.push(Problem::new("H1057", "consentTypes", "", "ask for ETK (etk_types and brand_codes), KVK (kvk_types), or both"));
+        problems.push(empty("consentTypes", "ask for ETK (etk_types and brand_codes), KVK (kvk_types), or both"));
     }
     let (etk_types, brand_codes, recipient_type) = if asks_etk { check_etk(input, verification, &mut problems) } else { (Vec::new(), Vec::new(), None) };
     let kvk_types = if asks_kvk { check_kvk(input, &mut problems) } else { Vec::new() };
@@ -164,11 +164,11 @@ fn check_etk(
         }
     }
     if input.brand_codes.is_empty() {
-        problems.push(Problem::new("H1057", "brandCodes", "", "an ETK request names the brands asking for consent"));
+        problems.push(empty("brandCodes", "an ETK request names the brands asking for consent"));
     }
     let recipient_type = match input.recipient_type.map(str::trim).filter(|r| !r.is_empty()) {
         None => {
-            problems.push(Problem::new("H1057", "recipientType", "", "recipientType is missing: BIREYSEL or TACIR"));
+            problems.push(empty("recipientType", "recipientType is missing: BIREYSEL or TACIR"));
             None
         }
         Some(raw) => match RecipientType::parse(raw) {
@@ -199,7 +199,7 @@ fn check_etk(
         types.push(t);
     }
     if input.etk_types.is_empty() {
-        problems.push(Problem::new("H1057", "types", "", "an ETK request names the consent types asked for (etk_types)"));
+        problems.push(empty("types", "an ETK request names the consent types asked for (etk_types)"));
     }
     (types, brands, recipient_type)
 }
@@ -218,7 +218,7 @@ fn check_kvk(input: &ViaRequestInput<'_>, problems: &mut Vec<Problem>) -> Vec<&'
         }
     }
     if input.kvk_types.is_empty() {
-        problems.push(Problem::new("H1057", "kvkTypes", "", "a KVK request names the texts asked for (kvk_types)"));
+        problems.push(empty("kvkTypes", "a KVK request names the texts asked for (kvk_types)"));
     }
     if input.person_name.is_none_or(|n| n.trim().is_empty()) {
         problems.push(Problem::new("H1090", "personData.name", "", "a KVK request needs the recipient's name"));
@@ -229,6 +229,11 @@ fn check_kvk(input: &ViaRequestInput<'_>, problems: &mut Vec<Problem>) -> Vec<&'
         }
     }
     types
+}
+
+/// H1057 for an empty field, in IYS's words for that field.
+fn empty(field: &'static str, message_en: &str) -> Problem {
+    Problem::with_tr("H1057", field, "", message_en, &format!("{field} alanı boş veya null olmamalıdır."))
 }
 
 /// A Turkish identity number (T.C. kimlik no): 11 digits, the first not 0; the 10th is

@@ -78,7 +78,7 @@ pub fn check(args: &Args<'_>, now_turkey: NaiveDateTime, cal: &Calendar) -> (Opt
     (recipient, problems)
 }
 
-type ProblemRows = TableIterator<
+pub(crate) type ProblemRows = TableIterator<
     'static,
     (
         name!(code, String),
@@ -89,7 +89,8 @@ type ProblemRows = TableIterator<
     ),
 >;
 
-fn rows(problems: Vec<Problem>) -> ProblemRows {
+/// Problems as the rows of the validating functions (an empty value is NULL).
+pub(crate) fn rows(problems: Vec<Problem>) -> ProblemRows {
     TableIterator::new(problems.into_iter().map(|p| {
         let value = (!p.value.is_empty()).then_some(p.value);
         (p.code.to_owned(), p.field.to_owned(), value, p.message_en, p.message_tr)

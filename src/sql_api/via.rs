@@ -79,10 +79,7 @@ fn validate_via_request(
         person_id_number,
         |result| result.err().unwrap_or_default(),
     );
-    TableIterator::new(problems.into_iter().map(|p| {
-        let value = (!p.value.is_empty()).then_some(p.value);
-        (p.code.to_owned(), p.field.to_owned(), value, p.message_en, p.message_tr)
-    }))
+    crate::sql_api::validate::rows(problems)
 }
 
 /// Raises 23514 listing every problem when IYS would refuse the request; otherwise returns the

@@ -156,8 +156,15 @@ impl Sender {
                     answer
                 });
                 let recipients: Vec<String> = asked.iter().map(|(recipient, _)| recipient.clone()).collect();
+                let named;
                 let (links, failure, retry_in): (Option<&[HashLink]>, Option<&str>, Duration) = match &answer {
                     Ok(links) => (Some(links), None, crate::settings::VIA_CHECK_INTERVAL.get()),
+                    // IYS refused the call for addresses it names by index: those are refused,
+                    // the others asked again at once, so one bad address never holds up the rest.
+                    Err(f) if f.errors.iter().any(|e| e.index.is_some_and(|i| i < asked.len())) => {
+                        named = refused_by_index(&asked, f);
+                        (Some(named.as_slice()), Some(f.message.as_str()), Duration::ZERO)
+                    }
                     Err(f) => {
                         round.last_error = Some(format!("brand {brand} opt-out links: {}", f.message));
                         if f.kind == FailureKind::Unauthorized {
@@ -182,6 +189,18 @@ impl Sender {
         }
         Ok(())
     }
+}
+
+/// The addresses a refused call names by index, each with IYS's code for it.
+fn refused_by_index(asked: &[(String, String)], failure: &CallFailure) -> Vec<HashLink> {
+    failure
+        .errors
+        .iter()
+        .filter_map(|e| {
+            let (recipient, _) = asked.get(e.index?)?;
+            Some(HashLink { recipient: recipient.clone(), url: None, code: Some(e.code.clone()), message: Some(e.message.clone()) })
+        })
+        .collect()
 }
 
 /// Runs one recording statement in its own transaction; a failure to record is an internal

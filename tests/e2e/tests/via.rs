@@ -69,7 +69,9 @@ fn an_approved_short_link_becomes_a_consent_in_the_tables_once() {
 
 #[test]
 fn an_otp_request_confirms_the_recipients_codes_and_keeps_kvk_approvals() {
-    let sim = Sim::start();
+    // IYS's codes live 3 minutes: at the usual hundredfold clock that is under 2 real seconds,
+    // too short for a test that types a wrong code first. Real time here.
+    let sim = Sim::start_with(iys_sim::Config { clock_speed: 1.0, ..iys_sim::Config::default() });
     let cluster = Cluster::start("via_otp", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -136,6 +138,11 @@ fn requests_are_checked_locally_and_refusals_and_silence_are_recorded() {
     assert_eq!(row[0][1], None);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger"), 0);
 
+    // A code nobody confirms: IYS ends the request after its 3 minutes; the worker follows it there.
+    let unconfirmed: i64 = one(&mut c, "SELECT iys.request_via_consent('+905320000004', 'SMS_OTP', 1, ARRAY['MESAJ'], ARRAY['600001'])");
+    wait_state(&mut c, &cluster, unconfirmed, "completed");
+    assert_eq!(one::<String>(&mut c, &format!("SELECT iys_status FROM iys.via_requests WHERE id = {unconfirmed}")), "OTP_CODE_EXPIRED");
+
     // IYS refuses the account's ViA (consent quota used up, H1031): kept, retried later.
     sim.admin_post("/admin/faults", json!({"account_refusal": {"status": 422, "code": "H525"}}));
     let refused: i64 = one(&mut c, "SELECT iys.request_via_consent('+905320000003', 'SMS_OTP', 1, ARRAY['MESAJ'], ARRAY['600001'])");
@@ -159,7 +166,11 @@ fn opt_out_links_are_fetched_in_batches_cached_and_work() {
     let first = texts(&mut c, "SELECT iys.optout_link('600001', email) FROM master_contact ORDER BY contact_id");
     assert!(first.iter().all(|r| r[0].is_none()));
     assert_eq!(one::<Option<String>>(&mut c, "SELECT iys.optout_link('600001', 'nobody@example.com')"), None);
+    // An address IYS would not take for EPOSTA gets no link and is not sent (IYS would refuse the
+    // whole call for it).
+    assert_eq!(one::<Option<String>>(&mut c, "SELECT iys.optout_link('600001', 'not an address')"), None);
     c.batch_execute("COMMIT").unwrap();
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.optout_links"), 151);
     let sql = "SELECT count(*) FILTER (WHERE state = 'issued') = 150 AND count(*) FILTER (WHERE state = 'refused') = 1 FROM iys.optout_links";
     assert!(wait_true(&cluster, &mut c, Duration::from_secs(30), sql), "{:?}; log:\n{}", texts(&mut c, "SELECT state, count(*)::text FROM iys.optout_links GROUP BY 1"), log_tail(&cluster));
     // IYS takes 100 a call: two calls for 151 addresses.
