@@ -143,6 +143,20 @@ fn requests_are_checked_locally_and_refusals_and_silence_are_recorded() {
     wait_state(&mut c, &cluster, unconfirmed, "completed");
     assert_eq!(one::<String>(&mut c, &format!("SELECT iys_status FROM iys.via_requests WHERE id = {unconfirmed}")), "OTP_CODE_EXPIRED");
 
+    // A landline cannot take an SMS: IYS refuses the request itself (H1026, a shape IYS's E.164
+    // rule lets through here), which ends rejected with IYS's reason.
+    let landline: i64 = one(&mut c, "SELECT iys.request_via_consent('+902121234567', 'SMS_SHORTURL', 1, ARRAY['ARAMA'], ARRAY['600001'])");
+    wait_state(&mut c, &cluster, landline, "rejected");
+    assert_eq!(one::<String>(&mut c, &format!("SELECT error_code FROM iys.via_requests WHERE id = {landline}")), "H1026");
+
+    // IYS no longer knows a request (404 in the flat shape {message, code, value}, H1112): it is
+    // kept waiting with IYS's reason and asked about again, never dropped in silence.
+    let lost: i64 = one(&mut c, "SELECT iys.request_via_consent('+905320000005', 'SMS_SHORTURL', 1, ARRAY['ARAMA'], ARRAY['600001'])");
+    request_id(&mut c, &cluster, lost);
+    sim.admin_post("/admin/reset", json!({}));
+    let sql = format!("SELECT error_code = 'H1112' AND state = 'waiting' FROM iys.via_requests WHERE id = {lost}");
+    assert!(wait_true(&cluster, &mut c, Duration::from_secs(30), &sql), "{:?}; log:\n{}", texts(&mut c, "SELECT * FROM iys.via_requests"), log_tail(&cluster));
+
     // IYS refuses the account's ViA (consent quota used up, H1031): kept, retried later.
     sim.admin_post("/admin/faults", json!({"account_refusal": {"status": 422, "code": "H525"}}));
     let refused: i64 = one(&mut c, "SELECT iys.request_via_consent('+905320000003', 'SMS_OTP', 1, ARRAY['MESAJ'], ARRAY['600001'])");
@@ -188,4 +202,33 @@ fn opt_out_links_are_fetched_in_batches_cached_and_work() {
     sim.sim.advance_clock(2 * 3600);
     assert!(wait_true(&cluster, &mut c, Duration::from_secs(30), "SELECT email_permission = 'RET' FROM master_contact WHERE email = 'user1@example.com'"), "log:\n{}", log_tail(&cluster));
     assert!(!one::<bool>(&mut c, "SELECT iys.can_send('user1@example.com', 'EPOSTA', '600001')"));
+}
+
+#[test]
+fn requests_reach_iys_and_complete_through_its_failures() {
+    let sim = Sim::start();
+    // Retries after at most a second: the test waits for a few of them in a row.
+    let conf: Vec<&str> = CONF.iter().copied().chain(["iys.backoff_cap = 1000"]).collect();
+    let cluster = Cluster::start("via_failures", &conf);
+    let mut c = cluster.connect();
+    setup_sync(&mut c, &sim.url());
+    let first: i64 = one(&mut c, "SELECT iys.request_via_consent('+905320000010', 'SMS_SHORTURL', 1, ARRAY['MESAJ'], ARRAY['600001'])");
+    let first_rid = request_id(&mut c, &cluster, first);
+    sim.admin_post(&format!("/admin/via/{first_rid}/approve"), json!({}));
+    // Half of IYS's answers are now 5xx (503 H192, 500 H101), unprocessed: sending, following
+    // and recording go on through them.
+    sim.admin_post("/admin/faults", json!({"error_rate": 0.5}));
+    let ids: Vec<i64> = (11..=16)
+        .map(|n| one(&mut c, &format!("SELECT iys.request_via_consent('+9053200000{n}', 'SMS_SHORTURL', 1, ARRAY['MESAJ'], ARRAY['600001'])")))
+        .collect();
+    for &id in &ids {
+        let rid = request_id(&mut c, &cluster, id);
+        sim.admin_post(&format!("/admin/via/{rid}/approve"), json!({}));
+    }
+    for id in ids.iter().chain([&first]) {
+        wait_state(&mut c, &cluster, *id, "completed");
+    }
+    assert_eq!(sim.admin_get("/admin/via").as_array().map(Vec::len), Some(7), "each request reached IYS once");
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.current_consent WHERE status = 'ONAY' AND consent_type = 'MESAJ'"), 7);
+    assert!(sim.answers(|e| e.contains("/via/"), &["500", "503"]) > 0, "the failures happened");
 }
