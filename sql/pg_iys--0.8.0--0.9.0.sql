@@ -19,6 +19,7 @@ RETURNS TABLE (code text, field text, value text, message_en text, message_tr te
 
 
 
+
 CREATE FUNCTION iys_internal.check_via_request(recipient text, verification_type text, form_id bigint, etk_types text[],
     brand_codes text[], recipient_type text, kvk_types text[], person_name text, person_id_number text) RETURNS text
     IMMUTABLE PARALLEL SAFE SET search_path TO pg_catalog, pg_temp
@@ -42,9 +43,9 @@ CREATE TABLE iys.via_request (
     etk_types         iys.consent_type[],         -- ETK: MESAJ, ARAMA, EPOSTA
     recipient_type    iys.recipient_type,         -- ETK: BIREYSEL or TACIR
     kvk_types         text[],                     -- KVK: AYDINLATMA_METNI, ACIK_RIZA_METNI, YURTDISI_AKTARIM
-    person_name       text,                       -- KVK: the recipient's name (personal data)
-    person_id_number  text,                       -- KVK: identity number (personal data)
-    person_address    text,                       -- KVK: address (personal data)
+    person_name       text,                       -- KVK: the recipient's name (personal data, kept until sent)
+    person_id_number  text,                       -- KVK: identity number (personal data, kept until sent)
+    person_address    text,                       -- KVK: address (personal data, kept until sent)
     reference_id      text,                       -- the caller's own reference (a customer id)
     state             text NOT NULL DEFAULT 'pending'
                       CHECK (state IN ('pending', 'waiting', 'confirming', 'completed', 'rejected', 'expired')),
@@ -246,11 +247,14 @@ BEGIN
                   ORDER BY r.next_attempt_at, r.id LIMIT p_limit;
 END $$;
 
--- IYS took the request: now it is the recipient's turn, asked about after `first_check`.
+-- IYS took the request: now it is the recipient's turn, asked about after `first_check`. The
+-- person's data (KVK) went to IYS and is not needed here any more: it is not kept (KVKK's data
+-- minimisation; IYS's status answers name the person where it matters).
 CREATE FUNCTION iys_internal.via_sent(p_id bigint, p_request_id text, first_check interval) RETURNS void
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     UPDATE iys.via_request SET state = 'waiting', request_id = p_request_id, sent_at = now(), attempts = 0,
-           next_attempt_at = now() + first_check, error_code = NULL, error_message = NULL
+           next_attempt_at = now() + first_check, error_code = NULL, error_message = NULL,
+           person_name = NULL, person_id_number = NULL, person_address = NULL
      WHERE id = p_id AND state = 'pending'
 $$;
 
@@ -424,9 +428,9 @@ COMMENT ON COLUMN iys.via_request.brand_codes IS 'ETK: the brands asking for con
 COMMENT ON COLUMN iys.via_request.etk_types IS 'ETK: the consent types asked for';
 COMMENT ON COLUMN iys.via_request.recipient_type IS 'ETK: BIREYSEL or TACIR';
 COMMENT ON COLUMN iys.via_request.kvk_types IS 'KVK: AYDINLATMA_METNI, ACIK_RIZA_METNI, YURTDISI_AKTARIM';
-COMMENT ON COLUMN iys.via_request.person_name IS 'KVK: the recipient''s name (personal data)';
-COMMENT ON COLUMN iys.via_request.person_id_number IS 'KVK: the recipient''s identity number (personal data)';
-COMMENT ON COLUMN iys.via_request.person_address IS 'KVK: the recipient''s address (personal data)';
+COMMENT ON COLUMN iys.via_request.person_name IS 'KVK: the recipient''s name (personal data: cleared once IYS took the request)';
+COMMENT ON COLUMN iys.via_request.person_id_number IS 'KVK: the recipient''s identity number (personal data: cleared once IYS took the request)';
+COMMENT ON COLUMN iys.via_request.person_address IS 'KVK: the recipient''s address (personal data: cleared once IYS took the request)';
 COMMENT ON COLUMN iys.via_request.reference_id IS 'the caller''s own reference, e.g. a customer id';
 COMMENT ON COLUMN iys.via_request.state IS 'pending, waiting (the recipient''s turn), confirming (a code to confirm), completed, rejected or expired';
 COMMENT ON COLUMN iys.via_request.request_id IS 'IYS''s id of the request, once sent';

@@ -84,6 +84,9 @@ fn an_otp_request_confirms_the_recipients_codes_and_keeps_kvk_approvals() {
     let asked = sim.admin_get(&format!("/admin/via/{rid}"));
     assert_eq!(asked["recipient"], "ayse@example.com");
     assert_eq!(asked["kvk"]["personData"]["name"], "Ayşe Kaya");
+    // Sent: the person's data is IYS's now, not kept here.
+    let kept = texts(&mut c, &format!("SELECT person_name, person_id_number FROM iys.via_request WHERE id = {id}"));
+    assert_eq!(kept, vec![vec![None, None]]);
     let (etk, kvk) = (asked["otpCodes"]["ETK"].as_str().unwrap().to_owned(), asked["otpCodes"]["KVK"].as_str().unwrap().to_owned());
 
     // A mistyped code: IYS refuses it (H1052), the request waits for the right one.
