@@ -386,7 +386,7 @@ BEGIN
 END $$;
 REVOKE EXECUTE ON FUNCTION iys.grant_via_rights(regrole) FROM PUBLIC;
 
-COMMENT ON FUNCTION iys.validate_via_request(text, text, bigint, text[], text[], text, text[], text, text) IS 'every problem IYS''s ViA would refuse a consent request for (H1005, H1012, H1026, H1027, H1029, H1057, H1061, H1063, H1085, H1086, H1090, H1096), one row each; IMMUTABLE';
+COMMENT ON FUNCTION iys.validate_via_request(text, text, bigint, text[], text[], text, text[], text, text) IS 'every problem IYS''s ViA would refuse a consent request for (H1005, H1012, H1026, H1027, H1029, H1057, H1061, H1063, H1066, H1085, H1086, H1090, H1096), one row each; IMMUTABLE';
 COMMENT ON FUNCTION iys.request_via_consent(text, text, bigint, text[], text[], text, text[], text, text, text, text, text) IS 'queues a consent request IYS ViA carries to the recipient (short link or one-time code by SMS or e-mail; ETK for brands, KVK texts with the person''s name), after IYS''s ViA checks; returns its id in iys.via_requests';
 COMMENT ON FUNCTION iys.confirm_via_otp(bigint, text, text) IS 'gives the one-time code(s) the recipient of an OTP ViA request received (ETK, KVK); the worker confirms them to IYS; false when the request waits for no code';
 COMMENT ON FUNCTION iys.optout_link(text, text, iys.recipient_type) IS 'the recipient''s personal opt-out link for the brand''s commercial e-mails (IYS via-hash-links, valid 90 days), or NULL while the worker fetches it';

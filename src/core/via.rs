@@ -4,8 +4,8 @@
 //! MESAJ, ARAMA, EPOSTA), KVK (the service provider's personal-data texts), or both at once.
 //!
 //! [`check_via_request`] applies, before anything is queued, the rules IYS's `startViaRequest`
-//! answers with its ViA codes (H1005, H1012, H1026, H1027, H1057, H1061, H1063, H1085, H1086,
-//! H1090, H1096 and H1029 for a brand code that is not a number), every problem at once, and
+//! answers with its ViA codes (H1005, H1012, H1026, H1027, H1057, H1061, H1063, H1066, H1085,
+//! H1086, H1090, H1096 and H1029 for a brand code that is not a number), every problem at once, and
 //! hands back the recipient in IYS's form.
 
 use super::email::normalize_email_for_iys;
@@ -186,7 +186,9 @@ fn check_etk(
             continue;
         };
         if types.contains(&t) {
-            problems.push(Problem::new("H1061", "types", raw, "a type is asked for once"));
+            // IYS has a code of its own for EPOSTA given twice.
+            let code = if t == ConsentType::Eposta { "H1066" } else { "H1061" };
+            problems.push(Problem::new(code, "types", raw, "a type is asked for once"));
             continue;
         }
         if let Some(v) = verification {
@@ -271,6 +273,7 @@ pub const VIA_CODES: &[CodeInfo] = &[
     info("H1059", 400, "Verilen işlem id ile süreç tamamlama işlemi sırasında beklenmedik bir hata oluştu. Lütfen daha sonra yeniden deneyiniz.", "IYS asks to try again later", true),
     info("H1061", 400, "İzin tipi ismi(name) değeri liste içinde tekrarlanamaz.", "a type is given twice", false),
     info("H1063", 400, "Alıcı tipi (recipientType) için uygun değerler: [BIREYSEL, TACIR] olmalıdır.", "recipientType must be BIREYSEL or TACIR", false),
+    info("H1066", 400, "İstekte verilen ETK izni EPOSTA tipi için yalnızca bir adet olmalıdır.", "EPOSTA is asked for once", false),
     info("H1085", 400, "Geçersiz izin tipi. Lütfen geçerli izin tiplerini kullanın.", "unknown consent or KVK type", false),
     info("H1086", 400, "Girdiğiniz izin tipi, doğrulama tipi ile uyuşmamaktadır.", "the type does not fit the verification channel", false),
     info("H1090", 400, "JSON verisinde eksik alanlar: personData.name", "a KVK request needs the recipient's name", false),
@@ -322,6 +325,7 @@ mod tests {
         assert_eq!(codes(check_via_request(&etk("ali@example.com", "EPOSTA_OTP", &[Some("MESAJ")]))), ["H1086"]);
         assert_eq!(codes(check_via_request(&etk("+905321234567", "SMS_SHORTURL", &[Some("FAKS")]))), ["H1085"]);
         assert_eq!(codes(check_via_request(&etk("+905321234567", "SMS_SHORTURL", &[Some("MESAJ"), Some("MESAJ")]))), ["H1061"]);
+        assert_eq!(codes(check_via_request(&etk("ali@example.com", "EPOSTA_SHORTURL", &[Some("EPOSTA"), Some("eposta")]))), ["H1066"]);
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn checked<R>(
 }
 
 /// Every problem IYS's ViA would answer this consent request with (H1005, H1012, H1026, H1027,
-/// H1029, H1057, H1061, H1063, H1085, H1086, H1090, H1096). No rows: IYS's checks of the
+/// H1029, H1057, H1061, H1063, H1066, H1085, H1086, H1090, H1096). No rows: IYS's checks of the
 /// request itself pass (whether the form id and brands are the account's, IYS alone knows).
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(immutable, parallel_safe)]
