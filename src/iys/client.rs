@@ -144,19 +144,15 @@ impl Client {
     /// Async batch add (V2: an identical resend is answered with the original request's
     /// result instead of a rejection, which makes at-least-once delivery harmless).
     pub fn submit_batch(&self, token: &str, to: &Endpoint, records: &[ConsentRecord]) -> Result<BatchAccepted, CallFailure> {
-        self.usable()?;
         let url = format!("{}{}/consents/request", self.base_url, to.prefix(true));
-        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
-        let text = Self::send(request.send_json(records), Call::BatchSubmit)?;
+        let text = self.post(token, &url, &records, Call::BatchSubmit)?;
         parse_json(&text)
     }
 
     /// Per-item results of a batch; empty or partial (`enqueue`) until IYS has processed it.
     pub fn batch_result(&self, token: &str, to: &Endpoint, request_id: &str) -> Result<Vec<ItemResult>, CallFailure> {
-        self.usable()?;
         let url = format!("{}{}/consents/request/{}", self.base_url, to.prefix(true), urlencode(request_id));
-        let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}"));
-        let text = Self::send(request.call(), Call::Other)?;
+        let text = self.get(token, &url, Call::Other)?;
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
@@ -166,26 +162,20 @@ impl Client {
     /// Asks IYS to push the brand's IYS_* movements of `consent_type` to `url` with basic
     /// authentication (`username`, `password`). IYS checks the address before it answers.
     pub fn push_register(&self, token: &str, to: &Endpoint, connection: &PushConnection) -> Result<(), CallFailure> {
-        self.usable()?;
         let url = format!("{}{}/push/registration", self.base_url, to.prefix(false));
-        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
-        Self::send(request.send_json(serde_json::json!({ "connection": [connection] })), Call::Other).map(|_| ())
+        self.post(token, &url, &serde_json::json!({ "connection": [connection] }), Call::Other).map(|_| ())
     }
 
     /// Asks IYS to stop pushing to one connection.
     pub fn push_unregister(&self, token: &str, to: &Endpoint, connection: &PushConnection) -> Result<(), CallFailure> {
-        self.usable()?;
         let url = format!("{}{}/push/unregistration", self.base_url, to.prefix(false));
-        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
-        Self::send(request.send_json(connection), Call::Other).map(|_| ())
+        self.post(token, &url, connection, Call::Other).map(|_| ())
     }
 
     /// The brand's push connections as IYS lists them.
     pub fn push_connections(&self, token: &str, from: &Endpoint) -> Result<Vec<PushStatus>, CallFailure> {
-        self.usable()?;
         let url = format!("{}{}/push/registration", self.base_url, from.prefix(false));
-        let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}"));
-        let text = Self::send(request.call(), Call::Other)?;
+        let text = self.get(token, &url, Call::Other)?;
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
@@ -242,10 +232,8 @@ impl Client {
         if recipients.is_empty() {
             return Ok(Vec::new());
         }
-        self.usable()?;
         let url = format!("{}{}/consents/{}/status/{}", self.base_url, to.prefix(false), urlencode(recipient_type), urlencode(consent_type));
-        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
-        let text = Self::send(request.send_json(serde_json::json!({ "recipients": recipients })), Call::Other)?;
+        let text = self.post(token, &url, &serde_json::json!({ "recipients": recipients }), Call::Other)?;
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
@@ -302,8 +290,8 @@ impl Client {
         &self.base_url
     }
 
-    /// POSTs `body` with the bearer token; the answer's body.
-    pub(super) fn post(&self, token: &str, url: &str, body: &serde_json::Value, call: Call) -> Result<String, CallFailure> {
+    /// POSTs `body` as JSON with the bearer token; the answer's body.
+    pub(super) fn post(&self, token: &str, url: &str, body: &impl serde::Serialize, call: Call) -> Result<String, CallFailure> {
         self.usable()?;
         let request = self.agent.post(url).set("Authorization", &format!("Bearer {token}"));
         Self::send(request.send_json(body), call)

@@ -203,7 +203,7 @@ impl Client {
     /// Starts a ViA request; IYS's request id.
     pub fn via_start(&self, token: &str, iys_code: &str, request: &ViaStart) -> Result<String, CallFailure> {
         let url = format!("{}/via/sps/{}/consent", self.base(), iys_code);
-        let text = self.post(token, &url, &serde_json::to_value(request).unwrap_or_default(), Call::Via)?;
+        let text = self.post(token, &url, request, Call::Via)?;
         parse_started(&text).map_err(super::client::unexpected)
     }
 

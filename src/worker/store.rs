@@ -505,6 +505,25 @@ pub fn brand_target(brand_code: &str) -> Result<Option<Target>, Error> {
     })
 }
 
+/// The account's credentials, with one of its brands (a token is the account's, whichever brand
+/// asks for it; an account without brands still has one: ViA's KVK requests name no brand).
+pub fn account_target(iys_code: &str) -> Result<Option<Target>, Error> {
+    Spi::connect(|client| {
+        let rows = client
+            .select(
+                &format!(
+                    "SELECT {TARGET_COLUMNS} FROM iys.account a
+                       LEFT JOIN LATERAL (SELECT * FROM iys.brand f WHERE f.iys_code = a.iys_code ORDER BY f.brand_code LIMIT 1) b ON true
+                      WHERE a.iys_code = $1"
+                ),
+                None,
+                &[iys_code.into()],
+            )
+            .map_err(spi)?;
+        rows.map(|row| target_at(&row, 1)).next().transpose().map_err(spi)
+    })
+}
+
 pub fn record_push_outcome(ask: &PushAsk, outcome: &PushOutcome) -> Result<(), Error> {
     let (state, error): (Option<&str>, Option<&str>) = match outcome {
         PushOutcome::Done => (Some(if ask.wanted { "registered" } else { "removed" }), None),

@@ -65,7 +65,7 @@ impl Sender {
             if crate::worker::stop_requested() {
                 return Ok(());
             }
-            let Some(target) = tx::run("finding a ViA request's account", || account_target(&due.iys_code))? else { continue };
+            let Some(target) = tx::run("finding a ViA request's account", || super::store::account_target(&due.iys_code))? else { continue };
             if let Err(failure) = self.via_call(&target, &due) {
                 round.last_error = Some(format!("ViA request {}: {}", due.id, failure.message));
                 let (final_, retry_in) = self.after_failure(&target, &failure, &due);
@@ -224,7 +224,7 @@ fn due_requests(limit: i32) -> Result<Vec<Due>, Error> {
                 let list = |n: usize| -> Result<Vec<String>, pgrx::spi::Error> {
                     Ok(row.get::<Vec<Option<String>>>(n)?.unwrap_or_default().into_iter().flatten().collect())
                 };
-                let name: Option<String> = row.get(11)?;
+                let (name, recipient_id_number, address) = (row.get::<String>(11)?, row.get(12)?, row.get(13)?);
                 let mut otp = Vec::new();
                 if let Some(code) = row.get::<String>(15)? {
                     otp.push(("ETK", code));
@@ -243,11 +243,7 @@ fn due_requests(limit: i32) -> Result<Vec<Due>, Error> {
                     etk_types: list(8)?,
                     recipient_type: row.get(9)?,
                     kvk_types: list(10)?,
-                    person: name.map(|name| PersonData { name, recipient_id_number: None, address: None }).map(|mut p| {
-                        p.recipient_id_number = row.get(12).ok().flatten();
-                        p.address = row.get(13).ok().flatten();
-                        p
-                    }),
+                    person: name.map(|name| PersonData { name, recipient_id_number, address }),
                     request_id: row.get(14)?,
                     otp,
                     attempts: row.get(17)?.unwrap_or_default(),
@@ -255,34 +251,6 @@ fn due_requests(limit: i32) -> Result<Vec<Due>, Error> {
                 })
             })
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()
-    })
-    .map_err(spi)
-}
-
-/// The account's credentials, with one of its brands (a token is the account's, whichever brand
-/// asks for it).
-fn account_target(iys_code: &str) -> Result<Option<Target>, Error> {
-    Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT coalesce(b.brand_code, ''), a.iys_code, a.api_base_url, a.username, a.password, a.paused_at IS NOT NULL
-               FROM iys.account a
-               LEFT JOIN LATERAL (SELECT brand_code FROM iys.brand WHERE iys_code = a.iys_code ORDER BY brand_code LIMIT 1) b ON true
-              WHERE a.iys_code = $1",
-            None,
-            &[iys_code.into()],
-        )?;
-        rows.map(|row| {
-            Ok(Target {
-                brand_code: row.get(1)?.unwrap_or_default(),
-                iys_code: row.get(2)?.unwrap_or_default(),
-                base_url: row.get(3)?.unwrap_or_default(),
-                username: row.get(4)?.unwrap_or_default(),
-                password: row.get(5)?,
-                paused: row.get(6)?.unwrap_or(false),
-            })
-        })
-        .next()
-        .transpose()
     })
     .map_err(spi)
 }
