@@ -4,7 +4,7 @@
 //! fetched in batches and cached. The simulator keeps IYS's pace (its one-hour hold-back of
 //! citizens' changes included, on a fast clock).
 
-use pg_iys_e2e::{expect_error, insert_contacts, log_tail, one, setup_sync, texts, wait_settled, wait_true, Cluster, Sim};
+use pg_iys_e2e::{contact_table_sql, expect_error, insert_contacts, log_tail, one, setup_sync, texts, wait_settled, wait_true, Cluster, Sim};
 use serde_json::json;
 use std::time::Duration;
 
@@ -29,8 +29,14 @@ fn an_approved_short_link_becomes_a_consent_in_the_tables_once() {
     let cluster = Cluster::start("via_short_link", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
-    // A customer the shop has a number for, without any consent yet.
+    // A customer the shop has a number for, without any consent yet; the same customer in a
+    // table whose row was there before it was attached.
     c.batch_execute("INSERT INTO master_contact (gsm) VALUES ('+905320000077')").unwrap();
+    c.batch_execute(&format!(
+        "{}; INSERT INTO legacy_contact (gsm) VALUES ('+905320000077'); SELECT iys.attach('legacy_contact', brand_code => '600001');",
+        contact_table_sql("legacy_contact", "")
+    ))
+    .unwrap();
 
     let id: i64 = one(&mut c, "SELECT iys.request_via_consent('0532 000 00 77', 'SMS_SHORTURL', 1, etk_types => ARRAY['MESAJ', 'ARAMA'], brand_codes => ARRAY['600001'], reference_id => 'cust-77')");
     let rid = request_id(&mut c, &cluster, id);
@@ -51,6 +57,7 @@ fn an_approved_short_link_becomes_a_consent_in_the_tables_once() {
     // Recorded as IYS's movement, applied to the table like a pulled change.
     assert!(wait_true(&cluster, &mut c, Duration::from_secs(30), "SELECT gsm_permission = 'ONAY' FROM master_contact WHERE gsm = '+905320000077'"), "log:\n{}", log_tail(&cluster));
     assert_eq!(one::<String>(&mut c, "SELECT gsm_source FROM master_contact WHERE gsm = '+905320000077'"), "IYS_KISAMESAJ");
+    assert!(wait_true(&cluster, &mut c, Duration::from_secs(30), "SELECT gsm_permission = 'ONAY' FROM legacy_contact WHERE gsm = '+905320000077'"), "the row from before attach; log:\n{}", log_tail(&cluster));
     assert!(one::<bool>(&mut c, "SELECT iys.can_send('+905320000077', 'MESAJ', '600001')"));
     assert!(!one::<bool>(&mut c, "SELECT iys.can_send('+905320000077', 'ARAMA', '600001')"));
     let txid: String = one(&mut c, "SELECT transaction_id FROM iys.consent_ledger WHERE recipient = '+905320000077'");
