@@ -467,3 +467,5 @@ COMMENT ON COLUMN iys.push_connections.requested_at IS 'when the registration or
 COMMENT ON COLUMN iys.push_connections.done_at IS 'when IYS answered it';
 COMMENT ON COLUMN iys.push_connections.last_push_at IS 'when IYS last pushed movements of the brand';
 COMMENT ON COLUMN iys.push_connections.pushed_movements IS 'movements IYS pushed for the brand so far';
+COMMENT ON FUNCTION iys_internal.recipient_type_or(text, iys.recipient_type) IS
+    'internal: a contact type as the row check reads it (any case, blanks, Turkish letters), otherwise the given default, for the generated enqueue statement';

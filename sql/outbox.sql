@@ -32,8 +32,11 @@ CREATE TABLE iys.outbox (
     retailer_access  bigint[],
     source_table     oid,
     source_key       text,
-    state            text NOT NULL DEFAULT 'pending'
-                     CHECK (state IN ('pending', 'in_flight', 'accepted', 'rejected', 'superseded', 'not_in_iys')),
+    -- pending, in_flight, accepted, rejected, superseded or not_in_iys. Written only by pg_iys's
+    -- own statements (no role may write the queue), so no CHECK: PostgreSQL re-reads and plans a
+    -- table's CHECK constraints for every statement that inserts, i.e. for every application
+    -- statement on an attached table (the 0.10.0 measurement in BENCHMARKS.md).
+    state            text NOT NULL DEFAULT 'pending',
     attempts         integer NOT NULL DEFAULT 0,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
     transaction_id   text,

@@ -5,20 +5,19 @@
 -- text → enum, tolerant of case, surrounding blanks and Turkish letters ('bİreysel', 'hs çağrı
 -- merkezi'); anything else is 22P02 listing the allowed values. PostgreSQL's own
 -- 'x'::iys.consent_type stays strict (exact labels only).
+-- C functions (src/sql_api/types.rs): a cast is then one call, not a SQL function per value.
 CREATE FUNCTION iys.to_consent_type(value text) RETURNS iys.consent_type
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN iys.canonical_consent_type(value)::iys.consent_type;
+    AS 'MODULE_PATHNAME', 'iys_to_consent_type' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION iys.to_consent_status(value text) RETURNS iys.consent_status
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN iys.canonical_consent_status(value)::iys.consent_status;
+    AS 'MODULE_PATHNAME', 'iys_to_consent_status' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION iys.to_recipient_type(value text) RETURNS iys.recipient_type
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN iys.canonical_recipient_type(value)::iys.recipient_type;
+    AS 'MODULE_PATHNAME', 'iys_to_recipient_type' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION iys.to_consent_source(value text) RETURNS iys.consent_source
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN iys.canonical_consent_source(value)::iys.consent_source;
+    AS 'MODULE_PATHNAME', 'iys_to_consent_source' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+-- The generated enqueue statement's contact type: as the row check reads it, else the default.
+CREATE FUNCTION iys_internal.recipient_type_or(value text, otherwise iys.recipient_type) RETURNS iys.recipient_type
+    AS 'MODULE_PATHNAME', 'iys_recipient_type_or' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
--- text_col::iys.consent_type uses the lenient conversion too (explicit casts only).
 CREATE CAST (text AS iys.consent_type) WITH FUNCTION iys.to_consent_type(text);
 CREATE CAST (text AS iys.consent_status) WITH FUNCTION iys.to_consent_status(text);
 CREATE CAST (text AS iys.recipient_type) WITH FUNCTION iys.to_recipient_type(text);

@@ -4,9 +4,11 @@
 //!
 //! The enums are pgrx `PostgresEnum`s so that Rust functions can take them as arguments; their
 //! labels are the variant identifiers, spelled exactly as IYS spells them, in IYS's order. The
-//! Rust type names are lower-case because pgrx uses them as the SQL type names. pg_iys never
-//! *returns* these enums from Rust (pgrx would resolve the type name through `search_path`);
-//! text → enum happens in SQL (`iys.canonical_*()::iys.<enum>`), see sql/types.sql.
+//! Rust type names are lower-case because pgrx uses them as the SQL type names. The text → enum
+//! conversions (`iys.to_*()`, behind the `text::iys.<enum>` casts) are plain C-convention
+//! functions that return the label's `pg_enum` OID for the function's declared result type
+//! (never a type name looked up through `search_path`), so a cast in the generated enqueue
+//! statement is one function call rather than a SQL function or a CASE over every label.
 
 #![allow(non_camel_case_types)]
 
@@ -112,13 +114,154 @@ fn canonical_recipient_type(raw: &str) -> &'static str {
 /// label in the enum, so it is refused like any other unknown value.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn canonical_consent_source(raw: &str) -> String {
+    known_source(raw).as_str().to_owned()
+}
+
+fn known_source(raw: &str) -> ConsentSource {
     match ConsentSource::parse(raw).or_raise() {
         ConsentSource::IysOther(_) => crate::sql_api::error::raise(&Error::BadEnum {
             type_name: ConsentSource::SQL_TYPE,
             value: raw.trim().to_owned(),
             allowed: ConsentSource::ALL,
         }),
-        source => source.as_str().to_owned(),
+        source => source,
+    }
+}
+
+/// The `pg_enum` OIDs a conversion call site has resolved, kept in its `FmgrInfo` (`fn_extra`)
+/// so that each label is looked up once per expression, not once per row.
+#[repr(C)]
+struct ResolvedLabels {
+    enum_type: pg_sys::Oid,
+    oids: [pg_sys::Oid; 32],
+}
+
+/// The `pg_enum` OID of label `index` of the function's result type (`labels[index]`).
+///
+/// # Safety
+/// `fcinfo` is the call's, from the function manager (its `flinfo` set).
+unsafe fn enum_label_datum(
+    fcinfo: pg_sys::FunctionCallInfo,
+    labels: &[&str],
+    index: usize,
+) -> pg_sys::Datum {
+    let flinfo = (*fcinfo).flinfo;
+    let mut resolved = (*flinfo).fn_extra as *mut ResolvedLabels;
+    if resolved.is_null() {
+        resolved = pg_sys::MemoryContextAllocZero(
+            (*flinfo).fn_mcxt,
+            std::mem::size_of::<ResolvedLabels>(),
+        ) as *mut ResolvedLabels;
+        (*resolved).enum_type = pg_sys::get_func_rettype((*flinfo).fn_oid);
+        (*flinfo).fn_extra = resolved as *mut std::ffi::c_void;
+    }
+    let slot = &mut (*resolved).oids[index];
+    if *slot == pg_sys::InvalidOid {
+        let label = std::ffi::CString::new(labels[index]).expect("no NUL in an enum label");
+        *slot = pgrx::direct_function_call::<pg_sys::Oid>(
+            pg_sys::enum_in,
+            &[
+                Some(pg_sys::Datum::from(label.as_ptr())),
+                (*resolved).enum_type.into_datum(),
+            ],
+        )
+        .expect("enum_in returns a label's OID");
+    }
+    pg_sys::Datum::from(*slot)
+}
+
+/// The text argument `n` of a STRICT function.
+///
+/// # Safety
+/// `fcinfo` is the call's; argument `n` is a non-NULL text.
+unsafe fn text_arg<'a>(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> &'a str {
+    pgrx::fcinfo::pg_getarg::<&str>(fcinfo, n).expect("a STRICT function's argument is not NULL")
+}
+
+fn label_index(labels: &[&str], label: &str) -> usize {
+    labels
+        .iter()
+        .position(|l| *l == label)
+        .expect("a parsed value is one of the type's labels")
+}
+
+macro_rules! text_to_enum {
+    ($symbol:ident, $finfo:ident, $labels:expr, $index_of:expr) => {
+        #[unsafe(no_mangle)]
+        #[doc(hidden)]
+        pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
+            const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1_API
+        }
+
+        /// `iys.to_*(text)` (sql/types.sql): STRICT, IMMUTABLE.
+        #[pg_guard]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C-unwind" fn $symbol(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+            let index: usize = ($index_of)(text_arg(fcinfo, 0));
+            enum_label_datum(fcinfo, $labels, index)
+        }
+    };
+}
+
+text_to_enum!(
+    iys_to_consent_type,
+    pg_finfo_iys_to_consent_type,
+    ConsentType::ALL,
+    |raw| label_index(ConsentType::ALL, canonical_consent_type(raw))
+);
+text_to_enum!(
+    iys_to_consent_status,
+    pg_finfo_iys_to_consent_status,
+    ConsentStatus::ALL,
+    |raw| label_index(ConsentStatus::ALL, canonical_consent_status(raw))
+);
+text_to_enum!(
+    iys_to_recipient_type,
+    pg_finfo_iys_to_recipient_type,
+    RecipientType::ALL,
+    |raw| label_index(RecipientType::ALL, canonical_recipient_type(raw))
+);
+text_to_enum!(
+    iys_to_consent_source,
+    pg_finfo_iys_to_consent_source,
+    ConsentSource::ALL,
+    |raw| label_index(ConsentSource::ALL, known_source(raw).as_str())
+);
+
+/// The SQL name of [`iys_recipient_type_or`].
+pub const RECIPIENT_TYPE_OR: &str = "iys_internal.recipient_type_or";
+
+#[unsafe(no_mangle)]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_iys_recipient_type_or() -> &'static pg_sys::Pg_finfo_record {
+    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1_API
+}
+
+/// `iys_internal.recipient_type_or(value text, otherwise iys.recipient_type)`: the contact type
+/// as `RecipientType::parse` reads it (the row check's reading), `otherwise` when it is NULL or
+/// no recipient type (an opt-out goes with the default type). Not STRICT.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn iys_recipient_type_or(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    let parsed =
+        pgrx::fcinfo::pg_getarg::<&str>(fcinfo, 0).and_then(|raw| RecipientType::parse(raw).ok());
+    match parsed {
+        Some(t) => enum_label_datum(
+            fcinfo,
+            RecipientType::ALL,
+            label_index(RecipientType::ALL, t.as_str()),
+        ),
+        None => {
+            let otherwise = pgrx::fcinfo::pg_getarg_datum(fcinfo, 1);
+            if otherwise.is_none() {
+                (*fcinfo).isnull = true;
+            }
+            otherwise.unwrap_or(pg_sys::Datum::from(0))
+        }
     }
 }
 
@@ -158,12 +301,38 @@ mod tests {
         assert_eq!(row, "EPOSTA ONAY TACIR HS_CAGRI_MERKEZI MESAJ BIREYSEL");
     }
 
+    #[pg_test]
+    fn casts_resolve_each_label_of_a_column() {
+        // One call site converts several labels (each resolved once and kept for the next rows).
+        let row = Spi::get_one::<String>(
+            "SELECT string_agg(v::iys.consent_source::text || '/' || s::iys.consent_status::text, ' ' ORDER BY n)
+               FROM (VALUES (1, 'hs_web', 'ret'), (2, ' HS_MESAJ ', 'ONAY'), (3, 'hs web', 'Onay'), (4, 'iys_mobil', 'RET')) t(n, v, s)",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(row, "HS_WEB/RET HS_MESAJ/ONAY HS_WEB/ONAY IYS_MOBIL/RET");
+    }
+
+    #[pg_test]
+    fn recipient_type_or_reads_like_the_row_check() {
+        let row = Spi::get_one::<String>(
+            "SELECT concat_ws(' ', iys_internal.recipient_type_or(' Tacır ', 'BIREYSEL'),
+                    iys_internal.recipient_type_or('kurumsal', 'BIREYSEL'), iys_internal.recipient_type_or(NULL, 'TACIR'),
+                    coalesce(iys_internal.recipient_type_or('x', NULL)::text, 'null'))",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(row, "TACIR BIREYSEL TACIR null");
+    }
+
     #[pg_test(error = "invalid value 'SMS' for iys.consent_type; allowed: MESAJ, ARAMA, EPOSTA")]
     fn bad_consent_type_lists_allowed_values() {
         Spi::run("SELECT iys.to_consent_type('SMS')").unwrap();
     }
 
-    #[pg_test(error = "invalid value 'iys_yeni' for iys.consent_source; allowed: HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_WEB, HS_CAGRI_MERKEZI, HS_SOSYAL_MEDYA, HS_EPOSTA, HS_MESAJ, HS_MOBIL, HS_EORTAM, HS_ETKINLIK, HS_2015, HS_ATM, HS_KARAR, IYS_KISAMESAJ, IYS_CM, IYS_WEB, IYS_WEB_YENI, IYS_MOBIL, IYS_EPOSTA, IYS_AHS_HAT_KAPATMA, IYS_FRAME_EPOSTA, IYS_FRAME_SMS")]
+    #[pg_test(
+        error = "invalid value 'iys_yeni' for iys.consent_source; allowed: HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_WEB, HS_CAGRI_MERKEZI, HS_SOSYAL_MEDYA, HS_EPOSTA, HS_MESAJ, HS_MOBIL, HS_EORTAM, HS_ETKINLIK, HS_2015, HS_ATM, HS_KARAR, IYS_KISAMESAJ, IYS_CM, IYS_WEB, IYS_WEB_YENI, IYS_MOBIL, IYS_EPOSTA, IYS_AHS_HAT_KAPATMA, IYS_FRAME_EPOSTA, IYS_FRAME_SMS"
+    )]
     fn unknown_iys_source_is_not_an_enum_value() {
         Spi::run("SELECT 'iys_yeni'::text::iys.consent_source").unwrap();
     }
