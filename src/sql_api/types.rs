@@ -185,14 +185,21 @@ fn label_index(labels: &[&str], label: &str) -> usize {
         .expect("a parsed value is one of the type's labels")
 }
 
-macro_rules! text_to_enum {
-    ($symbol:ident, $finfo:ident, $labels:expr, $index_of:expr) => {
+/// PG_FUNCTION_INFO_V1 for a C function declared in sql/types.sql.
+macro_rules! function_info_v1 {
+    ($finfo:ident) => {
         #[unsafe(no_mangle)]
         #[doc(hidden)]
         pub extern "C" fn $finfo() -> &'static pg_sys::Pg_finfo_record {
             const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
             &V1_API
         }
+    };
+}
+
+macro_rules! text_to_enum {
+    ($symbol:ident, $finfo:ident, $labels:expr, $index_of:expr) => {
+        function_info_v1!($finfo);
 
         /// `iys.to_*(text)` (sql/types.sql): STRICT, IMMUTABLE.
         #[pg_guard]
@@ -232,12 +239,7 @@ text_to_enum!(
 /// The SQL name of [`iys_recipient_type_or`].
 pub const RECIPIENT_TYPE_OR: &str = "iys_internal.recipient_type_or";
 
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_iys_recipient_type_or() -> &'static pg_sys::Pg_finfo_record {
-    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1_API
-}
+function_info_v1!(pg_finfo_iys_recipient_type_or);
 
 /// `iys_internal.recipient_type_or(value text, otherwise iys.recipient_type)`: the contact type
 /// as `RecipientType::parse` reads it (the row check's reading), `otherwise` when it is NULL or
