@@ -18,6 +18,7 @@ CREATE FUNCTION iys.to_consent_source(value text) RETURNS iys.consent_source
 CREATE FUNCTION iys_internal.recipient_type_or(value text, otherwise iys.recipient_type) RETURNS iys.recipient_type
     AS 'MODULE_PATHNAME', 'iys_recipient_type_or' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- text_col::iys.consent_type uses the lenient conversion too (explicit casts only).
 CREATE CAST (text AS iys.consent_type) WITH FUNCTION iys.to_consent_type(text);
 CREATE CAST (text AS iys.consent_status) WITH FUNCTION iys.to_consent_status(text);
 CREATE CAST (text AS iys.recipient_type) WITH FUNCTION iys.to_recipient_type(text);

@@ -31,11 +31,7 @@ mod worker;
 );
 
 ::pgrx::extension_sql_file!("../sql/outbox.sql", name = "outbox", requires = ["types"]);
-::pgrx::extension_sql_file!(
-    "../sql/accounts.sql",
-    name = "accounts",
-    requires = ["outbox"]
-);
+::pgrx::extension_sql_file!("../sql/accounts.sql", name = "accounts", requires = ["outbox"]);
 ::pgrx::extension_sql_file!(
     "../sql/sync.sql",
     name = "sync",
@@ -52,21 +48,9 @@ mod worker;
     name = "known_state",
     requires = ["sync"]
 );
-::pgrx::extension_sql_file!(
-    "../sql/backup.sql",
-    name = "backup",
-    requires = ["known_state"]
-);
-::pgrx::extension_sql_file!(
-    "../sql/push.sql",
-    name = "push",
-    requires = ["backup", sql_api::push::receive_push]
-);
-::pgrx::extension_sql_file!(
-    "../sql/via.sql",
-    name = "via",
-    requires = ["push", sql_api::via::validate_via_request]
-);
+::pgrx::extension_sql_file!("../sql/backup.sql", name = "backup", requires = ["known_state"]);
+::pgrx::extension_sql_file!("../sql/push.sql", name = "push", requires = ["backup", sql_api::push::receive_push]);
+::pgrx::extension_sql_file!("../sql/via.sql", name = "via", requires = ["push", sql_api::via::validate_via_request]);
 ::pgrx::extension_sql_file!(
     "../sql/privileges.sql",
     name = "privileges",

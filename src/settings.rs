@@ -6,8 +6,7 @@ use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 /// Database the background worker connects to (where `CREATE EXTENSION pg_iys` was run).
-pub static DATABASE: GucSetting<Option<CString>> =
-    GucSetting::<Option<CString>>::new(Some(c"postgres"));
+pub static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 /// Role the background worker connects as; empty: the bootstrap superuser.
 pub static WORKER_ROLE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// File with `iys_code:password` lines for accounts whose password is NULL in iys.account.
@@ -51,53 +50,20 @@ pub struct DurationSetting {
 }
 
 impl DurationSetting {
-    const fn new(
-        name: &'static CStr,
-        old_name: Option<&'static CStr>,
-        short: &'static CStr,
-        long: &'static CStr,
-        default_ms: i32,
-        min_ms: i32,
-        max_ms: i32,
-    ) -> Self {
-        DurationSetting {
-            name,
-            old_name,
-            short,
-            long,
-            default_ms,
-            min_ms,
-            max_ms,
-            value: GucSetting::<i32>::new(default_ms),
-            old: GucSetting::<i32>::new(-1),
-        }
+    const fn new(name: &'static CStr, old_name: Option<&'static CStr>, short: &'static CStr, long: &'static CStr, default_ms: i32, min_ms: i32, max_ms: i32) -> Self {
+        DurationSetting { name, old_name, short, long, default_ms, min_ms, max_ms, value: GucSetting::<i32>::new(default_ms), old: GucSetting::<i32>::new(-1) }
     }
 
     /// The value in force (never below the setting's minimum, whichever name gave it).
     pub fn get(&self) -> Duration {
         let (value, old) = (self.value.get(), self.old.get());
-        let ms = if old >= 0 && value == self.default_ms {
-            old
-        } else {
-            value
-        };
+        let ms = if old >= 0 && value == self.default_ms { old } else { value };
         Duration::from_millis(ms.max(self.min_ms) as u64)
     }
 
     fn register(&'static self) {
-        GucRegistry::define_int_guc(
-            self.name,
-            self.short,
-            self.long,
-            &self.value,
-            self.min_ms,
-            self.max_ms,
-            GucContext::Sighup,
-            GucFlags::UNIT_MS,
-        );
-        let Some(old_name) = self.old_name else {
-            return;
-        };
+        GucRegistry::define_int_guc(self.name, self.short, self.long, &self.value, self.min_ms, self.max_ms, GucContext::Sighup, GucFlags::UNIT_MS);
+        let Some(old_name) = self.old_name else { return };
         GucRegistry::define_int_guc(
             old_name,
             c"Deprecated name of a pg_iys duration setting (renamed without _ms in 0.6.0).",
@@ -186,27 +152,15 @@ pub static VIA_CHECK_INTERVAL: DurationSetting = DurationSetting::new(
     3_600_000,
 );
 
-static DURATIONS: [&DurationSetting; 7] = [
-    &FLUSH_INTERVAL,
-    &HTTP_TIMEOUT,
-    &PULL_INTERVAL,
-    &RESULT_DELAY,
-    &RESULT_TIMEOUT,
-    &BACKOFF_CAP,
-    &VIA_CHECK_INTERVAL,
-];
+static DURATIONS: [&DurationSetting; 7] =
+    [&FLUSH_INTERVAL, &HTTP_TIMEOUT, &PULL_INTERVAL, &RESULT_DELAY, &RESULT_TIMEOUT, &BACKOFF_CAP, &VIA_CHECK_INTERVAL];
 
 /// `(old name, new name)` of every duration setting still given by its old name.
 pub fn old_names_in_use() -> Vec<(String, String)> {
     DURATIONS
         .iter()
         .filter(|d| d.old.get() >= 0)
-        .filter_map(|d| {
-            Some((
-                d.old_name?.to_string_lossy().into_owned(),
-                d.name.to_string_lossy().into_owned(),
-            ))
-        })
+        .filter_map(|d| Some((d.old_name?.to_string_lossy().into_owned(), d.name.to_string_lossy().into_owned())))
         .collect()
 }
 
@@ -349,34 +303,22 @@ pub fn reserve_prefix() {
 
 /// The password file, when one is set.
 pub fn password_file() -> Option<String> {
-    PASSWORD_FILE
-        .get()
-        .map(|c| c.to_string_lossy().trim().to_owned())
-        .filter(|p| !p.is_empty())
+    PASSWORD_FILE.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|p| !p.is_empty())
 }
 
 /// The extra CA file, when one is set.
 pub fn ca_file() -> Option<String> {
-    CA_FILE
-        .get()
-        .map(|c| c.to_string_lossy().trim().to_owned())
-        .filter(|p| !p.is_empty())
+    CA_FILE.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|p| !p.is_empty())
 }
 
 /// The proxy to reach IYS through, when one is set.
 pub fn http_proxy() -> Option<String> {
-    HTTP_PROXY
-        .get()
-        .map(|c| c.to_string_lossy().trim().to_owned())
-        .filter(|p| !p.is_empty())
+    HTTP_PROXY.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|p| !p.is_empty())
 }
 
 /// The worker's role, when one is set.
 pub fn worker_role() -> Option<String> {
-    WORKER_ROLE
-        .get()
-        .map(|c| c.to_string_lossy().trim().to_owned())
-        .filter(|r| !r.is_empty())
+    WORKER_ROLE.get().map(|c| c.to_string_lossy().trim().to_owned()).filter(|r| !r.is_empty())
 }
 
 /// The worker's database name as a Rust string.

@@ -5,16 +5,10 @@ use crate::config::Credentials;
 /// Whether an `Authorization` header value carries exactly these credentials. The comparison
 /// takes as long whatever the first differing byte (no timing hint to a guesser).
 pub fn is_authorised(header: Option<&str>, expected: &Credentials) -> bool {
-    let Some(encoded) = header.and_then(|h| {
-        h.trim()
-            .strip_prefix("Basic ")
-            .or_else(|| h.trim().strip_prefix("basic "))
-    }) else {
+    let Some(encoded) = header.and_then(|h| h.trim().strip_prefix("Basic ").or_else(|| h.trim().strip_prefix("basic "))) else {
         return false;
     };
-    let Some(decoded) = decode_base64(encoded.trim()) else {
-        return false;
-    };
+    let Some(decoded) = decode_base64(encoded.trim()) else { return false };
     let wanted = format!("{}:{}", expected.username, expected.password);
     constant_time_eq(&decoded, wanted.as_bytes())
 }
@@ -65,18 +59,12 @@ mod tests {
     use super::*;
 
     fn creds() -> Credentials {
-        Credentials {
-            username: "Api123".into(),
-            password: "3Kn.ls76412".into(),
-        }
+        Credentials { username: "Api123".into(), password: "3Kn.ls76412".into() }
     }
 
     #[test]
     fn base64_decodes_with_and_without_padding() {
-        assert_eq!(
-            decode_base64("QXBpMTIzOjNLbi5sczc2NDEy").as_deref(),
-            Some(&b"Api123:3Kn.ls76412"[..])
-        );
+        assert_eq!(decode_base64("QXBpMTIzOjNLbi5sczc2NDEy").as_deref(), Some(&b"Api123:3Kn.ls76412"[..]));
         assert_eq!(decode_base64("YQ==").as_deref(), Some(&b"a"[..]));
         assert_eq!(decode_base64("YWI=").as_deref(), Some(&b"ab"[..]));
         assert_eq!(decode_base64("YWJj").as_deref(), Some(&b"abc"[..]));
@@ -89,18 +77,9 @@ mod tests {
 
     #[test]
     fn only_the_registered_credentials_pass() {
-        assert!(is_authorised(
-            Some("Basic QXBpMTIzOjNLbi5sczc2NDEy"),
-            &creds()
-        ));
-        assert!(!is_authorised(
-            Some("Basic QXBpMTIzOjNLbi5sczc2NDE="),
-            &creds()
-        ));
-        assert!(!is_authorised(
-            Some("Bearer QXBpMTIzOjNLbi5sczc2NDEy"),
-            &creds()
-        ));
+        assert!(is_authorised(Some("Basic QXBpMTIzOjNLbi5sczc2NDEy"), &creds()));
+        assert!(!is_authorised(Some("Basic QXBpMTIzOjNLbi5sczc2NDE="), &creds()));
+        assert!(!is_authorised(Some("Bearer QXBpMTIzOjNLbi5sczc2NDEy"), &creds()));
         assert!(!is_authorised(Some("Basic not-base64"), &creds()));
         assert!(!is_authorised(None, &creds()));
     }

@@ -28,24 +28,19 @@ pub struct Credentials {
 /// Never prints the password.
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+        f.debug_struct("Credentials").field("username", &self.username).finish_non_exhaustive()
     }
 }
 
 impl Config {
     pub fn from_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
-        let (mut listen, mut credentials, mut database, mut cert, mut key, mut plain) =
-            (None, None, None, None, None, false);
+        let (mut listen, mut credentials, mut database, mut cert, mut key, mut plain) = (None, None, None, None, None, false);
         let mut args = args.peekable();
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
             match flag.as_str() {
                 "--listen" => listen = Some(value()?),
-                "--credentials-file" => {
-                    credentials = Some(read_credentials(&PathBuf::from(value()?))?)
-                }
+                "--credentials-file" => credentials = Some(read_credentials(&PathBuf::from(value()?))?),
                 "--database" => database = Some(value()?),
                 "--tls-cert" => cert = Some(PathBuf::from(value()?)),
                 "--tls-key" => key = Some(PathBuf::from(value()?)),
@@ -70,30 +65,17 @@ impl Config {
 /// `username:password` on the first line; refused when others may read it (like .pgpass).
 pub fn read_credentials(path: &PathBuf) -> Result<Credentials, String> {
     use std::os::unix::fs::PermissionsExt;
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("credentials file {}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("credentials file {}: {e}", path.display()))?;
     if meta.permissions().mode() & 0o077 != 0 {
-        return Err(format!(
-            "credentials file {} is readable by others: chmod 600 it",
-            path.display()
-        ));
+        return Err(format!("credentials file {} is readable by others: chmod 600 it", path.display()));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("credentials file {}: {e}", path.display()))?;
-    let line = text
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('\r');
+    let text = std::fs::read_to_string(path).map_err(|e| format!("credentials file {}: {e}", path.display()))?;
+    let line = text.lines().next().unwrap_or_default().trim_end_matches('\r');
     match line.split_once(':') {
-        Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(Credentials {
-            username: user.to_owned(),
-            password: password.to_owned(),
-        }),
-        _ => Err(format!(
-            "credentials file {}: the first line must be username:password",
-            path.display()
-        )),
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+            Ok(Credentials { username: user.to_owned(), password: password.to_owned() })
+        }
+        _ => Err(format!("credentials file {}: the first line must be username:password", path.display())),
     }
 }
 
@@ -113,17 +95,11 @@ mod tests {
     fn credentials_must_be_private_and_well_formed() {
         let good = file("good", "iys:s3cr:et\n", 0o600);
         let c = read_credentials(&good).unwrap();
-        assert_eq!(
-            (c.username.as_str(), c.password.as_str()),
-            ("iys", "s3cr:et"),
-            "the password may hold a colon"
-        );
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("iys", "s3cr:et"), "the password may hold a colon");
         let open = file("open", "iys:secret\n", 0o644);
         assert!(read_credentials(&open).unwrap_err().contains("chmod 600"));
         let bad = file("bad", "no colon here\n", 0o600);
-        assert!(read_credentials(&bad)
-            .unwrap_err()
-            .contains("username:password"));
+        assert!(read_credentials(&bad).unwrap_err().contains("username:password"));
         for p in [good, open, bad] {
             let _ = std::fs::remove_file(p);
         }
@@ -133,26 +109,16 @@ mod tests {
     fn tls_or_plain_is_an_explicit_choice() {
         let creds = file("args", "iys:secret\n", 0o600);
         let args = |extra: &[&str]| {
-            let mut v: Vec<String> = [
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                "dbname=x",
-                "--credentials-file",
-                creds.to_str().unwrap(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+            let mut v: Vec<String> = ["--listen", "127.0.0.1:0", "--database", "dbname=x", "--credentials-file", creds.to_str().unwrap()]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             v.extend(extra.iter().map(|s| s.to_string()));
             Config::from_args(v.into_iter())
         };
         assert!(args(&[]).is_err(), "neither TLS nor --plain-http");
         assert!(args(&["--plain-http"]).unwrap().tls.is_none());
-        assert!(args(&["--tls-cert", "c", "--tls-key", "k"])
-            .unwrap()
-            .tls
-            .is_some());
+        assert!(args(&["--tls-cert", "c", "--tls-key", "k"]).unwrap().tls.is_some());
         assert!(args(&["--tls-cert", "c", "--tls-key", "k", "--plain-http"]).is_err());
         let _ = std::fs::remove_file(creds);
     }

@@ -15,16 +15,12 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The client asked to close the connection after this request.
     pub fn wants_close(&self) -> bool {
-        self.header("connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 }
 
@@ -43,18 +39,9 @@ pub fn read_request(stream: &mut impl BufRead) -> Result<Option<Request>, HttpEr
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();
-        let n = std::io::Read::take(
-            &mut *stream,
-            (MAX_HEAD + 1 - head.len().min(MAX_HEAD)) as u64,
-        )
-        .read_until(b'\n', &mut line)
-        .map_err(|_| HttpError::Io)?;
+        let n = std::io::Read::take(&mut *stream, (MAX_HEAD + 1 - head.len().min(MAX_HEAD)) as u64).read_until(b'\n', &mut line).map_err(|_| HttpError::Io)?;
         if n == 0 {
-            return if head.is_empty() {
-                Ok(None)
-            } else {
-                Err(HttpError::Malformed("the request ends inside its head"))
-            };
+            return if head.is_empty() { Ok(None) } else { Err(HttpError::Malformed("the request ends inside its head")) };
         }
         if head.len() + line.len() > MAX_HEAD {
             return Err(HttpError::TooLarge);
@@ -67,13 +54,11 @@ pub fn read_request(stream: &mut impl BufRead) -> Result<Option<Request>, HttpEr
         }
         head.extend_from_slice(&line);
     }
-    let head = String::from_utf8(head)
-        .map_err(|_| HttpError::Malformed("the request head is not UTF-8"))?;
+    let head = String::from_utf8(head).map_err(|_| HttpError::Malformed("the request head is not UTF-8"))?;
     let mut lines = head.lines();
     let mut start = lines.next().unwrap_or_default().split_whitespace();
     // Any path: IYS calls the address it was registered with, whatever it is.
-    let (Some(method), Some(_path), Some(version)) = (start.next(), start.next(), start.next())
-    else {
+    let (Some(method), Some(_path), Some(version)) = (start.next(), start.next(), start.next()) else {
         return Err(HttpError::Malformed("bad request line"));
     };
     if !version.starts_with("HTTP/1.") {
@@ -81,32 +66,19 @@ pub fn read_request(stream: &mut impl BufRead) -> Result<Option<Request>, HttpEr
     }
     let mut headers = Vec::new();
     for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or(HttpError::Malformed("bad header line"))?;
+        let (name, value) = line.split_once(':').ok_or(HttpError::Malformed("bad header line"))?;
         headers.push((name.trim().to_owned(), value.trim().to_owned()));
     }
-    let mut request = Request {
-        method: method.to_owned(),
-        headers,
-        body: Vec::new(),
-    };
-    if request
-        .header("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
+    let mut request = Request { method: method.to_owned(), headers, body: Vec::new() };
+    if request.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         request.body = read_chunked(stream)?;
     } else if let Some(length) = request.header("content-length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| HttpError::Malformed("bad Content-Length"))?;
+        let length: usize = length.parse().map_err(|_| HttpError::Malformed("bad Content-Length"))?;
         if length > MAX_BODY {
             return Err(HttpError::TooLarge);
         }
         request.body = vec![0; length];
-        stream
-            .read_exact(&mut request.body)
-            .map_err(|_| HttpError::Io)?;
+        stream.read_exact(&mut request.body).map_err(|_| HttpError::Io)?;
     }
     Ok(Some(request))
 }
@@ -115,12 +87,9 @@ fn read_chunked(stream: &mut impl BufRead) -> Result<Vec<u8>, HttpError> {
     let mut body = Vec::new();
     loop {
         let mut size_line = String::new();
-        std::io::Read::take(&mut *stream, 64)
-            .read_line(&mut size_line)
-            .map_err(|_| HttpError::Io)?;
-        let size =
-            usize::from_str_radix(size_line.trim().split(';').next().unwrap_or_default(), 16)
-                .map_err(|_| HttpError::Malformed("bad chunk size"))?;
+        std::io::Read::take(&mut *stream, 64).read_line(&mut size_line).map_err(|_| HttpError::Io)?;
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or_default(), 16)
+            .map_err(|_| HttpError::Malformed("bad chunk size"))?;
         if body.len() + size > MAX_BODY {
             return Err(HttpError::TooLarge);
         }
@@ -128,9 +97,7 @@ fn read_chunked(stream: &mut impl BufRead) -> Result<Vec<u8>, HttpError> {
             // Trailers, if any, up to the empty line.
             loop {
                 let mut line = String::new();
-                let n = std::io::Read::take(&mut *stream, MAX_HEAD as u64)
-                    .read_line(&mut line)
-                    .map_err(|_| HttpError::Io)?;
+                let n = std::io::Read::take(&mut *stream, MAX_HEAD as u64).read_line(&mut line).map_err(|_| HttpError::Io)?;
                 if n == 0 || line.trim().is_empty() {
                     return Ok(body);
                 }
@@ -138,9 +105,7 @@ fn read_chunked(stream: &mut impl BufRead) -> Result<Vec<u8>, HttpError> {
         }
         let start = body.len();
         body.resize(start + size, 0);
-        stream
-            .read_exact(&mut body[start..])
-            .map_err(|_| HttpError::Io)?;
+        stream.read_exact(&mut body[start..]).map_err(|_| HttpError::Io)?;
         let mut crlf = [0u8; 2];
         stream.read_exact(&mut crlf).map_err(|_| HttpError::Io)?;
         if &crlf != b"\r\n" {
@@ -150,13 +115,7 @@ fn read_chunked(stream: &mut impl BufRead) -> Result<Vec<u8>, HttpError> {
 }
 
 /// Writes a JSON answer. `extra`: more header lines (`Name: value`).
-pub fn respond(
-    stream: &mut impl Write,
-    status: u16,
-    body: &serde_json::Value,
-    extra: &[&str],
-    close: bool,
-) -> std::io::Result<()> {
+pub fn respond(stream: &mut impl Write, status: u16, body: &serde_json::Value, extra: &[&str], close: bool) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -166,10 +125,7 @@ pub fn respond(
         _ => "Service Unavailable",
     };
     let body = body.to_string();
-    let mut head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut head = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
     for line in extra {
         head.push_str(line);
         head.push_str("\r\n");
@@ -203,10 +159,7 @@ mod tests {
         let second = read_request(&mut reader).unwrap().unwrap();
         assert_eq!(second.body, b"{}");
         assert!(second.wants_close());
-        assert!(
-            read_request(&mut reader).unwrap().is_none(),
-            "closed between requests"
-        );
+        assert!(read_request(&mut reader).unwrap().is_none(), "closed between requests");
     }
 
     #[test]
@@ -217,33 +170,10 @@ mod tests {
 
     #[test]
     fn oversized_and_broken_requests_are_refused() {
-        assert_eq!(
-            read(&format!(
-                "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
-                MAX_BODY + 1
-            ))
-            .err(),
-            Some(HttpError::TooLarge)
-        );
-        assert_eq!(
-            read(&format!(
-                "POST / HTTP/1.1\r\nX: {}\r\n\r\n",
-                "a".repeat(MAX_HEAD)
-            ))
-            .err(),
-            Some(HttpError::TooLarge)
-        );
-        assert!(matches!(
-            read("POST /\r\n\r\n"),
-            Err(HttpError::Malformed(_))
-        ));
-        assert!(matches!(
-            read("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
-            Err(HttpError::Malformed(_))
-        ));
-        assert!(matches!(
-            read("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n{}"),
-            Err(HttpError::Io)
-        ));
+        assert_eq!(read(&format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", MAX_BODY + 1)).err(), Some(HttpError::TooLarge));
+        assert_eq!(read(&format!("POST / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD))).err(), Some(HttpError::TooLarge));
+        assert!(matches!(read("POST /\r\n\r\n"), Err(HttpError::Malformed(_))));
+        assert!(matches!(read("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"), Err(HttpError::Malformed(_))));
+        assert!(matches!(read("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n{}"), Err(HttpError::Io)));
     }
 }

@@ -11,10 +11,7 @@ pub struct Store {
 
 impl Store {
     pub fn new(conninfo: String) -> Store {
-        Store {
-            conninfo,
-            idle: Mutex::new(Vec::new()),
-        }
+        Store { conninfo, idle: Mutex::new(Vec::new()) }
     }
 
     /// Records one request's body (`{"list":[...]}`); answers how many movements were new. A
@@ -22,20 +19,12 @@ impl Store {
     pub fn record(&self, body: &str) -> Result<i32, String> {
         let mut last_error = String::new();
         for _ in 0..2 {
-            let pooled = self
-                .idle
-                .lock()
-                .map_err(|_| "connection pool poisoned")?
-                .pop();
+            let pooled = self.idle.lock().map_err(|_| "connection pool poisoned")?.pop();
             let mut client = match pooled {
                 Some(client) if !client.is_closed() => client,
-                _ => postgres::Client::connect(&self.conninfo, postgres::NoTls)
-                    .map_err(|e| format!("connecting to the database: {e}"))?,
+                _ => postgres::Client::connect(&self.conninfo, postgres::NoTls).map_err(|e| format!("connecting to the database: {e}"))?,
             };
-            match client.query_one(
-                "SELECT iys.receive_push($1::pg_catalog.text::pg_catalog.jsonb)",
-                &[&body],
-            ) {
+            match client.query_one("SELECT iys.receive_push($1::pg_catalog.text::pg_catalog.jsonb)", &[&body]) {
                 Ok(row) => {
                     if let Ok(mut idle) = self.idle.lock() {
                         idle.push(client);
@@ -48,10 +37,7 @@ impl Store {
                     if let Ok(mut idle) = self.idle.lock() {
                         idle.push(client);
                     }
-                    return Err(e
-                        .as_db_error()
-                        .map(|d| format!("{}: {}", d.code().code(), d.message()))
-                        .unwrap_or_else(|| e.to_string()));
+                    return Err(e.as_db_error().map(|d| format!("{}: {}", d.code().code(), d.message())).unwrap_or_else(|| e.to_string()));
                 }
             }
         }

@@ -129,10 +129,7 @@ fn domain_defect(domain: &str, rules: Rules) -> Option<String> {
         return Some(if b == b'+' {
             "has '+' after the '@'; IYS allows it only before the '@' (a label such as ali+kampanya@...)".to_owned()
         } else {
-            format!(
-                "contains the special character '{}' in the domain",
-                b as char
-            )
+            format!("contains the special character '{}' in the domain", b as char)
         });
     }
     let Some((name, tld)) = domain.rsplit_once('.') else {
@@ -153,9 +150,7 @@ fn domain_defect(domain: &str, rules: Rules) -> Option<String> {
         Rules::Shape => !tld.bytes().all(|b| b.is_ascii_digit()),
     };
     if tld.len() < 2 || !tld_ok {
-        return Some(format!(
-            "'{tld}' is not a top-level domain (two letters or more)"
-        ));
+        return Some(format!("'{tld}' is not a top-level domain (two letters or more)"));
     }
     if rules == Rules::Iys && name.len() < 2 {
         return Some(format!(
@@ -248,32 +243,16 @@ mod tests {
     /// The document's rules 3, 4 and 6 with its own examples and the issue's.
     #[test]
     fn special_characters_and_the_minimum_shape() {
-        for (address, c) in [
-            ("a!b@example.com", '!'),
-            ("o'brien@example.com", '\''),
-            ("ali%x@example.com", '%'),
-            ("ali^@example.com", '^'),
-            ("ali&veli@example.com", '&'),
-            ("ali/veli@example.com", '/'),
-            ("a=b@example.com", '='),
-            ("a?b@example.com", '?'),
-            ("a,b@example.com", ','),
-            ("{ali}@example.com", '{'),
-            ("a#b@example.com", '#'),
-            ("a*b@example.com", '*'),
-        ] {
+        for (address, c) in [("a!b@example.com", '!'), ("o'brien@example.com", '\''), ("ali%x@example.com", '%'),
+                             ("ali^@example.com", '^'), ("ali&veli@example.com", '&'), ("ali/veli@example.com", '/'),
+                             ("a=b@example.com", '='), ("a?b@example.com", '?'), ("a,b@example.com", ','),
+                             ("{ali}@example.com", '{'), ("a#b@example.com", '#'), ("a*b@example.com", '*')] {
             let why = defect(address);
-            assert!(
-                why.contains(&format!("special character '{c}'")),
-                "{address}: {why}"
-            );
+            assert!(why.contains(&format!("special character '{c}'")), "{address}: {why}");
         }
         assert!(defect("ali@x.co").contains("minimum shape"));
         assert!(defect("ali@ex+tra.com").contains("only before the '@'"));
-        assert_eq!(
-            normalize_email_for_iys("ali+kampanya@ex.co").unwrap(),
-            "ali+kampanya@ex.co"
-        );
+        assert_eq!(normalize_email_for_iys("ali+kampanya@ex.co").unwrap(), "ali+kampanya@ex.co");
         assert_eq!(normalize_email_for_iys("a@sub.x.co").unwrap(), "a@sub.x.co");
     }
 
@@ -281,23 +260,11 @@ mod tests {
     /// an EPOSTA consent is held to IYS's rules.
     #[test]
     fn the_type_checks_the_shape_only() {
-        for address in [
-            "o'brien@example.com",
-            "a!b@example.com",
-            "ali@x.co",
-            "ali@example.c0m",
-            "x@y.com",
-        ] {
+        for address in ["o'brien@example.com", "a!b@example.com", "ali@x.co", "ali@example.c0m", "x@y.com"] {
             assert!(normalize_email(address).is_ok(), "{address}");
             assert!(normalize_email_for_iys(address).is_err(), "{address}");
         }
-        for address in [
-            "ali@şirket.com",
-            "ali veli@example.com",
-            "a@b.c",
-            "ali@10.0.0.1",
-            "a@b@example.com",
-        ] {
+        for address in ["ali@şirket.com", "ali veli@example.com", "a@b.c", "ali@10.0.0.1", "a@b@example.com"] {
             assert!(normalize_email(address).is_err(), "{address}");
         }
     }

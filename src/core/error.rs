@@ -140,9 +140,7 @@ impl Error {
             }
             Error::InvalidParameter { .. } => SqlStateClass::InvalidParameterValue,
             Error::UndefinedColumn { .. } => SqlStateClass::UndefinedColumn,
-            Error::NotPreloaded | Error::NotAttached { .. } => {
-                SqlStateClass::ObjectNotInPrerequisiteState
-            }
+            Error::NotPreloaded | Error::NotAttached { .. } => SqlStateClass::ObjectNotInPrerequisiteState,
             Error::RowRejected { .. } => SqlStateClass::CheckViolation,
             Error::AlreadyExists { .. } => SqlStateClass::DuplicateObject,
             Error::Config(_) => SqlStateClass::ConfigFile,
@@ -526,10 +524,7 @@ mod tests {
             e.to_string(),
             "column \"gsm\" of relation public.contacts does not exist"
         );
-        assert!(e
-            .hint()
-            .unwrap()
-            .contains(r#"mapping => '{"gsm": "your_column"}'"#));
+        assert!(e.hint().unwrap().contains(r#"mapping => '{"gsm": "your_column"}'"#));
 
         let e = Error::InvalidParameter {
             parameter: "mapping",

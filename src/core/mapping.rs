@@ -31,22 +31,13 @@ use super::model::{ConsentStatus, ConsentType, RecipientType};
 /// The SQL side calls the same function (`iys.fold_value`), so the row check and the statement
 /// that queues the row read a value the same way.
 pub fn fold(value: &str) -> String {
-    value
-        .trim()
-        .to_lowercase()
-        .replace('\u{0307}', "")
-        .replace('ı', "i")
+    value.trim().to_lowercase().replace('\u{0307}', "").replace('ı', "i")
 }
 
 /// A value map `{"LABEL": "value" | ["value", …], …}` whose keys are all among `labels`: each
 /// label's values as given (None where the label is missing); Err for any other shape.
-fn value_lists<const N: usize>(
-    value: &serde_json::Value,
-    labels: [&str; N],
-) -> Result<[Option<Vec<String>>; N], ()> {
-    let serde_json::Value::Object(object) = value else {
-        return Err(());
-    };
+fn value_lists<const N: usize>(value: &serde_json::Value, labels: [&str; N]) -> Result<[Option<Vec<String>>; N], ()> {
+    let serde_json::Value::Object(object) = value else { return Err(()) };
     if object.keys().any(|k| !labels.contains(&k.as_str())) {
         return Err(());
     }
@@ -55,13 +46,7 @@ fn value_lists<const N: usize>(
         *list = match object.get(label) {
             None => None,
             Some(serde_json::Value::String(s)) => Some(vec![s.clone()]),
-            Some(serde_json::Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|i| i.as_str().map(str::to_owned))
-                    .collect::<Option<_>>()
-                    .ok_or(())?,
-            ),
+            Some(serde_json::Value::Array(items)) => Some(items.iter().map(|i| i.as_str().map(str::to_owned)).collect::<Option<_>>().ok_or(())?),
             Some(_) => return Err(()),
         };
     }
@@ -81,18 +66,12 @@ impl ContactTypeValues {
         let [bireysel, tacir] = value_lists(value, ["BIREYSEL", "TACIR"]).map_err(|()| {
             Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"BIREYSEL\": [\"B\"], \"TACIR\": [\"T\"]}}"))
         })?;
-        Ok(ContactTypeValues {
-            bireysel: bireysel.unwrap_or_default(),
-            tacir: tacir.unwrap_or_default(),
-        })
+        Ok(ContactTypeValues { bireysel: bireysel.unwrap_or_default(), tacir: tacir.unwrap_or_default() })
     }
 
     /// Every value folded (as `iys.fold_value` returns it) with the type it stands for.
     pub fn folded(&self) -> impl Iterator<Item = (String, RecipientType)> + '_ {
-        let bireysel = self
-            .bireysel
-            .iter()
-            .map(|v| (fold(v), RecipientType::Bireysel));
+        let bireysel = self.bireysel.iter().map(|v| (fold(v), RecipientType::Bireysel));
         bireysel.chain(self.tacir.iter().map(|v| (fold(v), RecipientType::Tacir)))
     }
 
@@ -108,11 +87,7 @@ impl ContactTypeValues {
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "{} (BIREYSEL) or {} (TACIR)",
-            self.bireysel.join(", "),
-            self.tacir.join(", ")
-        )
+        format!("{} (BIREYSEL) or {} (TACIR)", self.bireysel.join(", "), self.tacir.join(", "))
     }
 }
 
@@ -123,11 +98,7 @@ pub enum Retailer<T> {
     Fixed(T),
 }
 
-fn retailer_setting<T>(
-    key: &str,
-    value: &serde_json::Value,
-    fixed: impl Fn(&serde_json::Value) -> Option<T>,
-) -> Result<Option<Retailer<T>>, Error> {
+fn retailer_setting<T>(key: &str, value: &serde_json::Value, fixed: impl Fn(&serde_json::Value) -> Option<T>) -> Result<Option<Retailer<T>>, Error> {
     match value {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::String(column) if !column.is_empty() => Ok(Some(Retailer::Column(column.clone()))),
@@ -146,35 +117,18 @@ pub struct PermissionValues {
 
 impl PermissionValues {
     pub fn from_json(key: &str, value: &serde_json::Value) -> Result<PermissionValues, Error> {
-        let bad = || {
-            Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"ONAY\": [\"E\"], \"RET\": [\"H\"]}}"))
-        };
+        let bad = || Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"ONAY\": [\"E\"], \"RET\": [\"H\"]}}"));
         let [onay, ret] = value_lists(value, ["ONAY", "RET"]).map_err(|()| bad())?;
         let checked = |status: &str, values: Option<Vec<String>>| -> Result<Vec<String>, Error> {
-            let values: Vec<String> = values
-                .ok_or_else(bad)?
-                .iter()
-                .map(|v| v.trim().to_owned())
-                .collect();
+            let values: Vec<String> = values.ok_or_else(bad)?.iter().map(|v| v.trim().to_owned()).collect();
             if values.is_empty() || values.iter().any(String::is_empty) {
-                return Err(Error::Config(format!(
-                    "\"{key}\" needs at least one non-empty value for {status}"
-                )));
+                return Err(Error::Config(format!("\"{key}\" needs at least one non-empty value for {status}")));
             }
             Ok(values)
         };
-        let values = PermissionValues {
-            onay: checked("ONAY", onay)?,
-            ret: checked("RET", ret)?,
-        };
-        if let Some(both) = values
-            .onay
-            .iter()
-            .find(|o| values.ret.iter().any(|r| fold(r) == fold(o)))
-        {
-            return Err(Error::Config(format!(
-                "\"{key}\" gives \"{both}\" for both ONAY and RET"
-            )));
+        let values = PermissionValues { onay: checked("ONAY", onay)?, ret: checked("RET", ret)? };
+        if let Some(both) = values.onay.iter().find(|o| values.ret.iter().any(|r| fold(r) == fold(o))) {
+            return Err(Error::Config(format!("\"{key}\" gives \"{both}\" for both ONAY and RET")));
         }
         Ok(values)
     }
@@ -209,11 +163,7 @@ impl PermissionValues {
 
     /// Every accepted value, for messages.
     pub fn describe(&self) -> String {
-        format!(
-            "{} (ONAY) or {} (RET)",
-            self.onay.join(", "),
-            self.ret.join(", ")
-        )
+        format!("{} (ONAY) or {} (RET)", self.onay.join(", "), self.ret.join(", "))
     }
 }
 
@@ -244,21 +194,11 @@ impl SourceValues {
         let serde_json::Value::Object(object) = value else {
             return Err(Error::Config(format!("mapping value of \"{key}\" must be an object like {{\"web sitesi\": \"HS_WEB\", \"*\": \"HS_FIZIKSEL_ORTAM\"}}")));
         };
-        let mut values = SourceValues {
-            values: Vec::new(),
-            otherwise: None,
-        };
+        let mut values = SourceValues { values: Vec::new(), otherwise: None };
         for (from, to) in object {
-            let to = to
-                .as_str()
-                .map(str::trim)
-                .filter(|t| super::model::ConsentSource::INPUT.contains(t))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "\"{key}\" maps \"{from}\" to {to}, which is not one of {}",
-                        super::model::ConsentSource::INPUT.join(", ")
-                    ))
-                })?;
+            let to = to.as_str().map(str::trim).filter(|t| super::model::ConsentSource::INPUT.contains(t)).ok_or_else(|| {
+                Error::Config(format!("\"{key}\" maps \"{from}\" to {to}, which is not one of {}", super::model::ConsentSource::INPUT.join(", ")))
+            })?;
             if from == "*" {
                 values.otherwise = Some(to.to_owned());
             } else {
@@ -271,49 +211,19 @@ impl SourceValues {
     /// The HS_* source `value` stands for; None: not in the map (it is then taken as written).
     pub fn source_of(&self, value: &str) -> Option<&str> {
         let value = fold(value);
-        let listed = self
-            .values
-            .iter()
-            .find(|(from, _)| *from == value)
-            .map(|(_, to)| to.as_str());
+        let listed = self.values.iter().find(|(from, _)| *from == value).map(|(_, to)| to.as_str());
         // IYS's own names (HS_*, and IYS_* that a pulled change wrote) are never re-mapped by `*`.
         let named = value.starts_with("hs_") || value.starts_with("iys_");
-        listed.or(if named {
-            None
-        } else {
-            self.otherwise.as_deref()
-        })
+        listed.or(if named { None } else { self.otherwise.as_deref() })
     }
 }
 
 /// Every key a mapping may have.
 pub const KEYS: &[&str] = &[
-    "row_id",
-    "contact_type",
-    "contact_type_values",
-    "recipient_type",
-    "brand_column",
-    "local_only",
-    "retailer_code",
-    "retailer_access",
-    "email",
-    "email_permission",
-    "email_consent_date",
-    "email_source",
-    "email_permission_values",
-    "email_source_values",
-    "gsm",
-    "gsm_permission",
-    "gsm_consent_date",
-    "gsm_source",
-    "gsm_permission_values",
-    "gsm_source_values",
-    "call",
-    "call_permission",
-    "call_consent_date",
-    "call_source",
-    "call_permission_values",
-    "call_source_values",
+    "row_id", "contact_type", "contact_type_values", "recipient_type", "brand_column", "local_only", "retailer_code", "retailer_access",
+    "email", "email_permission", "email_consent_date", "email_source", "email_permission_values", "email_source_values",
+    "gsm", "gsm_permission", "gsm_consent_date", "gsm_source", "gsm_permission_values", "gsm_source_values",
+    "call", "call_permission", "call_consent_date", "call_source", "call_permission_values", "call_source_values",
 ];
 
 impl ChannelColumns {
@@ -354,12 +264,7 @@ impl ChannelColumns {
 
     /// The four column names, in a fixed order (the source is "" when the channel has none).
     pub fn columns(&self) -> [&str; 4] {
-        [
-            &self.address,
-            &self.permission,
-            &self.consent_date,
-            &self.source,
-        ]
+        [&self.address, &self.permission, &self.consent_date, &self.source]
     }
 
     /// The source of every movement when the channel has no source column.
@@ -367,9 +272,7 @@ impl ChannelColumns {
         if !self.source.is_empty() {
             return None;
         }
-        self.source_values
-            .as_ref()
-            .and_then(|v| v.otherwise.as_deref())
+        self.source_values.as_ref().and_then(|v| v.otherwise.as_deref())
     }
 }
 
@@ -406,10 +309,7 @@ impl Default for TableMapping {
             retailer_code: None,
             retailer_access: None,
             row_id: None,
-            channels: vec![
-                ChannelColumns::defaults(ConsentType::Eposta),
-                ChannelColumns::defaults(ConsentType::Mesaj),
-            ],
+            channels: vec![ChannelColumns::defaults(ConsentType::Eposta), ChannelColumns::defaults(ConsentType::Mesaj)],
         }
     }
 }
@@ -433,8 +333,8 @@ impl TableMapping {
     pub fn from_json(json: Option<&str>) -> Result<TableMapping, Error> {
         let mut mapping = TableMapping::default();
         let Some(json) = json else { return Ok(mapping) };
-        let value: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| Error::Config(format!("mapping is not valid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| Error::Config(format!("mapping is not valid JSON: {e}")))?;
         let serde_json::Value::Object(object) = value else {
             return Err(Error::Config("mapping must be a JSON object".into()));
         };
@@ -455,30 +355,20 @@ impl TableMapping {
                 }
                 "retailer_code" => {
                     mapping.retailer_code = retailer_setting(key, value, |v| {
-                        v.as_i64().filter(|n| {
-                            super::retailer::parse_code(&n.to_string(), "retailerCode").is_ok()
-                        })
+                        v.as_i64().filter(|n| super::retailer::parse_code(&n.to_string(), "retailerCode").is_ok())
                     })?;
                     continue;
                 }
                 "retailer_access" => {
                     mapping.retailer_access = retailer_setting(key, value, |v| {
-                        let list: Vec<String> = v
-                            .as_array()?
-                            .iter()
-                            .map(|i| i.as_i64().map(|n| n.to_string()))
-                            .collect::<Option<_>>()?;
+                        let list: Vec<String> = v.as_array()?.iter().map(|i| i.as_i64().map(|n| n.to_string())).collect::<Option<_>>()?;
                         super::retailer::parse_access(&list.join(",")).ok()
                     })?;
                     continue;
                 }
                 _ => {}
             }
-            if let Some((prefix, map)) = key
-                .strip_suffix("_permission_values")
-                .map(|p| (p, "permission"))
-                .or_else(|| key.strip_suffix("_source_values").map(|p| (p, "source")))
-            {
+            if let Some((prefix, map)) = key.strip_suffix("_permission_values").map(|p| (p, "permission")).or_else(|| key.strip_suffix("_source_values").map(|p| (p, "source"))) {
                 let channel = match prefix {
                     "email" => ConsentType::Eposta,
                     "gsm" => ConsentType::Mesaj,
@@ -489,11 +379,7 @@ impl TableMapping {
                     wants_call = true;
                     &mut call
                 } else {
-                    mapping
-                        .channels
-                        .iter_mut()
-                        .find(|c| c.consent_type == channel)
-                        .expect("default channel")
+                    mapping.channels.iter_mut().find(|c| c.consent_type == channel).expect("default channel")
                 };
                 if map == "permission" {
                     columns.permission_values = Some(PermissionValues::from_json(key, value)?);
@@ -524,10 +410,7 @@ impl TableMapping {
                 "gsm" => (ConsentType::Mesaj, "address"),
                 "call" => (ConsentType::Arama, "address"),
                 other => match other.split_once('_') {
-                    Some((
-                        prefix @ ("email" | "gsm" | "call"),
-                        field @ ("permission" | "consent_date" | "source"),
-                    )) => {
+                    Some((prefix @ ("email" | "gsm" | "call"), field @ ("permission" | "consent_date" | "source"))) => {
                         let channel = match prefix {
                             "email" => ConsentType::Eposta,
                             "gsm" => ConsentType::Mesaj,
@@ -535,18 +418,16 @@ impl TableMapping {
                         };
                         (channel, field)
                     }
-                    _ => return Err(Error::Config(format!("unknown key \"{other}\""))),
+                    _ => {
+                        return Err(Error::Config(format!("unknown key \"{other}\"")))
+                    }
                 },
             };
             let columns = if channel == ConsentType::Arama {
                 wants_call = true;
                 &mut call
             } else {
-                mapping
-                    .channels
-                    .iter_mut()
-                    .find(|c| c.consent_type == channel)
-                    .expect("default channel")
+                mapping.channels.iter_mut().find(|c| c.consent_type == channel).expect("default channel")
             };
             match name {
                 Some(name) => *columns.field_mut(field) = name,
@@ -564,50 +445,29 @@ impl TableMapping {
         if wants_call && !dropped.contains(&ConsentType::Arama) {
             if !object.contains_key("call") {
                 // The call channel rings the GSM number unless told otherwise.
-                if let Some(gsm) = mapping
-                    .channels
-                    .iter()
-                    .find(|c| c.consent_type == ConsentType::Mesaj)
-                {
+                if let Some(gsm) = mapping.channels.iter().find(|c| c.consent_type == ConsentType::Mesaj) {
                     call.address = gsm.address.clone();
                 }
             }
             mapping.channels.push(call);
         }
-        mapping
-            .channels
-            .retain(|c| !dropped.contains(&c.consent_type));
-        if let Some(c) = mapping
-            .channels
-            .iter()
-            .find(|c| c.source.is_empty() && c.fixed_source().is_none())
-        {
+        mapping.channels.retain(|c| !dropped.contains(&c.consent_type));
+        if let Some(c) = mapping.channels.iter().find(|c| c.source.is_empty() && c.fixed_source().is_none()) {
             let prefix = c.key();
             return Err(Error::Config(format!(
                 "\"{prefix}_source\": null needs the channel's fixed source: \"{prefix}_source_values\": {{\"*\": \"HS_WEB\"}} (or another HS_* source)"
             )));
         }
         if mapping.channels.is_empty() {
-            return Err(Error::Config(
-                "the mapping leaves no channel to sync".into(),
-            ));
+            return Err(Error::Config("the mapping leaves no channel to sync".into()));
         }
         Ok(mapping)
     }
 
     /// Every column the mapping names, without duplicates (the address may serve two channels).
     pub fn all_columns(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .contact_type
-            .iter()
-            .chain(&self.brand_column)
-            .chain(&self.local_only)
-            .map(String::as_str)
-            .collect();
-        for retailer in [self.retailer_code_column(), self.retailer_access_column()]
-            .into_iter()
-            .flatten()
-        {
+        let mut names: Vec<&str> = self.contact_type.iter().chain(&self.brand_column).chain(&self.local_only).map(String::as_str).collect();
+        for retailer in [self.retailer_code_column(), self.retailer_access_column()].into_iter().flatten() {
             names.push(retailer);
         }
         for channel in &self.channels {
@@ -625,9 +485,7 @@ fn optional_name(key: &str, value: &serde_json::Value) -> Result<Option<String>,
     match value {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::String(s) if !s.is_empty() => Ok(Some(s.clone())),
-        _ => Err(Error::Config(format!(
-            "mapping value of \"{key}\" must be a column name or null"
-        ))),
+        _ => Err(Error::Config(format!("mapping value of \"{key}\" must be a column name or null"))),
     }
 }
 
@@ -641,17 +499,7 @@ mod tests {
         assert_eq!(m.contact_type.as_deref(), Some("contact_type"));
         assert_eq!(
             m.all_columns(),
-            [
-                "contact_type",
-                "email",
-                "email_permission",
-                "email_consent_date",
-                "email_source",
-                "gsm",
-                "gsm_permission",
-                "gsm_consent_date",
-                "gsm_source"
-            ]
+            ["contact_type", "email", "email_permission", "email_consent_date", "email_source", "gsm", "gsm_permission", "gsm_consent_date", "gsm_source"]
         );
     }
 
@@ -661,84 +509,32 @@ mod tests {
         assert_eq!(m.contact_type, None);
         assert_eq!(m.brand_column.as_deref(), Some("brand"));
         assert_eq!(m.channels.len(), 2);
-        let arama = m
-            .channels
-            .iter()
-            .find(|c| c.consent_type == ConsentType::Arama)
-            .unwrap();
-        assert_eq!(
-            arama.columns(),
-            ["gsm", "call_ok", "call_consent_date", "call_source"]
-        );
-        let eposta = m
-            .channels
-            .iter()
-            .find(|c| c.consent_type == ConsentType::Eposta)
-            .unwrap();
-        assert_eq!(
-            eposta.columns(),
-            [
-                "mail",
-                "email_permission",
-                "email_consent_date",
-                "email_source"
-            ]
-        );
-        let renamed_gsm =
-            TableMapping::from_json(Some(r#"{"gsm": "phone", "call_source": "cs"}"#)).unwrap();
-        let arama = renamed_gsm
-            .channels
-            .iter()
-            .find(|c| c.consent_type == ConsentType::Arama)
-            .unwrap();
-        assert_eq!(
-            arama.columns(),
-            ["phone", "call_permission", "call_consent_date", "cs"]
-        );
+        let arama = m.channels.iter().find(|c| c.consent_type == ConsentType::Arama).unwrap();
+        assert_eq!(arama.columns(), ["gsm", "call_ok", "call_consent_date", "call_source"]);
+        let eposta = m.channels.iter().find(|c| c.consent_type == ConsentType::Eposta).unwrap();
+        assert_eq!(eposta.columns(), ["mail", "email_permission", "email_consent_date", "email_source"]);
+        let renamed_gsm = TableMapping::from_json(Some(r#"{"gsm": "phone", "call_source": "cs"}"#)).unwrap();
+        let arama = renamed_gsm.channels.iter().find(|c| c.consent_type == ConsentType::Arama).unwrap();
+        assert_eq!(arama.columns(), ["phone", "call_permission", "call_consent_date", "cs"]);
     }
 
     #[test]
     fn permission_values_and_dropped_permissions() {
         let m = TableMapping::from_json(Some(r#"{"email_permission": null, "gsm_permission_values": {"ONAY": ["E", "Evet"], "RET": "H"}}"#)).unwrap();
-        assert_eq!(
-            m.channels.len(),
-            1,
-            "a null permission leaves the channel out"
-        );
+        assert_eq!(m.channels.len(), 1, "a null permission leaves the channel out");
         let values = m.channels[0].permission_values.as_ref().unwrap();
         assert_eq!(values.status_of(" evet "), Some(ConsentStatus::Onay));
         assert_eq!(values.status_of("h"), Some(ConsentStatus::Ret));
         assert_eq!(values.status_of("ONAY"), None, "only the map's values");
         assert_eq!(values.written(ConsentStatus::Onay), "E");
         assert_eq!(values.written(ConsentStatus::Ret), "H");
-        let m = TableMapping::from_json(Some(
-            r#"{"gsm_source_values": {"Web Sitesi": "HS_WEB", "*": "HS_FIZIKSEL_ORTAM"}}"#,
-        ))
-        .unwrap();
-        let sources = m
-            .channels
-            .iter()
-            .find(|c| c.consent_type == ConsentType::Mesaj)
-            .unwrap()
-            .source_values
-            .as_ref()
-            .unwrap();
+        let m = TableMapping::from_json(Some(r#"{"gsm_source_values": {"Web Sitesi": "HS_WEB", "*": "HS_FIZIKSEL_ORTAM"}}"#)).unwrap();
+        let sources = m.channels.iter().find(|c| c.consent_type == ConsentType::Mesaj).unwrap().source_values.as_ref().unwrap();
         assert_eq!(sources.source_of(" web sitesi"), Some("HS_WEB"));
-        assert_eq!(
-            sources.source_of("WEB SİTESİ\t").is_some(),
-            true,
-            "Unicode case and whitespace"
-        );
+        assert_eq!(sources.source_of("WEB SİTESİ\t").is_some(), true, "Unicode case and whitespace");
         assert_eq!(sources.source_of("kasa"), Some("HS_FIZIKSEL_ORTAM"));
-        assert_eq!(
-            sources.source_of("IYS_KISAMESAJ"),
-            None,
-            "a pulled IYS_* source stays as written"
-        );
-        assert!(
-            TableMapping::from_json(Some(r#"{"gsm_source_values": {"web": "IYS_WEB"}}"#)).is_err(),
-            "only HS_* sources"
-        );
+        assert_eq!(sources.source_of("IYS_KISAMESAJ"), None, "a pulled IYS_* source stays as written");
+        assert!(TableMapping::from_json(Some(r#"{"gsm_source_values": {"web": "IYS_WEB"}}"#)).is_err(), "only HS_* sources");
     }
 
     #[test]
@@ -746,24 +542,9 @@ mod tests {
         let m = TableMapping::from_json(Some(r#"{"contact_type_values": {"BIREYSEL": ["B", "Şahıs"], "TACIR": "Firma"}, "recipient_type": "TACIR"}"#)).unwrap();
         let values = m.contact_type_values.unwrap();
         assert_eq!(fold(" FİRMA "), "firma");
-        assert_eq!(
-            (fold("FIRMA"), fold("fırma"), fold("ŞAHIS")),
-            ("firma".into(), "firma".into(), "şahis".into())
-        );
-        assert_eq!(
-            (
-                values.type_of(" şahıs "),
-                values.type_of("b"),
-                values.type_of("FIRMA"),
-                values.type_of("X")
-            ),
-            (
-                Some(RecipientType::Bireysel),
-                Some(RecipientType::Bireysel),
-                Some(RecipientType::Tacir),
-                None
-            )
-        );
+        assert_eq!((fold("FIRMA"), fold("fırma"), fold("ŞAHIS")), ("firma".into(), "firma".into(), "şahis".into()));
+        assert_eq!((values.type_of(" şahıs "), values.type_of("b"), values.type_of("FIRMA"), values.type_of("X")),
+                   (Some(RecipientType::Bireysel), Some(RecipientType::Bireysel), Some(RecipientType::Tacir), None));
         assert_eq!(m.recipient_type, RecipientType::Tacir);
         assert!(TableMapping::from_json(Some(r#"{"recipient_type": "KURUMSAL"}"#)).is_err());
     }
@@ -778,29 +559,12 @@ mod tests {
 
     #[test]
     fn retailers_by_column_or_for_the_table() {
-        let m = TableMapping::from_json(Some(
-            r#"{"retailer_code": "bayi", "retailer_access": [55550127, 98528475]}"#,
-        ))
-        .unwrap();
+        let m = TableMapping::from_json(Some(r#"{"retailer_code": "bayi", "retailer_access": [55550127, 98528475]}"#)).unwrap();
         assert_eq!(m.retailer_code, Some(Retailer::Column("bayi".into())));
-        assert_eq!(
-            m.retailer_access,
-            Some(Retailer::Fixed(vec![55550127, 98528475]))
-        );
-        let m = TableMapping::from_json(Some(
-            r#"{"retailer_code": 55550127, "retailer_access": "erisim"}"#,
-        ))
-        .unwrap();
-        assert_eq!(
-            (m.retailer_code.clone(), m.retailer_access_column()),
-            (Some(Retailer::Fixed(55550127)), Some("erisim"))
-        );
-        for bad in [
-            r#"{"retailer_code": 123}"#,
-            r#"{"retailer_access": []}"#,
-            r#"{"retailer_access": [1]}"#,
-            r#"{"retailer_code": true}"#,
-        ] {
+        assert_eq!(m.retailer_access, Some(Retailer::Fixed(vec![55550127, 98528475])));
+        let m = TableMapping::from_json(Some(r#"{"retailer_code": 55550127, "retailer_access": "erisim"}"#)).unwrap();
+        assert_eq!((m.retailer_code.clone(), m.retailer_access_column()), (Some(Retailer::Fixed(55550127)), Some("erisim")));
+        for bad in [r#"{"retailer_code": 123}"#, r#"{"retailer_access": []}"#, r#"{"retailer_access": [1]}"#, r#"{"retailer_code": true}"#] {
             let err = TableMapping::from_json(Some(bad)).unwrap_err().to_string();
             assert!(err.contains("8-digit retailer code"), "{bad}: {err}");
         }
@@ -814,26 +578,11 @@ mod tests {
             (r#"{"sms": "x"}"#, "unknown key \"sms\""),
             (r#"{"email_adress": "x"}"#, "unknown key \"email_adress\""),
             (r#"{"email": 3}"#, "must be a column name"),
-            (
-                r#"{"email_consent_date": null}"#,
-                "\"email\": null leaves the channel out",
-            ),
-            (
-                r#"{"email_source": null}"#,
-                "needs the channel's fixed source",
-            ),
-            (
-                r#"{"gsm_permission_values": {"ONAY": "E"}}"#,
-                "must be an object like",
-            ),
-            (
-                r#"{"gsm_permission_values": {"ONAY": "E", "RET": "e"}}"#,
-                "for both ONAY and RET",
-            ),
-            (
-                r#"{"sms_permission_values": {"ONAY": "E", "RET": "H"}}"#,
-                "unknown key",
-            ),
+            (r#"{"email_consent_date": null}"#, "\"email\": null leaves the channel out"),
+            (r#"{"email_source": null}"#, "needs the channel's fixed source"),
+            (r#"{"gsm_permission_values": {"ONAY": "E"}}"#, "must be an object like"),
+            (r#"{"gsm_permission_values": {"ONAY": "E", "RET": "e"}}"#, "for both ONAY and RET"),
+            (r#"{"sms_permission_values": {"ONAY": "E", "RET": "H"}}"#, "unknown key"),
             (r#"{"email": null, "gsm": null}"#, "no channel"),
         ] {
             let err = TableMapping::from_json(Some(json)).unwrap_err().to_string();

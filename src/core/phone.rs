@@ -397,14 +397,8 @@ mod tests {
         assert!(!is_turkish_mobile("+90532123456a"));
         assert!(is_turkish_callable(MOBILE));
         assert!(is_turkish_callable("+902121234567"));
-        assert!(
-            !is_turkish_callable("+904441234567"),
-            "444 numbers have 7 digits (444 1 444)"
-        );
-        assert!(
-            !is_turkish_mobile("+905991234567") && !is_turkish_mobile("+905901234567"),
-            "not in the plan"
-        );
+        assert!(!is_turkish_callable("+904441234567"), "444 numbers have 7 digits (444 1 444)");
+        assert!(!is_turkish_mobile("+905991234567") && !is_turkish_mobile("+905901234567"), "not in the plan");
         assert!(is_turkish_callable("+908501234567"));
         assert!(!is_turkish_callable("+908001234567"));
         assert!(!is_turkish_callable("+909001234567"));
@@ -432,11 +426,7 @@ mod tests {
 
         let landline_sms = normalize_phone_for("0212 123 45 67", ConsentType::Mesaj).unwrap_err();
         assert_eq!(landline_sms.code, "H121");
-        assert!(
-            landline_sms.message_en.contains("landline"),
-            "{}",
-            landline_sms.message_en
-        );
+        assert!(landline_sms.message_en.contains("landline"), "{}", landline_sms.message_en);
         let foreign_sms = require_turkish_mobile("+49 151 1234 5678").unwrap_err();
         assert!(foreign_sms.message_en.contains("+4915112345678"));
         assert!(require_turkish_callable("+49 151 1234 5678").is_err());

@@ -300,10 +300,7 @@ pub const CODES: &[CodeInfo] = &[
 
 /// Catalogue entry of an IYS code, if we know it.
 pub fn code_info(code: &str) -> Option<&'static CodeInfo> {
-    CODES
-        .iter()
-        .chain(super::via::VIA_CODES)
-        .find(|info| info.code == code)
+    CODES.iter().chain(super::via::VIA_CODES).find(|info| info.code == code)
 }
 
 /// Whether IYS says a request failing with `code` should be sent again.

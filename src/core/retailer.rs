@@ -13,12 +13,7 @@ pub fn parse_code(raw: &str, field: &'static str) -> Result<i64, Problem> {
     let t = raw.trim();
     match t.parse::<i64>() {
         Ok(n) if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-        _ => Err(Problem::new(
-            "H118",
-            field,
-            t,
-            "a retailer code is the 8-digit number IYS gave the retailer",
-        )),
+        _ => Err(Problem::new("H118", field, t, "a retailer code is the 8-digit number IYS gave the retailer")),
     }
 }
 
@@ -32,25 +27,12 @@ pub fn parse_access(raw: &str) -> Result<Vec<i64>, Problem> {
         .filter(|s| !s.is_empty())
         .collect();
     if items.is_empty() {
-        return Err(Problem::new(
-            "H163",
-            "retailerAccess",
-            raw.trim(),
-            "the list of retailers with access must not be empty",
-        ));
+        return Err(Problem::new("H163", "retailerAccess", raw.trim(), "the list of retailers with access must not be empty"));
     }
     if items.len() > MAX_ACCESS {
-        return Err(Problem::new(
-            "H126",
-            "retailerAccess",
-            &items.len().to_string(),
-            "at most 3000 retailers may have access to a consent",
-        ));
+        return Err(Problem::new("H126", "retailerAccess", &items.len().to_string(), "at most 3000 retailers may have access to a consent"));
     }
-    items
-        .iter()
-        .map(|item| parse_code(item, "retailerAccess"))
-        .collect()
+    items.iter().map(|item| parse_code(item, "retailerAccess")).collect()
 }
 
 #[cfg(test)]
@@ -61,24 +43,14 @@ mod tests {
     fn codes_are_eight_digits() {
         assert_eq!(parse_code(" 55550127 ", "retailerCode"), Ok(55550127));
         for bad in ["5555012", "555501270", "5555O127", "-5555012", ""] {
-            assert_eq!(
-                parse_code(bad, "retailerCode").unwrap_err().code,
-                "H118",
-                "{bad:?}"
-            );
+            assert_eq!(parse_code(bad, "retailerCode").unwrap_err().code, "H118", "{bad:?}");
         }
     }
 
     #[test]
     fn access_lists_from_text_or_arrays() {
-        assert_eq!(
-            parse_access("{55550127,98528475}"),
-            Ok(vec![55550127, 98528475])
-        );
-        assert_eq!(
-            parse_access("55550127; 98528475 "),
-            Ok(vec![55550127, 98528475])
-        );
+        assert_eq!(parse_access("{55550127,98528475}"), Ok(vec![55550127, 98528475]));
+        assert_eq!(parse_access("55550127; 98528475 "), Ok(vec![55550127, 98528475]));
         assert_eq!(parse_access(" {} ").unwrap_err().code, "H163");
         let long = vec!["55550127"; MAX_ACCESS + 1].join(",");
         assert_eq!(parse_access(&long).unwrap_err().code, "H126");

@@ -79,9 +79,7 @@ impl Slot {
             Slot::ContactType => mapping.contact_type.as_deref().unwrap_or(&channel.address),
             Slot::Brand => mapping.brand_column.as_deref().unwrap_or("brand_code"),
             Slot::RetailerCode => mapping.retailer_code_column().unwrap_or("retailer_code"),
-            Slot::RetailerAccess => mapping
-                .retailer_access_column()
-                .unwrap_or("retailer_access"),
+            Slot::RetailerAccess => mapping.retailer_access_column().unwrap_or("retailer_access"),
         }
     }
 }
@@ -89,15 +87,8 @@ impl Slot {
 impl RowReader {
     /// `permission_is_bool` holds one flag per channel of `mapping`.
     pub fn new(mapping: TableMapping, permission_is_bool: Vec<bool>) -> RowReader {
-        assert_eq!(
-            mapping.channels.len(),
-            permission_is_bool.len(),
-            "one flag per channel"
-        );
-        RowReader {
-            mapping,
-            permission_is_bool,
-        }
+        assert_eq!(mapping.channels.len(), permission_is_bool.len(), "one flag per channel");
+        RowReader { mapping, permission_is_bool }
     }
 
     /// The permission as ONAY/RET where the mapping says what it means; else as written (a value
@@ -125,21 +116,11 @@ impl RowReader {
             return Some(fixed);
         }
         let raw = raw?;
-        Some(
-            columns
-                .source_values
-                .as_ref()
-                .and_then(|v| v.source_of(raw))
-                .unwrap_or(raw),
-        )
+        Some(columns.source_values.as_ref().and_then(|v| v.source_of(raw)).unwrap_or(raw))
     }
 
     /// The channel's values in IYS's words.
-    pub fn channel_values<'a>(
-        &'a self,
-        channel: usize,
-        stored: &StoredChannel<'a>,
-    ) -> ChannelValues<'a> {
+    pub fn channel_values<'a>(&'a self, channel: usize, stored: &StoredChannel<'a>) -> ChannelValues<'a> {
         ChannelValues {
             address: stored.address,
             permission: self.permission(channel, stored.permission),
@@ -151,27 +132,16 @@ impl RowReader {
     /// The recipient type of a row: its contact type in IYS's or the table's words, the table's
     /// default when empty; H116 for a value neither knows.
     pub fn recipient_type(&self, contact_type: Option<&str>) -> Result<RecipientType, Problem> {
-        let Some(raw) = contact_type.filter(|t| !t.trim().is_empty()) else {
-            return Ok(self.mapping.recipient_type);
-        };
+        let Some(raw) = contact_type.filter(|t| !t.trim().is_empty()) else { return Ok(self.mapping.recipient_type) };
         let parsed = match &self.mapping.contact_type_values {
-            Some(values) => values
-                .type_of(raw)
-                .ok_or_else(|| format!("contact type must be {}", values.describe())),
-            None => RecipientType::parse(raw)
-                .map_err(|_| "contact type must be BIREYSEL or TACIR".to_owned()),
+            Some(values) => values.type_of(raw).ok_or_else(|| format!("contact type must be {}", values.describe())),
+            None => RecipientType::parse(raw).map_err(|_| "contact type must be BIREYSEL or TACIR".to_owned()),
         };
         parsed.map_err(|message| Problem::new("H116", "recipientType", raw.trim(), message))
     }
 
     /// Decides every channel of `new` (`old`: the row before an UPDATE).
-    pub fn decide(
-        &self,
-        new: &StoredRow<'_>,
-        old: Option<&StoredRow<'_>>,
-        now_turkey: NaiveDateTime,
-        cal: &Calendar,
-    ) -> RowDecision {
+    pub fn decide(&self, new: &StoredRow<'_>, old: Option<&StoredRow<'_>>, now_turkey: NaiveDateTime, cal: &Calendar) -> RowDecision {
         let (recipient_type, contact_type_problem) = match self.recipient_type(new.contact_type) {
             Ok(t) => (t, None),
             Err(problem) => (self.mapping.recipient_type, Some(problem)),
@@ -207,11 +177,7 @@ impl RowReader {
                 }
             })
             .collect();
-        RowDecision {
-            recipient_type,
-            contact_type_problem,
-            channels,
-        }
+        RowDecision { recipient_type, contact_type_problem, channels }
     }
 }
 
@@ -229,22 +195,12 @@ impl RowDecision {
     /// The row withdraws a consent on some channel. An opt-out is never blocked: such a row is
     /// stored even when another channel of it breaks IYS's rules (that channel keeps its old values).
     pub fn withdraws(&self) -> bool {
-        self.channels.iter().any(|d| {
-            matches!(
-                d,
-                ChannelDecision::Accept {
-                    status: ConsentStatus::Ret,
-                    ..
-                }
-            )
-        })
+        self.channels.iter().any(|d| matches!(d, ChannelDecision::Accept { status: ConsentStatus::Ret, .. }))
     }
 
     /// The row queues a movement for IYS, which then needs a brand and valid retailers.
     pub fn queues(&self) -> bool {
-        self.channels
-            .iter()
-            .any(|d| matches!(d, ChannelDecision::Accept { send: true, .. }))
+        self.channels.iter().any(|d| matches!(d, ChannelDecision::Accept { send: true, .. }))
     }
 }
 
@@ -259,37 +215,19 @@ pub struct Delivery<'a> {
 
 /// What keeps IYS from taking a row's movements: no numeric brand code (own or the table's, when
 /// the table has a brand column), a retailer code or access list IYS refuses (H118, H163, H126).
-pub fn delivery_problems(
-    has_brand_column: bool,
-    table_brand: Option<&str>,
-    row: &Delivery<'_>,
-) -> Vec<Problem> {
+pub fn delivery_problems(has_brand_column: bool, table_brand: Option<&str>, row: &Delivery<'_>) -> Vec<Problem> {
     let mut problems = Vec::new();
     if has_brand_column {
         let own = row.brand.map(str::trim).filter(|b| !b.is_empty());
         match (own, table_brand) {
-            (None, None) => problems.push(Problem::new(
-                "PGIYS_BRAND",
-                "brandCode",
-                "",
-                "the row has no brand code and the table has no default brand",
-            )),
+            (None, None) => problems.push(Problem::new("PGIYS_BRAND", "brandCode", "", "the row has no brand code and the table has no default brand")),
             (Some(code), _) if !code.chars().all(|c| c.is_ascii_digit()) => {
-                problems.push(Problem::new(
-                    "PGIYS_BRAND",
-                    "brandCode",
-                    code,
-                    "a brand code is IYS's numeric brand code",
-                ))
+                problems.push(Problem::new("PGIYS_BRAND", "brandCode", code, "a brand code is IYS's numeric brand code"))
             }
             _ => {}
         }
     }
-    if let Some(Err(p)) = row
-        .retailer_code
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| retailer::parse_code(t, "retailerCode"))
-    {
+    if let Some(Err(p)) = row.retailer_code.filter(|t| !t.trim().is_empty()).map(|t| retailer::parse_code(t, "retailerCode")) {
         problems.push(p);
     }
     if let Some(Err(p)) = row.retailer_access.map(retailer::parse_access) {
@@ -314,14 +252,9 @@ impl RowDecision {
             return true;
         }
         for decision in &mut self.channels {
-            if let ChannelDecision::Accept {
-                status, send: true, ..
-            } = decision
-            {
+            if let ChannelDecision::Accept { status, send: true, .. } = decision {
                 if no_brand || *status == ConsentStatus::Onay {
-                    *decision = ChannelDecision::Invalid {
-                        problems: problems.to_vec(),
-                    };
+                    *decision = ChannelDecision::Invalid { problems: problems.to_vec() };
                 }
             }
         }
@@ -335,10 +268,7 @@ mod tests {
     use chrono::NaiveDate;
 
     fn now() -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 18)
-            .unwrap()
-            .and_hms_opt(12, 0, 0)
-            .unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 18).unwrap().and_hms_opt(12, 0, 0).unwrap()
     }
 
     fn reader(json: &str, bools: Vec<bool>) -> RowReader {
@@ -346,234 +276,87 @@ mod tests {
     }
 
     fn channel<'a>(address: &'a str, permission: &'a str, source: &'a str) -> StoredChannel<'a> {
-        StoredChannel {
-            address: Some(address),
-            permission: Some(permission),
-            consent_date: Some(now() - chrono::Duration::hours(1)),
-            source: Some(source),
-        }
+        StoredChannel { address: Some(address), permission: Some(permission), consent_date: Some(now() - chrono::Duration::hours(1)), source: Some(source) }
     }
 
     #[test]
     fn permissions_read_through_the_mapping() {
-        let r = reader(
-            r#"{"gsm_permission_values": {"ONAY": ["E", "Evet"], "RET": "H"}}"#,
-            vec![true, false],
-        );
-        assert_eq!(
-            [
-                r.permission(0, Some("t")),
-                r.permission(0, Some("false")),
-                r.permission(0, Some("ONAY"))
-            ],
-            [Some("ONAY"), Some("RET"), Some("ONAY")]
-        );
-        assert_eq!(
-            [
-                r.permission(1, Some(" evet ")),
-                r.permission(1, Some("h")),
-                r.permission(1, Some("Y"))
-            ],
-            [Some("ONAY"), Some("RET"), Some("Y")]
-        );
+        let r = reader(r#"{"gsm_permission_values": {"ONAY": ["E", "Evet"], "RET": "H"}}"#, vec![true, false]);
+        assert_eq!([r.permission(0, Some("t")), r.permission(0, Some("false")), r.permission(0, Some("ONAY"))], [Some("ONAY"), Some("RET"), Some("ONAY")]);
+        assert_eq!([r.permission(1, Some(" evet ")), r.permission(1, Some("h")), r.permission(1, Some("Y"))], [Some("ONAY"), Some("RET"), Some("Y")]);
         let plain = reader("{}", vec![false, false]);
-        assert_eq!(
-            plain.permission(0, Some("true")),
-            Some("true"),
-            "text without a map is taken as written"
-        );
+        assert_eq!(plain.permission(0, Some("true")), Some("true"), "text without a map is taken as written");
     }
 
     #[test]
     fn sources_read_through_the_mapping() {
-        let r = reader(
-            r#"{"email_source": null, "email_source_values": {"*": "HS_WEB"}, "gsm_source_values": {"mağaza": "HS_FIZIKSEL_ORTAM", "*": "HS_ETKINLIK"}}"#,
-            vec![false, false],
-        );
+        let r = reader(r#"{"email_source": null, "email_source_values": {"*": "HS_WEB"}, "gsm_source_values": {"mağaza": "HS_FIZIKSEL_ORTAM", "*": "HS_ETKINLIK"}}"#, vec![false, false]);
         assert_eq!(r.source(0, None), Some("HS_WEB"));
-        assert_eq!(
-            [
-                r.source(1, Some("MAĞAZA")),
-                r.source(1, Some("fuar")),
-                r.source(1, Some("HS_MESAJ")),
-                r.source(1, None)
-            ],
-            [
-                Some("HS_FIZIKSEL_ORTAM"),
-                Some("HS_ETKINLIK"),
-                Some("HS_MESAJ"),
-                None
-            ]
-        );
+        assert_eq!([r.source(1, Some("MAĞAZA")), r.source(1, Some("fuar")), r.source(1, Some("HS_MESAJ")), r.source(1, None)], [Some("HS_FIZIKSEL_ORTAM"), Some("HS_ETKINLIK"), Some("HS_MESAJ"), None]);
     }
 
     #[test]
     fn a_refused_contact_type_holds_back_every_consent_but_not_an_opt_out() {
-        let r = reader(
-            r#"{"contact_type_values": {"BIREYSEL": "B", "TACIR": "T"}}"#,
-            vec![false, false],
-        );
-        let row = StoredRow {
-            contact_type: Some("K"),
-            channels: vec![
-                channel("a@example.com", "ONAY", "HS_WEB"),
-                StoredChannel::default(),
-            ],
-        };
+        let r = reader(r#"{"contact_type_values": {"BIREYSEL": "B", "TACIR": "T"}}"#, vec![false, false]);
+        let row = StoredRow { contact_type: Some("K"), channels: vec![channel("a@example.com", "ONAY", "HS_WEB"), StoredChannel::default()] };
         let d = r.decide(&row, None, now(), &Calendar::turkey_default());
-        assert_eq!(
-            d.contact_type_problem.as_ref().map(|p| p.code),
-            Some("H116")
-        );
-        assert!(
-            matches!(&d.channels[0], ChannelDecision::Invalid { problems } if problems[0].code == "H116")
-        );
-        assert_eq!(
-            d.channels[1],
-            ChannelDecision::Unchanged {
-                normalized_address: None
-            }
-        );
+        assert_eq!(d.contact_type_problem.as_ref().map(|p| p.code), Some("H116"));
+        assert!(matches!(&d.channels[0], ChannelDecision::Invalid { problems } if problems[0].code == "H116"));
+        assert_eq!(d.channels[1], ChannelDecision::Unchanged { normalized_address: None });
         assert!(!d.queues());
-        let opt_out = StoredRow {
-            contact_type: Some("K"),
-            channels: vec![
-                channel("a@example.com", "ONAY", "HS_WEB"),
-                channel("05321234567", "RET", "HS_WEB"),
-            ],
-        };
+        let opt_out = StoredRow { contact_type: Some("K"), channels: vec![channel("a@example.com", "ONAY", "HS_WEB"), channel("05321234567", "RET", "HS_WEB")] };
         let d = r.decide(&opt_out, None, now(), &Calendar::turkey_default());
-        assert!(
-            matches!(&d.channels[0], ChannelDecision::Invalid { problems } if problems[0].code == "H116")
-        );
+        assert!(matches!(&d.channels[0], ChannelDecision::Invalid { problems } if problems[0].code == "H116"));
         assert!(d.withdraws() && d.queues() && d.recipient_type == RecipientType::Bireysel);
-        let tacir = StoredRow {
-            contact_type: Some(" t "),
-            ..row
-        };
-        assert_eq!(
-            r.decide(&tacir, None, now(), &Calendar::turkey_default())
-                .recipient_type,
-            RecipientType::Tacir
-        );
+        let tacir = StoredRow { contact_type: Some(" t "), ..row };
+        assert_eq!(r.decide(&tacir, None, now(), &Calendar::turkey_default()).recipient_type, RecipientType::Tacir);
     }
 
     #[test]
     fn an_opt_out_is_seen_beside_a_broken_channel() {
-        let r = reader(
-            r#"{"gsm_permission_values": {"ONAY": "E", "RET": "H"}}"#,
-            vec![false, false],
-        );
-        let row = StoredRow {
-            contact_type: None,
-            channels: vec![
-                channel("a@example.com", "RET", "HS_WEB"),
-                channel("0212 555 44 33", "E", "HS_WEB"),
-            ],
-        };
+        let r = reader(r#"{"gsm_permission_values": {"ONAY": "E", "RET": "H"}}"#, vec![false, false]);
+        let row = StoredRow { contact_type: None, channels: vec![channel("a@example.com", "RET", "HS_WEB"), channel("0212 555 44 33", "E", "HS_WEB")] };
         let d = r.decide(&row, None, now(), &Calendar::turkey_default());
         assert!(d.withdraws() && d.queues());
-        assert!(
-            matches!(&d.channels[1], ChannelDecision::Invalid { problems } if problems[0].code == "H121")
-        );
-        let y = StoredRow {
-            contact_type: None,
-            channels: vec![
-                StoredChannel::default(),
-                channel("05321234567", "Y", "HS_WEB"),
-            ],
-        };
+        assert!(matches!(&d.channels[1], ChannelDecision::Invalid { problems } if problems[0].code == "H121"));
+        let y = StoredRow { contact_type: None, channels: vec![StoredChannel::default(), channel("05321234567", "Y", "HS_WEB")] };
         let d = r.decide(&y, None, now(), &Calendar::turkey_default());
-        assert!(
-            matches!(&d.channels[1], ChannelDecision::Invalid { problems } if problems[0].message_en == "permission must be E (ONAY) or H (RET)")
-        );
+        assert!(matches!(&d.channels[1], ChannelDecision::Invalid { problems } if problems[0].message_en == "permission must be E (ONAY) or H (RET)"));
     }
 
     #[test]
     fn delivery_needs_a_brand_and_valid_retailers() {
         let none = Delivery::default();
         assert!(delivery_problems(false, None, &none).is_empty());
-        assert_eq!(
-            Slot::of(delivery_problems(true, None, &none)[0].field),
-            Slot::Brand
-        );
+        assert_eq!(Slot::of(delivery_problems(true, None, &none)[0].field), Slot::Brand);
         assert!(delivery_problems(true, Some("600001"), &none).is_empty());
-        let bad = Delivery {
-            brand: Some("ABC"),
-            retailer_code: Some("123"),
-            retailer_access: Some("{}"),
-        };
-        let slots: Vec<Slot> = delivery_problems(true, Some("600001"), &bad)
-            .iter()
-            .map(|p| Slot::of(p.field))
-            .collect();
-        assert_eq!(
-            slots,
-            [Slot::Brand, Slot::RetailerCode, Slot::RetailerAccess]
-        );
+        let bad = Delivery { brand: Some("ABC"), retailer_code: Some("123"), retailer_access: Some("{}") };
+        let slots: Vec<Slot> = delivery_problems(true, Some("600001"), &bad).iter().map(|p| Slot::of(p.field)).collect();
+        assert_eq!(slots, [Slot::Brand, Slot::RetailerCode, Slot::RetailerAccess]);
     }
 
     #[test]
     fn undeliverable_consents_are_held_back_but_opt_outs_go() {
         let r = reader("{}", vec![false, false]);
-        let row = StoredRow {
-            contact_type: None,
-            channels: vec![
-                channel("a@example.com", "ONAY", "HS_WEB"),
-                channel("05321234567", "RET", "HS_WEB"),
-            ],
-        };
+        let row = StoredRow { contact_type: None, channels: vec![channel("a@example.com", "ONAY", "HS_WEB"), channel("05321234567", "RET", "HS_WEB")] };
         let decide = || r.decide(&row, None, now(), &Calendar::turkey_default());
-        let bad_retailer = delivery_problems(
-            false,
-            None,
-            &Delivery {
-                retailer_code: Some("123"),
-                ..Delivery::default()
-            },
-        );
+        let bad_retailer = delivery_problems(false, None, &Delivery { retailer_code: Some("123"), ..Delivery::default() });
         let mut d = decide();
-        assert!(
-            !d.hold_back_undeliverable(&bad_retailer, false),
-            "an opt-out row is not refused"
-        );
-        assert!(
-            matches!(&d.channels[0], ChannelDecision::Invalid { problems } if problems[0].code == "H118")
-        );
-        assert!(matches!(
-            d.channels[1],
-            ChannelDecision::Accept {
-                status: ConsentStatus::Ret,
-                ..
-            }
-        ));
+        assert!(!d.hold_back_undeliverable(&bad_retailer, false), "an opt-out row is not refused");
+        assert!(matches!(&d.channels[0], ChannelDecision::Invalid { problems } if problems[0].code == "H118"));
+        assert!(matches!(d.channels[1], ChannelDecision::Accept { status: ConsentStatus::Ret, .. }));
         let no_brand = delivery_problems(true, None, &Delivery::default());
-        assert!(
-            decide().hold_back_undeliverable(&no_brand, true),
-            "an opt-out with no brand is refused, not dropped"
-        );
-        let consent_only = StoredRow {
-            contact_type: None,
-            channels: vec![
-                channel("a@example.com", "ONAY", "HS_WEB"),
-                StoredChannel::default(),
-            ],
-        };
+        assert!(decide().hold_back_undeliverable(&no_brand, true), "an opt-out with no brand is refused, not dropped");
+        let consent_only = StoredRow { contact_type: None, channels: vec![channel("a@example.com", "ONAY", "HS_WEB"), StoredChannel::default()] };
         let mut d = r.decide(&consent_only, None, now(), &Calendar::turkey_default());
         assert!(!d.hold_back_undeliverable(&no_brand, true) && !d.queues());
         let mut d = r.decide(&consent_only, None, now(), &Calendar::turkey_default());
-        assert!(
-            d.hold_back_undeliverable(&bad_retailer, false),
-            "reject mode refuses a consent it cannot send"
-        );
+        assert!(d.hold_back_undeliverable(&bad_retailer, false), "reject mode refuses a consent it cannot send");
     }
 
     #[test]
     fn slots_name_the_mapped_columns() {
-        let r = reader(
-            r#"{"contact_type": "tur", "gsm_source": null, "gsm_source_values": {"*": "HS_WEB"}}"#,
-            vec![false, false],
-        );
+        let r = reader(r#"{"contact_type": "tur", "gsm_source": null, "gsm_source_values": {"*": "HS_WEB"}}"#, vec![false, false]);
         let gsm = &r.mapping.channels[1];
         assert_eq!(Slot::of("recipient").column(&r.mapping, gsm), "gsm");
         assert_eq!(Slot::of("status").column(&r.mapping, gsm), "gsm_permission");

@@ -108,16 +108,8 @@ pub fn check_consent(
         Ok(recipient) => Some(recipient),
         Err(p) => {
             // IYS answers a phone number over 15 characters with H160 and H121 together.
-            if p.code == "H121"
-                && input.consent_type.uses_phone()
-                && phone_chars(input.recipient) > 15
-            {
-                problems.push(Problem::new(
-                    "H160",
-                    "recipient",
-                    input.recipient.trim(),
-                    "a phone number has at most 15 characters (+ and digits) in E.164",
-                ));
+            if p.code == "H121" && input.consent_type.uses_phone() && phone_chars(input.recipient) > 15 {
+                problems.push(Problem::new("H160", "recipient", input.recipient.trim(), "a phone number has at most 15 characters (+ and digits) in E.164"));
             }
             problems.push(p);
             None
@@ -313,9 +305,7 @@ pub fn normalize_recipient(raw: &str, consent_type: ConsentType) -> Result<Strin
 
 /// The characters of a typed phone number that E.164 keeps: `+` and digits.
 fn phone_chars(raw: &str) -> usize {
-    raw.chars()
-        .filter(|c| *c == '+' || c.is_ascii_digit())
-        .count()
+    raw.chars().filter(|c| *c == '+' || c.is_ascii_digit()).count()
 }
 
 /// An address of the other kind, as IYS answers it on add: H121 (not a phone number) for MESAJ
@@ -323,21 +313,8 @@ fn phone_chars(raw: &str) -> usize {
 /// status query.)
 fn wrong_kind(value: &str, consent_type: ConsentType) -> Problem {
     match consent_type {
-        ConsentType::Eposta => Problem::new(
-            "H120",
-            "recipient",
-            value,
-            "EPOSTA consents need an e-mail address, not a phone number",
-        ),
-        other => Problem::new(
-            "H121",
-            "recipient",
-            value,
-            format!(
-                "{} consents need a phone number, not an e-mail address",
-                other.as_str()
-            ),
-        ),
+        ConsentType::Eposta => Problem::new("H120", "recipient", value, "EPOSTA consents need an e-mail address, not a phone number"),
+        other => Problem::new("H121", "recipient", value, format!("{} consents need a phone number, not an e-mail address", other.as_str())),
     }
 }
 
@@ -433,18 +410,9 @@ mod tests {
         // On add, IYS answers the wrong kind of address with H120/H121 (H464 is the status
         // query's), with its own Turkish text.
         let p = normalize_recipient("+905320000000", ConsentType::Eposta).unwrap_err();
-        assert_eq!(
-            (p.code, p.message_tr.as_str()),
-            (
-                "H120",
-                "Alıcı (recipient) kabul edilemedi. Geçerli bir eposta adresi giriniz."
-            )
-        );
+        assert_eq!((p.code, p.message_tr.as_str()), ("H120", "Alıcı (recipient) kabul edilemedi. Geçerli bir eposta adresi giriniz."));
         let p = normalize_recipient("test@gmail.com", ConsentType::Mesaj).unwrap_err();
-        assert!(
-            p.code == "H121" && p.message_tr.starts_with("Alıcı (recipient) için E164"),
-            "{p:?}"
-        );
+        assert!(p.code == "H121" && p.message_tr.starts_with("Alıcı (recipient) için E164"), "{p:?}");
         assert_eq!(p.value, "test@gmail.com");
         // IYS's own example of H160: a 16-digit number is H160 and H121.
         assert_eq!(codes(&input("9055436100000000"), None), ["H160", "H121"]);

@@ -3,9 +3,8 @@
 
 use super::outcome::{Call, CallFailure, ACCOUNT_CODES};
 use super::wire::{
-    parse_consent_detail, parse_error_envelope, parse_movement_file, ApprovedRecipients,
-    BatchAccepted, ChangesPage, ConsentDetail, ConsentRecord, EnvelopeError, FileMovement,
-    ItemResult, PullSource, PushConnection, PushStatus, TokenGrant,
+    parse_consent_detail, parse_error_envelope, parse_movement_file, ApprovedRecipients, BatchAccepted, ChangesPage,
+    ConsentDetail, ConsentRecord, EnvelopeError, FileMovement, ItemResult, PullSource, PushConnection, PushStatus, TokenGrant,
 };
 use std::time::Duration;
 
@@ -34,9 +33,7 @@ fn transport_message(t: &ureq::Transport) -> String {
         cause = error.source();
     }
     match (t.kind(), root) {
-        (ureq::ErrorKind::ConnectionFailed, Some(root)) => {
-            format!("transport error: {}: {root}", t.kind())
-        }
+        (ureq::ErrorKind::ConnectionFailed, Some(root)) => format!("transport error: {}: {root}", t.kind()),
         (kind, _) => format!("transport error: {kind}"),
     }
 }
@@ -44,31 +41,23 @@ fn transport_message(t: &ureq::Transport) -> String {
 /// TLS settings trusting the public roots ureq trusts and the CA certificates of `path`.
 fn tls_config_trusting(path: &str) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("iys.ca_file cannot be read ({e})"))?;
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let certificates = CertificateDer::pem_file_iter(path).map_err(|e| format!("iys.ca_file cannot be read ({e})"))?;
     let mut added = 0;
     for certificate in certificates {
-        let certificate =
-            certificate.map_err(|e| format!("iys.ca_file is not a PEM certificate file ({e})"))?;
-        roots.add(certificate).map_err(|e| {
-            format!("iys.ca_file holds a certificate that cannot be a trust anchor ({e})")
-        })?;
+        let certificate = certificate.map_err(|e| format!("iys.ca_file is not a PEM certificate file ({e})"))?;
+        roots.add(certificate).map_err(|e| format!("iys.ca_file holds a certificate that cannot be a trust anchor ({e})"))?;
         added += 1;
     }
     if added == 0 {
         return Err("iys.ca_file holds no PEM certificate".to_owned());
     }
     // The provider and protocol versions ureq itself uses.
-    let config = rustls::ClientConfig::builder_with_provider(
-        rustls::crypto::ring::default_provider().into(),
-    )
-    .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-    .map_err(|e| format!("TLS setup failed ({e})"))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .map_err(|e| format!("TLS setup failed ({e})"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(std::sync::Arc::new(config))
 }
 
@@ -103,12 +92,7 @@ impl Client {
 
     /// [`Client::new`], trusting also the CA certificates of the PEM file `ca_file` (a company's
     /// TLS-inspecting proxy, for one) besides the usual public roots.
-    pub fn with_ca_file(
-        base_url: &str,
-        timeout: Duration,
-        proxy: Option<&str>,
-        ca_file: Option<&str>,
-    ) -> Client {
+    pub fn with_ca_file(base_url: &str, timeout: Duration, proxy: Option<&str>, ca_file: Option<&str>) -> Client {
         let mut builder = ureq::AgentBuilder::new()
             // One deadline for the whole call (connect, send, wait, read): a slow IYS can never
             // hold the worker longer than iys.http_timeout.
@@ -119,12 +103,7 @@ impl Client {
             match ureq::Proxy::new(proxy) {
                 Ok(proxy) => builder = builder.proxy(proxy),
                 // The message never repeats the setting (it may hold a password).
-                Err(e) => {
-                    setup_error = Some(format!(
-                        "iys.http_proxy is not a usable proxy URL ({})",
-                        e.kind()
-                    ))
-                }
+                Err(e) => setup_error = Some(format!("iys.http_proxy is not a usable proxy URL ({})", e.kind())),
             }
         }
         if let Some(path) = ca_file.map(str::trim).filter(|p| !p.is_empty()) {
@@ -133,11 +112,7 @@ impl Client {
                 Err(message) => setup_error = setup_error.or(Some(message)),
             }
         }
-        Client {
-            agent: builder.build(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            setup_error,
-        }
+        Client { agent: builder.build(), base_url: base_url.trim_end_matches('/').to_owned(), setup_error }
     }
 
     /// Fails when the configured proxy or CA file could not be set up.
@@ -149,21 +124,14 @@ impl Client {
     }
 
     /// Password grant. The password is sent in the body only; it never appears in an error.
-    pub fn token_password(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<TokenGrant, CallFailure> {
+    pub fn token_password(&self, username: &str, password: &str) -> Result<TokenGrant, CallFailure> {
         let body = serde_json::json!({"grant_type": "password", "username": username, "password": password});
         self.token(body, Call::TokenPassword)
     }
 
     /// Refresh grant; IYS rotates the refresh token, so the caller must store the new one.
     pub fn token_refresh(&self, refresh_token: &str) -> Result<TokenGrant, CallFailure> {
-        self.token(
-            serde_json::json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
-            Call::TokenRefresh,
-        )
+        self.token(serde_json::json!({"grant_type": "refresh_token", "refresh_token": refresh_token}), Call::TokenRefresh)
     }
 
     fn token(&self, body: serde_json::Value, call: Call) -> Result<TokenGrant, CallFailure> {
@@ -175,30 +143,15 @@ impl Client {
 
     /// Async batch add (V2: an identical resend is answered with the original request's
     /// result instead of a rejection, which makes at-least-once delivery harmless).
-    pub fn submit_batch(
-        &self,
-        token: &str,
-        to: &Endpoint,
-        records: &[ConsentRecord],
-    ) -> Result<BatchAccepted, CallFailure> {
+    pub fn submit_batch(&self, token: &str, to: &Endpoint, records: &[ConsentRecord]) -> Result<BatchAccepted, CallFailure> {
         let url = format!("{}{}/consents/request", self.base_url, to.prefix(true));
         let text = self.post(token, &url, &records, Call::BatchSubmit)?;
         parse_json(&text)
     }
 
     /// Per-item results of a batch; empty or partial (`enqueue`) until IYS has processed it.
-    pub fn batch_result(
-        &self,
-        token: &str,
-        to: &Endpoint,
-        request_id: &str,
-    ) -> Result<Vec<ItemResult>, CallFailure> {
-        let url = format!(
-            "{}{}/consents/request/{}",
-            self.base_url,
-            to.prefix(true),
-            urlencode(request_id)
-        );
+    pub fn batch_result(&self, token: &str, to: &Endpoint, request_id: &str) -> Result<Vec<ItemResult>, CallFailure> {
+        let url = format!("{}{}/consents/request/{}", self.base_url, to.prefix(true), urlencode(request_id));
         let text = self.get(token, &url, Call::Other)?;
         if text.trim().is_empty() {
             return Ok(Vec::new());
@@ -208,39 +161,19 @@ impl Client {
 
     /// Asks IYS to push the brand's IYS_* movements of `consent_type` to `url` with basic
     /// authentication (`username`, `password`). IYS checks the address before it answers.
-    pub fn push_register(
-        &self,
-        token: &str,
-        to: &Endpoint,
-        connection: &PushConnection,
-    ) -> Result<(), CallFailure> {
+    pub fn push_register(&self, token: &str, to: &Endpoint, connection: &PushConnection) -> Result<(), CallFailure> {
         let url = format!("{}{}/push/registration", self.base_url, to.prefix(false));
-        self.post(
-            token,
-            &url,
-            &serde_json::json!({ "connection": [connection] }),
-            Call::Other,
-        )
-        .map(|_| ())
+        self.post(token, &url, &serde_json::json!({ "connection": [connection] }), Call::Other).map(|_| ())
     }
 
     /// Asks IYS to stop pushing to one connection.
-    pub fn push_unregister(
-        &self,
-        token: &str,
-        to: &Endpoint,
-        connection: &PushConnection,
-    ) -> Result<(), CallFailure> {
+    pub fn push_unregister(&self, token: &str, to: &Endpoint, connection: &PushConnection) -> Result<(), CallFailure> {
         let url = format!("{}{}/push/unregistration", self.base_url, to.prefix(false));
         self.post(token, &url, connection, Call::Other).map(|_| ())
     }
 
     /// The brand's push connections as IYS lists them.
-    pub fn push_connections(
-        &self,
-        token: &str,
-        from: &Endpoint,
-    ) -> Result<Vec<PushStatus>, CallFailure> {
+    pub fn push_connections(&self, token: &str, from: &Endpoint) -> Result<Vec<PushStatus>, CallFailure> {
         let url = format!("{}{}/push/registration", self.base_url, from.prefix(false));
         let text = self.get(token, &url, Call::Other)?;
         if text.trim().is_empty() {
@@ -270,10 +203,7 @@ impl Client {
             url.push_str("&after=");
             url.push_str(&urlencode(after));
         }
-        let request = self
-            .agent
-            .get(&url)
-            .set("Authorization", &format!("Bearer {token}"));
+        let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}"));
         match request.call() {
             Ok(response) if response.status() == 204 => Ok(None),
             other => {
@@ -302,19 +232,8 @@ impl Client {
         if recipients.is_empty() {
             return Ok(Vec::new());
         }
-        let url = format!(
-            "{}{}/consents/{}/status/{}",
-            self.base_url,
-            to.prefix(false),
-            urlencode(recipient_type),
-            urlencode(consent_type)
-        );
-        let text = self.post(
-            token,
-            &url,
-            &serde_json::json!({ "recipients": recipients }),
-            Call::Other,
-        )?;
+        let url = format!("{}{}/consents/{}/status/{}", self.base_url, to.prefix(false), urlencode(recipient_type), urlencode(consent_type));
+        let text = self.post(token, &url, &serde_json::json!({ "recipients": recipients }), Call::Other)?;
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
@@ -338,10 +257,7 @@ impl Client {
     ) -> Result<Option<ConsentDetail>, CallFailure> {
         self.usable()?;
         let url = format!("{}{}/consents/status", self.base_url, to.prefix(false));
-        let request = self
-            .agent
-            .post(&url)
-            .set("Authorization", &format!("Bearer {token}"));
+        let request = self.agent.post(&url).set("Authorization", &format!("Bearer {token}"));
         let query = serde_json::json!({ "recipient": recipient, "recipientType": recipient_type, "type": consent_type });
         let (status, text) = Self::answer(request.send_json(query), MAX_BODY)?;
         if status >= 400 {
@@ -358,32 +274,14 @@ impl Client {
     /// the brand that day, the service provider's and the citizens'. `None` when IYS has no
     /// file (204): it makes each file at the end of the day, so today's comes tomorrow. IYS
     /// keeps seven days: an older date is a final failure (422 H502), as is a bad date (H501).
-    pub fn daily_file(
-        &self,
-        token: &str,
-        to: &Endpoint,
-        report_date: chrono::NaiveDate,
-    ) -> Result<Option<Vec<FileMovement>>, CallFailure> {
+    pub fn daily_file(&self, token: &str, to: &Endpoint, report_date: chrono::NaiveDate) -> Result<Option<Vec<FileMovement>>, CallFailure> {
         self.usable()?;
-        let url = format!(
-            "{}{}/changes/{}/file",
-            self.base_url,
-            to.prefix(false),
-            report_date.format("%Y-%m-%d")
-        );
-        let request = self
-            .agent
-            .get(&url)
-            .set("Authorization", &format!("Bearer {token}"))
-            .set("Accept", "text/csv, */*");
+        let url = format!("{}{}/changes/{}/file", self.base_url, to.prefix(false), report_date.format("%Y-%m-%d"));
+        let request = self.agent.get(&url).set("Authorization", &format!("Bearer {token}")).set("Accept", "text/csv, */*");
         let (status, text) = Self::answer(request.call(), MAX_FILE_BODY)?;
         match status {
             204 => Ok(None),
-            400.. => Err(CallFailure::from_status(
-                status,
-                parse_error_envelope(&text),
-                Call::Other,
-            )),
+            400.. => Err(CallFailure::from_status(status, parse_error_envelope(&text), Call::Other)),
             _ => parse_movement_file(&text).map(Some).map_err(unexpected),
         }
     }
@@ -393,58 +291,34 @@ impl Client {
     }
 
     /// POSTs `body` as JSON with the bearer token; the answer's body.
-    pub(super) fn post(
-        &self,
-        token: &str,
-        url: &str,
-        body: &impl serde::Serialize,
-        call: Call,
-    ) -> Result<String, CallFailure> {
+    pub(super) fn post(&self, token: &str, url: &str, body: &impl serde::Serialize, call: Call) -> Result<String, CallFailure> {
         self.usable()?;
-        let request = self
-            .agent
-            .post(url)
-            .set("Authorization", &format!("Bearer {token}"));
+        let request = self.agent.post(url).set("Authorization", &format!("Bearer {token}"));
         Self::send(request.send_json(body), call)
     }
 
     /// GETs `url` with the bearer token; the answer's body.
     pub(super) fn get(&self, token: &str, url: &str, call: Call) -> Result<String, CallFailure> {
         self.usable()?;
-        let request = self
-            .agent
-            .get(url)
-            .set("Authorization", &format!("Bearer {token}"));
+        let request = self.agent.get(url).set("Authorization", &format!("Bearer {token}"));
         Self::send(request.call(), call)
     }
 
     /// Reads a response body, turning HTTP and transport failures into a classified failure.
-    fn send(
-        result: Result<ureq::Response, ureq::Error>,
-        call: Call,
-    ) -> Result<String, CallFailure> {
+    fn send(result: Result<ureq::Response, ureq::Error>, call: Call) -> Result<String, CallFailure> {
         let (status, body) = Self::answer(result, MAX_BODY)?;
         if status >= 400 {
-            return Err(CallFailure::from_status(
-                status,
-                parse_error_envelope(&body),
-                call,
-            ));
+            return Err(CallFailure::from_status(status, parse_error_envelope(&body), call));
         }
         Ok(body)
     }
 
     /// IYS's answer, whatever its status: only a missing answer (transport, a body that cannot
     /// be read in full) is a failure. An error answer's body that cannot be read is empty.
-    fn answer(
-        result: Result<ureq::Response, ureq::Error>,
-        max_body: u64,
-    ) -> Result<(u16, String), CallFailure> {
+    fn answer(result: Result<ureq::Response, ureq::Error>, max_body: u64) -> Result<(u16, String), CallFailure> {
         match result {
             Ok(response) => Ok((response.status(), read_body(response, max_body)?)),
-            Err(ureq::Error::Status(status, response)) => {
-                Ok((status, read_body(response, max_body).unwrap_or_default()))
-            }
+            Err(ureq::Error::Status(status, response)) => Ok((status, read_body(response, max_body).unwrap_or_default())),
             // Transport errors can carry the URL but never the body or headers: safe to show.
             Err(ureq::Error::Transport(t)) => Err(CallFailure::transport(transport_message(&t))),
         }
@@ -468,22 +342,14 @@ fn read_body(response: ureq::Response, max: u64) -> Result<String, CallFailure> 
         .read_to_end(&mut bytes)
         .map_err(|e| CallFailure::transport(format!("reading the answer failed: {}", e.kind())))?;
     if bytes.len() as u64 > max {
-        return Err(unexpected(format!(
-            "the answer is larger than {} MiB",
-            max / (1024 * 1024)
-        )));
+        return Err(unexpected(format!("the answer is larger than {} MiB", max / (1024 * 1024))));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// IYS answered something we cannot read: retried, as a proxy's or gateway's page would be.
 pub(super) fn unexpected(detail: impl std::fmt::Display) -> CallFailure {
-    CallFailure {
-        kind: super::FailureKind::Retryable,
-        status: None,
-        errors: Vec::new(),
-        message: format!("unexpected answer from IYS: {detail}"),
-    }
+    CallFailure { kind: super::FailureKind::Retryable, status: None, errors: Vec::new(), message: format!("unexpected answer from IYS: {detail}") }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, CallFailure> {
@@ -495,9 +361,7 @@ pub(super) fn urlencode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -510,20 +374,12 @@ mod tests {
 
     #[test]
     fn unknown_consents_in_any_error_shape_are_no_consent() {
-        let errors = |code: &str| {
-            vec![EnvelopeError {
-                code: code.into(),
-                ..Default::default()
-            }]
-        };
+        let errors = |code: &str| vec![EnvelopeError { code: code.into(), ..Default::default() }];
         assert!(means_no_consent(404, &[]));
         assert!(means_no_consent(404, &errors("H999")));
         assert!(means_no_consent(400, &errors("H175")));
         assert!(means_no_consent(422, &errors("H1084")));
-        assert!(
-            !means_no_consent(404, &errors("H353")),
-            "an account refusal stays one"
-        );
+        assert!(!means_no_consent(404, &errors("H353")), "an account refusal stays one");
         assert!(!means_no_consent(400, &errors("H097")));
         assert!(!means_no_consent(429, &errors("H086")));
         assert!(!means_no_consent(403, &errors("H521")));
@@ -539,9 +395,7 @@ mod tests {
     fn unreachable_server_is_a_retryable_transport_failure() {
         // Port 9 on loopback: nothing listens there in the test environment.
         let client = Client::new("http://127.0.0.1:9", Duration::from_millis(300), None);
-        let failure = client
-            .token_password("user", "secret-password")
-            .unwrap_err();
+        let failure = client.token_password("user", "secret-password").unwrap_err();
         assert!(failure.is_retryable(), "{failure:?}");
         assert!(!failure.message.contains("secret-password"));
     }
@@ -553,28 +407,21 @@ mod tests {
         use std::io::{Read, Write};
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/iys/testdata");
         let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(format!("{dir}/test-server.pem"))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
+            CertificateDer::pem_file_iter(format!("{dir}/test-server.pem")).unwrap().map(Result::unwrap).collect();
         let key = PrivateKeyDer::from_pem_file(format!("{dir}/test-server.key")).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+            .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
         let config = std::sync::Arc::new(config);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         std::thread::spawn(move || {
             for stream in listener.incoming().take(calls) {
                 let Ok(mut tcp) = stream else { continue };
-                let Ok(mut tls) = rustls::ServerConnection::new(config.clone()) else {
-                    continue;
-                };
+                let Ok(mut tls) = rustls::ServerConnection::new(config.clone()) else { continue };
                 let mut stream = rustls::Stream::new(&mut tls, &mut tcp);
                 let mut request = [0u8; 4096];
                 if stream.read(&mut request).is_ok() {
@@ -593,43 +440,18 @@ mod tests {
         let port = tls_server(2);
         let url = format!("https://localhost:{port}");
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/src/iys/testdata/test-ca.pem");
-        let untrusted = Client::new(&url, Duration::from_secs(5), None)
-            .token_password("user", "pw")
-            .unwrap_err();
-        assert_eq!(
-            untrusted.status, None,
-            "the TLS handshake must fail: {untrusted:?}"
-        );
-        assert!(
-            untrusted.message.contains("UnknownIssuer"),
-            "the cause is named: {untrusted:?}"
-        );
-        let trusted = Client::with_ca_file(&url, Duration::from_secs(5), None, Some(ca))
-            .token_password("user", "pw")
-            .unwrap_err();
-        assert_eq!(
-            trusted.status,
-            Some(401),
-            "the call must reach the server: {trusted:?}"
-        );
-        let missing = Client::with_ca_file(
-            &url,
-            Duration::from_secs(5),
-            None,
-            Some("/nonexistent/ca.pem"),
-        )
-        .token_password("user", "pw")
-        .unwrap_err();
+        let untrusted = Client::new(&url, Duration::from_secs(5), None).token_password("user", "pw").unwrap_err();
+        assert_eq!(untrusted.status, None, "the TLS handshake must fail: {untrusted:?}");
+        assert!(untrusted.message.contains("UnknownIssuer"), "the cause is named: {untrusted:?}");
+        let trusted = Client::with_ca_file(&url, Duration::from_secs(5), None, Some(ca)).token_password("user", "pw").unwrap_err();
+        assert_eq!(trusted.status, Some(401), "the call must reach the server: {trusted:?}");
+        let missing = Client::with_ca_file(&url, Duration::from_secs(5), None, Some("/nonexistent/ca.pem")).token_password("user", "pw").unwrap_err();
         assert!(missing.message.contains("iys.ca_file"), "{missing:?}");
     }
 
     #[test]
     fn an_unusable_proxy_fails_every_call_without_showing_the_setting() {
-        let client = Client::new(
-            "http://127.0.0.1:9",
-            Duration::from_millis(300),
-            Some("ftp://user:secret@proxy:1"),
-        );
+        let client = Client::new("http://127.0.0.1:9", Duration::from_millis(300), Some("ftp://user:secret@proxy:1"));
         let failure = client.token_password("user", "pw").unwrap_err();
         assert!(failure.message.contains("iys.http_proxy"), "{failure:?}");
         assert!(!failure.message.contains("secret"));

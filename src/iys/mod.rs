@@ -14,10 +14,10 @@ pub use client::{Client, Endpoint};
 pub use outcome::{CallFailure, FailureKind};
 // Pull types (ChangesPage, PullSource) serve the coming pull of citizens' changes; the status
 // queries and the daily file (ConsentDetail, FileMovement) serve reconciliation with IYS.
-#[cfg(test)]
-pub use wire::ChangeItem;
 #[allow(unused_imports)]
 pub use wire::{
-    BatchAccepted, ChangesPage, ConsentDetail, ConsentRecord, FileMovement, ItemError, ItemResult,
-    ItemStatus, PullSource, PushConnection, PushStatus, TokenGrant,
+    BatchAccepted, ChangesPage, PushConnection, PushStatus, ConsentDetail, ConsentRecord, FileMovement, ItemError,
+    ItemResult, ItemStatus, PullSource, TokenGrant,
 };
+#[cfg(test)]
+pub use wire::ChangeItem;

@@ -113,8 +113,7 @@ fn payload(answer: &Value) -> &Value {
 /// IYS's request id from `startViaRequest`'s answer.
 pub fn parse_started(body: &str) -> Result<String, String> {
     let answer: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
-    text(payload(&answer).get("requestId"))
-        .ok_or_else(|| "the answer names no requestId".to_owned())
+    text(payload(&answer).get("requestId")).ok_or_else(|| "the answer names no requestId".to_owned())
 }
 
 /// A consent date as IYS gives it: `YYYY-MM-DD HH:MM:SS[.fff]` (Turkey time) or epoch
@@ -124,11 +123,7 @@ fn consent_date(raw: &str) -> Option<String> {
     if raw.len() >= 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
         let ms: i64 = raw.parse().ok()?;
         let utc = chrono::DateTime::from_timestamp_millis(ms)?;
-        return Some(
-            crate::core::utc_to_turkey(utc)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string(),
-        );
+        return Some(crate::core::utc_to_turkey(utc).format("%Y-%m-%d %H:%M:%S").to_string());
     }
     let parsed = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f"))
@@ -139,16 +134,7 @@ fn consent_date(raw: &str) -> Option<String> {
 /// Statuses of a request IYS has not finished with, when it gives a status without a stage.
 /// (With a stage, only COMPLETED is final: IYS's tables list SUCCESS/START for a request just
 /// sent, CONSENT_REQUESTED, REQUEST_OPENED and ENQUEUE while the recipient or IYS is at it.)
-const OPEN_STATUSES: &[&str] = &[
-    "START",
-    "PENDING",
-    "WAITING",
-    "STARTED",
-    "IN_PROGRESS",
-    "SENT",
-    "ENQUEUE",
-    "SYSTEM_FAILURE",
-];
+const OPEN_STATUSES: &[&str] = &["START", "PENDING", "WAITING", "STARTED", "IN_PROGRESS", "SENT", "ENQUEUE", "SYSTEM_FAILURE"];
 
 /// `getViaRequest`'s answer.
 pub fn parse_state(body: &str) -> Result<ViaState, String> {
@@ -169,12 +155,7 @@ pub fn parse_state(body: &str) -> Result<ViaState, String> {
         Some(Value::Array(items)) => items.iter().filter(|i| i.is_object()).map(detail).collect(),
         _ => Vec::new(),
     };
-    Ok(ViaState {
-        completed,
-        status,
-        source: text(message.get("source")),
-        details,
-    })
+    Ok(ViaState { completed, status, source: text(message.get("source")), details })
 }
 
 fn detail(item: &Value) -> ViaDetail {
@@ -182,17 +163,11 @@ fn detail(item: &Value) -> ViaDetail {
     let transaction_id = text(item.get("transactionId"));
     // "Onay verildi" (approved) / "Onay verilmedi" (not approved): an approval is the one
     // that carries IYS's transaction.
-    let refused = message
-        .as_deref()
-        .is_some_and(|m| m.to_lowercase().contains("verilmedi"));
+    let refused = message.as_deref().is_some_and(|m| m.to_lowercase().contains("verilmedi"));
     ViaDetail {
-        kind: text(item.get("consentType"))
-            .map(|k| k.to_ascii_uppercase())
-            .unwrap_or_else(|| "ETK".to_owned()),
+        kind: text(item.get("consentType")).map(|k| k.to_ascii_uppercase()).unwrap_or_else(|| "ETK".to_owned()),
         brand_code: text(item.get("brandCode")),
-        choice: text(item.get("consentTypeChoice"))
-            .or_else(|| text(item.get("type")))
-            .unwrap_or_default(),
+        choice: text(item.get("consentTypeChoice")).or_else(|| text(item.get("type"))).unwrap_or_default(),
         approved: transaction_id.is_some() && !refused,
         message,
         transaction_id,
@@ -226,77 +201,37 @@ pub fn parse_hash_links(body: &str) -> Result<Vec<HashLink>, String> {
 
 impl Client {
     /// Starts a ViA request; IYS's request id.
-    pub fn via_start(
-        &self,
-        token: &str,
-        iys_code: &str,
-        request: &ViaStart,
-    ) -> Result<String, CallFailure> {
+    pub fn via_start(&self, token: &str, iys_code: &str, request: &ViaStart) -> Result<String, CallFailure> {
         let url = format!("{}/via/sps/{}/consent", self.base(), iys_code);
         let text = self.post(token, &url, request, Call::Via)?;
         parse_started(&text).map_err(super::client::unexpected)
     }
 
     /// Where a ViA request stands.
-    pub fn via_state(
-        &self,
-        token: &str,
-        iys_code: &str,
-        request_id: &str,
-    ) -> Result<ViaState, CallFailure> {
-        let url = format!(
-            "{}/via/sps/{}/consent/request/{}",
-            self.base(),
-            iys_code,
-            super::client::urlencode(request_id)
-        );
+    pub fn via_state(&self, token: &str, iys_code: &str, request_id: &str) -> Result<ViaState, CallFailure> {
+        let url = format!("{}/via/sps/{}/consent/request/{}", self.base(), iys_code, super::client::urlencode(request_id));
         let text = self.get(token, &url, Call::Via)?;
         parse_state(&text).map_err(super::client::unexpected)
     }
 
     /// Confirms the one-time codes the recipient received (`otp`: title ETK or KVK, and code).
-    pub fn via_confirm(
-        &self,
-        token: &str,
-        iys_code: &str,
-        request_id: &str,
-        verification_type: &str,
-        otp: &[(&str, &str)],
-    ) -> Result<(), CallFailure> {
+    pub fn via_confirm(&self, token: &str, iys_code: &str, request_id: &str, verification_type: &str, otp: &[(&str, &str)]) -> Result<(), CallFailure> {
         let url = format!("{}/via/sps/{}/confirmation", self.base(), iys_code);
-        let consent_types: Vec<Value> = otp
-            .iter()
-            .map(|(title, code)| serde_json::json!({"title": title, "otpCode": code}))
-            .collect();
+        let consent_types: Vec<Value> = otp.iter().map(|(title, code)| serde_json::json!({"title": title, "otpCode": code})).collect();
         let body = serde_json::json!({"requestId": request_id, "verificationType": verification_type, "consentTypes": consent_types});
         self.post(token, &url, &body, Call::Via).map(|_| ())
     }
 
     /// Opt-out links for at most [`HASH_LINKS_PER_CALL`] e-mail recipients
     /// (`(recipient, recipientType)`).
-    pub fn via_hash_links(
-        &self,
-        token: &str,
-        to: &Endpoint,
-        recipients: &[(String, String)],
-    ) -> Result<Vec<HashLink>, CallFailure> {
-        let url = format!(
-            "{}/sps/{}/brands/{}/via-hash-links",
-            self.base(),
-            to.iys_code,
-            to.brand_code
-        );
+    pub fn via_hash_links(&self, token: &str, to: &Endpoint, recipients: &[(String, String)]) -> Result<Vec<HashLink>, CallFailure> {
+        let url = format!("{}/sps/{}/brands/{}/via-hash-links", self.base(), to.iys_code, to.brand_code);
         let list: Vec<Value> = recipients
             .iter()
             .take(HASH_LINKS_PER_CALL)
             .map(|(recipient, recipient_type)| serde_json::json!({"recipient": recipient, "recipientType": recipient_type}))
             .collect();
-        let text = self.post(
-            token,
-            &url,
-            &serde_json::json!({ "recipients": list }),
-            Call::Via,
-        )?;
+        let text = self.post(token, &url, &serde_json::json!({ "recipients": list }), Call::Via)?;
         parse_hash_links(&text).map_err(super::client::unexpected)
     }
 }
@@ -314,20 +249,11 @@ mod tests {
             recipient: "+905123456789".into(),
             verification_type: "SMS_SHORTURL".into(),
             consent_types: vec![
-                ViaConsentType::Etk {
-                    title: "ETK",
-                    brand_codes: vec![661467],
-                    types: vec!["MESAJ".into(), "ARAMA".into()],
-                    recipient_type: "BIREYSEL".into(),
-                },
+                ViaConsentType::Etk { title: "ETK", brand_codes: vec![661467], types: vec!["MESAJ".into(), "ARAMA".into()], recipient_type: "BIREYSEL".into() },
                 ViaConsentType::Kvk {
                     title: "KVK",
                     types: vec!["AYDINLATMA_METNI".into()],
-                    person_data: PersonData {
-                        name: "Aslı Can".into(),
-                        recipient_id_number: None,
-                        address: Some("Çankaya Ankara".into()),
-                    },
+                    person_data: PersonData { name: "Aslı Can".into(), recipient_id_number: None, address: Some("Çankaya Ankara".into()) },
                 },
             ],
         };
@@ -341,10 +267,7 @@ mod tests {
 
     #[test]
     fn the_request_id_is_read_wrapped_or_not() {
-        assert_eq!(
-            parse_started(r#"{"message":{"requestId":"5b42"},"code":"OK"}"#).unwrap(),
-            "5b42"
-        );
+        assert_eq!(parse_started(r#"{"message":{"requestId":"5b42"},"code":"OK"}"#).unwrap(), "5b42");
         assert_eq!(parse_started(r#"{"requestId":"5b43"}"#).unwrap(), "5b43");
         assert!(parse_started(r#"{"message":"OK","code":"OK"}"#).is_err());
     }
@@ -363,52 +286,23 @@ mod tests {
         assert!(state.completed);
         assert_eq!(state.status.as_deref(), Some("SUCCESS"));
         assert_eq!(state.source.as_deref(), Some("IYS_KISAMESAJ"));
-        let approved: Vec<(&str, &str)> = state
-            .details
-            .iter()
-            .filter(|d| d.approved)
-            .map(|d| (d.kind.as_str(), d.choice.as_str()))
-            .collect();
+        let approved: Vec<(&str, &str)> = state.details.iter().filter(|d| d.approved).map(|d| (d.kind.as_str(), d.choice.as_str())).collect();
         assert_eq!(approved, [("ETK", "ARAMA"), ("KVK", "AYDINLATMA_METNI")]);
         assert_eq!(state.details[1].brand_code.as_deref(), Some("630157"));
-        assert_eq!(
-            state.details[1].consent_date.as_deref(),
-            Some("2024-07-09 10:43:45")
-        );
+        assert_eq!(state.details[1].consent_date.as_deref(), Some("2024-07-09 10:43:45"));
         // 1709035055950 ms is 2024-02-27 11:57:35 UTC, 14:57:35 in Turkey.
-        assert_eq!(
-            state.details[2].consent_date.as_deref(),
-            Some("2024-02-27 14:57:35")
-        );
+        assert_eq!(state.details[2].consent_date.as_deref(), Some("2024-02-27 14:57:35"));
     }
 
     #[test]
     fn an_open_request_is_not_completed_in_any_shape() {
         assert!(!parse_state(r#"{"message":{"requestDetails":[],"lastStatus":{"stage":"STARTED","status":"WAITING"}},"code":"OK"}"#).unwrap().completed);
-        assert!(
-            !parse_state(r#"{"message":{"lastStatus":{"status":"WAITING"}}}"#)
-                .unwrap()
-                .completed
-        );
-        assert!(
-            !parse_state(r#"{"message":{"lastStatus":{"stage":"SUCCESS","status":"START"}}}"#)
-                .unwrap()
-                .completed
-        );
+        assert!(!parse_state(r#"{"message":{"lastStatus":{"status":"WAITING"}}}"#).unwrap().completed);
+        assert!(!parse_state(r#"{"message":{"lastStatus":{"stage":"SUCCESS","status":"START"}}}"#).unwrap().completed);
         assert!(!parse_state(r#"{"message":{"lastStatus":{"stage":"CONSENT_REQUESTED","status":"OTP_CODE_INCORRECT"}}}"#).unwrap().completed);
-        assert!(
-            parse_state(
-                r#"{"message":{"lastStatus":{"stage":"COMPLETED","status":"SHORT_URL_EXPIRED"}}}"#
-            )
-            .unwrap()
-            .completed
-        );
+        assert!(parse_state(r#"{"message":{"lastStatus":{"stage":"COMPLETED","status":"SHORT_URL_EXPIRED"}}}"#).unwrap().completed);
         assert!(!parse_state(r#"{"message":{}}"#).unwrap().completed);
-        assert!(
-            parse_state(r#"{"lastStatus":{"status":"OTP_CODE_EXPIRED"}}"#)
-                .unwrap()
-                .completed
-        );
+        assert!(parse_state(r#"{"lastStatus":{"status":"OTP_CODE_EXPIRED"}}"#).unwrap().completed);
         assert!(parse_state(r#"[1]"#).is_err());
     }
 
@@ -418,20 +312,9 @@ mod tests {
             r#"[{"url":"https://viamanager.vkk.io/RET/x","recipient":"a@b.co"},{"recipient":"c@d.co","code":"H568","message":"Sadece ONAY"}]"#,
         )
         .unwrap();
-        assert_eq!(
-            links[0].url.as_deref(),
-            Some("https://viamanager.vkk.io/RET/x")
-        );
-        assert_eq!(
-            (links[1].url.as_deref(), links[1].code.as_deref()),
-            (None, Some("H568"))
-        );
-        assert_eq!(
-            parse_hash_links(r#"{"message":[{"recipient":"a@b.co","url":"u"}],"code":"OK"}"#)
-                .unwrap()
-                .len(),
-            1
-        );
+        assert_eq!(links[0].url.as_deref(), Some("https://viamanager.vkk.io/RET/x"));
+        assert_eq!((links[1].url.as_deref(), links[1].code.as_deref()), (None, Some("H568")));
+        assert_eq!(parse_hash_links(r#"{"message":[{"recipient":"a@b.co","url":"u"}],"code":"OK"}"#).unwrap().len(), 1);
         assert!(parse_hash_links(r#"{"code":"OK"}"#).is_err());
     }
 
@@ -439,64 +322,17 @@ mod tests {
     /// list: each is read, and classified for a ViA call.
     #[test]
     fn via_errors_are_read_in_every_shape_and_classified() {
-        let flat = parse_error_envelope(
-            r#"{"message":"Geçersiz izin tipi: FAKS","code":"H1085","value":"FAKS"}"#,
-        );
-        assert_eq!(
-            (flat[0].code.as_str(), flat[0].value.as_deref()),
-            ("H1085", Some("FAKS"))
-        );
+        let flat = parse_error_envelope(r#"{"message":"Geçersiz izin tipi: FAKS","code":"H1085","value":"FAKS"}"#);
+        assert_eq!((flat[0].code.as_str(), flat[0].value.as_deref()), ("H1085", Some("FAKS")));
         let object = parse_error_envelope(r#"{"errors":{"message":"kontör","code":"H1015"}}"#);
         assert_eq!(object[0].code, "H1015");
-        let listed =
-            parse_error_envelope(r#"{"errors":[{"message":"otp","code":"H1052","value":989274}]}"#);
-        assert_eq!(
-            (listed[0].code.as_str(), listed[0].value.as_deref()),
-            ("H1052", Some("989274"))
-        );
-        assert_eq!(
-            CallFailure::from_status(400, flat, Call::Via).kind,
-            FailureKind::Final
-        );
-        assert_eq!(
-            CallFailure::from_status(400, object, Call::Via).kind,
-            FailureKind::AccountRefused
-        );
-        assert_eq!(
-            CallFailure::from_status(
-                404,
-                parse_error_envelope(r#"{"message":"yok","code":"H1112"}"#),
-                Call::Via
-            )
-            .kind,
-            FailureKind::Final
-        );
-        assert_eq!(
-            CallFailure::from_status(
-                500,
-                parse_error_envelope(r#"{"message":"x","code":"H1019"}"#),
-                Call::Via
-            )
-            .kind,
-            FailureKind::Retryable
-        );
-        assert_eq!(
-            CallFailure::from_status(
-                401,
-                parse_error_envelope(r#"{"errors":[{"code":"H1045"}]}"#),
-                Call::Via
-            )
-            .kind,
-            FailureKind::Unauthorized
-        );
-        assert_eq!(
-            CallFailure::from_status(
-                403,
-                parse_error_envelope(r#"{"errors":[{"code":"H1040"}]}"#),
-                Call::Via
-            )
-            .kind,
-            FailureKind::AccountRefused
-        );
+        let listed = parse_error_envelope(r#"{"errors":[{"message":"otp","code":"H1052","value":989274}]}"#);
+        assert_eq!((listed[0].code.as_str(), listed[0].value.as_deref()), ("H1052", Some("989274")));
+        assert_eq!(CallFailure::from_status(400, flat, Call::Via).kind, FailureKind::Final);
+        assert_eq!(CallFailure::from_status(400, object, Call::Via).kind, FailureKind::AccountRefused);
+        assert_eq!(CallFailure::from_status(404, parse_error_envelope(r#"{"message":"yok","code":"H1112"}"#), Call::Via).kind, FailureKind::Final);
+        assert_eq!(CallFailure::from_status(500, parse_error_envelope(r#"{"message":"x","code":"H1019"}"#), Call::Via).kind, FailureKind::Retryable);
+        assert_eq!(CallFailure::from_status(401, parse_error_envelope(r#"{"errors":[{"code":"H1045"}]}"#), Call::Via).kind, FailureKind::Unauthorized);
+        assert_eq!(CallFailure::from_status(403, parse_error_envelope(r#"{"errors":[{"code":"H1040"}]}"#), Call::Via).kind, FailureKind::AccountRefused);
     }
 }

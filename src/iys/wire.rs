@@ -102,9 +102,7 @@ pub struct ChangesPage {
     pub list: Vec<serde_json::Value>,
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<serde_json::Value>, D::Error> {
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<serde_json::Value>, D::Error> {
     Ok(Option::<Vec<serde_json::Value>>::deserialize(d)?.unwrap_or_default())
 }
 
@@ -192,11 +190,7 @@ pub struct ConsentDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
     /// An integer in the document, kept as text like every other IYS number we pass on.
-    #[serde(
-        default,
-        deserialize_with = "optional_string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "optional_string_or_number", skip_serializing_if = "Option::is_none")]
     pub retailer_code: Option<String>,
 }
 
@@ -208,22 +202,16 @@ pub fn parse_consent_detail(body: &str) -> Result<Option<ConsentDetail>, String>
     if body.trim().is_empty() {
         return Ok(None);
     }
-    let json: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| format!("the consent status is not JSON: {e}"))?;
+    let json: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("the consent status is not JSON: {e}"))?;
     match json {
         serde_json::Value::Null => Ok(None),
         serde_json::Value::Object(ref fields) => match fields.get("status") {
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
-                serde_json::from_value(json)
-                    .map(Some)
-                    .map_err(|e| format!("unreadable consent status: {e}"))
+                serde_json::from_value(json).map(Some).map_err(|e| format!("unreadable consent status: {e}"))
             }
             _ => Ok(None),
         },
-        other => Err(format!(
-            "the consent status is not a JSON object: {}",
-            type_name(&other)
-        )),
+        other => Err(format!("the consent status is not a JSON object: {}", type_name(&other))),
     }
 }
 
@@ -277,24 +265,14 @@ struct FileColumns {
 
 /// Header names compared without case, spaces, `_` or `-` (`transactionId`, `TRANSACTION_ID`).
 fn column_key(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, ' ' | '_' | '-'))
-        .flat_map(char::to_lowercase)
-        .collect()
+    name.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
 }
 
 impl FileColumns {
     fn from_header(names: &[String]) -> Result<FileColumns, String> {
         let keys: Vec<String> = names.iter().map(|n| column_key(n)).collect();
         let find = |name: &str| keys.iter().position(|k| *k == column_key(name));
-        let required = |name: &str| {
-            find(name).ok_or_else(|| {
-                format!(
-                    "the daily file has no {name} column (header: {})",
-                    names.join(", ")
-                )
-            })
-        };
+        let required = |name: &str| find(name).ok_or_else(|| format!("the daily file has no {name} column (header: {})", names.join(", ")));
         Ok(FileColumns {
             creation_date: find("creationDate"),
             transaction_id: required("transactionId")?,
@@ -308,13 +286,8 @@ impl FileColumns {
     }
 
     fn movement(&self, fields: &[String]) -> Result<FileMovement, String> {
-        let value = |at: Option<usize>| {
-            at.and_then(|i| fields.get(i))
-                .filter(|v| !v.is_empty())
-                .cloned()
-        };
-        let required =
-            |at: usize, name: &str| value(Some(at)).ok_or_else(|| format!("empty {name}"));
+        let value = |at: Option<usize>| at.and_then(|i| fields.get(i)).filter(|v| !v.is_empty()).cloned();
+        let required = |at: usize, name: &str| value(Some(at)).ok_or_else(|| format!("empty {name}"));
         Ok(FileMovement {
             creation_date: value(self.creation_date),
             transaction_id: required(self.transaction_id, "transactionId")?,
@@ -376,9 +349,7 @@ fn split_fields(line: &str, sep: char) -> Vec<String> {
 
 /// A line with nothing in it: blank, separators only, or a table rule such as `|---|---|`.
 fn is_empty_row(fields: &[String]) -> bool {
-    fields
-        .iter()
-        .all(|f| f.chars().all(|c| matches!(c, '-' | ':' | '=' | '+')))
+    fields.iter().all(|f| f.chars().all(|c| matches!(c, '-' | ':' | '=' | '+')))
 }
 
 /// Reads IYS's daily movement file. The document shows the columns and says the file ends with
@@ -392,11 +363,7 @@ fn is_empty_row(fields: &[String]) -> bool {
 /// movement.
 pub fn parse_movement_file(text: &str) -> Result<Vec<FileMovement>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).enumerate().filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
         return Ok(Vec::new());
     };
@@ -408,11 +375,7 @@ pub fn parse_movement_file(text: &str) -> Result<Vec<FileMovement>, String> {
         if is_empty_row(&fields) {
             continue;
         }
-        movements.push(
-            columns
-                .movement(&fields)
-                .map_err(|e| format!("line {} of the daily file: {e}", index + 1))?,
-        );
+        movements.push(columns.movement(&fields).map_err(|e| format!("line {} of the daily file: {e}", index + 1))?);
     }
     Ok(movements)
 }
@@ -426,9 +389,7 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D:
     })
 }
 
-fn optional_string_or_number<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
+fn optional_string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Some(string_or_number(d)?).filter(|s| !s.is_empty()))
 }
 
@@ -460,9 +421,7 @@ pub fn parse_error_envelope(body: &str) -> Vec<EnvelopeError> {
         message: text(e.get("message")).unwrap_or_default(),
         index: e.get("index").and_then(|i| i.as_u64()).map(|i| i as usize),
         location: e.get("location").and_then(|l| match l {
-            serde_json::Value::Array(parts) => {
-                parts.last().and_then(|p| p.as_str()).map(str::to_owned)
-            }
+            serde_json::Value::Array(parts) => parts.last().and_then(|p| p.as_str()).map(str::to_owned),
             serde_json::Value::String(s) => Some(s.clone()),
             _ => None,
         }),
@@ -502,10 +461,7 @@ mod tests {
             retailer_access: None,
         };
         let json = serde_json::to_string(&record).unwrap();
-        assert_eq!(
-            json,
-            r#"{"recipient":"+905321234567","type":"MESAJ","status":"ONAY","recipientType":"TACIR"}"#
-        );
+        assert_eq!(json, r#"{"recipient":"+905321234567","type":"MESAJ","status":"ONAY","recipientType":"TACIR"}"#);
     }
 
     #[test]
@@ -524,28 +480,21 @@ mod tests {
 
     #[test]
     fn error_envelopes_of_every_shape_parse() {
-        let array = parse_error_envelope(
-            r#"{"errors":[{"code":"H467","message":"eski","location":["consentDate"],"value":"2020-01-01 00:00:00","index":3}]}"#,
-        );
+        let array = parse_error_envelope(r#"{"errors":[{"code":"H467","message":"eski","location":["consentDate"],"value":"2020-01-01 00:00:00","index":3}]}"#);
         assert_eq!(array.len(), 1);
         assert_eq!(array[0].code, "H467");
         assert_eq!(array[0].index, Some(3));
         assert_eq!(array[0].location.as_deref(), Some("consentDate"));
-        let object = parse_error_envelope(
-            r#"{"errors":{"code":99,"location":["type"],"value":"MESA","message":"type"}}"#,
-        );
+        let object = parse_error_envelope(r#"{"errors":{"code":99,"location":["type"],"value":"MESA","message":"type"}}"#);
         assert_eq!(object[0].code, "99");
         assert_eq!(object[0].value.as_deref(), Some("MESA"));
-        let token =
-            parse_error_envelope(r#"{"error":"invalid_grant","error_description":"bad password"}"#);
+        let token = parse_error_envelope(r#"{"error":"invalid_grant","error_description":"bad password"}"#);
         assert_eq!(token[0].code, "invalid_grant");
         assert!(parse_error_envelope("<html>502</html>").is_empty());
     }
 
     /// A movement from its values in the file's column order, `""` for none.
-    fn movement(
-        [creation, tx, recipient, rt, ty, status, date, source]: [&str; 8],
-    ) -> FileMovement {
+    fn movement([creation, tx, recipient, rt, ty, status, date, source]: [&str; 8]) -> FileMovement {
         let some = |v: &str| Some(v.to_owned()).filter(|v| !v.is_empty());
         FileMovement {
             creation_date: some(creation),
@@ -562,26 +511,8 @@ mod tests {
     /// The two movements every dialect below spells.
     fn expected_pair() -> Vec<FileMovement> {
         vec![
-            movement([
-                "2020-07-19 23:58:53",
-                "f26a",
-                "ornek@mail.com",
-                "BIREYSEL",
-                "EPOSTA",
-                "ONAY",
-                "2017-06-28 19:39:28",
-                "HS_FIZIKSEL_ORTAM",
-            ]),
-            movement([
-                "2020-07-19 23:58:54",
-                "576a",
-                "+905320000001",
-                "TACIR",
-                "MESAJ",
-                "RET",
-                "",
-                "",
-            ]),
+            movement(["2020-07-19 23:58:53", "f26a", "ornek@mail.com", "BIREYSEL", "EPOSTA", "ONAY", "2017-06-28 19:39:28", "HS_FIZIKSEL_ORTAM"]),
+            movement(["2020-07-19 23:58:54", "576a", "+905320000001", "TACIR", "MESAJ", "RET", "", ""]),
         ]
     }
 
@@ -624,69 +555,31 @@ mod tests {
     fn movement_file_quotes_may_hold_separators_and_quotes() {
         let text = "transactionId,recipient,type,status,source\n\"t,1\",\"a\"\"b@mail.com\",EPOSTA,ONAY, HS_WEB \n";
         let got = parse_movement_file(text).unwrap();
-        assert_eq!(
-            (got[0].transaction_id.as_str(), got[0].recipient.as_str()),
-            ("t,1", "a\"b@mail.com")
-        );
+        assert_eq!((got[0].transaction_id.as_str(), got[0].recipient.as_str()), ("t,1", "a\"b@mail.com"));
         assert_eq!(got[0].source.as_deref(), Some("HS_WEB"));
-        assert_eq!(
-            (
-                got[0].creation_date.as_ref(),
-                got[0].recipient_type.as_ref(),
-                got[0].consent_date.as_ref()
-            ),
-            (None, None, None)
-        );
+        assert_eq!((got[0].creation_date.as_ref(), got[0].recipient_type.as_ref(), got[0].consent_date.as_ref()), (None, None, None));
     }
 
     #[test]
     fn movement_file_without_movements() {
-        for text in [
-            "",
-            "\n",
-            "\u{feff}",
-            "creationDate,transactionId,recipient,recipientType,type,status,consentDate,source\n",
-            "transactionId;recipient;type;status",
-        ] {
+        for text in ["", "\n", "\u{feff}", "creationDate,transactionId,recipient,recipientType,type,status,consentDate,source\n", "transactionId;recipient;type;status"] {
             assert_eq!(parse_movement_file(text), Ok(Vec::new()), "{text:?}");
         }
     }
 
     #[test]
     fn movement_file_without_a_required_column_or_value_is_an_error_naming_it() {
-        let full = [
-            "creationDate",
-            "transactionId",
-            "recipient",
-            "recipientType",
-            "type",
-            "status",
-            "consentDate",
-            "source",
-        ];
+        let full = ["creationDate", "transactionId", "recipient", "recipientType", "type", "status", "consentDate", "source"];
         for missing in ["transactionId", "recipient", "type", "status"] {
             let header: Vec<&str> = full.iter().copied().filter(|c| *c != missing).collect();
             let err = parse_movement_file(&format!("{}\n", header.join(","))).unwrap_err();
-            assert!(
-                err.contains(&format!("no {missing} column")),
-                "{missing}: {err}"
-            );
+            assert!(err.contains(&format!("no {missing} column")), "{missing}: {err}");
         }
-        let err = parse_movement_file(
-            "transactionId,recipient,type,status\nt1,+905320000001,MESAJ,ONAY\nt2,,MESAJ,RET\n",
-        )
-        .unwrap_err();
-        assert!(
-            err.contains("line 3") && err.contains("empty recipient"),
-            "{err}"
-        );
-        let err =
-            parse_movement_file("transactionId,recipient,type,status\n,+905320000001,MESAJ,ONAY\n")
-                .unwrap_err();
+        let err = parse_movement_file("transactionId,recipient,type,status\nt1,+905320000001,MESAJ,ONAY\nt2,,MESAJ,RET\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("empty recipient"), "{err}");
+        let err = parse_movement_file("transactionId,recipient,type,status\n,+905320000001,MESAJ,ONAY\n").unwrap_err();
         assert!(err.contains("empty transactionId"), "{err}");
-        assert!(parse_movement_file("not a csv file at all\n")
-            .unwrap_err()
-            .contains("no transactionId column"));
+        assert!(parse_movement_file("not a csv file at all\n").unwrap_err().contains("no transactionId column"));
     }
 
     #[test]
@@ -701,15 +594,7 @@ mod tests {
 
     #[test]
     fn consent_detail_or_no_consent() {
-        for none in [
-            "",
-            "  ",
-            "{}",
-            "null",
-            r#"{"recipient":"+905320000001"}"#,
-            r#"{"status":""}"#,
-            r#"{"status":null}"#,
-        ] {
+        for none in ["", "  ", "{}", "null", r#"{"recipient":"+905320000001"}"#, r#"{"status":""}"#, r#"{"status":null}"#] {
             assert_eq!(parse_consent_detail(none), Ok(None), "{none:?}");
         }
         let full = r#"{"consentDate":"2020-07-08 07:07:07","source":"HS_CAGRI_MERKEZI","recipientType":"BIREYSEL","status":"ONAY",
@@ -722,33 +607,16 @@ mod tests {
         assert_eq!(detail.source.as_deref(), Some("HS_CAGRI_MERKEZI"));
         assert_eq!(detail.transaction_id.as_deref(), Some("abc623"));
         assert_eq!(detail.retailer_code.as_deref(), Some("55550127"));
-        let tacir = parse_consent_detail(r#"{"status":"RET","retailerCode":null}"#)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (tacir.consent_date, tacir.source, tacir.retailer_code),
-            (None, None, None)
-        );
-        assert_eq!(
-            serde_json::to_string(
-                &parse_consent_detail(r#"{"status":"RET","transactionId":"t"}"#)
-                    .unwrap()
-                    .unwrap()
-            )
-            .unwrap(),
-            r#"{"status":"RET","transactionId":"t"}"#
-        );
+        let tacir = parse_consent_detail(r#"{"status":"RET","retailerCode":null}"#).unwrap().unwrap();
+        assert_eq!((tacir.consent_date, tacir.source, tacir.retailer_code), (None, None, None));
+        assert_eq!(serde_json::to_string(&parse_consent_detail(r#"{"status":"RET","transactionId":"t"}"#).unwrap().unwrap()).unwrap(), r#"{"status":"RET","transactionId":"t"}"#);
         assert!(parse_consent_detail("<html>502</html>").is_err());
         assert!(parse_consent_detail("[]").is_err());
     }
 
     #[test]
     fn approved_lists_tolerate_null_and_absence() {
-        for (body, want) in [
-            (r#"{"requestId":"r","list":["a@b.com"]}"#, vec!["a@b.com"]),
-            (r#"{"requestId":"r","list":null}"#, vec![]),
-            (r#"{"requestId":"r"}"#, vec![]),
-        ] {
+        for (body, want) in [(r#"{"requestId":"r","list":["a@b.com"]}"#, vec!["a@b.com"]), (r#"{"requestId":"r","list":null}"#, vec![]), (r#"{"requestId":"r"}"#, vec![])] {
             let answer: ApprovedRecipients = serde_json::from_str(body).unwrap();
             assert_eq!(answer.list.unwrap_or_default(), want, "{body}");
         }
@@ -761,33 +629,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(page.after.as_deref(), Some("abc"));
-        assert_eq!(
-            ChangeItem::read(&page.list[0]).unwrap().source.as_deref(),
-            Some("IYS_WEB")
-        );
+        assert_eq!(ChangeItem::read(&page.list[0]).unwrap().source.as_deref(), Some("IYS_WEB"));
     }
 
     #[test]
     fn push_connections_are_written_and_read_as_the_document_shows() {
-        let c = PushConnection {
-            url: "https://push.example.com/iys".into(),
-            consent_type: "EPOSTA".into(),
-            username: "Api123".into(),
-            password: "p".into(),
-        };
-        assert_eq!(
-            serde_json::to_value(&c).unwrap(),
-            serde_json::json!({"url": "https://push.example.com/iys", "type": "EPOSTA", "username": "Api123", "password": "p"})
-        );
+        let c = PushConnection { url: "https://push.example.com/iys".into(), consent_type: "EPOSTA".into(), username: "Api123".into(), password: "p".into() };
+        assert_eq!(serde_json::to_value(&c).unwrap(), serde_json::json!({"url": "https://push.example.com/iys", "type": "EPOSTA", "username": "Api123", "password": "p"}));
         let listed: Vec<PushStatus> = serde_json::from_str(
             r#"[{"url":"https://iys.org.tr/sp/10001/brands/10001/push","type":"ARAMA","registerTime":"2021-12-01 13:36:31","status":"Bağlantı Oluşturuldu"}]"#,
         )
         .unwrap();
         assert_eq!(listed[0].status.as_deref(), Some("Bağlantı Oluşturuldu"));
-        assert_eq!(
-            listed[0].register_time.as_deref(),
-            Some("2021-12-01 13:36:31")
-        );
+        assert_eq!(listed[0].register_time.as_deref(), Some("2021-12-01 13:36:31"));
     }
 
     #[test]
@@ -799,10 +653,7 @@ mod tests {
         assert_eq!(page.list.len(), 2);
         assert!(ChangeItem::read(&page.list[0]).is_err());
         assert_eq!(page.list[0]["citizenName"], "x", "kept as IYS sent it");
-        assert_eq!(
-            ChangeItem::read(&page.list[1]).unwrap().source.as_deref(),
-            Some("IYS_3338")
-        );
+        assert_eq!(ChangeItem::read(&page.list[1]).unwrap().source.as_deref(), Some("IYS_3338"));
         let empty: ChangesPage = serde_json::from_str(r#"{"after":null,"list":null}"#).unwrap();
         assert!(empty.list.is_empty());
     }

@@ -35,11 +35,7 @@ fn adopt(
     let (table, channels) = attach::adoption(tbl.oid()).or_raise();
     let mut rows = Vec::new();
     for channel in &channels {
-        let normalized = if normalize {
-            normalize_addresses(tbl.oid(), channel).or_raise()
-        } else {
-            0
-        };
+        let normalized = if normalize { normalize_addresses(tbl.oid(), channel).or_raise() } else { 0 };
         let unusable = count(&channel.count_unusable).or_raise();
         if unusable > 0 {
             notice!(
@@ -49,18 +45,8 @@ fn adopt(
                 channel.address
             );
         }
-        let queued = if check_iys {
-            queue_keys(channel).or_raise()
-        } else {
-            0
-        };
-        rows.push((
-            channel.label.to_owned(),
-            channel.address.clone(),
-            normalized,
-            unusable,
-            queued,
-        ));
+        let queued = if check_iys { queue_keys(channel).or_raise() } else { 0 };
+        rows.push((channel.label.to_owned(), channel.address.clone(), normalized, unusable, queued));
     }
     let queued: i64 = rows.iter().map(|r| r.4).sum();
     if queued > 0 {
@@ -74,10 +60,7 @@ fn adopt(
 /// Rewrites the channel's addresses in IYS's form. The consent triggers stand aside for this
 /// one statement: the consent itself does not change, and the row check would put the old
 /// spelling back.
-fn normalize_addresses(
-    relid: pg_sys::Oid,
-    channel: &attach::AdoptionChannel,
-) -> Result<i64, Error> {
+fn normalize_addresses(relid: pg_sys::Oid, channel: &attach::AdoptionChannel) -> Result<i64, Error> {
     Applying::to(relid, || Spi::get_one::<i64>(&channel.normalize))
         .map(Option::unwrap_or_default)
         .map_err(|e| Error::Internal(format!("normalising \"{}\" failed: {e}", channel.address)))
@@ -87,11 +70,7 @@ fn normalize_addresses(
 /// (callers have no rights on iys.status_check). Keys of brands not configured are skipped.
 fn queue_keys(channel: &attach::AdoptionChannel) -> Result<i64, Error> {
     let spi = |e: pgrx::spi::Error| Error::Internal(format!("queueing status queries failed: {e}"));
-    Spi::run(&format!(
-        "CREATE TEMP TABLE pg_iys_adopted_keys ON COMMIT DROP AS {}",
-        channel.keys
-    ))
-    .map_err(spi)?;
+    Spi::run(&format!("CREATE TEMP TABLE pg_iys_adopted_keys ON COMMIT DROP AS {}", channel.keys)).map_err(spi)?;
     let queued = privilege::as_extension_owner(|| {
         Spi::get_one::<i64>(&format!(
             "WITH queued AS ( \
@@ -126,7 +105,5 @@ fn queue_keys(channel: &attach::AdoptionChannel) -> Result<i64, Error> {
 }
 
 fn count(sql: &str) -> Result<i64, Error> {
-    Spi::get_one::<i64>(sql)
-        .map(Option::unwrap_or_default)
-        .map_err(|e| Error::Internal(format!("counting rows failed: {e}")))
+    Spi::get_one::<i64>(sql).map(Option::unwrap_or_default).map_err(|e| Error::Internal(format!("counting rows failed: {e}")))
 }

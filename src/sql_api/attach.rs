@@ -27,62 +27,15 @@ pub const NEW_ROWS: &str = "iys_new_rows";
 pub const OLD_ROWS: &str = "iys_old_rows";
 
 /// Column types the triggers understand, per role.
-const ADDRESS_TYPES: &[&str] = &[
-    "text",
-    "character varying",
-    "character",
-    "iys.phone",
-    "iys.email",
-];
-const PERMISSION_TYPES: &[&str] = &[
-    "text",
-    "character varying",
-    "character",
-    "iys.consent_status",
-    "boolean",
-];
-const DATE_TYPES: &[&str] = &[
-    "timestamp without time zone",
-    "timestamp with time zone",
-    "date",
-];
-const SOURCE_TYPES: &[&str] = &[
-    "text",
-    "character varying",
-    "character",
-    "iys.consent_source",
-];
-const CONTACT_TYPE_TYPES: &[&str] = &[
-    "text",
-    "character varying",
-    "character",
-    "iys.recipient_type",
-];
+const ADDRESS_TYPES: &[&str] = &["text", "character varying", "character", "iys.phone", "iys.email"];
+const PERMISSION_TYPES: &[&str] = &["text", "character varying", "character", "iys.consent_status", "boolean"];
+const DATE_TYPES: &[&str] = &["timestamp without time zone", "timestamp with time zone", "date"];
+const SOURCE_TYPES: &[&str] = &["text", "character varying", "character", "iys.consent_source"];
+const CONTACT_TYPE_TYPES: &[&str] = &["text", "character varying", "character", "iys.recipient_type"];
 const LOCAL_ONLY_TYPES: &[&str] = &["boolean"];
-const RETAILER_CODE_TYPES: &[&str] = &[
-    "integer",
-    "bigint",
-    "numeric",
-    "text",
-    "character varying",
-    "character",
-];
-const RETAILER_ACCESS_TYPES: &[&str] = &[
-    "bigint[]",
-    "integer[]",
-    "numeric[]",
-    "text[]",
-    "text",
-    "character varying",
-];
-const BRAND_TYPES: &[&str] = &[
-    "text",
-    "character varying",
-    "character",
-    "integer",
-    "bigint",
-    "numeric",
-];
+const RETAILER_CODE_TYPES: &[&str] = &["integer", "bigint", "numeric", "text", "character varying", "character"];
+const RETAILER_ACCESS_TYPES: &[&str] = &["bigint[]", "integer[]", "numeric[]", "text[]", "text", "character varying"];
+const BRAND_TYPES: &[&str] = &["text", "character varying", "character", "integer", "bigint", "numeric"];
 
 /// `iys.attach`: installs the triggers and returns the attachment. (The Rust name differs from
 /// the SQL one so that the symbol of the text-returning `iys.attach` of 0.4.0 and earlier,
@@ -106,52 +59,24 @@ fn attach_table(
 > {
     let plan = install(&tbl, brand_code, mapping, on_invalid);
     // The attachment, for scripts: `SELECT * FROM iys.attach(...)`.
-    let channels = plan
-        .mapping
-        .channels
-        .iter()
-        .map(|c| c.consent_type.as_str().to_owned())
-        .collect();
-    TableIterator::once((
-        plan.table.clone(),
-        plan.brand_code.clone(),
-        channels,
-        plan.key_columns.clone(),
-        on_invalid.to_owned(),
-    ))
+    let channels = plan.mapping.channels.iter().map(|c| c.consent_type.as_str().to_owned()).collect();
+    TableIterator::once((plan.table.clone(), plan.brand_code.clone(), channels, plan.key_columns.clone(), on_invalid.to_owned()))
 }
 
 /// `iys.attach` of 0.4.0 and earlier (RETURNS text), for a database whose extension is not
 /// updated yet: its SQL still calls this symbol.
 #[pg_extern(sql = false, volatile)]
-fn attach(
-    tbl: PgRelation,
-    brand_code: Option<&str>,
-    mapping: Option<JsonB>,
-    on_invalid: &str,
-) -> String {
+fn attach(tbl: PgRelation, brand_code: Option<&str>, mapping: Option<JsonB>, on_invalid: &str) -> String {
     let plan = install(&tbl, brand_code, mapping, on_invalid);
-    format!(
-        "pg_iys: attached {} ({} channel(s), on_invalid = {on_invalid})",
-        plan.table,
-        plan.mapping.channels.len()
-    )
+    format!("pg_iys: attached {} ({} channel(s), on_invalid = {on_invalid})", plan.table, plan.mapping.channels.len())
 }
 
 /// Checks and installs an attachment: the triggers, the attachment row, the notices.
-fn install(
-    tbl: &PgRelation,
-    brand_code: Option<&str>,
-    mapping: Option<JsonB>,
-    on_invalid: &str,
-) -> AttachPlan {
+fn install(tbl: &PgRelation, brand_code: Option<&str>, mapping: Option<JsonB>, on_invalid: &str) -> AttachPlan {
     let mapping_json = mapping.map(|m| m.0.to_string());
-    let plan = AttachPlan::for_new_attachment(tbl, brand_code, mapping_json.as_deref(), on_invalid)
-        .or_raise();
+    let plan = AttachPlan::for_new_attachment(tbl, brand_code, mapping_json.as_deref(), on_invalid).or_raise();
     for statement in plan.statements() {
-        Spi::run(&statement)
-            .map_err(|e| Error::Internal(format!("attach failed: {e}")))
-            .or_raise();
+        Spi::run(&statement).map_err(|e| Error::Internal(format!("attach failed: {e}"))).or_raise();
     }
     warn_if_not_the_workers_database();
     for address in plan.unindexed_addresses().or_raise() {
@@ -160,11 +85,7 @@ fn install(
             plan.table
         );
     }
-    if Spi::get_one::<bool>(&format!("SELECT EXISTS (SELECT 1 FROM {})", plan.table))
-        .ok()
-        .flatten()
-        .unwrap_or(false)
-    {
+    if Spi::get_one::<bool>(&format!("SELECT EXISTS (SELECT 1 FROM {})", plan.table)).ok().flatten().unwrap_or(false) {
         notice!(
             "pg_iys: {} already has rows; nothing was sent for them. SELECT * FROM iys.adopt('{}') normalises their addresses and learns what IYS holds for them",
             plan.table,
@@ -186,10 +107,7 @@ fn detach_table(tbl: PgRelation) -> bool {
 /// `iys.detach` of 0.4.0 and earlier (RETURNS text), for a database not updated yet.
 #[pg_extern(sql = false, volatile)]
 fn detach(tbl: PgRelation) -> String {
-    format!(
-        "pg_iys: detached {}; queued changes stay in iys.outbox",
-        uninstall(&tbl)
-    )
+    format!("pg_iys: detached {}; queued changes stay in iys.outbox", uninstall(&tbl))
 }
 
 /// Drops the triggers and the attachment row; the table's name.
@@ -199,19 +117,13 @@ fn uninstall(tbl: &PgRelation) -> String {
         raise_not_attached(&table);
     }
     for trigger in [ROW_TRIGGER, INSERT_TRIGGER, UPDATE_TRIGGER] {
-        Spi::run(&format!(
-            "DROP TRIGGER IF EXISTS {} ON {table}",
-            ident(trigger)
-        ))
+        Spi::run(&format!("DROP TRIGGER IF EXISTS {} ON {table}", ident(trigger)))
+            .map_err(|e| Error::Internal(format!("detach failed: {e}")))
+            .or_raise();
+    }
+    Spi::run_with_args("DELETE FROM iys.attached_table WHERE relid = $1", &[tbl.oid().into()])
         .map_err(|e| Error::Internal(format!("detach failed: {e}")))
         .or_raise();
-    }
-    Spi::run_with_args(
-        "DELETE FROM iys.attached_table WHERE relid = $1",
-        &[tbl.oid().into()],
-    )
-    .map_err(|e| Error::Internal(format!("detach failed: {e}")))
-    .or_raise();
     table
 }
 
@@ -224,13 +136,7 @@ fn warn_if_not_the_workers_database() {
     // SAFETY: the current database's name from the syscache.
     let here = unsafe {
         let name = pg_sys::get_database_name(pg_sys::MyDatabaseId);
-        if name.is_null() {
-            String::new()
-        } else {
-            std::ffi::CStr::from_ptr(name)
-                .to_string_lossy()
-                .into_owned()
-        }
+        if name.is_null() { String::new() } else { std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned() }
     };
     let workers = crate::settings::database();
     if here != workers {
@@ -251,9 +157,7 @@ fn warn_if_not_the_workers_database() {
 /// schemas it knows).
 #[pg_extern(volatile, sql = false)]
 fn verify_attachment(relid: pg_sys::Oid) {
-    let Some(attachment) = load_attachment(relid).or_raise() else {
-        return;
-    };
+    let Some(attachment) = load_attachment(relid).or_raise() else { return };
     // SAFETY: ALTER TABLE holds the table locked until the end of the transaction.
     let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     let table = qualified_name(&tbl);
@@ -266,38 +170,24 @@ fn verify_attachment(relid: pg_sys::Oid) {
             )),
         })
     };
-    if let Err(e) = AttachPlan::resolve(
-        &tbl,
-        attachment.brand_code.as_deref(),
-        Some(&attachment.mapping_json),
-        &attachment.on_invalid,
-    ) {
+    if let Err(e) = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid) {
         broken(e.to_string());
     }
     let columns = table_columns(relid).or_raise();
-    if let Some(key) = attachment
-        .key_columns
-        .iter()
-        .find(|k| !columns.iter().any(|(c, _)| c == *k))
-    {
+    if let Some(key) = attachment.key_columns.iter().find(|k| !columns.iter().any(|(c, _)| c == *k)) {
         broken(format!("its row key column \"{key}\" is gone"));
     }
 }
 
 fn raise_not_attached(table: &str) -> ! {
-    crate::sql_api::error::raise(&Error::NotAttached {
-        table: table.to_owned(),
-    })
+    crate::sql_api::error::raise(&Error::NotAttached { table: table.to_owned() })
 }
 
 fn is_attached(relid: pg_sys::Oid) -> bool {
-    Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT 1 FROM iys.attached_table WHERE relid = $1)",
-        &[relid.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false)
+    Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM iys.attached_table WHERE relid = $1)", &[relid.into()])
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 fn is_temporary(tbl: &PgRelation) -> bool {
@@ -324,9 +214,8 @@ pub fn load_attachment(relid: pg_sys::Oid) -> Result<Option<Attachment>, Error> 
         Some(attachment) => Ok(Some(attachment)),
         // After pg_restore the table has a new OID: find its attachment again by name.
         None => {
-            privilege::as_extension_owner(refresh_attachment_oids).map_err(|e| {
-                Error::Internal(format!("finding restored attachments failed: {e}"))
-            })?;
+            privilege::as_extension_owner(refresh_attachment_oids)
+                .map_err(|e| Error::Internal(format!("finding restored attachments failed: {e}")))?;
             read_attachment(relid)
         }
     }
@@ -380,9 +269,7 @@ pub fn relation_name(relid: pg_sys::Oid) -> String {
         if name.is_null() {
             format!("relation {}", u32::from(relid))
         } else {
-            std::ffi::CStr::from_ptr(name)
-                .to_string_lossy()
-                .into_owned()
+            std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
         }
     }
 }
@@ -403,12 +290,7 @@ struct AttachPlan {
 impl AttachPlan {
     /// `resolve`, plus what only a new attachment must pass: not attached yet, a permanent
     /// table, a unique row key, no generated column among the mapped ones.
-    fn for_new_attachment(
-        tbl: &PgRelation,
-        brand_code: Option<&str>,
-        mapping_json: Option<&str>,
-        on_invalid: &str,
-    ) -> Result<AttachPlan, Error> {
+    fn for_new_attachment(tbl: &PgRelation, brand_code: Option<&str>, mapping_json: Option<&str>, on_invalid: &str) -> Result<AttachPlan, Error> {
         let table = qualified_name(tbl);
         if is_attached(tbl.oid()) {
             return Err(Error::AlreadyExists {
@@ -417,11 +299,7 @@ impl AttachPlan {
             });
         }
         let plan = AttachPlan::resolve(tbl, brand_code, mapping_json, on_invalid)?;
-        let refuse = |message: String, hint: &str| Error::InvalidParameter {
-            parameter: "tbl",
-            message,
-            hint: Some(hint.to_owned()),
-        };
+        let refuse = |message: String, hint: &str| Error::InvalidParameter { parameter: "tbl", message, hint: Some(hint.to_owned()) };
         if is_temporary(tbl) {
             return Err(refuse(
                 format!("{table} is a temporary table"),
@@ -435,10 +313,7 @@ impl AttachPlan {
             ));
         }
         let mapped: Vec<&str> = plan.mapped_columns();
-        if let Some(column) = generated_columns(tbl.oid())?
-            .into_iter()
-            .find(|c| mapped.contains(&c.as_str()))
-        {
+        if let Some(column) = generated_columns(tbl.oid())?.into_iter().find(|c| mapped.contains(&c.as_str())) {
             return Err(refuse(
                 format!("column \"{column}\" of {table} is a generated column"),
                 "pg_iys writes normalised addresses and pulled consents into the mapped columns; map plain columns.",
@@ -450,18 +325,10 @@ impl AttachPlan {
     /// The plan of an attached table, from its recorded attachment and its current columns.
     /// The caller holds the table open (the trigger's relation, adopt's argument).
     fn attached(relid: pg_sys::Oid) -> Result<AttachPlan, Error> {
-        let attachment = load_attachment(relid)?.ok_or_else(|| Error::NotAttached {
-            table: relation_name(relid),
-        })?;
+        let attachment = load_attachment(relid)?.ok_or_else(|| Error::NotAttached { table: relation_name(relid) })?;
         // SAFETY: the caller's statement already holds a lock on the table.
-        let tbl =
-            unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-        let mut plan = AttachPlan::resolve(
-            &tbl,
-            attachment.brand_code.as_deref(),
-            Some(&attachment.mapping_json),
-            &attachment.on_invalid,
-        )?;
+        let tbl = unsafe { PgRelation::with_lock(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        let mut plan = AttachPlan::resolve(&tbl, attachment.brand_code.as_deref(), Some(&attachment.mapping_json), &attachment.on_invalid)?;
         if !attachment.key_columns.is_empty() {
             plan.key_columns = attachment.key_columns;
         }
@@ -469,19 +336,11 @@ impl AttachPlan {
     }
 
     /// Checks the mapping against the table's columns and builds the statements.
-    fn resolve(
-        tbl: &PgRelation,
-        brand_code: Option<&str>,
-        mapping_json: Option<&str>,
-        on_invalid: &str,
-    ) -> Result<AttachPlan, Error> {
+    fn resolve(tbl: &PgRelation, brand_code: Option<&str>, mapping_json: Option<&str>, on_invalid: &str) -> Result<AttachPlan, Error> {
         let table = qualified_name(tbl);
         OnInvalid::parse(on_invalid)?;
         let mapping = parse_mapping(mapping_json)?;
-        let brand_code = brand_code
-            .map(str::trim)
-            .filter(|b| !b.is_empty())
-            .map(str::to_owned);
+        let brand_code = brand_code.map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned);
         match (&brand_code, &mapping.brand_column) {
             (None, None) => {
                 return Err(Error::InvalidParameter {
@@ -504,11 +363,7 @@ impl AttachPlan {
         let key_columns = match &mapping.row_id {
             Some(row_id) => {
                 if !columns.iter().any(|(c, _)| c == row_id) {
-                    return Err(Error::UndefinedColumn {
-                        table: table.clone(),
-                        column: row_id.clone(),
-                        role: "row_id".into(),
-                    });
+                    return Err(Error::UndefinedColumn { table: table.clone(), column: row_id.clone(), role: "row_id".into() });
                 }
                 vec![row_id.clone()]
             }
@@ -518,10 +373,7 @@ impl AttachPlan {
             return Err(Error::InvalidParameter {
                 parameter: "tbl",
                 message: format!("{table} has no primary key"),
-                hint: Some(
-                    "Add one, or name a unique column with mapping => '{\"row_id\": \"...\"}'."
-                        .into(),
-                ),
+                hint: Some("Add one, or name a unique column with mapping => '{\"row_id\": \"...\"}'.".into()),
             });
         }
         Ok(AttachPlan {
@@ -539,12 +391,7 @@ impl AttachPlan {
     /// Address columns that lead no index.
     fn unindexed_addresses(&self) -> Result<Vec<String>, Error> {
         let indexed = indexed_columns(self.relid)?;
-        let mut addresses: Vec<String> = self
-            .mapping
-            .channels
-            .iter()
-            .map(|c| c.address.clone())
-            .collect();
+        let mut addresses: Vec<String> = self.mapping.channels.iter().map(|c| c.address.clone()).collect();
         addresses.dedup();
         addresses.retain(|a| !indexed.contains(a));
         Ok(addresses)
@@ -552,13 +399,7 @@ impl AttachPlan {
 
     /// Every column the triggers read or write.
     fn mapped_columns(&self) -> Vec<&str> {
-        let mut columns: Vec<&str> = self
-            .mapping
-            .channels
-            .iter()
-            .flat_map(|c| c.columns())
-            .filter(|c| !c.is_empty())
-            .collect();
+        let mut columns: Vec<&str> = self.mapping.channels.iter().flat_map(|c| c.columns()).filter(|c| !c.is_empty()).collect();
         columns.extend(self.mapping.contact_type.as_deref());
         columns.extend(self.mapping.brand_column.as_deref());
         columns.extend(self.mapping.local_only.as_deref());
@@ -568,11 +409,7 @@ impl AttachPlan {
     }
 
     fn column_type(&self, name: &str) -> &str {
-        self.columns
-            .iter()
-            .find(|(c, _)| c == name)
-            .map(|(_, t)| t.as_str())
-            .unwrap_or("text")
+        self.columns.iter().find(|(c, _)| c == name).map(|(_, t)| t.as_str()).unwrap_or("text")
     }
 
     fn statements(&self) -> Vec<String> {
@@ -636,12 +473,7 @@ impl AttachPlan {
     /// `not_in_iys`. The outbox row is the movement's history too (iys.consent_history): nothing
     /// else is written per change.
     fn enqueue_sql(&self, update: bool) -> String {
-        let selects: Vec<String> = self
-            .mapping
-            .channels
-            .iter()
-            .map(|c| self.channel_select(c, update))
-            .collect();
+        let selects: Vec<String> = self.mapping.channels.iter().map(|c| self.channel_select(c, update)).collect();
         format!(
             "INSERT INTO iys.outbox (brand_code, recipient, recipient_type, consent_type, status, source, consent_date, source_table, source_key, \
                                      retailer_code, retailer_access) \
@@ -656,11 +488,7 @@ impl AttachPlan {
     /// The row's brand, in SQL over alias `n`.
     fn brand_expr(&self) -> String {
         match (&self.mapping.brand_column, &self.brand_code) {
-            (Some(column), Some(fixed)) => format!(
-                "coalesce(nullif(trim(n.{}::text), ''), {})",
-                ident(column),
-                literal(fixed)
-            ),
+            (Some(column), Some(fixed)) => format!("coalesce(nullif(trim(n.{}::text), ''), {})", ident(column), literal(fixed)),
             (Some(column), None) => format!("trim(n.{}::text)", ident(column)),
             (None, Some(fixed)) => literal(fixed),
             (None, None) => unreachable!("checked in AttachPlan::new"),
@@ -668,50 +496,22 @@ impl AttachPlan {
     }
 
     fn recipient_type_expr(&self) -> String {
-        let otherwise = format!(
-            "{}::iys.recipient_type",
-            literal(self.mapping.recipient_type.as_str())
-        );
-        match (
-            &self.mapping.contact_type,
-            &self.mapping.contact_type_values,
-        ) {
+        let otherwise = format!("{}::iys.recipient_type", literal(self.mapping.recipient_type.as_str()));
+        match (&self.mapping.contact_type, &self.mapping.contact_type_values) {
             (Some(ct), Some(values)) => {
                 let arms: String = values
                     .folded()
-                    .map(|(v, t)| {
-                        format!(
-                            " WHEN {} THEN {}::iys.recipient_type",
-                            literal(&v),
-                            literal(t.as_str())
-                        )
-                    })
+                    .map(|(v, t)| format!(" WHEN {} THEN {}::iys.recipient_type", literal(&v), literal(t.as_str())))
                     .collect();
-                format!(
-                    "CASE iys.fold_value(n.{}::text){arms} ELSE {otherwise} END",
-                    ident(ct)
-                )
+                format!("CASE iys.fold_value(n.{}::text){arms} ELSE {otherwise} END", ident(ct))
             }
             // As RecipientType::parse reads it (Turkish letters as their ASCII base); a value IYS
             // would refuse only reaches here with an opt-out, which goes with the default type.
-            (Some(ct), None) if recipient_type_or_installed() => format!(
-                "{}(n.{}::text, {otherwise})",
-                types::RECIPIENT_TYPE_OR,
-                ident(ct)
-            ),
+            (Some(ct), None) if recipient_type_or_installed() => format!("{}(n.{}::text, {otherwise})", types::RECIPIENT_TYPE_OR, ident(ct)),
             // A database whose pg_iys is older than this library (before ALTER EXTENSION
             // UPDATE): the same reading in SQL.
             (Some(ct), None) => {
-                let arms: String = RecipientType::ALL
-                    .iter()
-                    .map(|t| {
-                        format!(
-                            " WHEN {} THEN {}::iys.recipient_type",
-                            literal(&t.to_ascii_lowercase()),
-                            literal(t)
-                        )
-                    })
-                    .collect();
+                let arms: String = RecipientType::ALL.iter().map(|t| format!(" WHEN {} THEN {}::iys.recipient_type", literal(&t.to_ascii_lowercase()), literal(t))).collect();
                 format!("CASE lower(translate(trim(n.{}::text), 'çğıöşüÇĞİÖŞÜ', 'cgiosuCGIOSU')){arms} ELSE {otherwise} END", ident(ct))
             }
             (None, _) => otherwise,
@@ -738,10 +538,7 @@ impl AttachPlan {
             // A code IYS would refuse only reaches here with an opt-out, which goes without it
             // (the row trigger holds back every consent with such a code).
             Some(Retailer::Column(c)) => {
-                let code = format!(
-                    "regexp_replace(n.{}::text, '^[[:space:]]+|[[:space:]]+$', '', 'g')",
-                    ident(c)
-                );
+                let code = format!("regexp_replace(n.{}::text, '^[[:space:]]+|[[:space:]]+$', '', 'g')", ident(c));
                 format!("CASE WHEN {code} ~ '^[0-9]{{8}}$' THEN {code}::bigint END")
             }
         }
@@ -752,21 +549,11 @@ impl AttachPlan {
         match &self.mapping.retailer_access {
             None => "NULL::bigint[]".into(),
             Some(Retailer::Fixed(codes)) => {
-                format!(
-                    "ARRAY[{}]::bigint[]",
-                    codes
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!("ARRAY[{}]::bigint[]", codes.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))
             }
             Some(Retailer::Column(c)) => {
                 // As core::retailer::parse_access reads it; a list IYS would refuse: as above.
-                let list = format!(
-                    "regexp_replace(n.{}::text, '^[[:space:],;{{]+|[[:space:],;}}]+$', '', 'g')",
-                    ident(c)
-                );
+                let list = format!("regexp_replace(n.{}::text, '^[[:space:],;{{]+|[[:space:],;}}]+$', '', 'g')", ident(c));
                 let codes = format!("regexp_split_to_array({list}, '[[:space:],;]+')");
                 format!(
                     "CASE WHEN {list} ~ '^[0-9]{{8}}([[:space:],;]+[0-9]{{8}})*$' AND cardinality({codes}) <= {} THEN {codes}::bigint[] END",
@@ -788,32 +575,15 @@ impl AttachPlan {
     /// as iys.consent_source (`lenient`: as text, for rows written before the triggers existed).
     fn source_expr(&self, channel: &ChannelColumns, lenient: bool) -> String {
         if let Some(fixed) = channel.fixed_source() {
-            return if lenient {
-                literal(fixed)
-            } else {
-                format!("{}::iys.consent_source", literal(fixed))
-            };
+            return if lenient { literal(fixed) } else { format!("{}::iys.consent_source", literal(fixed)) };
         }
         let raw = format!("nullif(trim(n.{}::text), '')", ident(&channel.source));
-        let as_written = if lenient {
-            raw.clone()
-        } else {
-            format!("({raw})::iys.consent_source")
-        };
-        let Some(values) = &channel.source_values else {
-            return as_written;
-        };
+        let as_written = if lenient { raw.clone() } else { format!("({raw})::iys.consent_source") };
+        let Some(values) = &channel.source_values else { return as_written };
         let cast = if lenient { "" } else { "::iys.consent_source" };
-        let arms: String = values
-            .values
-            .iter()
-            .map(|(from, to)| format!(" WHEN {} THEN {}{cast}", literal(from), literal(to)))
-            .collect();
+        let arms: String = values.values.iter().map(|(from, to)| format!(" WHEN {} THEN {}{cast}", literal(from), literal(to))).collect();
         let otherwise = match &values.otherwise {
-            Some(to) => format!(
-                "CASE WHEN {raw} IS NULL THEN NULL ELSE {}{cast} END",
-                literal(to)
-            ),
+            Some(to) => format!("CASE WHEN {raw} IS NULL THEN NULL ELSE {}{cast} END", literal(to)),
             None => as_written.clone(),
         };
         // IYS's own names (HS_*, and IYS_* a pulled change wrote) are taken as written; the rest
@@ -849,24 +619,13 @@ impl AttachPlan {
     fn key_expr(&self) -> String {
         match self.key_columns.as_slice() {
             [single] => format!("n.{}::text", ident(single)),
-            many => format!(
-                "row({})::text",
-                many.iter()
-                    .map(|k| format!("n.{}", ident(k)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            many => format!("row({})::text", many.iter().map(|k| format!("n.{}", ident(k))).collect::<Vec<_>>().join(", ")),
         }
     }
 
     fn channel_select(&self, channel: &ChannelColumns, update: bool) -> String {
         let col = |alias: &str, name: &str| format!("{alias}.{}", ident(name));
-        let (brand, recipient_type, date, key) = (
-            self.brand_expr(),
-            self.recipient_type_expr(),
-            self.date_expr(channel),
-            self.key_expr(),
-        );
+        let (brand, recipient_type, date, key) = (self.brand_expr(), self.recipient_type_expr(), self.date_expr(channel), self.key_expr());
         let (address, permission) = (col("n", &channel.address), col("n", &channel.permission));
         let mut sql = format!(
             "SELECT {brand} AS brand_code, {address}::text AS recipient, {recipient_type} AS recipient_type, \
@@ -881,17 +640,10 @@ impl AttachPlan {
             source = self.source_expr(channel, false),
         );
         if update {
-            let join: Vec<String> = self
-                .key_columns
-                .iter()
-                .map(|k| format!("{} = {}", col("o", k), col("n", k)))
-                .collect();
+            let join: Vec<String> = self.key_columns.iter().map(|k| format!("{} = {}", col("o", k), col("n", k))).collect();
             sql.push_str(&format!(" JOIN iys_old_rows o ON {}", join.join(" AND ")));
         }
-        sql.push_str(&format!(
-            " WHERE {address} IS NOT NULL AND {permission} IS NOT NULL{}",
-            self.not_local_only()
-        ));
+        sql.push_str(&format!(" WHERE {address} IS NOT NULL AND {permission} IS NOT NULL{}", self.not_local_only()));
         if update {
             // The row trigger leaves address and permission as they were unless the consent
             // really changed, so a textual difference is a consent movement.
@@ -907,13 +659,10 @@ impl AttachPlan {
 
 /// Whether this database's pg_iys has `iys_internal.recipient_type_or` (0.10.0 and later).
 fn recipient_type_or_installed() -> bool {
-    Spi::get_one::<bool>(&format!(
-        "SELECT pg_catalog.to_regprocedure('{}(pg_catalog.text, iys.recipient_type)') IS NOT NULL",
-        types::RECIPIENT_TYPE_OR
-    ))
-    .ok()
-    .flatten()
-    .unwrap_or(false)
+    Spi::get_one::<bool>(&format!("SELECT pg_catalog.to_regprocedure('{}(pg_catalog.text, iys.recipient_type)') IS NOT NULL", types::RECIPIENT_TYPE_OR))
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 /// What `iys.adopt` runs on an attached table's existing rows, per channel.
@@ -931,12 +680,7 @@ pub struct AdoptionChannel {
 /// The adoption statements of attached table `relid`, from its recorded attachment.
 pub fn adoption(relid: pg_sys::Oid) -> Result<(String, Vec<AdoptionChannel>), Error> {
     let plan = AttachPlan::attached(relid)?;
-    let channels = plan
-        .mapping
-        .channels
-        .iter()
-        .map(|c| plan.adoption_channel(c))
-        .collect();
+    let channels = plan.mapping.channels.iter().map(|c| plan.adoption_channel(c)).collect();
     Ok((plan.table.clone(), channels))
 }
 
@@ -944,10 +688,7 @@ impl AttachPlan {
     fn adoption_channel(&self, channel: &ChannelColumns) -> AdoptionChannel {
         let t = &self.table;
         let address = format!("n.{}", ident(&channel.address));
-        let normalized = format!(
-            "iys.try_normalize_recipient({address}::text, {}::iys.consent_type)",
-            literal(channel.consent_type.as_str())
-        );
+        let normalized = format!("iys.try_normalize_recipient({address}::text, {}::iys.consent_type)", literal(channel.consent_type.as_str()));
         let present = format!("{address} IS NOT NULL AND trim({address}::text) <> ''");
         let differs = format!("{present} AND {normalized} IS NOT NULL AND {normalized} IS DISTINCT FROM {address}::text");
         AdoptionChannel {
@@ -993,29 +734,17 @@ pub fn parse_mapping(mapping_json: Option<&str>) -> Result<TableMapping, Error> 
         Error::Config(message) => Error::InvalidParameter {
             parameter: "mapping",
             message,
-            hint: Some(format!(
-                "Mapping keys: {}. See \"Attaching your own table\" in docs/reference.md.",
-                crate::core::mapping::KEYS.join(", ")
-            )),
+            hint: Some(format!("Mapping keys: {}. See \"Attaching your own table\" in docs/reference.md.", crate::core::mapping::KEYS.join(", "))),
         },
         other => other,
     })
 }
 
 /// The mapped columns exist and have types pg_iys reads and writes (what `iys.attach` refuses).
-pub fn check_column_types(
-    relid: pg_sys::Oid,
-    table: &str,
-    mapping: &TableMapping,
-    columns: &[(String, String)],
-) -> Result<(), Error> {
+pub fn check_column_types(relid: pg_sys::Oid, table: &str, mapping: &TableMapping, columns: &[(String, String)]) -> Result<(), Error> {
     let check = |name: &str, role: &str, allowed: &[&str]| -> Result<(), Error> {
         let Some((_, sql_type)) = columns.iter().find(|(c, _)| c == name) else {
-            return Err(Error::UndefinedColumn {
-                table: table.to_owned(),
-                column: name.to_owned(),
-                role: role.to_owned(),
-            });
+            return Err(Error::UndefinedColumn { table: table.to_owned(), column: name.to_owned(), role: role.to_owned() });
         };
         if !allowed.contains(&sql_type.as_str()) {
             return Err(Error::InvalidParameter {
@@ -1044,17 +773,9 @@ pub fn check_column_types(
     for channel in &mapping.channels {
         let key = channel.key();
         check(&channel.address, key, ADDRESS_TYPES)?;
-        check(
-            &channel.permission,
-            &format!("{key}_permission"),
-            PERMISSION_TYPES,
-        )?;
+        check(&channel.permission, &format!("{key}_permission"), PERMISSION_TYPES)?;
         check_permission_spelling(relid, table, key, channel, columns)?;
-        check(
-            &channel.consent_date,
-            &format!("{key}_consent_date"),
-            DATE_TYPES,
-        )?;
+        check(&channel.consent_date, &format!("{key}_consent_date"), DATE_TYPES)?;
         if !channel.source.is_empty() {
             check(&channel.source, &format!("{key}_source"), SOURCE_TYPES)?;
         }
@@ -1064,24 +785,9 @@ pub fn check_column_types(
 
 /// A permission column must be able to hold what it means: ONAY/RET (text of 4 characters at
 /// least), a value map for another vocabulary, or a boolean (no map).
-fn check_permission_spelling(
-    relid: pg_sys::Oid,
-    table: &str,
-    key: &str,
-    channel: &ChannelColumns,
-    columns: &[(String, String)],
-) -> Result<(), Error> {
-    let sql_type = columns
-        .iter()
-        .find(|(c, _)| *c == channel.permission)
-        .map_or("", |(_, t)| t.as_str());
-    let refuse = |message: String, hint: String| {
-        Err(Error::InvalidParameter {
-            parameter: "mapping",
-            message,
-            hint: Some(hint),
-        })
-    };
+fn check_permission_spelling(relid: pg_sys::Oid, table: &str, key: &str, channel: &ChannelColumns, columns: &[(String, String)]) -> Result<(), Error> {
+    let sql_type = columns.iter().find(|(c, _)| *c == channel.permission).map_or("", |(_, t)| t.as_str());
+    let refuse = |message: String, hint: String| Err(Error::InvalidParameter { parameter: "mapping", message, hint: Some(hint) });
     match (sql_type, &channel.permission_values) {
         ("boolean" | "iys.consent_status", Some(_)) => refuse(
             format!("column \"{}\" of {table} is {sql_type}: its values need no map", channel.permission),
@@ -1122,12 +828,7 @@ pub fn table_columns(relid: pg_sys::Oid) -> Result<Vec<(String, String)>, Error>
                 None,
                 &[relid.into()],
             )?
-            .map(|row| {
-                Ok((
-                    row.get::<String>(1)?.unwrap_or_default(),
-                    row.get::<String>(2)?.unwrap_or_default(),
-                ))
-            })
+            .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())))
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
     .map_err(|e| Error::Internal(format!("reading the table's columns failed: {e}")))

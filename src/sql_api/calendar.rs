@@ -8,7 +8,7 @@
 //! next command; a standby when it replays it), so a 1-row INSERT into an attached table does not
 //! read the table again.
 
-use crate::core::Calendar;
+use crate::core::{Calendar};
 use crate::sql_api::error::OrRaise;
 use crate::sql_api::time;
 use pgrx::datum::{Date, Timestamp};
@@ -37,9 +37,7 @@ unsafe extern "C-unwind" fn holiday_invalidated(_arg: pg_sys::Datum, relid: pg_s
 pub fn current() -> Rc<Calendar> {
     if !CALLBACK_REGISTERED.replace(true) {
         // SAFETY: registers a plain function for this backend's lifetime (once).
-        unsafe {
-            pg_sys::CacheRegisterRelcacheCallback(Some(holiday_invalidated), pg_sys::Datum::from(0))
-        };
+        unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(holiday_invalidated), pg_sys::Datum::from(0)) };
     }
     if VALID.get() {
         if let Some(cal) = CACHE.with(|c| c.borrow().clone()) {
@@ -68,9 +66,7 @@ fn invalidate_calendar() {
 /// iys.holiday's OID now, looked up each time (rarely: on a change or a reload), since a DROP
 /// and CREATE EXTENSION in one session gives the table another.
 fn holiday_relid() -> Option<pg_sys::Oid> {
-    Spi::get_one::<pg_sys::Oid>("SELECT 'iys.holiday'::pg_catalog.regclass::pg_catalog.oid")
-        .ok()
-        .flatten()
+    Spi::get_one::<pg_sys::Oid>("SELECT 'iys.holiday'::pg_catalog.regclass::pg_catalog.oid").ok().flatten()
 }
 
 fn load() -> Calendar {
@@ -80,10 +76,7 @@ fn load() -> Calendar {
             .select("SELECT day, half_day FROM iys.holiday", None, &[])?
             .map(|row| {
                 let day: Option<Date> = row.get(1)?;
-                Ok((
-                    day.map_or(i32::MAX, |d| d.to_pg_epoch_days()),
-                    row.get(2)?.unwrap_or(false),
-                ))
+                Ok((day.map_or(i32::MAX, |d| d.to_pg_epoch_days()), row.get(2)?.unwrap_or(false)))
             })
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
@@ -93,11 +86,7 @@ fn load() -> Calendar {
     let mut half_days = Vec::new();
     for (days, half) in rows {
         if let Some(day) = time::date_from_pg_days(days) {
-            if half {
-                half_days.push(day)
-            } else {
-                holidays.push(day)
-            }
+            if half { half_days.push(day) } else { holidays.push(day) }
         }
     }
     Calendar::from_dates(holidays, half_days)
@@ -106,13 +95,12 @@ fn load() -> Calendar {
 /// Turkey's public holidays and half days 2024–2036 compiled into pg_iys (the seed of
 /// `iys.holiday`).
 #[pg_extern(immutable, parallel_safe)]
-fn builtin_holidays(
-) -> TableIterator<'static, (name!(day, Date), name!(name, String), name!(half_day, bool))> {
+fn builtin_holidays() -> TableIterator<
+    'static,
+    (name!(day, Date), name!(name, String), name!(half_day, bool)),
+> {
     let mut rows = Vec::new();
-    for (list, half) in [
-        (crate::core::turkey_holidays(), false),
-        (crate::core::turkey_half_days(), true),
-    ] {
+    for (list, half) in [(crate::core::turkey_holidays(), false), (crate::core::turkey_half_days(), true)] {
         for (day, name) in list {
             use chrono::Datelike;
             let date = Date::new(day.year(), day.month() as u8, day.day() as u8)
@@ -130,10 +118,7 @@ fn builtin_holidays(
 #[pg_extern(stable, strict, parallel_safe)]
 fn reporting_deadline(collected_at: Timestamp) -> Timestamp {
     let cal = current();
-    time::to_pg(crate::core::reporting_deadline(
-        time::from_pg(collected_at),
-        &cal,
-    ))
+    time::to_pg(crate::core::reporting_deadline(time::from_pg(collected_at), &cal))
 }
 
 /// Monday to Friday and not a full-day holiday of `iys.holiday` (half days count as business
@@ -161,49 +146,24 @@ mod tests {
             one("SELECT count(*)::text FROM iys.holiday WHERE builtin"),
             one("SELECT count(*)::text FROM iys.builtin_holidays()")
         );
-        assert_eq!(
-            one("SELECT name FROM iys.holiday WHERE day = '2025-10-29'"),
-            "Cumhuriyet Bayramı"
-        );
+        assert_eq!(one("SELECT name FROM iys.holiday WHERE day = '2025-10-29'"), "Cumhuriyet Bayramı");
     }
 
     #[pg_test]
     fn deadline_skips_weekends_and_holidays() {
         // Fri 15:00 → Wed 15:00.
-        assert_eq!(
-            one("SELECT iys.reporting_deadline('2024-03-01 15:00')::text"),
-            "2024-03-06 15:00:00"
-        );
+        assert_eq!(one("SELECT iys.reporting_deadline('2024-03-01 15:00')::text"), "2024-03-06 15:00:00");
         // Kurban Bayramı 2025 (Fri 6 – Mon 9 June): Thu 5 June → Thu 12 June.
-        assert_eq!(
-            one("SELECT iys.reporting_deadline('2025-06-05 10:00')::text"),
-            "2025-06-12 10:00:00"
-        );
-        assert_eq!(
-            one("SELECT iys.reporting_deadline('infinity')::text"),
-            "infinity"
-        );
+        assert_eq!(one("SELECT iys.reporting_deadline('2025-06-05 10:00')::text"), "2025-06-12 10:00:00");
+        assert_eq!(one("SELECT iys.reporting_deadline('infinity')::text"), "infinity");
     }
 
     #[pg_test]
     fn dba_rows_extend_the_calendar_in_the_same_transaction() {
-        assert_eq!(
-            one("SELECT iys.reporting_deadline('2024-03-04 10:00')::text"),
-            "2024-03-07 10:00:00"
-        );
-        Spi::run("INSERT INTO iys.holiday (day, name) VALUES ('2024-03-05', 'idari izin')")
-            .unwrap();
-        assert_eq!(
-            one("SELECT iys.reporting_deadline('2024-03-04 10:00')::text"),
-            "2024-03-08 10:00:00"
-        );
-        assert_eq!(
-            one("SELECT iys.is_business_day('2024-03-05')::text"),
-            "false"
-        );
-        assert_eq!(
-            one("SELECT iys.is_business_day('2024-03-04')::text"),
-            "true"
-        );
+        assert_eq!(one("SELECT iys.reporting_deadline('2024-03-04 10:00')::text"), "2024-03-07 10:00:00");
+        Spi::run("INSERT INTO iys.holiday (day, name) VALUES ('2024-03-05', 'idari izin')").unwrap();
+        assert_eq!(one("SELECT iys.reporting_deadline('2024-03-04 10:00')::text"), "2024-03-08 10:00:00");
+        assert_eq!(one("SELECT iys.is_business_day('2024-03-05')::text"), "false");
+        assert_eq!(one("SELECT iys.is_business_day('2024-03-04')::text"), "true");
     }
 }

@@ -18,14 +18,12 @@ use crate::core::channel::ChannelDecision;
 use crate::core::mapping::{ChannelColumns, TableMapping};
 use crate::core::row::{delivery_problems, Delivery, RowReader, Slot, StoredChannel, StoredRow};
 use crate::core::{Error, Problem};
-use crate::sql_api::attach::{
-    self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER,
-};
+use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
 use crate::sql_api::{calendar, privilege, time};
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
+use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -117,10 +115,7 @@ struct RowLayout {
 
 impl RowLayout {
     fn columns(&self) -> impl Iterator<Item = &Column> {
-        self.contact_type
-            .iter()
-            .chain(self.brand.iter())
-            .chain(self.channels.iter().flat_map(|c| c.columns.iter()))
+        self.contact_type.iter().chain(self.brand.iter()).chain(self.channels.iter().flat_map(|c| c.columns.iter()))
     }
 
     /// Whether the table still has every cached column at the same position with the same type:
@@ -130,9 +125,7 @@ impl RowLayout {
         let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc) };
         self.columns().all(|column| {
             tupdesc.get(column.attno - 1).is_some_and(|att| {
-                !att.is_dropped()
-                    && att.type_oid().value() == column.type_oid
-                    && att.name() == column.name
+                !att.is_dropped() && att.type_oid().value() == column.type_oid && att.name() == column.name
             })
         })
     }
@@ -165,14 +158,9 @@ fn layout_for(trigger: &PgTrigger<'_>) -> Rc<RowLayout> {
 }
 
 fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
-    let relation = trigger
-        .relation()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let relation = trigger.relation().map_err(|e| Error::Internal(e.to_string()))?;
     let table = relation.name().to_owned();
-    let attachment =
-        attach::load_attachment(relation.oid())?.ok_or_else(|| Error::NotAttached {
-            table: table.clone(),
-        })?;
+    let attachment = attach::load_attachment(relation.oid())?.ok_or_else(|| Error::NotAttached { table: table.clone() })?;
     let fixed_brand = attachment.brand_code.clone().filter(|b| !b.is_empty());
     let on_invalid = OnInvalid::parse(&attachment.on_invalid)?;
     let mapping = TableMapping::from_json(Some(&attachment.mapping_json))?;
@@ -190,12 +178,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
                     unsafe { pg_sys::getTypeOutputInfo(type_oid, &mut func, &mut varlena) };
                     Some(func)
                 };
-                return Ok(Column {
-                    name: name.to_owned(),
-                    attno: i + 1,
-                    type_oid,
-                    output_fn,
-                });
+                return Ok(Column { name: name.to_owned(), attno: i + 1, type_oid, output_fn });
             }
         }
         Err(Error::Config(format!(
@@ -205,12 +188,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
     // A channel without a source column reads as one that is always NULL (attno 0).
     let source_column = |name: &str| -> Result<Column, Error> {
         if name.is_empty() {
-            Ok(Column {
-                name: "(fixed source)".to_owned(),
-                attno: 0,
-                type_oid: pg_sys::TEXTOID,
-                output_fn: None,
-            })
+            Ok(Column { name: "(fixed source)".to_owned(), attno: 0, type_oid: pg_sys::TEXTOID, output_fn: None })
         } else {
             find(name)
         }
@@ -226,25 +204,12 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
         .map(|c| {
             Ok(ChannelLayout {
                 consent_type: c.consent_type,
-                columns: [
-                    find(&c.address)?,
-                    find(&c.permission)?,
-                    find(&c.consent_date)?,
-                    source_column(&c.source)?,
-                ],
-                source_shared: mapping
-                    .channels
-                    .iter()
-                    .filter(|o| o.source == c.source)
-                    .count()
-                    > 1,
+                columns: [find(&c.address)?, find(&c.permission)?, find(&c.consent_date)?, source_column(&c.source)?],
+                source_shared: mapping.channels.iter().filter(|o| o.source == c.source).count() > 1,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let permission_is_bool = channels
-        .iter()
-        .map(|c| c.columns[1].type_oid == pg_sys::BOOLOID)
-        .collect();
+    let permission_is_bool = channels.iter().map(|c| c.columns[1].type_oid == pg_sys::BOOLOID).collect();
     let key = attachment
         .key_columns
         .iter()
@@ -255,28 +220,10 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             let mut varlena = false;
             // SAFETY: catalog lookup of the column's existing type.
             unsafe { pg_sys::getTypeOutputInfo(column.type_oid, &mut output_fn, &mut varlena) };
-            Ok(KeyColumn {
-                name: column.name,
-                attno: column.attno,
-                by_value: att.attbyval,
-                length: att.attlen,
-                output_fn,
-            })
+            Ok(KeyColumn { name: column.name, attno: column.attno, by_value: att.attbyval, length: att.attlen, output_fn })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    Ok(RowLayout {
-        table,
-        key,
-        on_invalid,
-        reader: RowReader::new(mapping, permission_is_bool),
-        contact_type,
-        brand,
-        local_only,
-        retailer_code,
-        retailer_access,
-        fixed_brand,
-        channels,
-    })
+    Ok(RowLayout { table, key, on_invalid, reader: RowReader::new(mapping, permission_is_bool), contact_type, brand, local_only, retailer_code, retailer_access, fixed_brand, channels })
 }
 
 fn is_text_type(oid: pg_sys::Oid) -> bool {
@@ -300,9 +247,7 @@ impl Tuple {
         }
         let mut is_null = false;
         // SAFETY: attno comes from this relation's tuple descriptor.
-        let datum = unsafe {
-            pg_sys::heap_getattr(self.tuple, column.attno as i32, self.tupdesc, &mut is_null)
-        };
+        let datum = unsafe { pg_sys::heap_getattr(self.tuple, column.attno as i32, self.tupdesc, &mut is_null) };
         (!is_null).then_some(datum)
     }
 
@@ -329,17 +274,11 @@ impl Tuple {
             // A date column: the consent was given that day; midnight Turkey time.
             let days = self.datum(column)?.value() as i32;
             let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
-            return epoch
-                .checked_add_signed(chrono::Duration::days(days.into()))
-                .and_then(|d| d.and_hms_opt(0, 0, 0));
+            return epoch.checked_add_signed(chrono::Duration::days(days.into())).and_then(|d| d.and_hms_opt(0, 0, 0));
         }
         let micros = self.datum(column)?.value() as i64;
         let t = time::from_pg_micros(micros);
-        Some(if column.type_oid == pg_sys::TIMESTAMPTZOID {
-            crate::core::utc_to_turkey(t.and_utc())
-        } else {
-            t
-        })
+        Some(if column.type_oid == pg_sys::TIMESTAMPTZOID { crate::core::utc_to_turkey(t.and_utc()) } else { t })
     }
 }
 
@@ -363,10 +302,7 @@ impl OwnedChannel {
     }
 
     fn row<'a>(contact_type: Option<&'a str>, channels: &'a [OwnedChannel]) -> StoredRow<'a> {
-        StoredRow {
-            contact_type,
-            channels: channels.iter().map(OwnedChannel::stored).collect(),
-        }
+        StoredRow { contact_type, channels: channels.iter().map(OwnedChannel::stored).collect() }
     }
 
     fn stored(&self) -> StoredChannel<'_> {
@@ -389,12 +325,7 @@ struct Changes {
 
 impl Changes {
     fn new(natts: usize) -> Changes {
-        Changes {
-            values: vec![pg_sys::Datum::from(0); natts],
-            nulls: vec![false; natts],
-            replace: vec![false; natts],
-            any: false,
-        }
+        Changes { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![false; natts], replace: vec![false; natts], any: false }
     }
 
     fn set(&mut self, column: &Column, value: Option<pg_sys::Datum>) {
@@ -410,92 +341,47 @@ impl Changes {
 }
 
 #[pg_trigger]
-fn consent_row_check<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
+fn consent_row_check<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
     // Errors go through the crate's one ereport mapping (a returned Err would be XX000).
     Ok(check_row(trigger).or_raise())
 }
 
-fn check_row<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
+fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
     let data = trigger.trigger_data();
     // SAFETY: a row trigger always has its relation.
     if Applying::is_applying_to(unsafe { (*data.tg_relation).rd_id }) {
         // A change IYS itself reported: stored as it is, never checked or sent back.
-        let tuple = if trigger.event().fired_by_update() {
-            data.tg_newtuple
-        } else {
-            data.tg_trigtuple
-        };
+        let tuple = if trigger.event().fired_by_update() { data.tg_newtuple } else { data.tg_trigtuple };
         // SAFETY: the trigger's own new tuple, returned unchanged.
-        return Ok(Some(unsafe {
-            PgHeapTuple::from_heap_tuple(
-                PgTupleDesc::from_pg_unchecked((*data.tg_relation).rd_att),
-                tuple,
-            )
-        }));
+        return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked((*data.tg_relation).rd_att), tuple) }));
     }
     let layout = layout_for(trigger);
     let is_update = trigger.event().fired_by_update();
     // SAFETY: a row trigger on INSERT/UPDATE; tg_newtuple is the new row on UPDATE.
     let (new_tuple, old_tuple) = {
-        if is_update {
-            (data.tg_newtuple, Some(data.tg_trigtuple))
-        } else {
-            (data.tg_trigtuple, None)
-        }
+        if is_update { (data.tg_newtuple, Some(data.tg_trigtuple)) } else { (data.tg_trigtuple, None) }
     };
     let tupdesc = unsafe { (*data.tg_relation).rd_att };
-    let new = Tuple {
-        tuple: new_tuple,
-        tupdesc,
-    };
+    let new = Tuple { tuple: new_tuple, tupdesc };
     let old = old_tuple.map(|tuple| Tuple { tuple, tupdesc });
     if let Some(old) = &old {
         refuse_key_change(&layout, old, &new)?;
     }
-    if layout
-        .local_only
-        .as_ref()
-        .is_some_and(|column| new.text(column).as_deref() == Some("t"))
-    {
+    if layout.local_only.as_ref().is_some_and(|column| new.text(column).as_deref() == Some("t")) {
         // A row kept out of IYS: stored as it is (the enqueue statement skips it too).
-        return Ok(Some(unsafe {
-            PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple)
-        }));
+        return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple) }));
     }
 
-    let new_values: Vec<OwnedChannel> = layout
-        .channels
-        .iter()
-        .map(|c| OwnedChannel::read(&new, c))
-        .collect();
-    let old_values: Option<Vec<OwnedChannel>> = old.as_ref().map(|o| {
-        layout
-            .channels
-            .iter()
-            .map(|c| OwnedChannel::read(o, c))
-            .collect()
-    });
+    let new_values: Vec<OwnedChannel> = layout.channels.iter().map(|c| OwnedChannel::read(&new, c)).collect();
+    let old_values: Option<Vec<OwnedChannel>> = old.as_ref().map(|o| layout.channels.iter().map(|c| OwnedChannel::read(o, c)).collect());
     // Only the new row's contact type counts (the type the movements go with).
     let new_contact_type = layout.contact_type.as_ref().and_then(|c| new.text(c));
     let new_row = OwnedChannel::row(new_contact_type.as_deref(), &new_values);
     let old_row = old_values.as_ref().map(|o| OwnedChannel::row(None, o));
-    let mut row = layout.reader.decide(
-        &new_row,
-        old_row.as_ref(),
-        time::now_turkey(),
-        &calendar::current(),
-    );
+    let mut row = layout.reader.decide(&new_row, old_row.as_ref(), time::now_turkey(), &calendar::current());
     // An opt-out is never blocked: a row that withdraws a consent on one channel is stored even
     // when another channel of it breaks IYS's rules (that channel keeps its old values).
-    let on_invalid = if row.withdraws() {
-        OnInvalid::Keep
-    } else {
-        layout.on_invalid
-    };
+    let on_invalid = if row.withdraws() { OnInvalid::Keep } else { layout.on_invalid };
     if let (Some(problem), Some(column)) = (&row.contact_type_problem, &layout.contact_type) {
         // A contact type IYS would refuse (H116): the row is refused, or its consents are kept
         // back with a warning (an opt-out goes with the table's default type).
@@ -503,20 +389,10 @@ fn check_row<'a>(
             return Err(row_error(&layout, column, std::slice::from_ref(problem)));
         }
         warning(
-            format!(
-                "pg_iys: H116 on column \"{}\" of \"{}\": {} (value '{}')",
-                column.name, layout.table, problem.message_en, problem.value
-            ),
+            format!("pg_iys: H116 on column \"{}\" of \"{}\": {} (value '{}')", column.name, layout.table, problem.message_en, problem.value),
             format!(
                 "The row's consents are kept back{}; fix the contact type to send them.",
-                if row.withdraws() {
-                    format!(
-                        ", except its opt-out, sent as {}",
-                        row.recipient_type.as_str()
-                    )
-                } else {
-                    String::new()
-                }
+                if row.withdraws() { format!(", except its opt-out, sent as {}", row.recipient_type.as_str()) } else { String::new() }
             ),
         );
     }
@@ -544,58 +420,23 @@ fn check_row<'a>(
         .map(|(c, _)| c.columns[0].attno)
         .collect();
 
-    let decisions = layout
-        .channels
-        .iter()
-        .zip(&layout.reader.mapping.channels)
-        .zip(new_values.iter().zip(row.channels))
-        .enumerate()
-        .map(|(i, ((channel, mapping), (new_values, decision)))| {
-            (
-                channel,
-                mapping,
-                new_values,
-                old_values.as_ref().map(|o| &o[i]),
-                decision,
-            )
-        });
+    let decisions = layout.channels.iter().zip(&layout.reader.mapping.channels).zip(new_values.iter().zip(row.channels)).enumerate().map(
+        |(i, ((channel, mapping), (new_values, decision)))| (channel, mapping, new_values, old_values.as_ref().map(|o| &o[i]), decision),
+    );
     for (channel, mapping, new_values, old_values, decision) in decisions {
         let [address, _permission, consent_date, source] = &channel.columns;
         match decision {
             ChannelDecision::Unchanged { normalized_address } => {
-                if !keep_old_spelling(
-                    &mut changes,
-                    channel,
-                    &new_values,
-                    old.as_ref(),
-                    normalized_address.as_deref(),
-                ) {
-                    write_address(
-                        &mut changes,
-                        address,
-                        new_values.address.as_deref(),
-                        normalized_address,
-                    );
+                if !keep_old_spelling(&mut changes, channel, &new_values, old.as_ref(), normalized_address.as_deref()) {
+                    write_address(&mut changes, address, new_values.address.as_deref(), normalized_address);
                 }
             }
-            ChannelDecision::Accept {
-                normalized_address,
-                status,
-                send: _,
-                source: new_source,
-            } => {
-                write_address(
-                    &mut changes,
-                    address,
-                    new_values.address.as_deref(),
-                    Some(normalized_address),
-                );
+            ChannelDecision::Accept { normalized_address, status, send: _, source: new_source } => {
+                write_address(&mut changes, address, new_values.address.as_deref(), Some(normalized_address));
                 let permission = &channel.columns[1];
                 // Store the canonical ONAY/RET so later comparisons are exact (not over the
                 // table's own vocabulary, which the app reads back).
-                if channel.stores_canonical_permission(mapping)
-                    && new_values.permission.as_deref() != Some(status.as_str())
-                {
+                if channel.stores_canonical_permission(mapping) && new_values.permission.as_deref() != Some(status.as_str()) {
                     changes.set(permission, status.as_str().into_datum());
                 }
                 // The row says what was sent: our source over the one IYS had set.
@@ -605,24 +446,12 @@ fn check_row<'a>(
             }
             ChannelDecision::KeepOldDateAndSource { normalized_address } => {
                 let old = old.as_ref().expect("KeepOldDateAndSource only on UPDATE");
-                if !keep_old_spelling(
-                    &mut changes,
-                    channel,
-                    &new_values,
-                    Some(old),
-                    Some(&normalized_address),
-                ) {
-                    write_address(
-                        &mut changes,
-                        address,
-                        new_values.address.as_deref(),
-                        Some(normalized_address),
-                    );
+                if !keep_old_spelling(&mut changes, channel, &new_values, Some(old), Some(&normalized_address)) {
+                    write_address(&mut changes, address, new_values.address.as_deref(), Some(normalized_address));
                 }
                 // A source column shared with another channel belongs to that channel's movement
                 // too: this channel neither puts it back nor counts its change as its own.
-                let date_changed =
-                    old_values.map(|o| o.consent_date) != Some(new_values.consent_date);
+                let date_changed = old_values.map(|o| o.consent_date) != Some(new_values.consent_date);
                 if channel.source_shared && !date_changed {
                     continue;
                 }
@@ -644,10 +473,7 @@ fn check_row<'a>(
                     return Err(Error::RowRejected {
                         table: layout.table.clone(),
                         column: column_of(&layout, channel, &problems[0]).name.clone(),
-                        problems: problems
-                            .iter()
-                            .map(|p| (column_of(&layout, channel, p).name.clone(), p.clone()))
-                            .collect(),
+                        problems: problems.iter().map(|p| (column_of(&layout, channel, p).name.clone(), p.clone())).collect(),
                     })
                 }
                 OnInvalid::Keep => {
@@ -686,9 +512,7 @@ fn check_row<'a>(
 
     if !changes.any {
         // SAFETY: the trigger's own new tuple, returned unchanged.
-        return Ok(Some(unsafe {
-            PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple)
-        }));
+        return Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), new_tuple) }));
     }
     // SAFETY: arrays sized by the descriptor; datums of the right types (copied from old/new
     // tuples of the same relation, or text for text columns).
@@ -701,29 +525,15 @@ fn check_row<'a>(
             changes.replace.as_mut_ptr(),
         )
     };
-    Ok(Some(unsafe {
-        PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified)
-    }))
+    Ok(Some(unsafe { PgHeapTuple::from_heap_tuple(PgTupleDesc::from_pg_unchecked(tupdesc), modified) }))
 }
 
 /// The row's brand and retailer problems (see `core::row::delivery_problems`).
 fn delivery_problems_of(layout: &RowLayout, new: &Tuple) -> Vec<Problem> {
     let text = |column: &Option<Column>| column.as_ref().and_then(|c| new.text(c));
-    let (brand, retailer_code, retailer_access) = (
-        text(&layout.brand),
-        text(&layout.retailer_code),
-        text(&layout.retailer_access),
-    );
-    let delivery = Delivery {
-        brand: brand.as_deref(),
-        retailer_code: retailer_code.as_deref(),
-        retailer_access: retailer_access.as_deref(),
-    };
-    delivery_problems(
-        layout.brand.is_some(),
-        layout.fixed_brand.as_deref(),
-        &delivery,
-    )
+    let (brand, retailer_code, retailer_access) = (text(&layout.brand), text(&layout.retailer_code), text(&layout.retailer_access));
+    let delivery = Delivery { brand: brand.as_deref(), retailer_code: retailer_code.as_deref(), retailer_access: retailer_access.as_deref() };
+    delivery_problems(layout.brand.is_some(), layout.fixed_brand.as_deref(), &delivery)
 }
 
 /// `text` as a datum of the column's type (text types directly, others through the type's
@@ -776,10 +586,8 @@ fn refuse_key_change(layout: &RowLayout, old: &Tuple, new: &Tuple) -> Result<(),
         let (mut old_null, mut new_null) = (false, false);
         // SAFETY: attno from this relation's descriptor; datumIsEqual compares the raw values.
         let same = unsafe {
-            let a =
-                pg_sys::heap_getattr(old.tuple, column.attno as i32, old.tupdesc, &mut old_null);
-            let b =
-                pg_sys::heap_getattr(new.tuple, column.attno as i32, new.tupdesc, &mut new_null);
+            let a = pg_sys::heap_getattr(old.tuple, column.attno as i32, old.tupdesc, &mut old_null);
+            let b = pg_sys::heap_getattr(new.tuple, column.attno as i32, new.tupdesc, &mut new_null);
             match (old_null, new_null) {
                 (true, true) => true,
                 (false, false) if column.by_value => a == b,
@@ -787,21 +595,14 @@ fn refuse_key_change(layout: &RowLayout, old: &Tuple, new: &Tuple) -> Result<(),
                     libc::memcmp(a.cast_mut_ptr(), b.cast_mut_ptr(), column.length as usize) == 0
                 }
                 (false, false) => {
-                    let text = |d: pg_sys::Datum| {
-                        CStr::from_ptr(pg_sys::OidOutputFunctionCall(column.output_fn, d))
-                            .to_bytes()
-                            .to_vec()
-                    };
+                    let text = |d: pg_sys::Datum| CStr::from_ptr(pg_sys::OidOutputFunctionCall(column.output_fn, d)).to_bytes().to_vec();
                     text(a) == text(b)
                 }
                 _ => false,
             }
         };
         if !same {
-            return Err(Error::KeyChanged {
-                table: layout.table.clone(),
-                column: column.name.clone(),
-            });
+            return Err(Error::KeyChanged { table: layout.table.clone(), column: column.name.clone() });
         }
     }
     Ok(())
@@ -809,12 +610,7 @@ fn refuse_key_change(layout: &RowLayout, old: &Tuple, new: &Tuple) -> Result<(),
 
 /// Writes the normalised address back when it differs from what was typed (text columns only:
 /// iys.phone / iys.email columns normalise on input already).
-fn write_address(
-    changes: &mut Changes,
-    column: &Column,
-    typed: Option<&str>,
-    normalized: Option<String>,
-) {
+fn write_address(changes: &mut Changes, column: &Column, typed: Option<&str>, normalized: Option<String>) {
     if let Some(normalized) = normalized {
         if column.is_text() && typed != Some(normalized.as_str()) {
             changes.set(column, normalized.into_datum());
@@ -832,21 +628,10 @@ fn keep_old_spelling(
     old: Option<&Tuple>,
     normalized_address: Option<&str>,
 ) -> bool {
-    let (Some(old), Some(normalized)) = (old, normalized_address) else {
-        return false;
-    };
+    let (Some(old), Some(normalized)) = (old, normalized_address) else { return false };
     let [address, permission, _, _] = &channel.columns;
     let old_address = old.text(address);
-    let same_address = old_address
-        .as_deref()
-        .map(|a| {
-            a == normalized
-                || crate::core::normalize_recipient(a, channel.consent_type)
-                    .ok()
-                    .as_deref()
-                    == Some(normalized)
-        })
-        .unwrap_or(false);
+    let same_address = old_address.as_deref().map(|a| a == normalized || crate::core::normalize_recipient(a, channel.consent_type).ok().as_deref() == Some(normalized)).unwrap_or(false);
     if !same_address || new.permission.is_none() {
         return false;
     }
@@ -860,11 +645,7 @@ fn keep_old_spelling(
 }
 
 /// The table column a problem is about.
-fn column_of<'l>(
-    layout: &'l RowLayout,
-    channel: &'l ChannelLayout,
-    problem: &Problem,
-) -> &'l Column {
+fn column_of<'l>(layout: &'l RowLayout, channel: &'l ChannelLayout, problem: &Problem) -> &'l Column {
     let [address, permission, consent_date, source] = &channel.columns;
     match Slot::of(problem.field) {
         Slot::Address => address,
@@ -881,16 +662,7 @@ fn column_of<'l>(
 fn problems_detail(layout: &RowLayout, channel: &ChannelLayout, problems: &[Problem]) -> String {
     problems
         .iter()
-        .map(|p| {
-            format!(
-                "{} {} = '{}': {} / {}",
-                p.code,
-                column_of(layout, channel, p).name,
-                p.value,
-                p.message_en,
-                p.message_tr
-            )
-        })
+        .map(|p| format!("{} {} = '{}': {} / {}", p.code, column_of(layout, channel, p).name, p.value, p.message_en, p.message_tr))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -899,10 +671,7 @@ fn row_error(layout: &RowLayout, column: &Column, problems: &[Problem]) -> Error
     Error::RowRejected {
         table: layout.table.clone(),
         column: column.name.clone(),
-        problems: problems
-            .iter()
-            .map(|p| (column.name.clone(), p.clone()))
-            .collect(),
+        problems: problems.iter().map(|p| (column.name.clone(), p.clone())).collect(),
     }
 }
 
@@ -954,9 +723,7 @@ fn summarise_warnings(relid: pg_sys::Oid) {
 /// AFTER … FOR EACH STATEMENT: runs the enqueue statement `iys.attach()` generated for this
 /// table over the transition tables `iys_new_rows` / `iys_old_rows`.
 #[pg_trigger]
-fn enqueue_changes<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
+fn enqueue_changes<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
     run_enqueue(trigger).or_raise();
     Ok(None)
 }
@@ -983,18 +750,9 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
             }
             // The column types of the table now (dropped columns as InvalidOid): a plan prepared
             // for other types must not run over the transition tables.
-            let rel_desc =
-                PgTupleDesc::from_pg_unchecked((*trigger.trigger_data().tg_relation).rd_att);
-            let signature: Vec<pg_sys::Oid> = rel_desc
-                .iter()
-                .map(|a| {
-                    if a.is_dropped() {
-                        pg_sys::InvalidOid
-                    } else {
-                        a.type_oid().value()
-                    }
-                })
-                .collect();
+            let rel_desc = PgTupleDesc::from_pg_unchecked((*trigger.trigger_data().tg_relation).rd_att);
+            let signature: Vec<pg_sys::Oid> =
+                rel_desc.iter().map(|a| if a.is_dropped() { pg_sys::InvalidOid } else { a.type_oid().value() }).collect();
             let cached = PLANS.with(|p| {
                 let mut plans = p.borrow_mut();
                 match plans.get(&tgoid) {
@@ -1015,32 +773,21 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
                     let sql = CString::new(sql).map_err(|e| Error::Internal(e.to_string()))?;
                     // Names resolved under pg_iys's own search_path; the plan cache keeps it.
                     let owner = privilege::extension_owner();
-                    let plan = privilege::as_role(owner, privilege::SAFE_SEARCH_PATH, || {
-                        pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut())
-                    });
+                    let plan = privilege::as_role(owner, privilege::SAFE_SEARCH_PATH, || pg_sys::SPI_prepare(sql.as_ptr(), 0, std::ptr::null_mut()));
                     if plan.is_null() {
                         let code = std::ptr::addr_of!(pg_sys::SPI_result).read();
-                        return Err(Error::Internal(format!(
-                            "preparing the enqueue statement failed (SPI {code})"
-                        )));
+                        return Err(Error::Internal(format!("preparing the enqueue statement failed (SPI {code})")));
                     }
                     // Kept plans survive the statement; the plan cache revalidates them after DDL.
                     pg_sys::SPI_keepplan(plan);
-                    PLANS.with(|p| {
-                        p.borrow_mut()
-                            .insert(tgoid, (signature, KeptPlan(plan, owner)))
-                    });
+                    PLANS.with(|p| p.borrow_mut().insert(tgoid, (signature, KeptPlan(plan, owner))));
                     (plan, owner)
                 }
             };
             // As the extension's owner: application roles have no rights on the queue.
-            let rc = privilege::as_role_prepared(owner, || {
-                pg_sys::SPI_execute_plan(plan, std::ptr::null_mut(), std::ptr::null(), false, 0)
-            });
+            let rc = privilege::as_role_prepared(owner, || pg_sys::SPI_execute_plan(plan, std::ptr::null_mut(), std::ptr::null(), false, 0));
             if rc < 0 {
-                return Err(Error::Internal(format!(
-                    "the enqueue statement failed (SPI {rc})"
-                )));
+                return Err(Error::Internal(format!("the enqueue statement failed (SPI {rc})")));
             }
             if pg_sys::SPI_processed > 0 {
                 crate::worker::wake::wake_worker_at_commit();
@@ -1060,29 +807,17 @@ const TRIGGER_TYPE_UPDATE: i16 = 1 << 4;
 /// created (its name, event and transition tables) on a table whose row check is in place and
 /// enabled, so that nothing unchecked reaches the outbox. The table itself must be attached
 /// (checked when its statement is generated).
-fn check_enqueue_trigger(
-    trigger: &pg_sys::Trigger,
-    update: bool,
-    relation: pg_sys::Relation,
-) -> Result<(), Error> {
+fn check_enqueue_trigger(trigger: &pg_sys::Trigger, update: bool, relation: pg_sys::Relation) -> Result<(), Error> {
     // SAFETY: the firing trigger's and relation's catalog data, valid during the call.
     unsafe {
         let name = CStr::from_ptr(trigger.tgname).to_string_lossy();
-        let transition = |p: *mut std::ffi::c_char| {
-            (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-        };
-        let (expected_name, expected_old) = if update {
-            (UPDATE_TRIGGER, Some(OLD_ROWS))
-        } else {
-            (INSERT_TRIGGER, None)
-        };
+        let transition = |p: *mut std::ffi::c_char| (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned());
+        let (expected_name, expected_old) = if update { (UPDATE_TRIGGER, Some(OLD_ROWS)) } else { (INSERT_TRIGGER, None) };
         let shape_ok = name == expected_name
             && trigger.tgtype & TRIGGER_TYPE_ROW == 0
             && transition(trigger.tgnewtable).as_deref() == Some(NEW_ROWS)
             && transition(trigger.tgoldtable).as_deref() == expected_old;
-        let table = CStr::from_ptr((*(*relation).rd_rel).relname.data.as_ptr())
-            .to_string_lossy()
-            .into_owned();
+        let table = CStr::from_ptr((*(*relation).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned();
         if !shape_ok {
             return Err(Error::TriggerMisused {
                 table,

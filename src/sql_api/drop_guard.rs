@@ -19,9 +19,7 @@ pub extern "C" fn pg_finfo_pg_iys_drop_guard() -> &'static pg_sys::Pg_finfo_reco
 
 #[pg_guard]
 #[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn pg_iys_drop_guard(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn pg_iys_drop_guard(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: called by PostgreSQL as an event trigger: context is its EventTriggerData.
     let drops_pg_iys = unsafe {
         let context = (*fcinfo).context;

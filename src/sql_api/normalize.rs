@@ -21,15 +21,11 @@ fn bad_input(type_name: &'static str) -> impl FnOnce(Problem) -> Error {
 }
 
 fn phone(raw: &str) -> String {
-    crate::core::normalize_phone(raw)
-        .map_err(bad_input(PHONE))
-        .or_raise()
+    crate::core::normalize_phone(raw).map_err(bad_input(PHONE)).or_raise()
 }
 
 fn email(raw: &str) -> String {
-    crate::core::normalize_email(raw)
-        .map_err(bad_input(EMAIL))
-        .or_raise()
+    crate::core::normalize_email(raw).map_err(bad_input(EMAIL)).or_raise()
 }
 
 /// Text input of a C string: invalid UTF-8 cannot reach here (the server checks the client
@@ -147,8 +143,7 @@ fn is_valid_email(email_address: &str) -> bool {
 /// takes it for MESAJ (its numbering plan): `iys.try_normalize_recipient(x, 'MESAJ')`.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn is_turkish_mobile(phone_number: &str) -> bool {
-    crate::core::normalize_phone(phone_number)
-        .is_ok_and(|e164| crate::core::phone::has_turkish_mobile_form(&e164))
+    crate::core::normalize_phone(phone_number).is_ok_and(|e164| crate::core::phone::has_turkish_mobile_form(&e164))
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -157,9 +152,7 @@ mod tests {
     use pgrx::prelude::*;
 
     fn one(sql: &str) -> String {
-        Spi::get_one::<String>(sql)
-            .unwrap()
-            .unwrap_or_else(|| "<null>".into())
+        Spi::get_one::<String>(sql).unwrap().unwrap_or_else(|| "<null>".into())
     }
 
     #[pg_test]
@@ -172,29 +165,14 @@ mod tests {
             "0090532 123 45 67",
             "+905321234567",
         ] {
-            assert_eq!(
-                one(&format!("SELECT '{typed}'::iys.phone::text")),
-                "+905321234567",
-                "{typed}"
-            );
-            assert_eq!(
-                one(&format!("SELECT iys.normalize_phone('{typed}')")),
-                "+905321234567"
-            );
-            assert_eq!(
-                one(&format!("SELECT '{typed}'::text::iys.phone::text")),
-                "+905321234567"
-            );
+            assert_eq!(one(&format!("SELECT '{typed}'::iys.phone::text")), "+905321234567", "{typed}");
+            assert_eq!(one(&format!("SELECT iys.normalize_phone('{typed}')")), "+905321234567");
+            assert_eq!(one(&format!("SELECT '{typed}'::text::iys.phone::text")), "+905321234567");
         }
-        assert_eq!(
-            one("SELECT '+49 151 1234 5678'::iys.phone::text"),
-            "+4915112345678"
-        );
+        assert_eq!(one("SELECT '+49 151 1234 5678'::iys.phone::text"), "+4915112345678");
     }
 
-    #[pg_test(
-        error = "invalid iys.phone value '+9005321234567': a Turkish number has no 0 after +90; write +905321234567, not +9005321234567"
-    )]
+    #[pg_test(error = "invalid iys.phone value '+9005321234567': a Turkish number has no 0 after +90; write +905321234567, not +9005321234567")]
     fn trunk_zero_after_country_code_is_refused() {
         Spi::run("SELECT '+9005321234567'::iys.phone").unwrap();
     }
@@ -210,22 +188,10 @@ mod tests {
         )
         .unwrap();
         // The literal is normalised by iys.phone's input, then compared byte-wise.
-        assert_eq!(
-            one("SELECT id::text FROM p WHERE gsm = '0532-123-45-67'"),
-            "1"
-        );
-        assert_eq!(
-            one("SELECT id::text FROM p WHERE gsm = '+902121234567'"),
-            "2"
-        );
-        assert_eq!(
-            one("SELECT string_agg(gsm, ',' ORDER BY gsm) FROM p"),
-            "+902121234567,+905321234567"
-        );
-        assert_eq!(
-            one("SELECT count(*)::text FROM p WHERE gsm::text LIKE '+90532%'"),
-            "1"
-        );
+        assert_eq!(one("SELECT id::text FROM p WHERE gsm = '0532-123-45-67'"), "1");
+        assert_eq!(one("SELECT id::text FROM p WHERE gsm = '+902121234567'"), "2");
+        assert_eq!(one("SELECT string_agg(gsm, ',' ORDER BY gsm) FROM p"), "+902121234567,+905321234567");
+        assert_eq!(one("SELECT count(*)::text FROM p WHERE gsm::text LIKE '+90532%'"), "1");
         // The unique index sees the normalised value: another spelling finds the same key.
         assert_eq!(
             one("SELECT count(*)::text FROM p WHERE gsm IN ('05321234567', '5321234567')"),
@@ -241,39 +207,22 @@ mod tests {
     #[pg_test]
     fn email_type_trims_and_lowercases() {
         Spi::run("SET LOCAL search_path = public, iys").unwrap();
-        assert_eq!(
-            one("SELECT '  Ali.Veli@Example.COM '::iys.email::text"),
-            "ali.veli@example.com"
-        );
-        assert_eq!(
-            one("SELECT iys.normalize_email('X.Y@Firma.Com.TR')"),
-            "x.y@firma.com.tr"
-        );
+        assert_eq!(one("SELECT '  Ali.Veli@Example.COM '::iys.email::text"), "ali.veli@example.com");
+        assert_eq!(one("SELECT iys.normalize_email('X.Y@Firma.Com.TR')"), "x.y@firma.com.tr");
         assert_eq!(
             one("SELECT ('ALI@example.com'::iys.email = 'ali@EXAMPLE.com')::text"),
             "true"
         );
-        assert_eq!(
-            one("SELECT iys.is_valid_email('şule@example.com')::text"),
-            "false"
-        );
-        assert_eq!(
-            one("SELECT iys.is_valid_phone('0532 123 45 67')::text"),
-            "true"
-        );
-        assert_eq!(
-            one("SELECT iys.is_turkish_mobile('0212 123 45 67')::text"),
-            "false"
-        );
+        assert_eq!(one("SELECT iys.is_valid_email('şule@example.com')::text"), "false");
+        assert_eq!(one("SELECT iys.is_valid_phone('0532 123 45 67')::text"), "true");
+        assert_eq!(one("SELECT iys.is_turkish_mobile('0212 123 45 67')::text"), "false");
         assert_eq!(
             one("SELECT iys.normalize_recipient('0532 123 45 67', 'MESAJ')"),
             "+905321234567"
         );
     }
 
-    #[pg_test(
-        error = "invalid MESAJ recipient value '+4915112345678': +4915112345678 is not a Turkish number; MESAJ consents need a Turkish mobile number (+905XXXXXXXXX)"
-    )]
+    #[pg_test(error = "invalid MESAJ recipient value '+4915112345678': +4915112345678 is not a Turkish number; MESAJ consents need a Turkish mobile number (+905XXXXXXXXX)")]
     fn mesaj_needs_a_turkish_mobile() {
         Spi::run("SELECT iys.normalize_recipient('+4915112345678', 'MESAJ')").unwrap();
     }

@@ -28,9 +28,7 @@ pub fn as_role<R>(role: pg_sys::Oid, search_path: &str, body: impl FnOnce() -> R
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
         pg_sys::SetUserIdAndSecContext(
             role,
-            saved_context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
         );
         let level = pg_sys::NewGUCNestLevel();
         set_search_path(search_path);
@@ -66,11 +64,7 @@ pub fn as_role_prepared<R>(role: pg_sys::Oid, body: impl FnOnce() -> R) -> R {
             }
         }
     }
-    let mut restore = Restore {
-        user: pg_sys::InvalidOid,
-        context: 0,
-        jit: false,
-    };
+    let mut restore = Restore { user: pg_sys::InvalidOid, context: 0, jit: false };
     // SAFETY: as above.
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut restore.user, &mut restore.context);
@@ -78,9 +72,7 @@ pub fn as_role_prepared<R>(role: pg_sys::Oid, body: impl FnOnce() -> R) -> R {
         pg_sys::jit_enabled = false;
         pg_sys::SetUserIdAndSecContext(
             role,
-            restore.context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+            restore.context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
         );
     }
     let result = body();

@@ -24,11 +24,7 @@ pub fn from_pg_micros(micros: i64) -> NaiveDateTime {
             .checked_add(PG_EPOCH_UNIX_MICROS)
             .and_then(DateTime::from_timestamp_micros)
             .map(|dt| dt.naive_utc())
-            .unwrap_or(if m > 0 {
-                NaiveDateTime::MAX
-            } else {
-                NaiveDateTime::MIN
-            }),
+            .unwrap_or(if m > 0 { NaiveDateTime::MAX } else { NaiveDateTime::MIN }),
     }
 }
 
@@ -43,9 +39,7 @@ pub fn to_pg(t: NaiveDateTime) -> Timestamp {
     } else if t == NaiveDateTime::MIN {
         i64::MIN
     } else {
-        t.and_utc()
-            .timestamp_micros()
-            .saturating_sub(PG_EPOCH_UNIX_MICROS)
+        t.and_utc().timestamp_micros().saturating_sub(PG_EPOCH_UNIX_MICROS)
     };
     Timestamp::try_from(micros).unwrap_or_else(|_| {
         Timestamp::try_from(if micros > 0 { i64::MAX } else { i64::MIN }).expect("infinity")
@@ -74,21 +68,12 @@ mod tests {
 
     #[pg_test]
     fn timestamps_round_trip() {
-        for text in [
-            "2024-03-01 09:30:05",
-            "1999-12-31 23:59:59.5",
-            "infinity",
-            "-infinity",
-        ] {
+        for text in ["2024-03-01 09:30:05", "1999-12-31 23:59:59.5", "infinity", "-infinity"] {
             let ts = Spi::get_one::<pgrx::datum::Timestamp>(&format!("SELECT '{text}'::timestamp"))
                 .unwrap()
                 .unwrap();
             let back = super::to_pg(super::from_pg(ts));
-            assert_eq!(
-                pgrx::pg_sys::Timestamp::from(back),
-                pgrx::pg_sys::Timestamp::from(ts),
-                "{text}"
-            );
+            assert_eq!(pgrx::pg_sys::Timestamp::from(back), pgrx::pg_sys::Timestamp::from(ts), "{text}");
         }
         let t = super::from_pg(
             Spi::get_one::<pgrx::datum::Timestamp>("SELECT '2024-03-01 09:30:05'::timestamp")

@@ -136,53 +136,29 @@ struct ResolvedLabels {
     oids: [pg_sys::Oid; 32],
 }
 
-/// The `pg_enum` OID of label `index` of the function's result type (`labels[index]`).
+/// The `pg_enum` OID of `label`, one of `labels`, of the function's result type.
 ///
 /// # Safety
 /// `fcinfo` is the call's, from the function manager (its `flinfo` set).
-unsafe fn enum_label_datum(
-    fcinfo: pg_sys::FunctionCallInfo,
-    labels: &[&str],
-    index: usize,
-) -> pg_sys::Datum {
+unsafe fn enum_label_datum(fcinfo: pg_sys::FunctionCallInfo, labels: &[&str], label: &str) -> pg_sys::Datum {
+    let index = labels.iter().position(|l| *l == label).expect("a parsed value is one of the type's labels");
     let flinfo = (*fcinfo).flinfo;
     let mut resolved = (*flinfo).fn_extra as *mut ResolvedLabels;
     if resolved.is_null() {
-        resolved = pg_sys::MemoryContextAllocZero(
-            (*flinfo).fn_mcxt,
-            std::mem::size_of::<ResolvedLabels>(),
-        ) as *mut ResolvedLabels;
+        resolved = pg_sys::MemoryContextAllocZero((*flinfo).fn_mcxt, std::mem::size_of::<ResolvedLabels>()) as *mut ResolvedLabels;
         (*resolved).enum_type = pg_sys::get_func_rettype((*flinfo).fn_oid);
         (*flinfo).fn_extra = resolved as *mut std::ffi::c_void;
     }
     let slot = &mut (*resolved).oids[index];
     if *slot == pg_sys::InvalidOid {
-        let label = std::ffi::CString::new(labels[index]).expect("no NUL in an enum label");
+        let label = std::ffi::CString::new(label).expect("no NUL in an enum label");
         *slot = pgrx::direct_function_call::<pg_sys::Oid>(
             pg_sys::enum_in,
-            &[
-                Some(pg_sys::Datum::from(label.as_ptr())),
-                (*resolved).enum_type.into_datum(),
-            ],
+            &[Some(pg_sys::Datum::from(label.as_ptr())), (*resolved).enum_type.into_datum()],
         )
         .expect("enum_in returns a label's OID");
     }
     pg_sys::Datum::from(*slot)
-}
-
-/// The text argument `n` of a STRICT function.
-///
-/// # Safety
-/// `fcinfo` is the call's; argument `n` is a non-NULL text.
-unsafe fn text_arg<'a>(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> &'a str {
-    pgrx::fcinfo::pg_getarg::<&str>(fcinfo, n).expect("a STRICT function's argument is not NULL")
-}
-
-fn label_index(labels: &[&str], label: &str) -> usize {
-    labels
-        .iter()
-        .position(|l| *l == label)
-        .expect("a parsed value is one of the type's labels")
 }
 
 /// PG_FUNCTION_INFO_V1 for a C function declared in sql/types.sql.
@@ -197,44 +173,24 @@ macro_rules! function_info_v1 {
     };
 }
 
+/// `iys.to_*(text)` (sql/types.sql, STRICT): `$label` is the label `$raw` reads as.
 macro_rules! text_to_enum {
-    ($symbol:ident, $finfo:ident, $labels:expr, $index_of:expr) => {
+    ($symbol:ident, $finfo:ident, $labels:expr, $raw:ident => $label:expr) => {
         function_info_v1!($finfo);
 
-        /// `iys.to_*(text)` (sql/types.sql): STRICT, IMMUTABLE.
         #[pg_guard]
         #[unsafe(no_mangle)]
         pub unsafe extern "C-unwind" fn $symbol(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            let index: usize = ($index_of)(text_arg(fcinfo, 0));
-            enum_label_datum(fcinfo, $labels, index)
+            let $raw: &str = pgrx::fcinfo::pg_getarg(fcinfo, 0).expect("a STRICT function's argument is not NULL");
+            enum_label_datum(fcinfo, $labels, $label)
         }
     };
 }
 
-text_to_enum!(
-    iys_to_consent_type,
-    pg_finfo_iys_to_consent_type,
-    ConsentType::ALL,
-    |raw| label_index(ConsentType::ALL, canonical_consent_type(raw))
-);
-text_to_enum!(
-    iys_to_consent_status,
-    pg_finfo_iys_to_consent_status,
-    ConsentStatus::ALL,
-    |raw| label_index(ConsentStatus::ALL, canonical_consent_status(raw))
-);
-text_to_enum!(
-    iys_to_recipient_type,
-    pg_finfo_iys_to_recipient_type,
-    RecipientType::ALL,
-    |raw| label_index(RecipientType::ALL, canonical_recipient_type(raw))
-);
-text_to_enum!(
-    iys_to_consent_source,
-    pg_finfo_iys_to_consent_source,
-    ConsentSource::ALL,
-    |raw| label_index(ConsentSource::ALL, known_source(raw).as_str())
-);
+text_to_enum!(iys_to_consent_type, pg_finfo_iys_to_consent_type, ConsentType::ALL, raw => canonical_consent_type(raw));
+text_to_enum!(iys_to_consent_status, pg_finfo_iys_to_consent_status, ConsentStatus::ALL, raw => canonical_consent_status(raw));
+text_to_enum!(iys_to_recipient_type, pg_finfo_iys_to_recipient_type, RecipientType::ALL, raw => canonical_recipient_type(raw));
+text_to_enum!(iys_to_consent_source, pg_finfo_iys_to_consent_source, ConsentSource::ALL, raw => known_source(raw).as_str());
 
 /// The SQL name of [`iys_recipient_type_or`].
 pub const RECIPIENT_TYPE_OR: &str = "iys_internal.recipient_type_or";
@@ -246,22 +202,12 @@ function_info_v1!(pg_finfo_iys_recipient_type_or);
 /// no recipient type (an opt-out goes with the default type). Not STRICT.
 #[pg_guard]
 #[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn iys_recipient_type_or(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    let parsed =
-        pgrx::fcinfo::pg_getarg::<&str>(fcinfo, 0).and_then(|raw| RecipientType::parse(raw).ok());
-    match parsed {
-        Some(t) => enum_label_datum(
-            fcinfo,
-            RecipientType::ALL,
-            label_index(RecipientType::ALL, t.as_str()),
-        ),
+pub unsafe extern "C-unwind" fn iys_recipient_type_or(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    match pgrx::fcinfo::pg_getarg::<&str>(fcinfo, 0).and_then(|raw| RecipientType::parse(raw).ok()) {
+        Some(t) => enum_label_datum(fcinfo, RecipientType::ALL, t.as_str()),
         None => {
             let otherwise = pgrx::fcinfo::pg_getarg_datum(fcinfo, 1);
-            if otherwise.is_none() {
-                (*fcinfo).isnull = true;
-            }
+            (*fcinfo).isnull = otherwise.is_none();
             otherwise.unwrap_or(pg_sys::Datum::from(0))
         }
     }
@@ -332,9 +278,7 @@ mod tests {
         Spi::run("SELECT iys.to_consent_type('SMS')").unwrap();
     }
 
-    #[pg_test(
-        error = "invalid value 'iys_yeni' for iys.consent_source; allowed: HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_WEB, HS_CAGRI_MERKEZI, HS_SOSYAL_MEDYA, HS_EPOSTA, HS_MESAJ, HS_MOBIL, HS_EORTAM, HS_ETKINLIK, HS_2015, HS_ATM, HS_KARAR, IYS_KISAMESAJ, IYS_CM, IYS_WEB, IYS_WEB_YENI, IYS_MOBIL, IYS_EPOSTA, IYS_AHS_HAT_KAPATMA, IYS_FRAME_EPOSTA, IYS_FRAME_SMS"
-    )]
+    #[pg_test(error = "invalid value 'iys_yeni' for iys.consent_source; allowed: HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_WEB, HS_CAGRI_MERKEZI, HS_SOSYAL_MEDYA, HS_EPOSTA, HS_MESAJ, HS_MOBIL, HS_EORTAM, HS_ETKINLIK, HS_2015, HS_ATM, HS_KARAR, IYS_KISAMESAJ, IYS_CM, IYS_WEB, IYS_WEB_YENI, IYS_MOBIL, IYS_EPOSTA, IYS_AHS_HAT_KAPATMA, IYS_FRAME_EPOSTA, IYS_FRAME_SMS")]
     fn unknown_iys_source_is_not_an_enum_value() {
         Spi::run("SELECT 'iys_yeni'::text::iys.consent_source").unwrap();
     }

@@ -17,8 +17,7 @@
 //! 'Europe/Istanbul'`. `at` is a `timestamptz` (an instant, default now()), converted to Turkey
 //! time with the fixed UTC+3 offset, which needs no session setting.
 
-use crate::core::{
-    Calendar, ConsentInput, ConsentStatus, ConsentType, Error, PreviousState, Problem,
+use crate::core::{Calendar, ConsentInput, ConsentStatus, ConsentType, Error, PreviousState, Problem,
     RecipientType,
 };
 use crate::sql_api::error::raise;
@@ -42,11 +41,7 @@ pub struct Args<'a> {
 }
 
 /// The normalised recipient (when it could be normalised) and every problem.
-pub fn check(
-    args: &Args<'_>,
-    now_turkey: NaiveDateTime,
-    cal: &Calendar,
-) -> (Option<String>, Vec<Problem>) {
+pub fn check(args: &Args<'_>, now_turkey: NaiveDateTime, cal: &Calendar) -> (Option<String>, Vec<Problem>) {
     let previous = match (args.previous_status, args.previous_date) {
         (Some(status), consent_date) => Some(PreviousState { status, consent_date }),
         (None, None) => None,
@@ -58,20 +53,10 @@ pub fn check(
     };
     let mut problems = Vec::new();
     if args.consent_type.is_none() {
-        problems.push(Problem::new(
-            "H111",
-            "type",
-            "",
-            "type is missing; use MESAJ, ARAMA or EPOSTA",
-        ));
+        problems.push(Problem::new("H111", "type", "", "type is missing; use MESAJ, ARAMA or EPOSTA"));
     }
     if args.status.is_none() {
-        problems.push(Problem::new(
-            "H110",
-            "status",
-            "",
-            "status is missing; use ONAY or RET",
-        ));
+        problems.push(Problem::new("H110", "status", "", "status is missing; use ONAY or RET"));
     }
     let input = ConsentInput {
         recipient: args.recipient.unwrap_or(""),
@@ -89,11 +74,7 @@ pub fn check(
         !(args.consent_type.is_none() && p.field == "recipient"
             || args.status.is_none() && p.field == "status")
     }));
-    let recipient = if args.consent_type.is_some() {
-        result.recipient
-    } else {
-        None
-    };
+    let recipient = if args.consent_type.is_some() { result.recipient } else { None };
     (recipient, problems)
 }
 
@@ -112,13 +93,7 @@ pub(crate) type ProblemRows = TableIterator<
 pub(crate) fn rows(problems: Vec<Problem>) -> ProblemRows {
     TableIterator::new(problems.into_iter().map(|p| {
         let value = (!p.value.is_empty()).then_some(p.value);
-        (
-            p.code.to_owned(),
-            p.field.to_owned(),
-            value,
-            p.message_en,
-            p.message_tr,
-        )
+        (p.code.to_owned(), p.field.to_owned(), value, p.message_en, p.message_tr)
     }))
 }
 
@@ -173,16 +148,7 @@ fn validate_consent(
         name!(message_tr, String),
     ),
 > {
-    let a = args(
-        recipient,
-        consent_type,
-        status,
-        source,
-        consent_date,
-        recipient_type,
-        previous_status,
-        previous_date,
-    );
+    let a = args(recipient, consent_type, status, source, consent_date, recipient_type, previous_status, previous_date);
     let now = at.map_or_else(time::now_turkey, tz_to_turkey);
     rows(check(&a, now, &calendar::current()).1)
 }
@@ -220,22 +186,10 @@ fn validate_consent_at(
         raise(&Error::InvalidParameter {
             parameter: "at",
             message: "the reference time is NULL".into(),
-            hint: Some(
-                "Pass the instant to validate at, e.g. now(), or use iys.validate_consent()."
-                    .into(),
-            ),
+            hint: Some("Pass the instant to validate at, e.g. now(), or use iys.validate_consent().".into()),
         })
     };
-    let a = args(
-        recipient,
-        consent_type,
-        status,
-        source,
-        consent_date,
-        recipient_type,
-        previous_status,
-        previous_date,
-    );
+    let a = args(recipient, consent_type, status, source, consent_date, recipient_type, previous_status, previous_date);
     rows(check(&a, tz_to_turkey(at), builtin_calendar()).1)
 }
 
@@ -255,16 +209,7 @@ fn check_consent(
     previous_date: default!(Option<Timestamp>, "NULL"),
     at: default!(Option<TimestampWithTimeZone>, "NULL"),
 ) -> String {
-    let a = args(
-        recipient,
-        consent_type,
-        status,
-        source,
-        consent_date,
-        recipient_type,
-        previous_status,
-        previous_date,
-    );
+    let a = args(recipient, consent_type, status, source, consent_date, recipient_type, previous_status, previous_date);
     let now = at.map_or_else(time::now_turkey, tz_to_turkey);
     match check(&a, now, &calendar::current()) {
         (Some(recipient), problems) if problems.is_empty() => recipient,
@@ -323,15 +268,11 @@ mod tests {
     #[pg_test]
     fn nulls_are_problems_not_silence() {
         assert_eq!(
-            codes(&format!(
-                "iys.validate_consent(NULL, NULL, NULL, NULL, NULL, {AT})"
-            )),
+            codes(&format!("iys.validate_consent(NULL, NULL, NULL, NULL, NULL, {AT})")),
             "H111:type H110:status H113:source H112:consentDate"
         );
         assert_eq!(
-            codes(&format!(
-                "iys.validate_consent(NULL, 'MESAJ', 'ONAY', NULL, NULL, {AT})"
-            )),
+            codes(&format!("iys.validate_consent(NULL, 'MESAJ', 'ONAY', NULL, NULL, {AT})")),
             "H114:recipient H113:source H112:consentDate"
         );
         // TACIR may omit source and date on the first record, not on updates.
@@ -355,9 +296,7 @@ mod tests {
         assert_eq!(r, "ali@example.com");
     }
 
-    #[pg_test(
-        error = "2 IYS rules violated: H121 recipient '0532': a Turkish number has 10 digits after the leading 0, this one has 3; H119 source 'WEB': unknown source; use one of HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_WEB, HS_CAGRI_MERKEZI, HS_SOSYAL_MEDYA, HS_EPOSTA, HS_MESAJ, HS_MOBIL, HS_EORTAM, HS_ETKINLIK, HS_2015, HS_ATM, HS_KARAR"
-    )]
+    #[pg_test(error = "2 IYS rules violated: H121 recipient '0532': a Turkish number has 10 digits after the leading 0, this one has 3; H119 source 'WEB': unknown source; use one of HS_FIZIKSEL_ORTAM, HS_ISLAK_IMZA, HS_WEB, HS_CAGRI_MERKEZI, HS_SOSYAL_MEDYA, HS_EPOSTA, HS_MESAJ, HS_MOBIL, HS_EORTAM, HS_ETKINLIK, HS_2015, HS_ATM, HS_KARAR")]
     fn check_consent_raises_with_every_problem() {
         Spi::run(&format!(
             "SELECT iys.check_consent('0532', 'MESAJ', 'ONAY', 'WEB', '2024-03-05 10:00', {AT})"

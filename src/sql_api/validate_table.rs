@@ -108,11 +108,7 @@ fn plan(tbl: &PgRelation, mapping: Option<&serde_json::Value>) -> Plan {
     let type_of = |role: &str, column: &str| -> &str {
         match columns.iter().find(|(c, _)| c == column) {
             Some((_, t)) => t.as_str(),
-            None => raise(&Error::UndefinedColumn {
-                table: table_name.clone(),
-                column: column.to_owned(),
-                role: role.to_owned(),
-            }),
+            None => raise(&Error::UndefinedColumn { table: table_name.clone(), column: column.to_owned(), role: role.to_owned() }),
         }
     };
 
@@ -124,32 +120,14 @@ fn plan(tbl: &PgRelation, mapping: Option<&serde_json::Value>) -> Plan {
     let row_id_pos = match &mapping.row_id {
         Some(column) => {
             type_of("row_id", column);
-            Some(add(
-                &mut select,
-                format!("{}::text", quote_identifier(column)),
-            ))
+            Some(add(&mut select, format!("{}::text", quote_identifier(column))))
         }
         None if !pk.is_empty() => {
-            let parts: Vec<String> = pk
-                .iter()
-                .map(|c| format!("{}::text", quote_identifier(c)))
-                .collect();
-            Some(add(
-                &mut select,
-                if parts.len() == 1 {
-                    parts[0].clone()
-                } else {
-                    format!("concat_ws(',', {})", parts.join(", "))
-                },
-            ))
+            let parts: Vec<String> = pk.iter().map(|c| format!("{}::text", quote_identifier(c))).collect();
+            Some(add(&mut select, if parts.len() == 1 { parts[0].clone() } else { format!("concat_ws(',', {})", parts.join(", ")) }))
         }
-        None if relkind == "p" => Some(add(
-            &mut select,
-            "tableoid::regclass::text || ':' || ctid::text".into(),
-        )),
-        None if matches!(relkind.as_str(), "r" | "m" | "t") => {
-            Some(add(&mut select, "ctid::text".into()))
-        }
+        None if relkind == "p" => Some(add(&mut select, "tableoid::regclass::text || ':' || ctid::text".into())),
+        None if matches!(relkind.as_str(), "r" | "m" | "t") => Some(add(&mut select, "ctid::text".into())),
         None => None,
     };
     let text_col = |select: &mut Vec<String>, role: &str, column: Option<&str>| -> Option<usize> {
@@ -160,63 +138,37 @@ fn plan(tbl: &PgRelation, mapping: Option<&serde_json::Value>) -> Plan {
     let contact_type_pos = text_col(&mut select, "contact_type", mapping.contact_type.as_deref());
     let brand_pos = text_col(&mut select, "brand_column", mapping.brand_column.as_deref());
     let retailer_code_pos = text_col(&mut select, "retailer_code", mapping.retailer_code_column());
-    let retailer_access_pos = text_col(
-        &mut select,
-        "retailer_access",
-        mapping.retailer_access_column(),
-    );
+    let retailer_access_pos = text_col(&mut select, "retailer_access", mapping.retailer_access_column());
     let mut channels = Vec::new();
     let mut permission_is_bool = Vec::new();
     for channel in &mapping.channels {
         let address = text_col(&mut select, "address", Some(&channel.address)).expect("a column");
-        let permission =
-            text_col(&mut select, "permission", Some(&channel.permission)).expect("a column");
+        let permission = text_col(&mut select, "permission", Some(&channel.permission)).expect("a column");
         permission_is_bool.push(type_of("permission", &channel.permission) == "boolean");
         let q = quote_identifier(&channel.consent_date);
         let (expr, kind) = match type_of("consent_date", &channel.consent_date) {
             "timestamp without time zone" => (q, DateKind::Timestamp),
             // An instant: Turkey time is UTC+3, as everywhere in pg_iys.
-            "timestamp with time zone" => (
-                format!("({q} AT TIME ZONE INTERVAL '+03:00')"),
-                DateKind::Timestamp,
-            ),
+            "timestamp with time zone" => (format!("({q} AT TIME ZONE INTERVAL '+03:00')"), DateKind::Timestamp),
             // A date: midnight of that day, as the row trigger reads it.
             "date" => (format!("{q}::timestamp"), DateKind::Timestamp),
             _ => (format!("{q}::text"), DateKind::Text),
         };
         let date = (add(&mut select, expr), kind);
-        let source = (!channel.source.is_empty())
-            .then(|| text_col(&mut select, "source", Some(&channel.source)).expect("a column"));
-        channels.push(ChannelScan {
-            address,
-            permission,
-            date,
-            source,
-        });
+        let source = (!channel.source.is_empty()).then(|| text_col(&mut select, "source", Some(&channel.source)).expect("a column"));
+        channels.push(ChannelScan { address, permission, date, source });
     }
     // Rows kept out of IYS (the `local_only` column) are not checked, as the triggers do.
     let local = match &mapping.local_only {
         Some(column) => {
             type_of("local_only", column);
-            format!(
-                " WHERE NOT coalesce({}::boolean, false)",
-                quote_identifier(column)
-            )
+            format!(" WHERE NOT coalesce({}::boolean, false)", quote_identifier(column))
         }
         None => String::new(),
     };
-    let query = format!(
-        "SELECT {} FROM {table_name}{local}",
-        if select.is_empty() {
-            "1".into()
-        } else {
-            select.join(", ")
-        }
-    );
+    let query = format!("SELECT {} FROM {table_name}{local}", if select.is_empty() { "1".into() } else { select.join(", ") });
     let keep = attachment.as_ref().is_some_and(|a| a.on_invalid == "keep");
-    let table_brand = attachment
-        .and_then(|a| a.brand_code)
-        .filter(|b| !b.trim().is_empty());
+    let table_brand = attachment.and_then(|a| a.brand_code).filter(|b| !b.trim().is_empty());
     Plan {
         query,
         row_id_pos,
@@ -232,15 +184,7 @@ fn plan(tbl: &PgRelation, mapping: Option<&serde_json::Value>) -> Plan {
     }
 }
 
-type Out = (
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-);
+type Out = (Option<String>, Option<String>, String, String, Option<String>, String, String);
 
 fn out(row_id: Option<&str>, channel: Option<&str>, field: &str, p: Problem) -> Out {
     (
@@ -264,11 +208,7 @@ struct Scan<'a> {
 
 impl Scan<'_> {
     /// One row, decided as the row trigger decides an INSERT of it now.
-    fn row(
-        &mut self,
-        row: &pgrx::spi::SpiHeapTupleData<'_>,
-        ordinal: u64,
-    ) -> Result<(), pgrx::spi::Error> {
+    fn row(&mut self, row: &pgrx::spi::SpiHeapTupleData<'_>, ordinal: u64) -> Result<(), pgrx::spi::Error> {
         let plan = self.plan;
         let mapping = &plan.reader.mapping;
         let row_id_owned;
@@ -285,30 +225,20 @@ impl Scan<'_> {
                 None => Ok(None),
             }
         };
-        let mut stored = StoredRow {
-            contact_type: text(plan.contact_type_pos)?,
-            channels: Vec::with_capacity(plan.channels.len()),
-        };
+        let mut stored = StoredRow { contact_type: text(plan.contact_type_pos)?, channels: Vec::with_capacity(plan.channels.len()) };
         let mut date_unreadable = vec![false; plan.channels.len()];
         for (i, (scan, columns)) in plan.channels.iter().zip(&mapping.channels).enumerate() {
             let consent_date = match scan.date {
                 (pos, DateKind::Timestamp) => row.get::<Timestamp>(pos)?.map(time::from_pg),
-                (pos, DateKind::Text) => {
-                    match row.get::<&str>(pos)?.filter(|t| !t.trim().is_empty()) {
-                        None => None,
-                        Some(text) => parse_iys_datetime(text)
-                            .map_err(|p| {
-                                date_unreadable[i] = true;
-                                self.results.push(out(
-                                    row_id,
-                                    Some(columns.consent_type.as_str()),
-                                    &columns.consent_date,
-                                    p,
-                                ));
-                            })
-                            .ok(),
-                    }
-                }
+                (pos, DateKind::Text) => match row.get::<&str>(pos)?.filter(|t| !t.trim().is_empty()) {
+                    None => None,
+                    Some(text) => parse_iys_datetime(text)
+                        .map_err(|p| {
+                            date_unreadable[i] = true;
+                            self.results.push(out(row_id, Some(columns.consent_type.as_str()), &columns.consent_date, p));
+                        })
+                        .ok(),
+                },
             };
             stored.channels.push(StoredChannel {
                 address: row.get::<&str>(scan.address)?,
@@ -318,57 +248,33 @@ impl Scan<'_> {
             });
         }
         let mut decision = plan.reader.decide(&stored, None, self.now, self.cal);
-        if let (Some(problem), Some(column)) =
-            (decision.contact_type_problem.clone(), &mapping.contact_type)
-        {
+        if let (Some(problem), Some(column)) = (decision.contact_type_problem.clone(), &mapping.contact_type) {
             self.results.push(out(row_id, None, column, problem));
         }
         // Without check_window, consents collected long ago are not the table's problem.
-        let skipped = |i: usize, p: &Problem| {
-            (p.code == "H467" && !self.check_window)
-                || (date_unreadable[i] && matches!(p.code, "H112" | "H462"))
-        };
+        let skipped = |i: usize, p: &Problem| (p.code == "H467" && !self.check_window) || (date_unreadable[i] && matches!(p.code, "H112" | "H462"));
         let passes_here = |i: usize, d: &ChannelDecision| matches!(d, ChannelDecision::Invalid { problems } if !date_unreadable[i] && problems.iter().all(|p| skipped(i, p)));
-        let queues = decision.queues()
-            || decision
-                .channels
-                .iter()
-                .enumerate()
-                .any(|(i, d)| passes_here(i, d));
+        let queues = decision.queues() || decision.channels.iter().enumerate().any(|(i, d)| passes_here(i, d));
         if queues {
             let delivery = Delivery {
                 brand: text(plan.brand_pos)?,
                 retailer_code: text(plan.retailer_code_pos)?,
                 retailer_access: text(plan.retailer_access_pos)?,
             };
-            let problems = delivery_problems(
-                mapping.brand_column.is_some(),
-                plan.table_brand.as_deref(),
-                &delivery,
-            );
+            let problems = delivery_problems(mapping.brand_column.is_some(), plan.table_brand.as_deref(), &delivery);
             // Refused: reported once for the row; held back: with each channel below.
             if decision.hold_back_undeliverable(&problems, plan.keep) {
                 for p in problems {
-                    let column = Slot::of(p.field)
-                        .column(mapping, &mapping.channels[0])
-                        .to_owned();
+                    let column = Slot::of(p.field).column(mapping, &mapping.channels[0]).to_owned();
                     self.results.push(out(row_id, None, &column, p));
                 }
             }
         }
-        for (i, (channel, columns)) in decision
-            .channels
-            .into_iter()
-            .zip(&mapping.channels)
-            .enumerate()
-        {
-            let ChannelDecision::Invalid { problems } = channel else {
-                continue;
-            };
+        for (i, (channel, columns)) in decision.channels.into_iter().zip(&mapping.channels).enumerate() {
+            let ChannelDecision::Invalid { problems } = channel else { continue };
             for p in problems.into_iter().filter(|p| !skipped(i, p)) {
                 let column = Slot::of(p.field).column(mapping, columns).to_owned();
-                self.results
-                    .push(out(row_id, Some(columns.consent_type.as_str()), &column, p));
+                self.results.push(out(row_id, Some(columns.consent_type.as_str()), &column, p));
             }
         }
         Ok(())
@@ -401,16 +307,12 @@ fn validate_table(
         crate::sql_api::error::raise(&crate::core::Error::InvalidParameter {
             parameter: "tbl",
             message: "the table is NULL".into(),
-            hint: Some(
-                "Pass the table to check, e.g. iys.validate_table('master_contact').".into(),
-            ),
+            hint: Some("Pass the table to check, e.g. iys.validate_table('master_contact').".into()),
         })
     });
     let plan = plan(&tbl, mapping.as_ref().map(|j| &j.0));
     let now = match at {
-        Some(at) => crate::core::utc_to_turkey(
-            time::from_pg_micros(pg_sys::TimestampTz::from(at)).and_utc(),
-        ),
+        Some(at) => crate::core::utc_to_turkey(time::from_pg_micros(pg_sys::TimestampTz::from(at)).and_utc()),
         None => time::now_turkey(),
     };
     let cal = calendar::current();
@@ -419,25 +321,13 @@ fn validate_table(
     let table_name = tbl.name().to_owned();
     drop(tbl);
 
-    let mut scan = Scan {
-        plan: &plan,
-        now,
-        cal: &cal,
-        check_window: check_window.unwrap_or(false),
-        results: Vec::new(),
-    };
+    let mut scan = Scan { plan: &plan, now, cal: &cal, check_window: check_window.unwrap_or(false), results: Vec::new() };
     if let Some(e) = &plan.layout_problem {
         let message = match e.hint() {
             Some(hint) => format!("iys.attach would refuse the table: {e} ({hint})"),
             None => format!("iys.attach would refuse the table: {e}"),
         };
-        let problem = Problem::with_tr(
-            "PGIYS_MAPPING",
-            "mapping",
-            "",
-            message,
-            "iys.attach bu tablonun sütunlarını kabul etmez",
-        );
+        let problem = Problem::with_tr("PGIYS_MAPPING", "mapping", "", message, "iys.attach bu tablonun sütunlarını kabul etmez");
         scan.results.push(out(None, None, "mapping", problem));
     }
     let started = Instant::now();
@@ -537,17 +427,13 @@ mod tests {
         setup();
         Spi::run("UPDATE mc SET gsm_permission = 'E', gsm_source = 'mağaza', gsm = '0532 123 45 67', gsm_consent_date = '2024-03-05 07:00+00' WHERE id = 3").unwrap();
         assert_eq!(
-            problems(
-                r#"iys.validate_table('mc', '{"email_permission": null, "contact_type": null}', at => '2024-03-06 12:00+03')"#
-            ),
+            problems(r#"iys.validate_table('mc', '{"email_permission": null, "contact_type": null}', at => '2024-03-06 12:00+03')"#),
             "2:MESAJ:H121:gsm 3:MESAJ:H115:gsm_permission 3:MESAJ:H119:gsm_source"
         );
         assert_eq!(
-            problems(
-                r#"iys.validate_table('mc', '{"email_permission": null, "contact_type": null,
+            problems(r#"iys.validate_table('mc', '{"email_permission": null, "contact_type": null,
                 "gsm_permission_values": {"ONAY": ["E", "ONAY"], "RET": ["H", "RET"]}, "gsm_source_values": {"mağaza": "HS_FIZIKSEL_ORTAM"}}',
-                at => '2024-03-06 12:00+03')"#
-            ),
+                at => '2024-03-06 12:00+03')"#),
             "2:MESAJ:H121:gsm"
         );
     }

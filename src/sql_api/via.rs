@@ -27,11 +27,7 @@ fn checked<R>(
     person_id_number: Option<&str>,
     then: impl FnOnce(Result<via::ViaRequest, Vec<crate::core::Problem>>) -> R,
 ) -> R {
-    let (etk, brands, kvk) = (
-        borrowed(etk_types),
-        borrowed(brand_codes),
-        borrowed(kvk_types),
-    );
+    let (etk, brands, kvk) = (borrowed(etk_types), borrowed(brand_codes), borrowed(kvk_types));
     let input = ViaRequestInput {
         recipient,
         verification_type,

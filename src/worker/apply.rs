@@ -60,13 +60,8 @@ impl Channel {
         if permission_type == "boolean" {
             return format!("CASE WHEN {col} THEN 'ONAY' WHEN NOT {col} THEN 'RET' END");
         }
-        let Some(values) = &self.permission_values else {
-            return format!("{col}::pg_catalog.text");
-        };
-        let arms: String = values
-            .folded()
-            .map(|(v, status)| format!(" WHEN {} THEN '{}'", literal(&v), status.as_str()))
-            .collect();
+        let Some(values) = &self.permission_values else { return format!("{col}::pg_catalog.text") };
+        let arms: String = values.folded().map(|(v, status)| format!(" WHEN {} THEN '{}'", literal(&v), status.as_str())).collect();
         format!("CASE iys.fold_value({col}::pg_catalog.text){arms} END")
     }
 
@@ -108,10 +103,7 @@ struct Item {
 pub fn apply_inbox(time_limit: Option<std::time::Duration>) -> Result<usize, Error> {
     let started = std::time::Instant::now();
     let mut done = 0;
-    while done < MAX_ITEMS_PER_ROUND
-        && !crate::worker::stop_requested()
-        && time_limit.is_none_or(|limit| started.elapsed() < limit)
-    {
+    while done < MAX_ITEMS_PER_ROUND && !crate::worker::stop_requested() && time_limit.is_none_or(|limit| started.elapsed() < limit) {
         let result = tx::run("applying changes to the attached tables", || {
             // Most rounds find the inbox empty: no catalog work for them.
             let items = items(None, ITEMS_PER_TRANSACTION)?;
@@ -137,12 +129,7 @@ pub fn apply_inbox(time_limit: Option<std::time::Duration>) -> Result<usize, Err
             Ok(n) => done += n,
             Err(_) => {
                 // Something in these items broke the transaction: find it, item by item.
-                let ids = tx::run("listing changes to apply", || {
-                    Ok(items(None, ITEMS_PER_TRANSACTION)?
-                        .iter()
-                        .map(|i| i.id)
-                        .collect::<Vec<_>>())
-                })?;
+                let ids = tx::run("listing changes to apply", || Ok(items(None, ITEMS_PER_TRANSACTION)?.iter().map(|i| i.id).collect::<Vec<_>>()))?;
                 for id in &ids {
                     apply_isolated(*id)?;
                 }
@@ -171,15 +158,11 @@ fn apply_isolated(id: i64) -> Result<(), Error> {
     if whole.is_ok() {
         return Ok(());
     }
-    let names: Vec<(pg_sys::Oid, String)> = tx::run("listing attached tables", || {
-        Ok(tables()?.into_iter().map(|t| (t.relid, t.name)).collect())
-    })?;
+    let names: Vec<(pg_sys::Oid, String)> = tx::run("listing attached tables", || Ok(tables()?.into_iter().map(|t| (t.relid, t.name)).collect()))?;
     let mut failures = Vec::new();
     for (relid, name) in names {
         let one = tx::run("applying a change", || {
-            let Some(table) = tables()?.into_iter().find(|t| t.relid == relid) else {
-                return Ok(());
-            };
+            let Some(table) = tables()?.into_iter().find(|t| t.relid == relid) else { return Ok(()) };
             for item in items(Some(id), 1)? {
                 apply_to(&table, &item)?;
             }
@@ -187,10 +170,7 @@ fn apply_isolated(id: i64) -> Result<(), Error> {
         });
         Applying::clear();
         if let Err(e) = one {
-            failures.push(format!(
-                "{name}: {}",
-                e.to_string().trim_start_matches("pg_iys internal error: ")
-            ));
+            failures.push(format!("{name}: {}", e.to_string().trim_start_matches("pg_iys internal error: ")));
         }
     }
     tx::run("quarantining a change", || {
@@ -217,11 +197,7 @@ fn forget(ids: &[i64]) -> Result<(), Error> {
         return Ok(());
     }
     if !crate::settings::NOTIFY.get() {
-        return Spi::run_with_args(
-            "DELETE FROM iys.inbox WHERE id = ANY ($1)",
-            &[ids.to_vec().into()],
-        )
-        .map_err(spi);
+        return Spi::run_with_args("DELETE FROM iys.inbox WHERE id = ANY ($1)", &[ids.to_vec().into()]).map_err(spi);
     }
     Spi::run_with_args(
         &format!(
@@ -304,51 +280,36 @@ fn tables() -> Result<Vec<Table>, Error> {
     })
     .map_err(spi)?;
     rows.into_iter()
-        .map(
-            |(relid, owner, name, brand_code, brand_column, key_columns, channels)| {
-                let channels: Vec<serde_json::Value> =
-                    serde_json::from_str(&channels).map_err(|e| Error::Internal(e.to_string()))?;
-                let text = |c: &serde_json::Value, key: &str| {
-                    c[key].as_str().unwrap_or_default().to_owned()
-                };
-                let texts = |c: &serde_json::Value, key: &str| -> Vec<String> {
-                    c[key]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let indexed = crate::sql_api::attach::indexed_columns(relid)?;
-                Ok(Table {
-                    relid,
-                    owner,
-                    name,
-                    brand_code,
-                    brand_column,
-                    key_columns,
-                    channels: channels
-                        .iter()
-                        .map(|c| Channel {
-                            consent_type: text(c, "type"),
-                            address_indexed: indexed.contains(&text(c, "address")),
-                            address: text(c, "address"),
-                            permission: text(c, "permission"),
-                            permission_values: Some(PermissionValues {
-                                onay: texts(c, "onay_values"),
-                                ret: texts(c, "ret_values"),
-                            })
+        .map(|(relid, owner, name, brand_code, brand_column, key_columns, channels)| {
+            let channels: Vec<serde_json::Value> = serde_json::from_str(&channels).map_err(|e| Error::Internal(e.to_string()))?;
+            let text = |c: &serde_json::Value, key: &str| c[key].as_str().unwrap_or_default().to_owned();
+            let texts = |c: &serde_json::Value, key: &str| -> Vec<String> {
+                c[key].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+            };
+            let indexed = crate::sql_api::attach::indexed_columns(relid)?;
+            Ok(Table {
+                relid,
+                owner,
+                name,
+                brand_code,
+                brand_column,
+                key_columns,
+                channels: channels
+                    .iter()
+                    .map(|c| Channel {
+                        consent_type: text(c, "type"),
+                        address_indexed: indexed.contains(&text(c, "address")),
+                        address: text(c, "address"),
+                        permission: text(c, "permission"),
+                        permission_values: Some(PermissionValues { onay: texts(c, "onay_values"), ret: texts(c, "ret_values") })
                             .filter(|v| !v.onay.is_empty() && !v.ret.is_empty()),
-                            consent_date: text(c, "consent_date"),
-                            source: text(c, "source"),
-                        })
-                        .collect(),
-                    columns: columns(relid)?,
-                })
-            },
-        )
+                        consent_date: text(c, "consent_date"),
+                        source: text(c, "source"),
+                    })
+                    .collect(),
+                columns: columns(relid)?,
+            })
+        })
         .collect()
 }
 
@@ -393,16 +354,11 @@ enum Verdict {
 }
 
 fn verdict(item: &Item, row_date: Option<&str>, row_status: Option<&str>) -> Verdict {
-    let same_status =
-        row_status.map(|s| s.trim().to_uppercase()).as_deref() == Some(item.status.as_str());
+    let same_status = row_status.map(|s| s.trim().to_uppercase()).as_deref() == Some(item.status.as_str());
     // The line is gone: whatever the row's date (the closure carries the consent's own, which
     // a later local change may have moved on) and the tie policy, the row is RET.
     if item.status == "RET" && item.source.as_deref() == Some(LINE_CLOSURE) {
-        return if same_status {
-            Verdict::Keep
-        } else {
-            Verdict::Update
-        };
+        return if same_status { Verdict::Keep } else { Verdict::Update };
     }
     match (item.consent_date.as_deref(), row_date) {
         (Some(ours), Some(theirs)) if ours < theirs => Verdict::Keep,
@@ -427,9 +383,7 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
     }
     // Our own changes reach other rows only through an index: each accepted change would
     // otherwise scan the whole table. Citizens' changes (a few a day) are applied regardless.
-    let channels = table.channels.iter().filter(|c| {
-        c.consent_type == item.consent_type && (item.origin != "local" || c.address_indexed)
-    });
+    let channels = table.channels.iter().filter(|c| c.consent_type == item.consent_type && (item.origin != "local" || c.address_indexed));
     for channel in channels {
         let address_type = table.column_type(&channel.address)?;
         let permission_type = table.column_type(&channel.permission)?;
@@ -453,16 +407,9 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
         };
         let with_tz = date_type == "timestamp with time zone";
         // The iys.phone / iys.email columns compare with their own operator (and index).
-        let equals = if address_type.starts_with("iys.") {
-            "OPERATOR(iys.=)"
-        } else {
-            "OPERATOR(pg_catalog.=)"
-        };
+        let equals = if address_type.starts_with("iys.") { "OPERATOR(iys.=)" } else { "OPERATOR(pg_catalog.=)" };
         let date = if with_tz {
-            format!(
-                "({} AT TIME ZONE INTERVAL '+03:00')",
-                ident(&channel.consent_date)
-            )
+            format!("({} AT TIME ZONE INTERVAL '+03:00')", ident(&channel.consent_date))
         } else {
             ident(&channel.consent_date)
         };
@@ -473,12 +420,7 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
                 ident(column)
             ),
         };
-        let key = table
-            .key_columns
-            .iter()
-            .map(|k| ident(k))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let key = table.key_columns.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
         let select = format!(
             "SELECT ctid::pg_catalog.text, pg_catalog.to_char({date}, 'YYYY-MM-DD HH24:MI:SS'), {perm},
                     ROW({key})::pg_catalog.text
@@ -494,62 +436,33 @@ fn apply_to(table: &Table, item: &Item) -> Result<(), Error> {
             perm = ident(&channel.permission),
             status = channel.write_status(&permission_type),
             date_col = ident(&channel.consent_date),
-            date_value = if with_tz {
-                "($2::pg_catalog.timestamp AT TIME ZONE INTERVAL '+03:00')"
-            } else {
-                "$2::pg_catalog.timestamp"
-            },
+            date_value = if with_tz { "($2::pg_catalog.timestamp AT TIME ZONE INTERVAL '+03:00')" } else { "$2::pg_catalog.timestamp" },
         );
         let fixed_brand = table.brand_code.clone();
-        let conflicts = privilege::as_role(
-            table.owner,
-            OWNER_SEARCH_PATH,
-            || -> Result<Vec<(Option<String>, String)>, Error> {
-                let rows: Vec<(String, Option<String>, Option<String>, String)> =
-                    Spi::connect_mut(|client| {
-                        client
-                            .update(
-                                &select,
-                                None,
-                                &[
-                                    item.recipient.as_str().into(),
-                                    fixed_brand.clone().into(),
-                                    item.brand_code.as_str().into(),
-                                ],
-                            )?
-                            .map(|row| {
-                                Ok((
-                                    row.get(1)?.unwrap_or_default(),
-                                    row.get(2)?,
-                                    row.get(3)?,
-                                    row.get(4)?.unwrap_or_default(),
-                                ))
-                            })
-                            .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+        let conflicts = privilege::as_role(table.owner, OWNER_SEARCH_PATH, || -> Result<Vec<(Option<String>, String)>, Error> {
+            let rows: Vec<(String, Option<String>, Option<String>, String)> = Spi::connect_mut(|client| {
+                client
+                    .update(&select, None, &[item.recipient.as_str().into(), fixed_brand.clone().into(), item.brand_code.as_str().into()])?
+                    .map(|row| Ok((row.get(1)?.unwrap_or_default(), row.get(2)?, row.get(3)?, row.get(4)?.unwrap_or_default())))
+                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+            })
+            .map_err(spi)?;
+            let mut conflicts = Vec::new();
+            for (ctid, row_date, row_status, row_key) in rows {
+                match verdict(item, row_date.as_deref(), row_status.as_deref()) {
+                    Verdict::Keep => {}
+                    Verdict::Conflict => conflicts.push((row_status, row_key)),
+                    Verdict::Update => Applying::to(table.relid, || {
+                        Spi::run_with_args(
+                            &update,
+                            &[item.status.as_str().into(), item.consent_date.clone().into(), item.source.clone().into(), ctid.into()],
+                        )
                     })
-                    .map_err(spi)?;
-                let mut conflicts = Vec::new();
-                for (ctid, row_date, row_status, row_key) in rows {
-                    match verdict(item, row_date.as_deref(), row_status.as_deref()) {
-                        Verdict::Keep => {}
-                        Verdict::Conflict => conflicts.push((row_status, row_key)),
-                        Verdict::Update => Applying::to(table.relid, || {
-                            Spi::run_with_args(
-                                &update,
-                                &[
-                                    item.status.as_str().into(),
-                                    item.consent_date.clone().into(),
-                                    item.source.clone().into(),
-                                    ctid.into(),
-                                ],
-                            )
-                        })
-                        .map_err(spi)?,
-                    }
+                    .map_err(spi)?,
                 }
-                Ok(conflicts)
-            },
-        )?;
+            }
+            Ok(conflicts)
+        })?;
         for (local_status, source_key) in conflicts {
             Spi::run_with_args(
                 "INSERT INTO iys.conflict (brand_code, recipient, consent_type, recipient_type, local_status, iys_status,
@@ -600,71 +513,21 @@ mod tests {
     #[test]
     fn newest_date_wins_and_ties_are_conflicts_unless_ret_wins() {
         let d = "2026-11-30 10:00:00";
-        assert!(matches!(
-            verdict(
-                &item("RET", Some(d), false),
-                Some("2026-11-30 09:59:59"),
-                Some("ONAY")
-            ),
-            Verdict::Update
-        ));
-        assert!(matches!(
-            verdict(
-                &item("RET", Some(d), false),
-                Some("2026-11-30 10:00:01"),
-                Some("ONAY")
-            ),
-            Verdict::Keep
-        ));
-        assert!(matches!(
-            verdict(&item("RET", Some(d), false), Some(d), Some("onay ")),
-            Verdict::Conflict
-        ));
-        assert!(matches!(
-            verdict(&item("RET", Some(d), true), Some(d), Some("ONAY")),
-            Verdict::Update
-        ));
-        assert!(matches!(
-            verdict(&item("ONAY", Some(d), true), Some(d), Some("RET")),
-            Verdict::Conflict
-        ));
-        assert!(matches!(
-            verdict(&item("RET", Some(d), false), Some(d), Some("RET")),
-            Verdict::Keep
-        ));
-        assert!(matches!(
-            verdict(&item("RET", Some(d), false), None, None),
-            Verdict::Update
-        ));
-        assert!(matches!(
-            verdict(&item("RET", None, false), Some(d), Some("ONAY")),
-            Verdict::Update
-        ));
+        assert!(matches!(verdict(&item("RET", Some(d), false), Some("2026-11-30 09:59:59"), Some("ONAY")), Verdict::Update));
+        assert!(matches!(verdict(&item("RET", Some(d), false), Some("2026-11-30 10:00:01"), Some("ONAY")), Verdict::Keep));
+        assert!(matches!(verdict(&item("RET", Some(d), false), Some(d), Some("onay ")), Verdict::Conflict));
+        assert!(matches!(verdict(&item("RET", Some(d), true), Some(d), Some("ONAY")), Verdict::Update));
+        assert!(matches!(verdict(&item("ONAY", Some(d), true), Some(d), Some("RET")), Verdict::Conflict));
+        assert!(matches!(verdict(&item("RET", Some(d), false), Some(d), Some("RET")), Verdict::Keep));
+        assert!(matches!(verdict(&item("RET", Some(d), false), None, None), Verdict::Update));
+        assert!(matches!(verdict(&item("RET", None, false), Some(d), Some("ONAY")), Verdict::Update));
         // A line closed by the operator: the RET has the ONAY's own date and still wins.
-        let closure = Item {
-            source: Some(LINE_CLOSURE.into()),
-            ..item("RET", Some(d), false)
-        };
-        assert!(matches!(
-            verdict(&closure, Some(d), Some("ONAY")),
-            Verdict::Update
-        ));
+        let closure = Item { source: Some(LINE_CLOSURE.into()), ..item("RET", Some(d), false) };
+        assert!(matches!(verdict(&closure, Some(d), Some("ONAY")), Verdict::Update));
         // ... also when the row's date is later than the consent's own (a local change since).
-        assert!(matches!(
-            verdict(&closure, Some("2026-11-30 10:00:01"), Some("ONAY")),
-            Verdict::Update
-        ));
-        assert!(matches!(
-            verdict(&closure, Some("2026-11-30 10:00:01"), Some("ret")),
-            Verdict::Keep
-        ));
-        let dateless = Item {
-            consent_date: None,
-            ..closure
-        };
-        assert!(matches!(
-            verdict(&dateless, Some(d), Some("ONAY")),
-            Verdict::Update
-        ));
+        assert!(matches!(verdict(&closure, Some("2026-11-30 10:00:01"), Some("ONAY")), Verdict::Update));
+        assert!(matches!(verdict(&closure, Some("2026-11-30 10:00:01"), Some("ret")), Verdict::Keep));
+        let dateless = Item { consent_date: None, ..closure };
+        assert!(matches!(verdict(&dateless, Some(d), Some("ONAY")), Verdict::Update));
     }
 }

@@ -52,10 +52,7 @@ mod tests {
         for attempt in 0..40 {
             let d = delay(attempt, cap, jitter.next());
             let ceiling = Duration::from_millis((500u64 << attempt.min(30)).min(10_000));
-            assert!(
-                d <= ceiling && d >= ceiling / 2,
-                "{attempt}: {d:?} vs {ceiling:?}"
-            );
+            assert!(d <= ceiling && d >= ceiling / 2, "{attempt}: {d:?} vs {ceiling:?}");
         }
     }
 }

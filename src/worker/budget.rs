@@ -30,11 +30,7 @@ impl Budget {
                 while sent.len() > per_second {
                     sent.pop_front();
                 }
-                let free_at = if sent.len() < per_second {
-                    now
-                } else {
-                    sent[sent.len() - per_second] + Duration::from_secs(1) + MARGIN
-                };
+                let free_at = if sent.len() < per_second { now } else { sent[sent.len() - per_second] + Duration::from_secs(1) + MARGIN };
                 if free_at <= now {
                     sent.push_back(now);
                     return;
@@ -70,17 +66,9 @@ mod tests {
         sent.sort();
         assert_eq!(sent.len(), 30);
         for window in sent.windows(11) {
-            assert!(
-                window[10] - window[0] >= Duration::from_secs(1),
-                "11 calls within {:?}",
-                window[10] - window[0]
-            );
+            assert!(window[10] - window[0] >= Duration::from_secs(1), "11 calls within {:?}", window[10] - window[0]);
         }
         // And no slower than needed: 30 calls at 10/s take about 2 s, not 3.
-        assert!(
-            start.elapsed() < Duration::from_millis(2600),
-            "{:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() < Duration::from_millis(2600), "{:?}", start.elapsed());
     }
 }

@@ -50,10 +50,7 @@ pub fn finish(in_air: InAir<'_>) -> Answer {
 
 fn run(request: Request) -> Answer {
     request.budget.take_turn(request.rate);
-    match request
-        .client
-        .submit_batch(&request.token, &request.endpoint, &request.records)
-    {
+    match request.client.submit_batch(&request.token, &request.endpoint, &request.records) {
         Err(failure) => Answer::Refused(failure),
         Ok(accepted) => Answer::Taken(accepted),
     }

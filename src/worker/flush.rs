@@ -96,40 +96,15 @@ impl Round {
 
 impl Sender {
     pub fn new(seed: u64) -> Sender {
-        Sender {
-            clients: HashMap::new(),
-            polls: HashMap::new(),
-            budget: Default::default(),
-            jitter: Jitter::seeded(seed),
-            last_pull: None,
-            watermarks: HashMap::new(),
-            unrecorded: Vec::new(),
-            backing_off: Default::default(),
-            counts: HashMap::new(),
-            token_retry: HashMap::new(),
-            status_hour: Default::default(),
-            reconciled_on: HashMap::new(),
-        }
+        Sender { clients: HashMap::new(), polls: HashMap::new(), budget: Default::default(), jitter: Jitter::seeded(seed), last_pull: None, watermarks: HashMap::new(), unrecorded: Vec::new(), backing_off: Default::default(), counts: HashMap::new(), token_retry: HashMap::new(), status_hour: Default::default(), reconciled_on: HashMap::new() }
     }
 
     pub(super) fn client(&mut self, base_url: &str) -> &Client {
         let timeout_ms = settings::HTTP_TIMEOUT.get().as_millis() as u64;
         let (proxy, ca_file) = (settings::http_proxy(), settings::ca_file());
         self.clients
-            .entry((
-                base_url.to_owned(),
-                timeout_ms,
-                proxy.clone(),
-                ca_file.clone(),
-            ))
-            .or_insert_with(|| {
-                Client::with_ca_file(
-                    base_url,
-                    Duration::from_millis(timeout_ms),
-                    proxy.as_deref(),
-                    ca_file.as_deref(),
-                )
-            })
+            .entry((base_url.to_owned(), timeout_ms, proxy.clone(), ca_file.clone()))
+            .or_insert_with(|| Client::with_ca_file(base_url, Duration::from_millis(timeout_ms), proxy.as_deref(), ca_file.as_deref()))
     }
 
     /// iys.max_requests_per_second (IYS allows 10 per IP).
@@ -140,12 +115,7 @@ impl Sender {
     /// Notes one call to IYS for the account's daily quality count: a success, an HTTP failure,
     /// or (not counted) no answer at all. IYS counts 400/401/403/404/422 answers as failures.
     pub(super) fn count<T>(&mut self, iys_code: &str, answer: &Result<T, CallFailure>) {
-        self.count_status(
-            iys_code,
-            answer
-                .as_ref()
-                .map_or_else(|failure| failure.status, |_| Some(200)),
-        );
+        self.count_status(iys_code, answer.as_ref().map_or_else(|failure| failure.status, |_| Some(200)));
     }
 
     /// `count` by the HTTP status of the answer (None: no answer, not counted).
@@ -162,18 +132,12 @@ impl Sender {
     /// success ratio comes near IYS's line.
     pub fn save_counts(&mut self) -> Result<(), Error> {
         for (iys_code, (requests, successes)) in std::mem::take(&mut self.counts) {
-            let (day_requests, day_successes) = tx::run("counting requests", || {
-                store::count_requests(&iys_code, requests, successes)
-            })?;
-            if day_requests >= QUALITY_GUARD_REQUESTS
-                && (day_successes as f64) < QUALITY_GUARD_RATIO * day_requests as f64
-            {
+            let (day_requests, day_successes) = tx::run("counting requests", || store::count_requests(&iys_code, requests, successes))?;
+            if day_requests >= QUALITY_GUARD_REQUESTS && (day_successes as f64) < QUALITY_GUARD_RATIO * day_requests as f64 {
                 let reason = format!(
                     "{day_successes} of {day_requests} requests today succeeded: IYS removes an IP from its whitelist at 20,000 requests a day under 70 % success; sending resumes tomorrow (Turkey time), or after SELECT iys.resume('{iys_code}') once the cause is found"
                 );
-                tx::run("pausing for the quality rule", || {
-                    store::pause_until_tomorrow(&iys_code, "PGIYS_QUALITY", &reason)
-                })?;
+                tx::run("pausing for the quality rule", || store::pause_until_tomorrow(&iys_code, "PGIYS_QUALITY", &reason))?;
                 pgrx::warning!("pg_iys worker: account {iys_code} paused: {reason}");
             }
         }
@@ -202,31 +166,19 @@ impl Sender {
             _ => return,
         };
         let reason = format!("{what}; IYS answered: {}. Nothing is rejected; rows wait. The worker tries again later, or at once after SELECT iys.resume('{}').", failure.message, target.iys_code);
-        if let Err(e) = tx::run("pausing", || {
-            store::pause(&target.iys_code, brand, &code, &reason)
-        }) {
+        if let Err(e) = tx::run("pausing", || store::pause(&target.iys_code, brand, &code, &reason)) {
             pgrx::warning!("pg_iys worker: {e}");
         }
-        pgrx::warning!(
-            "pg_iys worker: {} {} paused ({code}): {reason}",
-            if brand.is_some() { "brand" } else { "account" },
-            brand.unwrap_or(&target.iys_code)
-        );
+        pgrx::warning!("pg_iys worker: {} {} paused ({code}): {reason}", if brand.is_some() { "brand" } else { "account" }, brand.unwrap_or(&target.iys_code));
     }
 
     /// A call for a paused target went through: it is active again.
     pub(super) fn resume_if_paused(&mut self, target: &Target) {
         if target.paused {
-            if let Err(e) = tx::run("ending a pause", || {
-                store::unpause(&target.iys_code, &target.brand_code)
-            }) {
+            if let Err(e) = tx::run("ending a pause", || store::unpause(&target.iys_code, &target.brand_code)) {
                 pgrx::warning!("pg_iys worker: {e}");
             } else {
-                pgrx::log!(
-                    "pg_iys worker: brand {} of account {} is active again",
-                    target.brand_code,
-                    target.iys_code
-                );
+                pgrx::log!("pg_iys worker: brand {} of account {} is active again", target.brand_code, target.iys_code);
             }
         }
     }
@@ -245,18 +197,12 @@ impl Sender {
     fn token_failed(&mut self, iys_code: &str, why: &str) {
         let failures = self.token_retry.get(iys_code).map_or(0, |(_, n, _)| *n) + 1;
         let wait = Duration::from_secs((1u64 << failures.min(8)).min(300));
-        self.token_retry.insert(
-            iys_code.to_owned(),
-            (Instant::now() + wait, failures, why.to_owned()),
-        );
+        self.token_retry.insert(iys_code.to_owned(), (Instant::now() + wait, failures, why.to_owned()));
     }
 
     /// A usable access token for the target's account: cached, refreshed, or a new login.
     pub(super) fn token(&mut self, target: &Target) -> Result<String, CallFailure> {
-        let cached = tx::run("loading the IYS token", || {
-            store::load_token(&target.iys_code)
-        })
-        .map_err(internal)?;
+        let cached = tx::run("loading the IYS token", || store::load_token(&target.iys_code)).map_err(internal)?;
         if let Some(secs) = cached.halted_secs {
             return Err(CallFailure {
                 kind: FailureKind::TokenLimit,
@@ -278,17 +224,10 @@ impl Sender {
                 )));
             }
         }
-        let refreshable = cached
-            .refresh_token
-            .as_ref()
-            .filter(|_| cached.refresh_valid_secs.unwrap_or(0) > 5);
+        let refreshable = cached.refresh_token.as_ref().filter(|_| cached.refresh_valid_secs.unwrap_or(0) > 5);
         // A login needs the stored password or the password file's. Without one no call is made
         // (nothing is counted against IYS), and the next try waits like after a failed call.
-        let password = super::password::password_for(
-            target.password.as_deref(),
-            &target.iys_code,
-            settings::password_file().as_deref(),
-        );
+        let password = super::password::password_for(target.password.as_deref(), &target.iys_code, settings::password_file().as_deref());
         if let (None, Err(why)) = (refreshable, &password) {
             self.token_failed(&target.iys_code, why);
             return Err(CallFailure::transport(why.clone()));
@@ -322,23 +261,14 @@ impl Sender {
             Ok(grant) => {
                 let expires = grant.expires_in.unwrap_or(7200);
                 tx::run("saving the IYS token", || {
-                    store::save_token(
-                        &target.iys_code,
-                        &grant.access_token,
-                        expires,
-                        grant.refresh_token.as_deref(),
-                        grant.refresh_expires_in,
-                    )
+                    store::save_token(&target.iys_code, &grant.access_token, expires, grant.refresh_token.as_deref(), grant.refresh_expires_in)
                 })
                 .map_err(internal)?;
                 Ok(grant.access_token)
             }
             Err(f) if f.kind == FailureKind::TokenLimit => {
                 let reason = f.message.clone();
-                tx::run("persisting the H084 halt", || {
-                    store::halt_token_calls(&target.iys_code, TOKEN_HALT_SECS, &reason)
-                })
-                .map_err(internal)?;
+                tx::run("persisting the H084 halt", || store::halt_token_calls(&target.iys_code, TOKEN_HALT_SECS, &reason)).map_err(internal)?;
                 Err(f)
             }
             Err(f) => {
@@ -352,10 +282,7 @@ impl Sender {
     /// Claims and sends the due changes of every brand, up to MAX_BATCHES_PER_ROUND batches each.
     pub fn flush(&mut self, round: &mut Round) -> Result<(), Error> {
         let batch_size = settings::BATCH_SIZE.get().clamp(1, 1000);
-        tx::run(
-            "refreshing queue statistics",
-            store::refresh_stale_statistics,
-        )?;
+        tx::run("refreshing queue statistics", store::refresh_stale_statistics)?;
         // A batch whose answer could not be recorded last round (an ERROR in that transaction)
         // may or may not have reached IYS: its rows go back to pending; if it did reach IYS, the
         // V2 endpoint answers the resend with the original result.
@@ -370,10 +297,7 @@ impl Sender {
                 }
             }
         }
-        for target in tx::run(
-            "finding brands with pending changes",
-            store::brands_with_pending,
-        )? {
+        for target in tx::run("finding brands with pending changes", store::brands_with_pending)? {
             if crate::worker::stop_requested() {
                 return Ok(());
             }
@@ -386,12 +310,7 @@ impl Sender {
 
     /// Sends a brand's due changes batch after batch. Each batch's HTTP exchange runs on a
     /// helper thread while this thread settles the previous batch and claims the next one.
-    fn flush_brand(
-        &mut self,
-        target: &Target,
-        batch_size: i32,
-        round: &mut Round,
-    ) -> Result<(), Error> {
+    fn flush_brand(&mut self, target: &Target, batch_size: i32, round: &mut Round) -> Result<(), Error> {
         // Without a token nothing can be sent; rows stay pending, untouched.
         let token = self.token(target).map_err(Error::from)?;
         let client = self.client(&target.base_url).clone();
@@ -422,9 +341,7 @@ impl Sender {
                 };
                 let started = exchange::start(scope, request);
                 if let Some((previous, flying)) = in_air.replace((claim, started)) {
-                    if let Err(e) =
-                        self.apply_answer(target, previous, exchange::finish(flying), round)
-                    {
+                    if let Err(e) = self.apply_answer(target, previous, exchange::finish(flying), round) {
                         outcome = Err(e);
                         break;
                     }
@@ -442,20 +359,9 @@ impl Sender {
     }
 
     /// Claims the brand's next batch, moving the claim watermark.
-    fn claim_next(
-        &mut self,
-        target: &Target,
-        batch_size: i32,
-        round: &mut Round,
-    ) -> Result<Option<(Claim, Vec<ConsentRecord>)>, Error> {
-        let after = self
-            .watermarks
-            .get(&target.brand_code)
-            .copied()
-            .unwrap_or(0);
-        let (batch_id, claimed) = tx::run("claiming a batch", || {
-            store::claim(&target.brand_code, batch_size, after)
-        })?;
+    fn claim_next(&mut self, target: &Target, batch_size: i32, round: &mut Round) -> Result<Option<(Claim, Vec<ConsentRecord>)>, Error> {
+        let after = self.watermarks.get(&target.brand_code).copied().unwrap_or(0);
+        let (batch_id, claimed) = tx::run("claiming a batch", || store::claim(&target.brand_code, batch_size, after))?;
         let full = claimed.len() as i32 == batch_size;
         match claimed.iter().map(|c| c.id).max() {
             Some(highest) if full => self.watermarks.insert(target.brand_code.clone(), highest),
@@ -469,26 +375,12 @@ impl Sender {
         let attempts = claimed.iter().map(|c| c.attempts).max().unwrap_or(1);
         let ids = claimed.iter().map(|c| c.id).collect();
         let records = claimed.into_iter().map(|c| c.record).collect();
-        Ok(Some((
-            Claim {
-                batch_id,
-                ids,
-                attempts,
-                full,
-            },
-            records,
-        )))
+        Ok(Some((Claim { batch_id, ids, attempts, full }, records)))
     }
 
     /// Records what IYS answered for a batch: its request id and, when already there, its
     /// results. A batch left 'claimed' by an error here is released next round.
-    fn apply_answer(
-        &mut self,
-        target: &Target,
-        claim: Claim,
-        answer: exchange::Answer,
-        round: &mut Round,
-    ) -> Result<(), Error> {
+    fn apply_answer(&mut self, target: &Target, claim: Claim, answer: exchange::Answer, round: &mut Round) -> Result<(), Error> {
         let batch_id = claim.batch_id;
         let applied = self.record_answer(target, claim, answer, round);
         if applied.is_err() {
@@ -497,19 +389,11 @@ impl Sender {
         applied
     }
 
-    fn record_answer(
-        &mut self,
-        target: &Target,
-        claim: Claim,
-        answer: exchange::Answer,
-        round: &mut Round,
-    ) -> Result<(), Error> {
+    fn record_answer(&mut self, target: &Target, claim: Claim, answer: exchange::Answer, round: &mut Round) -> Result<(), Error> {
         match answer {
             exchange::Answer::Taken(accepted) => {
                 self.count_status(&target.iys_code, Some(202));
-                tx::run("recording the request id", || {
-                    store::mark_sent(claim.batch_id, &accepted.request_id)
-                })?;
+                tx::run("recording the request id", || store::mark_sent(claim.batch_id, &accepted.request_id))?;
                 round.sent_batches += 1;
                 self.resume_if_paused(target);
                 // IYS answers the result only after the delay: fetch it then, once.
@@ -518,22 +402,14 @@ impl Sender {
                 round.poll_by(due);
                 if self.backing_off.remove(&target.brand_code) {
                     // IYS answers again: rows waiting out a backoff go now, their count starts over.
-                    tx::run("ending the backoff", || {
-                        store::end_backoff(&target.brand_code)
-                    })?;
+                    tx::run("ending the backoff", || store::end_backoff(&target.brand_code))?;
                     self.watermarks.remove(&target.brand_code);
                 }
                 Ok(())
             }
             exchange::Answer::Refused(failure) => {
                 self.count_status(&target.iys_code, failure.status);
-                let outcome = self.handle_submit_failure(
-                    target,
-                    claim.batch_id,
-                    &claim.ids,
-                    claim.attempts,
-                    failure,
-                );
+                let outcome = self.handle_submit_failure(target, claim.batch_id, &claim.ids, claim.attempts, failure);
                 round.last_error = Some(format!("brand {}: {}", target.brand_code, outcome));
                 Ok(())
             }
@@ -541,14 +417,7 @@ impl Sender {
     }
 
     /// Decides what happens to a claimed batch IYS did not take. Returns a log line.
-    fn handle_submit_failure(
-        &mut self,
-        target: &Target,
-        batch_id: i64,
-        ids: &[i64],
-        attempts: i32,
-        failure: CallFailure,
-    ) -> String {
+    fn handle_submit_failure(&mut self, target: &Target, batch_id: i64, ids: &[i64], attempts: i32, failure: CallFailure) -> String {
         // Rows go back to pending below the mark: the next claim must see them.
         self.watermarks.remove(&target.brand_code);
         let code = failure.code().map(str::to_owned);
@@ -564,26 +433,12 @@ impl Sender {
                         if !bad_ids.contains(&id) {
                             bad_ids.push(id);
                             codes.push(error.code.clone());
-                            messages.push(format!(
-                                "{}{}",
-                                error.message,
-                                error
-                                    .location
-                                    .as_deref()
-                                    .map(|l| format!(" ({l})"))
-                                    .unwrap_or_default()
-                            ));
+                            messages.push(format!("{}{}", error.message, error.location.as_deref().map(|l| format!(" ({l})")).unwrap_or_default()));
                         }
                     }
                 }
-                let good: Vec<i64> = ids
-                    .iter()
-                    .copied()
-                    .filter(|id| !bad_ids.contains(id))
-                    .collect();
-                tx::run("settling a refused batch", || {
-                    store::split_refused_batch(batch_id, &bad_ids, &codes, &messages, &good)
-                })
+                let good: Vec<i64> = ids.iter().copied().filter(|id| !bad_ids.contains(id)).collect();
+                tx::run("settling a refused batch", || store::split_refused_batch(batch_id, &bad_ids, &codes, &messages, &good))
             }
             FailureKind::Unauthorized => tx::run("dropping a refused token", || {
                 store::drop_access_token(&target.iys_code)?;
@@ -591,39 +446,21 @@ impl Sender {
             }),
             FailureKind::AccountRefused | FailureKind::BadCredentials => {
                 self.pause_for(target, &failure);
-                tx::run("keeping the rows of a refused account", || {
-                    store::release_batch(batch_id, ids, 0, code.as_deref(), &failure.message)
-                })
+                tx::run("keeping the rows of a refused account", || store::release_batch(batch_id, ids, 0, code.as_deref(), &failure.message))
             }
             FailureKind::TokenLimit => tx::run("releasing after H084", || {
-                store::release_batch(
-                    batch_id,
-                    ids,
-                    TOKEN_HALT_SECS * 1000,
-                    code.as_deref(),
-                    &failure.message,
-                )
+                store::release_batch(batch_id, ids, TOKEN_HALT_SECS * 1000, code.as_deref(), &failure.message)
             }),
             FailureKind::Transport | FailureKind::Retryable => {
                 self.backing_off.insert(target.brand_code.clone());
                 let delay = self.backoff(attempts);
-                tx::run("scheduling a retry", || {
-                    store::release_batch(batch_id, ids, delay, code.as_deref(), &failure.message)
-                })
+                tx::run("scheduling a retry", || store::release_batch(batch_id, ids, delay, code.as_deref(), &failure.message))
             }
             FailureKind::Final => {
                 // A refusal that names no item applies to the whole request.
-                let codes =
-                    vec![
-                        code.clone()
-                            .unwrap_or_else(|| format!("HTTP{}", failure.status.unwrap_or(0)));
-                        ids.len()
-                    ];
-                let messages =
-                    vec![format!("IYS refused the whole batch: {}", failure.message); ids.len()];
-                tx::run("settling a refused batch", || {
-                    store::reject_batch(batch_id, ids, &codes, &messages)
-                })
+                let codes = vec![code.clone().unwrap_or_else(|| format!("HTTP{}", failure.status.unwrap_or(0))); ids.len()];
+                let messages = vec![format!("IYS refused the whole batch: {}", failure.message); ids.len()];
+                tx::run("settling a refused batch", || store::reject_batch(batch_id, ids, &codes, &messages))
             }
         };
         match result {
@@ -638,16 +475,14 @@ impl Sender {
     pub fn poll(&mut self, round: &mut Round) -> Result<(), Error> {
         let open = tx::run("finding open batches", store::open_batches)?;
         let now = Instant::now();
-        self.polls
-            .retain(|id, _| open.iter().any(|o| o.batch_id == *id));
+        self.polls.retain(|id, _| open.iter().any(|o| o.batch_id == *id));
         let delay = settings::RESULT_DELAY.get();
         for batch in open {
             if crate::worker::stop_requested() {
                 return Ok(());
             }
             let target = &batch.target;
-            let first_due =
-                now + delay.saturating_sub(Duration::from_millis(batch.sent_age_ms.max(0) as u64));
+            let first_due = now + delay.saturating_sub(Duration::from_millis(batch.sent_age_ms.max(0) as u64));
             let (due, polls) = *self.polls.entry(batch.batch_id).or_insert((first_due, 0));
             if due > now {
                 round.poll_by(due);
@@ -662,9 +497,7 @@ impl Sender {
             };
             let endpoint = target.endpoint();
             self.pace();
-            let answer =
-                self.client(&target.base_url)
-                    .batch_result(&token, &endpoint, &batch.request_id);
+            let answer = self.client(&target.base_url).batch_result(&token, &endpoint, &batch.request_id);
             self.count(&target.iys_code, &answer);
             self.apply_result(target, &batch, polls, answer, round)?;
         }
@@ -686,42 +519,25 @@ impl Sender {
         match answer {
             Ok(results) => {
                 self.resume_if_paused(target);
-                let answered = results
-                    .iter()
-                    .any(|r| r.status != crate::iys::ItemStatus::Enqueue);
-                if !answered
-                    && batch.sent_age_ms >= settings::RESULT_TIMEOUT.get().as_millis() as i64
-                {
+                let answered = results.iter().any(|r| r.status != crate::iys::ItemStatus::Enqueue);
+                if !answered && batch.sent_age_ms >= settings::RESULT_TIMEOUT.get().as_millis() as i64 {
                     // Every batch ends: one IYS never answers (or forgot: results last 60
                     // days) is sent again; the V2 endpoint answers a resend of what it already
                     // has with the original outcome.
-                    let note = format!(
-                        "no result within {} s of the submit: rows sent again",
-                        settings::RESULT_TIMEOUT.get().as_secs()
-                    );
-                    tx::run("resending an unanswered batch", || {
-                        store::release_request(batch_id, &note)
-                    })?;
+                    let note = format!("no result within {} s of the submit: rows sent again", settings::RESULT_TIMEOUT.get().as_secs());
+                    tx::run("resending an unanswered batch", || store::release_request(batch_id, &note))?;
                     self.watermarks.remove(&target.brand_code);
                     self.polls.remove(&batch_id);
-                    round.last_error = Some(format!(
-                        "brand {}: batch {batch_id}: {note}",
-                        target.brand_code
-                    ));
+                    round.last_error = Some(format!("brand {}: batch {batch_id}: {note}", target.brand_code));
                     return Ok(());
                 }
                 let delay = self.backoff(1);
                 let (settled, still_open) = if answered {
-                    tx::run("settling batch results", || {
-                        store::settle(batch_id, &results, delay)
-                    })?
+                    tx::run("settling batch results", || store::settle(batch_id, &results, delay))?
                 } else {
                     (0, 1)
                 };
-                if results
-                    .iter()
-                    .any(|r| r.status == crate::iys::ItemStatus::Failure)
-                {
+                if results.iter().any(|r| r.status == crate::iys::ItemStatus::Failure) {
                     // A retryable failure may have put rows back to pending.
                     self.watermarks.remove(&target.brand_code);
                 }
@@ -735,14 +551,9 @@ impl Sender {
             }
             Err(failure) => {
                 if failure.kind == FailureKind::Unauthorized {
-                    let _ = tx::run("dropping a refused token", || {
-                        store::drop_access_token(&target.iys_code)
-                    });
+                    let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
                 }
-                if matches!(
-                    failure.kind,
-                    FailureKind::AccountRefused | FailureKind::BadCredentials
-                ) {
+                if matches!(failure.kind, FailureKind::AccountRefused | FailureKind::BadCredentials) {
                     // The batch stays open: its result is fetched once the account works again.
                     self.pause_for(target, &failure);
                     self.polls.remove(&batch_id);
@@ -751,25 +562,16 @@ impl Sender {
                 if failure.kind == FailureKind::Final {
                     // IYS does not know the request (any more): send its rows again; the V2
                     // endpoint answers an identical resend with the original result.
-                    tx::run("resending an unknown request", || {
-                        store::release_request(batch_id, &failure.message)
-                    })?;
+                    tx::run("resending an unknown request", || store::release_request(batch_id, &failure.message))?;
                     self.watermarks.remove(&target.brand_code);
                     self.polls.remove(&batch_id);
-                    round.last_error = Some(format!(
-                        "brand {}: batch result refused, rows resent: {failure}",
-                        target.brand_code
-                    ));
+                    round.last_error = Some(format!("brand {}: batch result refused, rows resent: {failure}", target.brand_code));
                     return Ok(());
                 }
-                let next = Instant::now()
-                    + Duration::from_millis(self.backoff(polls as i32 + 1).max(0) as u64);
+                let next = Instant::now() + Duration::from_millis(self.backoff(polls as i32 + 1).max(0) as u64);
                 self.polls.insert(batch_id, (next, polls + 1));
                 round.poll_by(next);
-                round.last_error = Some(format!(
-                    "brand {}: fetching a batch result: {failure}",
-                    target.brand_code
-                ));
+                round.last_error = Some(format!("brand {}: fetching a batch result: {failure}", target.brand_code));
             }
         }
         Ok(())
@@ -783,10 +585,5 @@ fn refetch_interval() -> Duration {
 }
 
 fn internal(e: Error) -> CallFailure {
-    CallFailure {
-        kind: FailureKind::Retryable,
-        status: None,
-        errors: Vec::new(),
-        message: e.to_string(),
-    }
+    CallFailure { kind: FailureKind::Retryable, status: None, errors: Vec::new(), message: e.to_string() }
 }

@@ -44,11 +44,7 @@ impl StatusHour {
         if self.held_until.is_some_and(|t| now < t) {
             return false;
         }
-        while self
-            .calls
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= HOUR)
-        {
+        while self.calls.front().is_some_and(|t| now.duration_since(*t) >= HOUR) {
             self.calls.pop_front();
         }
         if self.calls.len() >= per_hour {
@@ -86,27 +82,14 @@ impl Sender {
 
     fn learn_for(&mut self, target: &Target, round: &mut Round) -> Result<(), Error> {
         for _ in 0..QUERIES_PER_ROUND {
-            let Some(group) = tx::run("claiming keys for a status query", || {
-                next_group(&target.brand_code)
-            })?
-            else {
-                break;
-            };
+            let Some(group) = tx::run("claiming keys for a status query", || next_group(&target.brand_code))? else { break };
             let token = self.token(target)?;
             self.pace();
-            let answer = self.client(&target.base_url).multi_status(
-                &token,
-                &target.endpoint(),
-                &group.recipient_type,
-                &group.consent_type,
-                &group.recipients,
-            );
+            let answer = self.client(&target.base_url).multi_status(&token, &target.endpoint(), &group.recipient_type, &group.consent_type, &group.recipients);
             self.count(&target.iys_code, &answer);
             let onay = answer.map_err(|failure| self.refused(target, failure))?;
             self.resume_if_paused(target);
-            tx::run("recording a status answer", || {
-                record_answers(&target.brand_code, &group, &onay)
-            })?;
+            tx::run("recording a status answer", || record_answers(&target.brand_code, &group, &onay))?;
             round.status_answers += group.recipients.len();
             if group.recipients.len() < KEYS_PER_QUERY as usize {
                 break;
@@ -121,11 +104,7 @@ impl Sender {
     fn fetch_details(&mut self, target: &Target, round: &mut Round) -> Result<(), Error> {
         let per_hour = crate::settings::STATUS_QUERIES_PER_HOUR.get().max(0) as usize;
         loop {
-            let Some((consent_type, recipient_type, recipient)) =
-                tx::run("finding a key to detail", || {
-                    next_detail(&target.brand_code)
-                })?
-            else {
+            let Some((consent_type, recipient_type, recipient)) = tx::run("finding a key to detail", || next_detail(&target.brand_code))? else {
                 return Ok(());
             };
             if !self.status_hour.admit(per_hour) {
@@ -133,13 +112,7 @@ impl Sender {
             }
             let token = self.token(target)?;
             self.pace();
-            let answer = self.client(&target.base_url).single_status(
-                &token,
-                &target.endpoint(),
-                &recipient,
-                &recipient_type,
-                &consent_type,
-            );
+            let answer = self.client(&target.base_url).single_status(&token, &target.endpoint(), &recipient, &recipient_type, &consent_type);
             self.count(&target.iys_code, &answer);
             let detail = match answer {
                 Ok(detail) => detail,
@@ -154,20 +127,10 @@ impl Sender {
                 Err(failure) => return Err(self.refused(target, failure)),
             };
             let json = match &detail {
-                Some(d) => {
-                    Some(serde_json::to_string(d).map_err(|e| Error::Internal(e.to_string()))?)
-                }
+                Some(d) => Some(serde_json::to_string(d).map_err(|e| Error::Internal(e.to_string()))?),
                 None => None,
             };
-            tx::run("recording IYS's record of a key", || {
-                record_detail(
-                    &target.brand_code,
-                    &consent_type,
-                    &recipient_type,
-                    &recipient,
-                    json.as_deref(),
-                )
-            })?;
+            tx::run("recording IYS's record of a key", || record_detail(&target.brand_code, &consent_type, &recipient_type, &recipient, json.as_deref()))?;
             round.status_answers += 1;
         }
     }
@@ -188,16 +151,12 @@ impl Sender {
         }
         for back in (1..=FILE_DAYS).rev() {
             let day = today - Days::days(back);
-            if tx::run("checking a reconciled day", || {
-                reconciled(&target.brand_code, day)
-            })? {
+            if tx::run("checking a reconciled day", || reconciled(&target.brand_code, day))? {
                 continue;
             }
             let token = self.token(target)?;
             self.pace();
-            let answer = self
-                .client(&target.base_url)
-                .daily_file(&token, &target.endpoint(), day);
+            let answer = self.client(&target.base_url).daily_file(&token, &target.endpoint(), day);
             self.count(&target.iys_code, &answer);
             let movements = match answer {
                 Ok(movements) => movements,
@@ -207,11 +166,8 @@ impl Sender {
                 Err(failure) => return Err(self.refused(target, failure)),
             };
             // 204: IYS has no file for the day (no movement, or not made yet); an empty day.
-            let list = serde_json::to_string(&movements.unwrap_or_default())
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            let findings = tx::run("reconciling a day", || {
-                record_file(&target.brand_code, day, &list)
-            })?;
+            let list = serde_json::to_string(&movements.unwrap_or_default()).map_err(|e| Error::Internal(e.to_string()))?;
+            let findings = tx::run("reconciling a day", || record_file(&target.brand_code, day, &list))?;
             if findings > 0 {
                 log!("pg_iys worker: brand {} {day}: IYS's movement file differs from pg_iys in {findings} movement(s); see iys.drift", target.brand_code);
             }
@@ -224,14 +180,13 @@ impl Sender {
     /// A failed call: a refused token is dropped, a refused account or brand paused.
     fn refused(&mut self, target: &Target, failure: CallFailure) -> Error {
         if failure.kind == FailureKind::Unauthorized {
-            let _ = tx::run("dropping a refused token", || {
-                store::drop_access_token(&target.iys_code)
-            });
+            let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
         }
         self.pause_for(target, &failure);
         failure.into()
     }
 }
+
 
 /// Up to 1000 pending keys of one channel and recipient type of the brand.
 fn next_group(brand: &str) -> Result<Option<Group>, Error> {
@@ -274,25 +229,13 @@ fn next_detail(brand: &str) -> Result<Option<(String, String, String)>, Error> {
             None,
             &[brand.into()],
         )?;
-        let Some(row) = rows.next() else {
-            return Ok(None);
-        };
-        Ok(Some((
-            row.get::<String>(1)?.unwrap_or_default(),
-            row.get::<String>(2)?.unwrap_or_default(),
-            row.get::<String>(3)?.unwrap_or_default(),
-        )))
+        let Some(row) = rows.next() else { return Ok(None) };
+        Ok(Some((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default(), row.get::<String>(3)?.unwrap_or_default())))
     })
     .map_err(spi)
 }
 
-fn record_detail(
-    brand: &str,
-    consent_type: &str,
-    recipient_type: &str,
-    recipient: &str,
-    detail: Option<&str>,
-) -> Result<(), Error> {
+fn record_detail(brand: &str, consent_type: &str, recipient_type: &str, recipient: &str, detail: Option<&str>) -> Result<(), Error> {
     Spi::run_with_args(
         "SELECT iys_internal.record_status_detail($1, $2::iys.consent_type, $3::iys.recipient_type, $4, $5::jsonb)",
         &[brand.into(), consent_type.into(), recipient_type.into(), recipient.into(), detail.into()],

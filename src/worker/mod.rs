@@ -18,9 +18,7 @@ mod via;
 pub mod wake;
 
 use crate::settings;
-use pgrx::bgworkers::{
-    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
-};
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -147,9 +145,7 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
                     if let Err(e) = tx::run("configuring the session", store::configure_session) {
                         warning!("pg_iys worker: {e}");
                     }
-                    let _ = tx::run("writing the status row", || {
-                        store::heartbeat(pid, true, false, None)
-                    });
+                    let _ = tx::run("writing the status row", || store::heartbeat(pid, true, false, None));
                 }
                 Err(e) => warning!("pg_iys worker: {e}"),
             }
@@ -201,28 +197,16 @@ pub extern "C-unwind" fn pg_iys_worker_main(_arg: pg_sys::Datum) {
             // Never contains credentials: failures carry only IYS's codes and messages.
             log!("pg_iys worker: {error}");
         }
-        let busy = round.sent_batches > 0
-            || round.settled_rows > 0
-            || round.pulled_changes > 0
-            || round.applied_changes > 0
-            || round.status_answers > 0;
-        if busy
-            || round.last_error.is_some()
-            || last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY)
-        {
-            let _ = tx::run("writing the status row", || {
-                store::heartbeat(pid, false, busy, round.last_error.as_deref())
-            });
+        let busy = round.sent_batches > 0 || round.settled_rows > 0 || round.pulled_changes > 0 || round.applied_changes > 0 || round.status_answers > 0;
+        if busy || round.last_error.is_some() || last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
+            let _ = tx::run("writing the status row", || store::heartbeat(pid, false, busy, round.last_error.as_deref()));
             last_heartbeat = Some(Instant::now());
         }
         // More work already waiting: go again at once; an open request: wake when it is due.
         if round.more_pending {
             timeout = Duration::from_millis(1);
         } else if let Some(next) = round.next_poll {
-            timeout = timeout.min(
-                next.saturating_duration_since(Instant::now())
-                    .max(Duration::from_millis(1)),
-            );
+            timeout = timeout.min(next.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
         }
         timeout = timeout.min(settings::PULL_INTERVAL.get());
     }

@@ -39,40 +39,21 @@ impl Sender {
                 }
                 if let Err(e) = self.pull_source(&target, source, round) {
                     let message = e.to_string();
-                    let _ = tx::run("noting a failed pull", || {
-                        store::pull_failed(&target.brand_code, source.as_str(), &message)
-                    });
-                    round.last_error = Some(format!(
-                        "brand {} pull {}: {message}",
-                        target.brand_code,
-                        source.as_str()
-                    ));
+                    let _ = tx::run("noting a failed pull", || store::pull_failed(&target.brand_code, source.as_str(), &message));
+                    round.last_error = Some(format!("brand {} pull {}: {message}", target.brand_code, source.as_str()));
                 }
             }
         }
         Ok(())
     }
 
-    fn pull_source(
-        &mut self,
-        target: &Target,
-        source: PullSource,
-        round: &mut super::flush::Round,
-    ) -> Result<(), Error> {
+    fn pull_source(&mut self, target: &Target, source: PullSource, round: &mut super::flush::Round) -> Result<(), Error> {
         let endpoint = target.endpoint();
         for _ in 0..MAX_PAGES_PER_ROUND {
             let token = self.token(target)?;
-            let after = tx::run("reading the pull cursor", || {
-                store::pull_cursor(&target.brand_code, source.as_str())
-            })?;
+            let after = tx::run("reading the pull cursor", || store::pull_cursor(&target.brand_code, source.as_str()))?;
             self.pace();
-            let page = self.client(&target.base_url).changes(
-                &token,
-                &endpoint,
-                source,
-                after.as_deref(),
-                PAGE,
-            );
+            let page = self.client(&target.base_url).changes(&token, &endpoint, source, after.as_deref(), PAGE);
             self.count(&target.iys_code, &page);
             let page = match page {
                 Ok(page) => page,
@@ -83,16 +64,12 @@ impl Sender {
                         source.as_str(),
                         failure.message
                     );
-                    tx::run("restarting the pull", || {
-                        store::restart_pull(&target.brand_code, source.as_str(), &failure.message)
-                    })?;
+                    tx::run("restarting the pull", || store::restart_pull(&target.brand_code, source.as_str(), &failure.message))?;
                     continue;
                 }
                 Err(failure) => {
                     if failure.kind == crate::iys::FailureKind::Unauthorized {
-                        let _ = tx::run("dropping a refused token", || {
-                            store::drop_access_token(&target.iys_code)
-                        });
+                        let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
                     }
                     // An account or brand IYS refuses pauses; its rows are kept.
                     self.pause_for(target, &failure);
@@ -102,20 +79,12 @@ impl Sender {
             self.resume_if_paused(target);
             let Some(page) = page else {
                 // 204: nothing new. The pull still succeeded.
-                tx::run("recording an empty pull", || {
-                    store::record_pulled(&target.brand_code, source.as_str(), None, "[]")
-                })?;
+                tx::run("recording an empty pull", || store::record_pulled(&target.brand_code, source.as_str(), None, "[]"))?;
                 return Ok(());
             };
-            let list =
-                serde_json::to_string(&page.list).map_err(|e| Error::Internal(e.to_string()))?;
+            let list = serde_json::to_string(&page.list).map_err(|e| Error::Internal(e.to_string()))?;
             let applied = tx::run("recording pulled changes", || {
-                store::record_pulled(
-                    &target.brand_code,
-                    source.as_str(),
-                    page.after.as_deref(),
-                    &list,
-                )
+                store::record_pulled(&target.brand_code, source.as_str(), page.after.as_deref(), &list)
             })?;
             round.pulled_changes += applied as usize;
             if page.list.len() < PAGE as usize || page.after.is_none() {
@@ -132,9 +101,5 @@ impl Sender {
 /// other parameters (H506 source, H507 limit). Without a cursor the same answer is an ordinary
 /// failure.
 fn refuses_the_cursor(failure: &crate::iys::CallFailure) -> bool {
-    matches!(failure.status, Some(400 | 404 | 422))
-        && !failure
-            .errors
-            .iter()
-            .any(|e| e.code == "H506" || e.code == "H507")
+    matches!(failure.status, Some(400 | 404 | 422)) && !failure.errors.iter().any(|e| e.code == "H506" || e.code == "H507")
 }

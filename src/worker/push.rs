@@ -10,19 +10,13 @@ use pgrx::prelude::*;
 
 impl Sender {
     pub fn push_connections(&mut self, round: &mut Round) -> Result<(), Error> {
-        let asked = tx::run(
-            "finding push connections to register",
-            store::pending_push_connections,
-        )?;
+        let asked = tx::run("finding push connections to register", store::pending_push_connections)?;
         let mut listed_brands: Vec<String> = Vec::new();
         for ask in asked {
             if crate::worker::stop_requested() {
                 break;
             }
-            let Some(target) = tx::run("finding the brand of a push connection", || {
-                store::brand_target(&ask.brand_code)
-            })?
-            else {
+            let Some(target) = tx::run("finding the brand of a push connection", || store::brand_target(&ask.brand_code))? else {
                 continue;
             };
             let token = self.token(&target)?;
@@ -37,30 +31,18 @@ impl Sender {
             let outcome = match &answer {
                 Ok(()) => store::PushOutcome::Done,
                 // IYS busy or unreachable: asked again next round.
-                Err(f)
-                    if matches!(
-                        f.kind,
-                        FailureKind::Transport | FailureKind::Retryable | FailureKind::Unauthorized
-                    ) =>
-                {
-                    round.last_error = Some(format!(
-                        "brand {} push connection {}: {}",
-                        ask.brand_code, ask.connection.url, f.message
-                    ));
+                Err(f) if matches!(f.kind, FailureKind::Transport | FailureKind::Retryable | FailureKind::Unauthorized) => {
+                    round.last_error = Some(format!("brand {} push connection {}: {}", ask.brand_code, ask.connection.url, f.message));
                     store::PushOutcome::Again(f.message.clone())
                 }
                 Err(f) => store::PushOutcome::Refused(f.message.clone()),
             };
             if let Err(f) = &answer {
                 if f.kind == FailureKind::Unauthorized {
-                    let _ = tx::run("dropping a refused token", || {
-                        store::drop_access_token(&target.iys_code)
-                    });
+                    let _ = tx::run("dropping a refused token", || store::drop_access_token(&target.iys_code));
                 }
             }
-            tx::run("recording a push registration", || {
-                store::record_push_outcome(&ask, &outcome)
-            })?;
+            tx::run("recording a push registration", || store::record_push_outcome(&ask, &outcome))?;
             if !listed_brands.contains(&ask.brand_code) {
                 listed_brands.push(ask.brand_code.clone());
                 self.read_push_list(&target, &token);
@@ -72,23 +54,15 @@ impl Sender {
     /// IYS's own view of the brand's connections (status words and times), best effort.
     fn read_push_list(&mut self, target: &store::Target, token: &str) {
         self.pace();
-        let listed = self
-            .client(&target.base_url)
-            .push_connections(token, &target.endpoint());
+        let listed = self.client(&target.base_url).push_connections(token, &target.endpoint());
         self.count(&target.iys_code, &listed);
         match listed {
             Ok(listed) => {
-                if let Err(e) = tx::run("recording IYS's push connections", || {
-                    store::record_push_list(&target.brand_code, &listed)
-                }) {
+                if let Err(e) = tx::run("recording IYS's push connections", || store::record_push_list(&target.brand_code, &listed)) {
                     log!("pg_iys worker: brand {}: {e}", target.brand_code);
                 }
             }
-            Err(f) => log!(
-                "pg_iys worker: brand {}: listing push connections: {}",
-                target.brand_code,
-                f.message
-            ),
+            Err(f) => log!("pg_iys worker: brand {}: listing push connections: {}", target.brand_code, f.message),
         }
     }
 }

@@ -27,21 +27,14 @@ pub struct Target {
 impl Target {
     /// The IYS path of this brand's consents.
     pub fn endpoint(&self) -> crate::iys::Endpoint {
-        crate::iys::Endpoint {
-            iys_code: self.iys_code.clone(),
-            brand_code: self.brand_code.clone(),
-        }
+        crate::iys::Endpoint { iys_code: self.iys_code.clone(), brand_code: self.brand_code.clone() }
     }
 }
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Credentials are deliberately left out.
-        write!(
-            f,
-            "Target {{ brand {}, iys {} at {} }}",
-            self.brand_code, self.iys_code, self.base_url
-        )
+        write!(f, "Target {{ brand {}, iys {} at {} }}", self.brand_code, self.iys_code, self.base_url)
     }
 }
 
@@ -62,10 +55,7 @@ pub fn installed_version() -> Result<Option<Installed>, Error> {
                           AND pid <> pg_catalog.pg_backend_pid())",
     )
     .map_err(spi)?;
-    Ok(version.map(|version| Installed {
-        version,
-        restoring: restoring.unwrap_or(false),
-    }))
+    Ok(version.map(|version| Installed { version, restoring: restoring.unwrap_or(false) }))
 }
 
 /// The extension's version in the worker's database, and whether pg_restore is filling it.
@@ -77,11 +67,7 @@ pub struct Installed {
 /// The worker's statements name every object with its schema; nothing a role can create
 /// objects in (public) is searched, so no one can shadow a function the worker calls.
 pub fn pin_search_path() -> Result<(), Error> {
-    Spi::run(&format!(
-        "SET search_path = {}",
-        crate::sql_api::privilege::SAFE_SEARCH_PATH
-    ))
-    .map_err(spi)
+    Spi::run(&format!("SET search_path = {}", crate::sql_api::privilege::SAFE_SEARCH_PATH)).map_err(spi)
 }
 
 /// Session settings of the worker: JIT compiles its short queries for longer than they run
@@ -154,20 +140,13 @@ fn release_claimed_where(filter: &str, batch_ids: Option<&[i64]>) -> Result<i64,
     .map_err(spi)?
     .unwrap_or(0);
     if n > 0 {
-        Spi::run_with_args(
-            "UPDATE iys.worker_state SET recovered_rows = recovered_rows + $1",
-            &[n.into()],
-        )
-        .map_err(spi)?;
+        Spi::run_with_args("UPDATE iys.worker_state SET recovered_rows = recovered_rows + $1", &[n.into()]).map_err(spi)?;
     }
     Ok(n)
 }
 
 /// A `Target` from `TARGET_COLUMNS` starting at 1-based column `first`.
-fn target_at(
-    row: &pgrx::spi::SpiHeapTupleData<'_>,
-    first: usize,
-) -> Result<Target, pgrx::spi::Error> {
+fn target_at(row: &pgrx::spi::SpiHeapTupleData<'_>, first: usize) -> Result<Target, pgrx::spi::Error> {
     Ok(Target {
         brand_code: row.get(first)?.unwrap_or_default(),
         iys_code: row.get(first + 1)?.unwrap_or_default(),
@@ -190,8 +169,7 @@ fn targets(client: &SpiClient<'_>, sql: &str) -> Result<Vec<Target>, Error> {
 const TARGET_COLUMNS: &str =
     "b.brand_code, a.iys_code, a.api_base_url, a.username, a.password, (a.paused_at IS NOT NULL OR b.paused_at IS NOT NULL)";
 /// A paused account or brand is left alone until its probe time.
-const NOT_PAUSED: &str =
-    "coalesce(a.probe_at, '-infinity') <= now() AND coalesce(b.probe_at, '-infinity') <= now()";
+const NOT_PAUSED: &str = "coalesce(a.probe_at, '-infinity') <= now() AND coalesce(b.probe_at, '-infinity') <= now()";
 
 /// Enabled brands with changes due for sending.
 pub fn brands_with_pending() -> Result<Vec<Target>, Error> {
@@ -247,11 +225,7 @@ pub fn open_batches() -> Result<Vec<OpenBatch>, Error> {
 
 /// Claims the brand's next batch (see iys_internal.claim_batch: coalescing, per-key order). Returns the
 /// batch id (0 when nothing was claimed) and the rows in request order.
-pub fn claim(
-    brand_code: &str,
-    batch_size: i32,
-    after_id: i64,
-) -> Result<(i64, Vec<Claimed>), Error> {
+pub fn claim(brand_code: &str, batch_size: i32, after_id: i64) -> Result<(i64, Vec<Claimed>), Error> {
     Spi::connect_mut(|client| {
         let rows = client
             .update(
@@ -305,13 +279,7 @@ fn close_batch(batch_id: i64, note: Option<&str>) -> Result<(), Error> {
 }
 
 /// Puts rows of a batch back to pending, to be sent again after `delay_ms`, noting why.
-fn release(
-    batch_id: i64,
-    ids: &[i64],
-    delay_ms: i64,
-    code: Option<&str>,
-    message: &str,
-) -> Result<(), Error> {
+fn release(batch_id: i64, ids: &[i64], delay_ms: i64, code: Option<&str>, message: &str) -> Result<(), Error> {
     Spi::run_with_args(
         "UPDATE iys.outbox SET state = 'pending', next_attempt_at = now() + make_interval(secs => $3 / 1000.0),
                 error_code = $4, error_message = $5
@@ -322,47 +290,21 @@ fn release(
 }
 
 /// IYS did not take the batch: its rows go back to pending after `delay_ms`; the batch ends.
-pub fn release_batch(
-    batch_id: i64,
-    ids: &[i64],
-    delay_ms: i64,
-    code: Option<&str>,
-    message: &str,
-) -> Result<(), Error> {
+pub fn release_batch(batch_id: i64, ids: &[i64], delay_ms: i64, code: Option<&str>, message: &str) -> Result<(), Error> {
     release(batch_id, ids, delay_ms, code, message)?;
     close_batch(batch_id, Some(message))
 }
 
 /// IYS refused the whole request for some of its items: those are rejected (final), the others
 /// go back to pending at once; the batch ends.
-pub fn split_refused_batch(
-    batch_id: i64,
-    bad_ids: &[i64],
-    codes: &[String],
-    messages: &[String],
-    good_ids: &[i64],
-) -> Result<(), Error> {
+pub fn split_refused_batch(batch_id: i64, bad_ids: &[i64], codes: &[String], messages: &[String], good_ids: &[i64]) -> Result<(), Error> {
     reject(batch_id, bad_ids, codes, messages)?;
-    release(
-        batch_id,
-        good_ids,
-        0,
-        None,
-        "resent after IYS refused other items of its batch",
-    )?;
-    close_batch(
-        batch_id,
-        Some("IYS refused the request for some of its items"),
-    )
+    release(batch_id, good_ids, 0, None, "resent after IYS refused other items of its batch")?;
+    close_batch(batch_id, Some("IYS refused the request for some of its items"))
 }
 
 /// IYS refused the whole request without naming items: every row is rejected (final).
-pub fn reject_batch(
-    batch_id: i64,
-    ids: &[i64],
-    codes: &[String],
-    messages: &[String],
-) -> Result<(), Error> {
+pub fn reject_batch(batch_id: i64, ids: &[i64], codes: &[String], messages: &[String]) -> Result<(), Error> {
     reject(batch_id, ids, codes, messages)?;
     close_batch(batch_id, messages.first().map(String::as_str))
 }
@@ -372,11 +314,7 @@ pub fn release_request(batch_id: i64, message: &str) -> Result<(), Error> {
     Spi::run_with_args(
         "UPDATE iys.outbox SET state = 'pending', next_attempt_at = now(), error_message = $3
           WHERE id = ANY ($2) AND batch_id = $1 AND state = 'in_flight'",
-        &[
-            batch_id.into(),
-            batch_rows(batch_id)?.into(),
-            message.into(),
-        ],
+        &[batch_id.into(), batch_rows(batch_id)?.into(), message.into()],
     )
     .map_err(spi)?;
     close_batch(batch_id, Some(message))
@@ -397,21 +335,14 @@ fn reject(batch_id: i64, ids: &[i64], codes: &[String], messages: &[String]) -> 
 
 /// The rows of a batch in request order (index i is element i).
 fn batch_rows(batch_id: i64) -> Result<Vec<i64>, Error> {
-    Spi::get_one_with_args::<Vec<i64>>(
-        "SELECT outbox_ids FROM iys.batch WHERE id = $1",
-        &[batch_id.into()],
-    )
-    .map(Option::unwrap_or_default)
-    .map_err(spi)
+    Spi::get_one_with_args::<Vec<i64>>("SELECT outbox_ids FROM iys.batch WHERE id = $1", &[batch_id.into()])
+        .map(Option::unwrap_or_default)
+        .map_err(spi)
 }
 
 /// Applies the per-item answers of a sent batch; ends the batch once no row of it is open.
 /// Returns (settled, still open) counts.
-pub fn settle(
-    batch_id: i64,
-    results: &[ItemResult],
-    retry_delay_ms: i64,
-) -> Result<(usize, i64), Error> {
+pub fn settle(batch_id: i64, results: &[ItemResult], retry_delay_ms: i64) -> Result<(usize, i64), Error> {
     // Indexes become row ids here, once: every statement below is primary-key probes.
     let rows = batch_rows(batch_id)?;
     let mut accepted_ids = Vec::new();
@@ -422,9 +353,7 @@ pub fn settle(
     let mut rejected_code = Vec::new();
     let mut rejected_msg = Vec::new();
     for item in results {
-        let Some(&id) = rows.get(item.index) else {
-            continue;
-        };
+        let Some(&id) = rows.get(item.index) else { continue };
         match item.status {
             ItemStatus::Success => {
                 accepted_ids.push(id);
@@ -435,12 +364,7 @@ pub fn settle(
                     .error
                     .as_ref()
                     .map(|e| (e.code.clone(), e.message.clone()))
-                    .unwrap_or_else(|| {
-                        (
-                            "UNKNOWN".into(),
-                            "IYS reported a failure without a code".into(),
-                        )
-                    });
+                    .unwrap_or_else(|| ("UNKNOWN".into(), "IYS reported a failure without a code".into()));
                 if crate::core::is_retryable_code(&code) {
                     retry_ids.push(id);
                     retry_code.push(code);
@@ -520,12 +444,7 @@ fn active_brands(condition: &str) -> Result<Vec<Target>, Error> {
 /// Queues every known key of the brand for IYS's status queries when its last successful pull
 /// is older than the 167 hours IYS serves (once per gap); how many.
 pub fn recover_pull_gap(brand_code: &str) -> Result<i64, Error> {
-    Spi::get_one_with_args::<i64>(
-        "SELECT iys_internal.recover_pull_gap($1)",
-        &[brand_code.into()],
-    )
-    .map(Option::unwrap_or_default)
-    .map_err(spi)
+    Spi::get_one_with_args::<i64>("SELECT iys_internal.recover_pull_gap($1)", &[brand_code.into()]).map(Option::unwrap_or_default).map_err(spi)
 }
 
 /// A push connection asked for and not yet done (iys.push_connection).
@@ -582,10 +501,7 @@ pub fn brand_target(brand_code: &str) -> Result<Option<Target>, Error> {
                 &[brand_code.into()],
             )
             .map_err(spi)?;
-        rows.map(|row| target_at(&row, 1))
-            .next()
-            .transpose()
-            .map_err(spi)
+        rows.map(|row| target_at(&row, 1)).next().transpose().map_err(spi)
     })
 }
 
@@ -604,19 +520,13 @@ pub fn account_target(iys_code: &str) -> Result<Option<Target>, Error> {
                 &[iys_code.into()],
             )
             .map_err(spi)?;
-        rows.map(|row| target_at(&row, 1))
-            .next()
-            .transpose()
-            .map_err(spi)
+        rows.map(|row| target_at(&row, 1)).next().transpose().map_err(spi)
     })
 }
 
 pub fn record_push_outcome(ask: &PushAsk, outcome: &PushOutcome) -> Result<(), Error> {
     let (state, error): (Option<&str>, Option<&str>) = match outcome {
-        PushOutcome::Done => (
-            Some(if ask.wanted { "registered" } else { "removed" }),
-            None,
-        ),
+        PushOutcome::Done => (Some(if ask.wanted { "registered" } else { "removed" }), None),
         PushOutcome::Refused(why) => (Some("refused"), Some(why)),
         PushOutcome::Again(why) => (None, Some(why)),
     };
@@ -657,11 +567,7 @@ pub fn record_push_list(brand_code: &str, listed: &[crate::iys::PushStatus]) -> 
 
 /// IYS refused the cursor: the next page is asked for without one.
 pub fn restart_pull(brand_code: &str, source: &str, reason: &str) -> Result<(), Error> {
-    Spi::run_with_args(
-        "SELECT iys_internal.restart_pull($1, $2, $3)",
-        &[brand_code.into(), source.into(), reason.into()],
-    )
-    .map_err(spi)
+    Spi::run_with_args("SELECT iys_internal.restart_pull($1, $2, $3)", &[brand_code.into(), source.into(), reason.into()]).map_err(spi)
 }
 
 pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Error> {
@@ -675,31 +581,17 @@ pub fn pull_cursor(brand_code: &str, source: &str) -> Result<Option<String>, Err
 
 /// Records a page in the ledger and the inbox and moves the cursor (one transaction: the
 /// caller's). The attached tables are written afterwards (`apply`).
-pub fn record_pulled(
-    brand_code: &str,
-    source: &str,
-    after: Option<&str>,
-    list_json: &str,
-) -> Result<i32, Error> {
+pub fn record_pulled(brand_code: &str, source: &str, after: Option<&str>, list_json: &str) -> Result<i32, Error> {
     Spi::get_one_with_args::<i32>(
         "SELECT iys_internal.record_pulled($1, $2, $3, $4::jsonb)",
-        &[
-            brand_code.into(),
-            source.into(),
-            after.into(),
-            list_json.into(),
-        ],
+        &[brand_code.into(), source.into(), after.into(), list_json.into()],
     )
     .map(|n| n.unwrap_or(0))
     .map_err(spi)
 }
 
 pub fn pull_failed(brand_code: &str, source: &str, message: &str) -> Result<(), Error> {
-    Spi::run_with_args(
-        "SELECT iys_internal.pull_failed($1, $2, $3)",
-        &[brand_code.into(), source.into(), message.into()],
-    )
-    .map_err(spi)
+    Spi::run_with_args("SELECT iys_internal.pull_failed($1, $2, $3)", &[brand_code.into(), source.into(), message.into()]).map_err(spi)
 }
 
 /// The cached token row of an account.
@@ -739,13 +631,7 @@ pub fn load_token(iys_code: &str) -> Result<TokenRow, Error> {
     })
 }
 
-pub fn save_token(
-    iys_code: &str,
-    access: &str,
-    expires_in: i64,
-    refresh: Option<&str>,
-    refresh_expires_in: Option<i64>,
-) -> Result<(), Error> {
+pub fn save_token(iys_code: &str, access: &str, expires_in: i64, refresh: Option<&str>, refresh_expires_in: Option<i64>) -> Result<(), Error> {
     Spi::run_with_args(
         "INSERT INTO iys.token AS t (iys_code, access_token, access_expires_at, refresh_token, refresh_expires_at, token_calls, updated_at)
          VALUES ($1, $2, now() + make_interval(secs => $3), $4, now() + make_interval(secs => coalesce($5, 0)), 1, now())
@@ -759,11 +645,8 @@ pub fn save_token(
 
 /// Forgets the access token (after a 401), keeping the refresh token.
 pub fn drop_access_token(iys_code: &str) -> Result<(), Error> {
-    Spi::run_with_args(
-        "UPDATE iys.token SET access_token = NULL, updated_at = now() WHERE iys_code = $1",
-        &[iys_code.into()],
-    )
-    .map_err(spi)
+    Spi::run_with_args("UPDATE iys.token SET access_token = NULL, updated_at = now() WHERE iys_code = $1", &[iys_code.into()])
+        .map_err(spi)
 }
 
 /// Persists an H084 halt: no token call for this account until it ends.

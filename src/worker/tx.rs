@@ -22,12 +22,7 @@ pub fn run<R>(what: &str, body: impl FnOnce() -> Result<R, Error>) -> Result<R, 
     }
     let mut body = Some(body);
     let result = PgTryBuilder::new(AssertUnwindSafe(|| (body.take().expect("run once"))()))
-        .catch_others(|caught| {
-            Err(Error::Internal(format!(
-                "{what}: {}",
-                caught_message(&caught)
-            )))
-        })
+        .catch_others(|caught| Err(Error::Internal(format!("{what}: {}", caught_message(&caught)))))
         .execute();
     // SAFETY: ends the transaction started above, whatever happened inside.
     unsafe {

@@ -47,31 +47,15 @@ impl Due {
         if !self.brand_codes.is_empty() {
             consent_types.push(ViaConsentType::Etk {
                 title: "ETK",
-                brand_codes: self
-                    .brand_codes
-                    .iter()
-                    .filter_map(|b| b.parse().ok())
-                    .collect(),
+                brand_codes: self.brand_codes.iter().filter_map(|b| b.parse().ok()).collect(),
                 types: self.etk_types.clone(),
-                recipient_type: self
-                    .recipient_type
-                    .clone()
-                    .unwrap_or_else(|| "BIREYSEL".to_owned()),
+                recipient_type: self.recipient_type.clone().unwrap_or_else(|| "BIREYSEL".to_owned()),
             });
         }
         if let (false, Some(person)) = (self.kvk_types.is_empty(), &self.person) {
-            consent_types.push(ViaConsentType::Kvk {
-                title: "KVK",
-                types: self.kvk_types.clone(),
-                person_data: person.clone(),
-            });
+            consent_types.push(ViaConsentType::Kvk { title: "KVK", types: self.kvk_types.clone(), person_data: person.clone() });
         }
-        ViaStart {
-            form_id: self.form_id,
-            recipient: self.recipient.clone(),
-            verification_type: self.verification_type.clone(),
-            consent_types,
-        }
+        ViaStart { form_id: self.form_id, recipient: self.recipient.clone(), verification_type: self.verification_type.clone(), consent_types }
     }
 }
 
@@ -81,12 +65,7 @@ impl Sender {
             if crate::worker::stop_requested() {
                 return Ok(());
             }
-            let Some(target) = tx::run("finding a ViA request's account", || {
-                super::store::account_target(&due.iys_code)
-            })?
-            else {
-                continue;
-            };
+            let Some(target) = tx::run("finding a ViA request's account", || super::store::account_target(&due.iys_code))? else { continue };
             if let Err(failure) = self.via_call(&target, &due) {
                 round.last_error = Some(format!("ViA request {}: {}", due.id, failure.message));
                 let (final_, retry_in) = self.after_failure(&target, &failure, &due);
@@ -114,96 +93,53 @@ impl Sender {
                 self.count(&target.iys_code, &answer);
                 let request_id = answer?;
                 let first = crate::settings::VIA_CHECK_INTERVAL.get();
-                record(
-                    "recording a sent ViA request",
-                    "SELECT iys_internal.via_sent($1, $2, make_interval(secs => $3 / 1000.0))",
-                    &[
-                        due.id.into(),
-                        request_id.into(),
-                        (first.as_millis() as f64).into(),
-                    ],
-                )
+                record("recording a sent ViA request", "SELECT iys_internal.via_sent($1, $2, make_interval(secs => $3 / 1000.0))", &[
+                    due.id.into(),
+                    request_id.into(),
+                    (first.as_millis() as f64).into(),
+                ])
             }
             "confirming" => {
                 let request_id = due.request_id.clone().unwrap_or_default();
-                let otp: Vec<(&str, &str)> = due
-                    .otp
-                    .iter()
-                    .map(|(title, code)| (*title, code.as_str()))
-                    .collect();
-                let answer = client.via_confirm(
-                    &token,
-                    &target.iys_code,
-                    &request_id,
-                    &due.verification_type,
-                    &otp,
-                );
+                let otp: Vec<(&str, &str)> = due.otp.iter().map(|(title, code)| (*title, code.as_str())).collect();
+                let answer = client.via_confirm(&token, &target.iys_code, &request_id, &due.verification_type, &otp);
                 self.count(&target.iys_code, &answer);
                 answer?;
-                record(
-                    "recording a confirmed ViA code",
-                    "SELECT iys_internal.via_confirmed($1)",
-                    &[due.id.into()],
-                )
+                record("recording a confirmed ViA code", "SELECT iys_internal.via_confirmed($1)", &[due.id.into()])
             }
             _ => {
                 let request_id = due.request_id.clone().unwrap_or_default();
                 let answer = client.via_state(&token, &target.iys_code, &request_id);
                 self.count(&target.iys_code, &answer);
                 let state = serde_json::to_value(answer?).unwrap_or_default();
-                let next = (crate::settings::VIA_CHECK_INTERVAL.get()
-                    * 2u32.saturating_pow(due.checks.clamp(0, 20) as u32 + 1))
-                .min(LONGEST_CHECK);
-                record(
-                    "recording a ViA request's state",
-                    "SELECT iys_internal.via_state($1, $2, make_interval(secs => $3 / 1000.0))",
-                    &[
-                        due.id.into(),
-                        pgrx::JsonB(state).into(),
-                        (next.as_millis() as f64).into(),
-                    ],
-                )
+                let next = (crate::settings::VIA_CHECK_INTERVAL.get() * 2u32.saturating_pow(due.checks.clamp(0, 20) as u32 + 1)).min(LONGEST_CHECK);
+                record("recording a ViA request's state", "SELECT iys_internal.via_state($1, $2, make_interval(secs => $3 / 1000.0))", &[
+                    due.id.into(),
+                    pgrx::JsonB(state).into(),
+                    (next.as_millis() as f64).into(),
+                ])
             }
         }
     }
 
     /// Whether a failed call is final for what was asked, and when to come back.
-    fn after_failure(
-        &mut self,
-        target: &Target,
-        failure: &CallFailure,
-        due: &Due,
-    ) -> (bool, Duration) {
+    fn after_failure(&mut self, target: &Target, failure: &CallFailure, due: &Due) -> (bool, Duration) {
         match failure.kind {
             FailureKind::Unauthorized => {
-                let _ = tx::run("dropping a refused token", || {
-                    super::store::drop_access_token(&target.iys_code)
-                });
+                let _ = tx::run("dropping a refused token", || super::store::drop_access_token(&target.iys_code));
                 (false, Duration::from_secs(1))
             }
-            FailureKind::AccountRefused | FailureKind::TokenLimit | FailureKind::BadCredentials => {
-                (false, ACCOUNT_REFUSAL_WAIT)
-            }
-            FailureKind::Transport | FailureKind::Retryable => (
-                false,
-                Duration::from_millis(self.backoff(due.attempts + 1).max(0) as u64),
-            ),
+            FailureKind::AccountRefused | FailureKind::TokenLimit | FailureKind::BadCredentials => (false, ACCOUNT_REFUSAL_WAIT),
+            FailureKind::Transport | FailureKind::Retryable => (false, Duration::from_millis(self.backoff(due.attempts + 1).max(0) as u64)),
             // IYS refused what was asked: a start is rejected, a confirmation's codes are dropped;
             // a status query that fails so is asked again later.
-            FailureKind::BatchRejected | FailureKind::Final => {
-                (true, crate::settings::VIA_CHECK_INTERVAL.get())
-            }
+            FailureKind::BatchRejected | FailureKind::Final => (true, crate::settings::VIA_CHECK_INTERVAL.get()),
         }
     }
 
     fn optout_links(&mut self, round: &mut Round) -> Result<(), Error> {
         for brand in tx::run("finding opt-out links to fetch", brands_with_links_due)? {
-            let Some(target) = tx::run("finding a brand's account", || {
-                super::store::brand_target(&brand)
-            })?
-            else {
-                continue;
-            };
+            let Some(target) = tx::run("finding a brand's account", || super::store::brand_target(&brand))? else { continue };
             for _ in 0..LINK_CALLS_PER_ROUND {
                 if crate::worker::stop_requested() {
                     return Ok(());
@@ -219,44 +155,25 @@ impl Sender {
                     self.count(&target.iys_code, &answer);
                     answer
                 });
-                let recipients: Vec<String> = asked
-                    .iter()
-                    .map(|(recipient, _)| recipient.clone())
-                    .collect();
+                let recipients: Vec<String> = asked.iter().map(|(recipient, _)| recipient.clone()).collect();
                 let named;
-                let (links, failure, retry_in): (Option<&[HashLink]>, Option<&str>, Duration) =
-                    match &answer {
-                        Ok(links) => (Some(links), None, crate::settings::VIA_CHECK_INTERVAL.get()),
-                        // IYS refused the call for addresses it names by index: those are refused,
-                        // the others asked again at once, so one bad address never holds up the rest.
-                        Err(f)
-                            if f.errors
-                                .iter()
-                                .any(|e| e.index.is_some_and(|i| i < asked.len())) =>
-                        {
-                            named = refused_by_index(&asked, f);
-                            (
-                                Some(named.as_slice()),
-                                Some(f.message.as_str()),
-                                Duration::ZERO,
-                            )
+                let (links, failure, retry_in): (Option<&[HashLink]>, Option<&str>, Duration) = match &answer {
+                    Ok(links) => (Some(links), None, crate::settings::VIA_CHECK_INTERVAL.get()),
+                    // IYS refused the call for addresses it names by index: those are refused,
+                    // the others asked again at once, so one bad address never holds up the rest.
+                    Err(f) if f.errors.iter().any(|e| e.index.is_some_and(|i| i < asked.len())) => {
+                        named = refused_by_index(&asked, f);
+                        (Some(named.as_slice()), Some(f.message.as_str()), Duration::ZERO)
+                    }
+                    Err(f) => {
+                        round.last_error = Some(format!("brand {brand} opt-out links: {}", f.message));
+                        if f.kind == FailureKind::Unauthorized {
+                            let _ = tx::run("dropping a refused token", || super::store::drop_access_token(&target.iys_code));
                         }
-                        Err(f) => {
-                            round.last_error =
-                                Some(format!("brand {brand} opt-out links: {}", f.message));
-                            if f.kind == FailureKind::Unauthorized {
-                                let _ = tx::run("dropping a refused token", || {
-                                    super::store::drop_access_token(&target.iys_code)
-                                });
-                            }
-                            let wait = if f.is_retryable() {
-                                Duration::from_millis(self.backoff(1).max(0) as u64)
-                            } else {
-                                ACCOUNT_REFUSAL_WAIT
-                            };
-                            (None, Some(f.message.as_str()), wait)
-                        }
-                    };
+                        let wait = if f.is_retryable() { Duration::from_millis(self.backoff(1).max(0) as u64) } else { ACCOUNT_REFUSAL_WAIT };
+                        (None, Some(f.message.as_str()), wait)
+                    }
+                };
                 let links = links.map(|l| serde_json::to_value(l).unwrap_or_default());
                 tx::run("recording opt-out links", || {
                     Spi::run_with_args(
@@ -281,12 +198,7 @@ fn refused_by_index(asked: &[(String, String)], failure: &CallFailure) -> Vec<Ha
         .iter()
         .filter_map(|e| {
             let (recipient, _) = asked.get(e.index?)?;
-            Some(HashLink {
-                recipient: recipient.clone(),
-                url: None,
-                code: Some(e.code.clone()),
-                message: Some(e.message.clone()),
-            })
+            Some(HashLink { recipient: recipient.clone(), url: None, code: Some(e.code.clone()), message: Some(e.message.clone()) })
         })
         .collect()
 }
@@ -294,8 +206,7 @@ fn refused_by_index(asked: &[(String, String)], failure: &CallFailure) -> Vec<Ha
 /// Runs one recording statement in its own transaction; a failure to record is an internal
 /// failure of the call (the request is handled again next round).
 fn record(what: &str, sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Result<(), CallFailure> {
-    tx::run(what, || Spi::run_with_args(sql, args).map_err(spi))
-        .map_err(|e| CallFailure::transport(e.to_string()))
+    tx::run(what, || Spi::run_with_args(sql, args).map_err(spi)).map_err(|e| CallFailure::transport(e.to_string()))
 }
 
 fn due_requests(limit: i32) -> Result<Vec<Due>, Error> {
@@ -347,11 +258,7 @@ fn due_requests(limit: i32) -> Result<Vec<Due>, Error> {
 fn brands_with_links_due() -> Result<Vec<String>, Error> {
     Spi::connect(|client| {
         client
-            .select(
-                "SELECT b FROM iys_internal.optout_link_brands() b",
-                None,
-                &[],
-            )?
+            .select("SELECT b FROM iys_internal.optout_link_brands() b", None, &[])?
             .map(|row| row.get::<String>(1).map(Option::unwrap_or_default))
             .collect::<Result<Vec<_>, _>>()
     })
@@ -361,17 +268,8 @@ fn brands_with_links_due() -> Result<Vec<String>, Error> {
 fn links_due(brand: &str) -> Result<Vec<(String, String)>, Error> {
     Spi::connect(|client| {
         client
-            .select(
-                "SELECT recipient, recipient_type FROM iys_internal.optout_links_due($1)",
-                None,
-                &[brand.into()],
-            )?
-            .map(|row| {
-                Ok((
-                    row.get::<String>(1)?.unwrap_or_default(),
-                    row.get::<String>(2)?.unwrap_or_default(),
-                ))
-            })
+            .select("SELECT recipient, recipient_type FROM iys_internal.optout_links_due($1)", None, &[brand.into()])?
+            .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())))
             .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
     .map_err(spi)

@@ -25,11 +25,7 @@ pub fn init_shmem() {
 /// runs.
 pub fn publish_latch(running: bool) {
     // SAFETY: MyLatch is the worker's shared process latch once it is connected.
-    let latch = if running {
-        unsafe { pg_sys::MyLatch as u64 }
-    } else {
-        0
-    };
+    let latch = if running { unsafe { pg_sys::MyLatch as u64 } } else { 0 };
     WORKER_LATCH.get().store(latch, Ordering::Release);
 }
 

@@ -30,21 +30,14 @@ impl PgInstall {
         let toml = std::fs::read_to_string(root.join("pgrx.toml")).expect("read pgrx.toml");
         let pg_config = toml_value(&toml, "pg_config").expect("pg_config in pgrx.toml");
         let ask = |flag: &str| {
-            let out = Command::new(&pg_config)
-                .arg(flag)
-                .output()
-                .expect("run pg_config");
+            let out = Command::new(&pg_config).arg(flag).output().expect("run pg_config");
             assert!(out.status.success(), "pg_config {flag} failed");
             PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         };
         let bindir = ask("--bindir");
         // pg_regress ships with the server's dev package, beside the PGXS makefiles.
         let pgxs = ask("--pgxs");
-        let pg_regress = pgxs
-            .parent()
-            .and_then(Path::parent)
-            .expect("pgxs dir")
-            .join("test/regress/pg_regress");
+        let pg_regress = pgxs.parent().and_then(Path::parent).expect("pgxs dir").join("test/regress/pg_regress");
         PgInstall { bindir, pg_regress }
     }
 }
@@ -58,19 +51,12 @@ pub fn toml_value(toml: &str, key: &str) -> Option<String> {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
 /// A port nobody listens on right now (the OS picks it; tiny race, fine for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn run_as_postgres(program: &Path, args: &[&str]) -> Output {
@@ -111,31 +97,10 @@ impl Cluster {
         let datadir = PathBuf::from(format!("/tmp/pg_iys_e2e_{name}_{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&datadir);
         std::fs::create_dir_all(&datadir).unwrap();
-        check(
-            Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&datadir)
-                .output()
-                .unwrap(),
-            "chown",
-        );
+        check(Command::new("chown").args(["postgres:postgres"]).arg(&datadir).output().unwrap(), "chown");
         let data = datadir.to_str().unwrap();
         check(
-            run_as_postgres(
-                &install.bindir.join("initdb"),
-                &[
-                    "-D",
-                    data,
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                ],
-            ),
+            run_as_postgres(&install.bindir.join("initdb"), &["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]),
             "initdb",
         );
         let port = free_port();
@@ -153,12 +118,7 @@ impl Cluster {
         let mut existing = std::fs::read_to_string(&conf_path).unwrap();
         existing.push_str(&conf);
         std::fs::write(&conf_path, existing).unwrap();
-        let mut cluster = Cluster {
-            install,
-            datadir,
-            port,
-            running: false,
-        };
+        let mut cluster = Cluster { install, datadir, port, running: false };
         cluster.pg_ctl_start();
         cluster
     }
@@ -174,37 +134,17 @@ impl Cluster {
         check(
             run_as_postgres(
                 &install.bindir.join("pg_basebackup"),
-                &[
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &primary.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-D",
-                    &data,
-                    "-R",
-                    "-X",
-                    "stream",
-                    "--no-sync",
-                ],
+                &["-h", "127.0.0.1", "-p", &primary.port.to_string(), "-U", "postgres", "-D", &data, "-R", "-X", "stream", "--no-sync"],
             ),
             "pg_basebackup",
         );
         let port = free_port();
         let conf_path = datadir.join("postgresql.conf");
         let mut conf = std::fs::read_to_string(&conf_path).unwrap();
-        conf.push_str(&format!(
-            "\nport = {port}\nunix_socket_directories = '{data}'\nsynchronous_standby_names = ''\n"
-        ));
+        conf.push_str(&format!("\nport = {port}\nunix_socket_directories = '{data}'\nsynchronous_standby_names = ''\n"));
         std::fs::write(&conf_path, conf).unwrap();
         let _ = std::fs::remove_file(datadir.join("server.log"));
-        let mut cluster = Cluster {
-            install,
-            datadir,
-            port,
-            running: false,
-        };
+        let mut cluster = Cluster { install, datadir, port, running: false };
         cluster.pg_ctl_start();
         cluster
     }
@@ -212,13 +152,7 @@ impl Cluster {
     /// Promotes a standby to primary (pg_ctl promote, waiting until it accepts writes).
     pub fn promote(&mut self) {
         let data = self.datadir.to_str().unwrap();
-        check(
-            run_as_postgres(
-                &self.install.bindir.join("pg_ctl"),
-                &["-D", data, "-w", "promote"],
-            ),
-            "pg_ctl promote",
-        );
+        check(run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", data, "-w", "promote"]), "pg_ctl promote");
     }
 
     fn log_path(&self) -> PathBuf {
@@ -236,18 +170,7 @@ impl Cluster {
         check(
             run_as_postgres(
                 &self.install.bindir.join("pg_ctl"),
-                &[
-                    "-D",
-                    data,
-                    "-l",
-                    log.to_str().unwrap(),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    options,
-                    "start",
-                ],
+                &["-D", data, "-l", log.to_str().unwrap(), "-w", "-t", "60", "-o", options, "start"],
             ),
             "pg_ctl start",
         );
@@ -257,21 +180,12 @@ impl Cluster {
     /// Stops the server; `mode` is pg_ctl's: "fast", "immediate" (a crash) or "smart".
     pub fn pg_ctl_stop(&mut self, mode: &str) {
         let data = self.datadir.to_str().unwrap();
-        check(
-            run_as_postgres(
-                &self.install.bindir.join("pg_ctl"),
-                &["-D", data, "-m", mode, "-w", "stop"],
-            ),
-            "pg_ctl stop",
-        );
+        check(run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", data, "-m", mode, "-w", "stop"]), "pg_ctl stop");
         self.running = false;
     }
 
     pub fn conn_string(&self, db: &str) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=postgres dbname={db} connect_timeout=10",
-            self.port
-        )
+        format!("host=127.0.0.1 port={} user=postgres dbname={db} connect_timeout=10", self.port)
     }
 
     pub fn connect(&self) -> postgres::Client {
@@ -279,13 +193,8 @@ impl Cluster {
     }
 
     pub fn connect_db(&self, db: &str) -> postgres::Client {
-        postgres::Client::connect(&self.conn_string(db), postgres::NoTls).unwrap_or_else(|e| {
-            panic!(
-                "connect to {db} on port {}: {e}\nserver log:\n{}",
-                self.port,
-                self.server_log()
-            )
-        })
+        postgres::Client::connect(&self.conn_string(db), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to {db} on port {}: {e}\nserver log:\n{}", self.port, self.server_log()))
     }
 
     pub fn server_log(&self) -> String {
@@ -293,11 +202,7 @@ impl Cluster {
     }
 
     /// Polls `probe` until it returns Some or `timeout` passes.
-    pub fn wait_for<T>(
-        &self,
-        timeout: Duration,
-        mut probe: impl FnMut() -> Option<T>,
-    ) -> Option<T> {
+    pub fn wait_for<T>(&self, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(v) = probe() {
@@ -313,10 +218,7 @@ impl Cluster {
     /// The pid of the pg_iys background worker, once it runs.
     pub fn worker_pid(&self, client: &mut postgres::Client) -> Option<i32> {
         client
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'",
-                &[],
-            )
+            .query_opt("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[])
             .ok()
             .flatten()
             .map(|row| row.get(0))
@@ -327,10 +229,7 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if self.running {
             let data = self.datadir.to_str().unwrap().to_owned();
-            let _ = run_as_postgres(
-                &self.install.bindir.join("pg_ctl"),
-                &["-D", &data, "-m", "immediate", "-w", "stop"],
-            );
+            let _ = run_as_postgres(&self.install.bindir.join("pg_ctl"), &["-D", &data, "-m", "immediate", "-w", "stop"]);
         }
         if std::env::var_os("PG_IYS_KEEP_CLUSTERS").is_none() {
             let _ = std::fs::remove_dir_all(&self.datadir);
@@ -347,25 +246,17 @@ pub struct Sim {
 
 impl Sim {
     pub fn start() -> Sim {
-        Sim::start_with(iys_sim::Config {
-            clock_speed: SIM_CLOCK_SPEED,
-            ..iys_sim::Config::default()
-        })
+        Sim::start_with(iys_sim::Config { clock_speed: SIM_CLOCK_SPEED, ..iys_sim::Config::default() })
     }
 
     /// A simulator configured otherwise (the caller says why).
     pub fn start_with(config: iys_sim::Config) -> Sim {
-        Sim {
-            sim: iys_sim::Simulator::start(config).expect("start the IYS simulator"),
-        }
+        Sim { sim: iys_sim::Simulator::start(config).expect("start the IYS simulator") }
     }
 
     /// The simulator's clock (Turkey time, `YYYY-MM-DD HH:mm:ss`), ahead of real time.
     pub fn now_turkey(&self) -> String {
-        self.admin_get("/admin/clock")["now"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.admin_get("/admin/clock")["now"].as_str().unwrap_or_default().to_owned()
     }
 
     pub fn url(&self) -> String {
@@ -373,38 +264,22 @@ impl Sim {
     }
 
     pub fn admin_get(&self, path: &str) -> serde_json::Value {
-        ureq::get(&format!("{}{path}", self.url()))
-            .call()
-            .expect("admin GET")
-            .into_json()
-            .expect("admin JSON")
+        ureq::get(&format!("{}{path}", self.url())).call().expect("admin GET").into_json().expect("admin JSON")
     }
 
     pub fn admin_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        ureq::post(&format!("{}{path}", self.url()))
-            .send_json(body)
-            .expect("admin POST")
-            .into_json()
-            .unwrap_or(serde_json::Value::Null)
+        ureq::post(&format!("{}{path}", self.url())).send_json(body).expect("admin POST").into_json().unwrap_or(serde_json::Value::Null)
     }
 
     pub fn clear_faults(&self) {
-        ureq::delete(&format!("{}/admin/faults", self.url()))
-            .call()
-            .expect("clear faults");
+        ureq::delete(&format!("{}/admin/faults", self.url())).call().expect("clear faults");
     }
 
     /// How many movements IYS holds per recipient.
     pub fn movements_by_recipient(&self) -> std::collections::HashMap<String, usize> {
         let mut by = std::collections::HashMap::new();
         for movement in self.history() {
-            *by.entry(
-                movement["recipient"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-            .or_insert(0) += 1;
+            *by.entry(movement["recipient"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
         }
         by
     }
@@ -413,9 +288,7 @@ impl Sim {
     /// OpenAPI path) `endpoint` accepts, with one of `statuses` (empty: any).
     pub fn answers(&self, endpoint: impl Fn(&str) -> bool, statuses: &[&str]) -> u64 {
         let stats = self.admin_get("/admin/stats");
-        let Some(endpoints) = stats["endpoints"].as_object() else {
-            return 0;
-        };
+        let Some(endpoints) = stats["endpoints"].as_object() else { return 0 };
         endpoints
             .iter()
             .filter(|(name, _)| endpoint(name))
@@ -431,10 +304,7 @@ impl Sim {
         let v = self.admin_get("/admin/history?limit=1000000");
         match v {
             serde_json::Value::Array(items) => items,
-            serde_json::Value::Object(ref o) => o
-                .values()
-                .find_map(|x| x.as_array().cloned())
-                .unwrap_or_default(),
+            serde_json::Value::Object(ref o) => o.values().find_map(|x| x.as_array().cloned()).unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -443,9 +313,7 @@ impl Sim {
 /// Creates the extension, an IYS account pointing at `sim_url`, brand 600001 and an attached
 /// D-engage master_contact table.
 pub fn setup_sync(client: &mut postgres::Client, sim_url: &str) {
-    client
-        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys")
-        .unwrap();
+    client.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys").unwrap();
     client
         .execute(
             "INSERT INTO iys.account (iys_code, api_base_url, username, password) VALUES ('700001', $1, 'iys-demo', 'demo-password')",
@@ -488,25 +356,16 @@ pub fn insert_contacts(client: &mut postgres::Client, from: i64, n: i64) {
 }
 
 /// Waits until no outbox row is pending or in flight; returns the counts by state.
-pub fn wait_settled(
-    cluster: &Cluster,
-    timeout: Duration,
-) -> std::collections::BTreeMap<String, i64> {
+pub fn wait_settled(cluster: &Cluster, timeout: Duration) -> std::collections::BTreeMap<String, i64> {
     let counts = |c: &mut postgres::Client| -> std::collections::BTreeMap<String, i64> {
         c.query("SELECT state, count(*) FROM iys.outbox GROUP BY state", &[])
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
-                    .collect()
-            })
+            .map(|rows| rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1))).collect())
             .unwrap_or_default()
     };
     let settled = cluster.wait_for(timeout, || {
-        let mut c =
-            postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok()?;
+        let mut c = postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok()?;
         let by_state = counts(&mut c);
-        (!by_state.contains_key("pending") && !by_state.contains_key("in_flight"))
-            .then_some(by_state)
+        (!by_state.contains_key("pending") && !by_state.contains_key("in_flight")).then_some(by_state)
     });
     settled.unwrap_or_else(|| {
         let mut c = cluster.connect();
@@ -541,11 +400,7 @@ pub fn texts(c: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
     c.query(sql, &[])
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .iter()
-        .map(|r| {
-            (0..r.len())
-                .map(|i| r.get::<_, Option<String>>(i))
-                .collect()
-        })
+        .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
         .collect()
 }
 
@@ -555,26 +410,12 @@ pub fn s(v: &str) -> Option<String> {
 }
 
 pub fn one<T: for<'a> postgres::types::FromSql<'a>>(c: &mut postgres::Client, sql: &str) -> T {
-    c.query_one(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .get(0)
+    c.query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
 
 /// Polls `sql` (one boolean column) until it is true or `timeout` passes.
-pub fn wait_true(
-    cluster: &Cluster,
-    c: &mut postgres::Client,
-    timeout: Duration,
-    sql: &str,
-) -> bool {
-    cluster
-        .wait_for(timeout, || {
-            c.query_one(sql, &[])
-                .ok()
-                .and_then(|r| r.get::<_, Option<bool>>(0))
-                .filter(|b| *b)
-        })
-        .is_some()
+pub fn wait_true(cluster: &Cluster, c: &mut postgres::Client, timeout: Duration, sql: &str) -> bool {
+    cluster.wait_for(timeout, || c.query_one(sql, &[]).ok().and_then(|r| r.get::<_, Option<bool>>(0)).filter(|b| *b)).is_some()
 }
 
 /// The last 40 lines of the server log, for failure messages.
@@ -633,10 +474,7 @@ impl TestProxy {
 }
 
 /// Serves one client connection of the test proxy, request after request.
-fn relay(
-    client: std::net::TcpStream,
-    count: &std::sync::atomic::AtomicUsize,
-) -> std::io::Result<()> {
+fn relay(client: std::net::TcpStream, count: &std::sync::atomic::AtomicUsize) -> std::io::Result<()> {
     use std::io::{BufRead, BufReader, Read, Write};
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
@@ -646,18 +484,9 @@ fn relay(
             return Ok(());
         }
         let mut parts = request_line.trim_end().splitn(3, ' ');
-        let (method, target, version) = (
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("HTTP/1.1"),
-        );
-        let Some((authority, path)) = target.strip_prefix("http://").map(|rest| {
-            rest.split_once('/')
-                .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")))
-        }) else {
-            client.write_all(
-                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            )?;
+        let (method, target, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or("HTTP/1.1"));
+        let Some((authority, path)) = target.strip_prefix("http://").map(|rest| rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")))) else {
+            client.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")?;
             return Ok(());
         };
         let mut head = format!("{method} {path} {version}\r\n");
@@ -688,10 +517,7 @@ fn relay(
         client.write_all(&answer)?;
         // The origin closed after its answer ("connection: close"); so does the proxy when the
         // answer says so, else it reads the client's next request.
-        if String::from_utf8_lossy(&answer)
-            .to_ascii_lowercase()
-            .contains("\r\nconnection: close")
-        {
+        if String::from_utf8_lossy(&answer).to_ascii_lowercase().contains("\r\nconnection: close") {
             return Ok(());
         }
     }
@@ -748,29 +574,16 @@ impl Receiver {
         if let Some(binary) = std::env::var_os("PG_IYS_RECEIVER") {
             return PathBuf::from(binary);
         }
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
         let binary = target.join("debug/iys-push-receiver");
-        assert!(
-            binary.exists(),
-            "{} is missing: cargo build -p iys-push-receiver (scripts/test.sh does)",
-            binary.display()
-        );
+        assert!(binary.exists(), "{} is missing: cargo build -p iys-push-receiver (scripts/test.sh does)", binary.display());
         binary
     }
 
     pub fn start(cluster: &Cluster, role: &str, port: u16) -> Receiver {
         use std::os::unix::fs::PermissionsExt;
-        let credentials = std::env::temp_dir().join(format!(
-            "pg_iys_push_credentials_{}_{port}",
-            std::process::id()
-        ));
-        std::fs::write(
-            &credentials,
-            format!("{RECEIVER_USER}:{RECEIVER_PASSWORD}\n"),
-        )
-        .unwrap();
+        let credentials = std::env::temp_dir().join(format!("pg_iys_push_credentials_{}_{port}", std::process::id()));
+        std::fs::write(&credentials, format!("{RECEIVER_USER}:{RECEIVER_PASSWORD}\n")).unwrap();
         std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut child = Command::new(Receiver::binary())
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -780,13 +593,7 @@ impl Receiver {
             .arg(test_tls_file("test-server.key"))
             .arg("--credentials-file")
             .arg(&credentials)
-            .args([
-                "--database",
-                &format!(
-                    "host=127.0.0.1 port={} user={role} dbname=postgres",
-                    cluster.port
-                ),
-            ])
+            .args(["--database", &format!("host=127.0.0.1 port={} user={role} dbname=postgres", cluster.port)])
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("start iys-push-receiver");
@@ -795,24 +602,14 @@ impl Receiver {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
         });
         let listening = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
-        assert!(
-            listening.contains("listening on https://"),
-            "iys-push-receiver did not start: {listening}"
-        );
+        assert!(listening.contains("listening on https://"), "iys-push-receiver did not start: {listening}");
         std::thread::spawn(move || for _ in rx {});
-        Receiver {
-            child,
-            port,
-            credentials,
-        }
+        Receiver { child, port, credentials }
     }
 
     /// The address IYS is given (the certificate names localhost).

@@ -3,10 +3,7 @@
 //! rows are deleted, or the extension is dropped with work still queued.
 
 use pg_iys_e2e::postgres::Client;
-use pg_iys_e2e::{
-    citizen_change, contact_table_sql, expect_error, insert_contacts, log_tail, one, setup_sync,
-    wait_settled, wait_true, Cluster, Sim,
-};
+use pg_iys_e2e::{citizen_change, contact_table_sql, expect_error, insert_contacts, log_tail, one, setup_sync, wait_settled, wait_true, Cluster, Sim};
 use std::time::Duration;
 
 const CONF: &[&str] = &[
@@ -52,46 +49,19 @@ fn key_changes_are_refused_and_deletes_queue_nothing() {
           WHERE contact_id IN (1, 2)",
     );
     assert_eq!(code, "0A000", "{message}");
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"),
-        queued
-    );
-    let (code, message) = expect_error(
-        &mut c,
-        "UPDATE master_contact SET contact_id = 101 WHERE contact_id = 1",
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), queued);
+    let (code, message) = expect_error(&mut c, "UPDATE master_contact SET contact_id = 101 WHERE contact_id = 1");
     assert_eq!(code, "0A000", "{message}");
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"),
-        queued
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), queued);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM master_contact WHERE contact_id IN (1, 2) AND gsm_permission = 'ONAY'"), 2);
 
-    c.batch_execute("DELETE FROM master_contact WHERE contact_id = 3")
-        .unwrap();
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"),
-        queued,
-        "a DELETE queued something"
-    );
-    assert!(
-        one::<bool>(&mut c, "SELECT iys.can_send('+905320000003', 'MESAJ')"),
-        "IYS still holds the ONAY"
-    );
-    assert!(one::<bool>(
-        &mut c,
-        "SELECT iys.can_send('user3@example.com', 'EPOSTA')"
-    ));
+    c.batch_execute("DELETE FROM master_contact WHERE contact_id = 3").unwrap();
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), queued, "a DELETE queued something");
+    assert!(one::<bool>(&mut c, "SELECT iys.can_send('+905320000003', 'MESAJ')"), "IYS still holds the ONAY");
+    assert!(one::<bool>(&mut c, "SELECT iys.can_send('user3@example.com', 'EPOSTA')"));
     c.batch_execute("TRUNCATE master_contact").unwrap();
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"),
-        queued,
-        "a TRUNCATE queued something"
-    );
-    assert!(one::<bool>(
-        &mut c,
-        "SELECT iys.can_send('+905320000001', 'MESAJ')"
-    ));
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), queued, "a TRUNCATE queued something");
+    assert!(one::<bool>(&mut c, "SELECT iys.can_send('+905320000001', 'MESAJ')"));
 }
 
 /// iys.attach() refuses tables whose rows it could not identify or write back: a row_id that
@@ -104,56 +74,28 @@ fn attach_refuses_unfit_tables_and_drop_extension_keeps_unsent_changes() {
     let mut c = cluster.connect();
     c.batch_execute("CREATE EXTENSION pg_iys").unwrap();
 
-    c.batch_execute(&contact_table_sql("by_code", ", code text"))
-        .unwrap();
-    let (code, message) = expect_error(
-        &mut c,
-        r#"SELECT iys.attach('by_code', brand_code => '600001', mapping => '{"row_id": "code"}')"#,
-    );
+    c.batch_execute(&contact_table_sql("by_code", ", code text")).unwrap();
+    let (code, message) = expect_error(&mut c, r#"SELECT iys.attach('by_code', brand_code => '600001', mapping => '{"row_id": "code"}')"#);
     assert_eq!(code, "22023", "{message}");
     assert!(message.to_lowercase().contains("unique"), "{message}");
 
-    c.batch_execute(&contact_table_sql("computed", "").replace(
-        "email_source text,",
-        "email_source text GENERATED ALWAYS AS ('HS_WEB') STORED,",
-    ))
-    .unwrap();
-    let (code, message) = expect_error(
-        &mut c,
-        "SELECT iys.attach('computed', brand_code => '600001')",
-    );
+    c.batch_execute(&contact_table_sql("computed", "").replace("email_source text,", "email_source text GENERATED ALWAYS AS ('HS_WEB') STORED,"))
+        .unwrap();
+    let (code, message) = expect_error(&mut c, "SELECT iys.attach('computed', brand_code => '600001')");
     assert_eq!(code, "22023", "{message}");
     assert!(message.to_lowercase().contains("generated"), "{message}");
 
-    c.batch_execute(&contact_table_sql("pg_temp.scratch", ""))
-        .unwrap();
-    let (code, message) = expect_error(
-        &mut c,
-        "SELECT iys.attach('pg_temp.scratch', brand_code => '600001')",
-    );
+    c.batch_execute(&contact_table_sql("pg_temp.scratch", "")).unwrap();
+    let (code, message) = expect_error(&mut c, "SELECT iys.attach('pg_temp.scratch', brand_code => '600001')");
     assert_eq!(code, "22023", "{message}");
     assert!(message.to_lowercase().contains("temporary"), "{message}");
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.attached_table"),
-        0
-    );
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'zz_iys%'"
-        ),
-        0
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.attached_table"), 0);
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'zz_iys%'"), 0);
 
     // A table attached in a database the worker does not serve: said at once.
     c.batch_execute("CREATE DATABASE elsewhere").unwrap();
     let mut other = cluster.connect_db("elsewhere");
-    other
-        .batch_execute(&format!(
-            "CREATE EXTENSION pg_iys; {}; SELECT iys.attach('t', brand_code => '600001')",
-            contact_table_sql("t", "")
-        ))
-        .unwrap();
+    other.batch_execute(&format!("CREATE EXTENSION pg_iys; {}; SELECT iys.attach('t', brand_code => '600001')", contact_table_sql("t", ""))).unwrap();
     assert!(
         cluster.server_log().contains("but the worker sends from \"postgres\" (iys.database): changes queued here are not sent"),
         "no warning; log:\n{}",
@@ -161,40 +103,16 @@ fn attach_refuses_unfit_tables_and_drop_extension_keeps_unsent_changes() {
     );
 
     // One change queued and, with iys.enabled = off, never sent.
-    c.batch_execute(&contact_table_sql("master_contact", ""))
-        .unwrap();
-    c.batch_execute("SELECT iys.attach('master_contact', brand_code => '600001')")
-        .unwrap();
+    c.batch_execute(&contact_table_sql("master_contact", "")).unwrap();
+    c.batch_execute("SELECT iys.attach('master_contact', brand_code => '600001')").unwrap();
     insert_gsm(&mut c, "master_contact", "05321234567");
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.outbox WHERE state = 'pending'"
-        ),
-        1
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE state = 'pending'"), 1);
     let (code, message) = expect_error(&mut c, "DROP EXTENSION pg_iys CASCADE");
     assert_eq!(code, "55006", "{message}");
-    assert!(
-        message.contains('1'),
-        "the message should give the number of unsent changes: {message}"
-    );
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM pg_extension WHERE extname = 'pg_iys'"
-        ),
-        1
-    );
-    c.batch_execute("SET iys.drop_with_pending_changes = on; DROP EXTENSION pg_iys CASCADE")
-        .unwrap();
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM pg_extension WHERE extname = 'pg_iys'"
-        ),
-        0
-    );
+    assert!(message.contains('1'), "the message should give the number of unsent changes: {message}");
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_iys'"), 1);
+    c.batch_execute("SET iys.drop_with_pending_changes = on; DROP EXTENSION pg_iys CASCADE").unwrap();
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_iys'"), 0);
 }
 
 /// A table that cannot take a pulled change (here: an owner trigger that refuses it, later the
@@ -207,23 +125,15 @@ fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
     let cluster = Cluster::start("int_quarantine", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
-    c.batch_execute(&contact_table_sql("mirror_contact", ""))
-        .unwrap();
-    c.batch_execute("SELECT iys.attach('mirror_contact', brand_code => '600001')")
-        .unwrap();
+    c.batch_execute(&contact_table_sql("mirror_contact", "")).unwrap();
+    c.batch_execute("SELECT iys.attach('mirror_contact', brand_code => '600001')").unwrap();
     insert_contacts(&mut c, 1, 3);
     insert_gsm(&mut c, "mirror_contact", "+905320000001");
     wait_settled(&cluster, Duration::from_secs(30));
 
-    let (code, message) = pg_iys_e2e::expect_error(
-        &mut c,
-        "ALTER TABLE mirror_contact RENAME COLUMN gsm_permission TO perm",
-    );
+    let (code, message) = pg_iys_e2e::expect_error(&mut c, "ALTER TABLE mirror_contact RENAME COLUMN gsm_permission TO perm");
     assert_eq!(code, "22023", "{message}");
-    assert!(
-        message.contains("breaks pg_iys's attachment of public.mirror_contact"),
-        "{message}"
-    );
+    assert!(message.contains("breaks pg_iys's attachment of public.mirror_contact"), "{message}");
     c.batch_execute(
         "CREATE FUNCTION refuse_ret() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN IF NEW.gsm_permission = 'RET' THEN RAISE EXCEPTION 'mirror_contact takes no RET today'; END IF; RETURN NEW; END $$;
@@ -252,12 +162,7 @@ fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
         "nothing quarantined for mirror_contact: {:?}",
         c.query("SELECT row_to_json(q)::text FROM iys.pull_quarantine q", &[]).map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>())
     );
-    let cursor = c
-        .query_one(
-            "SELECT last_error, applied_changes FROM iys.pull_cursor WHERE source = 'IYS'",
-            &[],
-        )
-        .unwrap();
+    let cursor = c.query_one("SELECT last_error, applied_changes FROM iys.pull_cursor WHERE source = 'IYS'", &[]).unwrap();
     assert_eq!(cursor.get::<_, Option<String>>(0), None);
     assert!(cursor.get::<_, i64>(1) > 0);
 
@@ -265,12 +170,7 @@ fn a_table_that_cannot_take_a_change_is_quarantined_and_holds_up_nothing() {
     c.batch_execute("DROP TABLE mirror_contact").unwrap();
     citizen_change(&sim, "+905320000003", "RET", None);
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(20),
-            "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 3"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 3"),
         "a change after DROP TABLE of another attached table did not arrive; log:\n{}",
         log_tail(&cluster)
     );
@@ -286,12 +186,8 @@ fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
     let cluster = Cluster::start("int_iyssource", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
-    c.batch_execute(&contact_table_sql("keep_contact", ""))
-        .unwrap();
-    c.batch_execute(
-        "SELECT iys.attach('keep_contact', brand_code => '600001', on_invalid => 'keep')",
-    )
-    .unwrap();
+    c.batch_execute(&contact_table_sql("keep_contact", "")).unwrap();
+    c.batch_execute("SELECT iys.attach('keep_contact', brand_code => '600001', on_invalid => 'keep')").unwrap();
     insert_contacts(&mut c, 1, 1);
     insert_gsm(&mut c, "keep_contact", "+905320000002");
     wait_settled(&cluster, Duration::from_secs(30));
@@ -317,13 +213,7 @@ fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
         "UPDATE master_contact SET gsm_permission = 'ONAY', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1",
     )
     .unwrap();
-    assert_eq!(
-        one::<String>(
-            &mut c,
-            "SELECT gsm_permission FROM master_contact WHERE contact_id = 1"
-        ),
-        "ONAY"
-    );
+    assert_eq!(one::<String>(&mut c, "SELECT gsm_permission FROM master_contact WHERE contact_id = 1"), "ONAY");
     let newest = c
         .query_one(
             "SELECT status::text, source::text FROM iys.outbox WHERE recipient = '+905320000001' AND consent_type = 'MESAJ'
@@ -333,10 +223,7 @@ fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
         .unwrap();
     assert_eq!(newest.get::<_, String>(0), "ONAY");
     let source: Option<String> = newest.get(1);
-    assert!(
-        source.as_deref().is_some_and(|s| s.starts_with("HS_")),
-        "queued with source {source:?}"
-    );
+    assert!(source.as_deref().is_some_and(|s| s.starts_with("HS_")), "queued with source {source:?}");
 
     // keep mode: the citizen gives ONAY again in IYS, then the app says RET without a source.
     citizen_change(&sim, "+905320000002", "ONAY", None);
@@ -351,32 +238,17 @@ fn a_permission_change_over_a_source_iys_set_is_sent_with_our_own_source() {
         log_tail(&cluster)
     );
     next_second();
-    let rets =
-        "SELECT count(*) FROM iys.outbox WHERE recipient = '+905320000002' AND status = 'RET'";
+    let rets = "SELECT count(*) FROM iys.outbox WHERE recipient = '+905320000002' AND status = 'RET'";
     let before = one::<i64>(&mut c, rets);
     c.batch_execute(
         "UPDATE keep_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' WHERE contact_id = 1",
     )
     .unwrap();
-    assert_eq!(
-        one::<String>(
-            &mut c,
-            "SELECT gsm_permission FROM keep_contact WHERE contact_id = 1"
-        ),
-        "RET",
-        "the RET was reverted"
-    );
-    assert_eq!(
-        one::<i64>(&mut c, rets),
-        before + 1,
-        "the RET was not queued"
-    );
+    assert_eq!(one::<String>(&mut c, "SELECT gsm_permission FROM keep_contact WHERE contact_id = 1"), "RET", "the RET was reverted");
+    assert_eq!(one::<i64>(&mut c, rets), before + 1, "the RET was not queued");
     let source: Option<String> =
         one(&mut c, "SELECT source::text FROM iys.outbox WHERE recipient = '+905320000002' AND status = 'RET' ORDER BY id DESC LIMIT 1");
-    assert!(
-        source.as_deref().is_some_and(|s| s.starts_with("HS_")),
-        "queued with source {source:?}"
-    );
+    assert!(source.as_deref().is_some_and(|s| s.starts_with("HS_")), "queued with source {source:?}");
 }
 
 /// Two attached tables of one brand hold the same phone. When the app changes it in one, IYS
@@ -387,13 +259,9 @@ fn two_tables_holding_one_address_do_not_drift_apart() {
     let cluster = Cluster::start("int_drift", CONF);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
-    c.batch_execute(&contact_table_sql("contact_b", ""))
-        .unwrap();
+    c.batch_execute(&contact_table_sql("contact_b", "")).unwrap();
     // Accepted changes reach other rows through an index on the address column.
-    c.batch_execute(
-        "CREATE INDEX ON contact_b (gsm); SELECT iys.attach('contact_b', brand_code => '600001')",
-    )
-    .unwrap();
+    c.batch_execute("CREATE INDEX ON contact_b (gsm); SELECT iys.attach('contact_b', brand_code => '600001')").unwrap();
     insert_gsm(&mut c, "master_contact", "+905320000001");
     insert_gsm(&mut c, "contact_b", "+905320000001");
     wait_settled(&cluster, Duration::from_secs(30));
@@ -405,22 +273,14 @@ fn two_tables_holding_one_address_do_not_drift_apart() {
     .unwrap();
     wait_settled(&cluster, Duration::from_secs(30));
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(20),
-            "SELECT gsm_permission = 'RET' FROM contact_b"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM contact_b"),
         "contact_b still holds the old consent; log:\n{}",
         log_tail(&cluster)
     );
     // Following must not send the RET a second time.
     std::thread::sleep(Duration::from_millis(1000));
     wait_settled(&cluster, Duration::from_secs(30));
-    let rets: Vec<serde_json::Value> = sim
-        .history()
-        .into_iter()
-        .filter(|m| m["recipient"] == "+905320000001" && m["status"] == "RET")
-        .collect();
+    let rets: Vec<serde_json::Value> =
+        sim.history().into_iter().filter(|m| m["recipient"] == "+905320000001" && m["status"] == "RET").collect();
     assert_eq!(rets.len(), 1, "{rets:?}");
 }

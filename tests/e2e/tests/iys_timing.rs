@@ -4,19 +4,11 @@
 //! resume with nothing rejected; every shape of H084 halts the token calls; rejected rows can be
 //! requeued; the claim keeps IYS's list rules; requests are counted against IYS's quality rule.
 
-use pg_iys_e2e::{
-    citizen_change, insert_contacts, log_tail, one, setup_sync, wait_settled, wait_true, Cluster,
-    Sim, RESULT_DELAY_MS,
-};
+use pg_iys_e2e::{citizen_change, insert_contacts, one, setup_sync, wait_settled, wait_true, log_tail, Cluster, Sim, RESULT_DELAY_MS};
 use serde_json::json;
 use std::time::Duration;
 
-const CONF: &[&str] = &[
-    "iys.flush_interval = 200",
-    "iys.http_timeout = 2000",
-    "iys.backoff_cap = 1000",
-    "iys.pull_interval = 500",
-];
+const CONF: &[&str] = &["iys.flush_interval = 200", "iys.http_timeout = 2000", "iys.backoff_cap = 1000", "iys.pull_interval = 500"];
 
 /// IYS answers a batch's result only 300 s after the submit (empty before): the worker asks
 /// once, after that delay, and never exceeds IYS's 10 requests/s.
@@ -29,14 +21,8 @@ fn batch_results_are_fetched_once_after_iys_delay() {
     insert_contacts(&mut c, 1, 5);
     let states = wait_settled(&cluster, Duration::from_secs(40));
     assert_eq!(states.get("accepted"), Some(&10), "{states:?}");
-    let submits = sim.answers(
-        |e| e.starts_with("POST") && e.contains("/consents/request"),
-        &[],
-    );
-    let fetches = sim.answers(
-        |e| e.starts_with("GET") && e.contains("/consents/request/"),
-        &[],
-    );
+    let submits = sim.answers(|e| e.starts_with("POST") && e.contains("/consents/request"), &[]);
+    let fetches = sim.answers(|e| e.starts_with("GET") && e.contains("/consents/request/"), &[]);
     assert!(submits >= 1);
     assert_eq!(fetches, submits, "one result fetch per batch");
     // Settled no earlier than IYS's delay after the submit.
@@ -48,11 +34,7 @@ fn batch_results_are_fetched_once_after_iys_delay() {
         ),
     );
     assert_eq!(early, 0, "a result was fetched before IYS's delay");
-    assert_eq!(
-        sim.answers(|_| true, &["429"]),
-        0,
-        "the worker exceeded IYS's request rate"
-    );
+    assert_eq!(sim.answers(|_| true, &["429"]), 0, "the worker exceeded IYS's request rate");
 }
 
 /// A batch whose result stays empty past iys.result_timeout is sent again; IYS's V2 endpoint
@@ -71,12 +53,7 @@ fn a_batch_without_result_is_sent_again_and_settled_once() {
     sim.admin_post("/admin/config", json!({"batch_delay_ms": 86_400_000u64}));
     insert_contacts(&mut c, 1, 3);
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(40),
-            "SELECT EXISTS (SELECT 1 FROM iys.batch WHERE note LIKE 'no result within%')"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(40), "SELECT EXISTS (SELECT 1 FROM iys.batch WHERE note LIKE 'no result within%')"),
         "the unanswered batch was never sent again; log:\n{}",
         log_tail(&cluster)
     );
@@ -90,10 +67,7 @@ fn a_batch_without_result_is_sent_again_and_settled_once() {
     assert_eq!(states.get("accepted"), Some(&6), "{states:?} {errors:?}");
     let seen = sim.movements_by_recipient();
     assert_eq!(seen.len(), 6, "{seen:?}");
-    assert!(
-        seen.values().all(|n| *n == 1),
-        "a movement was recorded twice: {seen:?}"
-    );
+    assert!(seen.values().all(|n| *n == 1), "a movement was recorded twice: {seen:?}");
 }
 
 /// IYS refusing the account or brand (subscription, quota, authorisation, an unknown brand) is
@@ -123,60 +97,21 @@ fn account_refusals_pause_and_resume_with_nothing_rejected() {
                 &format!("SELECT state = 'paused' AND paused_code = '{code}' FROM iys.sync_status")
             ),
             "{code}: not paused: {:?}; log:\n{}",
-            c.query_one(
-                "SELECT state, paused_code, paused_reason FROM iys.sync_status",
-                &[]
-            )
-            .map(|r| (
-                r.get::<_, String>(0),
-                r.get::<_, Option<String>>(1),
-                r.get::<_, Option<String>>(2)
-            )),
+            c.query_one("SELECT state, paused_code, paused_reason FROM iys.sync_status", &[]).map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1), r.get::<_, Option<String>>(2))),
             log_tail(&cluster)
         );
-        assert_eq!(
-            one::<i64>(
-                &mut c,
-                "SELECT count(*) FROM iys.outbox WHERE state = 'rejected'"
-            ),
-            0,
-            "{code}: rows were rejected"
-        );
-        assert!(
-            one::<i64>(
-                &mut c,
-                "SELECT count(*) FROM iys.outbox WHERE state = 'pending'"
-            ) > 0
-        );
+        assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE state = 'rejected'"), 0, "{code}: rows were rejected");
+        assert!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE state = 'pending'") > 0);
         sim.clear_faults();
         if code == "H525" {
             // No operator: the probe time comes (here: now) and the next call is the probe.
-            c.batch_execute(
-                "UPDATE iys.account SET probe_at = now(); UPDATE iys.brand SET probe_at = now()",
-            )
-            .unwrap();
+            c.batch_execute("UPDATE iys.account SET probe_at = now(); UPDATE iys.brand SET probe_at = now()").unwrap();
         } else {
-            assert_eq!(
-                one::<i32>(&mut c, "SELECT iys.resume('700001')"),
-                1,
-                "{code}"
-            );
+            assert_eq!(one::<i32>(&mut c, "SELECT iys.resume('700001')"), 1, "{code}");
         }
         let states = wait_settled(&cluster, Duration::from_secs(40));
-        assert_eq!(
-            states.get("accepted").copied(),
-            Some((from as i64 - 1) * 2),
-            "{code}: {states:?}"
-        );
-        assert!(
-            wait_true(
-                &cluster,
-                &mut c,
-                Duration::from_secs(10),
-                "SELECT state = 'active' FROM iys.sync_status"
-            ),
-            "{code}: still paused"
-        );
+        assert_eq!(states.get("accepted").copied(), Some((from as i64 - 1) * 2), "{code}: {states:?}");
+        assert!(wait_true(&cluster, &mut c, Duration::from_secs(10), "SELECT state = 'active' FROM iys.sync_status"), "{code}: still paused");
     }
 }
 
@@ -193,12 +128,8 @@ fn every_shape_of_h084_halts_token_calls() {
         // The cached token has run out: the worker must ask the token endpoint. The fault first:
         // a token call the worker makes between the two (its first login, still under way after
         // setup) meets it too, instead of fetching a token that makes the next call unnecessary.
-        sim.admin_post(
-            "/admin/faults",
-            json!({"token_limit_hit": true, "token_limit_shape": shape}),
-        );
-        c.batch_execute("UPDATE iys.token SET access_token = NULL, refresh_token = NULL")
-            .unwrap();
+        sim.admin_post("/admin/faults", json!({"token_limit_hit": true, "token_limit_shape": shape}));
+        c.batch_execute("UPDATE iys.token SET access_token = NULL, refresh_token = NULL").unwrap();
         insert_contacts(&mut c, from, 1);
         from += 1;
         assert!(
@@ -215,13 +146,7 @@ fn every_shape_of_h084_halts_token_calls() {
         assert!(one::<bool>(&mut c, "SELECT iys.lift_token_halt('700001')"));
         wait_settled(&cluster, Duration::from_secs(40));
     }
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.outbox WHERE state = 'accepted'"
-        ),
-        6
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE state = 'accepted'"), 6);
 }
 
 /// After the cause is fixed, rejected rows go out again: by IYS code, by id, by brand.
@@ -238,29 +163,16 @@ fn rejected_rows_are_requeued_after_the_cause_is_fixed() {
     )
     .unwrap();
     wait_settled(&cluster, Duration::from_secs(40));
-    assert_eq!(
-        one::<String>(&mut c, "SELECT error_code FROM iys.outbox"),
-        "H175"
-    );
+    assert_eq!(one::<String>(&mut c, "SELECT error_code FROM iys.outbox"), "H175");
     let (code, _) = pg_iys_e2e::expect_error(&mut c, "SELECT iys.requeue_rejected()");
     assert_eq!(code, "22023");
     // The cause goes away: IYS now holds an older ONAY of the citizen's.
     let two_hours_ago = iys_sim::clock::format_turkey_ms(iys_sim::clock::wall_ms() - 2 * 3_600_000);
     citizen_change(&sim, "+905551110001", "ONAY", Some(&two_hours_ago));
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT iys.requeue_rejected(error_code => 'H175')"),
-        1
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT iys.requeue_rejected(error_code => 'H175')"), 1);
     let states = wait_settled(&cluster, Duration::from_secs(40));
     assert_eq!(states.get("accepted"), Some(&1), "{states:?}");
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT iys.requeue_rejected(brand_code => '600001')"
-        ),
-        0,
-        "nothing left to requeue"
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT iys.requeue_rejected(brand_code => '600001')"), 0, "nothing left to requeue");
 }
 
 /// The claim keeps IYS's list rules: a change past the 3-business-day window is rejected here
@@ -286,39 +198,15 @@ fn the_claim_rejects_late_changes_and_keeps_one_status_per_recipient() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert_eq!(
-        claimed,
-        [
-            ("+905321110001".to_owned(), "MESAJ".to_owned()),
-            ("+905321110003".to_owned(), "MESAJ".to_owned())
-        ]
-    );
+    assert_eq!(claimed, [("+905321110001".to_owned(), "MESAJ".to_owned()), ("+905321110003".to_owned(), "MESAJ".to_owned())]);
     let late: (String, String, String) = {
         let r = c.query_one("SELECT state, error_code, error_message FROM iys.outbox WHERE recipient = '+905321110002'", &[]).unwrap();
         (r.get(0), r.get(1), r.get(2))
     };
-    assert_eq!(
-        (late.0.as_str(), late.1.as_str()),
-        ("rejected", "H467"),
-        "{late:?}"
-    );
-    assert_eq!(
-        one::<String>(
-            &mut c,
-            "SELECT state FROM iys.outbox WHERE consent_type = 'ARAMA'"
-        ),
-        "pending"
-    );
+    assert_eq!((late.0.as_str(), late.1.as_str()), ("rejected", "H467"), "{late:?}");
+    assert_eq!(one::<String>(&mut c, "SELECT state FROM iys.outbox WHERE consent_type = 'ARAMA'"), "pending");
     // The other status of that recipient goes in the next batch.
-    let next: Vec<String> = c
-        .query(
-            "SELECT consent_type::text FROM iys_internal.claim_batch('600001', 1000)",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let next: Vec<String> = c.query("SELECT consent_type::text FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(next, ["ARAMA"]);
 }
 
@@ -337,21 +225,12 @@ fn requests_are_counted_and_the_quality_guard_pauses_the_account() {
         "{:?}",
         c.query_one("SELECT requests, successes FROM iys.request_count", &[]).map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
     );
-    assert_eq!(
-        one::<String>(&mut c, "SELECT verdict FROM iys.request_quality"),
-        "ok"
-    );
+    assert_eq!(one::<String>(&mut c, "SELECT verdict FROM iys.request_quality"), "ok");
     // As if most of today's requests had failed.
-    c.batch_execute("UPDATE iys.request_count SET requests = 12000, successes = 8000")
-        .unwrap();
+    c.batch_execute("UPDATE iys.request_count SET requests = 12000, successes = 8000").unwrap();
     insert_contacts(&mut c, 2, 1);
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(30),
-            "SELECT state = 'paused' AND paused_code = 'PGIYS_QUALITY' FROM iys.sync_status"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(30), "SELECT state = 'paused' AND paused_code = 'PGIYS_QUALITY' FROM iys.sync_status"),
         "log:\n{}",
         log_tail(&cluster)
     );

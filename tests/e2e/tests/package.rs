@@ -13,12 +13,7 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{what} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -35,11 +30,7 @@ fn under(root: &Path, path: &Path) -> PathBuf {
 fn dpkg(root: &Path, args: &[&str]) -> Output {
     run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
-        .args([
-            "--log=/dev/null",
-            "--force-depends",
-            "--force-script-chrootless",
-        ])
+        .args(["--log=/dev/null", "--force-depends", "--force-script-chrootless"])
         .args(args))
 }
 
@@ -48,39 +39,16 @@ fn the_debian_package_installs_upgrades_under_a_running_server_and_refuses_remov
     let work = PathBuf::from(format!("/tmp/pg_iys_package_{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     let out_dir = work.join("out");
-    let built = ok(
-        run(Command::new("bash")
-            .arg(repo_root().join("scripts/package.sh"))
-            .args(["--debug", "--out-dir"])
-            .arg(&out_dir)),
-        "scripts/package.sh",
-    );
-    let deb = PathBuf::from(
-        built
-            .lines()
-            .last()
-            .expect("package.sh prints the .deb")
-            .trim(),
-    );
+    let built = ok(run(Command::new("bash").arg(repo_root().join("scripts/package.sh")).args(["--debug", "--out-dir"]).arg(&out_dir)), "scripts/package.sh");
+    let deb = PathBuf::from(built.lines().last().expect("package.sh prints the .deb").trim());
     let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
     let version = toml_value(&manifest, "version").expect("the extension's version");
     let version = version.as_str();
-    assert!(
-        deb.file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with(&format!("postgresql-15-pg-iys_{version}_")),
-        "{}",
-        deb.display()
-    );
+    assert!(deb.file_name().unwrap().to_str().unwrap().starts_with(&format!("postgresql-15-pg-iys_{version}_")), "{}", deb.display());
 
     // What it holds: the library, the control file, this version's script and the whole chain.
     let (pkglibdir, sharedir) = (pg_config("--pkglibdir"), pg_config("--sharedir"));
-    let listing = ok(
-        run(Command::new("dpkg-deb").arg("--contents").arg(&deb)),
-        "dpkg-deb --contents",
-    );
+    let listing = ok(run(Command::new("dpkg-deb").arg("--contents").arg(&deb)), "dpkg-deb --contents");
     let ext = sharedir.join("extension");
     let mut expected = vec![
         pkglibdir.join("pg_iys.so"),
@@ -95,25 +63,10 @@ fn the_debian_package_installs_upgrades_under_a_running_server_and_refuses_remov
         }
     }
     for file in &expected {
-        assert!(
-            listing.contains(&format!(".{}\n", file.display())),
-            "{} missing from the package:\n{listing}",
-            file.display()
-        );
+        assert!(listing.contains(&format!(".{}\n", file.display())), "{} missing from the package:\n{listing}", file.display());
     }
-    let info = ok(
-        run(Command::new("dpkg-deb")
-            .arg("--field")
-            .arg(&deb)
-            .args(["Package", "Version", "Depends"])),
-        "dpkg-deb --field",
-    );
-    assert!(
-        info.contains("Package: postgresql-15-pg-iys")
-            && info.contains(&format!("Version: {version}"))
-            && info.contains("Depends: postgresql-15"),
-        "{info}"
-    );
+    let info = ok(run(Command::new("dpkg-deb").arg("--field").arg(&deb).args(["Package", "Version", "Depends"])), "dpkg-deb --field");
+    assert!(info.contains("Package: postgresql-15-pg-iys") && info.contains(&format!("Version: {version}")) && info.contains("Depends: postgresql-15"), "{info}");
 
     // A root with its own copy of PostgreSQL (relocatable: the binaries find lib and share
     // beside them) and its own dpkg database, without pg_iys.
@@ -121,23 +74,11 @@ fn the_debian_package_installs_upgrades_under_a_running_server_and_refuses_remov
     let toml = std::fs::read_to_string(repo_root().join("pgrx.toml")).unwrap();
     let private = PathBuf::from(toml_value(&toml, "private_pg_root").unwrap());
     std::fs::create_dir_all(&root).unwrap();
-    ok(
-        run(Command::new("cp")
-            .arg("-a")
-            .arg(private.join("usr"))
-            .arg(&root)),
-        "copying the PostgreSQL tree",
-    );
+    ok(run(Command::new("cp").arg("-a").arg(private.join("usr")).arg(&root)), "copying the PostgreSQL tree");
     for dir in [under(&root, &pkglibdir), under(&root, &ext)] {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("pg_iys")
-            {
+            if path.file_name().unwrap().to_str().unwrap().starts_with("pg_iys") {
                 std::fs::remove_file(path).unwrap();
             }
         }
@@ -148,94 +89,43 @@ fn the_debian_package_installs_upgrades_under_a_running_server_and_refuses_remov
     }
     std::fs::write(admin.join("status"), "").unwrap();
     std::fs::write(admin.join("available"), "").unwrap();
-    ok(
-        Command::new("chmod")
-            .args(["-R", "a+rX"])
-            .arg(&work)
-            .output()
-            .unwrap(),
-        "chmod",
-    );
+    ok(Command::new("chmod").args(["-R", "a+rX"]).arg(&work).output().unwrap(), "chmod");
 
     ok(dpkg(&root, &["-i", deb.to_str().unwrap()]), "dpkg -i");
     let library = under(&root, &pkglibdir.join("pg_iys.so"));
     assert!(library.exists());
     let bindir = under(&root, &pg_config("--bindir"));
-    let install = PgInstall {
-        pg_regress: bindir.join("pg_regress"),
-        bindir,
-    };
+    let install = PgInstall { pg_regress: bindir.join("pg_regress"), bindir };
     let cluster = Cluster::start_from(install, "package", &["iys.flush_interval = 100"]);
     let mut c = cluster.connect();
     c.batch_execute("CREATE EXTENSION pg_iys").unwrap();
-    assert_eq!(
-        one::<String>(
-            &mut c,
-            "SELECT extversion FROM pg_extension WHERE extname = 'pg_iys'"
-        ),
-        version
-    );
-    let worker = cluster
-        .wait_for(std::time::Duration::from_secs(20), || {
-            cluster.worker_pid(&mut c)
-        })
-        .expect("worker up");
-    let inode_before = std::fs::metadata(&library)
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .unwrap();
+    assert_eq!(one::<String>(&mut c, "SELECT extversion FROM pg_extension WHERE extname = 'pg_iys'"), version);
+    let worker = cluster.wait_for(std::time::Duration::from_secs(20), || cluster.worker_pid(&mut c)).expect("worker up");
+    let inode_before = std::fs::metadata(&library).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
 
     // Installed again under the running server (what an upgrade does): a new file renamed into
     // place; the server, this session and the worker go on with the library they mapped.
-    ok(
-        dpkg(&root, &["-i", deb.to_str().unwrap()]),
-        "dpkg -i over a running server",
-    );
-    let inode_after = std::fs::metadata(&library)
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .unwrap();
-    assert_ne!(
-        inode_before, inode_after,
-        "dpkg did not replace the library by a new file"
-    );
-    assert_eq!(
-        one::<String>(&mut c, "SELECT iys.normalize_phone('0532 000 00 01')"),
-        "+905320000001"
-    );
+    ok(dpkg(&root, &["-i", deb.to_str().unwrap()]), "dpkg -i over a running server");
+    let inode_after = std::fs::metadata(&library).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
+    assert_ne!(inode_before, inode_after, "dpkg did not replace the library by a new file");
+    assert_eq!(one::<String>(&mut c, "SELECT iys.normalize_phone('0532 000 00 01')"), "+905320000001");
     let mut fresh = cluster.connect();
-    assert_eq!(
-        one::<String>(&mut fresh, "SELECT iys.normalize_phone('0532 000 00 02')"),
-        "+905320000002"
-    );
-    assert_eq!(
-        cluster.worker_pid(&mut fresh),
-        Some(worker),
-        "the worker restarted; log:\n{}",
-        log_tail(&cluster)
-    );
+    assert_eq!(one::<String>(&mut fresh, "SELECT iys.normalize_phone('0532 000 00 02')"), "+905320000002");
+    assert_eq!(cluster.worker_pid(&mut fresh), Some(worker), "the worker restarted; log:\n{}", log_tail(&cluster));
     let log = cluster.server_log();
-    assert!(
-        !log.contains("terminated by signal") && !log.contains("server process"),
-        "{log}"
-    );
+    assert!(!log.contains("terminated by signal") && !log.contains("server process"), "{log}");
 
     // Removal while the server has it loaded is refused and says what to do first.
     let refused = dpkg(&root, &["-r", "postgresql-15-pg-iys"]);
     assert!(!refused.status.success(), "removed under a running server");
     let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        said.contains("loaded by running PostgreSQL processes")
-            && said.contains("shared_preload_libraries"),
-        "{said}"
-    );
+    assert!(said.contains("loaded by running PostgreSQL processes") && said.contains("shared_preload_libraries"), "{said}");
     assert!(library.exists());
 
     drop(fresh);
     drop(c);
     drop(cluster);
-    ok(
-        dpkg(&root, &["-r", "postgresql-15-pg-iys"]),
-        "dpkg -r with no server running",
-    );
+    ok(dpkg(&root, &["-r", "postgresql-15-pg-iys"]), "dpkg -r with no server running");
     assert!(!library.exists());
     assert!(!under(&root, &ext.join(format!("pg_iys--{version}.sql"))).exists());
     let _ = std::fs::remove_dir_all(&work);

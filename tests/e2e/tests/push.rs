@@ -3,18 +3,11 @@
 //! one-hour hold-back), the receiver down then up (the pull covers, the late push is recorded
 //! once), and the receiver's role and credentials.
 
-use pg_iys_e2e::{
-    free_port, insert_contacts, log_tail, one, setup_sync, test_tls_file, wait_settled, Cluster,
-    Receiver, Sim, SIM_CLOCK_SPEED,
-};
+use pg_iys_e2e::{free_port, insert_contacts, log_tail, one, setup_sync, test_tls_file, wait_settled, Cluster, Receiver, Sim, SIM_CLOCK_SPEED};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-const CONF: &[&str] = &[
-    "iys.flush_interval = 100",
-    "iys.http_timeout = 10000",
-    "iys.pull_interval = 300",
-];
+const CONF: &[&str] = &["iys.flush_interval = 100", "iys.http_timeout = 10000", "iys.pull_interval = 300"];
 const PHONE: &str = "+905320000001";
 
 /// The simulator as IYS (its hold-back included), trusting the receiver's test certificate.
@@ -30,33 +23,18 @@ fn sim() -> Sim {
 
 /// The receiver's least-privilege role, and the receiver itself, registered for MESAJ.
 fn receiver(cluster: &Cluster, c: &mut postgres::Client, port: u16) -> Receiver {
-    c.batch_execute(
-        "CREATE ROLE iys_push LOGIN; SELECT iys.grant_push_receiver_rights('iys_push')",
-    )
-    .unwrap();
+    c.batch_execute("CREATE ROLE iys_push LOGIN; SELECT iys.grant_push_receiver_rights('iys_push')").unwrap();
     let receiver = Receiver::start(cluster, "iys_push", port);
     c.execute(
         "SELECT iys.push_register('600001', 'MESAJ', $1, $2, $3)",
-        &[
-            &receiver.url(),
-            &pg_iys_e2e::RECEIVER_USER,
-            &pg_iys_e2e::RECEIVER_PASSWORD,
-        ],
+        &[&receiver.url(), &pg_iys_e2e::RECEIVER_USER, &pg_iys_e2e::RECEIVER_PASSWORD],
     )
     .unwrap();
     let registered = cluster.wait_for(Duration::from_secs(30), || {
-        let row = c
-            .query_one("SELECT state, last_error FROM iys.push_connections", &[])
-            .ok()?;
-        (row.get::<_, String>(0) != "pending")
-            .then(|| (row.get::<_, String>(0), row.get::<_, Option<String>>(1)))
+        let row = c.query_one("SELECT state, last_error FROM iys.push_connections", &[]).ok()?;
+        (row.get::<_, String>(0) != "pending").then(|| (row.get::<_, String>(0), row.get::<_, Option<String>>(1)))
     });
-    assert_eq!(
-        registered.as_ref().map(|r| r.0.as_str()),
-        Some("registered"),
-        "{registered:?}; log:\n{}",
-        log_tail(cluster)
-    );
+    assert_eq!(registered.as_ref().map(|r| r.0.as_str()), Some("registered"), "{registered:?}; log:\n{}", log_tail(cluster));
     receiver
 }
 
@@ -66,10 +44,7 @@ fn citizen_ret_now(sim: &Sim, recipient: &str) -> String {
         "/admin/citizen-change",
         json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": "MESAJ", "status": "RET", "source": "IYS_MOBIL"}),
     );
-    answer["transactionId"]
-        .as_str()
-        .expect("a transactionId")
-        .to_owned()
+    answer["transactionId"].as_str().expect("a transactionId").to_owned()
 }
 
 fn is_ret(c: &mut postgres::Client, recipient: &str) -> bool {
@@ -86,13 +61,7 @@ fn a_citizens_opt_out_arrives_by_push_in_seconds_and_the_pull_records_it_no_more
     setup_sync(&mut c, &sim.url());
     let _receiver = receiver(&cluster, &mut c, free_port());
     // IYS's registration check reached the receiver; its test datum (brand 121212) is not ours.
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.consent_ledger WHERE origin = 'iys'"
-        ),
-        0
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE origin = 'iys'"), 0);
     let listed = sim.admin_get("/admin/push");
     assert_eq!(listed["connections"][0]["delivered"], 0, "{listed}");
     insert_contacts(&mut c, 1, 1);
@@ -100,51 +69,22 @@ fn a_citizens_opt_out_arrives_by_push_in_seconds_and_the_pull_records_it_no_more
 
     let started = Instant::now();
     let txid = citizen_ret_now(&sim, PHONE);
-    let arrived = cluster.wait_for(Duration::from_secs(20), || {
-        is_ret(&mut c, PHONE).then_some(())
-    });
+    let arrived = cluster.wait_for(Duration::from_secs(20), || is_ret(&mut c, PHONE).then_some(()));
     let took = started.elapsed();
-    assert!(
-        arrived.is_some(),
-        "{}; log:\n{}",
-        sim.admin_get("/admin/push"),
-        log_tail(&cluster)
-    );
+    assert!(arrived.is_some(), "{}; log:\n{}", sim.admin_get("/admin/push"), log_tail(&cluster));
     // The pull could not have brought it: IYS holds changes back an hour (36 s on this clock).
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    assert_eq!(
-        one::<String>(
-            &mut c,
-            &format!("SELECT gsm_source FROM master_contact WHERE gsm = '{PHONE}'")
-        ),
-        "IYS_MOBIL"
-    );
+    assert_eq!(one::<String>(&mut c, &format!("SELECT gsm_source FROM master_contact WHERE gsm = '{PHONE}'")), "IYS_MOBIL");
     assert_eq!(one::<i64>(&mut c, "SELECT movements FROM iys.push_seen"), 1);
 
     // An hour later (on IYS's clock) the pull shows the same movement: recorded once.
     sim.admin_post("/admin/clock", json!({"advance_secs": 2 * 3600}));
     let pulled_past_it = cluster.wait_for(Duration::from_secs(20), || {
-        let after: Option<String> = c
-            .query_one(
-                "SELECT after FROM iys.pull_cursor WHERE source = 'IYS'",
-                &[],
-            )
-            .ok()?
-            .get(0);
+        let after: Option<String> = c.query_one("SELECT after FROM iys.pull_cursor WHERE source = 'IYS'", &[]).ok()?.get(0);
         after.filter(|a| a.ends_with(&txid)).map(|_| ())
     });
-    assert!(
-        pulled_past_it.is_some(),
-        "the pull never reached the movement; log:\n{}",
-        log_tail(&cluster)
-    );
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            &format!("SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = '{txid}'")
-        ),
-        1
-    );
+    assert!(pulled_past_it.is_some(), "the pull never reached the movement; log:\n{}", log_tail(&cluster));
+    assert_eq!(one::<i64>(&mut c, &format!("SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = '{txid}'")), 1);
 }
 
 #[test]
@@ -163,47 +103,25 @@ fn with_the_receiver_down_the_pull_covers_and_the_late_push_is_recorded_once() {
     std::thread::sleep(Duration::from_secs(2));
     assert!(!is_ret(&mut c, PHONE), "nothing can have brought it yet");
     let pending = sim.admin_get("/admin/push");
-    assert!(
-        pending["connections"][0]["failedAttempts"]
-            .as_u64()
-            .unwrap_or(0)
-            > 0,
-        "IYS keeps trying: {pending}"
-    );
+    assert!(pending["connections"][0]["failedAttempts"].as_u64().unwrap_or(0) > 0, "IYS keeps trying: {pending}");
 
     // The pull covers it once IYS shows it.
     sim.admin_post("/admin/clock", json!({"advance_secs": 2 * 3600}));
-    let pulled = cluster.wait_for(Duration::from_secs(30), || {
-        is_ret(&mut c, PHONE).then_some(())
-    });
+    let pulled = cluster.wait_for(Duration::from_secs(30), || is_ret(&mut c, PHONE).then_some(()));
     assert!(pulled.is_some(), "log:\n{}", log_tail(&cluster));
 
     // The receiver back: IYS's retry gets through, and nothing is recorded twice.
     let _receiver = Receiver::start(&cluster, "iys_push", port);
     let delivered = cluster.wait_for(Duration::from_secs(30), || {
-        (sim.admin_get("/admin/push")["connections"][0]["delivered"].as_u64() == Some(1))
-            .then_some(())
+        (sim.admin_get("/admin/push")["connections"][0]["delivered"].as_u64() == Some(1)).then_some(())
     });
     assert!(delivered.is_some(), "{}", sim.admin_get("/admin/push"));
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            &format!("SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = '{txid}'")
-        ),
-        1
-    );
+    assert_eq!(one::<i64>(&mut c, &format!("SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = '{txid}'")), 1);
     assert_eq!(one::<i64>(&mut c, "SELECT movements FROM iys.push_seen"), 1);
     // A later push goes straight through again.
     citizen_ret_now(&sim, "+905320000002");
-    let second = cluster.wait_for(Duration::from_secs(20), || {
-        is_ret(&mut c, "+905320000002").then_some(())
-    });
-    assert!(
-        second.is_some(),
-        "{}; log:\n{}",
-        sim.admin_get("/admin/push"),
-        log_tail(&cluster)
-    );
+    let second = cluster.wait_for(Duration::from_secs(20), || is_ret(&mut c, "+905320000002").then_some(()));
+    assert!(second.is_some(), "{}; log:\n{}", sim.admin_get("/admin/push"), log_tail(&cluster));
 }
 
 #[test]
@@ -217,25 +135,19 @@ fn the_receiver_answers_only_iys_and_its_role_can_do_nothing_else() {
     let tls = {
         let mut roots = rustls::RootCertStore::empty();
         use rustls::pki_types::pem::PemObject;
-        for cert in
-            rustls::pki_types::CertificateDer::pem_file_iter(test_tls_file("test-ca.pem")).unwrap()
-        {
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(test_tls_file("test-ca.pem")).unwrap() {
             roots.add(cert.unwrap()).unwrap();
         }
-        let config = rustls::ClientConfig::builder_with_provider(
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+            .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         std::sync::Arc::new(config)
     };
     let agent = ureq::AgentBuilder::new().tls_config(tls).build();
     let post = |auth: Option<&str>, body: &str| -> u16 {
-        let mut request = agent
-            .post(&receiver.url())
-            .set("Content-Type", "application/json");
+        let mut request = agent.post(&receiver.url()).set("Content-Type", "application/json");
         if let Some(auth) = auth {
             request = request.set("Authorization", auth);
         }
@@ -253,31 +165,12 @@ fn the_receiver_answers_only_iys_and_its_role_can_do_nothing_else() {
     assert_eq!(post(None, &item), 401);
     assert_eq!(post(Some("Basic aXlzOndyb25n"), &item), 401);
     assert_eq!(post(Some("Basic aXlzOnB1c2gtczNjcmV0"), "not json"), 400);
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = 'forged-1'"
-        ),
-        0
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = 'forged-1'"), 0);
     assert_eq!(post(Some("Basic aXlzOnB1c2gtczNjcmV0"), &item), 200);
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = 'forged-1'"
-        ),
-        1
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_ledger WHERE transaction_id = 'forged-1'"), 1);
 
     // The receiver's role runs iys.receive_push and nothing else of pg_iys.
-    let mut role = postgres::Client::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=iys_push dbname=postgres",
-            cluster.port
-        ),
-        postgres::NoTls,
-    )
-    .unwrap();
+    let mut role = postgres::Client::connect(&format!("host=127.0.0.1 port={} user=iys_push dbname=postgres", cluster.port), postgres::NoTls).unwrap();
     for sql in [
         "SELECT count(*) FROM iys.consent_ledger",
         "SELECT count(*) FROM iys.push_connection",
@@ -288,10 +181,5 @@ fn the_receiver_answers_only_iys_and_its_role_can_do_nothing_else() {
         let err = role.query(sql, &[]).expect_err(sql);
         assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{sql}: {err}");
     }
-    assert_eq!(
-        role.query_one("SELECT iys.receive_push('{\"list\": []}')", &[])
-            .unwrap()
-            .get::<_, i32>(0),
-        0
-    );
+    assert_eq!(role.query_one("SELECT iys.receive_push('{\"list\": []}')", &[]).unwrap().get::<_, i32>(0), 0);
 }

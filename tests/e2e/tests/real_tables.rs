@@ -38,8 +38,7 @@ fn customers_sql(sms_date_type: &str) -> String {
 }
 
 /// The shop's source vocabulary, as both channels read the one kaynak column.
-const SOURCES: &str =
-    r#"{"web sitesi": "HS_WEB", "mağaza": "HS_FIZIKSEL_ORTAM", "*": "HS_ETKINLIK"}"#;
+const SOURCES: &str = r#"{"web sitesi": "HS_WEB", "mağaza": "HS_FIZIKSEL_ORTAM", "*": "HS_ETKINLIK"}"#;
 
 /// The mapping of crm.customers: no contact_type column, kaynak for both channels.
 fn mapping() -> String {
@@ -56,37 +55,18 @@ fn mapping() -> String {
 fn connect_noting(cluster: &Cluster, user: &str) -> (Client, Arc<Mutex<Vec<String>>>) {
     let notices = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&notices);
-    let mut config: pg_iys_e2e::postgres::Config = cluster
-        .conn_string("postgres")
-        .replace("user=postgres", &format!("user={user}"))
-        .parse()
-        .unwrap();
-    config.notice_callback(move |n| {
-        sink.lock()
-            .unwrap()
-            .push(format!("{}: {}", n.severity(), n.message()))
-    });
-    (
-        config
-            .connect(NoTls)
-            .unwrap_or_else(|e| panic!("connect as {user}: {e}")),
-        notices,
-    )
+    let mut config: pg_iys_e2e::postgres::Config = cluster.conn_string("postgres").replace("user=postgres", &format!("user={user}")).parse().unwrap();
+    config.notice_callback(move |n| sink.lock().unwrap().push(format!("{}: {}", n.severity(), n.message())));
+    (config.connect(NoTls).unwrap_or_else(|e| panic!("connect as {user}: {e}")), notices)
 }
 
+
 fn row(values: &[&str]) -> Vec<Option<String>> {
-    values
-        .iter()
-        .map(|v| if *v == "NULL" { None } else { s(v) })
-        .collect()
+    values.iter().map(|v| if *v == "NULL" { None } else { s(v) }).collect()
 }
 
 /// The attachment as iys.attach returns it: table, channels, on_invalid.
-fn attach(
-    c: &mut Client,
-    mapping: &str,
-    on_invalid: &str,
-) -> Result<String, pg_iys_e2e::postgres::Error> {
+fn attach(c: &mut Client, mapping: &str, on_invalid: &str) -> Result<String, pg_iys_e2e::postgres::Error> {
     c.query_one(
         "SELECT format('%s %s %s', attached, channels, on_invalid)
            FROM iys.attach('crm.customers', brand_code => '600001', mapping => $1::text::jsonb, on_invalid => $2)",
@@ -108,39 +88,22 @@ fn attached_cluster(name: &str, sms_date_type: &str, on_invalid: &str) -> (Clust
 
 /// The status, source and consent date IYS holds for a recipient's consent (brand 600001).
 fn iys_holds(sim: &Sim, recipient: &str, consent_type: &str) -> Option<(String, String, String)> {
-    let consents = sim.admin_get(&format!(
-        "/admin/consents?brandCode=600001&recipient={}",
-        recipient.replace('+', "%2B")
-    ));
-    let c = consents
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == consent_type)?
-        .clone();
+    let consents = sim.admin_get(&format!("/admin/consents?brandCode=600001&recipient={}", recipient.replace('+', "%2B")));
+    let c = consents.as_array()?.iter().find(|c| c["type"] == consent_type)?.clone();
     let text = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
     Some((text("status"), text("source"), text("consentDate")))
 }
 
 /// A citizen's change in IYS itself (any channel), recorded two simulated hours ago so that the
 /// pull sees it past IYS's one-hour hold-back (as pg_iys_e2e::citizen_change, which is MESAJ only).
-fn citizen_change(
-    sim: &Sim,
-    recipient: &str,
-    consent_type: &str,
-    status: &str,
-    source: &str,
-    consent_date: &str,
-) {
+fn citizen_change(sim: &Sim, recipient: &str, consent_type: &str, status: &str, source: &str, consent_date: &str) {
     let sim_now = iys_sim::clock::parse_local(&sim.now_turkey()).expect("the simulator's clock");
     let recorded = iys_sim::clock::format_local(sim_now - 2 * 3600);
     let body = json!({"iysCode": 700001, "brandCode": 600001, "recipient": recipient, "type": consent_type,
                       "recipientType": "BIREYSEL", "status": status, "source": source,
                       "consentDate": consent_date, "creationDate": recorded});
     let answer: Value = sim.admin_post("/admin/citizen-change", body);
-    assert!(
-        answer["transactionId"].is_string(),
-        "the simulator refused the citizen change: {answer}"
-    );
+    assert!(answer["transactionId"].is_string(), "the simulator refused the citizen change: {answer}");
 }
 
 /// The issue's case end to end. crm.customers is attached with its own vocabulary; an
@@ -167,8 +130,7 @@ fn crm_customers_end_to_end() {
     .unwrap();
     // One transaction: the worker sees the brand and the attached table together.
     let mut tx = c.transaction().unwrap();
-    tx.batch_execute("INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001')")
-        .unwrap();
+    tx.batch_execute("INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001')").unwrap();
     tx.batch_execute(&customers_sql("date")).unwrap();
     let attached: String = tx
         .query_one(
@@ -180,15 +142,7 @@ fn crm_customers_end_to_end() {
         .get(0);
     tx.commit().unwrap();
     assert_eq!(attached, "crm.customers 600001 {EPOSTA,MESAJ} reject");
-    assert!(
-        !notices
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|n| n.contains("has no index")),
-        "both addresses are indexed: {:?}",
-        notices.lock().unwrap()
-    );
+    assert!(!notices.lock().unwrap().iter().any(|n| n.contains("has no index")), "both addresses are indexed: {:?}", notices.lock().unwrap());
     assert_eq!(
         texts(&mut c, "SELECT ch->>'type', ch->>'permission', ch->>'date_type', ch->>'source' FROM iys.attached_table, jsonb_array_elements(channels) ch ORDER BY 1"),
         [row(&["EPOSTA", "eposta_izin", "timestamp with time zone", "kaynak"]), row(&["MESAJ", "sms_izin", "date", "kaynak"])]
@@ -211,18 +165,10 @@ fn crm_customers_end_to_end() {
            ('Zeynep Ak', 'zeynep@example.com', true, date_trunc('second', now() - interval '30 minutes'), NULL, NULL, NULL, 'HS_CAGRI_MERKEZI')",
     )
     .unwrap_or_else(|e| panic!("the application's INSERT failed: {e:?}"));
-    assert!(
-        app_notices.lock().unwrap().is_empty(),
-        "a clean insert raises nothing: {:?}",
-        app_notices.lock().unwrap()
-    );
+    assert!(app_notices.lock().unwrap().is_empty(), "a clean insert raises nothing: {:?}", app_notices.lock().unwrap());
     // The application has no way into pg_iys's tables.
     let err = app.query("SELECT * FROM iys.outbox", &[]).unwrap_err();
-    assert_eq!(
-        err.as_db_error().map(|e| e.code().code()),
-        Some("42501"),
-        "{err}"
-    );
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42501"), "{err}");
 
     // Addresses in IYS's form where they carry a consent; the landline without consent is kept
     // as typed; permissions and sources stay in the table's own words.
@@ -247,168 +193,54 @@ fn crm_customers_end_to_end() {
                    ORDER BY o.consent_type::text, o.recipient";
     let midnight: String = one(&mut c, "SELECT sms_izin_tarihi::text || ' 00:00:00' FROM crm.customers WHERE full_name = 'Ayşe Yılmaz'");
     let queued = texts(&mut c, outbox);
-    let without_email_dates: Vec<Vec<Option<String>>> = queued
-        .iter()
-        .map(|r| {
-            r.iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    if i == 5 && r[0].as_deref() == Some("EPOSTA") {
-                        None
-                    } else {
-                        v.clone()
-                    }
-                })
-                .collect()
-        })
-        .collect();
+    let without_email_dates: Vec<Vec<Option<String>>> =
+        queued.iter().map(|r| r.iter().enumerate().map(|(i, v)| if i == 5 && r[0].as_deref() == Some("EPOSTA") { None } else { v.clone() }).collect()).collect();
     assert_eq!(
         without_email_dates,
         [
-            row(&[
-                "EPOSTA",
-                "ayse.yilmaz@example.com",
-                "BIREYSEL",
-                "ONAY",
-                "HS_WEB",
-                "NULL",
-                "Ayşe Yılmaz",
-                "true"
-            ]),
-            row(&[
-                "EPOSTA",
-                "can.demir@example.com",
-                "BIREYSEL",
-                "ONAY",
-                "HS_FIZIKSEL_ORTAM",
-                "NULL",
-                "Can Demir",
-                "true"
-            ]),
-            row(&[
-                "EPOSTA",
-                "zeynep@example.com",
-                "BIREYSEL",
-                "ONAY",
-                "HS_CAGRI_MERKEZI",
-                "NULL",
-                "Zeynep Ak",
-                "true"
-            ]),
-            row(&[
-                "MESAJ",
-                "+905321112233",
-                "BIREYSEL",
-                "ONAY",
-                "HS_WEB",
-                &midnight,
-                "Ayşe Yılmaz",
-                "true"
-            ]),
-            row(&[
-                "MESAJ",
-                "+905334445566",
-                "BIREYSEL",
-                "ONAY",
-                "HS_ETKINLIK",
-                &midnight,
-                "Elif Şahin",
-                "true"
-            ]),
+            row(&["EPOSTA", "ayse.yilmaz@example.com", "BIREYSEL", "ONAY", "HS_WEB", "NULL", "Ayşe Yılmaz", "true"]),
+            row(&["EPOSTA", "can.demir@example.com", "BIREYSEL", "ONAY", "HS_FIZIKSEL_ORTAM", "NULL", "Can Demir", "true"]),
+            row(&["EPOSTA", "zeynep@example.com", "BIREYSEL", "ONAY", "HS_CAGRI_MERKEZI", "NULL", "Zeynep Ak", "true"]),
+            row(&["MESAJ", "+905321112233", "BIREYSEL", "ONAY", "HS_WEB", &midnight, "Ayşe Yılmaz", "true"]),
+            row(&["MESAJ", "+905334445566", "BIREYSEL", "ONAY", "HS_ETKINLIK", &midnight, "Elif Şahin", "true"]),
         ],
         "outbox: {queued:?}"
     );
-    let email_dates: Vec<String> = queued
-        .iter()
-        .filter(|r| r[0].as_deref() == Some("EPOSTA"))
-        .map(|r| r[5].clone().unwrap())
-        .collect();
+    let email_dates: Vec<String> = queued.iter().filter(|r| r[0].as_deref() == Some("EPOSTA")).map(|r| r[5].clone().unwrap()).collect();
 
     // The worker sends them; IYS holds each as queued.
     let settled = wait_settled(&cluster, Duration::from_secs(30));
     assert_eq!(settled.get("accepted"), Some(&5), "{settled:?}");
     let holds = |r: &str, t: &str| iys_holds(&sim, r, t);
-    assert_eq!(
-        holds("+905321112233", "MESAJ"),
-        Some(("ONAY".into(), "HS_WEB".into(), midnight.clone()))
-    );
-    assert_eq!(
-        holds("+905334445566", "MESAJ"),
-        Some(("ONAY".into(), "HS_ETKINLIK".into(), midnight.clone()))
-    );
-    assert_eq!(
-        holds("ayse.yilmaz@example.com", "EPOSTA"),
-        Some(("ONAY".into(), "HS_WEB".into(), email_dates[0].clone()))
-    );
-    assert_eq!(
-        holds("can.demir@example.com", "EPOSTA"),
-        Some((
-            "ONAY".into(),
-            "HS_FIZIKSEL_ORTAM".into(),
-            email_dates[1].clone()
-        ))
-    );
-    assert_eq!(
-        holds("zeynep@example.com", "EPOSTA"),
-        Some((
-            "ONAY".into(),
-            "HS_CAGRI_MERKEZI".into(),
-            email_dates[2].clone()
-        ))
-    );
-    assert_eq!(
-        sim.history().len(),
-        5,
-        "IYS got nothing else (no landline, no source-only channel)"
-    );
+    assert_eq!(holds("+905321112233", "MESAJ"), Some(("ONAY".into(), "HS_WEB".into(), midnight.clone())));
+    assert_eq!(holds("+905334445566", "MESAJ"), Some(("ONAY".into(), "HS_ETKINLIK".into(), midnight.clone())));
+    assert_eq!(holds("ayse.yilmaz@example.com", "EPOSTA"), Some(("ONAY".into(), "HS_WEB".into(), email_dates[0].clone())));
+    assert_eq!(holds("can.demir@example.com", "EPOSTA"), Some(("ONAY".into(), "HS_FIZIKSEL_ORTAM".into(), email_dates[1].clone())));
+    assert_eq!(holds("zeynep@example.com", "EPOSTA"), Some(("ONAY".into(), "HS_CAGRI_MERKEZI".into(), email_dates[2].clone())));
+    assert_eq!(sim.history().len(), 5, "IYS got nothing else (no landline, no source-only channel)");
     let can_send = |app: &mut Client, recipient: &str, consent_type: &str| -> bool {
-        app.query_one(
-            "SELECT iys.can_send($1, $2::text::iys.consent_type)",
-            &[&recipient, &consent_type],
-        )
-        .unwrap_or_else(|e| panic!("can_send({recipient}) as crm_app: {e}"))
-        .get(0)
+        app.query_one("SELECT iys.can_send($1, $2::text::iys.consent_type)", &[&recipient, &consent_type])
+            .unwrap_or_else(|e| panic!("can_send({recipient}) as crm_app: {e}"))
+            .get(0)
     };
     assert!(can_send(&mut app, "0532 111 22 33", "MESAJ"));
     assert!(can_send(&mut app, "Ayse.Yilmaz@example.com", "EPOSTA"));
 
     // The citizen withdraws the SMS consent in IYS (SMS to 3338)...
     let sms_ret: String = one(&mut c, "SELECT to_char(now() AT TIME ZONE 'Europe/Istanbul' - interval '2 seconds', 'YYYY-MM-DD HH24:MI:SS')");
-    citizen_change(
-        &sim,
-        "+905321112233",
-        "MESAJ",
-        "RET",
-        "IYS_KISAMESAJ",
-        &sms_ret,
-    );
+    citizen_change(&sim, "+905321112233", "MESAJ", "RET", "IYS_KISAMESAJ", &sms_ret);
     let ayse_sms = "SELECT sms_izin, sms_izin_tarihi::text, kaynak FROM crm.customers WHERE full_name = 'Ayşe Yılmaz'";
     let applied = cluster.wait_for(Duration::from_secs(20), || {
         let r = texts(&mut c, ayse_sms).remove(0);
         (r[0].as_deref() == Some("H")).then_some(r)
     });
-    assert_eq!(
-        applied,
-        Some(row(&["H", &sms_ret[..10], "IYS_KISAMESAJ"])),
-        "log:\n{}",
-        log_tail(&cluster)
-    );
+    assert_eq!(applied, Some(row(&["H", &sms_ret[..10], "IYS_KISAMESAJ"])), "log:\n{}", log_tail(&cluster));
     assert!(!can_send(&mut app, "0532 111 22 33", "MESAJ"));
-    assert!(
-        can_send(&mut app, "Ayse.Yilmaz@example.com", "EPOSTA"),
-        "the e-mail consent is untouched"
-    );
+    assert!(can_send(&mut app, "Ayse.Yilmaz@example.com", "EPOSTA"), "the e-mail consent is untouched");
 
     // ...and then the e-mail consent on IYS's web site.
     let email_ret: String = one(&mut c, "SELECT to_char(now() AT TIME ZONE 'Europe/Istanbul' - interval '1 second', 'YYYY-MM-DD HH24:MI:SS')");
-    citizen_change(
-        &sim,
-        "ayse.yilmaz@example.com",
-        "EPOSTA",
-        "RET",
-        "IYS_WEB",
-        &email_ret,
-    );
+    citizen_change(&sim, "ayse.yilmaz@example.com", "EPOSTA", "RET", "IYS_WEB", &email_ret);
     let ayse = "SELECT eposta_izin::text, to_char(eposta_izin_tarihi AT TIME ZONE 'Europe/Istanbul', 'YYYY-MM-DD HH24:MI:SS'), kaynak,
                        sms_izin, sms_izin_tarihi::text
                   FROM crm.customers WHERE full_name = 'Ayşe Yılmaz'";
@@ -416,12 +248,7 @@ fn crm_customers_end_to_end() {
         let r = texts(&mut c, ayse).remove(0);
         (r[0].as_deref() == Some("false")).then_some(r)
     });
-    assert_eq!(
-        applied,
-        Some(row(&["false", &email_ret, "IYS_WEB", "H", &sms_ret[..10]])),
-        "log:\n{}",
-        log_tail(&cluster)
-    );
+    assert_eq!(applied, Some(row(&["false", &email_ret, "IYS_WEB", "H", &sms_ret[..10]])), "log:\n{}", log_tail(&cluster));
     assert!(!can_send(&mut app, "Ayse.Yilmaz@example.com", "EPOSTA"));
     assert!(!can_send(&mut app, "0532 111 22 33", "MESAJ"));
     // The other customers keep their consents; the landline never had one.
@@ -434,10 +261,7 @@ fn crm_customers_end_to_end() {
         [row(&["EPOSTA", "RET", "IYS_WEB"]), row(&["MESAJ", "RET", "IYS_KISAMESAJ"])]
     );
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 5);
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.pull_quarantine"),
-        0
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.pull_quarantine"), 0);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.conflicts"), 0);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 5);
@@ -448,13 +272,8 @@ fn crm_customers_end_to_end() {
     let table = "SELECT e_posta, eposta_izin::text, eposta_izin_tarihi::text, cep_tel, sms_izin, sms_izin_tarihi::text, kaynak
                    FROM crm.customers ORDER BY id";
     let before = texts(&mut c, table);
-    app.batch_execute("UPDATE crm.customers SET full_name = full_name || ' (müşteri)'")
-        .unwrap();
-    assert!(
-        app_notices.lock().unwrap().is_empty(),
-        "{:?}",
-        app_notices.lock().unwrap()
-    );
+    app.batch_execute("UPDATE crm.customers SET full_name = full_name || ' (müşteri)'").unwrap();
+    assert!(app_notices.lock().unwrap().is_empty(), "{:?}", app_notices.lock().unwrap());
     assert_eq!(texts(&mut c, table), before);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 5);
 }
@@ -470,88 +289,38 @@ fn attach_fits_the_mapping_to_the_column_types() {
     let mut c = cluster.connect();
     c.batch_execute("CREATE EXTENSION pg_iys").unwrap();
     c.batch_execute(&customers_sql("timestamptz")).unwrap();
-    let without_map = mapping().replace(
-        r#""gsm_permission_values": {"ONAY": ["E"], "RET": "H"},"#,
-        "",
-    );
+    let without_map = mapping().replace(r#""gsm_permission_values": {"ONAY": ["E"], "RET": "H"},"#, "");
     assert!(!without_map.contains("gsm_permission_values"));
     let err = attach(&mut c, &without_map, "reject").unwrap_err();
     let db = err.as_db_error().unwrap_or_else(|| panic!("{err}"));
     assert_eq!(db.code().code(), "22023", "{}", db.message());
-    assert!(
-        db.message().contains("\"sms_izin\"") && db.message().contains("character(1)"),
-        "{}",
-        db.message()
-    );
-    assert!(
-        db.hint()
-            .unwrap_or_default()
-            .contains("gsm_permission_values"),
-        "{:?}",
-        db.hint()
-    );
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.attached_table"),
-        0
-    );
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'crm.customers'::regclass"
-        ),
-        0
-    );
+    assert!(db.message().contains("\"sms_izin\"") && db.message().contains("character(1)"), "{}", db.message());
+    assert!(db.hint().unwrap_or_default().contains("gsm_permission_values"), "{:?}", db.hint());
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.attached_table"), 0);
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'crm.customers'::regclass"), 0);
 
     // A boolean column says ONAY/RET by itself.
-    let bool_map = mapping().replace(
-        r#""contact_type": null,"#,
-        r#""contact_type": null, "email_permission_values": {"ONAY": "E", "RET": "H"},"#,
-    );
+    let bool_map = mapping().replace(r#""contact_type": null,"#, r#""contact_type": null, "email_permission_values": {"ONAY": "E", "RET": "H"},"#);
     let err = attach(&mut c, &bool_map, "reject").unwrap_err();
     let db = err.as_db_error().unwrap_or_else(|| panic!("{err}"));
     assert_eq!(db.code().code(), "22023", "{}", db.message());
-    assert!(
-        db.message().contains("\"eposta_izin\"") && db.message().contains("boolean"),
-        "{}",
-        db.message()
-    );
-    assert!(
-        db.hint()
-            .unwrap_or_default()
-            .contains("email_permission_values"),
-        "{:?}",
-        db.hint()
-    );
+    assert!(db.message().contains("\"eposta_izin\"") && db.message().contains("boolean"), "{}", db.message());
+    assert!(db.hint().unwrap_or_default().contains("email_permission_values"), "{:?}", db.hint());
 
     // No e-mail permission column: the table has no e-mail consent to sync.
-    let sms_only = mapping().replace(
-        r#""email_permission": "eposta_izin""#,
-        r#""email_permission": null"#,
-    );
+    let sms_only = mapping().replace(r#""email_permission": "eposta_izin""#, r#""email_permission": null"#);
     let attached = attach(&mut c, &sms_only, "reject").unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(attached, "crm.customers {MESAJ} reject");
-    assert_eq!(
-        texts(
-            &mut c,
-            "SELECT ch->>'type' FROM iys.attached_table, jsonb_array_elements(channels) ch"
-        ),
-        [row(&["MESAJ"])]
-    );
+    assert_eq!(texts(&mut c, "SELECT ch->>'type' FROM iys.attached_table, jsonb_array_elements(channels) ch"), [row(&["MESAJ"])]);
     // An e-mail consent IYS would refuse (dated tomorrow) does not matter: that channel is not synced.
     c.batch_execute(
         "INSERT INTO crm.customers (full_name, e_posta, eposta_izin, eposta_izin_tarihi, cep_tel, sms_izin, sms_izin_tarihi, kaynak)
          VALUES ('Ayşe', 'Ayse@Example.COM', true, now() + interval '1 day', '0532 111 22 33', 'E', now() - interval '1 hour', 'web sitesi')",
     )
     .unwrap();
+    assert_eq!(texts(&mut c, "SELECT e_posta, cep_tel FROM crm.customers"), [row(&["Ayse@Example.COM", "+905321112233"])]);
     assert_eq!(
-        texts(&mut c, "SELECT e_posta, cep_tel FROM crm.customers"),
-        [row(&["Ayse@Example.COM", "+905321112233"])]
-    );
-    assert_eq!(
-        texts(
-            &mut c,
-            "SELECT consent_type::text, recipient, status::text, source::text FROM iys.outbox"
-        ),
+        texts(&mut c, "SELECT consent_type::text, recipient, status::text, source::text FROM iys.outbox"),
         [row(&["MESAJ", "+905321112233", "ONAY", "HS_WEB"])]
     );
 }
@@ -573,16 +342,8 @@ fn a_value_outside_the_map_fails_with_h115_naming_the_map() {
         let err = c.batch_execute(&sql).expect_err(&sql);
         let db = err.as_db_error().unwrap_or_else(|| panic!("{sql}: {err}"));
         assert_eq!(db.code().code(), "23514", "{sql}: {}", db.message());
-        for needle in [
-            "H115",
-            "\"sms_izin\"",
-            "permission must be E (ONAY) or H (RET)",
-        ] {
-            assert!(
-                db.message().contains(needle),
-                "{sql}: no {needle:?} in {}",
-                db.message()
-            );
+        for needle in ["H115", "\"sms_izin\"", "permission must be E (ONAY) or H (RET)"] {
+            assert!(db.message().contains(needle), "{sql}: no {needle:?} in {}", db.message());
         }
     }
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM crm.customers"), 0);
@@ -590,30 +351,13 @@ fn a_value_outside_the_map_fails_with_h115_naming_the_map() {
 
     // In the map, any case: stored as typed, queued as IYS's status.
     c.batch_execute(&insert("'h'")).unwrap();
-    assert_eq!(
-        texts(&mut c, "SELECT sms_izin FROM crm.customers"),
-        [row(&["h"])]
-    );
-    assert_eq!(
-        texts(&mut c, "SELECT status::text FROM iys.outbox"),
-        [row(&["RET"])]
-    );
+    assert_eq!(texts(&mut c, "SELECT sms_izin FROM crm.customers"), [row(&["h"])]);
+    assert_eq!(texts(&mut c, "SELECT status::text FROM iys.outbox"), [row(&["RET"])]);
     // An UPDATE to a value outside the map fails the same way and changes nothing.
-    let (code, message) = expect_error(
-        &mut c,
-        "UPDATE crm.customers SET sms_izin = '?', sms_izin_tarihi = now() - interval '1 minute'",
-    );
+    let (code, message) = expect_error(&mut c, "UPDATE crm.customers SET sms_izin = '?', sms_izin_tarihi = now() - interval '1 minute'");
     assert_eq!(code, "23514");
-    assert!(
-        message.contains("H115")
-            && message.contains("permission must be E (ONAY) or H (RET)")
-            && message.contains("'?'"),
-        "{message}"
-    );
-    assert_eq!(
-        texts(&mut c, "SELECT sms_izin FROM crm.customers"),
-        [row(&["h"])]
-    );
+    assert!(message.contains("H115") && message.contains("permission must be E (ONAY) or H (RET)") && message.contains("'?'"), "{message}");
+    assert_eq!(texts(&mut c, "SELECT sms_izin FROM crm.customers"), [row(&["h"])]);
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 1);
 }
 
@@ -640,10 +384,7 @@ fn an_opt_out_is_never_blocked_by_another_channel() {
     // The SMS change alone: the table rejects what IYS would refuse.
     let (code, message) = expect_error(&mut c, &format!("UPDATE crm.customers SET {sms_change}"));
     assert_eq!(code, "23514", "{message}");
-    assert!(
-        message.contains("H467") && message.contains("\"sms_izin_tarihi\""),
-        "{message}"
-    );
+    assert!(message.contains("H467") && message.contains("\"sms_izin_tarihi\""), "{message}");
 
     // With the e-mail withdrawal in the same statement: stored, warned, the RET queued.
     let (mut noting, notices) = connect_noting(&cluster, "postgres");
@@ -654,17 +395,10 @@ fn an_opt_out_is_never_blocked_by_another_channel() {
         .unwrap_or_else(|e| panic!("the opt-out was blocked: {e:?}"));
     let warned = notices.lock().unwrap().clone();
     assert!(
-        warned.iter().any(|w| w.starts_with("WARNING")
-            && w.contains("H467")
-            && w.contains("\"sms_izin_tarihi\"")
-            && w.contains("old consent values are kept")),
+        warned.iter().any(|w| w.starts_with("WARNING") && w.contains("H467") && w.contains("\"sms_izin_tarihi\"") && w.contains("old consent values are kept")),
         "{warned:?}"
     );
-    assert_eq!(
-        texts(&mut c, sms_before),
-        before,
-        "the SMS columns keep their old values"
-    );
+    assert_eq!(texts(&mut c, sms_before), before, "the SMS columns keep their old values");
     assert_eq!(
         texts(
             &mut c,
@@ -683,20 +417,8 @@ fn an_opt_out_is_never_blocked_by_another_channel() {
         [row(&["EPOSTA", "ayse@example.com", "RET", "HS_WEB", "true", "pending"])]
     );
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 3);
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.outbox WHERE recipient = '+905329998877'"
-        ),
-        0
-    );
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.consent_history WHERE status = 'RET' AND origin = 'local'"
-        ),
-        1
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE recipient = '+905329998877'"), 0);
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.consent_history WHERE status = 'RET' AND origin = 'local'"), 1);
 }
 
 /// One kaynak column serves both channels: a movement on one channel with its own source (the
@@ -722,10 +444,7 @@ fn a_shared_source_column_carries_one_channels_movement() {
         [row(&["EPOSTA", "RET", "HS_FIZIKSEL_ORTAM"])],
         "warnings: {warned:?}"
     );
-    assert_eq!(
-        texts(&mut c, "SELECT kaynak, sms_izin FROM crm.customers"),
-        [row(&["Mağaza", "E"])]
-    );
+    assert_eq!(texts(&mut c, "SELECT kaynak, sms_izin FROM crm.customers"), [row(&["Mağaza", "E"])]);
     assert!(warned.is_empty(), "{warned:?}");
     assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 3);
 }
@@ -749,36 +468,11 @@ fn mapped_values_are_queued_as_the_row_check_reads_them() {
     let mut seen = Vec::new();
     // (table, the row's values, what it must queue: status, source)
     let cases = [
-        (
-            "crm.customers",
-            "'MAĞAZA'",
-            "'E'",
-            ("ONAY", "HS_FIZIKSEL_ORTAM"),
-        ),
-        (
-            "crm.customers",
-            "E'web sitesi\\n'",
-            "'E'",
-            ("ONAY", "HS_WEB"),
-        ),
-        (
-            "crm.leads",
-            "'mağaza'",
-            "'GÖNDER'",
-            ("ONAY", "HS_FIZIKSEL_ORTAM"),
-        ),
-        (
-            "crm.leads",
-            "'mağaza'",
-            "E'Evet\\t'",
-            ("ONAY", "HS_FIZIKSEL_ORTAM"),
-        ),
-        (
-            "crm.leads",
-            "'MAĞAZA'",
-            "'Evet'",
-            ("ONAY", "HS_FIZIKSEL_ORTAM"),
-        ),
+        ("crm.customers", "'MAĞAZA'", "'E'", ("ONAY", "HS_FIZIKSEL_ORTAM")),
+        ("crm.customers", "E'web sitesi\\n'", "'E'", ("ONAY", "HS_WEB")),
+        ("crm.leads", "'mağaza'", "'GÖNDER'", ("ONAY", "HS_FIZIKSEL_ORTAM")),
+        ("crm.leads", "'mağaza'", "E'Evet\\t'", ("ONAY", "HS_FIZIKSEL_ORTAM")),
+        ("crm.leads", "'MAĞAZA'", "'Evet'", ("ONAY", "HS_FIZIKSEL_ORTAM")),
     ];
     for (n, (table, source, permission, _)) in cases.iter().enumerate() {
         let phone = format!("0532 111 22 3{n}");
@@ -796,12 +490,7 @@ fn mapped_values_are_queued_as_the_row_check_reads_them() {
         };
         seen.push(format!("{table} {permission} {source}: {queued}"));
     }
-    let expected: Vec<String> = cases
-        .iter()
-        .map(|(table, source, permission, (status, src))| {
-            format!("{table} {permission} {source}: {status} {src}")
-        })
-        .collect();
+    let expected: Vec<String> = cases.iter().map(|(table, source, permission, (status, src))| format!("{table} {permission} {source}: {status} {src}")).collect();
     assert_eq!(seen, expected);
 }
 
@@ -817,33 +506,14 @@ fn retailers_are_sent_with_the_consent() {
     let mut c = cluster.connect();
     pg_iys_e2e::setup_sync(&mut c, &sim.url());
     c.batch_execute(&customers_sql("timestamptz")).unwrap();
-    c.batch_execute(
-        "ALTER TABLE crm.customers ADD COLUMN bayi_kodu text, ADD COLUMN bayi_erisim bigint[]",
-    )
-    .unwrap();
+    c.batch_execute("ALTER TABLE crm.customers ADD COLUMN bayi_kodu text, ADD COLUMN bayi_erisim bigint[]").unwrap();
     let with_retailers = |code: &str, access: &str| {
-        mapping().replace(
-            r#""contact_type": null,"#,
-            &format!(
-                r#""contact_type": null, "retailer_code": {code}, "retailer_access": {access},"#
-            ),
-        )
+        mapping().replace(r#""contact_type": null,"#, &format!(r#""contact_type": null, "retailer_code": {code}, "retailer_access": {access},"#))
     };
     let err = attach(&mut c, &with_retailers("1234", "null"), "keep").unwrap_err();
-    let message = err
-        .as_db_error()
-        .map(|e| e.message().to_owned())
-        .unwrap_or_default();
-    assert!(
-        message.contains("retailer_code") && message.contains("8-digit"),
-        "{message}"
-    );
-    attach(
-        &mut c,
-        &with_retailers(r#""bayi_kodu""#, "[55550127, 98528475]"),
-        "keep",
-    )
-    .unwrap();
+    let message = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+    assert!(message.contains("retailer_code") && message.contains("8-digit"), "{message}");
+    attach(&mut c, &with_retailers(r#""bayi_kodu""#, "[55550127, 98528475]"), "keep").unwrap();
 
     c.batch_execute(
         "INSERT INTO crm.customers (full_name, cep_tel, sms_izin, sms_izin_tarihi, kaynak, bayi_kodu)
@@ -867,18 +537,9 @@ fn retailers_are_sent_with_the_consent() {
         [row(&["+905321112233", "ONAY", "55550127", "{55550127,98528475}"]), vec![s("+905321112235"), s("RET"), None, s("{55550127,98528475}")]]
     );
     let states = wait_settled(&cluster, Duration::from_secs(30));
-    assert_eq!(
-        states.get("rejected"),
-        None,
-        "{states:?}\n{}",
-        log_tail(&cluster)
-    );
+    assert_eq!(states.get("rejected"), None, "{states:?}\n{}", log_tail(&cluster));
     let consents = sim.admin_get("/admin/consents?brandCode=600001&recipient=%2B905321112233");
-    let held = consents
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["type"] == "MESAJ"))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let held = consents.as_array().and_then(|a| a.iter().find(|c| c["type"] == "MESAJ")).cloned().unwrap_or(Value::Null);
     assert_eq!(held["retailerCode"], json!(55550127), "{held}");
     // IYS shows how many retailers have access (its consent detail's retailerAccessCount).
     assert_eq!(held["retailerAccessCount"], json!(2), "{held}");

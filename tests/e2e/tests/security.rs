@@ -3,10 +3,7 @@
 //! attacker against a real cluster (and, where the worker must run, the IYS simulator).
 
 use pg_iys_e2e::postgres::{Client, NoTls};
-use pg_iys_e2e::{
-    citizen_change, contact_table_sql, expect_error, insert_contacts, log_tail, one, setup_sync,
-    wait_settled, wait_true, Cluster, Sim,
-};
+use pg_iys_e2e::{citizen_change, contact_table_sql, expect_error, insert_contacts, log_tail, one, setup_sync, wait_settled, wait_true, Cluster, Sim};
 use std::time::Duration;
 
 const CONF: &[&str] = &[
@@ -22,24 +19,17 @@ const SAFE_SEARCH_PATH: &str = "search_path=pg_catalog, pg_temp";
 /// SECURITY DEFINER functions of schema iys a plain role may still execute (by signature).
 /// Applications ask can_send() / can_send_many() before sending; they answer booleans per
 /// recipient asked and read nothing else.
-const SECURITY_DEFINER_EXECUTABLE_BY_ANYONE: &[&str] = &[
-    "iys.can_send(text,iys.consent_type,text)",
-    "iys.can_send_many(text[],iys.consent_type,text)",
-];
+const SECURITY_DEFINER_EXECUTABLE_BY_ANYONE: &[&str] =
+    &["iys.can_send(text,iys.consent_type,text)", "iys.can_send_many(text[],iys.consent_type,text)"];
 
 /// A session as `role` (trust authentication on loopback).
 fn connect_as(cluster: &Cluster, role: &str) -> Client {
-    let conn = format!(
-        "host=127.0.0.1 port={} user={role} dbname=postgres connect_timeout=10",
-        cluster.port
-    );
+    let conn = format!("host=127.0.0.1 port={} user={role} dbname=postgres connect_timeout=10", cluster.port);
     Client::connect(&conn, NoTls).unwrap_or_else(|e| panic!("connect as {role}: {e}"))
 }
 
 fn is_superuser(c: &mut Client, role: &str) -> bool {
-    c.query_one("SELECT rolsuper FROM pg_roles WHERE rolname = $1", &[&role])
-        .unwrap()
-        .get(0)
+    c.query_one("SELECT rolsuper FROM pg_roles WHERE rolname = $1", &[&role]).unwrap().get(0)
 }
 
 /// The enqueue trigger used to run its argument as SQL with the extension owner's rights: any
@@ -50,13 +40,10 @@ fn is_superuser(c: &mut Client, role: &str) -> bool {
 fn trigger_functions_run_no_sql_from_their_arguments() {
     let cluster = Cluster::start("sec_trigargs", &[]);
     let mut c = cluster.connect();
-    c.batch_execute("CREATE EXTENSION pg_iys; CREATE ROLE mallory LOGIN")
-        .unwrap();
+    c.batch_execute("CREATE EXTENSION pg_iys; CREATE ROLE mallory LOGIN").unwrap();
 
     let mut mallory = connect_as(&cluster, "mallory");
-    mallory
-        .batch_execute("CREATE TEMP TABLE t (x int)")
-        .unwrap();
+    mallory.batch_execute("CREATE TEMP TABLE t (x int)").unwrap();
     let (code, message) = expect_error(
         &mut mallory,
         "CREATE TRIGGER z AFTER INSERT ON t REFERENCING NEW TABLE AS iys_new_rows
@@ -93,21 +80,11 @@ fn trigger_functions_run_no_sql_from_their_arguments() {
         // Refusing the trigger itself is as good as refusing to run it.
         if created.is_ok() {
             let insert = c.batch_execute(&format!("INSERT INTO {table} VALUES (1)"));
-            assert!(
-                insert.is_err(),
-                "an insert into unattached {table} ran its trigger's argument"
-            );
+            assert!(insert.is_err(), "an insert into unattached {table} ran its trigger's argument");
         }
     }
-    assert!(
-        one::<bool>(&mut c, "SELECT to_regclass('public.pwned') IS NULL"),
-        "the trigger argument was executed"
-    );
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"),
-        0,
-        "the trigger argument reached the outbox"
-    );
+    assert!(one::<bool>(&mut c, "SELECT to_regclass('public.pwned') IS NULL"), "the trigger argument was executed");
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox"), 0, "the trigger argument reached the outbox");
 }
 
 /// `iys.applying_pull` used to be a plain placeholder setting any role could turn on, which
@@ -117,31 +94,20 @@ fn trigger_functions_run_no_sql_from_their_arguments() {
 fn no_role_can_switch_the_consent_checks_off() {
     let cluster = Cluster::start("sec_applying", &[]);
     let mut c = cluster.connect();
-    c.batch_execute("CREATE EXTENSION pg_iys; CREATE ROLE mallory LOGIN; CREATE ROLE app LOGIN")
-        .unwrap();
+    c.batch_execute("CREATE EXTENSION pg_iys; CREATE ROLE mallory LOGIN; CREATE ROLE app LOGIN").unwrap();
 
     let mut mallory = connect_as(&cluster, "mallory");
-    for sql in [
-        "SET iys.applying_pull = on",
-        "SELECT set_config('iys.applying_pull', 'on', false)",
-    ] {
+    for sql in ["SET iys.applying_pull = on", "SELECT set_config('iys.applying_pull', 'on', false)"] {
         let (code, message) = expect_error(&mut mallory, sql);
         // 42602: a reserved prefix (PostgreSQL's own check); 42704/22023: an unknown setting;
         // 42501: a real setting only superusers may set.
-        assert!(
-            ["42602", "42704", "22023", "42501"].contains(&code.as_str()),
-            "{sql}: {code} {message}"
-        );
+        assert!(["42602", "42704", "22023", "42501"].contains(&code.as_str()), "{sql}: {code} {message}");
     }
-    let value: Option<String> = one(
-        &mut mallory,
-        "SELECT current_setting('iys.applying_pull', true)",
-    );
+    let value: Option<String> = one(&mut mallory, "SELECT current_setting('iys.applying_pull', true)");
     assert_ne!(value.as_deref(), Some("on"));
 
     // The owner of an attached table tries the same before writing garbage into it.
-    c.batch_execute(&contact_table_sql("master_contact", ""))
-        .unwrap();
+    c.batch_execute(&contact_table_sql("master_contact", "")).unwrap();
     c.batch_execute("ALTER TABLE master_contact OWNER TO app; SELECT iys.attach('master_contact', brand_code => '600001')").unwrap();
     let mut app = connect_as(&cluster, "app");
     let _ = app.batch_execute("SET iys.applying_pull = on");
@@ -164,8 +130,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
     let sim = Sim::start();
     let cluster = Cluster::start("sec_searchpath", CONF);
     let mut c = cluster.connect();
-    c.batch_execute("CREATE ROLE mallory LOGIN; GRANT CREATE ON SCHEMA public TO mallory")
-        .unwrap();
+    c.batch_execute("CREATE ROLE mallory LOGIN; GRANT CREATE ON SCHEMA public TO mallory").unwrap();
 
     // Planted before anything runs, so no plan cached earlier hides them.
     let mut mallory = connect_as(&cluster, "mallory");
@@ -184,11 +149,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
         &["text", "text", "text", "regclass", "text", "text"],
     ];
     for rest in signatures {
-        let params: Vec<String> = rest
-            .iter()
-            .enumerate()
-            .map(|(i, t)| format!("a{i} {t}"))
-            .collect();
+        let params: Vec<String> = rest.iter().enumerate().map(|(i, t)| format!("a{i} {t}")).collect();
         let values: Vec<String> = (0..rest.len()).map(|i| format!("a{i}::text")).collect();
         mallory
             .batch_execute(&format!(
@@ -216,12 +177,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
     assert_eq!(states.get("accepted"), Some(&2), "{states:?}");
     citizen_change(&sim, "+905320000001", "RET", None);
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(20),
-            "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"),
         "the citizen's RET never reached the table; log:\n{}",
         log_tail(&cluster)
     );
@@ -235,12 +191,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
     // A few more pull rounds (our own movements come back through the HS pull).
     std::thread::sleep(Duration::from_millis(1000));
 
-    let callers: Vec<String> = c
-        .query("SELECT who::text FROM public.hijack_log", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let callers: Vec<String> = c.query("SELECT who::text FROM public.hijack_log", &[]).unwrap().iter().map(|r| r.get(0)).collect();
     assert!(callers.is_empty(), "mallory's format() ran as {callers:?}");
     assert!(!is_superuser(&mut c, "mallory"));
 
@@ -261,11 +212,7 @@ fn functions_planted_in_public_never_run_in_pg_iys_code() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(
-        unpinned.is_empty(),
-        "SQL functions of schema iys without {SAFE_SEARCH_PATH}:\n{}",
-        unpinned.join("\n")
-    );
+    assert!(unpinned.is_empty(), "SQL functions of schema iys without {SAFE_SEARCH_PATH}:\n{}", unpinned.join("\n"));
 }
 
 /// The worker writes IYS's changes into attached tables; the table's own triggers then run.
@@ -276,19 +223,14 @@ fn an_owners_trigger_runs_with_the_owners_rights_when_the_worker_writes() {
     let sim = Sim::start();
     let cluster = Cluster::start("sec_owner", CONF);
     let mut c = cluster.connect();
-    c.batch_execute(
-        "CREATE ROLE app LOGIN; GRANT CREATE ON SCHEMA public TO app; CREATE EXTENSION pg_iys",
-    )
-    .unwrap();
+    c.batch_execute("CREATE ROLE app LOGIN; GRANT CREATE ON SCHEMA public TO app; CREATE EXTENSION pg_iys").unwrap();
     c.execute(
         "INSERT INTO iys.account (iys_code, api_base_url, username, password) VALUES ('700001', $1, 'iys-demo', 'demo-password')",
         &[&sim.url()],
     )
     .unwrap();
-    c.batch_execute("INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001')")
-        .unwrap();
-    c.batch_execute(&contact_table_sql("master_contact", ""))
-        .unwrap();
+    c.batch_execute("INSERT INTO iys.brand (brand_code, iys_code) VALUES ('600001', '700001')").unwrap();
+    c.batch_execute(&contact_table_sql("master_contact", "")).unwrap();
     c.batch_execute("ALTER TABLE master_contact OWNER TO app; SELECT iys.attach('master_contact', brand_code => '600001')").unwrap();
 
     let mut app = connect_as(&cluster, "app");
@@ -311,30 +253,14 @@ fn an_owners_trigger_runs_with_the_owners_rights_when_the_worker_writes() {
     wait_settled(&cluster, Duration::from_secs(30));
     citizen_change(&sim, "+905320000001", "RET", None);
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(20),
-            "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"),
         "the citizen's RET never reached the table; log:\n{}",
         log_tail(&cluster)
     );
-    let runs: Vec<(String, Option<bool>)> = c
-        .query(
-            "SELECT who::text, was_superuser FROM public.trigger_log",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let runs: Vec<(String, Option<bool>)> =
+        c.query("SELECT who::text, was_superuser FROM public.trigger_log", &[]).unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
     assert!(!runs.is_empty(), "the owner's trigger did not run");
-    assert!(
-        runs.iter()
-            .all(|(who, sup)| who == "app" && *sup == Some(false)),
-        "the owner's trigger ran as {runs:?}"
-    );
+    assert!(runs.iter().all(|(who, sup)| who == "app" && *sup == Some(false)), "the owner's trigger ran as {runs:?}");
     assert!(!is_superuser(&mut c, "app"));
 }
 
@@ -349,40 +275,23 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
     c.batch_execute("CREATE EXTENSION pg_iys; CREATE ROLE mallory LOGIN; GRANT CREATE ON SCHEMA public TO mallory").unwrap();
 
     let mut mallory = connect_as(&cluster, "mallory");
-    for table in [
-        "iys.account",
-        "iys.token",
-        "iys.worker_state",
-        "iys.outbox",
-        "iys.attached_table",
-    ] {
+    for table in ["iys.account", "iys.token", "iys.worker_state", "iys.outbox", "iys.attached_table"] {
         let (code, message) = expect_error(&mut mallory, &format!("SELECT count(*) FROM {table}"));
         assert_eq!(code, "42501", "{table}: {message}");
     }
     // Refused as a function, not by some table it happens to read first.
-    let (code, message) = expect_error(
-        &mut mallory,
-        "SELECT iys_internal.claim_batch('600001', 10)",
-    );
+    let (code, message) = expect_error(&mut mallory, "SELECT iys_internal.claim_batch('600001', 10)");
     assert_eq!(code, "42501", "{message}");
     assert!(message.contains("claim_batch"), "{message}");
 
-    mallory
-        .batch_execute(&contact_table_sql("public.mallory_contact", ""))
-        .unwrap();
-    let (code, message) = expect_error(
-        &mut mallory,
-        "SELECT iys.attach('mallory_contact', brand_code => '600001')",
-    );
+    mallory.batch_execute(&contact_table_sql("public.mallory_contact", "")).unwrap();
+    let (code, message) = expect_error(&mut mallory, "SELECT iys.attach('mallory_contact', brand_code => '600001')");
     assert_eq!(code, "42501", "{message}");
     assert_eq!(
         one::<i64>(&mut c, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.mallory_contact'::regclass AND tgname LIKE 'zz_iys%'"),
         0
     );
-    assert_eq!(
-        one::<i64>(&mut c, "SELECT count(*) FROM iys.attached_table"),
-        0
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.attached_table"), 0);
 
     let definer_unpinned: Vec<String> = c
         .query(
@@ -396,10 +305,7 @@ fn plain_roles_reach_no_internals_and_accounts_need_https() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(
-        definer_unpinned.is_empty(),
-        "SECURITY DEFINER functions without a pinned search_path: {definer_unpinned:?}"
-    );
+    assert!(definer_unpinned.is_empty(), "SECURITY DEFINER functions without a pinned search_path: {definer_unpinned:?}");
     let definer_open: Vec<String> = c
         .query(
             "SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -449,17 +355,9 @@ fn the_worker_runs_as_a_plain_role() {
     setup_sync(&mut c, &sim.url());
     insert_contacts(&mut c, 1, 2);
     let states = wait_settled(&cluster, Duration::from_secs(40));
-    assert_eq!(
-        states.get("accepted"),
-        Some(&4),
-        "{states:?}; log:\n{}",
-        log_tail(&cluster)
-    );
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}; log:\n{}", log_tail(&cluster));
     let who: String = c
-        .query_one(
-            "SELECT usename::text FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'",
-            &[],
-        )
+        .query_one("SELECT usename::text FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[])
         .unwrap()
         .get(0);
     assert_eq!(who, "iys_worker");
@@ -467,25 +365,13 @@ fn the_worker_runs_as_a_plain_role() {
 
     citizen_change(&sim, "+905320000001", "RET", None);
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(20),
-            "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(20), "SELECT gsm_permission = 'RET' FROM master_contact WHERE contact_id = 1"),
         "the citizen's RET did not reach the table; log:\n{}",
         log_tail(&cluster)
     );
-    let quarantined: i64 = c
-        .query_one("SELECT count(*) FROM iys.pull_quarantine", &[])
-        .unwrap()
-        .get(0);
+    let quarantined: i64 = c.query_one("SELECT count(*) FROM iys.pull_quarantine", &[]).unwrap().get(0);
     assert_eq!(quarantined, 0);
-    assert!(
-        !cluster.server_log().contains("permission denied"),
-        "log:\n{}",
-        log_tail(&cluster)
-    );
+    assert!(!cluster.server_log().contains("permission denied"), "log:\n{}", log_tail(&cluster));
 }
 
 /// Every error pg_iys raises from Rust passes through Rust's panic machinery, which captures a
@@ -514,18 +400,8 @@ fn errors_carry_no_rust_backtrace_or_source_path() {
     ] {
         let error = c.batch_execute(sql).expect_err(sql);
         let db = error.as_db_error().expect("a server error");
-        let text = format!(
-            "{}\n{}\n{}",
-            db.message(),
-            db.detail().unwrap_or_default(),
-            db.hint().unwrap_or_default()
-        );
-        assert!(
-            !text.contains("backtrace")
-                && !text.contains(".rs:")
-                && !text.contains("rust_begin_unwind"),
-            "{sql}:\n{text}"
-        );
+        let text = format!("{}\n{}\n{}", db.message(), db.detail().unwrap_or_default(), db.hint().unwrap_or_default());
+        assert!(!text.contains("backtrace") && !text.contains(".rs:") && !text.contains("rust_begin_unwind"), "{sql}:\n{text}");
     }
 }
 
@@ -537,62 +413,27 @@ fn errors_carry_no_rust_backtrace_or_source_path() {
 fn the_password_can_live_in_a_private_file_instead_of_the_database() {
     use std::os::unix::fs::PermissionsExt;
     let sim = Sim::start();
-    let cluster = Cluster::start(
-        "pwfile",
-        &["iys.flush_interval = 100", "iys.backoff_cap = 500"],
-    );
+    let cluster = Cluster::start("pwfile", &["iys.flush_interval = 100", "iys.backoff_cap = 500"]);
     let mut c = cluster.connect();
     let file = cluster.datadir.join("iys_passwords");
     std::fs::write(&file, "# iys_code:password\n700001:demo-password\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let chown = std::process::Command::new("chown")
-        .args(["postgres:postgres"])
-        .arg(&file)
-        .status()
-        .unwrap();
+    let chown = std::process::Command::new("chown").args(["postgres:postgres"]).arg(&file).status().unwrap();
     assert!(chown.success());
-    c.batch_execute(&format!(
-        "ALTER SYSTEM SET iys.password_file = '{}'",
-        file.display()
-    ))
-    .unwrap();
+    c.batch_execute(&format!("ALTER SYSTEM SET iys.password_file = '{}'", file.display())).unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     setup_sync(&mut c, &sim.url());
-    c.batch_execute("UPDATE iys.account SET password = NULL")
-        .unwrap();
+    c.batch_execute("UPDATE iys.account SET password = NULL").unwrap();
     insert_contacts(&mut c, 1, 2);
     let refused = cluster.wait_for(Duration::from_secs(20), || {
-        let error: Option<String> = c
-            .query_one("SELECT last_error FROM iys.worker_state", &[])
-            .ok()?
-            .get(0);
+        let error: Option<String> = c.query_one("SELECT last_error FROM iys.worker_state", &[]).ok()?.get(0);
         error.filter(|e| e.contains("chmod 600"))
     });
-    let error = refused.unwrap_or_else(|| {
-        panic!(
-            "no error about the file's mode; log:\n{}",
-            log_tail(&cluster)
-        )
-    });
+    let error = refused.unwrap_or_else(|| panic!("no error about the file's mode; log:\n{}", log_tail(&cluster)));
     assert!(!error.contains("demo-password"), "{error}");
-    assert_eq!(
-        one::<i64>(
-            &mut c,
-            "SELECT count(*) FROM iys.outbox WHERE state <> 'pending'"
-        ),
-        0,
-        "nothing goes without the password"
-    );
+    assert_eq!(one::<i64>(&mut c, "SELECT count(*) FROM iys.outbox WHERE state <> 'pending'"), 0, "nothing goes without the password");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let states = wait_settled(&cluster, Duration::from_secs(30));
-    assert_eq!(
-        states.get("accepted"),
-        Some(&4),
-        "{states:?}\n{}",
-        log_tail(&cluster)
-    );
-    assert!(
-        !cluster.server_log().contains("demo-password"),
-        "the password reached the log"
-    );
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}\n{}", log_tail(&cluster));
+    assert!(!cluster.server_log().contains("demo-password"), "the password reached the log");
 }

@@ -18,27 +18,9 @@ const ALPHABETS: &[&str] = &[
 ];
 
 const SEEDS: &[&str] = &[
-    "",
-    "+90",
-    "0090",
-    "05",
-    "5321234567",
-    "@",
-    "@example.com",
-    "ali",
-    "ali@example.com",
-    "Veli.Can+tag@Example.COM.TR",
-    "2015-05-01 00:00:00",
-    "2024-02-30 ",
-    "HS_2015",
-    "IYS_",
-    "HS_KARAR",
-    "İ",
-    "..",
-    "{\"gsm\": ",
-    "\"}",
-    "null",
-    "infinity",
+    "", "+90", "0090", "05", "5321234567", "@", "@example.com", "ali", "ali@example.com",
+    "Veli.Can+tag@Example.COM.TR", "2015-05-01 00:00:00", "2024-02-30 ", "HS_2015", "IYS_",
+    "HS_KARAR", "İ", "..", "{\"gsm\": ", "\"}", "null", "infinity",
 ];
 
 fn random_text(rng: &mut Rng) -> String {
@@ -61,15 +43,7 @@ fn random_text(rng: &mut Rng) -> String {
 
 fn random_timestamp(rng: &mut Rng) -> String {
     match rng.below(8) {
-        0 => rng
-            .pick(&[
-                "infinity",
-                "-infinity",
-                "294276-12-31 23:59:59",
-                "4713-01-01 00:00:00 BC",
-                "2015-05-01 00:00:00",
-            ])
-            .to_owned(),
+        0 => rng.pick(&["infinity", "-infinity", "294276-12-31 23:59:59", "4713-01-01 00:00:00 BC", "2015-05-01 00:00:00"]).to_owned(),
         _ => format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
             1990 + rng.below(60),
@@ -123,9 +97,7 @@ fn random_input_never_breaks_the_backend() {
         .iter()
         .map(|q| {
             let text = pg_iys_e2e::postgres::types::Type::TEXT;
-            client
-                .prepare_typed(q, &[text.clone(), text.clone(), text.clone(), text])
-                .unwrap_or_else(|e| panic!("{q}: {e:?}"))
+            client.prepare_typed(q, &[text.clone(), text.clone(), text.clone(), text]).unwrap_or_else(|e| panic!("{q}: {e:?}"))
         })
         .collect();
 
@@ -133,11 +105,7 @@ fn random_input_never_breaks_the_backend() {
     let (mut ok, mut refused) = (0u32, 0u32);
     for round in 0..1_500 {
         let a = random_text(&mut rng);
-        let b = if rng.below(3) == 0 {
-            "HS_WEB".to_owned()
-        } else {
-            random_text(&mut rng)
-        };
+        let b = if rng.below(3) == 0 { "HS_WEB".to_owned() } else { random_text(&mut rng) };
         let (t1, t2) = (random_timestamp(&mut rng), random_timestamp(&mut rng));
         // Fill the table sometimes, so validate_table scans random rows too.
         if round % 100 == 0 {
@@ -145,11 +113,7 @@ fn random_input_never_breaks_the_backend() {
         }
         let _ = client.execute(
             "INSERT INTO fuzz_t VALUES ($1, $2, $3, $1, $2, $2, $3, '2024-01-01', $1)",
-            &[
-                &a.replace('\0', ""),
-                &b.replace('\0', ""),
-                &(if rng.below(2) == 0 { "ONAY" } else { "x" }),
-            ],
+            &[&a.replace('\0', ""), &b.replace('\0', ""), &(if rng.below(2) == 0 { "ONAY" } else { "x" })],
         );
         for (q, st) in queries.iter().zip(&statements) {
             match client.query(st, &[&a, &b, &t1, &t2]) {
@@ -170,19 +134,10 @@ fn random_input_never_breaks_the_backend() {
         }
     }
     eprintln!("fuzz: {ok} calls returned, {refused} refused with a data error");
-    assert!(
-        ok > 5_000 && refused > 5_000,
-        "the generator must reach both paths: {ok} ok, {refused} refused"
-    );
-    assert_eq!(
-        client.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0),
-        1
-    );
+    assert!(ok > 5_000 && refused > 5_000, "the generator must reach both paths: {ok} ok, {refused} refused");
+    assert_eq!(client.query_one("SELECT 1", &[]).unwrap().get::<_, i32>(0), 1);
     let log = cluster.server_log();
-    assert!(
-        !log.contains("terminated by signal") && !log.contains("PANIC"),
-        "server log:\n{log}"
-    );
+    assert!(!log.contains("terminated by signal") && !log.contains("PANIC"), "server log:\n{log}");
 }
 
 #[test]
@@ -191,15 +146,10 @@ fn validate_table_reports_progress_as_notices() {
     let cluster = Cluster::start("progress", &[]);
     let notices = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = Arc::clone(&notices);
-    let mut client = pg_iys_e2e::postgres::Config::from(
-        cluster
-            .conn_string("postgres")
-            .parse::<pg_iys_e2e::postgres::Config>()
-            .unwrap(),
-    )
-    .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()))
-    .connect(pg_iys_e2e::postgres::NoTls)
-    .unwrap();
+    let mut client = pg_iys_e2e::postgres::Config::from(cluster.conn_string("postgres").parse::<pg_iys_e2e::postgres::Config>().unwrap())
+        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_owned()))
+        .connect(pg_iys_e2e::postgres::NoTls)
+        .unwrap();
     client
         .batch_execute(
             "CREATE EXTENSION pg_iys;
@@ -219,23 +169,8 @@ fn validate_table_reports_progress_as_notices() {
     assert_eq!(rows.len(), 25, "every 1000th row has a landline for MESAJ");
     assert!(rows.iter().all(|r| r.get::<_, String>(1) == "H121"));
     let notices = notices.lock().unwrap().clone();
-    let progress: Vec<_> = notices
-        .iter()
-        .filter(|n| n.contains("rows scanned"))
-        .collect();
+    let progress: Vec<_> = notices.iter().filter(|n| n.contains("rows scanned")).collect();
     assert_eq!(progress.len(), 2, "{notices:?}");
-    assert!(
-        progress[0].starts_with(
-            "iys.validate_table(mc): 10000 of about 25000 rows scanned, 10 problems so far, "
-        ),
-        "{}",
-        progress[0]
-    );
-    assert!(
-        notices
-            .last()
-            .unwrap()
-            .contains("done, 25000 rows, 25 problems in"),
-        "{notices:?}"
-    );
+    assert!(progress[0].starts_with("iys.validate_table(mc): 10000 of about 25000 rows scanned, 10 problems so far, "), "{}", progress[0]);
+    assert!(notices.last().unwrap().contains("done, 25000 rows, 25 problems in"), "{notices:?}");
 }

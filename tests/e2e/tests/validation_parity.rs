@@ -21,12 +21,7 @@ fn emails(rng: &mut Rng, n: usize) -> Vec<String> {
         .map(|_| {
             let local = match rng.below(10) {
                 0 => rng.text(&format!("{PLAIN}{specials}"), 0, 6),
-                1 => format!(
-                    "{}{}{}",
-                    rng.text(PLAIN, 1, 4),
-                    rng.pick(&[".", "..", "_", "-", "+", "+tag", "."]),
-                    rng.text(PLAIN, 0, 4)
-                ),
+                1 => format!("{}{}{}", rng.text(PLAIN, 1, 4), rng.pick(&[".", "..", "_", "-", "+", "+tag", "."]), rng.text(PLAIN, 0, 4)),
                 2 => format!("{}{}", rng.text(PLAIN, 1, 5), rng.text(turkish, 1, 1)),
                 3 => rng.text(PLAIN, 60, 70),
                 4 => format!(".{}", rng.text(PLAIN, 1, 5)),
@@ -45,9 +40,7 @@ fn emails(rng: &mut Rng, n: usize) -> Vec<String> {
                 0 => rng.text("abcdefghijklmnopqrstuvwxyz", 1, 1),
                 1 => rng.text("abc0123", 2, 3),
                 2 => String::new(),
-                _ => rng
-                    .pick(&["com", "com.tr", "org", "net", "tr", "io", "co"])
-                    .to_owned(),
+                _ => rng.pick(&["com", "com.tr", "org", "net", "tr", "io", "co"]).to_owned(),
             };
             let at = rng.pick(&["@", "@", "@", "@", "@", "", "@@"]);
             let dot = if tld.is_empty() { "" } else { "." };
@@ -69,26 +62,12 @@ fn phones(rng: &mut Rng, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| match rng.below(10) {
             0..=2 => format!("+90{}{}", rng.below(10), rng.text("0123456789", 9, 9)),
-            3..=4 => format!(
-                "+90{}{}",
-                rng.pick(&[
-                    "532", "555", "505", "542", "212", "216", "312", "850", "800", "900", "512"
-                ]),
-                rng.text("0123456789", 7, 7)
-            ),
+            3..=4 => format!("+90{}{}", rng.pick(&["532", "555", "505", "542", "212", "216", "312", "850", "800", "900", "512"]), rng.text("0123456789", 7, 7)),
             5 => format!("+905{}{}", rng.below(10), rng.text("0123456789", 8, 8)),
             6 => format!("+90{}", rng.text("0123456789", 8, 12)),
-            7 => format!(
-                "+{}{}",
-                rng.pick(&["1", "44", "49", "33", "994", "7", "86"]),
-                rng.text("0123456789", 6, 12)
-            ),
+            7 => format!("+{}{}", rng.pick(&["1", "44", "49", "33", "994", "7", "86"]), rng.text("0123456789", 6, 12)),
             8 => format!("+{}", rng.text("0123456789", 13, 16)),
-            _ => format!(
-                "{}{}",
-                rng.pick(&["+9005", "905", "+90 5", "+0"]),
-                rng.text("0123456789", 8, 10)
-            ),
+            _ => format!("{}{}", rng.pick(&["+9005", "905", "+90 5", "+0"]), rng.text("0123456789", 8, 10)),
         })
         .collect()
 }
@@ -97,14 +76,10 @@ fn phones(rng: &mut Rng, n: usize) -> Vec<String> {
 fn pg_iys_and_the_simulator_refuse_the_same_recipients() {
     let cluster = Cluster::start("parity", &[]);
     let mut c = cluster.connect();
-    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys")
-        .unwrap();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_iys").unwrap();
     let mut rng = Rng(0x5EED_1A5E_2026_1202);
-    let corpus: Vec<(&str, Vec<String>)> = vec![
-        ("EPOSTA", emails(&mut rng, 20_000)),
-        ("MESAJ", phones(&mut rng, 20_000)),
-        ("ARAMA", phones(&mut rng, 20_000)),
-    ];
+    let corpus: Vec<(&str, Vec<String>)> =
+        vec![("EPOSTA", emails(&mut rng, 20_000)), ("MESAJ", phones(&mut rng, 20_000)), ("ARAMA", phones(&mut rng, 20_000))];
     let mut differences = Vec::new();
     let (mut accepted, mut by_policy) = (0, 0);
     for (consent_type, addresses) in &corpus {
@@ -123,27 +98,15 @@ fn pg_iys_and_the_simulator_refuse_the_same_recipients() {
             if !ours && theirs && stricter_by_policy(&address, consent_type) {
                 by_policy += 1;
             } else if ours != theirs {
-                differences.push(format!(
-                    "{consent_type} {address:?}: pg_iys {}, IYS {}",
-                    verdict(ours),
-                    verdict(theirs)
-                ));
+                differences.push(format!("{consent_type} {address:?}: pg_iys {}, IYS {}", verdict(ours), verdict(theirs)));
             }
         }
     }
     let total: usize = corpus.iter().map(|(_, a)| a.len()).sum();
     eprintln!("{total} recipients, {accepted} accepted by both sides, {by_policy} refused by pg_iys's stricter policy, {} differences", differences.len());
     // The corpus must exercise both verdicts, or agreement says nothing.
-    assert!(
-        accepted > total / 10 && accepted < total * 9 / 10,
-        "{accepted} of {total} accepted"
-    );
-    assert!(
-        differences.is_empty(),
-        "{} differences, first ones:\n{}",
-        differences.len(),
-        differences[..differences.len().min(30)].join("\n")
-    );
+    assert!(accepted > total / 10 && accepted < total * 9 / 10, "{accepted} of {total} accepted");
+    assert!(differences.is_empty(), "{} differences, first ones:\n{}", differences.len(), differences[..differences.len().min(30)].join("\n"));
 }
 
 /// pg_iys's declared policy where IYS's document is silent (see the module documentation).
@@ -153,10 +116,7 @@ fn stricter_by_policy(address: &str, consent_type: &str) -> bool {
         ("EPOSTA", _) => false,
         (_, None) => true,
         ("ARAMA", Some(national)) => {
-            matches!(
-                turkish_kind(national),
-                Some(Kind::TollFree | Kind::PremiumRate | Kind::Pager | Kind::PersonalNumber)
-            )
+            matches!(turkish_kind(national), Some(Kind::TollFree | Kind::PremiumRate | Kind::Pager | Kind::PersonalNumber))
         }
         _ => false,
     }

@@ -5,11 +5,7 @@ use pg_iys_e2e::{insert_contacts, setup_sync, wait_settled, wait_true, Cluster, 
 use serde_json::json;
 use std::time::Duration;
 
-const FAST: &[&str] = &[
-    "iys.flush_interval = 200",
-    "iys.http_timeout = 2000",
-    "iys.backoff_cap = 1000",
-];
+const FAST: &[&str] = &["iys.flush_interval = 200", "iys.http_timeout = 2000", "iys.backoff_cap = 1000"];
 
 #[test]
 fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
@@ -26,30 +22,15 @@ fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
         wait_true(&cluster, &mut c, Duration::from_secs(10), "SELECT n_tup_upd > 0 FROM pg_stat_user_tables WHERE schemaname = 'iys' AND relname = 'outbox'"),
         "the worker's updates of iys.outbox never reached pg_stat_user_tables"
     );
-    let state: Option<String> = c
-        .query_one(
-            "SELECT state FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert!(
-        matches!(state.as_deref(), Some("idle" | "active")),
-        "{state:?}"
-    );
+    let state: Option<String> = c.query_one("SELECT state FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[]).unwrap().get(0);
+    assert!(matches!(state.as_deref(), Some("idle" | "active")), "{state:?}");
     // IYS has them, each once.
     let by = sim.movements_by_recipient();
     assert_eq!(by.len(), 20);
     assert!(by.values().all(|n| *n == 1), "{by:?}");
     assert_eq!(by.get("+905320000003"), Some(&1));
     // Transaction ids reach the outbox, and the history shows them with each local movement.
-    let missing: i64 = c
-        .query_one(
-            "SELECT count(*) FROM iys.outbox WHERE transaction_id IS NULL",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let missing: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE transaction_id IS NULL", &[]).unwrap().get(0);
     assert_eq!(missing, 0);
     let history: i64 = c
         .query_one("SELECT count(*) FROM iys.consent_history WHERE origin = 'local' AND outcome = 'accepted' AND transaction_id IS NOT NULL", &[])
@@ -62,12 +43,7 @@ fn committed_changes_reach_iys_and_are_settled_with_transaction_ids() {
     let consents = sim.admin_get("/admin/consents?recipient=%2B905320000001");
     assert_eq!(consents[0]["status"], "RET", "{consents}");
     // The status row shows the worker.
-    let row = c
-        .query_one(
-            "SELECT pid IS NOT NULL, last_flush_at IS NOT NULL FROM iys.worker_state",
-            &[],
-        )
-        .unwrap();
+    let row = c.query_one("SELECT pid IS NOT NULL, last_flush_at IS NOT NULL FROM iys.worker_state", &[]).unwrap();
     assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
     // Secrets stay out of the server log.
     assert!(!cluster.server_log().contains("demo-password"));
@@ -89,16 +65,8 @@ fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
     )
     .unwrap();
     wait_settled(&cluster, Duration::from_secs(30));
-    let rows = c
-        .query(
-            "SELECT recipient, state, coalesce(error_code, '') FROM iys.outbox ORDER BY recipient",
-            &[],
-        )
-        .unwrap();
-    let got: Vec<(String, String, String)> = rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
+    let rows = c.query("SELECT recipient, state, coalesce(error_code, '') FROM iys.outbox ORDER BY recipient", &[]).unwrap();
+    let got: Vec<(String, String, String)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
     assert_eq!(
         got,
         [
@@ -112,24 +80,13 @@ fn rejections_surface_with_iys_codes_and_do_not_block_other_rows() {
 #[test]
 fn faults_end_with_every_change_delivered_once() {
     let sim = Sim::start();
-    let cluster = Cluster::start(
-        "faults",
-        &[
-            "iys.flush_interval = 100",
-            "iys.http_timeout = 300",
-            "iys.backoff_cap = 500",
-            "iys.batch_size = 50",
-        ],
-    );
+    let cluster = Cluster::start("faults", &["iys.flush_interval = 100", "iys.http_timeout = 300", "iys.backoff_cap = 500", "iys.batch_size = 50"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // First a mix of everything at random rates, then each fault alone at 100 % while a fresh
     // wave of changes is committed (the commit wakes the worker, so the fault is met for sure),
     // then cleared.
-    sim.admin_post(
-        "/admin/faults",
-        json!({"error_rate": 0.3, "burst_429": 5, "drop_rate": 0.15, "lost_reply_rate": 0.15}),
-    );
+    sim.admin_post("/admin/faults", json!({"error_rate": 0.3, "burst_429": 5, "drop_rate": 0.15, "lost_reply_rate": 0.15}));
     insert_contacts(&mut c, 1, 100);
     std::thread::sleep(Duration::from_secs(1));
     sim.clear_faults();
@@ -150,9 +107,7 @@ fn faults_end_with_every_change_delivered_once() {
         sim.admin_post("/admin/faults", phase);
         insert_contacts(&mut c, next, 20);
         next += 20;
-        let met = cluster.wait_for(Duration::from_secs(20), || {
-            (outcomes.is_empty() || served(outcomes) > before).then_some(())
-        });
+        let met = cluster.wait_for(Duration::from_secs(20), || (outcomes.is_empty() || served(outcomes) > before).then_some(()));
         if outcomes.is_empty() {
             std::thread::sleep(Duration::from_millis(1500));
         }
@@ -165,15 +120,9 @@ fn faults_end_with_every_change_delivered_once() {
     // The faults really happened.
     let stats = sim.admin_get("/admin/stats")["endpoints"].to_string();
     // The simulator answers an injected server error with 500 H101 or 503 H192, at random.
-    assert!(
-        stats.contains("\"500\"") || stats.contains("\"503\""),
-        "no 5xx answer was served: {stats}"
-    );
+    assert!(stats.contains("\"500\"") || stats.contains("\"503\""), "no 5xx answer was served: {stats}");
     for outcome in ["\"429\"", "\"dropped\"", "\"lost_reply\"", "\"401\""] {
-        assert!(
-            stats.contains(outcome),
-            "no {outcome} answer was served: {stats}"
-        );
+        assert!(stats.contains(outcome), "no {outcome} answer was served: {stats}");
     }
     let by = sim.movements_by_recipient();
     assert_eq!(by.len() as i64, total, "every change reached IYS");
@@ -193,25 +142,11 @@ fn h084_halts_token_calls_for_the_hour_and_keeps_rows_pending() {
         let row = c.query_opt("SELECT halted_until > now() + interval '50 minutes' FROM iys.token WHERE iys_code = '700001'", &[]).ok()??;
         row.get::<_, Option<bool>>(0).filter(|h| *h)
     });
-    assert!(
-        halted.is_some(),
-        "no persisted halt; log:\n{}",
-        cluster.server_log()
-    );
+    assert!(halted.is_some(), "no persisted halt; log:\n{}", cluster.server_log());
     let before = sim.admin_get("/admin/stats");
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(
-        sim.admin_get("/admin/stats")["endpoints"]["POST /oauth2/token"],
-        before["endpoints"]["POST /oauth2/token"],
-        "token calls during the halt"
-    );
-    let pending: i64 = c
-        .query_one(
-            "SELECT count(*) FROM iys.outbox WHERE state = 'pending'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    assert_eq!(sim.admin_get("/admin/stats")["endpoints"]["POST /oauth2/token"], before["endpoints"]["POST /oauth2/token"], "token calls during the halt");
+    let pending: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'pending'", &[]).unwrap().get(0);
     assert_eq!(pending, 4);
     // The halt survives a server restart (it is in a table, not in memory).
     drop(c);
@@ -219,24 +154,15 @@ fn h084_halts_token_calls_for_the_hour_and_keeps_rows_pending() {
     cluster.pg_ctl_stop("fast");
     cluster.pg_ctl_start();
     let mut c = cluster.connect();
-    let still: bool = c
-        .query_one("SELECT halted_until > now() FROM iys.token", &[])
-        .unwrap()
-        .get(0);
+    let still: bool = c.query_one("SELECT halted_until > now() FROM iys.token", &[]).unwrap().get(0);
     assert!(still);
     // The operator lifts it (IYS confirmed the block is gone): the rows go out.
     sim.clear_faults();
-    let lifted: bool = c
-        .query_one("SELECT iys.lift_token_halt('700001')", &[])
-        .unwrap()
-        .get(0);
+    let lifted: bool = c.query_one("SELECT iys.lift_token_halt('700001')", &[]).unwrap().get(0);
     assert!(lifted);
     let states = wait_settled(&cluster, Duration::from_secs(30));
     assert_eq!(states.get("accepted"), Some(&4), "{states:?}");
-    let again: bool = c
-        .query_one("SELECT iys.lift_token_halt('700001')", &[])
-        .unwrap()
-        .get(0);
+    let again: bool = c.query_one("SELECT iys.lift_token_halt('700001')", &[]).unwrap().get(0);
     assert!(!again, "nothing left to lift");
 }
 
@@ -247,11 +173,7 @@ fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
     let sim = Sim::start();
     let cluster = Cluster::start(
         "recovery",
-        &[
-            "iys.flush_interval = 100",
-            "iys.http_timeout = 2000",
-            "iys.backoff_cap = 600000",
-        ],
+        &["iys.flush_interval = 100", "iys.http_timeout = 2000", "iys.backoff_cap = 600000"],
     );
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -264,17 +186,10 @@ fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
             .get(0);
         (n == 2).then_some(())
     });
-    assert!(
-        failed.is_some(),
-        "the outage did not back the rows off; log:\n{}",
-        cluster.server_log()
-    );
+    assert!(failed.is_some(), "the outage did not back the rows off; log:\n{}", cluster.server_log());
     // As after many failed attempts: the next one would be minutes away.
     c.batch_execute("UPDATE iys.outbox SET attempts = 10, next_attempt_at = now() + interval '10 minutes' WHERE state = 'pending'").unwrap();
-    let error: Option<String> = c
-        .query_one("SELECT last_error FROM iys.worker_state", &[])
-        .unwrap()
-        .get(0);
+    let error: Option<String> = c.query_one("SELECT last_error FROM iys.worker_state", &[]).unwrap().get(0);
     assert!(error.is_some(), "the outage left no last_error");
 
     sim.clear_faults();
@@ -282,10 +197,7 @@ fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
     let states = wait_settled(&cluster, Duration::from_secs(15));
     assert_eq!(states.get("accepted"), Some(&4), "{states:?}");
     let cleared = cluster.wait_for(Duration::from_secs(5), || {
-        let error: Option<String> = c
-            .query_one("SELECT last_error FROM iys.worker_state", &[])
-            .ok()?
-            .get(0);
+        let error: Option<String> = c.query_one("SELECT last_error FROM iys.worker_state", &[]).ok()?.get(0);
         error.is_none().then_some(())
     });
     assert!(cleared.is_some(), "last_error stayed after the recovery");
@@ -294,14 +206,7 @@ fn backoff_ends_and_the_last_error_clears_when_iys_answers_again() {
 #[test]
 fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
     let sim = Sim::start();
-    let mut cluster = Cluster::start(
-        "crash",
-        &[
-            "iys.flush_interval = 100",
-            "iys.http_timeout = 2000",
-            "iys.batch_size = 100",
-        ],
-    );
+    let mut cluster = Cluster::start("crash", &["iys.flush_interval = 100", "iys.http_timeout = 2000", "iys.batch_size = 100"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // Slow answers keep batches in flight while the processes die.
@@ -317,23 +222,13 @@ fn kill_9_of_worker_and_postmaster_mid_flush_loses_nothing() {
         counts = (row.get::<_, i64>(0), row.get::<_, i64>(1));
         (counts.0 > 0 && counts.1 > 0).then_some(())
     });
-    assert!(
-        mid_flush.is_some(),
-        "the kill must land mid-flush ({} unsettled, {} sent)",
-        counts.0,
-        counts.1
-    );
+    assert!(mid_flush.is_some(), "the kill must land mid-flush ({} unsettled, {} sent)", counts.0, counts.1);
     let pid = cluster.worker_pid(&mut c).expect("worker running");
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
+    std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     drop(c);
     std::thread::sleep(Duration::from_millis(1500));
     // Now the whole server, without a clean shutdown.
-    cluster.wait_for(Duration::from_secs(30), || {
-        postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok()
-    });
+    cluster.wait_for(Duration::from_secs(30), || postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok());
     insert_contacts(&mut cluster.connect(), 301, 100);
     std::thread::sleep(Duration::from_millis(500));
     cluster.pg_ctl_stop("immediate");
@@ -370,25 +265,11 @@ fn a_batch_whose_request_id_could_not_be_recorded_is_sent_again_without_a_duplic
     .unwrap();
     insert_contacts(&mut c, 1, 5);
     let states = wait_settled(&cluster, Duration::from_secs(30));
-    assert_eq!(
-        states.get("accepted"),
-        Some(&10),
-        "{states:?}; log:\n{}",
-        cluster.server_log()
-    );
+    assert_eq!(states.get("accepted"), Some(&10), "{states:?}; log:\n{}", cluster.server_log());
     // The failure happened, the batch was put back and sent again...
-    let failed: i64 = c
-        .query_one("SELECT last_value FROM fail_seq", &[])
-        .unwrap()
-        .get(0);
+    let failed: i64 = c.query_one("SELECT last_value FROM fail_seq", &[]).unwrap().get(0);
     assert!(failed >= 2, "the failing trigger never ran");
-    assert!(
-        cluster
-            .server_log()
-            .contains("never recorded as sent are pending again"),
-        "log:\n{}",
-        cluster.server_log()
-    );
+    assert!(cluster.server_log().contains("never recorded as sent are pending again"), "log:\n{}", cluster.server_log());
     let released: i64 = c
         .query_one("SELECT count(*) FROM iys.batch WHERE state = 'done' AND request_id IS NULL AND note LIKE 'claimed but never recorded%'", &[])
         .unwrap()
@@ -407,15 +288,7 @@ fn every_call_goes_through_the_configured_proxy() {
     let sim = Sim::start();
     let proxy = pg_iys_e2e::TestProxy::start();
     let setting = format!("iys.http_proxy = '{}'", proxy.url());
-    let cluster = Cluster::start(
-        "proxy",
-        &[
-            "iys.flush_interval = 200",
-            "iys.http_timeout = 2000",
-            "iys.pull_interval = 500",
-            &setting,
-        ],
-    );
+    let cluster = Cluster::start("proxy", &["iys.flush_interval = 200", "iys.http_timeout = 2000", "iys.pull_interval = 500", &setting]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     insert_contacts(&mut c, 1, 2);
@@ -423,18 +296,11 @@ fn every_call_goes_through_the_configured_proxy() {
     assert_eq!(states.get("accepted"), Some(&4), "{states:?}");
     let served = sim.answers(|_| true, &[]);
     assert!(served >= 3, "{served}");
-    assert!(
-        proxy.forwarded() as u64 >= served,
-        "the simulator served {served} requests, the proxy forwarded {}",
-        proxy.forwarded()
-    );
+    assert!(proxy.forwarded() as u64 >= served, "the simulator served {served} requests, the proxy forwarded {}", proxy.forwarded());
     // Only superusers see the setting (it may hold a password).
     c.batch_execute("CREATE ROLE plain LOGIN").unwrap();
     let mut plain = pg_iys_e2e::postgres::Client::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=plain dbname=postgres",
-            cluster.port
-        ),
+        &format!("host=127.0.0.1 port={} user=plain dbname=postgres", cluster.port),
         pg_iys_e2e::postgres::NoTls,
     )
     .unwrap();
@@ -446,26 +312,14 @@ fn every_call_goes_through_the_configured_proxy() {
 #[test]
 fn a_commit_wakes_the_worker_at_once() {
     let sim = Sim::start();
-    let cluster = Cluster::start(
-        "wake",
-        &[
-            "iys.flush_interval = 60000",
-            "iys.pull_interval = 60000",
-            "iys.http_timeout = 2000",
-        ],
-    );
+    let cluster = Cluster::start("wake", &["iys.flush_interval = 60000", "iys.pull_interval = 60000", "iys.http_timeout = 2000"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // Let the worker finish its first rounds (token, first pull) and go to sleep.
     std::thread::sleep(Duration::from_secs(3));
     insert_contacts(&mut c, 1, 1);
     assert!(
-        wait_true(
-            &cluster,
-            &mut c,
-            Duration::from_secs(3),
-            "SELECT EXISTS (SELECT 1 FROM iys.batch WHERE state IN ('sent', 'done'))"
-        ),
+        wait_true(&cluster, &mut c, Duration::from_secs(3), "SELECT EXISTS (SELECT 1 FROM iys.batch WHERE state IN ('sent', 'done'))"),
         "the commit did not wake the worker"
     );
 }

@@ -16,27 +16,17 @@ fn worker_starts_without_the_extension_and_restarts_after_kill() {
         .unwrap_or_else(|| panic!("worker never started; log:\n{}", cluster.server_log()));
 
     client.batch_execute("CREATE EXTENSION pg_iys").unwrap();
-    let row = client
-        .query_one("SELECT pid, application_name FROM iys.worker_status()", &[])
-        .unwrap();
+    let row = client.query_one("SELECT pid, application_name FROM iys.worker_status()", &[]).unwrap();
     assert_eq!(row.get::<_, Option<i32>>(0), Some(pid));
-    assert_eq!(
-        row.get::<_, Option<String>>(1).as_deref(),
-        Some("pg_iys worker")
-    );
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("pg_iys worker"));
 
     // SIGKILL of a background worker makes the postmaster reset the cluster; the worker must
     // come back on its own with a new pid.
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
+    let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
     assert!(killed.success());
     let new_pid = cluster
         .wait_for(Duration::from_secs(60), || {
-            let mut c =
-                postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls)
-                    .ok()?;
+            let mut c = postgres::Client::connect(&cluster.conn_string("postgres"), postgres::NoTls).ok()?;
             cluster.worker_pid(&mut c).filter(|p| *p != pid)
         })
         .unwrap_or_else(|| panic!("worker did not come back; log:\n{}", cluster.server_log()));
@@ -47,34 +37,14 @@ fn worker_starts_without_the_extension_and_restarts_after_kill() {
 fn worker_honours_sigterm_from_pg_terminate_backend_and_comes_back() {
     let cluster = Cluster::start("sigterm", &["iys.flush_interval = 100"]);
     let mut client = cluster.connect();
-    let pid = cluster
-        .wait_for(Duration::from_secs(20), || cluster.worker_pid(&mut client))
-        .expect("worker up");
-    let terminated: bool = client
-        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
-        .unwrap()
-        .get(0);
+    let pid = cluster.wait_for(Duration::from_secs(20), || cluster.worker_pid(&mut client)).expect("worker up");
+    let terminated: bool = client.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get(0);
     assert!(terminated);
-    let log_has_stop = cluster.wait_for(Duration::from_secs(10), || {
-        cluster
-            .server_log()
-            .contains("pg_iys worker stopping")
-            .then_some(())
-    });
-    assert!(
-        log_has_stop.is_some(),
-        "worker did not log a clean stop; log:\n{}",
-        cluster.server_log()
-    );
+    let log_has_stop = cluster.wait_for(Duration::from_secs(10), || cluster.server_log().contains("pg_iys worker stopping").then_some(()));
+    assert!(log_has_stop.is_some(), "worker did not log a clean stop; log:\n{}", cluster.server_log());
     // restart_time is 5 s: the worker returns by itself.
-    let back = cluster.wait_for(Duration::from_secs(30), || {
-        cluster.worker_pid(&mut client).filter(|p| *p != pid)
-    });
-    assert!(
-        back.is_some(),
-        "worker did not restart after SIGTERM; log:\n{}",
-        cluster.server_log()
-    );
+    let back = cluster.wait_for(Duration::from_secs(30), || cluster.worker_pid(&mut client).filter(|p| *p != pid));
+    assert!(back.is_some(), "worker did not restart after SIGTERM; log:\n{}", cluster.server_log());
 }
 
 #[test]
@@ -82,21 +52,11 @@ fn without_preload_worker_functions_fail_with_a_hint() {
     let cluster = Cluster::start("nopreload", &["shared_preload_libraries = ''"]);
     let mut client = cluster.connect();
     client.batch_execute("CREATE EXTENSION pg_iys").unwrap();
-    let err = client
-        .query("SELECT * FROM iys.worker_status()", &[])
-        .unwrap_err();
+    let err = client.query("SELECT * FROM iys.worker_status()", &[]).unwrap_err();
     let db = err.as_db_error().expect("a database error");
     assert_eq!(db.code().code(), "55000");
-    assert!(
-        db.message().contains("shared_preload_libraries"),
-        "{}",
-        db.message()
-    );
-    assert!(
-        db.hint().unwrap_or_default().contains("restart"),
-        "{:?}",
-        db.hint()
-    );
+    assert!(db.message().contains("shared_preload_libraries"), "{}", db.message());
+    assert!(db.hint().unwrap_or_default().contains("restart"), "{:?}", db.hint());
     assert!(cluster.worker_pid(&mut client).is_none());
 }
 
@@ -106,24 +66,13 @@ fn without_preload_worker_functions_fail_with_a_hint() {
 fn no_worker_in_binary_upgrade_mode() {
     let mut cluster = Cluster::start("binary_upgrade", &[]);
     let mut c = cluster.connect();
-    assert!(
-        cluster
-            .wait_for(Duration::from_secs(10), || cluster.worker_pid(&mut c))
-            .is_some(),
-        "no worker normally"
-    );
+    assert!(cluster.wait_for(Duration::from_secs(10), || cluster.worker_pid(&mut c)).is_some(), "no worker normally");
     drop(c);
     cluster.pg_ctl_stop("fast");
     cluster.pg_ctl_start_with("-b");
     let mut c = cluster.connect();
     std::thread::sleep(Duration::from_secs(2));
-    let workers: i64 = c
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let workers: i64 = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_iys worker'", &[]).unwrap().get(0);
     assert_eq!(workers, 0);
 }
 
@@ -148,12 +97,7 @@ fn sigterm_during_a_slow_iys_call_stops_the_worker_and_a_fast_shutdown_ends() {
     let sim = Sim::start();
     let mut cluster = Cluster::start(
         "slow_stop",
-        &[
-            "iys.flush_interval = 100",
-            "iys.pull_interval = 100",
-            "iys.http_timeout = 10000",
-            "iys.backoff_cap = 1000",
-        ],
+        &["iys.flush_interval = 100", "iys.pull_interval = 100", "iys.http_timeout = 10000", "iys.backoff_cap = 1000"],
     );
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
@@ -162,140 +106,68 @@ fn sigterm_during_a_slow_iys_call_stops_the_worker_and_a_fast_shutdown_ends() {
     insert_contacts(&mut c, 1, 5);
 
     let pid = worker_in_a_call(&cluster, &mut c);
-    let stops_before = cluster
-        .server_log()
-        .matches("pg_iys worker stopping")
-        .count();
-    let terminated: bool = c
-        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
-        .unwrap()
-        .get(0);
+    let stops_before = cluster.server_log().matches("pg_iys worker stopping").count();
+    let terminated: bool = c.query_one("SELECT pg_terminate_backend($1)", &[&pid]).unwrap().get(0);
     assert!(terminated);
     let stopped = cluster.wait_for(Duration::from_secs(15), || {
-        (cluster
-            .server_log()
-            .matches("pg_iys worker stopping")
-            .count()
-            > stops_before)
-            .then_some(())
+        (cluster.server_log().matches("pg_iys worker stopping").count() > stops_before).then_some(())
     });
-    assert!(
-        stopped.is_some(),
-        "a SIGTERM during a call to IYS did not stop the worker; log:\n{}",
-        cluster.server_log()
-    );
+    assert!(stopped.is_some(), "a SIGTERM during a call to IYS did not stop the worker; log:\n{}", cluster.server_log());
 
     // The worker comes back (restart_time 5 s); a fast shutdown in the middle of its call ends
     // within a few of IYS's slow answers, not pg_ctl's 60 s timeout.
-    let back = cluster.wait_for(Duration::from_secs(30), || {
-        cluster.worker_pid(&mut c).filter(|p| *p != pid)
-    });
-    assert!(
-        back.is_some(),
-        "worker did not restart; log:\n{}",
-        cluster.server_log()
-    );
+    let back = cluster.wait_for(Duration::from_secs(30), || cluster.worker_pid(&mut c).filter(|p| *p != pid));
+    assert!(back.is_some(), "worker did not restart; log:\n{}", cluster.server_log());
     worker_in_a_call(&cluster, &mut c);
     drop(c);
     let started = Instant::now();
     cluster.pg_ctl_stop("fast");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "fast shutdown took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(20), "fast shutdown took {:?}", started.elapsed());
 }
 
 #[test]
 fn the_worker_waits_while_pg_restore_is_connected() {
     let sim = Sim::start();
-    let cluster = Cluster::start(
-        "restore_wait",
-        &["iys.flush_interval = 100", "iys.pull_interval = 500"],
-    );
+    let cluster = Cluster::start("restore_wait", &["iys.flush_interval = 100", "iys.pull_interval = 500"]);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     // A session named like pg_restore (which is how pg_restore names its own): the worker holds
     // back, whatever is queued.
-    let restore_like = format!(
-        "{} application_name=pg_restore",
-        cluster.conn_string("postgres")
-    );
+    let restore_like = format!("{} application_name=pg_restore", cluster.conn_string("postgres"));
     let restore = postgres::Client::connect(&restore_like, postgres::NoTls).unwrap();
-    let waiting = cluster.wait_for(Duration::from_secs(20), || {
-        cluster
-            .server_log()
-            .contains("pg_restore is connected to this database")
-            .then_some(())
-    });
-    assert!(
-        waiting.is_some(),
-        "the worker did not notice pg_restore; log:\n{}",
-        cluster.server_log()
-    );
+    let waiting = cluster.wait_for(Duration::from_secs(20), || cluster.server_log().contains("pg_restore is connected to this database").then_some(()));
+    assert!(waiting.is_some(), "the worker did not notice pg_restore; log:\n{}", cluster.server_log());
     insert_contacts(&mut c, 1, 2);
     std::thread::sleep(Duration::from_secs(2));
-    let pending: i64 = c
-        .query_one(
-            "SELECT count(*) FROM iys.outbox WHERE state = 'pending'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let pending: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'pending'", &[]).unwrap().get(0);
     assert_eq!(pending, 4, "the worker sent while pg_restore was connected");
-    assert!(
-        sim.history().is_empty(),
-        "IYS was called during the restore"
-    );
+    assert!(sim.history().is_empty(), "IYS was called during the restore");
     // pg_restore done: the worker carries on by itself.
     drop(restore);
     let states = pg_iys_e2e::wait_settled(&cluster, Duration::from_secs(40));
-    assert_eq!(
-        states.get("accepted"),
-        Some(&4),
-        "{states:?}; log:\n{}",
-        cluster.server_log()
-    );
+    assert_eq!(states.get("accepted"), Some(&4), "{states:?}; log:\n{}", cluster.server_log());
 }
 
 #[test]
 fn a_duration_setting_under_its_old_name_still_applies_and_the_log_says_to_rename_it() {
     // Written for 0.5.0: a pull every 100 ms under the old name (the default is a minute).
-    let cluster = Cluster::start(
-        "old_guc_names",
-        &["iys.pull_interval_ms = 100", "iys.result_delay = '2s'"],
-    );
+    let cluster = Cluster::start("old_guc_names", &["iys.pull_interval_ms = 100", "iys.result_delay = '2s'"]);
     let mut c = cluster.connect();
     let shown: String = c.query_one("SHOW iys.result_delay", &[]).unwrap().get(0);
     assert_eq!(shown, "2s");
-    let old: String = c
-        .query_one("SHOW iys.pull_interval_ms", &[])
-        .unwrap()
-        .get(0);
+    let old: String = c.query_one("SHOW iys.pull_interval_ms", &[]).unwrap().get(0);
     assert_eq!(old, "100ms");
     let warned = cluster.wait_for(Duration::from_secs(20), || {
-        cluster
-            .server_log()
-            .contains("iys.pull_interval_ms was renamed iys.pull_interval")
-            .then_some(())
+        cluster.server_log().contains("iys.pull_interval_ms was renamed iys.pull_interval").then_some(())
     });
-    assert!(
-        warned.is_some(),
-        "no rename warning; log:\n{}",
-        cluster.server_log()
-    );
+    assert!(warned.is_some(), "no rename warning; log:\n{}", cluster.server_log());
     // The old value is in force: the worker pulls at once and again, not once a minute.
     let sim = Sim::start();
     setup_sync(&mut c, &sim.url());
     // Two calls a pull (sources IYS and HS).
     let pulls = |sim: &Sim| sim.answers(|e| e.ends_with("/consents/changes"), &[]);
     let many = cluster.wait_for(Duration::from_secs(20), || (pulls(&sim) >= 6).then_some(()));
-    assert!(
-        many.is_some(),
-        "the old pull interval was not applied: {} pull(s); log:\n{}",
-        pulls(&sim),
-        cluster.server_log()
-    );
+    assert!(many.is_some(), "the old pull interval was not applied: {} pull(s); log:\n{}", pulls(&sim), cluster.server_log());
     // A typo under the prefix is still refused.
     let (code, message) = pg_iys_e2e::expect_error(&mut c, "SET iys.pull_intervall = 5");
     assert_eq!(code, "42602", "{message}");

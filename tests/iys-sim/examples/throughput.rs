@@ -16,18 +16,11 @@ const BATCH: usize = 1000;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn consent_date() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     iys_sim::clock::format_local(now + 3 * 3600 - 60)
 }
 
@@ -78,9 +71,7 @@ fn json_of(resp: ureq::Response) -> Value {
 
 fn token(base: &str) -> String {
     let r: Value = ureq::post(&format!("{base}/oauth2/token"))
-        .send_json(
-            json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"}),
-        )
+        .send_json(json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"}))
         .expect("login")
         .into_json()
         .unwrap();
@@ -111,28 +102,15 @@ fn run(base: &str, tok: &str, batches: Vec<String>, clients: usize, wait: bool) 
                     let mut lat = Vec::new();
                     for body in mine {
                         let t = Instant::now();
-                        let resp = agent
-                            .post(&url)
-                            .set("Authorization", &auth)
-                            .set("Content-Type", "application/json")
-                            .send_string(&body)
-                            .expect("batch accepted");
+                        let resp = agent.post(&url).set("Authorization", &auth).set("Content-Type", "application/json").send_string(&body).expect("batch accepted");
                         assert_eq!(resp.status(), 202);
                         let v = json_of(resp);
                         if wait {
                             let result_url = format!("{url}/{}", v["requestId"].as_str().unwrap());
                             loop {
-                                let items = json_of(
-                                    agent
-                                        .get(&result_url)
-                                        .set("Authorization", &auth)
-                                        .call()
-                                        .unwrap(),
-                                );
+                                let items = json_of(agent.get(&result_url).set("Authorization", &auth).call().unwrap());
                                 let items = items.as_array().unwrap();
-                                if items.len() == BATCH
-                                    && items.iter().all(|i| i["status"] == "success")
-                                {
+                                if items.len() == BATCH && items.iter().all(|i| i["status"] == "success") {
                                     break;
                                 }
                                 std::thread::sleep(Duration::from_millis(1));
@@ -144,37 +122,18 @@ fn run(base: &str, tok: &str, batches: Vec<String>, clients: usize, wait: bool) 
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
-    Run {
-        records,
-        elapsed: started.elapsed(),
-        latencies,
-    }
+    Run { records, elapsed: started.elapsed(), latencies }
 }
 
 fn main() {
     let batches = arg("--batches", 50);
     let clients = arg("--clients", 4);
-    let sim = Simulator::start(Config {
-        rate_limit_per_sec: None,
-        batch_delay_ms: 0,
-        ..Config::default()
-    })
-    .expect("start");
+    let sim = Simulator::start(Config { rate_limit_per_sec: None, batch_delay_ms: 0, ..Config::default() }).expect("start");
     let base = sim.base_url();
     let tok = token(&base);
-    println!(
-        "iys-sim throughput: {batches} batches of {BATCH} per run, loopback, {} build",
-        if cfg!(debug_assertions) {
-            "DEBUG"
-        } else {
-            "release"
-        }
-    );
+    println!("iys-sim throughput: {batches} batches of {BATCH} per run, loopback, {} build", if cfg!(debug_assertions) { "DEBUG" } else { "release" });
     let mut next = 0;
     let mut take = |n: usize| {
         let b = bodies(next, n);
@@ -185,7 +144,6 @@ fn main() {
     run(&base, &tok, take(batches), 1, false).report("submit, 1 client");
     run(&base, &tok, take(batches), 1, true).report("submit + poll result, 1 client");
     run(&base, &tok, take(batches), clients, false).report(&format!("submit, {clients} clients"));
-    run(&base, &tok, take(batches), clients, true)
-        .report(&format!("submit + poll result, {clients} clients"));
+    run(&base, &tok, take(batches), clients, true).report(&format!("submit + poll result, {clients} clients"));
     sim.shutdown();
 }

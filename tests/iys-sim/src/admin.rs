@@ -5,10 +5,10 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::{self, format_turkey_ms, TURKEY_OFFSET_SECS};
 use crate::errors::ApiError;
-use crate::faults;
 use crate::http::{Request, Response};
 use crate::rules::{self, ConsentInput, ConsentType, RecipientType, Status, HS_SOURCES};
 use crate::state::{lock, State};
+use crate::faults;
 use crate::store::{Store, LINE_CLOSURE_SOURCE};
 use crate::via::{self, Via};
 
@@ -30,10 +30,7 @@ fn u64_param(req: &Request, name: &str) -> Result<Option<u64>, Response> {
     match req.query_param(name) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| bad(format!("{name} must be an integer"))),
+        Some(v) => v.parse().map(Some).map_err(|_| bad(format!("{name} must be an integer"))),
     }
 }
 
@@ -61,13 +58,8 @@ pub fn handle(st: &State, req: &Request) -> Response {
         ("GET", "/admin/via") => Ok(Response::json(200, &via::admin_list(st))),
         ("GET", "/admin/via-links") => Ok(Response::json(200, &via::admin_links(st))),
         ("POST", "/admin/via-link/click") => via_click(st, req),
-        (method, p) if p.starts_with("/admin/via/") => {
-            via_request(st, req, method, &p["/admin/via/".len()..])
-        }
-        _ => Err(Response::json(
-            404,
-            &json!({ "error": format!("no admin endpoint {} {}", req.method, req.path) }),
-        )),
+        (method, p) if p.starts_with("/admin/via/") => via_request(st, req, method, &p["/admin/via/".len()..]),
+        _ => Err(Response::json(404, &json!({ "error": format!("no admin endpoint {} {}", req.method, req.path) }))),
     };
     result.unwrap_or_else(|r| r)
 }
@@ -87,13 +79,7 @@ fn set_faults(st: &State, req: &Request) -> Result<Response, Response> {
 
 fn consents(st: &State, req: &Request) -> Result<Response, Response> {
     let brand = u64_param(req, "brandCode")?;
-    let recipient = req.query_param("recipient").map(|r| {
-        if r.contains('@') {
-            r.to_ascii_lowercase()
-        } else {
-            r
-        }
-    });
+    let recipient = req.query_param("recipient").map(|r| if r.contains('@') { r.to_ascii_lowercase() } else { r });
     let now = st.clock.now_ms();
     let rows = lock(&st.store).consents_json(now, brand, recipient.as_deref());
     Ok(Response::json(200, &Value::Array(rows)))
@@ -103,13 +89,7 @@ fn history(st: &State, req: &Request) -> Result<Response, Response> {
     let brand = u64_param(req, "brandCode")?;
     let since = u64_param(req, "since")?.unwrap_or(0);
     let limit = u64_param(req, "limit")?.map_or(usize::MAX, |l| l as usize);
-    let recipient = req.query_param("recipient").map(|r| {
-        if r.contains('@') {
-            r.to_ascii_lowercase()
-        } else {
-            r
-        }
-    });
+    let recipient = req.query_param("recipient").map(|r| if r.contains('@') { r.to_ascii_lowercase() } else { r });
     let now = st.clock.now_ms();
     let rows = lock(&st.store).history_json(now, brand, recipient.as_deref(), since, limit);
     Ok(Response::json(200, &Value::Array(rows)))
@@ -146,52 +126,27 @@ fn via_request(st: &State, req: &Request, method: &str, rest: &str) -> Result<Re
             let body = body_object(req)?;
             let types = match body.get("types") {
                 None => None,
-                Some(v) => Some(
-                    string_list(v, "types")?
-                        .iter()
-                        .map(|t| {
-                            ConsentType::parse(t).ok_or_else(|| {
-                                bad(format!("types: {t:?} is not MESAJ, ARAMA or EPOSTA"))
-                            })
-                        })
-                        .collect::<Result<Vec<_>, _>>()?,
-                ),
+                Some(v) => Some(string_list(v, "types")?.iter().map(|t| ConsentType::parse(t).ok_or_else(|| bad(format!("types: {t:?} is not MESAJ, ARAMA or EPOSTA")))).collect::<Result<Vec<_>, _>>()?),
             };
-            let kvk_types = body
-                .get("kvkTypes")
-                .map(|v| string_list(v, "kvkTypes"))
-                .transpose()?;
+            let kvk_types = body.get("kvkTypes").map(|v| string_list(v, "kvkTypes")).transpose()?;
             via::admin_approve(st, id, types, kvk_types)
         }
         ("POST", [id, "ignore"]) => via::admin_ignore(st, id),
-        _ => {
-            return Err(Response::json(
-                404,
-                &json!({ "error": format!("no admin endpoint {} {}", req.method, req.path) }),
-            ))
-        }
+        _ => return Err(Response::json(404, &json!({ "error": format!("no admin endpoint {} {}", req.method, req.path) }))),
     };
-    answer
-        .map(|v| Response::json(200, &v))
-        .map_err(|(status, msg)| Response::json(status, &json!({ "error": msg })))
+    answer.map(|v| Response::json(200, &v)).map_err(|(status, msg)| Response::json(status, &json!({ "error": msg })))
 }
 
 fn string_list(v: &Value, name: &str) -> Result<Vec<String>, Response> {
     v.as_array()
-        .and_then(|a| {
-            a.iter()
-                .map(|s| s.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        })
+        .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
         .ok_or_else(|| bad(format!("{name} must be a list of strings")))
 }
 
 /// `POST /admin/via-link/click` `{"url": ...}`: the recipient used an opt-out link.
 fn via_click(st: &State, req: &Request) -> Result<Response, Response> {
     let body = body_object(req)?;
-    let url = text_field(&body, "url")
-        .map_err(bad)?
-        .ok_or_else(|| bad("url is required"))?;
+    let url = text_field(&body, "url").map_err(bad)?.ok_or_else(|| bad("url is required"))?;
     via::admin_click(st, url).map(|v| Response::json(200, &v))
 }
 
@@ -219,12 +174,7 @@ fn codes_text(errs: &[ApiError]) -> String {
 /// `IYS_` and then capital letters, digits and underscores: any source IYS itself may set
 /// (IYS_WEB, IYS_3338, IYS_KISA_LINK, IYS_AHS_HAT_KAPATMA, and names it adds later).
 fn is_iys_source(s: &str) -> bool {
-    s.strip_prefix("IYS_").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-    })
+    s.strip_prefix("IYS_").is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
 }
 
 /// A change the citizen (or IYS, or an operator) made in IYS itself (web, mobile app, SMS to
@@ -236,48 +186,33 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
     let body = body_object(req)?;
     let iys = code_field(&body, "iysCode").map_err(bad)?;
     let brand = code_field(&body, "brandCode").map_err(bad)?;
-    let ct = text_field(&body, "type")
-        .map_err(bad)?
-        .and_then(ConsentType::parse)
-        .ok_or_else(|| bad("type must be MESAJ, ARAMA or EPOSTA"))?;
+    let ct = text_field(&body, "type").map_err(bad)?.and_then(ConsentType::parse).ok_or_else(|| bad("type must be MESAJ, ARAMA or EPOSTA"))?;
     let rt = match text_field(&body, "recipientType").map_err(bad)? {
         None => RecipientType::Bireysel,
-        Some(s) => {
-            RecipientType::parse(s).ok_or_else(|| bad("recipientType must be BIREYSEL or TACIR"))?
-        }
+        Some(s) => RecipientType::parse(s).ok_or_else(|| bad("recipientType must be BIREYSEL or TACIR"))?,
     };
-    let source = text_field(&body, "source")
-        .map_err(bad)?
-        .unwrap_or("IYS_WEB");
+    let source = text_field(&body, "source").map_err(bad)?.unwrap_or("IYS_WEB");
     if !is_iys_source(source) {
         return Err(bad("source of a citizen change must be an IYS_* source (IYS_ and capital letters, digits, underscores)"));
     }
     let line_closure = source == LINE_CLOSURE_SOURCE;
     let status = match text_field(&body, "status").map_err(bad)? {
         None if line_closure => Status::Ret,
-        s => s
-            .and_then(Status::parse)
-            .ok_or_else(|| bad("status must be ONAY or RET"))?,
+        s => s.and_then(Status::parse).ok_or_else(|| bad("status must be ONAY or RET"))?,
     };
     if line_closure && status != Status::Ret {
         return Err(bad("IYS_AHS_HAT_KAPATMA is always a RET"));
     }
     if line_closure && body.contains_key("consentDate") {
-        return Err(bad(
-            "IYS_AHS_HAT_KAPATMA carries the stored consent's consentDate; do not give one",
-        ));
+        return Err(bad("IYS_AHS_HAT_KAPATMA carries the stored consent's consentDate; do not give one"));
     }
-    let raw_recipient = text_field(&body, "recipient")
-        .map_err(bad)?
-        .ok_or_else(|| bad("recipient is required"))?;
-    let recipient = rules::check_recipient(raw_recipient, ct)
-        .map_err(|e| bad(format!("recipient refused: {}", codes_text(&e))))?;
+    let raw_recipient = text_field(&body, "recipient").map_err(bad)?.ok_or_else(|| bad("recipient is required"))?;
+    let recipient = rules::check_recipient(raw_recipient, ct).map_err(|e| bad(format!("recipient refused: {}", codes_text(&e))))?;
     let now = st.clock.now_ms();
     let creation_ms = match text_field(&body, "creationDate").map_err(bad)? {
         None => now,
         Some(d) => {
-            let local = clock::parse_local(d)
-                .map_err(|_| bad("creationDate must be YYYY-MM-DD HH:mm:ss"))?;
+            let local = clock::parse_local(d).map_err(|_| bad("creationDate must be YYYY-MM-DD HH:mm:ss"))?;
             (local - TURKEY_OFFSET_SECS) * 1000
         }
     };
@@ -286,10 +221,7 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
             let secs = creation_ms.div_euclid(1000) + TURKEY_OFFSET_SECS;
             (clock::format_local(secs), secs)
         }
-        Some(d) => (
-            d.to_string(),
-            clock::parse_local(d).map_err(|_| bad("consentDate must be YYYY-MM-DD HH:mm:ss"))?,
-        ),
+        Some(d) => (d.to_string(), clock::parse_local(d).map_err(|_| bad("consentDate must be YYYY-MM-DD HH:mm:ss"))?),
     };
     let input = ConsentInput {
         recipient,
@@ -303,34 +235,19 @@ fn citizen_change(st: &State, req: &Request) -> Result<Response, Response> {
         retailer_access: None,
     };
     let mut store = lock(&st.store);
-    let acc = store
-        .citizen_change(now, iys, brand, &input, creation_ms)
-        .map_err(bad)?;
+    let acc = store.citizen_change(now, iys, brand, &input, creation_ms).map_err(bad)?;
     // Pushed at once, whatever its creationDate: the push has no hold-back.
     if let Some(m) = store.last_movement() {
         st.push.movement_recorded(m);
     }
     drop(store);
-    Ok(Response::json(
-        200,
-        &json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date }),
-    ))
+    Ok(Response::json(200, &json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date })))
 }
 
 /// Fields of one `/admin/seed` movement; anything else is refused, so a misspelt `inPull`
 /// cannot silently seed the wrong thing.
-const SEED_FIELDS: [&str; 10] = [
-    "iysCode",
-    "brandCode",
-    "recipient",
-    "recipientType",
-    "type",
-    "status",
-    "source",
-    "consentDate",
-    "creationDate",
-    "inPull",
-];
+const SEED_FIELDS: [&str; 10] =
+    ["iysCode", "brandCode", "recipient", "recipientType", "type", "status", "source", "consentDate", "creationDate", "inPull"];
 
 /// One validated `/admin/seed` movement.
 struct Seed {
@@ -354,14 +271,7 @@ fn seed(st: &State, req: &Request) -> Result<Response, Response> {
     let seeds = items
         .iter()
         .enumerate()
-        .map(|(index, item)| {
-            seed_movement(item, now).map_err(|e| {
-                Response::json(
-                    400,
-                    &json!({ "error": format!("movement {index}: {e}"), "index": index }),
-                )
-            })
-        })
+        .map(|(index, item)| seed_movement(item, now).map_err(|e| Response::json(400, &json!({ "error": format!("movement {index}: {e}"), "index": index }))))
         .collect::<Result<Vec<Seed>, Response>>()?;
     let mut store = lock(&st.store);
     let answers: Vec<Value> = seeds
@@ -382,56 +292,36 @@ fn seed(st: &State, req: &Request) -> Result<Response, Response> {
 fn seed_movement(item: &Value, now_ms: i64) -> Result<Seed, String> {
     let body = item.as_object().ok_or("a movement must be a JSON object")?;
     if let Some(unknown) = body.keys().find(|k| !SEED_FIELDS.contains(&k.as_str())) {
-        return Err(format!(
-            "unknown field {unknown:?} (fields: {})",
-            SEED_FIELDS.join(", ")
-        ));
+        return Err(format!("unknown field {unknown:?} (fields: {})", SEED_FIELDS.join(", ")));
     }
     let iys = code_field(body, "iysCode")?;
     let brand = code_field(body, "brandCode")?;
-    let ct = text_field(body, "type")?
-        .and_then(ConsentType::parse)
-        .ok_or("type must be MESAJ, ARAMA or EPOSTA")?;
+    let ct = text_field(body, "type")?.and_then(ConsentType::parse).ok_or("type must be MESAJ, ARAMA or EPOSTA")?;
     let rt = match text_field(body, "recipientType")? {
         None => RecipientType::Bireysel,
         Some(s) => RecipientType::parse(s).ok_or("recipientType must be BIREYSEL or TACIR")?,
     };
-    let status = text_field(body, "status")?
-        .and_then(Status::parse)
-        .ok_or("status must be ONAY or RET")?;
+    let status = text_field(body, "status")?.and_then(Status::parse).ok_or("status must be ONAY or RET")?;
     let source = match text_field(body, "source")? {
         Some(s) if HS_SOURCES.contains(&s) || is_iys_source(s) => Some(s.to_string()),
-        Some(s) => {
-            return Err(format!(
-                "source {s:?} is neither one of the 13 HS_* sources nor an IYS_* source"
-            ))
-        }
+        Some(s) => return Err(format!("source {s:?} is neither one of the 13 HS_* sources nor an IYS_* source")),
         // IYS keeps a TACIR consent without a source; everybody else's has one.
         None if rt == RecipientType::Tacir => None,
         None => return Err("source is required (except for TACIR)".into()),
     };
     let raw_recipient = text_field(body, "recipient")?.ok_or("recipient is required")?;
-    let recipient = rules::check_recipient(raw_recipient, ct)
-        .map_err(|e| format!("recipient refused: {}", codes_text(&e)))?;
+    let recipient = rules::check_recipient(raw_recipient, ct).map_err(|e| format!("recipient refused: {}", codes_text(&e)))?;
     let creation_ms = match text_field(body, "creationDate")? {
         None => now_ms,
-        Some(d) => {
-            (clock::parse_local(d).map_err(|_| "creationDate must be YYYY-MM-DD HH:mm:ss")?
-                - TURKEY_OFFSET_SECS)
-                * 1000
-        }
+        Some(d) => (clock::parse_local(d).map_err(|_| "creationDate must be YYYY-MM-DD HH:mm:ss")? - TURKEY_OFFSET_SECS) * 1000,
     };
     if creation_ms > now_ms {
         return Err("creationDate is in the future: IYS cannot have recorded it yet".into());
     }
     let consent_date_secs = match text_field(body, "consentDate")? {
-        Some(d) => {
-            Some(clock::parse_local(d).map_err(|_| "consentDate must be YYYY-MM-DD HH:mm:ss")?)
-        }
+        Some(d) => Some(clock::parse_local(d).map_err(|_| "consentDate must be YYYY-MM-DD HH:mm:ss")?),
         // A BIREYSEL consent always has a date in IYS; a TACIR one may have none.
-        None if rt == RecipientType::Bireysel => {
-            Some(creation_ms.div_euclid(1000) + TURKEY_OFFSET_SECS)
-        }
+        None if rt == RecipientType::Bireysel => Some(creation_ms.div_euclid(1000) + TURKEY_OFFSET_SECS),
         None => None,
     };
     let in_pull = match body.get("inPull") {
@@ -449,13 +339,7 @@ fn seed_movement(item: &Value, now_ms: i64) -> Result<Seed, String> {
         retailer_code: None,
         retailer_access: None,
     };
-    Ok(Seed {
-        iys,
-        brand,
-        input,
-        creation_ms,
-        in_pull,
-    })
+    Ok(Seed { iys, brand, input, creation_ms, in_pull })
 }
 
 fn config_json(st: &State) -> Response {
@@ -490,21 +374,14 @@ fn set_config(st: &State, req: &Request) -> Result<Response, Response> {
     let mut shape = None;
     let (mut ca_file, mut retry_ms, mut max_attempts) = (None, None, None);
     for (k, v) in &body {
-        let n = || {
-            v.as_u64()
-                .ok_or_else(|| bad(format!("{k} must be a non-negative integer")))
-        };
+        let n = || v.as_u64().ok_or_else(|| bad(format!("{k} must be a non-negative integer")));
         match k.as_str() {
             "batch_delay_ms" => s.batch_delay_ms = n()?,
             "batch_enqueue_ms" => s.batch_enqueue_ms = n()?,
             "clock_speed" => speed = Some(clock_speed(v)?),
             "token_limit_shape" => shape = Some(faults::parse_shape(v).map_err(bad)?),
-            "rate_limit_per_sec" => {
-                s.rate_limit_per_sec = if v.is_null() { None } else { Some(n()? as u32) }
-            }
-            "status_limit_per_hour" => {
-                s.status_limit_per_hour = if v.is_null() { None } else { Some(n()? as u32) }
-            }
+            "rate_limit_per_sec" => s.rate_limit_per_sec = if v.is_null() { None } else { Some(n()? as u32) },
+            "status_limit_per_hour" => s.status_limit_per_hour = if v.is_null() { None } else { Some(n()? as u32) },
             "changes_holdback_secs" => s.changes_holdback_secs = n()?,
             "changes_window_secs" => s.changes_window_secs = n()?,
             "token_ttl_secs" => s.token.ttl_secs = n()?,
@@ -519,21 +396,12 @@ fn set_config(st: &State, req: &Request) -> Result<Response, Response> {
                 })
             }
             "push_retry_ms" => retry_ms = Some(n()?),
-            "push_max_attempts" => {
-                max_attempts = Some(
-                    u32::try_from(n()?)
-                        .ok()
-                        .filter(|m| *m > 0)
-                        .ok_or_else(|| bad("push_max_attempts must be 1 or more"))?,
-                )
-            }
+            "push_max_attempts" => max_attempts = Some(u32::try_from(n()?).ok().filter(|m| *m > 0).ok_or_else(|| bad("push_max_attempts must be 1 or more"))?),
             other => return Err(bad(format!("unknown setting {other:?}"))),
         }
     }
     // Last of the checks (a CA file that cannot be used changes nothing), first of the changes.
-    st.push
-        .configure(ca_file, retry_ms, max_attempts)
-        .map_err(bad)?;
+    st.push.configure(ca_file, retry_ms, max_attempts).map_err(bad)?;
     *lock(&st.settings) = s;
     if let Some(shape) = shape {
         lock(&st.faults).token_limit_shape = shape;
@@ -545,17 +413,12 @@ fn set_config(st: &State, req: &Request) -> Result<Response, Response> {
 }
 
 fn clock_speed(v: &Value) -> Result<f64, Response> {
-    v.as_f64()
-        .filter(|f| f.is_finite() && *f >= 0.0)
-        .ok_or_else(|| bad("clock_speed must be a number >= 0 (1 = real time, 0 = frozen)"))
+    v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).ok_or_else(|| bad("clock_speed must be a number >= 0 (1 = real time, 0 = frozen)"))
 }
 
 fn clock_json(st: &State) -> Response {
     let now = st.clock.now_ms();
-    let limited = lock(&st.tokens)
-        .limited_until_ms()
-        .filter(|u| *u > now)
-        .map(format_turkey_ms);
+    let limited = lock(&st.tokens).limited_until_ms().filter(|u| *u > now).map(format_turkey_ms);
     Response::json(
         200,
         &json!({ "now": format_turkey_ms(now), "offsetSecs": st.clock.offset_secs(), "clockSpeed": st.clock.speed(), "tokenLimitedUntil": limited }),
@@ -570,9 +433,7 @@ fn advance_clock(st: &State, req: &Request) -> Result<Response, Response> {
     let body = body_object(req)?;
     for k in body.keys() {
         if !matches!(k.as_str(), "advance_secs" | "now" | "clock_speed") {
-            return Err(bad(format!(
-                "unknown clock field {k:?} (advance_secs, now, clock_speed)"
-            )));
+            return Err(bad(format!("unknown clock field {k:?} (advance_secs, now, clock_speed)")));
         }
     }
     if body.is_empty() {
@@ -582,18 +443,11 @@ fn advance_clock(st: &State, req: &Request) -> Result<Response, Response> {
     let speed = body.get("clock_speed").map(clock_speed).transpose()?;
     let now_local = match body.get("now") {
         None => None,
-        Some(v) => Some(
-            v.as_str()
-                .and_then(|s| clock::parse_local(s).ok())
-                .ok_or_else(|| bad("now must be YYYY-MM-DD HH:mm:ss (Turkey time)"))?,
-        ),
+        Some(v) => Some(v.as_str().and_then(|s| clock::parse_local(s).ok()).ok_or_else(|| bad("now must be YYYY-MM-DD HH:mm:ss (Turkey time)"))?),
     };
     let advance = match body.get("advance_secs") {
         None => None,
-        Some(v) => Some(
-            v.as_i64()
-                .ok_or_else(|| bad("advance_secs must be an integer"))?,
-        ),
+        Some(v) => Some(v.as_i64().ok_or_else(|| bad("advance_secs must be an integer"))?),
     };
     if let Some(speed) = speed {
         st.clock.set_speed(speed);

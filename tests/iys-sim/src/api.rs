@@ -101,20 +101,13 @@ pub fn batch_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> R
     let now_local = st.clock.now_local_secs();
     let mut errs = Vec::new();
     let mut inputs = Vec::with_capacity(items.len());
-    let mut seen: HashSet<(String, RecipientType, ConsentType)> =
-        HashSet::with_capacity(items.len());
+    let mut seen: HashSet<(String, RecipientType, ConsentType)> = HashSet::with_capacity(items.len());
     let mut statuses: HashMap<String, Status> = HashMap::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         match rules::parse_consent(item, now_local) {
             Ok(input) => {
-                let repeated = !seen.insert((
-                    input.recipient.clone(),
-                    input.recipient_type,
-                    input.consent_type,
-                ));
-                let first_status = *statuses
-                    .entry(input.recipient.clone())
-                    .or_insert(input.status);
+                let repeated = !seen.insert((input.recipient.clone(), input.recipient_type, input.consent_type));
+                let first_status = *statuses.entry(input.recipient.clone()).or_insert(input.status);
                 if repeated || first_status != input.status {
                     errs.push(ApiError::new("H194").with_index(index));
                 }
@@ -129,15 +122,7 @@ pub fn batch_add(st: &State, req: &Request, iys: u64, brand: u64, v2: bool) -> R
     let settings = st.settings();
     let now = st.clock.now_ms();
     let (batch, body) = new_batch(inputs, now);
-    lock(&st.store).submit_batch(
-        now,
-        settings.batch_delay_ms,
-        settings.batch_enqueue_ms,
-        iys,
-        brand,
-        v2,
-        batch,
-    );
+    lock(&st.store).submit_batch(now, settings.batch_delay_ms, settings.batch_enqueue_ms, iys, brand, v2, batch);
     Response::json(202, &body)
 }
 
@@ -153,9 +138,7 @@ pub fn batch_result(st: &State, iys: u64, brand: u64, request_id: &str) -> Respo
         None
     };
     if let Some(code) = id_error {
-        return errors_response(&[
-            ApiError::at(code, "requestId").with_value(&Value::from(request_id))
-        ]);
+        return errors_response(&[ApiError::at(code, "requestId").with_value(&Value::from(request_id))]);
     }
     let now = st.clock.now_ms();
     let results = lock(&st.store).batch_results(now, iys, brand, request_id);
@@ -165,12 +148,9 @@ pub fn batch_result(st: &State, iys: u64, brand: u64, request_id: &str) -> Respo
 /// Checks a recipient for a query; e-mails are compared lower-cased, as IYS stores them.
 fn query_recipient(raw: &str, ct: ConsentType) -> Result<String, Vec<ApiError>> {
     if !ct.wants_email() && raw.len() > 15 {
-        return Err(vec![
-            ApiError::at("H166", "recipient").with_value(&Value::from(raw))
-        ]);
+        return Err(vec![ApiError::at("H166", "recipient").with_value(&Value::from(raw))]);
     }
-    rules::check_recipient(raw, ct)
-        .map_err(|errs| errs.into_iter().filter(|e| e.code != "H160").collect())
+    rules::check_recipient(raw, ct).map_err(|errs| errs.into_iter().filter(|e| e.code != "H160").collect())
 }
 
 /// `POST .../consents/status`: the current consent of one recipient. A recipient IYS holds
@@ -234,13 +214,7 @@ pub fn single_status(st: &State, req: &Request, iys: u64, brand: u64) -> Respons
     let (Some(rt), Some(ct), Some(recipient)) = (rt, ct, recipient) else {
         return error_response("H097");
     };
-    let key = ConsentKey {
-        iys_code: iys,
-        brand_code: brand,
-        recipient,
-        recipient_type: rt,
-        consent_type: ct,
-    };
+    let key = ConsentKey { iys_code: iys, brand_code: brand, recipient, recipient_type: rt, consent_type: ct };
     let now = st.clock.now_ms();
     let mut store = lock(&st.store);
     match store.current(now, &key) {
@@ -251,14 +225,7 @@ pub fn single_status(st: &State, req: &Request, iys: u64, brand: u64) -> Respons
 
 /// `POST .../consents/{recipientType}/status/{type}`: which of up to 1000 recipients are in
 /// ONAY.
-pub fn multi_status(
-    st: &State,
-    req: &Request,
-    iys: u64,
-    brand: u64,
-    rt_raw: &str,
-    ct_raw: &str,
-) -> Response {
+pub fn multi_status(st: &State, req: &Request, iys: u64, brand: u64, rt_raw: &str, ct_raw: &str) -> Response {
     let rt = RecipientType::parse(rt_raw);
     let ct = ConsentType::parse(ct_raw);
     let mut errs = Vec::new();
@@ -271,10 +238,7 @@ pub fn multi_status(
     if !errs.is_empty() {
         return errors_response(&errs);
     }
-    let (rt, ct) = (
-        rt.unwrap_or(RecipientType::Bireysel),
-        ct.unwrap_or(ConsentType::Mesaj),
-    );
+    let (rt, ct) = (rt.unwrap_or(RecipientType::Bireysel), ct.unwrap_or(ConsentType::Mesaj));
     let body = match parse_body(req) {
         Ok(b) => b,
         Err(r) => return r,
@@ -282,9 +246,7 @@ pub fn multi_status(
     let list = match body.get("recipients") {
         None => return errors_response(&[ApiError::at("H168", "recipients")]),
         Some(Value::Array(l)) => l,
-        Some(other) => {
-            return errors_response(&[ApiError::at("H478", "recipients").with_value(other)])
-        }
+        Some(other) => return errors_response(&[ApiError::at("H478", "recipients").with_value(other)]),
     };
     if list.is_empty() {
         return errors_response(&[ApiError::at("H164", "recipients").with_value(&json!([]))]);
@@ -297,11 +259,7 @@ pub fn multi_status(
     for (i, v) in list.iter().enumerate() {
         let normalised = v.as_str().and_then(|s| rules::check_recipient(s, ct).ok());
         match normalised {
-            None => errs.push(
-                ApiError::at("H464", "recipient")
-                    .with_value(v)
-                    .with_message(errors::h464_message(ct)),
-            ),
+            None => errs.push(ApiError::at("H464", "recipient").with_value(v).with_message(errors::h464_message(ct))),
             Some(r) => {
                 if !seen.insert(r.clone()) {
                     let mut e = ApiError::new("H193").with_value(v);
@@ -323,27 +281,17 @@ pub fn multi_status(
 /// `GET .../consents/changes?source=IYS|HS&limit=&after=`: movements of the last 7 days minus
 /// the hold-back, oldest first; 204 when there is nothing new.
 pub fn changes(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
-    let source = req
-        .query_param("source")
-        .unwrap_or_else(|| "IYS".to_string());
+    let source = req.query_param("source").unwrap_or_else(|| "IYS".to_string());
     let citizen = match source.as_str() {
         "IYS" => true,
         "HS" => false,
-        _ => {
-            return errors_response(&[
-                ApiError::at("H506", "source").with_value(&Value::from(source.as_str()))
-            ])
-        }
+        _ => return errors_response(&[ApiError::at("H506", "source").with_value(&Value::from(source.as_str()))]),
     };
     let limit = match req.query_param("limit") {
         None => MAX_LIST,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=MAX_LIST).contains(&n) => n,
-            _ => {
-                return errors_response(&[
-                    ApiError::at("H507", "limit").with_value(&Value::from(l.as_str()))
-                ])
-            }
+            _ => return errors_response(&[ApiError::at("H507", "limit").with_value(&Value::from(l.as_str()))]),
         },
     };
     let after = req.query_param("after").filter(|a| !a.is_empty());
@@ -351,24 +299,10 @@ pub fn changes(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
     let now = st.clock.now_ms();
     let window_start = now - settings.changes_window_secs as i64 * 1000;
     let window_end = now - settings.changes_holdback_secs as i64 * 1000;
-    let result = lock(&st.store).changes(
-        now,
-        iys,
-        brand,
-        citizen,
-        after.as_deref(),
-        limit,
-        window_start,
-        window_end,
-    );
+    let result = lock(&st.store).changes(now, iys, brand, citizen, after.as_deref(), limit, window_start, window_end);
     match result {
         // H098 is a 400 in the code table, but this operation documents 422 for bad parameters.
-        Err(()) => Response::json(
-            422,
-            &errors::envelope(&[
-                ApiError::at("H098", "after").with_value(&Value::from(after.unwrap_or_default()))
-            ]),
-        ),
+        Err(()) => Response::json(422, &errors::envelope(&[ApiError::at("H098", "after").with_value(&Value::from(after.unwrap_or_default()))])),
         Ok((mut list, next)) => {
             if citizen {
                 list.append(&mut lock(&st.faults).unreadable_changes);
@@ -386,9 +320,7 @@ pub fn changes(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
 /// IYS writes the file at the end of each day, so today and later days have none yet (204,
 /// "Dosya bulunamadı"); days more than a week back are refused (H502).
 pub fn daily_file(st: &State, iys: u64, brand: u64, report_date: &str) -> Response {
-    let refused = |code| {
-        errors_response(&[ApiError::at(code, "reportDate").with_value(&Value::from(report_date))])
-    };
+    let refused = |code| errors_response(&[ApiError::at(code, "reportDate").with_value(&Value::from(report_date))]);
     let Some(day) = clock::parse_date(report_date) else {
         return refused("H501");
     };
@@ -417,11 +349,7 @@ const PUSH_NOT_REMOVED: &str = "Bağlantı kaldırılamadı.";
 
 /// `https://` (any case) and a host: IYS connects no other address.
 fn is_https_url(url: &str) -> bool {
-    let Some(rest) = url
-        .get(..8)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("https://"))
-        .map(|_| &url[8..])
-    else {
+    let Some(rest) = url.get(..8).filter(|scheme| scheme.eq_ignore_ascii_case("https://")).map(|_| &url[8..]) else {
         return false;
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -429,12 +357,7 @@ fn is_https_url(url: &str) -> bool {
 }
 
 /// A credential: a non-blank string, else H093 at `field` with the operation's text.
-fn push_credential(
-    obj: &serde_json::Map<String, Value>,
-    field: &str,
-    message: &'static str,
-    errs: &mut Vec<ApiError>,
-) -> Option<String> {
+fn push_credential(obj: &serde_json::Map<String, Value>, field: &str, message: &'static str, errs: &mut Vec<ApiError>) -> Option<String> {
     match obj.get(field) {
         Some(Value::String(v)) if !v.trim().is_empty() => Some(v.clone()),
         _ => {
@@ -447,11 +370,7 @@ fn push_credential(
 /// One `{url, type, username, password}` with the documented codes, in the documented shapes:
 /// a missing url is H531 at `url` (`urlNotFound`), a non-https one H531 alone
 /// (`httpsRequired`); `index` marks the item when a registration lists several.
-fn push_target(
-    obj: &serde_json::Map<String, Value>,
-    index: Option<usize>,
-    errs: &mut Vec<ApiError>,
-) -> Option<Target> {
+fn push_target(obj: &serde_json::Map<String, Value>, index: Option<usize>, errs: &mut Vec<ApiError>) -> Option<Target> {
     let before = errs.len();
     let url = match obj.get("url") {
         None | Some(Value::Null) => {
@@ -484,12 +403,7 @@ fn push_target(
             e.index = Some(i);
         }
     }
-    Some(Target {
-        url: url?,
-        consent_type: consent_type?,
-        username: username?,
-        password: password?,
-    })
+    Some(Target { url: url?, consent_type: consent_type?, username: username?, password: password? })
 }
 
 fn push_message(text: &str) -> Response {
@@ -499,9 +413,7 @@ fn push_message(text: &str) -> Response {
 /// 422 H530 for a type that has its two active connections already; `location` and `value`
 /// say which type, since the document's bare H530 would not tell it from an unusable address.
 fn over_limit_response(OverLimit(ct): OverLimit) -> Response {
-    let e = ApiError::at("H530", "type")
-        .with_value(&Value::from(ct.as_str()))
-        .with_message(PUSH_NOT_CONNECTED);
+    let e = ApiError::at("H530", "type").with_value(&Value::from(ct.as_str())).with_message(PUSH_NOT_CONNECTED);
     errors_response(&[e])
 }
 
@@ -529,18 +441,13 @@ pub fn push_register(st: &State, req: &Request, iys: u64, brand: u64) -> Respons
     let Some(Value::Array(list)) = body.get("connection") else {
         return error_response("H014");
     };
-    let items: Vec<&serde_json::Map<String, Value>> =
-        list.iter().filter_map(Value::as_object).collect();
+    let items: Vec<&serde_json::Map<String, Value>> = list.iter().filter_map(Value::as_object).collect();
     if items.is_empty() || items.len() != list.len() {
         return error_response("H014");
     }
     let mut errs = Vec::new();
     let several = items.len() > 1;
-    let targets: Vec<Option<Target>> = items
-        .iter()
-        .enumerate()
-        .map(|(i, obj)| push_target(obj, several.then_some(i), &mut errs))
-        .collect();
+    let targets: Vec<Option<Target>> = items.iter().enumerate().map(|(i, obj)| push_target(obj, several.then_some(i), &mut errs)).collect();
     if !errs.is_empty() {
         return errors_response(&errs);
     }

@@ -64,15 +64,11 @@ pub const KURBAN_BAYRAMI: [(i64, u32, u32); 13] = [
 ];
 
 /// Fixed-date national holidays (month, day), full days.
-pub const FIXED_HOLIDAYS: [(u32, u32); 7] =
-    [(1, 1), (4, 23), (5, 1), (5, 19), (7, 15), (8, 30), (10, 29)];
+pub const FIXED_HOLIDAYS: [(u32, u32); 7] = [(1, 1), (4, 23), (5, 1), (5, 19), (7, 15), (8, 30), (10, 29)];
 
 /// Days since 1970-01-01 (see [`days_from_civil`]) that fall in a Bayram.
 fn in_bayram(day: i64) -> bool {
-    let spans = RAMAZAN_BAYRAMI
-        .iter()
-        .map(|&(y, m, d)| (y, m, d, 3))
-        .chain(KURBAN_BAYRAMI.iter().map(|&(y, m, d)| (y, m, d, 4)));
+    let spans = RAMAZAN_BAYRAMI.iter().map(|&(y, m, d)| (y, m, d, 3)).chain(KURBAN_BAYRAMI.iter().map(|&(y, m, d)| (y, m, d, 4)));
     for (y, m, d, len) in spans {
         let first = days_from_civil(y, m, d);
         if (first..first + len).contains(&day) {
@@ -149,7 +145,7 @@ mod tests {
         assert_eq!(kind(2025, 6, 9), Day::Holiday);
         assert_eq!(deadline("2025-06-05 10:00:00"), "2025-06-12 10:00:00");
         assert_eq!(deadline("2025-06-04 10:00:00"), "2025-06-11 10:00:00"); // 5 June counts
-                                                                            // Ramazan Bayramı 2024: eve Tue 9 April, 10–12 April off.
+        // Ramazan Bayramı 2024: eve Tue 9 April, 10–12 April off.
         assert_eq!(deadline("2024-04-08 12:00:00"), "2024-04-16 12:00:00");
         assert_eq!(kind(2024, 4, 9), Day::Business);
         // Kurban Bayramı 2029 starts the day after 23 April: 23–27 April off.
@@ -163,11 +159,7 @@ mod tests {
         assert_eq!(kind(2024, 10, 29), Day::Holiday);
         assert_eq!(deadline("2024-10-25 10:00:00"), "2024-10-31 10:00:00"); // Fri; Mon 28 counts, Tue 29 off
         assert_eq!(deadline("2024-12-30 10:00:00"), "2025-01-03 10:00:00"); // 1 January off
-        assert_eq!(
-            kind(2031, 1, 1),
-            Day::Holiday,
-            "fixed dates hold in any year"
-        );
+        assert_eq!(kind(2031, 1, 1), Day::Holiday, "fixed dates hold in any year");
         // Two Ramazan Bayramı in 2033; the January one starts the day after Yılbaşı.
         assert_eq!(kind(2033, 1, 3), Day::Holiday);
         assert_eq!(kind(2033, 12, 23), Day::Holiday);
@@ -185,10 +177,7 @@ mod tests {
                 let eve = first - 1;
                 let (_, em, ed) = civil_from_days(eve);
                 let eve_is_fixed_holiday = FIXED_HOLIDAYS.contains(&(em, ed));
-                assert!(
-                    day_kind(eve) != Day::Holiday || eve_is_fixed_holiday,
-                    "eve of {y}-{m}-{d}"
-                );
+                assert!(day_kind(eve) != Day::Holiday || eve_is_fixed_holiday, "eve of {y}-{m}-{d}");
             }
         }
     }

@@ -14,10 +14,7 @@ pub const TURKEY_OFFSET_SECS: i64 = 3 * 3600;
 
 /// Real wall-clock milliseconds since the Unix epoch.
 pub fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Simulated time = `anchor_sim_ms` + real time elapsed since `anchor_real` × `speed`.
@@ -51,13 +48,7 @@ impl Default for SimClock {
 impl SimClock {
     /// Starts at the real wall-clock time, running `speed` times faster than real time.
     pub fn new(speed: f64) -> Self {
-        SimClock {
-            anchor: Mutex::new(Anchor {
-                real: Instant::now(),
-                sim_ms: wall_ms(),
-                speed: sanitize(speed),
-            }),
-        }
+        SimClock { anchor: Mutex::new(Anchor { real: Instant::now(), sim_ms: wall_ms(), speed: sanitize(speed) }) }
     }
 
     fn anchor(&self) -> std::sync::MutexGuard<'_, Anchor> {
@@ -229,11 +220,7 @@ mod tests {
 
     #[test]
     fn round_trips_dates() {
-        for s in [
-            "2015-05-01 00:00:00",
-            "2024-02-29 23:59:59",
-            "1999-12-31 12:00:00",
-        ] {
+        for s in ["2015-05-01 00:00:00", "2024-02-29 23:59:59", "1999-12-31 12:00:00"] {
             assert_eq!(format_local(parse_local(s).unwrap()), s);
         }
         assert_eq!(parse_local("1970-01-01 00:00:00"), Ok(0));
@@ -253,15 +240,7 @@ mod tests {
     fn report_dates() {
         assert_eq!(parse_date("1970-01-02"), Some(1));
         assert_eq!(parse_date("2024-02-29"), Some(days_from_civil(2024, 2, 29)));
-        for bad in [
-            "06.07.2020",
-            "2024-02-30",
-            "2024-3-01",
-            "2024-03-01 00:00:00",
-            "",
-            "20240301",
-            "2024-03-01x",
-        ] {
+        for bad in ["06.07.2020", "2024-02-30", "2024-3-01", "2024-03-01 00:00:00", "", "20240301", "2024-03-01x"] {
             assert_eq!(parse_date(bad), None, "{bad}");
         }
     }

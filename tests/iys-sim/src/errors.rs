@@ -125,15 +125,9 @@ pub fn describe(code: &str) -> (u16, &'static str) {
 /// "MESAJ ... telefon" and "EPOSTA ... e-posta", each naming the type of the query.
 pub fn h464_message(consent_type: ConsentType) -> &'static str {
     match consent_type {
-        ConsentType::Mesaj => {
-            "İzin tipi (type) MESAJ için, alıcı (recipient) telefon formatında olmalıdır."
-        }
-        ConsentType::Arama => {
-            "İzin tipi (type) ARAMA için, alıcı (recipient) telefon formatında olmalıdır."
-        }
-        ConsentType::Eposta => {
-            "İzin tipi (type) EPOSTA için, alıcı (recipient) e-posta formatında olmalıdır."
-        }
+        ConsentType::Mesaj => "İzin tipi (type) MESAJ için, alıcı (recipient) telefon formatında olmalıdır.",
+        ConsentType::Arama => "İzin tipi (type) ARAMA için, alıcı (recipient) telefon formatında olmalıdır.",
+        ConsentType::Eposta => "İzin tipi (type) EPOSTA için, alıcı (recipient) e-posta formatında olmalıdır.",
     }
 }
 
@@ -157,23 +151,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: &'static str) -> Self {
-        ApiError {
-            code,
-            location: Vec::new(),
-            value: None,
-            index: None,
-            message: None,
-        }
+        ApiError { code, location: Vec::new(), value: None, index: None, message: None }
     }
 
     pub fn at(code: &'static str, field: &str) -> Self {
-        ApiError {
-            code,
-            location: vec![Value::from(field)],
-            value: None,
-            index: None,
-            message: None,
-        }
+        ApiError { code, location: vec![Value::from(field)], value: None, index: None, message: None }
     }
 
     pub fn with_value(mut self, value: &Value) -> Self {
@@ -197,10 +179,7 @@ impl ApiError {
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("code".into(), Value::from(self.code));
-        m.insert(
-            "message".into(),
-            Value::from(self.message.unwrap_or(describe(self.code).1)),
-        );
+        m.insert("message".into(), Value::from(self.message.unwrap_or(describe(self.code).1)));
         if !self.location.is_empty() {
             m.insert("location".into(), Value::Array(self.location.clone()));
         }
@@ -223,9 +202,7 @@ pub fn envelope(errors: &[ApiError]) -> Value {
 /// the code's text with `{{iysCode}}` filled in; a 404 has no code.
 pub fn account_refusal_body(code: Option<&str>, iys_code: u64) -> Value {
     match code {
-        Some(c) => {
-            json!({ "errors": [{ "code": c, "message": describe(c).1.replace("{{iysCode}}", &iys_code.to_string()) }] })
-        }
+        Some(c) => json!({ "errors": [{ "code": c, "message": describe(c).1.replace("{{iysCode}}", &iys_code.to_string()) }] }),
         None => json!({ "errors": [{ "message": "İstenen kaynak bulunamadı." }] }),
     }
 }

@@ -74,25 +74,9 @@ impl AccountRefusal {
         for (k, v) in obj {
             match k.as_str() {
                 "status" => status = Some(v.as_u64().ok_or(USAGE)?),
-                "code" => {
-                    code = if v.is_null() {
-                        None
-                    } else {
-                        Some(v.as_str().ok_or(USAGE)?)
-                    }
-                }
-                "iysCode" => {
-                    iys_code = Some(
-                        v.as_u64()
-                            .ok_or("account_refusal.iysCode must be an integer")?,
-                    )
-                }
-                "brandCode" => {
-                    brand_code = Some(
-                        v.as_u64()
-                            .ok_or("account_refusal.brandCode must be an integer")?,
-                    )
-                }
+                "code" => code = if v.is_null() { None } else { Some(v.as_str().ok_or(USAGE)?) },
+                "iysCode" => iys_code = Some(v.as_u64().ok_or("account_refusal.iysCode must be an integer")?),
+                "brandCode" => brand_code = Some(v.as_u64().ok_or("account_refusal.brandCode must be an integer")?),
                 other => return Err(format!("unknown account_refusal field {other:?}; {USAGE}")),
             }
         }
@@ -102,12 +86,7 @@ impl AccountRefusal {
             .find(|(s, c)| *s as u64 == status && *c == code)
             .copied()
             .ok_or(USAGE)?;
-        Ok(Some(AccountRefusal {
-            status,
-            code,
-            iys_code,
-            brand_code,
-        }))
+        Ok(Some(AccountRefusal { status, code, iys_code, brand_code }))
     }
 
     fn to_json(&self) -> Value {
@@ -170,8 +149,7 @@ fn rate(v: &Value, name: &str) -> Result<f64, String> {
 }
 
 fn count(v: &Value, name: &str) -> Result<u64, String> {
-    v.as_u64()
-        .ok_or_else(|| format!("{name} must be a non-negative integer"))
+    v.as_u64().ok_or_else(|| format!("{name} must be a non-negative integer"))
 }
 
 impl Faults {
@@ -188,19 +166,9 @@ impl Faults {
                 "latency_ms" => next.latency_ms = count(v, k)?,
                 "account_refusal" => next.account_refusal = AccountRefusal::from_json(v)?,
                 "token_limit_shape" => next.token_limit_shape = parse_shape(v)?,
-                "unreadable_changes" => {
-                    next.unreadable_changes = v
-                        .as_array()
-                        .cloned()
-                        .ok_or("unreadable_changes must be a list")?
-                }
-                "revoke_tokens" => {
-                    actions.revoke_tokens = v.as_bool().ok_or("revoke_tokens must be a boolean")?
-                }
-                "token_limit_hit" => {
-                    actions.token_limit_hit =
-                        v.as_bool().ok_or("token_limit_hit must be a boolean")?
-                }
+                "unreadable_changes" => next.unreadable_changes = v.as_array().cloned().ok_or("unreadable_changes must be a list")?,
+                "revoke_tokens" => actions.revoke_tokens = v.as_bool().ok_or("revoke_tokens must be a boolean")?,
+                "token_limit_hit" => actions.token_limit_hit = v.as_bool().ok_or("token_limit_hit must be a boolean")?,
                 other => return Err(format!("unknown fault {other:?}")),
             }
         }
@@ -234,9 +202,7 @@ impl Faults {
 
 /// `"errors"`, `"flat"` or `"empty"`.
 pub fn parse_shape(v: &Value) -> Result<TokenLimitShape, String> {
-    v.as_str()
-        .and_then(TokenLimitShape::parse)
-        .ok_or_else(|| "token_limit_shape must be \"errors\", \"flat\" or \"empty\"".to_string())
+    v.as_str().and_then(TokenLimitShape::parse).ok_or_else(|| "token_limit_shape must be \"errors\", \"flat\" or \"empty\"".to_string())
 }
 
 /// True with probability `p`.

@@ -37,10 +37,7 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// Decoded query parameters in order.
@@ -49,10 +46,7 @@ impl Request {
     }
 
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_params()
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+        self.query_params().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 }
 
@@ -75,9 +69,7 @@ fn percent_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) => {
                         out.push(v);
@@ -102,29 +94,17 @@ pub struct Response {
 
 impl Response {
     pub fn json(status: u16, v: &Value) -> Self {
-        Response {
-            status,
-            body: serde_json::to_vec(v).unwrap_or_default(),
-            content_type: "application/json;charset=UTF-8",
-        }
+        Response { status, body: serde_json::to_vec(v).unwrap_or_default(), content_type: "application/json;charset=UTF-8" }
     }
 
     /// No body at all (204).
     pub fn empty(status: u16) -> Self {
-        Response {
-            status,
-            body: Vec::new(),
-            content_type: "application/json;charset=UTF-8",
-        }
+        Response { status, body: Vec::new(), content_type: "application/json;charset=UTF-8" }
     }
 
     /// A CSV file (the daily movement file).
     pub fn csv(status: u16, text: String) -> Self {
-        Response {
-            status,
-            body: text.into_bytes(),
-            content_type: "text/csv;charset=UTF-8",
-        }
+        Response { status, body: text.into_bytes(), content_type: "text/csv;charset=UTF-8" }
     }
 }
 
@@ -185,23 +165,14 @@ impl HttpServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             handler,
-            permits: Permits {
-                free: Mutex::new(threads.max(1)),
-                cv: Condvar::new(),
-            },
+            permits: Permits { free: Mutex::new(threads.max(1)), cv: Condvar::new() },
             stop: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
         });
         let s = shared.clone();
-        let acceptor = thread::Builder::new()
-            .name("iys-sim-accept".into())
-            .spawn(move || accept_loop(listener, s))?;
-        Ok(HttpServer {
-            addr,
-            shared,
-            acceptor: Some(acceptor),
-        })
+        let acceptor = thread::Builder::new().name("iys-sim-accept".into()).spawn(move || accept_loop(listener, s))?;
+        Ok(HttpServer { addr, shared, acceptor: Some(acceptor) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -217,13 +188,7 @@ impl HttpServer {
         if let Some(h) = self.acceptor.take() {
             let _ = h.join();
         }
-        for (_, c) in self
-            .shared
-            .conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-        {
+        for (_, c) in self.shared.conns.lock().unwrap_or_else(|e| e.into_inner()).drain() {
             let _ = c.shutdown(Shutdown::Both);
         }
     }
@@ -242,33 +207,18 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             break;
         }
         let Ok(stream) = stream else { continue };
-        let Ok(peer) = stream.peer_addr() else {
-            continue;
-        };
+        let Ok(peer) = stream.peer_addr() else { continue };
         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(clone) = stream.try_clone() {
-            shared
-                .conns
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, clone);
+            shared.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(id, clone);
         }
         let s = shared.clone();
-        let spawned = thread::Builder::new()
-            .name("iys-sim-conn".into())
-            .spawn(move || {
-                serve_connection(stream, peer, &s);
-                s.conns
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id);
-            });
+        let spawned = thread::Builder::new().name("iys-sim-conn".into()).spawn(move || {
+            serve_connection(stream, peer, &s);
+            s.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        });
         if spawned.is_err() {
-            shared
-                .conns
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id);
+            shared.conns.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
         }
     }
 }
@@ -288,9 +238,7 @@ impl From<io::Error> for ReadError {
 fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
+    let Ok(read_half) = stream.try_clone() else { return };
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let mut writer = stream;
     loop {
@@ -324,10 +272,7 @@ fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
 
 fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
     let mut buf = Vec::new();
-    let n = reader
-        .by_ref()
-        .take(MAX_HEAD_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)?;
+    let n = reader.by_ref().take(MAX_HEAD_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
     if n == 0 {
         return Ok(None);
     }
@@ -337,16 +282,10 @@ fn read_line(reader: &mut impl BufRead) -> Result<Option<String>, ReadError> {
     while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         buf.pop();
     }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| ReadError::Bad(400))
+    String::from_utf8(buf).map(Some).map_err(|_| ReadError::Bad(400))
 }
 
-fn read_request(
-    reader: &mut BufReader<TcpStream>,
-    writer: &mut TcpStream,
-    peer: SocketAddr,
-) -> Result<Option<(Request, bool)>, ReadError> {
+fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream, peer: SocketAddr) -> Result<Option<(Request, bool)>, ReadError> {
     // Tolerate stray blank lines between pipelined requests.
     let line = loop {
         match read_line(reader)? {
@@ -356,8 +295,7 @@ fn read_request(
         }
     };
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(ReadError::Bad(400));
     };
     if !version.starts_with("HTTP/1.") {
@@ -365,32 +303,19 @@ fn read_request(
     }
     let mut headers = Vec::new();
     loop {
-        let Some(l) = read_line(reader)? else {
-            return Err(ReadError::Io);
-        };
+        let Some(l) = read_line(reader)? else { return Err(ReadError::Io) };
         if l.is_empty() {
             break;
         }
         if headers.len() >= MAX_HEADERS {
             return Err(ReadError::Bad(431));
         }
-        let Some((name, value)) = l.split_once(':') else {
-            return Err(ReadError::Bad(400));
-        };
+        let Some((name, value)) = l.split_once(':') else { return Err(ReadError::Bad(400)) };
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
     }
-    let get = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.to_ascii_lowercase())
-    };
+    let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.to_ascii_lowercase());
     let connection = get("connection").unwrap_or_default();
-    let keep_alive = if version == "HTTP/1.0" {
-        connection.contains("keep-alive")
-    } else {
-        !connection.contains("close")
-    };
+    let keep_alive = if version == "HTTP/1.0" { connection.contains("keep-alive") } else { !connection.contains("close") };
 
     if get("expect").is_some_and(|e| e == "100-continue") {
         writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
@@ -409,23 +334,14 @@ fn read_request(
         Vec::new()
     };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let req = Request {
-        method: method.to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        headers,
-        body,
-        peer,
-    };
+    let req = Request { method: method.to_string(), path: path.to_string(), query: query.to_string(), headers, body, peer };
     Ok(Some((req, keep_alive)))
 }
 
 fn read_chunked(reader: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadError> {
     let mut body = Vec::new();
     loop {
-        let Some(size_line) = read_line(reader)? else {
-            return Err(ReadError::Io);
-        };
+        let Some(size_line) = read_line(reader)? else { return Err(ReadError::Io) };
         let size_hex = size_line.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_hex, 16).map_err(|_| ReadError::Bad(400))?;
         if body.len() + size > MAX_BODY {
@@ -474,18 +390,9 @@ fn write_response(w: &mut TcpStream, resp: &Response, keep_alive: bool) -> io::R
     let mut out = Vec::with_capacity(resp.body.len() + 160);
     write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status))?;
     if resp.status != 204 {
-        write!(
-            out,
-            "Content-Type: {}\r\nContent-Length: {}\r\n",
-            resp.content_type,
-            resp.body.len()
-        )?;
+        write!(out, "Content-Type: {}\r\nContent-Length: {}\r\n", resp.content_type, resp.body.len())?;
     }
-    write!(
-        out,
-        "Connection: {}\r\n\r\n",
-        if keep_alive { "keep-alive" } else { "close" }
-    )?;
+    write!(out, "Connection: {}\r\n\r\n", if keep_alive { "keep-alive" } else { "close" })?;
     if resp.status != 204 {
         out.extend_from_slice(&resp.body);
     }

@@ -12,15 +12,7 @@ fn hex(n: usize) -> String {
 pub fn uuid() -> String {
     let h = hex(32);
     let variant = ['8', '9', 'a', 'b'][fastrand::usize(..4)];
-    format!(
-        "{}-{}-4{}-{}{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        variant,
-        &h[17..20],
-        &h[20..32]
-    )
+    format!("{}-{}-4{}-{}{}-{}", &h[0..8], &h[8..12], &h[13..16], variant, &h[17..20], &h[20..32])
 }
 
 pub fn transaction_id() -> String {

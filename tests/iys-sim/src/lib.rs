@@ -53,13 +53,9 @@ impl Simulator {
     pub fn start(cfg: Config) -> io::Result<Simulator> {
         let loopback_only = cfg.listen.to_socket_addrs()?.all(|a| a.ip().is_loopback());
         if !loopback_only {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("iys-sim binds loopback addresses only, not {}", cfg.listen),
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("iys-sim binds loopback addresses only, not {}", cfg.listen)));
         }
-        let state =
-            Arc::new(State::new(&cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?);
+        let state = Arc::new(State::new(&cfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?);
         let handler_state = state.clone();
         let handler: http::Handler = Arc::new(move |req| router::handle(&handler_state, req));
         let server = HttpServer::start(&cfg.listen, cfg.threads, handler)?;

@@ -50,25 +50,16 @@ fn plan() -> &'static [(Kind, Regex, Vec<usize>)] {
         TYPES
             .iter()
             .map(|&(tag, kind)| {
-                let (body, _) = element(TERRITORY, tag, 0)
-                    .unwrap_or_else(|| panic!("no <{tag}> in the TR metadata"));
+                let (body, _) = element(TERRITORY, tag, 0).unwrap_or_else(|| panic!("no <{tag}> in the TR metadata"));
                 let (pattern, _) = element(body, "nationalNumberPattern", 0).expect("a pattern");
                 let pattern: String = pattern.chars().filter(|c| !c.is_whitespace()).collect();
                 let lengths = body
                     .split("national=\"")
                     .nth(1)
                     .and_then(|rest| rest.split('"').next())
-                    .map(|list| {
-                        list.split(',')
-                            .filter_map(|n| n.trim().parse().ok())
-                            .collect()
-                    })
+                    .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
                     .unwrap_or_default();
-                (
-                    kind,
-                    Regex::new(&format!("^(?:{pattern})$")).expect("libphonenumber's pattern"),
-                    lengths,
-                )
+                (kind, Regex::new(&format!("^(?:{pattern})$")).expect("libphonenumber's pattern"), lengths)
             })
             .collect()
     })
@@ -76,12 +67,7 @@ fn plan() -> &'static [(Kind, Regex, Vec<usize>)] {
 
 /// The type of a Turkish national number (the digits after +90), None when not in use.
 pub fn turkish_kind(national: &str) -> Option<Kind> {
-    plan()
-        .iter()
-        .find(|(_, pattern, lengths)| {
-            lengths.contains(&national.len()) && pattern.is_match(national)
-        })
-        .map(|(kind, _, _)| *kind)
+    plan().iter().find(|(_, pattern, lengths)| lengths.contains(&national.len()) && pattern.is_match(national)).map(|(kind, _, _)| *kind)
 }
 
 #[cfg(test)]
@@ -98,14 +84,7 @@ mod tests {
         assert_eq!(turkish_kind("4441444"), Some(Kind::Uan));
         assert_eq!(turkish_kind("5121234567"), Some(Kind::Pager));
         // IYS's own H121 example, and ranges not allocated in 8.12.47.
-        for unused in [
-            "5992000000",
-            "5991234567",
-            "5901234567",
-            "5001234567",
-            "2381234567",
-            "4441234567",
-        ] {
+        for unused in ["5992000000", "5991234567", "5901234567", "5001234567", "2381234567", "4441234567"] {
             assert_eq!(turkish_kind(unused), None, "{unused}");
         }
     }

@@ -80,30 +80,22 @@ pub struct PushClient {
 /// ureq itself uses.
 fn tls_config_trusting(path: &str) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("push_ca_file {path:?} cannot be read ({e})"))?;
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let certificates = CertificateDer::pem_file_iter(path).map_err(|e| format!("push_ca_file {path:?} cannot be read ({e})"))?;
     let mut added = 0;
     for certificate in certificates {
-        let certificate = certificate
-            .map_err(|e| format!("push_ca_file {path:?} is not a PEM certificate file ({e})"))?;
-        roots.add(certificate).map_err(|e| {
-            format!("push_ca_file {path:?} holds a certificate that cannot be a trust anchor ({e})")
-        })?;
+        let certificate = certificate.map_err(|e| format!("push_ca_file {path:?} is not a PEM certificate file ({e})"))?;
+        roots.add(certificate).map_err(|e| format!("push_ca_file {path:?} holds a certificate that cannot be a trust anchor ({e})"))?;
         added += 1;
     }
     if added == 0 {
         return Err(format!("push_ca_file {path:?} holds no PEM certificate"));
     }
-    let config = rustls::ClientConfig::builder_with_provider(
-        rustls::crypto::ring::default_provider().into(),
-    )
-    .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-    .map_err(|e| format!("TLS setup failed ({e})"))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+        .map_err(|e| format!("TLS setup failed ({e})"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
@@ -123,21 +115,14 @@ fn build_agent(ca_file: Option<&str>) -> Result<ureq::Agent, String> {
 
 /// An empty or blank path means "no extra CA".
 fn ca_path(p: Option<&str>) -> Option<String> {
-    p.map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
+    p.map(str::trim).filter(|p| !p.is_empty()).map(str::to_string)
 }
 
 impl PushClient {
     fn new(ca_file: Option<&str>, retry_ms: u64, max_attempts: u32) -> Result<PushClient, String> {
         let ca_file = ca_path(ca_file);
         let agent = build_agent(ca_file.as_deref())?;
-        Ok(PushClient {
-            agent,
-            ca_file,
-            retry_ms,
-            max_attempts,
-        })
+        Ok(PushClient { agent, ca_file, retry_ms, max_attempts })
     }
 
     /// Wait after the `failures`-th failed attempt at one movement: `retry_ms`, doubling, at
@@ -155,9 +140,7 @@ pub fn basic_auth(username: &str, password: &str) -> String {
     let mut out = String::with_capacity(6 + raw.len().div_ceil(3) * 4);
     out.push_str("Basic ");
     for chunk in raw.chunks(3) {
-        let n = (chunk[0] as u32) << 16
-            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
-            | *chunk.get(2).unwrap_or(&0) as u32;
+        let n = (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -179,12 +162,7 @@ pub struct SendError {
 fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     while let Some(c) = cause {
-        if c.downcast_ref::<io::Error>().is_some_and(|io| {
-            matches!(
-                io.kind(),
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-            )
-        }) {
+        if c.downcast_ref::<io::Error>().is_some_and(|io| matches!(io.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)) {
             return true;
         }
         cause = c.source();
@@ -194,12 +172,7 @@ fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// POSTs `body` as JSON, with basic authentication when `credentials` are given; the HTTP
 /// status of any answer, or why there was none.
-fn post(
-    agent: &ureq::Agent,
-    url: &str,
-    credentials: Option<(&str, &str)>,
-    body: &str,
-) -> Result<u16, SendError> {
+fn post(agent: &ureq::Agent, url: &str, credentials: Option<(&str, &str)>, body: &str) -> Result<u16, SendError> {
     let started = Instant::now();
     let mut req = agent.post(url).set("Content-Type", "application/json");
     if let Some((user, password)) = credentials {
@@ -212,10 +185,7 @@ fn post(
             // The deadline shows up as an I/O timeout somewhere in the cause chain (connect,
             // TLS handshake or read); the elapsed time catches any other wrapping of it.
             let timed_out = timed_out(&t) || started.elapsed() >= TIMEOUT;
-            Err(SendError {
-                timed_out,
-                message: t.to_string(),
-            })
+            Err(SendError { timed_out, message: t.to_string() })
         }
     }
 }
@@ -254,21 +224,11 @@ pub fn check_address(client: &PushClient, target: &Target) -> Result<(), CheckFa
     let body = push_body(&test_datum());
     let anonymous = post(&client.agent, &target.url, None, &body).map_err(check_failure)?;
     if anonymous != 401 {
-        return Err(CheckFailure::Failed(format!(
-            "answered {anonymous} to a request without credentials instead of 401"
-        )));
+        return Err(CheckFailure::Failed(format!("answered {anonymous} to a request without credentials instead of 401")));
     }
-    let status = post(
-        &client.agent,
-        &target.url,
-        Some((&target.username, &target.password)),
-        &body,
-    )
-    .map_err(check_failure)?;
+    let status = post(&client.agent, &target.url, Some((&target.username, &target.password)), &body).map_err(check_failure)?;
     if !(200..300).contains(&status) {
-        return Err(CheckFailure::Failed(format!(
-            "answered {status} to the test datum"
-        )));
+        return Err(CheckFailure::Failed(format!("answered {status} to the test datum")));
     }
     Ok(())
 }
@@ -367,11 +327,7 @@ impl Lane {
             if now >= deadline {
                 return true;
             }
-            s = self
-                .wake
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            s = self.wake.wait_timeout(s, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
     }
 
@@ -392,12 +348,7 @@ impl Lane {
 fn run_lane(lane: Arc<Lane>, client: Arc<Mutex<PushClient>>) {
     while let Some((target, item)) = lane.next() {
         let c = lock(&client).clone();
-        let outcome = match post(
-            &c.agent,
-            &target.url,
-            Some((&target.username, &target.password)),
-            &push_body(&item),
-        ) {
+        let outcome = match post(&c.agent, &target.url, Some((&target.username, &target.password)), &push_body(&item)) {
             Ok(status) if (200..300).contains(&status) => Ok(()),
             Ok(status) => Err(format!("answered {status}")),
             Err(e) => Err(e.message),
@@ -428,10 +379,7 @@ struct Connection {
 
 impl Connection {
     fn is(&self, iys: u64, brand: u64, url: &str, ct: ConsentType) -> bool {
-        self.iys == iys
-            && self.brand == brand
-            && self.target.url == url
-            && self.target.consent_type == ct
+        self.iys == iys && self.brand == brand && self.target.url == url && self.target.consent_type == ct
     }
 
     fn status(&self) -> &'static str {
@@ -454,15 +402,8 @@ pub struct Push {
 
 impl Push {
     pub fn new(cfg: &Config) -> Result<Push, String> {
-        let client = PushClient::new(
-            cfg.push_ca_file.as_deref(),
-            cfg.push_retry_ms,
-            cfg.push_max_attempts,
-        )?;
-        Ok(Push {
-            connections: Mutex::new(Vec::new()),
-            client: Arc::new(Mutex::new(client)),
-        })
+        let client = PushClient::new(cfg.push_ca_file.as_deref(), cfg.push_retry_ms, cfg.push_max_attempts)?;
+        Ok(Push { connections: Mutex::new(Vec::new()), client: Arc::new(Mutex::new(client)) })
     }
 
     pub fn client(&self) -> PushClient {
@@ -471,22 +412,13 @@ impl Push {
 
     /// Changes the delivery settings; `ca_file: Some(None)` drops the extra CA. Nothing changes
     /// if the CA file cannot be used.
-    pub fn configure(
-        &self,
-        ca_file: Option<Option<&str>>,
-        retry_ms: Option<u64>,
-        max_attempts: Option<u32>,
-    ) -> Result<(), String> {
+    pub fn configure(&self, ca_file: Option<Option<&str>>, retry_ms: Option<u64>, max_attempts: Option<u32>) -> Result<(), String> {
         let current = self.client();
         let ca_file = match ca_file {
             Some(p) => ca_path(p),
             None => current.ca_file.clone(),
         };
-        let agent = if ca_file == current.ca_file {
-            current.agent.clone()
-        } else {
-            build_agent(ca_file.as_deref())?
-        };
+        let agent = if ca_file == current.ca_file { current.agent.clone() } else { build_agent(ca_file.as_deref())? };
         let next = PushClient {
             agent,
             ca_file,
@@ -499,30 +431,15 @@ impl Push {
 
     /// Whether connecting `targets` would leave more than two active addresses of one type
     /// (re-registering an active address does not add one).
-    fn over_limit_in(
-        connections: &[Connection],
-        iys: u64,
-        brand: u64,
-        targets: &[Target],
-    ) -> Option<OverLimit> {
+    fn over_limit_in(connections: &[Connection], iys: u64, brand: u64, targets: &[Target]) -> Option<OverLimit> {
         let types: BTreeSet<ConsentType> = targets.iter().map(|t| t.consent_type).collect();
         for ct in types {
             let mut urls: BTreeSet<&str> = connections
                 .iter()
-                .filter(|c| {
-                    c.iys == iys
-                        && c.brand == brand
-                        && c.target.consent_type == ct
-                        && c.lane.is_some()
-                })
+                .filter(|c| c.iys == iys && c.brand == brand && c.target.consent_type == ct && c.lane.is_some())
                 .map(|c| c.target.url.as_str())
                 .collect();
-            urls.extend(
-                targets
-                    .iter()
-                    .filter(|t| t.consent_type == ct)
-                    .map(|t| t.url.as_str()),
-            );
+            urls.extend(targets.iter().filter(|t| t.consent_type == ct).map(|t| t.url.as_str()));
             if urls.len() > MAX_ACTIVE_PER_TYPE {
                 return Some(OverLimit(ct));
             }
@@ -537,21 +454,13 @@ impl Push {
 
     /// Connects addresses that passed IYS's checks. The limit is checked again under the lock:
     /// two registrations may have passed their checks at the same time.
-    pub fn connect(
-        &self,
-        iys: u64,
-        brand: u64,
-        targets: &[Target],
-        now_ms: i64,
-    ) -> Result<(), OverLimit> {
+    pub fn connect(&self, iys: u64, brand: u64, targets: &[Target], now_ms: i64) -> Result<(), OverLimit> {
         let mut connections = lock(&self.connections);
         if let Some(over) = Self::over_limit_in(&connections, iys, brand, targets) {
             return Err(over);
         }
         for t in targets {
-            let existing = connections
-                .iter_mut()
-                .find(|c| c.is(iys, brand, &t.url, t.consent_type));
+            let existing = connections.iter_mut().find(|c| c.is(iys, brand, &t.url, t.consent_type));
             match existing {
                 Some(c) => {
                     c.target = t.clone();
@@ -563,14 +472,7 @@ impl Push {
                         None => c.lane = Some(self.start_lane(t)),
                     }
                 }
-                None => connections.push(Connection {
-                    iys,
-                    brand,
-                    target: t.clone(),
-                    register_ms: now_ms,
-                    lane: Some(self.start_lane(t)),
-                    check_error: None,
-                }),
+                None => connections.push(Connection { iys, brand, target: t.clone(), register_ms: now_ms, lane: Some(self.start_lane(t)), check_error: None }),
             }
         }
         Ok(())
@@ -578,19 +480,11 @@ impl Push {
 
     fn start_lane(&self, target: &Target) -> Arc<Lane> {
         let lane = Arc::new(Lane {
-            state: Mutex::new(LaneState {
-                target: target.clone(),
-                queue: VecDeque::new(),
-                head_failures: 0,
-                counts: LaneCounts::default(),
-                closed: false,
-            }),
+            state: Mutex::new(LaneState { target: target.clone(), queue: VecDeque::new(), head_failures: 0, counts: LaneCounts::default(), closed: false }),
             wake: Condvar::new(),
         });
         let (l, client) = (lane.clone(), self.client.clone());
-        let spawned = thread::Builder::new()
-            .name("iys-sim-push".into())
-            .spawn(move || run_lane(l, client));
+        let spawned = thread::Builder::new().name("iys-sim-push".into()).spawn(move || run_lane(l, client));
         if let Err(e) = spawned {
             // Kept active and counted: its movements stay queued and visible in /admin/push.
             lock(&lane.state).counts.last_error = Some(format!("no delivery thread: {e}"));
@@ -600,34 +494,17 @@ impl Push {
 
     /// Lists an address that failed IYS's checks as [`STATUS_FAILED`], as the document's
     /// example shows; an address that is connected already stays connected as it was.
-    pub fn record_failure(
-        &self,
-        iys: u64,
-        brand: u64,
-        target: &Target,
-        failure: &CheckFailure,
-        now_ms: i64,
-    ) {
+    pub fn record_failure(&self, iys: u64, brand: u64, target: &Target, failure: &CheckFailure, now_ms: i64) {
         let mut connections = lock(&self.connections);
         let check_error = Some(failure.reason());
-        match connections
-            .iter_mut()
-            .find(|c| c.is(iys, brand, &target.url, target.consent_type))
-        {
+        match connections.iter_mut().find(|c| c.is(iys, brand, &target.url, target.consent_type)) {
             Some(c) if c.lane.is_some() => {}
             Some(c) => {
                 c.target = target.clone();
                 c.register_ms = now_ms;
                 c.check_error = check_error;
             }
-            None => connections.push(Connection {
-                iys,
-                brand,
-                target: target.clone(),
-                register_ms: now_ms,
-                lane: None,
-                check_error,
-            }),
+            None => connections.push(Connection { iys, brand, target: target.clone(), register_ms: now_ms, lane: None, check_error }),
         }
     }
 
@@ -635,9 +512,7 @@ impl Push {
     /// registered ones; its undelivered movements are discarded.
     pub fn disconnect(&self, iys: u64, brand: u64, target: &Target) -> bool {
         let mut connections = lock(&self.connections);
-        let Some(pos) = connections.iter().position(|c| {
-            c.is(iys, brand, &target.url, target.consent_type) && c.target == *target
-        }) else {
+        let Some(pos) = connections.iter().position(|c| c.is(iys, brand, &target.url, target.consent_type) && c.target == *target) else {
             return false;
         };
         if let Some(lane) = connections.remove(pos).lane {
@@ -672,11 +547,7 @@ impl Push {
         }
         let connections = lock(&self.connections);
         let mut item = None;
-        for c in connections.iter().filter(|c| {
-            c.iys == m.key.iys_code
-                && c.brand == m.key.brand_code
-                && c.target.consent_type == m.key.consent_type
-        }) {
+        for c in connections.iter().filter(|c| c.iys == m.key.iys_code && c.brand == m.key.brand_code && c.target.consent_type == m.key.consent_type) {
             if let Some(lane) = &c.lane {
                 lane.enqueue(item.get_or_insert_with(|| m.push_json()).clone());
             }
@@ -733,14 +604,8 @@ mod tests {
 
     #[test]
     fn basic_auth_is_rfc_7617_base64() {
-        assert_eq!(
-            basic_auth("Aladdin", "open sesame"),
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(
-            basic_auth("Api123", "3Kn.ls76412"),
-            "Basic QXBpMTIzOjNLbi5sczc2NDEy"
-        );
+        assert_eq!(basic_auth("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(basic_auth("Api123", "3Kn.ls76412"), "Basic QXBpMTIzOjNLbi5sczc2NDEy");
         assert_eq!(basic_auth("a", ""), "Basic YTo=");
         assert_eq!(basic_auth("ab", "c"), "Basic YWI6Yw==");
         assert_eq!(basic_auth("ü", "ş"), "Basic w7w6xZ8=");
@@ -758,13 +623,8 @@ mod tests {
 
     #[test]
     fn an_unusable_ca_file_is_refused() {
-        let e = PushClient::new(Some("/nonexistent/ca.pem"), 500, 40)
-            .err()
-            .unwrap();
+        let e = PushClient::new(Some("/nonexistent/ca.pem"), 500, 40).err().unwrap();
         assert!(e.contains("push_ca_file"), "{e}");
-        assert!(PushClient::new(Some("  "), 500, 40)
-            .unwrap()
-            .ca_file
-            .is_none());
+        assert!(PushClient::new(Some("  "), 500, 40).unwrap().ca_file.is_none());
     }
 }

@@ -18,10 +18,7 @@ impl RateLimiter {
     /// off is served again one second after its last accepted request.
     pub fn admit(&mut self, ip: IpAddr, limit: u32, now: Instant) -> bool {
         let q = self.hits.entry(ip).or_default();
-        while q
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-        {
+        while q.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
             q.pop_front();
         }
         if q.len() >= limit as usize {

@@ -19,32 +19,18 @@ use crate::via;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Route {
     Token,
-    SingleAdd {
-        v2: bool,
-    },
-    BatchAdd {
-        v2: bool,
-    },
-    BatchResult {
-        v2: bool,
-        request_id: String,
-    },
+    SingleAdd { v2: bool },
+    BatchAdd { v2: bool },
+    BatchResult { v2: bool, request_id: String },
     Status,
-    MultiStatus {
-        recipient_type: String,
-        consent_type: String,
-    },
+    MultiStatus { recipient_type: String, consent_type: String },
     Changes,
-    DailyFile {
-        report_date: String,
-    },
+    DailyFile { report_date: String },
     PushRegister,
     PushConnections,
     PushUnregister,
     ViaStart,
-    ViaStatus {
-        request_id: String,
-    },
+    ViaStatus { request_id: String },
     ViaConfirm,
     ViaHashLinks,
     Admin,
@@ -60,26 +46,14 @@ impl Route {
             Route::Token => "POST /oauth2/token",
             Route::SingleAdd { v2: false } => "POST /sps/{iysCode}/brands/{brandCode}/consents",
             Route::SingleAdd { v2: true } => "POST /v2/sps/{iysCode}/brands/{brandCode}/consents",
-            Route::BatchAdd { v2: false } => {
-                "POST /sps/{iysCode}/brands/{brandCode}/consents/request"
-            }
-            Route::BatchAdd { v2: true } => {
-                "POST /v2/sps/{iysCode}/brands/{brandCode}/consents/request"
-            }
-            Route::BatchResult { v2: false, .. } => {
-                "GET /sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}"
-            }
-            Route::BatchResult { v2: true, .. } => {
-                "GET /v2/sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}"
-            }
+            Route::BatchAdd { v2: false } => "POST /sps/{iysCode}/brands/{brandCode}/consents/request",
+            Route::BatchAdd { v2: true } => "POST /v2/sps/{iysCode}/brands/{brandCode}/consents/request",
+            Route::BatchResult { v2: false, .. } => "GET /sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}",
+            Route::BatchResult { v2: true, .. } => "GET /v2/sps/{iysCode}/brands/{brandCode}/consents/request/{requestId}",
             Route::Status => "POST /sps/{iysCode}/brands/{brandCode}/consents/status",
-            Route::MultiStatus { .. } => {
-                "POST /sps/{iysCode}/brands/{brandCode}/consents/{recipientType}/status/{type}"
-            }
+            Route::MultiStatus { .. } => "POST /sps/{iysCode}/brands/{brandCode}/consents/{recipientType}/status/{type}",
             Route::Changes => "GET /sps/{iysCode}/brands/{brandCode}/consents/changes",
-            Route::DailyFile { .. } => {
-                "GET /sps/{iysCode}/brands/{brandCode}/changes/{reportDate}/file"
-            }
+            Route::DailyFile { .. } => "GET /sps/{iysCode}/brands/{brandCode}/changes/{reportDate}/file",
             Route::PushRegister => "POST /sps/{iysCode}/brands/{brandCode}/push/registration",
             Route::PushConnections => "GET /sps/{iysCode}/brands/{brandCode}/push/registration",
             Route::PushUnregister => "POST /sps/{iysCode}/brands/{brandCode}/push/unregistration",
@@ -99,18 +73,12 @@ impl Route {
     }
 
     fn is_push(&self) -> bool {
-        matches!(
-            self,
-            Route::PushRegister | Route::PushConnections | Route::PushUnregister
-        )
+        matches!(self, Route::PushRegister | Route::PushConnections | Route::PushUnregister)
     }
 
     /// The calls under `/via/sps/{iysCode}`, which document codes of their own.
     fn is_via(&self) -> bool {
-        matches!(
-            self,
-            Route::ViaStart | Route::ViaStatus { .. } | Route::ViaConfirm
-        )
+        matches!(self, Route::ViaStart | Route::ViaStatus { .. } | Route::ViaConfirm)
     }
 
     /// Calls the consent quota (H525) does not concern: they add no consent.
@@ -129,39 +97,23 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<Codes<'a>>) {
         return (Route::Admin, None);
     }
     if segs == ["oauth2", "token"] {
-        return (
-            if method == "POST" {
-                Route::Token
-            } else {
-                Route::WrongMethod
-            },
-            None,
-        );
+        return (if method == "POST" { Route::Token } else { Route::WrongMethod }, None);
     }
     if let ["via", "sps", iys, tail @ ..] = segs.as_slice() {
         // The other ViA calls (KVK consent queries, the clarification file) are not served.
         let (route, wanted) = match tail {
             ["consent"] => (Route::ViaStart, "POST"),
-            ["consent", "request", id] => (
-                Route::ViaStatus {
-                    request_id: id.to_string(),
-                },
-                "GET",
-            ),
+            ["consent", "request", id] => (Route::ViaStatus { request_id: id.to_string() }, "GET"),
             ["confirmation"] => (Route::ViaConfirm, "POST"),
             _ => return (Route::NotFound, None),
         };
-        return if method == wanted {
-            (route, Some((*iys, None)))
-        } else {
-            (Route::WrongMethod, None)
-        };
+        return if method == wanted { (route, Some((*iys, None))) } else { (Route::WrongMethod, None) };
     }
     let (v2, rest) = match segs.as_slice() {
         ["v2", rest @ ..] => (true, rest),
         rest => (false, rest),
     };
-    let ["sps", iys, "brands", brand, area, tail @ ..] = rest else {
+    let [ "sps", iys, "brands", brand, area, tail @ .. ] = rest else {
         return (Route::NotFound, None);
     };
     let codes = Some((*iys, Some(*brand)));
@@ -177,14 +129,8 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<Codes<'a>>) {
         let (false, [date, "file"]) = (v2, tail) else {
             return (Route::NotFound, None);
         };
-        let route = Route::DailyFile {
-            report_date: date.to_string(),
-        };
-        return if method == "GET" {
-            (route, codes)
-        } else {
-            (Route::WrongMethod, None)
-        };
+        let route = Route::DailyFile { report_date: date.to_string() };
+        return if method == "GET" { (route, codes) } else { (Route::WrongMethod, None) };
     }
     if *area == "push" {
         let route = match (v2, tail, method) {
@@ -194,11 +140,7 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<Codes<'a>>) {
             (false, ["registration" | "unregistration"], _) => Route::WrongMethod,
             _ => Route::NotFound,
         };
-        return if route.is_push() {
-            (route, codes)
-        } else {
-            (route, None)
-        };
+        return if route.is_push() { (route, codes) } else { (route, None) };
     }
     if *area != "consents" {
         return (Route::NotFound, None);
@@ -206,22 +148,10 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<Codes<'a>>) {
     let (route, wanted) = match (v2, tail) {
         (_, []) => (Route::SingleAdd { v2 }, "POST"),
         (_, ["request"]) => (Route::BatchAdd { v2 }, "POST"),
-        (_, ["request", id]) => (
-            Route::BatchResult {
-                v2,
-                request_id: id.to_string(),
-            },
-            "GET",
-        ),
+        (_, ["request", id]) => (Route::BatchResult { v2, request_id: id.to_string() }, "GET"),
         (false, ["status"]) => (Route::Status, "POST"),
         (false, ["changes"]) => (Route::Changes, "GET"),
-        (false, [rt, "status", t]) => (
-            Route::MultiStatus {
-                recipient_type: rt.to_string(),
-                consent_type: t.to_string(),
-            },
-            "POST",
-        ),
+        (false, [rt, "status", t]) => (Route::MultiStatus { recipient_type: rt.to_string(), consent_type: t.to_string() }, "POST"),
         _ => return (Route::NotFound, None),
     };
     if method != wanted {
@@ -231,10 +161,7 @@ pub fn classify<'a>(method: &str, path: &'a str) -> (Route, Option<Codes<'a>>) {
 }
 
 pub fn error_response(code: &'static str) -> Response {
-    Response::json(
-        errors::status_of(code),
-        &errors::envelope(&[ApiError::new(code)]),
-    )
+    Response::json(errors::status_of(code), &errors::envelope(&[ApiError::new(code)]))
 }
 
 /// Entry point for every HTTP request.
@@ -296,11 +223,7 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<Codes>) ->
         return error_response(if route.is_via() { "H1045" } else { "H351" }).into();
     }
     let Some((iys_raw, brand_raw)) = codes else {
-        let status = if *route == Route::WrongMethod {
-            405
-        } else {
-            404
-        };
+        let status = if *route == Route::WrongMethod { 405 } else { 404 };
         let body = json!({"errors": [{"code": status.to_string(), "message": format!("{} {} is not served by the IYS simulator", req.method, req.path)}]});
         return Response::json(status, &body).into();
     };
@@ -319,10 +242,7 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<Codes>) ->
                 errs.push(ApiError::at("H190", "iysCode").with_value(&Value::from(iys_raw)));
             }
             if brand.is_some_and(|b| b.is_err()) {
-                errs.push(
-                    ApiError::at("H191", "brandCode")
-                        .with_value(&Value::from(brand_raw.unwrap_or_default())),
-                );
+                errs.push(ApiError::at("H191", "brandCode").with_value(&Value::from(brand_raw.unwrap_or_default())));
             }
             return Response::json(422, &errors::envelope(&errs)).into();
         }
@@ -331,18 +251,12 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<Codes>) ->
     // consent quota (422 H525) does not concern calls that add no consent (push connections,
     // whose operations document no such answer, the ViA status query and the opt-out links);
     // ViA's own calls answer it as 400 H1031, as they document.
-    let refused = |r: &&faults::AccountRefusal| {
-        r.applies_to(iys, brand) && !(route.quota_free() && r.code == Some("H525"))
-    };
+    let refused = |r: &&faults::AccountRefusal| r.applies_to(iys, brand) && !(route.quota_free() && r.code == Some("H525"));
     if let Some(refusal) = standing.account_refusal.as_ref().filter(refused) {
         if refusal.code == Some("H525") && route.is_via() {
             return via::quota_refused().into();
         }
-        return Response::json(
-            refusal.status,
-            &errors::account_refusal_body(refusal.code, iys),
-        )
-        .into();
+        return Response::json(refusal.status, &errors::account_refusal_body(refusal.code, iys)).into();
     }
     if *route == Route::Status {
         if let Some(limit) = settings.status_limit_per_hour {
@@ -359,21 +273,11 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<Codes>) ->
         (_, None) => unreachable!("the other routes carry a brandCode"),
         (Route::SingleAdd { v2 }, Some(brand)) => api::single_add(st, req, iys, brand, *v2),
         (Route::BatchAdd { v2 }, Some(brand)) => api::batch_add(st, req, iys, brand, *v2),
-        (Route::BatchResult { request_id, .. }, Some(brand)) => {
-            api::batch_result(st, iys, brand, request_id)
-        }
+        (Route::BatchResult { request_id, .. }, Some(brand)) => api::batch_result(st, iys, brand, request_id),
         (Route::Status, Some(brand)) => api::single_status(st, req, iys, brand),
-        (
-            Route::MultiStatus {
-                recipient_type,
-                consent_type,
-            },
-            Some(brand),
-        ) => api::multi_status(st, req, iys, brand, recipient_type, consent_type),
+        (Route::MultiStatus { recipient_type, consent_type }, Some(brand)) => api::multi_status(st, req, iys, brand, recipient_type, consent_type),
         (Route::Changes, Some(brand)) => api::changes(st, req, iys, brand),
-        (Route::DailyFile { report_date }, Some(brand)) => {
-            api::daily_file(st, iys, brand, report_date)
-        }
+        (Route::DailyFile { report_date }, Some(brand)) => api::daily_file(st, iys, brand, report_date),
         (Route::PushRegister, Some(brand)) => api::push_register(st, req, iys, brand),
         (Route::PushConnections, Some(brand)) => api::push_connections(st, iys, brand),
         (Route::PushUnregister, Some(brand)) => api::push_unregister(st, req, iys, brand),
@@ -388,12 +292,8 @@ fn handle_iys(st: &State, req: &Request, route: &Route, codes: Option<Codes>) ->
 }
 
 fn authenticated(st: &State, req: &Request) -> bool {
-    let Some(h) = req.header("authorization") else {
-        return false;
-    };
-    let Some((scheme, token)) = h.split_once(' ') else {
-        return false;
-    };
+    let Some(h) = req.header("authorization") else { return false };
+    let Some((scheme, token)) = h.split_once(' ') else { return false };
     if !scheme.eq_ignore_ascii_case("bearer") {
         return false;
     }
@@ -410,16 +310,10 @@ fn token_endpoint(st: &State, req: &Request) -> Response {
         let shape = lock(&st.faults).token_limit_shape;
         return token_limited(shape);
     }
-    let is_form = req.header("content-type").is_some_and(|c| {
-        c.to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
+    let is_form = req.header("content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let params: Map<String, Value> = if is_form {
         let text = String::from_utf8_lossy(&req.body);
-        parse_urlencoded(&text)
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect()
+        parse_urlencoded(&text).into_iter().map(|(k, v)| (k, Value::String(v))).collect()
     } else {
         match serde_json::from_slice::<Value>(&req.body) {
             Ok(Value::Object(m)) => m,
@@ -431,10 +325,7 @@ fn token_endpoint(st: &State, req: &Request) -> Response {
     };
     match tokens.grant(&params, now, &settings) {
         Ok(v) => Response::json(200, &v),
-        Err(e) => Response::json(
-            400,
-            &json!({"error": e.error, "error_description": e.description}),
-        ),
+        Err(e) => Response::json(400, &json!({"error": e.error, "error_description": e.description})),
     }
 }
 
@@ -443,9 +334,7 @@ fn token_limited(shape: TokenLimitShape) -> Response {
     let message = errors::describe("H084").1;
     match shape {
         TokenLimitShape::Errors => error_response("H084"),
-        TokenLimitShape::Flat => {
-            Response::json(429, &json!({ "code": "H084", "message": message }))
-        }
+        TokenLimitShape::Flat => Response::json(429, &json!({ "code": "H084", "message": message })),
         TokenLimitShape::Empty => Response::empty(429),
     }
 }
@@ -456,114 +345,40 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(
-            classify("POST", "/sps/1/brands/2/consents").0,
-            Route::SingleAdd { v2: false }
-        );
-        assert_eq!(
-            classify("POST", "/v2/sps/1/brands/2/consents").0,
-            Route::SingleAdd { v2: true }
-        );
-        assert_eq!(
-            classify("POST", "/v2/sps/1/brands/2/consents/request").0,
-            Route::BatchAdd { v2: true }
-        );
+        assert_eq!(classify("POST", "/sps/1/brands/2/consents").0, Route::SingleAdd { v2: false });
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/consents").0, Route::SingleAdd { v2: true });
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/consents/request").0, Route::BatchAdd { v2: true });
         assert_eq!(
             classify("GET", "/sps/1/brands/2/consents/request/abc-1").0,
-            Route::BatchResult {
-                v2: false,
-                request_id: "abc-1".into()
-            }
+            Route::BatchResult { v2: false, request_id: "abc-1".into() }
         );
         assert_eq!(
             classify("POST", "/sps/1/brands/2/consents/BIREYSEL/status/MESAJ").0,
-            Route::MultiStatus {
-                recipient_type: "BIREYSEL".into(),
-                consent_type: "MESAJ".into()
-            }
+            Route::MultiStatus { recipient_type: "BIREYSEL".into(), consent_type: "MESAJ".into() }
         );
         assert_eq!(
             classify("GET", "/sps/1/brands/2/changes/2024-03-01/file"),
-            (
-                Route::DailyFile {
-                    report_date: "2024-03-01".into()
-                },
-                Some(("1", Some("2")))
-            )
+            (Route::DailyFile { report_date: "2024-03-01".into() }, Some(("1", Some("2"))))
         );
-        assert_eq!(
-            classify("POST", "/sps/1/brands/2/changes/2024-03-01/file").0,
-            Route::WrongMethod
-        );
-        assert_eq!(
-            classify("GET", "/v2/sps/1/brands/2/changes/2024-03-01/file").0,
-            Route::NotFound
-        );
-        assert_eq!(
-            classify(
-                "GET",
-                "/sps/1/brands/2/changes/2024-03-01/recipients/BIREYSEL"
-            )
-            .0,
-            Route::NotFound
-        );
-        assert_eq!(
-            classify("GET", "/sps/1/brands/2/consents").0,
-            Route::WrongMethod
-        );
+        assert_eq!(classify("POST", "/sps/1/brands/2/changes/2024-03-01/file").0, Route::WrongMethod);
+        assert_eq!(classify("GET", "/v2/sps/1/brands/2/changes/2024-03-01/file").0, Route::NotFound);
+        assert_eq!(classify("GET", "/sps/1/brands/2/changes/2024-03-01/recipients/BIREYSEL").0, Route::NotFound);
+        assert_eq!(classify("GET", "/sps/1/brands/2/consents").0, Route::WrongMethod);
         assert_eq!(classify("GET", "/sps/1/brands/2/other").0, Route::NotFound);
         assert_eq!(classify("GET", "/admin/stats").0, Route::Admin);
-        assert_eq!(
-            classify("POST", "/sps/1/brands/2/push/registration"),
-            (Route::PushRegister, Some(("1", Some("2"))))
-        );
-        assert_eq!(
-            classify("GET", "/sps/1/brands/2/push/registration").0,
-            Route::PushConnections
-        );
-        assert_eq!(
-            classify("POST", "/sps/1/brands/2/push/unregistration").0,
-            Route::PushUnregister
-        );
-        assert_eq!(
-            classify("GET", "/sps/1/brands/2/push/unregistration").0,
-            Route::WrongMethod
-        );
-        assert_eq!(
-            classify("POST", "/v2/sps/1/brands/2/push/registration").0,
-            Route::NotFound
-        );
-        assert_eq!(
-            classify("POST", "/sps/1/brands/2/push/other").0,
-            Route::NotFound
-        );
-        assert_eq!(
-            classify("POST", "/via/sps/1/consent"),
-            (Route::ViaStart, Some(("1", None)))
-        );
-        assert_eq!(
-            classify("GET", "/via/sps/1/consent/request/r-1").0,
-            Route::ViaStatus {
-                request_id: "r-1".into()
-            }
-        );
-        assert_eq!(
-            classify("POST", "/via/sps/1/confirmation").0,
-            Route::ViaConfirm
-        );
+        assert_eq!(classify("POST", "/sps/1/brands/2/push/registration"), (Route::PushRegister, Some(("1", Some("2")))));
+        assert_eq!(classify("GET", "/sps/1/brands/2/push/registration").0, Route::PushConnections);
+        assert_eq!(classify("POST", "/sps/1/brands/2/push/unregistration").0, Route::PushUnregister);
+        assert_eq!(classify("GET", "/sps/1/brands/2/push/unregistration").0, Route::WrongMethod);
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/push/registration").0, Route::NotFound);
+        assert_eq!(classify("POST", "/sps/1/brands/2/push/other").0, Route::NotFound);
+        assert_eq!(classify("POST", "/via/sps/1/consent"), (Route::ViaStart, Some(("1", None))));
+        assert_eq!(classify("GET", "/via/sps/1/consent/request/r-1").0, Route::ViaStatus { request_id: "r-1".into() });
+        assert_eq!(classify("POST", "/via/sps/1/confirmation").0, Route::ViaConfirm);
         assert_eq!(classify("GET", "/via/sps/1/consent").0, Route::WrongMethod);
         assert_eq!(classify("GET", "/via/sps/1/consent/r-1").0, Route::NotFound);
-        assert_eq!(
-            classify("POST", "/sps/1/brands/2/via-hash-links"),
-            (Route::ViaHashLinks, Some(("1", Some("2"))))
-        );
-        assert_eq!(
-            classify("GET", "/sps/1/brands/2/via-hash-links").0,
-            Route::WrongMethod
-        );
-        assert_eq!(
-            classify("POST", "/v2/sps/1/brands/2/via-hash-links").0,
-            Route::NotFound
-        );
+        assert_eq!(classify("POST", "/sps/1/brands/2/via-hash-links"), (Route::ViaHashLinks, Some(("1", Some("2")))));
+        assert_eq!(classify("GET", "/sps/1/brands/2/via-hash-links").0, Route::WrongMethod);
+        assert_eq!(classify("POST", "/v2/sps/1/brands/2/via-hash-links").0, Route::NotFound);
     }
 }

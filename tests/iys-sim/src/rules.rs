@@ -119,6 +119,7 @@ pub fn cutoff_2015() -> i64 {
     clock::days_from_civil(2015, 5, 1) * 86_400
 }
 
+
 /// A consent that passed the format rules, normalised (e-mail lower-cased, defaults applied).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsentInput {
@@ -139,10 +140,7 @@ impl ConsentInput {
     pub fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("recipient".into(), Value::from(self.recipient.as_str()));
-        m.insert(
-            "recipientType".into(),
-            Value::from(self.recipient_type.as_str()),
-        );
+        m.insert("recipientType".into(), Value::from(self.recipient_type.as_str()));
         m.insert("type".into(), Value::from(self.consent_type.as_str()));
         m.insert("status".into(), Value::from(self.status.as_str()));
         if let Some(s) = &self.source {
@@ -181,9 +179,7 @@ pub fn is_valid_email(s: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'));
     if !local_ok {
         return false;
     }
@@ -229,9 +225,7 @@ pub fn is_valid_phone_for(s: &str, consent_type: ConsentType) -> bool {
     if !is_valid_phone(s) {
         return false;
     }
-    let Some(national) = s.strip_prefix("+90") else {
-        return true;
-    };
+    let Some(national) = s.strip_prefix("+90") else { return true };
     match crate::numbering::turkish_kind(national) {
         None => false,
         Some(kind) => consent_type != ConsentType::Mesaj || kind == crate::numbering::Kind::Mobile,
@@ -376,12 +370,8 @@ pub fn parse_consent(v: &Value, now_local: i64) -> Result<ConsentInput, Vec<ApiE
                 None => Err(DateError::Format),
             };
             match parsed {
-                Err(DateError::Format) => {
-                    errs.push(ApiError::at("H158", "consentDate").with_value(val))
-                }
-                Err(DateError::Invalid) => {
-                    errs.push(ApiError::at("H157", "consentDate").with_value(val))
-                }
+                Err(DateError::Format) => errs.push(ApiError::at("H158", "consentDate").with_value(val)),
+                Err(DateError::Invalid) => errs.push(ApiError::at("H157", "consentDate").with_value(val)),
                 Ok(secs) => {
                     let before = errs.len();
                     let is_2015 = source.as_deref() == Some("HS_2015");
@@ -397,10 +387,7 @@ pub fn parse_consent(v: &Value, now_local: i64) -> Result<ConsentInput, Vec<ApiE
                     // Three business days: until the same clock time on the third business day
                     // after the collection date. HS_2015 is a declaration about the past by
                     // definition; the age limit cannot apply to it (its only date is years old).
-                    if !is_2015
-                        && secs >= cutoff_2015()
-                        && now_local > calendar::h467_deadline(secs)
-                    {
+                    if !is_2015 && secs >= cutoff_2015() && now_local > calendar::h467_deadline(secs) {
                         errs.push(ApiError::at("H467", "consentDate").with_value(val));
                     }
                     if errs.len() == before {
@@ -434,14 +421,9 @@ pub fn parse_consent(v: &Value, now_local: i64) -> Result<ConsentInput, Vec<ApiE
             None
         }
         Some(Value::Array(items)) => {
-            let codes: Option<Vec<i64>> = items
-                .iter()
-                .map(|i| i.as_i64().filter(|n| *n > 0))
-                .collect();
+            let codes: Option<Vec<i64>> = items.iter().map(|i| i.as_i64().filter(|n| *n > 0)).collect();
             if codes.is_none() {
-                errs.push(
-                    ApiError::at("H118", "retailerAccess").with_value(&Value::Array(items.clone())),
-                );
+                errs.push(ApiError::at("H118", "retailerAccess").with_value(&Value::Array(items.clone())));
             }
             codes
         }
@@ -470,17 +452,10 @@ pub fn parse_consent(v: &Value, now_local: i64) -> Result<ConsentInput, Vec<ApiE
 
 /// The rules that depend on what IYS already holds for (brand, recipient, recipientType, type).
 /// Returns the code of the first broken rule.
-pub fn check_transition(
-    current: Option<&CurrentState>,
-    input: &ConsentInput,
-) -> Result<(), &'static str> {
+pub fn check_transition(current: Option<&CurrentState>, input: &ConsentInput) -> Result<(), &'static str> {
     let Some(cur) = current else {
         // Nothing stored yet: a first record must be an approval.
-        return if input.status == Status::Ret {
-            Err("H175")
-        } else {
-            Ok(())
-        };
+        return if input.status == Status::Ret { Err("H175") } else { Ok(()) };
     };
     if input.recipient_type == RecipientType::Tacir {
         if input.consent_date.is_none() {
@@ -508,24 +483,11 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in [
-            "a@bc.de",
-            "Ali.Veli+tag@example.com.tr",
-            "x_y-z@sub-domain.example.org",
-        ] {
+        for ok in ["a@bc.de", "Ali.Veli+tag@example.com.tr", "x_y-z@sub-domain.example.org"] {
             assert!(is_valid_email(&ok.to_ascii_lowercase()), "{ok}");
         }
-        for bad in [
-            "a@b.c",
-            "örnek@mail.com",
-            "a b@example.com",
-            "ab@example",
-            "a..b@example.com",
-            "a!b@example.com",
-            "a@example.c0m",
-            "@example.com",
-            "a@.example.com",
-        ] {
+        for bad in ["a@b.c", "örnek@mail.com", "a b@example.com", "ab@example", "a..b@example.com",
+                    "a!b@example.com", "a@example.c0m", "@example.com", "a@.example.com"] {
             assert!(!is_valid_email(bad), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(260));
@@ -534,24 +496,11 @@ mod tests {
 
     #[test]
     fn phones() {
-        for ok in [
-            "+905321234567",
-            "+902121230000",
-            "+4915123456789",
-            "+908501234567",
-        ] {
+        for ok in ["+905321234567", "+902121230000", "+4915123456789", "+908501234567"] {
             assert!(is_valid_phone(ok), "{ok}");
         }
-        for bad in [
-            "905321234567",
-            "+9005321234567",
-            "+90532123456",
-            "+9053212345678",
-            "+0532123",
-            "+90532123456a",
-            "+1234567890123456",
-            "+90 5321234567",
-        ] {
+        for bad in ["905321234567", "+9005321234567", "+90532123456", "+9053212345678", "+0532123",
+                    "+90532123456a", "+1234567890123456", "+90 5321234567"] {
             assert!(!is_valid_phone(bad), "{bad}");
         }
     }

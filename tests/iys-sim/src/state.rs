@@ -37,10 +37,7 @@ pub struct State {
 impl State {
     /// Fails only when `push_ca_file` cannot be used.
     pub fn new(cfg: &Config) -> Result<Self, String> {
-        let fault_defaults = Faults {
-            token_limit_shape: cfg.token_limit_shape,
-            ..Faults::default()
-        };
+        let fault_defaults = Faults { token_limit_shape: cfg.token_limit_shape, ..Faults::default() };
         Ok(State {
             clock: SimClock::new(cfg.clock_speed),
             settings: Mutex::new(Settings::from_config(cfg)),

@@ -13,12 +13,7 @@ pub struct Stats {
 
 impl Stats {
     pub fn record(&mut self, endpoint: &str, outcome: &str) {
-        *self
-            .by_endpoint
-            .entry(endpoint.to_string())
-            .or_default()
-            .entry(outcome.to_string())
-            .or_default() += 1;
+        *self.by_endpoint.entry(endpoint.to_string()).or_default().entry(outcome.to_string()).or_default() += 1;
         self.total += 1;
     }
 

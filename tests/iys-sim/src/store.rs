@@ -17,9 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::format_turkey_ms;
 use crate::errors;
 use crate::ids;
-use crate::rules::{
-    check_transition, ConsentInput, ConsentType, CurrentState, RecipientType, Status,
-};
+use crate::rules::{check_transition, ConsentInput, ConsentType, CurrentState, RecipientType, Status};
 
 /// IYS answers batch results for 60 days; older request ids answer `[]` (and are forgotten).
 pub const BATCH_RESULT_RETENTION_MS: i64 = 60 * 24 * 3600 * 1000;
@@ -28,8 +26,7 @@ pub const BATCH_RESULT_RETENTION_MS: i64 = 60 * 24 * 3600 * 1000;
 pub const LINE_CLOSURE_SOURCE: &str = "IYS_AHS_HAT_KAPATMA";
 
 /// The daily movement file's columns, in the order of the document's example file.
-pub const DAILY_FILE_HEADER: &str =
-    "creationDate,transactionId,recipient,recipientType,type,status,consentDate,source";
+pub const DAILY_FILE_HEADER: &str = "creationDate,transactionId,recipient,recipientType,type,status,consentDate,source";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ConsentKey {
@@ -103,24 +100,15 @@ impl Movement {
         if let Some(d) = &self.consent_date {
             m.insert("consentDate".into(), Value::from(d.as_str()));
         }
-        m.insert(
-            "creationDate".into(),
-            Value::from(format_turkey_ms(self.creation_ms)),
-        );
+        m.insert("creationDate".into(), Value::from(format_turkey_ms(self.creation_ms)));
         if let Some(s) = &self.source {
             m.insert("source".into(), Value::from(s.as_str()));
         }
         m.insert("recipient".into(), Value::from(self.key.recipient.as_str()));
-        m.insert(
-            "recipientType".into(),
-            Value::from(self.key.recipient_type.as_str()),
-        );
+        m.insert("recipientType".into(), Value::from(self.key.recipient_type.as_str()));
         m.insert("status".into(), Value::from(self.status.as_str()));
         m.insert("type".into(), Value::from(self.key.consent_type.as_str()));
-        m.insert(
-            "transactionId".into(),
-            Value::from(self.transaction_id.as_str()),
-        );
+        m.insert("transactionId".into(), Value::from(self.transaction_id.as_str()));
         Value::Object(m)
     }
 
@@ -212,14 +200,7 @@ pub fn new_batch(inputs: Vec<ConsentInput>, now_ms: i64) -> (NewBatch, Value) {
         })
         .collect();
     let body = json!({ "requestId": &*request_id, "subRequests": sub_requests });
-    (
-        NewBatch {
-            request_id,
-            sub_request_ids,
-            inputs,
-        },
-        body,
-    )
+    (NewBatch { request_id, sub_request_ids, inputs }, body)
 }
 
 /// What became of one batch item. Kept this small (not as JSON) because a drain benchmark
@@ -280,25 +261,12 @@ impl Store {
     }
 
     /// Single add (V1 and V2 after its idempotency check): rules, then record.
-    pub fn add_single(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        input: &ConsentInput,
-        endpoint: &'static str,
-    ) -> Result<Accepted, &'static str> {
+    pub fn add_single(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, endpoint: &'static str) -> Result<Accepted, &'static str> {
         self.process_due(now_ms);
         let key = ConsentKey::of(iys, brand, input);
-        let current = self.consents.get(&key).map(|c| CurrentState {
-            status: c.status,
-            consent_date_secs: c.consent_date_secs,
-        });
+        let current = self.consents.get(&key).map(|c| CurrentState { status: c.status, consent_date_secs: c.consent_date_secs });
         check_transition(current.as_ref(), input)?;
-        let origin = Origin {
-            endpoint,
-            ..Default::default()
-        };
+        let origin = Origin { endpoint, ..Default::default() };
         Ok(self.record(key, input, now_ms, origin))
     }
 
@@ -314,24 +282,15 @@ impl Store {
 
     /// V2 idempotency on content: the stored consent already says exactly this (same status,
     /// consent date and source), so the movement that set it is returned instead of a new one.
-    pub fn same_as_stored(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        input: &ConsentInput,
-    ) -> Option<Accepted> {
+    pub fn same_as_stored(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput) -> Option<Accepted> {
         self.process_due(now_ms);
-        self.duplicate_of(iys, brand, input)
-            .map(|pos| self.accepted_at(pos))
+        self.duplicate_of(iys, brand, input).map(|pos| self.accepted_at(pos))
     }
 
     /// History position of the movement that set a stored consent identical to `input`.
     fn duplicate_of(&self, iys: u64, brand: u64, input: &ConsentInput) -> Option<usize> {
         let c = self.consents.get(&ConsentKey::of(iys, brand, input))?;
-        let same = c.status == input.status
-            && c.consent_date == input.consent_date
-            && c.source == input.source;
+        let same = c.status == input.status && c.consent_date == input.consent_date && c.source == input.source;
         same.then_some(c.movement)
     }
 
@@ -346,76 +305,36 @@ impl Store {
     /// A change the citizen made in IYS itself: no HS rules apply. An operator's line closure
     /// ([`LINE_CLOSURE_SOURCE`]) is a RET carrying the stored consent's own date (and fails
     /// when nothing is stored).
-    pub fn citizen_change(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        input: &ConsentInput,
-        creation_ms: i64,
-    ) -> Result<Accepted, String> {
+    pub fn citizen_change(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, creation_ms: i64) -> Result<Accepted, String> {
         self.process_due(now_ms);
         let key = ConsentKey::of(iys, brand, input);
         let mut input = input.clone();
         if input.source.as_deref() == Some(LINE_CLOSURE_SOURCE) {
-            let stored = self.consents.get(&key).ok_or(
-                "IYS_AHS_HAT_KAPATMA closes a line that has a stored consent; there is none",
-            )?;
+            let stored = self.consents.get(&key).ok_or("IYS_AHS_HAT_KAPATMA closes a line that has a stored consent; there is none")?;
             input.status = Status::Ret;
             input.consent_date = stored.consent_date.clone();
             input.consent_date_secs = stored.consent_date_secs;
         }
-        let origin = Origin {
-            endpoint: "admin/citizen-change",
-            by_citizen: true,
-            ..Default::default()
-        };
+        let origin = Origin { endpoint: "admin/citizen-change", by_citizen: true, ..Default::default() };
         Ok(self.record(key, &input, creation_ms, origin))
     }
 
     /// A change IYS recorded through ViA (an approval, a used opt-out link): recorded now as
     /// a change made in IYS itself, no HS rules, listed by `changes?source=IYS`.
-    pub fn iys_change(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        input: &ConsentInput,
-        endpoint: &'static str,
-    ) -> Accepted {
+    pub fn iys_change(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, endpoint: &'static str) -> Accepted {
         self.process_due(now_ms);
-        let origin = Origin {
-            endpoint,
-            by_citizen: true,
-            ..Default::default()
-        };
+        let origin = Origin { endpoint, by_citizen: true, ..Default::default() };
         self.record(ConsentKey::of(iys, brand, input), input, now_ms, origin)
     }
 
     /// A movement IYS held before the test began (`/admin/seed`): no rules apply, it is dated
     /// `creation_ms` (possibly years ago) and becomes the stored consent only if no later
     /// movement of that consent is stored already, so seeds can come in any order.
-    pub fn seed(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        input: &ConsentInput,
-        creation_ms: i64,
-        in_pull: bool,
-    ) -> Accepted {
+    pub fn seed(&mut self, now_ms: i64, iys: u64, brand: u64, input: &ConsentInput, creation_ms: i64, in_pull: bool) -> Accepted {
         self.process_due(now_ms);
         let key = ConsentKey::of(iys, brand, input);
-        let by_citizen = input
-            .source
-            .as_deref()
-            .is_some_and(|s| s.starts_with("IYS_"));
-        let origin = Origin {
-            endpoint: "admin/seed",
-            by_citizen,
-            missed_by_pull: !in_pull,
-            ..Default::default()
-        };
+        let by_citizen = input.source.as_deref().is_some_and(|s| s.starts_with("IYS_"));
+        let origin = Origin { endpoint: "admin/seed", by_citizen, missed_by_pull: !in_pull, ..Default::default() };
         let previous = self.consents.get(&key).cloned();
         let slot = (iys, brand, key.recipient.clone(), key.consent_type);
         let last_tx = self.last_tx.get(&slot).cloned();
@@ -439,23 +358,12 @@ impl Store {
     /// The daily movement file of one brand: every movement (HS and citizens', pulled or not)
     /// created in [from_ms, to_ms), oldest first, under [`DAILY_FILE_HEADER`]; it ends with a
     /// line break, as the document says.
-    pub fn daily_file(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> String {
+    pub fn daily_file(&mut self, now_ms: i64, iys: u64, brand: u64, from_ms: i64, to_ms: i64) -> String {
         self.process_due(now_ms);
         let mut day: Vec<&Movement> = self
             .history
             .iter()
-            .filter(|m| {
-                m.key.iys_code == iys
-                    && m.key.brand_code == brand
-                    && (from_ms..to_ms).contains(&m.creation_ms)
-            })
+            .filter(|m| m.key.iys_code == iys && m.key.brand_code == brand && (from_ms..to_ms).contains(&m.creation_ms))
             .collect();
         // Stable: movements of the same millisecond keep the order IYS accepted them in.
         day.sort_by_key(|m| m.creation_ms);
@@ -473,12 +381,7 @@ impl Store {
     /// address and type created in the same second.
     fn transaction_id_for(&mut self, key: &ConsentKey, creation_ms: i64) -> String {
         let second = creation_ms.div_euclid(1000);
-        let slot = (
-            key.iys_code,
-            key.brand_code,
-            key.recipient.clone(),
-            key.consent_type,
-        );
+        let slot = (key.iys_code, key.brand_code, key.recipient.clone(), key.consent_type);
         match self.last_tx.get_mut(&slot) {
             Some((s, tx)) if *s == second => tx.clone(),
             Some(entry) => {
@@ -493,13 +396,7 @@ impl Store {
         }
     }
 
-    fn record(
-        &mut self,
-        key: ConsentKey,
-        input: &ConsentInput,
-        creation_ms: i64,
-        origin: Origin,
-    ) -> Accepted {
+    fn record(&mut self, key: ConsentKey, input: &ConsentInput, creation_ms: i64, origin: Origin) -> Accepted {
         let transaction_id = self.transaction_id_for(&key, creation_ms);
         let pos = self.history.len();
         let accepted = Accepted {
@@ -521,10 +418,7 @@ impl Store {
             },
         );
         // A shared transactionId keeps its first position: the group's place in the feed.
-        let group = *self
-            .by_transaction
-            .entry(transaction_id.clone())
-            .or_insert(pos);
+        let group = *self.by_transaction.entry(transaction_id.clone()).or_insert(pos);
         self.history.push(Movement {
             seq: pos as u64 + 1,
             key,
@@ -542,22 +436,9 @@ impl Store {
     /// Queues a validated batch (built by [`new_batch`] outside the lock): its result is `[]`
     /// for `delay_ms`, then `enqueue` for `enqueue_ms`, then it is applied.
     #[allow(clippy::too_many_arguments)]
-    pub fn submit_batch(
-        &mut self,
-        now_ms: i64,
-        delay_ms: u64,
-        enqueue_ms: u64,
-        iys: u64,
-        brand: u64,
-        v2: bool,
-        batch: NewBatch,
-    ) {
+    pub fn submit_batch(&mut self, now_ms: i64, delay_ms: u64, enqueue_ms: u64, iys: u64, brand: u64, v2: bool, batch: NewBatch) {
         self.process_due(now_ms);
-        let NewBatch {
-            request_id,
-            sub_request_ids,
-            inputs,
-        } = batch;
+        let NewBatch { request_id, sub_request_ids, inputs } = batch;
         let visible_ms = now_ms.saturating_add(delay_ms as i64);
         let b = Batch {
             request_id: request_id.clone(),
@@ -590,9 +471,7 @@ impl Store {
         while let Some(id) = self.kept.front() {
             let expired = match self.batches.get(id) {
                 None => true,
-                Some(b) => {
-                    b.outcomes.is_some() && now_ms - b.submitted_ms > BATCH_RESULT_RETENTION_MS
-                }
+                Some(b) => b.outcomes.is_some() && now_ms - b.submitted_ms > BATCH_RESULT_RETENTION_MS,
             };
             if !expired {
                 break;
@@ -603,15 +482,9 @@ impl Store {
     }
 
     fn process_batch(&mut self, id: &Arc<str>) {
-        let Some(mut batch) = self.batches.remove(id) else {
-            return;
-        };
+        let Some(mut batch) = self.batches.remove(id) else { return };
         let inputs = std::mem::take(&mut batch.inputs);
-        let outcomes = inputs
-            .iter()
-            .enumerate()
-            .map(|(index, input)| self.process_item(&batch, index, input))
-            .collect();
+        let outcomes = inputs.iter().enumerate().map(|(index, input)| self.process_item(&batch, index, input)).collect();
         batch.outcomes = Some(outcomes);
         self.batches.insert(id.clone(), batch);
     }
@@ -623,19 +496,12 @@ impl Store {
             }
         }
         let key = ConsentKey::of(batch.iys_code, batch.brand_code, input);
-        let current = self.consents.get(&key).map(|c| CurrentState {
-            status: c.status,
-            consent_date_secs: c.consent_date_secs,
-        });
+        let current = self.consents.get(&key).map(|c| CurrentState { status: c.status, consent_date_secs: c.consent_date_secs });
         if let Err(code) = check_transition(current.as_ref(), input) {
             return Outcome::Refused(code);
         }
         let origin = Origin {
-            endpoint: if batch.v2 {
-                "v2/consents/request"
-            } else {
-                "consents/request"
-            },
+            endpoint: if batch.v2 { "v2/consents/request" } else { "consents/request" },
             request_id: Some(batch.request_id.clone()),
             sub_request_id: Some(batch.sub_request_ids[index].clone()),
             index: Some(index),
@@ -688,55 +554,25 @@ impl Store {
     /// answer empty"; an empty answer never means the consents were refused).
     pub fn batch_results(&mut self, now_ms: i64, iys: u64, brand: u64, request_id: &str) -> Value {
         self.process_due(now_ms);
-        let Some(b) = self.batches.get(request_id) else {
-            return json!([]);
-        };
-        if b.iys_code != iys
-            || b.brand_code != brand
-            || now_ms < b.visible_ms
-            || now_ms - b.submitted_ms > BATCH_RESULT_RETENTION_MS
-        {
+        let Some(b) = self.batches.get(request_id) else { return json!([]) };
+        if b.iys_code != iys || b.brand_code != brand || now_ms < b.visible_ms || now_ms - b.submitted_ms > BATCH_RESULT_RETENTION_MS {
             return json!([]);
         }
         if let Some(outcomes) = &b.outcomes {
-            return outcomes
-                .iter()
-                .enumerate()
-                .map(|(i, o)| self.render_outcome(b, i, *o))
-                .collect();
+            return outcomes.iter().enumerate().map(|(i, o)| self.render_outcome(b, i, *o)).collect();
         }
         // The document's own example spells it `subrequestId` for queued items.
-        b.sub_request_ids
-            .iter()
-            .enumerate()
-            .map(|(i, sub)| json!({ "index": i, "status": "enqueue", "subrequestId": &**sub }))
-            .collect()
+        b.sub_request_ids.iter().enumerate().map(|(i, sub)| json!({ "index": i, "status": "enqueue", "subrequestId": &**sub })).collect()
     }
 
     /// Recipients (already normalised) that are in ONAY for the brand, recipientType and type.
-    pub fn approved_among(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        rt: RecipientType,
-        ct: ConsentType,
-        recipients: &[String],
-    ) -> Vec<String> {
+    pub fn approved_among(&mut self, now_ms: i64, iys: u64, brand: u64, rt: RecipientType, ct: ConsentType, recipients: &[String]) -> Vec<String> {
         self.process_due(now_ms);
         recipients
             .iter()
             .filter(|r| {
-                let key = ConsentKey {
-                    iys_code: iys,
-                    brand_code: brand,
-                    recipient: (*r).clone(),
-                    recipient_type: rt,
-                    consent_type: ct,
-                };
-                self.consents
-                    .get(&key)
-                    .is_some_and(|c| c.status == Status::Onay)
+                let key = ConsentKey { iys_code: iys, brand_code: brand, recipient: (*r).clone(), recipient_type: rt, consent_type: ct };
+                self.consents.get(&key).is_some_and(|c| c.status == Status::Onay)
             })
             .cloned()
             .collect()
@@ -764,17 +600,7 @@ impl Store {
     /// split them ends before them (or, if they start the page, takes them all, even past the
     /// limit), since the cursor (`<seconds>_<transactionId>`) cannot point between them.
     #[allow(clippy::too_many_arguments)]
-    pub fn changes(
-        &mut self,
-        now_ms: i64,
-        iys: u64,
-        brand: u64,
-        citizen: bool,
-        after: Option<&str>,
-        limit: usize,
-        window_start_ms: i64,
-        window_end_ms: i64,
-    ) -> Result<(Vec<Value>, Option<String>), ()> {
+    pub fn changes(&mut self, now_ms: i64, iys: u64, brand: u64, citizen: bool, after: Option<&str>, limit: usize, window_start_ms: i64, window_end_ms: i64) -> Result<(Vec<Value>, Option<String>), ()> {
         self.process_due(now_ms);
         let cursor = match after {
             Some(a) => Some(self.parse_cursor(a).ok_or(())?),
@@ -814,22 +640,11 @@ impl Store {
             let m = &self.history[pos];
             format!("{}_{}", m.creation_ms.div_euclid(1000), m.transaction_id)
         });
-        Ok((
-            picked
-                .iter()
-                .map(|&(_, _, pos)| self.history[pos].change_json())
-                .collect(),
-            next,
-        ))
+        Ok((picked.iter().map(|&(_, _, pos)| self.history[pos].change_json()).collect(), next))
     }
 
     /// `/admin/consents`: the current consents, optionally narrowed.
-    pub fn consents_json(
-        &mut self,
-        now_ms: i64,
-        brand: Option<u64>,
-        recipient: Option<&str>,
-    ) -> Vec<Value> {
+    pub fn consents_json(&mut self, now_ms: i64, brand: Option<u64>, recipient: Option<&str>) -> Vec<Value> {
         self.process_due(now_ms);
         let mut rows: Vec<(&ConsentKey, &StoredConsent)> = self
             .consents
@@ -838,20 +653,11 @@ impl Store {
             .filter(|(k, _)| recipient.is_none_or(|r| k.recipient == r))
             .collect();
         rows.sort_by_key(|(_, c)| c.movement);
-        rows.into_iter()
-            .map(|(k, c)| consent_json(k, c, true))
-            .collect()
+        rows.into_iter().map(|(k, c)| consent_json(k, c, true)).collect()
     }
 
     /// `/admin/history`: accepted movements in order, after `since_seq`, at most `limit`.
-    pub fn history_json(
-        &mut self,
-        now_ms: i64,
-        brand: Option<u64>,
-        recipient: Option<&str>,
-        since_seq: u64,
-        limit: usize,
-    ) -> Vec<Value> {
+    pub fn history_json(&mut self, now_ms: i64, brand: Option<u64>, recipient: Option<&str>, since_seq: u64, limit: usize) -> Vec<Value> {
         self.process_due(now_ms);
         let start = (since_seq as usize).min(self.history.len()); // seq = position + 1
         self.history[start..]
@@ -879,33 +685,21 @@ pub fn consent_json(k: &ConsentKey, c: &StoredConsent, with_brand: bool) -> Valu
     if let Some(d) = &c.consent_date {
         m.insert("consentDate".into(), Value::from(d.as_str()));
     }
-    m.insert(
-        "creationDate".into(),
-        Value::from(format_turkey_ms(c.creation_ms)),
-    );
+    m.insert("creationDate".into(), Value::from(format_turkey_ms(c.creation_ms)));
     if let Some(s) = &c.source {
         m.insert("source".into(), Value::from(s.as_str()));
     }
     m.insert("recipient".into(), Value::from(k.recipient.as_str()));
-    m.insert(
-        "recipientType".into(),
-        Value::from(k.recipient_type.as_str()),
-    );
+    m.insert("recipientType".into(), Value::from(k.recipient_type.as_str()));
     m.insert("status".into(), Value::from(c.status.as_str()));
     m.insert("type".into(), Value::from(k.consent_type.as_str()));
     if let Some(r) = c.retailer_code {
         m.insert("retailerCode".into(), Value::from(r));
     }
     if c.retailer_access_count > 0 {
-        m.insert(
-            "retailerAccessCount".into(),
-            Value::from(c.retailer_access_count),
-        );
+        m.insert("retailerAccessCount".into(), Value::from(c.retailer_access_count));
     }
-    m.insert(
-        "transactionId".into(),
-        Value::from(c.transaction_id.as_str()),
-    );
+    m.insert("transactionId".into(), Value::from(c.transaction_id.as_str()));
     if with_brand {
         m.insert("iysCode".into(), Value::from(k.iys_code));
         m.insert("brandCode".into(), Value::from(k.brand_code));

@@ -73,16 +73,12 @@ pub struct TokenStore {
 
 impl TokenStore {
     pub fn new(users: &[(String, String)]) -> Self {
-        TokenStore {
-            users: users.iter().cloned().collect(),
-            ..Default::default()
-        }
+        TokenStore { users: users.iter().cloned().collect(), ..Default::default() }
     }
 
     /// Counts a token call against the hourly limit; false means answer 429 H084.
     pub fn admit(&mut self, now_ms: i64, s: &TokenSettings) -> bool {
-        self.limiter
-            .admit(now_ms, s.limit_per_window, s.window_secs as i64 * 1000)
+        self.limiter.admit(now_ms, s.limit_per_window, s.window_secs as i64 * 1000)
     }
 
     /// Puts the endpoint into the H084 state as if the limit had just been exceeded.
@@ -105,74 +101,32 @@ impl TokenStore {
 
     /// The user behind a live access token.
     pub fn user_of(&self, token: &str, now_ms: i64) -> Option<&str> {
-        self.access
-            .get(token)
-            .filter(|s| s.expires_ms > now_ms)
-            .map(|s| s.user.as_str())
+        self.access.get(token).filter(|s| s.expires_ms > now_ms).map(|s| s.user.as_str())
     }
 
     /// Handles a grant request whose parameters came from a JSON or form body.
-    pub fn grant(
-        &mut self,
-        params: &Map<String, Value>,
-        now_ms: i64,
-        s: &TokenSettings,
-    ) -> Result<Value, GrantError> {
+    pub fn grant(&mut self, params: &Map<String, Value>, now_ms: i64, s: &TokenSettings) -> Result<Value, GrantError> {
         let grant_type = match params.get("grant_type") {
             None => return Err(refuse("invalid_request", "Giriş yöntemi belirtilmemiş.")),
-            Some(Value::String(g)) if g.is_empty() => {
-                return Err(refuse("invalid_grant", "Giriş yöntemi boş olamaz."))
-            }
+            Some(Value::String(g)) if g.is_empty() => return Err(refuse("invalid_grant", "Giriş yöntemi boş olamaz.")),
             Some(Value::String(g)) => g.as_str(),
             Some(_) => return Err(refuse("invalid_grant", "Desteklenmeyen giriş yöntemi.")),
         };
         let user = match grant_type {
             "password" => {
-                let username = text_param(
-                    params,
-                    "username",
-                    (
-                        "Kullanıcı adı verilmemiş.",
-                        "Desteklenmeyen kullanıcı adı türü.",
-                        "Kullanıcı adı boş bırakılamaz.",
-                    ),
-                )?;
-                let password = text_param(
-                    params,
-                    "password",
-                    (
-                        "Şifre verilmemiş.",
-                        "Desteklenmeyen şifre türü.",
-                        "Şifre boş bırakılamaz.",
-                    ),
-                )?;
+                let username = text_param(params, "username", ("Kullanıcı adı verilmemiş.", "Desteklenmeyen kullanıcı adı türü.", "Kullanıcı adı boş bırakılamaz."))?;
+                let password = text_param(params, "password", ("Şifre verilmemiş.", "Desteklenmeyen şifre türü.", "Şifre boş bırakılamaz."))?;
                 if self.users.get(username).map(String::as_str) != Some(password) {
-                    return Err(refuse(
-                        "invalid_request",
-                        "Kullanıcı kimlik bilgileri geçersiz.",
-                    ));
+                    return Err(refuse("invalid_request", "Kullanıcı kimlik bilgileri geçersiz."));
                 }
                 username.to_string()
             }
             "refresh_token" => {
-                let token = text_param(
-                    params,
-                    "refresh_token",
-                    (
-                        "Yenileme jetonu verilmemiş.",
-                        "Desteklenmeyen yenileme jetonu türü.",
-                        "Yenileme jetonu boş olamaz.",
-                    ),
-                )?;
+                let token = text_param(params, "refresh_token", ("Yenileme jetonu verilmemiş.", "Desteklenmeyen yenileme jetonu türü.", "Yenileme jetonu boş olamaz."))?;
                 // Rotation: a refresh token works once; the answer carries its successor.
                 match self.refresh.remove(token) {
                     Some(sess) if sess.expires_ms > now_ms => sess.user,
-                    _ => {
-                        return Err(refuse(
-                            "invalid_grant",
-                            "Yenileme jetonu geçersiz veya süresi dolmuş.",
-                        ))
-                    }
+                    _ => return Err(refuse("invalid_grant", "Yenileme jetonu geçersiz veya süresi dolmuş.")),
                 }
             }
             _ => return Err(refuse("invalid_request", "Bilinmeyen giriş yöntemi.")),
@@ -185,20 +139,8 @@ impl TokenStore {
         let refresh = ids::token("iys-sim-refresh");
         self.access.retain(|_, sess| sess.expires_ms > now_ms);
         self.refresh.retain(|_, sess| sess.expires_ms > now_ms);
-        self.access.insert(
-            access.clone(),
-            Session {
-                user: user.clone(),
-                expires_ms: now_ms + s.ttl_secs as i64 * 1000,
-            },
-        );
-        self.refresh.insert(
-            refresh.clone(),
-            Session {
-                user,
-                expires_ms: now_ms + s.refresh_ttl_secs as i64 * 1000,
-            },
-        );
+        self.access.insert(access.clone(), Session { user: user.clone(), expires_ms: now_ms + s.ttl_secs as i64 * 1000 });
+        self.refresh.insert(refresh.clone(), Session { user, expires_ms: now_ms + s.refresh_ttl_secs as i64 * 1000 });
         json!({
             "access_token": access,
             "refresh_token": refresh,
@@ -210,11 +152,7 @@ impl TokenStore {
 }
 
 /// A required string parameter, with the document's wording for missing / wrong type / empty.
-fn text_param<'a>(
-    params: &'a Map<String, Value>,
-    name: &str,
-    msgs: (&'static str, &'static str, &'static str),
-) -> Result<&'a str, GrantError> {
+fn text_param<'a>(params: &'a Map<String, Value>, name: &str, msgs: (&'static str, &'static str, &'static str)) -> Result<&'a str, GrantError> {
     match params.get(name) {
         None => Err(refuse("invalid_request", msgs.0)),
         Some(Value::String(v)) if v.is_empty() => Err(refuse("invalid_grant", msgs.2)),

@@ -144,9 +144,7 @@ enum Shape {
 /// flat. H1050 and H1074 follow their only examples.
 fn shape_of(code: &str) -> Shape {
     match code {
-        "H1019" | "H1030" | "H1065" | "H1066" | "H1085" | "H1086" | "H1090" | "H1096" | "H1112" => {
-            Shape::Flat
-        }
+        "H1019" | "H1030" | "H1065" | "H1066" | "H1085" | "H1086" | "H1090" | "H1096" | "H1112" => Shape::Flat,
         "H1015" | "H1031" | "H1032" | "H1033" | "H1050" => Shape::Object,
         _ => Shape::List,
     }
@@ -163,19 +161,11 @@ pub struct ViaError {
 
 impl ViaError {
     fn new(code: &'static str) -> Self {
-        ViaError {
-            code,
-            message: errors::describe(code).1.to_string(),
-            value: None,
-        }
+        ViaError { code, message: errors::describe(code).1.to_string(), value: None }
     }
 
     fn text(code: &'static str, message: String) -> Self {
-        ViaError {
-            code,
-            message,
-            value: None,
-        }
+        ViaError { code, message, value: None }
     }
 
     fn with_value(mut self, value: &Value) -> Self {
@@ -211,10 +201,7 @@ fn not_found(field: &str) -> ViaError {
 
 /// H1010: a field of the wrong kind (a list that is not one).
 fn unfit(field: &str) -> ViaError {
-    ViaError::text(
-        "H1010",
-        format!("{field} alanına girilen değer uygun değil."),
-    )
+    ViaError::text("H1010", format!("{field} alanına girilen değer uygun değil."))
 }
 
 fn text_of(v: &Value) -> String {
@@ -226,14 +213,7 @@ fn text_of(v: &Value) -> String {
 
 /// H1085 for a type outside `valid`.
 fn invalid_type(v: &Value, valid: &str) -> ViaError {
-    ViaError::text(
-        "H1085",
-        format!(
-            "Geçersiz izin tipi: {}. Lütfen geçerli izin tiplerini kullanın: {valid}",
-            text_of(v)
-        ),
-    )
-    .with_value(v)
+    ViaError::text("H1085", format!("Geçersiz izin tipi: {}. Lütfen geçerli izin tiplerini kullanın: {valid}", text_of(v))).with_value(v)
 }
 
 /// The consent quota reached (an injected H525 account refusal): ViA answers it as H1031.
@@ -251,11 +231,7 @@ fn required<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a Value, V
 }
 
 /// A required non-empty list: missing, null or empty is H1057 (naming `name`), not a list H1010.
-fn list<'a>(
-    obj: &'a Map<String, Value>,
-    field: &str,
-    name: &str,
-) -> Result<&'a Vec<Value>, ViaError> {
+fn list<'a>(obj: &'a Map<String, Value>, field: &str, name: &str) -> Result<&'a Vec<Value>, ViaError> {
     match obj.get(field) {
         None | Some(Value::Null) => Err(blank(name)),
         Some(Value::Array(a)) if a.is_empty() => Err(blank(name)),
@@ -324,31 +300,18 @@ impl ViaRequest {
     fn expire_if_due(&mut self, now_ms: i64) {
         let deadline = self.requested_ms + self.req.verification.validity_ms();
         if self.completion.is_none() && now_ms >= deadline {
-            self.completion = Some(Completion {
-                status: self.req.verification.expired_status(),
-                at_ms: deadline,
-            });
+            self.completion = Some(Completion { status: self.req.verification.expired_status(), at_ms: deadline });
         }
     }
 
     fn otp_of(&self, title: &str) -> Option<&str> {
-        self.otp_codes
-            .iter()
-            .find(|(t, _)| *t == title)
-            .map(|(_, c)| c.as_str())
+        self.otp_codes.iter().find(|(t, _)| *t == title).map(|(_, c)| c.as_str())
     }
 
     /// Records the approvals and ends the request: one consent per brand × approved ETK type
     /// (as a change made in IYS: pulled with `source=IYS`, pushed), one transactionId per
     /// approved KVK text. Returns the confirmation's items in requestDetails order.
-    fn complete(
-        &mut self,
-        st: &State,
-        store: &mut Store,
-        now_ms: i64,
-        etk_types: &[ConsentType],
-        kvk_types: &[&'static str],
-    ) -> Vec<Value> {
+    fn complete(&mut self, st: &State, store: &mut Store, now_ms: i64, etk_types: &[ConsentType], kvk_types: &[&'static str]) -> Vec<Value> {
         let mut items = Vec::new();
         let local_secs = now_ms.div_euclid(1000) + TURKEY_OFFSET_SECS;
         if let Some(etk) = self.req.etk.clone() {
@@ -370,36 +333,20 @@ impl ViaRequest {
                         st.push.movement_recorded(m);
                     }
                     items.push(json!({ "transactionId": acc.transaction_id, "creationDate": acc.creation_date, "type": t.as_str(), "brandCode": brand.to_string() }));
-                    self.etk_approvals.insert(
-                        (brand, t),
-                        Approval {
-                            transaction_id: acc.transaction_id,
-                            at_ms: now_ms,
-                        },
-                    );
+                    self.etk_approvals.insert((brand, t), Approval { transaction_id: acc.transaction_id, at_ms: now_ms });
                 }
             }
         }
         if let Some(kvk) = self.req.kvk.clone() {
             for &t in kvk.types.iter().filter(|t| kvk_types.contains(t)) {
-                let approval = Approval {
-                    transaction_id: ids::transaction_id(),
-                    at_ms: now_ms,
-                };
+                let approval = Approval { transaction_id: ids::transaction_id(), at_ms: now_ms };
                 items.push(json!({ "transactionId": approval.transaction_id, "creationDate": format_turkey_ms(now_ms), "type": t }));
                 self.kvk_approvals.insert(t, approval);
             }
         }
         // The document names no status for a recipient who approved nothing; REJECTED says so.
-        let status = if items.is_empty() {
-            "REJECTED"
-        } else {
-            "SUCCESS"
-        };
-        self.completion = Some(Completion {
-            status,
-            at_ms: now_ms,
-        });
+        let status = if items.is_empty() { "REJECTED" } else { "SUCCESS" };
+        self.completion = Some(Completion { status, at_ms: now_ms });
         items
     }
 
@@ -410,9 +357,7 @@ impl ViaRequest {
     fn last_status(&self) -> Value {
         match &self.completion {
             Some(c) => json!({ "stage": "COMPLETED", "status": c.status }),
-            None if self.wrong_otps > 0 => {
-                json!({ "stage": "CONSENT_REQUESTED", "status": "OTP_CODE_INCORRECT" })
-            }
+            None if self.wrong_otps > 0 => json!({ "stage": "CONSENT_REQUESTED", "status": "OTP_CODE_INCORRECT" }),
             None => json!({ "stage": "CONSENT_REQUESTED", "status": "PENDING" }),
         }
     }
@@ -427,10 +372,7 @@ impl ViaRequest {
         };
         item.insert("operationStatusMessage".into(), Value::from(message));
         if let Some(a) = approval {
-            item.insert(
-                "transactionId".into(),
-                Value::from(a.transaction_id.as_str()),
-            );
+            item.insert("transactionId".into(), Value::from(a.transaction_id.as_str()));
             item.insert("consentDate".into(), Value::from(format_turkey_ms(a.at_ms)));
         }
         Value::Object(item)
@@ -477,19 +419,10 @@ impl ViaRequest {
         m.insert("iysCode".into(), Value::from(self.iys_code.to_string()));
         m.insert("recipient".into(), Value::from(self.req.recipient.as_str()));
         if let Some(etk) = &self.req.etk {
-            m.insert(
-                "recipientType".into(),
-                Value::from(etk.recipient_type.as_str()),
-            );
+            m.insert("recipientType".into(), Value::from(etk.recipient_type.as_str()));
         }
-        m.insert(
-            "consentSource".into(),
-            Value::from(self.req.verification.as_str()),
-        );
-        m.insert(
-            "requestDate".into(),
-            Value::from(format_turkey_millis(self.requested_ms)),
-        );
+        m.insert("consentSource".into(), Value::from(self.req.verification.as_str()));
+        m.insert("requestDate".into(), Value::from(format_turkey_millis(self.requested_ms)));
         m.insert("requestDetails".into(), Value::Array(self.details()));
         m.insert("lastStatus".into(), self.last_status());
         Value::Object(m)
@@ -501,10 +434,7 @@ impl ViaRequest {
         m.insert("requestId".into(), Value::from(self.id.as_str()));
         m.insert("iysCode".into(), Value::from(self.iys_code));
         m.insert("recipient".into(), Value::from(self.req.recipient.as_str()));
-        m.insert(
-            "verificationType".into(),
-            Value::from(self.req.verification.as_str()),
-        );
+        m.insert("verificationType".into(), Value::from(self.req.verification.as_str()));
         m.insert("formId".into(), Value::from(self.req.form_id.as_str()));
         if let Some(etk) = &self.req.etk {
             let types: Vec<&str> = etk.types.iter().map(|t| t.as_str()).collect();
@@ -519,43 +449,18 @@ impl ViaRequest {
             if let Some(a) = &kvk.address {
                 person.insert("address".into(), Value::from(a.as_str()));
             }
-            m.insert(
-                "kvk".into(),
-                json!({ "types": kvk.types, "personData": person }),
-            );
+            m.insert("kvk".into(), json!({ "types": kvk.types, "personData": person }));
         }
-        m.insert(
-            "requestDate".into(),
-            Value::from(format_turkey_millis(self.requested_ms)),
-        );
-        m.insert(
-            "expiresAt".into(),
-            Value::from(format_turkey_millis(
-                self.requested_ms + self.req.verification.validity_ms(),
-            )),
-        );
+        m.insert("requestDate".into(), Value::from(format_turkey_millis(self.requested_ms)));
+        m.insert("expiresAt".into(), Value::from(format_turkey_millis(self.requested_ms + self.req.verification.validity_ms())));
         if !self.otp_codes.is_empty() {
-            let codes: Map<String, Value> = self
-                .otp_codes
-                .iter()
-                .map(|(t, c)| (t.to_string(), Value::from(c.as_str())))
-                .collect();
+            let codes: Map<String, Value> = self.otp_codes.iter().map(|(t, c)| (t.to_string(), Value::from(c.as_str()))).collect();
             m.insert("otpCodes".into(), Value::Object(codes));
             m.insert("wrongOtpAttempts".into(), Value::from(self.wrong_otps));
         }
-        m.insert(
-            "state".into(),
-            Value::from(if self.completion.is_some() {
-                "COMPLETED"
-            } else {
-                "WAITING"
-            }),
-        );
+        m.insert("state".into(), Value::from(if self.completion.is_some() { "COMPLETED" } else { "WAITING" }));
         if let Some(c) = &self.completion {
-            m.insert(
-                "completedAt".into(),
-                Value::from(format_turkey_millis(c.at_ms)),
-            );
+            m.insert("completedAt".into(), Value::from(format_turkey_millis(c.at_ms)));
         }
         m.insert("lastStatus".into(), self.last_status());
         m.insert("requestDetails".into(), Value::Array(self.details()));
@@ -565,11 +470,7 @@ impl ViaRequest {
 
 /// `YYYY-MM-DD HH:mm:ss.SSS`, Turkey time, as getViaRequest's requestDate.
 fn format_turkey_millis(utc_ms: i64) -> String {
-    format!(
-        "{}.{:03}",
-        format_turkey_ms(utc_ms),
-        utc_ms.rem_euclid(1000)
-    )
+    format!("{}.{:03}", format_turkey_ms(utc_ms), utc_ms.rem_euclid(1000))
 }
 
 /// An e-mail opt-out link.
@@ -595,20 +496,11 @@ impl HashLink {
         m.insert("url".into(), Value::from(self.url.as_str()));
         m.insert("hash".into(), Value::from(self.hash.as_str()));
         m.insert("recipient".into(), Value::from(self.recipient.as_str()));
-        m.insert(
-            "recipientType".into(),
-            Value::from(self.recipient_type.as_str()),
-        );
+        m.insert("recipientType".into(), Value::from(self.recipient_type.as_str()));
         m.insert("iysCode".into(), Value::from(self.iys_code));
         m.insert("brandCode".into(), Value::from(self.brand_code));
-        m.insert(
-            "issuedAt".into(),
-            Value::from(format_turkey_ms(self.issued_ms)),
-        );
-        m.insert(
-            "expiresAt".into(),
-            Value::from(format_turkey_ms(self.expires_ms())),
-        );
+        m.insert("issuedAt".into(), Value::from(format_turkey_ms(self.issued_ms)));
+        m.insert("expiresAt".into(), Value::from(format_turkey_ms(self.expires_ms())));
         m.insert("used".into(), Value::from(self.used_ms.is_some()));
         if let Some(u) = self.used_ms {
             m.insert("usedAt".into(), Value::from(format_turkey_ms(u)));
@@ -630,10 +522,7 @@ pub struct Via {
 impl Via {
     /// The account's request, expired first if its time ran out.
     fn request_mut(&mut self, now_ms: i64, iys: Option<u64>, id: &str) -> Option<&mut ViaRequest> {
-        let r = self
-            .requests
-            .get_mut(id)
-            .filter(|r| iys.is_none_or(|i| r.iys_code == i))?;
+        let r = self.requests.get_mut(id).filter(|r| iys.is_none_or(|i| r.iys_code == i))?;
         r.expire_if_due(now_ms);
         Some(r)
     }
@@ -653,37 +542,18 @@ fn parse_start(body: &Value) -> Result<NewRequest, ViaError> {
         None => return Err(not_found("formId")),
         Some(_) => required(obj, "formId")?,
     };
-    let verification = verification
-        .as_str()
-        .and_then(Verification::parse)
-        .ok_or_else(|| ViaError::new("H1012"))?;
+    let verification = verification.as_str().and_then(Verification::parse).ok_or_else(|| ViaError::new("H1012"))?;
     // An SMS goes to a mobile: the recipient must take a MESAJ consent whatever the types.
-    let (channel, code) = if verification.by_sms() {
-        (ConsentType::Mesaj, "H1026")
-    } else {
-        (ConsentType::Eposta, "H1027")
-    };
-    let recipient = recipient
-        .as_str()
-        .and_then(|r| rules::check_recipient(r, channel).ok())
-        .ok_or_else(|| ViaError::new(code))?;
+    let (channel, code) = if verification.by_sms() { (ConsentType::Mesaj, "H1026") } else { (ConsentType::Eposta, "H1027") };
+    let recipient = recipient.as_str().and_then(|r| rules::check_recipient(r, channel).ok()).ok_or_else(|| ViaError::new(code))?;
     let form_id = match form_id {
         Value::Number(n) if n.is_u64() => n.to_string(),
         Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.clone(),
-        _ => {
-            return Err(ViaError::text(
-                "H1029",
-                "'formId' alanı 'integer' tipinde olmalıdır.".into(),
-            )
-            .with_value(form_id))
-        }
+        _ => return Err(ViaError::text("H1029", "'formId' alanı 'integer' tipinde olmalıdır.".into()).with_value(form_id)),
     };
     let mut titled: Vec<(&'static str, &Map<String, Value>)> = Vec::new();
     for item in items {
-        let Some((item, title)) = item
-            .as_object()
-            .and_then(|o| o.get("title").map(|t| (o, t)))
-        else {
+        let Some((item, title)) = item.as_object().and_then(|o| o.get("title").map(|t| (o, t))) else {
             return Err(not_found("title"));
         };
         let title = match title.as_str() {
@@ -699,39 +569,24 @@ fn parse_start(body: &Value) -> Result<NewRequest, ViaError> {
     let part = |title: &str| titled.iter().find(|(t, _)| *t == title).map(|(_, o)| *o);
     let etk = part(ETK).map(|o| parse_etk(o, verification)).transpose()?;
     let kvk = part(KVK).map(parse_kvk).transpose()?;
-    Ok(NewRequest {
-        recipient,
-        verification,
-        form_id,
-        etk,
-        kvk,
-    })
+    Ok(NewRequest { recipient, verification, form_id, etk, kvk })
 }
 
 fn parse_etk(obj: &Map<String, Value>, verification: Verification) -> Result<Etk, ViaError> {
     let mut brands = Vec::new();
     for b in list(obj, "brandCodes", "brandCodes")? {
         // Every positive integer is a brand of the account, as on the consent routes.
-        let brand = b
-            .as_u64()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| ViaError::new("H1014"))?;
+        let brand = b.as_u64().filter(|n| *n > 0).ok_or_else(|| ViaError::new("H1014"))?;
         if !brands.contains(&brand) {
             brands.push(brand);
         }
     }
     let recipient_type = required(obj, "recipientType")?;
-    let recipient_type = recipient_type
-        .as_str()
-        .and_then(RecipientType::parse)
-        .ok_or_else(|| ViaError::new("H1063"))?;
+    let recipient_type = recipient_type.as_str().and_then(RecipientType::parse).ok_or_else(|| ViaError::new("H1063"))?;
     let given = list(obj, "types", "etkTypes")?;
     let mut types = Vec::new();
     for v in given {
-        let t = v
-            .as_str()
-            .and_then(ConsentType::parse)
-            .ok_or_else(|| invalid_type(v, "MESAJ, ARAMA, EPOSTA"))?;
+        let t = v.as_str().and_then(ConsentType::parse).ok_or_else(|| invalid_type(v, "MESAJ, ARAMA, EPOSTA"))?;
         if !verification.allows(t) {
             let message = format!(
                 "Girdiğiniz '{}' izin tipi, doğrulama tipi '{}' ile uyuşmamaktadır. Uyuşan geçerli değerler: [{}]",
@@ -749,20 +604,13 @@ fn parse_etk(obj: &Map<String, Value>, verification: Verification) -> Result<Etk
         }
         types.push(t);
     }
-    Ok(Etk {
-        brands,
-        types,
-        recipient_type,
-    })
+    Ok(Etk { brands, types, recipient_type })
 }
 
 fn parse_kvk(obj: &Map<String, Value>) -> Result<Kvk, ViaError> {
     let mut types = Vec::new();
     for v in list(obj, "types", "kvkTypes")? {
-        let t = v
-            .as_str()
-            .and_then(|s| KVK_TYPES.iter().find(|k| **k == s).copied())
-            .ok_or_else(|| invalid_type(v, &KVK_TYPES.join(", ")))?;
+        let t = v.as_str().and_then(|s| KVK_TYPES.iter().find(|k| **k == s).copied()).ok_or_else(|| invalid_type(v, &KVK_TYPES.join(", ")))?;
         if !types.contains(&t) {
             types.push(t);
         }
@@ -771,29 +619,15 @@ fn parse_kvk(obj: &Map<String, Value>) -> Result<Kvk, ViaError> {
     let name = person.and_then(|p| p.get("name"));
     let name = match name.and_then(Value::as_str).map(str::trim) {
         Some(n) if !n.is_empty() => n.to_string(),
-        _ => {
-            return Err(ViaError::text(
-                "H1090",
-                "JSON verisinde eksik alanlar: personData.name".into(),
-            )
-            .with_value(name.unwrap_or(&Value::Null)))
-        }
+        _ => return Err(ViaError::text("H1090", "JSON verisinde eksik alanlar: personData.name".into()).with_value(name.unwrap_or(&Value::Null))),
     };
     let id_number = match person.and_then(|p| p.get("recipientIdNumber")) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if is_tc_id_shape(s) => Some(s.clone()),
         Some(v) => return Err(ViaError::new("H1096").with_value(v)),
     };
-    let address = person
-        .and_then(|p| p.get("address"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    Ok(Kvk {
-        types,
-        name,
-        id_number,
-        address,
-    })
+    let address = person.and_then(|p| p.get("address")).and_then(Value::as_str).map(str::to_string);
+    Ok(Kvk { types, name, id_number, address })
 }
 
 /// A Turkish identity number's shape: 11 digits, the first not 0 (the check digits are not
@@ -833,10 +667,7 @@ pub fn start(st: &State, req: &Request, iys: u64) -> Response {
     let mut via = lock(&st.via);
     via.requests.insert(id.clone(), request);
     via.order.push(id.clone());
-    Response::json(
-        200,
-        &json!({ "message": { "requestId": id }, "code": "OK" }),
-    )
+    Response::json(200, &json!({ "message": { "requestId": id }, "code": "OK" }))
 }
 
 /// `GET /via/sps/{iysCode}/consent/request/{requestId}`: another account's id is unknown too.
@@ -845,9 +676,7 @@ pub fn status(st: &State, iys: u64, request_id: &str) -> Response {
     let mut via = lock(&st.via);
     match via.request_mut(now, Some(iys), request_id) {
         Some(r) => Response::json(200, &json!({ "message": r.message_json(), "code": "OK" })),
-        None => ViaError::new("H1112")
-            .with_value(&Value::from(request_id))
-            .response(),
+        None => ViaError::new("H1112").with_value(&Value::from(request_id)).response(),
     }
 }
 
@@ -867,16 +696,10 @@ fn parse_confirmation(body: &Value) -> Result<Confirmation, ViaError> {
     };
     let request_id = text_of(required(obj, "requestId")?);
     let verification = required(obj, "verificationType")?;
-    let verification = verification
-        .as_str()
-        .and_then(Verification::parse)
-        .ok_or_else(|| ViaError::new("H1012"))?;
+    let verification = verification.as_str().and_then(Verification::parse).ok_or_else(|| ViaError::new("H1012"))?;
     let mut codes: Vec<(&'static str, Value)> = Vec::new();
     for item in list(obj, "consentTypes", "consentTypes")? {
-        let Some((item, title)) = item
-            .as_object()
-            .and_then(|o| o.get("title").map(|t| (o, t)))
-        else {
+        let Some((item, title)) = item.as_object().and_then(|o| o.get("title").map(|t| (o, t))) else {
             return Err(not_found("title"));
         };
         let title = match title.as_str() {
@@ -889,11 +712,7 @@ fn parse_confirmation(body: &Value) -> Result<Confirmation, ViaError> {
         }
         codes.push((title, required(item, "otpCode")?.clone()));
     }
-    Ok(Confirmation {
-        request_id,
-        verification,
-        codes,
-    })
+    Ok(Confirmation { request_id, verification, codes })
 }
 
 /// `POST /via/sps/{iysCode}/confirmation`: the recipient's OTP codes, relayed by the provider.
@@ -909,23 +728,15 @@ pub fn confirm(st: &State, req: &Request, iys: u64) -> Response {
     let now = st.clock.now_ms();
     let mut via = lock(&st.via);
     let Some(r) = via.request_mut(now, Some(iys), &c.request_id) else {
-        return ViaError::new("H1030")
-            .with_value(&Value::from(c.request_id.as_str()))
-            .response();
+        return ViaError::new("H1030").with_value(&Value::from(c.request_id.as_str())).response();
     };
     if let Some(done) = &r.completion {
-        let code = if done.status == "OTP_CODE_INCORRECT" {
-            "H1050"
-        } else {
-            "H1032"
-        };
+        let code = if done.status == "OTP_CODE_INCORRECT" { "H1050" } else { "H1032" };
         return ViaError::new(code).response();
     }
     if !r.req.verification.is_otp() {
         // A link request completes on the link's page, never through this call.
-        return ViaError::new("H1033")
-            .with_value(&Value::from(c.request_id.as_str()))
-            .response();
+        return ViaError::new("H1033").with_value(&Value::from(c.request_id.as_str())).response();
     }
     if c.verification != r.req.verification {
         return ViaError::new("H1064").response();
@@ -941,10 +752,7 @@ pub fn confirm(st: &State, req: &Request, iys: u64) -> Response {
     if let Some((_, given)) = wrong {
         r.wrong_otps += 1;
         if r.wrong_otps >= OTP_ATTEMPTS {
-            r.completion = Some(Completion {
-                status: "OTP_CODE_INCORRECT",
-                at_ms: now,
-            });
+            r.completion = Some(Completion { status: "OTP_CODE_INCORRECT", at_ms: now });
         }
         return ViaError::new("H1052").with_value(given).response();
     }
@@ -977,9 +785,7 @@ pub fn hash_links(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
     let refused = |e: ApiError| Response::json(422, &errors::envelope(&[e]));
     let items = match obj.get("recipients") {
         None => return refused(ApiError::at("H168", "recipients")),
-        Some(Value::Array(l)) if l.is_empty() => {
-            return refused(ApiError::at("H164", "recipients").with_value(&json!([])))
-        }
+        Some(Value::Array(l)) if l.is_empty() => return refused(ApiError::at("H164", "recipients").with_value(&json!([]))),
         Some(Value::Array(l)) => l,
         Some(other) => return refused(ApiError::at("H478", "recipients").with_value(other)),
     };
@@ -1036,16 +842,8 @@ pub fn hash_links(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
         wanted
             .iter()
             .map(|(r, rt)| {
-                let key = ConsentKey {
-                    iys_code: iys,
-                    brand_code: brand,
-                    recipient: r.clone(),
-                    recipient_type: *rt,
-                    consent_type: ConsentType::Eposta,
-                };
-                store
-                    .current(now, &key)
-                    .is_some_and(|c| c.status == Status::Onay)
+                let key = ConsentKey { iys_code: iys, brand_code: brand, recipient: r.clone(), recipient_type: *rt, consent_type: ConsentType::Eposta };
+                store.current(now, &key).is_some_and(|c| c.status == Status::Onay)
             })
             .collect()
     };
@@ -1064,16 +862,7 @@ pub fn hash_links(st: &State, req: &Request, iys: u64, brand: u64) -> Response {
             let answer = json!({ "url": url, "recipient": recipient });
             let pos = via.links.len();
             via.by_hash.insert(hash.clone(), pos);
-            via.links.push(HashLink {
-                hash,
-                url,
-                iys_code: iys,
-                brand_code: brand,
-                recipient,
-                recipient_type,
-                issued_ms: now,
-                used_ms: None,
-            });
+            via.links.push(HashLink { hash, url, iys_code: iys, brand_code: brand, recipient, recipient_type, issued_ms: now, used_ms: None });
             answer
         })
         .collect();
@@ -1104,9 +893,7 @@ pub fn admin_list(st: &State) -> Value {
 pub fn admin_get(st: &State, id: &str) -> Result<Value, Refusal> {
     let now = st.clock.now_ms();
     let mut via = lock(&st.via);
-    via.request_mut(now, None, id)
-        .map(|r| r.admin_json())
-        .ok_or_else(|| unknown(id))
+    via.request_mut(now, None, id).map(|r| r.admin_json()).ok_or_else(|| unknown(id))
 }
 
 fn unknown(id: &str) -> Refusal {
@@ -1115,21 +902,13 @@ fn unknown(id: &str) -> Refusal {
 
 fn completed(r: &ViaRequest) -> Refusal {
     let status = r.completion.as_ref().map_or("", |c| c.status);
-    (
-        409,
-        format!("ViA request {} is completed already ({status})", r.id),
-    )
+    (409, format!("ViA request {} is completed already ({status})", r.id))
 }
 
 /// `POST /admin/via/{requestId}/approve`: the recipient approved on the link's page (or gave
 /// the codes some other way): `etk_types` / `kvk_types` of what was requested (`None`: all);
 /// anything not approved stays "Onay verilmedi".
-pub fn admin_approve(
-    st: &State,
-    id: &str,
-    etk_types: Option<Vec<ConsentType>>,
-    kvk_types: Option<Vec<String>>,
-) -> Result<Value, Refusal> {
+pub fn admin_approve(st: &State, id: &str, etk_types: Option<Vec<ConsentType>>, kvk_types: Option<Vec<String>>) -> Result<Value, Refusal> {
     let now = st.clock.now_ms();
     let mut via = lock(&st.via);
     let r = via.request_mut(now, None, id).ok_or_else(|| unknown(id))?;
@@ -1140,29 +919,16 @@ pub fn admin_approve(
     let requested_kvk = r.req.kvk.as_ref().map_or(Vec::new(), |k| k.types.clone());
     let etk_types = etk_types.unwrap_or_else(|| requested_etk.clone());
     if let Some(t) = etk_types.iter().find(|t| !requested_etk.contains(t)) {
-        return Err((
-            400,
-            format!(
-                "{} was not requested (ETK types: {requested_etk:?})",
-                t.as_str()
-            ),
-        ));
+        return Err((400, format!("{} was not requested (ETK types: {requested_etk:?})", t.as_str())));
     }
     let kvk_types: Vec<&'static str> = match kvk_types {
         None => requested_kvk.clone(),
         Some(given) => {
             let set: HashSet<&str> = given.iter().map(String::as_str).collect();
             if let Some(t) = set.iter().find(|t| !requested_kvk.contains(t)) {
-                return Err((
-                    400,
-                    format!("{t} was not requested (KVK types: {requested_kvk:?})"),
-                ));
+                return Err((400, format!("{t} was not requested (KVK types: {requested_kvk:?})")));
             }
-            requested_kvk
-                .iter()
-                .copied()
-                .filter(|t| set.contains(t))
-                .collect()
+            requested_kvk.iter().copied().filter(|t| set.contains(t)).collect()
         }
     };
     let mut store = lock(&st.store);
@@ -1179,22 +945,13 @@ pub fn admin_ignore(st: &State, id: &str) -> Result<Value, Refusal> {
     if r.completion.is_some() {
         return Err(completed(r));
     }
-    r.completion = Some(Completion {
-        status: r.req.verification.expired_status(),
-        at_ms: now,
-    });
+    r.completion = Some(Completion { status: r.req.verification.expired_status(), at_ms: now });
     Ok(r.admin_json())
 }
 
 /// `GET /admin/via-links`: every hash link issued, oldest first.
 pub fn admin_links(st: &State) -> Value {
-    Value::Array(
-        lock(&st.via)
-            .links
-            .iter()
-            .map(HashLink::admin_json)
-            .collect(),
-    )
+    Value::Array(lock(&st.via).links.iter().map(HashLink::admin_json).collect())
 }
 
 /// `POST /admin/via-link/click`: the recipient used an opt-out link. The brand's EPOSTA consent
@@ -1206,10 +963,7 @@ pub fn admin_click(st: &State, url: &str) -> Result<Value, Response> {
     let mut via = lock(&st.via);
     let hash = url.rsplit('/').next().unwrap_or("");
     let Some(&pos) = via.by_hash.get(hash).filter(|&&p| via.links[p].url == url) else {
-        return Err(Response::json(
-            404,
-            &json!({ "error": format!("no hash link {url}") }),
-        ));
+        return Err(Response::json(404, &json!({ "error": format!("no hash link {url}") })));
     };
     let link = &mut via.links[pos];
     if link.used_ms.is_some() {
@@ -1217,11 +971,7 @@ pub fn admin_click(st: &State, url: &str) -> Result<Value, Response> {
     }
     if now >= link.expires_ms() {
         let hours = HASH_LINK_VALIDITY_MS / 3_600_000;
-        return Err(ViaError::text(
-            "H1074",
-            format!("Belirtilen hashId ({hash}) için {hours} saat içinde işlem yapılmamıştır."),
-        )
-        .response());
+        return Err(ViaError::text("H1074", format!("Belirtilen hashId ({hash}) için {hours} saat içinde işlem yapılmamıştır.")).response());
     }
     link.used_ms = Some(now);
     let key = ConsentKey {
@@ -1233,9 +983,7 @@ pub fn admin_click(st: &State, url: &str) -> Result<Value, Response> {
     };
     let mut answer = link.admin_json();
     let mut store = lock(&st.store);
-    let onay = store
-        .current(now, &key)
-        .is_some_and(|c| c.status == Status::Onay);
+    let onay = store.current(now, &key).is_some_and(|c| c.status == Status::Onay);
     answer["changed"] = Value::from(onay);
     if onay {
         let local_secs = now.div_euclid(1000) + TURKEY_OFFSET_SECS;
@@ -1265,31 +1013,19 @@ mod tests {
 
     #[test]
     fn channels() {
-        assert!(
-            Verification::SmsOtp.allows(ConsentType::Mesaj)
-                && Verification::SmsShortUrl.allows(ConsentType::Arama)
-        );
+        assert!(Verification::SmsOtp.allows(ConsentType::Mesaj) && Verification::SmsShortUrl.allows(ConsentType::Arama));
         assert!(!Verification::SmsOtp.allows(ConsentType::Eposta));
-        assert!(
-            Verification::EpostaApprovalUrl.allows(ConsentType::Eposta)
-                && !Verification::EpostaOtp.allows(ConsentType::Mesaj)
-        );
+        assert!(Verification::EpostaApprovalUrl.allows(ConsentType::Eposta) && !Verification::EpostaOtp.allows(ConsentType::Mesaj));
         assert_eq!(Verification::EpostaShortUrl.source(), "IYS_EPOSTA");
         assert_eq!(Verification::SmsShortUrl.source(), "IYS_KISAMESAJ");
     }
 
     #[test]
     fn shapes() {
-        let flat = ViaError::new("H1112")
-            .with_value(&Value::from("x"))
-            .response();
+        let flat = ViaError::new("H1112").with_value(&Value::from("x")).response();
         let body: Value = serde_json::from_slice(&flat.body).unwrap();
-        assert_eq!(
-            (flat.status, body["code"].as_str(), body["value"].as_str()),
-            (404, Some("H1112"), Some("x"))
-        );
-        let object: Value =
-            serde_json::from_slice(&ViaError::new("H1032").response().body).unwrap();
+        assert_eq!((flat.status, body["code"].as_str(), body["value"].as_str()), (404, Some("H1112"), Some("x")));
+        let object: Value = serde_json::from_slice(&ViaError::new("H1032").response().body).unwrap();
         assert_eq!(object["errors"]["code"], "H1032");
         let list: Value = serde_json::from_slice(&ViaError::new("H1013").response().body).unwrap();
         assert_eq!(list["errors"][0]["code"], "H1013");
@@ -1298,13 +1034,7 @@ mod tests {
     #[test]
     fn identity_numbers() {
         assert!(is_tc_id_shape("11111111111"));
-        for bad in [
-            "1111111111",
-            "01111111111",
-            "1111111111a",
-            "111111111111",
-            "",
-        ] {
+        for bad in ["1111111111", "01111111111", "1111111111a", "111111111111", ""] {
             assert!(!is_tc_id_shape(bad), "{bad}");
         }
     }

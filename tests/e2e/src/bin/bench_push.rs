@@ -7,20 +7,13 @@
 //!      made, here on the simulator's clock SIM_CLOCK_SPEED times faster (36 s).
 //! Run through scripts/bench_push.sh (release builds of the extension and the receiver).
 
-use pg_iys_e2e::{
-    free_port, insert_contacts, setup_sync, test_tls_file, wait_settled, Cluster, Receiver, Sim,
-    SIM_CLOCK_SPEED,
-};
+use pg_iys_e2e::{free_port, insert_contacts, setup_sync, test_tls_file, wait_settled, Cluster, Receiver, Sim, SIM_CLOCK_SPEED};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn phone(n: u64) -> String {
@@ -43,10 +36,7 @@ fn reached(c: &mut postgres::Client, n: u64) -> bool {
 /// Waits (polling every millisecond) until contact n reads RET; the time it took since `from`.
 fn wait_reached(c: &mut postgres::Client, n: u64, from: Instant, limit: Duration) -> Duration {
     while !reached(c, n) {
-        assert!(
-            from.elapsed() < limit,
-            "contact {n} did not reach RET within {limit:?}"
-        );
+        assert!(from.elapsed() < limit, "contact {n} did not reach RET within {limit:?}");
         std::thread::sleep(Duration::from_millis(1));
     }
     from.elapsed()
@@ -87,27 +77,16 @@ fn main() {
     }
 
     // 1. Push.
-    c.batch_execute(
-        "CREATE ROLE iys_push LOGIN; SELECT iys.grant_push_receiver_rights('iys_push')",
-    )
-    .unwrap();
+    c.batch_execute("CREATE ROLE iys_push LOGIN; SELECT iys.grant_push_receiver_rights('iys_push')").unwrap();
     let receiver = Receiver::start(&cluster, "iys_push", free_port());
     c.execute(
         "SELECT iys.push_register('600001', 'MESAJ', $1, $2, $3)",
-        &[
-            &receiver.url(),
-            &pg_iys_e2e::RECEIVER_USER,
-            &pg_iys_e2e::RECEIVER_PASSWORD,
-        ],
+        &[&receiver.url(), &pg_iys_e2e::RECEIVER_USER, &pg_iys_e2e::RECEIVER_PASSWORD],
     )
     .unwrap();
     cluster
         .wait_for(Duration::from_secs(30), || {
-            (c.query_one("SELECT state FROM iys.push_connections", &[])
-                .ok()?
-                .get::<_, String>(0)
-                == "registered")
-                .then_some(())
+            (c.query_one("SELECT state FROM iys.push_connections", &[]).ok()?.get::<_, String>(0) == "registered").then_some(())
         })
         .expect("push connection registered");
     let mut one_by_one = Vec::new();
@@ -121,35 +100,17 @@ fn main() {
     for i in n + 1..=n + burst {
         citizen_ret(&sim, i);
     }
-    let mut burst_times: Vec<Duration> = (n + 1..=n + burst)
-        .map(|i| wait_reached(&mut c, i, from, Duration::from_secs(60)))
-        .collect();
+    let mut burst_times: Vec<Duration> = (n + 1..=n + burst).map(|i| wait_reached(&mut c, i, from, Duration::from_secs(60))).collect();
     burst_times.sort();
     pulled.sort();
 
-    println!(
-        "citizen's RET in IYS -> master_contact row RET and iys.can_send false ({} CPUs)",
-        std::thread::available_parallelism().map_or(0, |p| p.get())
-    );
-    println!(
-        "  push, one at a time (n={n}):     p50 {:>8}  p99 {:>8}  max {:>8}",
-        ms(percentile(&one_by_one, 0.5)),
-        ms(percentile(&one_by_one, 0.99)),
-        ms(*one_by_one.last().unwrap())
-    );
-    println!(
-        "  push, {burst} at once (from the first):  p50 {:>8}  p99 {:>8}  all {:>8}",
-        ms(percentile(&burst_times, 0.5)),
-        ms(percentile(&burst_times, 0.99)),
-        ms(*burst_times.last().unwrap())
-    );
+    println!("citizen's RET in IYS -> master_contact row RET and iys.can_send false ({} CPUs)", std::thread::available_parallelism().map_or(0, |p| p.get()));
+    println!("  push, one at a time (n={n}):     p50 {:>8}  p99 {:>8}  max {:>8}", ms(percentile(&one_by_one, 0.5)), ms(percentile(&one_by_one, 0.99)), ms(*one_by_one.last().unwrap()));
+    println!("  push, {burst} at once (from the first):  p50 {:>8}  p99 {:>8}  all {:>8}", ms(percentile(&burst_times, 0.5)), ms(percentile(&burst_times, 0.99)), ms(*burst_times.last().unwrap()));
     println!(
         "  pull only (n={pull_n}):             p50 {:>8}  (IYS shows a change an hour after it was made: {:.0} s on this {SIM_CLOCK_SPEED}x clock, 1 h in production)",
         ms(percentile(&pulled, 0.5)),
         3600.0 / SIM_CLOCK_SPEED
     );
-    println!(
-        "  push / pull-only (p50): 1 : {:.0}",
-        percentile(&pulled, 0.5).as_secs_f64() / percentile(&one_by_one, 0.5).as_secs_f64()
-    );
+    println!("  push / pull-only (p50): 1 : {:.0}", percentile(&pulled, 0.5).as_secs_f64() / percentile(&one_by_one, 0.5).as_secs_f64());
 }

@@ -29,10 +29,7 @@ fn flag(name: &str) -> bool {
 
 /// Requests the simulator answered, by endpoint (admin calls are not counted).
 fn requests(sim: &Sim) -> (u64, u64) {
-    let submits = sim.answers(
-        |e| e.starts_with("POST") && e.ends_with("/consents/request"),
-        &["202"],
-    );
+    let submits = sim.answers(|e| e.starts_with("POST") && e.ends_with("/consents/request"), &["202"]);
     (sim.answers(|_| true, &[]), submits)
 }
 
@@ -45,38 +42,24 @@ fn main() {
     let sim = Sim::start();
 
     // 1. Drain, at IYS's own rate (iys.max_requests_per_second stays at its default, 10).
-    let mut conf = vec![
-        "iys.flush_interval = 1000",
-        "iys.enabled = off",
-        "shared_buffers = 512MB",
-        "iys.pull_interval = 60000",
-    ];
+    let mut conf = vec!["iys.flush_interval = 1000", "iys.enabled = off", "shared_buffers = 512MB", "iys.pull_interval = 60000"];
     if profile {
-        conf.extend([
-            "shared_preload_libraries = 'pg_iys,pg_stat_statements'",
-            "pg_stat_statements.track = all",
-        ]);
+        conf.extend(["shared_preload_libraries = 'pg_iys,pg_stat_statements'", "pg_stat_statements.track = all"]);
     }
     let cluster = Cluster::start("bench", &conf);
     let mut c = cluster.connect();
     setup_sync(&mut c, &sim.url());
     if profile {
-        c.batch_execute("CREATE EXTENSION pg_stat_statements")
-            .unwrap();
+        c.batch_execute("CREATE EXTENSION pg_stat_statements").unwrap();
     }
     // Each contact carries two channels.
     insert_contacts(&mut c, 1, (drain_n / 2) as i64);
-    let queued: i64 = c
-        .query_one("SELECT count(*) FROM iys.outbox", &[])
-        .unwrap()
-        .get(0);
+    let queued: i64 = c.query_one("SELECT count(*) FROM iys.outbox", &[]).unwrap().get(0);
     if profile {
-        c.batch_execute("SELECT pg_stat_statements_reset()")
-            .unwrap();
+        c.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
     }
     let (requests_before, submits_before) = requests(&sim);
-    c.batch_execute("ALTER SYSTEM SET iys.enabled = on")
-        .unwrap();
+    c.batch_execute("ALTER SYSTEM SET iys.enabled = on").unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(arg("--drain-timeout", 900));
@@ -89,9 +72,7 @@ fn main() {
             break;
         }
         let elapsed = start.elapsed();
-        if (elapsed >= Duration::from_secs(5) && samples.is_empty())
-            || (elapsed >= Duration::from_secs(15) && samples.len() == 1)
-        {
+        if (elapsed >= Duration::from_secs(5) && samples.is_empty()) || (elapsed >= Duration::from_secs(15) && samples.len() == 1) {
             samples.push((Instant::now(), requests(&sim).0));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -100,19 +81,10 @@ fn main() {
     if any_open(&mut c) {
         let log = cluster.server_log();
         let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        eprintln!(
-            "the drain did not finish; server log tail:\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
+        eprintln!("the drain did not finish; server log tail:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
     let (requests_after, submits_after) = requests(&sim);
-    let accepted: i64 = c
-        .query_one(
-            "SELECT count(*) FROM iys.outbox WHERE state = 'accepted'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let accepted: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'accepted'", &[]).unwrap().get(0);
     let too_many = sim.answers(|_| true, &["429"]);
     let drain_rate = accepted as f64 / drain_secs;
     let requests_per_second = (requests_after - requests_before) as f64 / drain_secs;
@@ -129,8 +101,7 @@ fn main() {
 
     // 2. Latency at a steady commit rate (single-row transactions, two channels each).
     // The outbox keeps history: emptied as retention would.
-    c.batch_execute("SET iys.pruning_ledger = on; TRUNCATE iys.outbox; RESET iys.pruning_ledger")
-        .unwrap();
+    c.batch_execute("SET iys.pruning_ledger = on; TRUNCATE iys.outbox; RESET iys.pruning_ledger").unwrap();
     let total = rate * latency_secs;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let t0 = Instant::now();
@@ -144,13 +115,7 @@ fn main() {
     }
     let settle_deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < settle_deadline {
-        let open: i64 = c
-            .query_one(
-                "SELECT count(*) FROM iys.outbox WHERE state IN ('pending', 'in_flight')",
-                &[],
-            )
-            .unwrap()
-            .get(0);
+        let open: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state IN ('pending', 'in_flight')", &[]).unwrap().get(0);
         if open == 0 {
             break;
         }
@@ -165,8 +130,7 @@ fn main() {
             &[],
         )
         .unwrap();
-    let (n, p50, p99, max): (i64, Option<f64>, Option<f64>, Option<f64>) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (n, p50, p99, max): (i64, Option<f64>, Option<f64>, Option<f64>) = (row.get(0), row.get(1), row.get(2), row.get(3));
     let states: Vec<String> = c
         .query("SELECT state || ' ' || count(*) || coalesce(' ' || min(error_code), '') FROM iys.outbox GROUP BY state ORDER BY 1", &[])
         .unwrap()
@@ -174,10 +138,7 @@ fn main() {
         .map(|r| r.get(0))
         .collect();
     if n < (total * 2) as i64 {
-        eprintln!(
-            "latency phase: {} changes queued, by state: {states:?}",
-            total * 2
-        );
+        eprintln!("latency phase: {} changes queued, by state: {states:?}", total * 2);
     }
 
     println!(
@@ -185,75 +146,26 @@ fn main() {
         RESULT_DELAY_MS
     );
     println!("{:<62} {:>14}", "measure", "value");
-    println!(
-        "{:<62} {:>14.0}",
-        "ceiling of one IP (1000 records x 10 req/s / 2), records/s", ONE_IP_CEILING
-    );
-    println!(
-        "{:<62} {:>14.0}",
-        format!("worker drain of {queued} queued changes, records/s"),
-        drain_rate
-    );
-    println!(
-        "{:<62} {:>14.3}",
-        "drain / ceiling of one IP",
-        drain_rate / ONE_IP_CEILING
-    );
-    println!(
-        "{:<62} {:>14.2}",
-        "IYS requests/s during the drain (IYS allows 10)", requests_per_second
-    );
-    println!(
-        "{:<62} {:>14.2}",
-        "IYS requests/s in the steady state (5 s to 15 s)", steady_requests_per_second
-    );
-    println!(
-        "{:<62} {:>14.0}",
-        "sustained drain (steady requests/s / requests per batch), records/s", sustained
-    );
-    println!(
-        "{:<62} {:>14.3}",
-        "sustained / ceiling of one IP",
-        sustained / ONE_IP_CEILING
-    );
-    println!(
-        "{:<62} {:>14.1}",
-        format!("drain time, s ({accepted} accepted, {batches} batches)"),
-        drain_secs
-    );
-    println!(
-        "{:<62} {:>14.3}",
-        "IYS requests per batch (all calls / batches)", per_batch
-    );
+    println!("{:<62} {:>14.0}", "ceiling of one IP (1000 records x 10 req/s / 2), records/s", ONE_IP_CEILING);
+    println!("{:<62} {:>14.0}", format!("worker drain of {queued} queued changes, records/s"), drain_rate);
+    println!("{:<62} {:>14.3}", "drain / ceiling of one IP", drain_rate / ONE_IP_CEILING);
+    println!("{:<62} {:>14.2}", "IYS requests/s during the drain (IYS allows 10)", requests_per_second);
+    println!("{:<62} {:>14.2}", "IYS requests/s in the steady state (5 s to 15 s)", steady_requests_per_second);
+    println!("{:<62} {:>14.0}", "sustained drain (steady requests/s / requests per batch), records/s", sustained);
+    println!("{:<62} {:>14.3}", "sustained / ceiling of one IP", sustained / ONE_IP_CEILING);
+    println!("{:<62} {:>14.1}", format!("drain time, s ({accepted} accepted, {batches} batches)"), drain_secs);
+    println!("{:<62} {:>14.3}", "IYS requests per batch (all calls / batches)", per_batch);
     println!("{:<62} {:>14}", "429 answers", too_many);
-    println!(
-        "{:<62} {:>14.1}",
-        format!(
-            "commit→accepted p50, ms ({n} changes at {} changes/s)",
-            rate * 2
-        ),
-        p50.unwrap_or(f64::NAN)
-    );
-    println!(
-        "{:<62} {:>14.1}",
-        "commit→accepted p99, ms",
-        p99.unwrap_or(f64::NAN)
-    );
-    println!(
-        "{:<62} {:>14.1}",
-        "commit→accepted max, ms",
-        max.unwrap_or(f64::NAN)
-    );
+    println!("{:<62} {:>14.1}", format!("commit→accepted p50, ms ({n} changes at {} changes/s)", rate * 2), p50.unwrap_or(f64::NAN));
+    println!("{:<62} {:>14.1}", "commit→accepted p99, ms", p99.unwrap_or(f64::NAN));
+    println!("{:<62} {:>14.1}", "commit→accepted max, ms", max.unwrap_or(f64::NAN));
 }
 
 /// The statements that took most of the drain's database time (nested ones included, so a
 /// function's total contains its statements').
 fn print_profile(c: &mut postgres::Client, drain_secs: f64) {
     println!("database time during the drain of {drain_secs:.1} s (pg_stat_statements, track = all; nested statements counted in their caller too)");
-    println!(
-        "{:>10} {:>8} {:>10}  statement",
-        "total ms", "calls", "ms/call"
-    );
+    println!("{:>10} {:>8} {:>10}  statement", "total ms", "calls", "ms/call");
     for row in c
         .query(
             "SELECT total_exec_time, calls, total_exec_time / greatest(calls, 1), left(regexp_replace(query, '\\s+', ' ', 'g'), 110)

@@ -13,17 +13,13 @@ const USAGE: &str = "usage: iys-sim [--listen 127.0.0.1:8790] [--user NAME:PASSW
                [--push-ca-file PEM] [--push-retry-ms N] [--push-max-attempts N]";
 
 fn parse_args(args: Vec<String>) -> Result<Config, String> {
-    let mut cfg = Config {
-        listen: "127.0.0.1:8790".to_string(),
-        ..Config::default()
-    };
+    let mut cfg = Config { listen: "127.0.0.1:8790".to_string(), ..Config::default() };
     let mut users = Vec::new();
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse()
-                .map_err(|_| format!("{flag}: {v:?} is not a number"))
+            v.parse().map_err(|_| format!("{flag}: {v:?} is not a number"))
         }
         match flag.as_str() {
             "--listen" => cfg.listen = value()?,
@@ -38,9 +34,7 @@ fn parse_args(args: Vec<String>) -> Result<Config, String> {
             "--token-window" => cfg.token_limit_window_secs = num(&flag, value()?)?,
             "--token-limit-shape" => {
                 let v = value()?;
-                cfg.token_limit_shape = TokenLimitShape::parse(&v).ok_or_else(|| {
-                    format!("--token-limit-shape: {v:?} is not errors, flat or empty")
-                })?;
+                cfg.token_limit_shape = TokenLimitShape::parse(&v).ok_or_else(|| format!("--token-limit-shape: {v:?} is not errors, flat or empty"))?;
             }
             "--batch-delay-ms" => cfg.batch_delay_ms = num(&flag, value()?)?,
             "--batch-enqueue-ms" => cfg.batch_enqueue_ms = num(&flag, value()?)?,

@@ -10,13 +10,7 @@ pub const BRAND: u64 = 700_001;
 
 /// Settings that keep tests fast and deterministic: no rate limit, no batch delay, no hold-back.
 pub fn test_config() -> Config {
-    Config {
-        rate_limit_per_sec: None,
-        batch_delay_ms: 0,
-        changes_holdback_secs: 0,
-        threads: 4,
-        ..Config::default()
-    }
+    Config { rate_limit_per_sec: None, batch_delay_ms: 0, changes_holdback_secs: 0, threads: 4, ..Config::default() }
 }
 
 pub fn start(cfg: Config) -> Simulator {
@@ -34,10 +28,7 @@ pub fn brand_v2(rest: &str) -> String {
 
 /// Turkey time `secs_ago` seconds before the real now, in IYS's format.
 pub fn tr_ago(secs_ago: i64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
     iys_sim::clock::format_local(now + 3 * 3600 - secs_ago)
 }
 
@@ -71,11 +62,7 @@ impl Resp {
     pub fn codes(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| e["code"].as_str().unwrap_or("").to_string())
-                    .collect()
-            })
+            .map(|a| a.iter().map(|e| e["code"].as_str().unwrap_or("").to_string()).collect())
             .unwrap_or_default()
     }
 }
@@ -92,32 +79,21 @@ impl Client {
     }
 
     pub fn for_base(base: &str) -> Client {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .build();
-        Client {
-            base: base.to_string(),
-            agent,
-            token: None,
-        }
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(10)).build();
+        Client { base: base.to_string(), agent, token: None }
     }
 
     /// Logs in as the default demo user and keeps the access token.
     pub fn logged_in(sim: &Simulator) -> Client {
         let mut c = Client::new(sim);
-        let r = c.post(
-            "/oauth2/token",
-            &json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"}),
-        );
+        let r = c.post("/oauth2/token", &json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"}));
         assert_eq!(r.status, 200, "login: {}", r.text);
         c.token = Some(r.body["access_token"].as_str().unwrap().to_string());
         c
     }
 
     fn req(&self, method: &str, path: &str) -> ureq::Request {
-        let mut r = self
-            .agent
-            .request(method, &format!("{}{}", self.base, path));
+        let mut r = self.agent.request(method, &format!("{}{}", self.base, path));
         if let Some(t) = &self.token {
             r = r.set("Authorization", &format!("Bearer {t}"));
         }
@@ -125,13 +101,7 @@ impl Client {
     }
 
     /// Sends and returns the answer, or the transport error (connection closed, timeout).
-    pub fn try_send(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: Option<&str>,
-    ) -> Result<Resp, String> {
+    pub fn try_send(&self, method: &str, path: &str, content_type: Option<&str>, body: Option<&str>) -> Result<Resp, String> {
         let mut r = self.req(method, path);
         if let Some(ct) = content_type {
             r = r.set("Content-Type", ct);
@@ -148,37 +118,16 @@ impl Client {
         let status = resp.status();
         let content_type = resp.header("content-type").unwrap_or("").to_string();
         let text = resp.into_string().map_err(|e| e.to_string())?;
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::Null)
-        };
-        Ok(Resp {
-            status,
-            content_type,
-            text,
-            body,
-        })
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+        Ok(Resp { status, content_type, text, body })
     }
 
-    pub fn send(
-        &self,
-        method: &str,
-        path: &str,
-        content_type: Option<&str>,
-        body: Option<&str>,
-    ) -> Resp {
-        self.try_send(method, path, content_type, body)
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    pub fn send(&self, method: &str, path: &str, content_type: Option<&str>, body: Option<&str>) -> Resp {
+        self.try_send(method, path, content_type, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Resp {
-        self.send(
-            "POST",
-            path,
-            Some("application/json"),
-            Some(&body.to_string()),
-        )
+        self.send("POST", path, Some("application/json"), Some(&body.to_string()))
     }
 
     pub fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Resp {
@@ -210,10 +159,7 @@ impl Client {
             if !items.is_empty() && items.iter().all(|i| i["status"] != "enqueue") {
                 return items;
             }
-            assert!(
-                Instant::now() < deadline,
-                "batch {request_id} never settled"
-            );
+            assert!(Instant::now() < deadline, "batch {request_id} never settled");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -225,20 +171,13 @@ impl Client {
 
     /// Current consent as IYS reports it.
     pub fn status_of(&self, recipient: &str, ty: &str, rt: &str) -> Resp {
-        self.post(
-            &brand("/consents/status"),
-            &json!({"recipient": recipient, "type": ty, "recipientType": rt}),
-        )
+        self.post(&brand("/consents/status"), &json!({"recipient": recipient, "type": ty, "recipientType": rt}))
     }
 }
 
 pub fn assert_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.status, status, "expected {status} {code}, got {}", r.text);
-    assert!(
-        r.codes().iter().any(|c| c == code),
-        "expected {code} in {}",
-        r.text
-    );
+    assert!(r.codes().iter().any(|c| c == code), "expected {code} in {}", r.text);
 }
 
 /// Freezes the simulated clock at a Turkey time.

@@ -16,21 +16,13 @@ use iys_sim::Config;
 fn document_path() -> PathBuf {
     match std::env::var_os("IYS_OPENAPI") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/openapi/iys-openapi-3.2.0.json"
-        )),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/iys-openapi-3.2.0.json")),
     }
 }
 
 fn load_document() -> Value {
     let path = document_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the IYS OpenAPI document at {}: {e} (set IYS_OPENAPI)",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read the IYS OpenAPI document at {}: {e} (set IYS_OPENAPI)", path.display()));
     serde_json::from_str(&text).expect("the OpenAPI document is JSON")
 }
 
@@ -59,12 +51,8 @@ fn has_type(v: &Value, t: &str) -> bool {
 
 impl<'a> Validator<'a> {
     fn resolve(&self, reference: &str) -> &'a Value {
-        let pointer = reference
-            .strip_prefix('#')
-            .unwrap_or_else(|| panic!("only local $ref are used: {reference}"));
-        self.root
-            .pointer(pointer)
-            .unwrap_or_else(|| panic!("dangling $ref {reference}"))
+        let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("only local $ref are used: {reference}"));
+        self.root.pointer(pointer).unwrap_or_else(|| panic!("dangling $ref {reference}"))
     }
 
     fn is_valid(&self, schema: &Value, v: &Value) -> bool {
@@ -87,13 +75,8 @@ impl<'a> Validator<'a> {
                 errs.push(format!("{at}: expected {t}, found {}", type_name(v)));
                 return;
             }
-            Some(Value::Array(ts))
-                if !ts.iter().filter_map(Value::as_str).any(|t| has_type(v, t)) =>
-            {
-                errs.push(format!(
-                    "{at}: expected one of {ts:?}, found {}",
-                    type_name(v)
-                ));
+            Some(Value::Array(ts)) if !ts.iter().filter_map(Value::as_str).any(|t| has_type(v, t)) => {
+                errs.push(format!("{at}: expected one of {ts:?}, found {}", type_name(v)));
                 return;
             }
             _ => {}
@@ -111,9 +94,7 @@ impl<'a> Validator<'a> {
         if let Some(parts) = s.get("oneOf").and_then(Value::as_array) {
             let matching = parts.iter().filter(|p| self.is_valid(p, v)).count();
             if matching != 1 {
-                errs.push(format!(
-                    "{at}: matches {matching} of oneOf, wanted exactly 1"
-                ));
+                errs.push(format!("{at}: matches {matching} of oneOf, wanted exactly 1"));
             }
         }
         if let Some(parts) = s.get("anyOf").and_then(Value::as_array) {
@@ -123,13 +104,7 @@ impl<'a> Validator<'a> {
         }
         if let Value::Object(obj) = v {
             let props = s.get("properties").and_then(Value::as_object);
-            for name in s
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+            for name in s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
                 if !obj.contains_key(name) {
                     errs.push(format!("{at}: missing required {name:?}"));
                 }
@@ -138,12 +113,8 @@ impl<'a> Validator<'a> {
                 match props.and_then(|p| p.get(k)) {
                     Some(ps) => self.validate(ps, val, &format!("{at}.{k}"), errs),
                     None => match s.get("additionalProperties") {
-                        Some(Value::Bool(false)) => {
-                            errs.push(format!("{at}: property {k:?} not allowed"))
-                        }
-                        Some(extra @ Value::Object(_)) => {
-                            self.validate(extra, val, &format!("{at}.{k}"), errs)
-                        }
+                        Some(Value::Bool(false)) => errs.push(format!("{at}: property {k:?} not allowed")),
+                        Some(extra @ Value::Object(_)) => self.validate(extra, val, &format!("{at}.{k}"), errs),
                         _ => {}
                     },
                 }
@@ -155,45 +126,27 @@ impl<'a> Validator<'a> {
                     self.validate(item_schema, item, &format!("{at}[{i}]"), errs);
                 }
             }
-            if s.get("maxItems")
-                .and_then(Value::as_u64)
-                .is_some_and(|m| items.len() as u64 > m)
-            {
+            if s.get("maxItems").and_then(Value::as_u64).is_some_and(|m| items.len() as u64 > m) {
                 errs.push(format!("{at}: more than maxItems"));
             }
-            if s.get("minItems")
-                .and_then(Value::as_u64)
-                .is_some_and(|m| (items.len() as u64) < m)
-            {
+            if s.get("minItems").and_then(Value::as_u64).is_some_and(|m| (items.len() as u64) < m) {
                 errs.push(format!("{at}: fewer than minItems"));
             }
         }
         if let Value::String(text) = v {
             let n = text.chars().count() as u64;
-            if s.get("maxLength")
-                .and_then(Value::as_u64)
-                .is_some_and(|m| n > m)
-            {
+            if s.get("maxLength").and_then(Value::as_u64).is_some_and(|m| n > m) {
                 errs.push(format!("{at}: longer than maxLength"));
             }
-            if s.get("minLength")
-                .and_then(Value::as_u64)
-                .is_some_and(|m| n < m)
-            {
+            if s.get("minLength").and_then(Value::as_u64).is_some_and(|m| n < m) {
                 errs.push(format!("{at}: shorter than minLength"));
             }
         }
         if let Some(x) = v.as_f64() {
-            if s.get("maximum")
-                .and_then(Value::as_f64)
-                .is_some_and(|m| x > m)
-            {
+            if s.get("maximum").and_then(Value::as_f64).is_some_and(|m| x > m) {
                 errs.push(format!("{at}: {x} above maximum"));
             }
-            if s.get("minimum")
-                .and_then(Value::as_f64)
-                .is_some_and(|m| x < m)
-            {
+            if s.get("minimum").and_then(Value::as_f64).is_some_and(|m| x < m) {
                 errs.push(format!("{at}: {x} below minimum"));
             }
         }
@@ -217,9 +170,7 @@ fn validator_can_fail() {
     assert!(!v.is_valid(&l, &json!([{"code": "a"}, {"code": "b"}, {"code": "c"}])));
     assert!(!v.is_valid(&l, &json!({"code": "a"})));
     let o = json!({"$ref": "#/components/schemas/O"});
-    assert!(
-        v.is_valid(&o, &json!(1)) && v.is_valid(&o, &json!("a")) && !v.is_valid(&o, &json!(true))
-    );
+    assert!(v.is_valid(&o, &json!(1)) && v.is_valid(&o, &json!("a")) && !v.is_valid(&o, &json!(true)));
     assert!(!v.is_valid(&json!({"enum": ["ONAY", "RET"]}), &json!("BEKLIYOR")));
 }
 
@@ -238,32 +189,14 @@ fn validator_can_fail() {
 ///   requires `consentTypes`), while every 200 example is `{"message": {"requestId"}, "code"}`;
 ///   read as that.
 fn apply_errata(doc: &mut Value) {
-    let errors = doc
-        .pointer_mut("/components/schemas/InvalidErrorFor422/properties/errors")
-        .expect("InvalidErrorFor422.errors exists");
-    assert_eq!(
-        errors,
-        &json!({"$ref": "#/components/schemas/InvalidError"}),
-        "erratum no longer applies; revisit apply_errata"
-    );
+    let errors = doc.pointer_mut("/components/schemas/InvalidErrorFor422/properties/errors").expect("InvalidErrorFor422.errors exists");
+    assert_eq!(errors, &json!({"$ref": "#/components/schemas/InvalidError"}), "erratum no longer applies; revisit apply_errata");
     *errors = json!({"type": "array", "items": {"$ref": "#/components/schemas/InvalidError"}});
-    let consent_type = doc
-        .pointer_mut("/components/schemas/ConsentType")
-        .expect("ConsentType exists");
-    assert_eq!(
-        consent_type["items"],
-        json!({"$ref": "#/components/schemas/ConsentType"}),
-        "erratum no longer applies; revisit apply_errata"
-    );
+    let consent_type = doc.pointer_mut("/components/schemas/ConsentType").expect("ConsentType exists");
+    assert_eq!(consent_type["items"], json!({"$ref": "#/components/schemas/ConsentType"}), "erratum no longer applies; revisit apply_errata");
     *consent_type = json!({"type": "object"});
-    let started = doc
-        .pointer_mut(VIA_START_200)
-        .expect("startViaRequest documents a 200");
-    assert_eq!(
-        started,
-        &json!({"$ref": "#/components/schemas/ConsentRequest"}),
-        "erratum no longer applies; revisit apply_errata"
-    );
+    let started = doc.pointer_mut(VIA_START_200).expect("startViaRequest documents a 200");
+    assert_eq!(started, &json!({"$ref": "#/components/schemas/ConsentRequest"}), "erratum no longer applies; revisit apply_errata");
     *started = json!({
         "type": "object",
         "required": ["message", "code"],
@@ -272,53 +205,25 @@ fn apply_errata(doc: &mut Value) {
 }
 
 /// The schema of startViaRequest's 200 answer, as a JSON pointer.
-const VIA_START_200: &str =
-    "/paths/~1via~1sps~1{iysCode}~1consent/post/responses/200/content/application~1json/schema";
+const VIA_START_200: &str = "/paths/~1via~1sps~1{iysCode}~1consent/post/responses/200/content/application~1json/schema";
 
 /// The `value`s of an operation's examples at `pointer` (request body or a response).
 fn example_values(op: &Value, pointer: &str) -> Vec<Value> {
-    op.pointer(&format!("{pointer}/content/application~1json/examples"))
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(_, e)| e["value"].clone())
-        .collect()
+    op.pointer(&format!("{pointer}/content/application~1json/examples")).and_then(Value::as_object).into_iter().flatten().map(|(_, e)| e["value"].clone()).collect()
 }
 
 #[test]
 fn the_document_is_read_from_inside_the_repository() {
-    let default = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/openapi/iys-openapi-3.2.0.json"
-    ));
-    let canonical = default
-        .canonicalize()
-        .expect("the crate carries the OpenAPI document");
-    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .canonicalize()
-        .unwrap();
-    assert!(
-        canonical.starts_with(&repo),
-        "{} is outside {}",
-        canonical.display(),
-        repo.display()
-    );
+    let default = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/iys-openapi-3.2.0.json"));
+    let canonical = default.canonicalize().expect("the crate carries the OpenAPI document");
+    let repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).canonicalize().unwrap();
+    assert!(canonical.starts_with(&repo), "{} is outside {}", canonical.display(), repo.display());
     if std::env::var_os("IYS_OPENAPI").is_none() {
         assert_eq!(document_path(), default);
     }
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&default).unwrap()).unwrap();
-    assert!(
-        doc["info"]["version"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("3.2.0")),
-        "{}",
-        doc["info"]["version"]
-    );
-    assert!(
-        doc["paths"]["/v2/sps/{iysCode}/brands/{brandCode}/consents/request"]["post"]
-            ["operationId"]
-            == "addBatchConsentV2"
-    );
+    assert!(doc["info"]["version"].as_str().is_some_and(|v| v.starts_with("3.2.0")), "{}", doc["info"]["version"]);
+    assert!(doc["paths"]["/v2/sps/{iysCode}/brands/{brandCode}/consents/request"]["post"]["operationId"] == "addBatchConsentV2");
 }
 
 #[test]
@@ -329,72 +234,33 @@ fn errata_are_real() {
     let schema = json!({"$ref": "#/components/schemas/InvalidErrorFor422"});
     let mut examples = Vec::new();
     // Only the operations the simulator serves: others' examples have unrelated slips.
-    for (method, template) in [
-        ("get", RESULT),
-        ("get", RESULT_V2),
-        ("post", STATUS),
-        ("get", CHANGES),
-    ] {
+    for (method, template) in [("get", RESULT), ("get", RESULT_V2), ("post", STATUS), ("get", CHANGES)] {
         let op = &original["paths"][template][method];
-        let Some(r422) = op.pointer("/responses/422/content/application~1json") else {
-            panic!("{template} documents no 422")
-        };
+        let Some(r422) = op.pointer("/responses/422/content/application~1json") else { panic!("{template} documents no 422") };
         if r422["schema"] == schema {
-            examples.extend(
-                r422["examples"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(_, e)| e["value"].clone()),
-            );
+            examples.extend(r422["examples"].as_object().into_iter().flatten().map(|(_, e)| e["value"].clone()));
         }
     }
     assert!(examples.len() >= 5, "found {} examples", examples.len());
     let (before, after) = (Validator { root: &original }, Validator { root: &patched });
-    assert!(
-        examples.iter().all(|e| !before.is_valid(&schema, e)),
-        "the document's examples fail its own schema"
-    );
-    assert!(
-        examples.iter().all(|e| after.is_valid(&schema, e)),
-        "and pass the corrected one"
-    );
+    assert!(examples.iter().all(|e| !before.is_valid(&schema, e)), "the document's examples fail its own schema");
+    assert!(examples.iter().all(|e| after.is_valid(&schema, e)), "and pass the corrected one");
 
     // ConsentType: its own example, and the confirmation's request examples (the start's send
     // formId as a string, which the schema types integer, so they prove nothing here).
     let items = json!({"type": "array", "items": {"$ref": "#/components/schemas/ConsentType"}});
     let own = &original["components"]["schemas"]["ConsentType"]["example"];
-    assert!(
-        !before.is_valid(&items, own) && after.is_valid(&items, own),
-        "ConsentType's own example"
-    );
+    assert!(!before.is_valid(&items, own) && after.is_valid(&items, own), "ConsentType's own example");
     let request = json!({"$ref": "#/components/schemas/ConsentRequest"});
     let confirmations = example_values(&original["paths"][VIA_CONFIRM]["post"], "/requestBody");
-    assert!(
-        confirmations.len() >= 6,
-        "found {} examples",
-        confirmations.len()
-    );
-    assert!(
-        confirmations
-            .iter()
-            .all(|e| !before.is_valid(&request, e) && after.is_valid(&request, e)),
-        "the confirmation's examples"
-    );
+    assert!(confirmations.len() >= 6, "found {} examples", confirmations.len());
+    assert!(confirmations.iter().all(|e| !before.is_valid(&request, e) && after.is_valid(&request, e)), "the confirmation's examples");
 
     // startViaRequest's 200.
     let started = example_values(&original["paths"][VIA_START]["post"], "/responses/200");
     assert!(started.len() >= 4, "found {} examples", started.len());
-    let (schema_before, schema_after) = (
-        original.pointer(VIA_START_200).unwrap(),
-        patched.pointer(VIA_START_200).unwrap(),
-    );
-    assert!(
-        started
-            .iter()
-            .all(|e| !before.is_valid(schema_before, e) && after.is_valid(schema_after, e)),
-        "startViaRequest's 200 examples"
-    );
+    let (schema_before, schema_after) = (original.pointer(VIA_START_200).unwrap(), patched.pointer(VIA_START_200).unwrap());
+    assert!(started.iter().all(|e| !before.is_valid(schema_before, e) && after.is_valid(schema_after, e)), "startViaRequest's 200 examples");
 }
 
 // ---- the check itself --------------------------------------------------------------------------
@@ -415,22 +281,10 @@ const UNDOCUMENTED: [(&str, u16); 10] = [
     ("POST /oauth2/token", 429),
     ("*", 503),
     ("*", 404),
-    (
-        "POST /sps/{iysCode}/brands/{brandCode}/push/registration",
-        429,
-    ),
-    (
-        "GET /sps/{iysCode}/brands/{brandCode}/push/registration",
-        429,
-    ),
-    (
-        "POST /sps/{iysCode}/brands/{brandCode}/push/unregistration",
-        429,
-    ),
-    (
-        "POST /sps/{iysCode}/brands/{brandCode}/push/unregistration",
-        400,
-    ),
+    ("POST /sps/{iysCode}/brands/{brandCode}/push/registration", 429),
+    ("GET /sps/{iysCode}/brands/{brandCode}/push/registration", 429),
+    ("POST /sps/{iysCode}/brands/{brandCode}/push/unregistration", 429),
+    ("POST /sps/{iysCode}/brands/{brandCode}/push/unregistration", 400),
     ("POST /via/sps/{iysCode}/consent", 429),
     ("GET /via/sps/{iysCode}/consent/request/{requestId}", 429),
     ("POST /via/sps/{iysCode}/confirmation", 429),
@@ -447,12 +301,7 @@ impl Checker {
     fn new() -> Checker {
         let mut doc = load_document();
         apply_errata(&mut doc);
-        Checker {
-            doc,
-            failures: Vec::new(),
-            covered: BTreeSet::new(),
-            undocumented: BTreeSet::new(),
-        }
+        Checker { doc, failures: Vec::new(), covered: BTreeSet::new(), undocumented: BTreeSet::new() }
     }
 
     fn operation(&self, method: &str, template: &str) -> &Value {
@@ -464,14 +313,11 @@ impl Checker {
     /// Validates a request body we send against the operation's requestBody schema, so the
     /// test itself speaks the documented language.
     fn request(&mut self, method: &str, template: &str, body: &Value) {
-        let schema = self.operation(method, template)["requestBody"]["content"]["application/json"]
-            ["schema"]
-            .clone();
+        let schema = self.operation(method, template)["requestBody"]["content"]["application/json"]["schema"].clone();
         let mut errs = Vec::new();
         Validator { root: &self.doc }.validate(&schema, body, "$", &mut errs);
         for e in errs {
-            self.failures
-                .push(format!("request {method} {template}: {e}"));
+            self.failures.push(format!("request {method} {template}: {e}"));
         }
     }
 
@@ -486,8 +332,7 @@ impl Checker {
         }
         if r.status == 204 {
             if !r.text.is_empty() {
-                self.failures
-                    .push(format!("{name} 204 has a body: {}", r.text));
+                self.failures.push(format!("{name} 204 has a body: {}", r.text));
             }
             if !documented.is_object() {
                 self.failures.push(format!("{name}: 204 not documented"));
@@ -497,31 +342,22 @@ impl Checker {
         let schema = if documented.is_object() {
             documented["content"]["application/json"]["schema"].clone()
         } else {
-            let allowed = UNDOCUMENTED
-                .iter()
-                .any(|(n, s)| (*n == name || *n == "*") && *s == r.status);
+            let allowed = UNDOCUMENTED.iter().any(|(n, s)| (*n == name || *n == "*") && *s == r.status);
             if !allowed {
-                self.failures.push(format!(
-                    "{name}: status {} is not documented ({})",
-                    r.status, r.text
-                ));
+                self.failures.push(format!("{name}: status {} is not documented ({})", r.status, r.text));
                 return;
             }
             self.undocumented.insert((name.clone(), r.status));
             json!({"$ref": "#/components/schemas/ErrorsArrayCode"})
         };
         if r.body.is_null() {
-            self.failures.push(format!(
-                "{name} {}: body is not JSON: {:?}",
-                r.status, r.text
-            ));
+            self.failures.push(format!("{name} {}: body is not JSON: {:?}", r.status, r.text));
             return;
         }
         let mut errs = Vec::new();
         Validator { root: &self.doc }.validate(&schema, &r.body, "$", &mut errs);
         for e in errs {
-            self.failures
-                .push(format!("{name} {}: {e} in {}", r.status, r.text));
+            self.failures.push(format!("{name} {}: {e} in {}", r.status, r.text));
         }
     }
 }
@@ -531,30 +367,17 @@ impl Checker {
     /// schema for its status: the confirmation documents one item of its `message` list as
     /// its whole 200 answer (its examples wrap the items in `{"message": [...], "code"}`).
     fn items(&mut self, method: &str, template: &str, r: &Resp, field: &str) {
-        let schema = self.operation(method, template)["responses"][r.status.to_string()]["content"]
-            ["application/json"]["schema"]
-            .clone();
+        let schema = self.operation(method, template)["responses"][r.status.to_string()]["content"]["application/json"]["schema"].clone();
         let Some(items) = r.body[field].as_array().filter(|a| !a.is_empty()) else {
-            self.failures.push(format!(
-                "{method} {template} {}: no {field} items in {}",
-                r.status, r.text
-            ));
+            self.failures.push(format!("{method} {template} {}: no {field} items in {}", r.status, r.text));
             return;
         };
         let mut errs = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            Validator { root: &self.doc }.validate(
-                &schema,
-                item,
-                &format!("$.{field}[{i}]"),
-                &mut errs,
-            );
+            Validator { root: &self.doc }.validate(&schema, item, &format!("$.{field}[{i}]"), &mut errs);
         }
         for e in errs {
-            self.failures.push(format!(
-                "{method} {template} {}: {e} in {}",
-                r.status, r.text
-            ));
+            self.failures.push(format!("{method} {template} {}: {e} in {}", r.status, r.text));
         }
     }
 }
@@ -563,16 +386,8 @@ impl Checker {
 /// its example table (`|creationDate |transactionId |...|`).
 fn documented_csv_columns(op: &Value) -> Vec<String> {
     let description = op["description"].as_str().unwrap_or("");
-    let header = description
-        .lines()
-        .find(|l| l.trim_start().starts_with("|creationDate"))
-        .expect("the description shows an example CSV table");
-    header
-        .split('|')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect()
+    let header = description.lines().find(|l| l.trim_start().starts_with("|creationDate")).expect("the description shows an example CSV table");
+    header.split('|').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect()
 }
 
 impl Checker {
@@ -580,33 +395,20 @@ impl Checker {
     /// separated), as many values on every line, and the final `\n` the document promises.
     fn csv_response(&mut self, name: &str, op: &Value, r: &Resp) {
         if !r.content_type.starts_with("text/csv") {
-            self.failures.push(format!(
-                "{name} {}: content type {:?}, documented text/csv",
-                r.status, r.content_type
-            ));
+            self.failures.push(format!("{name} {}: content type {:?}, documented text/csv", r.status, r.content_type));
         }
         let columns = documented_csv_columns(op);
         let mut lines = r.text.lines();
         if lines.next() != Some(columns.join(",").as_str()) {
-            self.failures.push(format!(
-                "{name} {}: header is not {columns:?}: {:?}",
-                r.status, r.text
-            ));
+            self.failures.push(format!("{name} {}: header is not {columns:?}: {:?}", r.status, r.text));
         }
         for line in lines {
             if line.split(',').count() != columns.len() {
-                self.failures.push(format!(
-                    "{name} {}: line {line:?} has not {} values",
-                    r.status,
-                    columns.len()
-                ));
+                self.failures.push(format!("{name} {}: line {line:?} has not {} values", r.status, columns.len()));
             }
         }
         if !r.text.ends_with('\n') {
-            self.failures.push(format!(
-                "{name} {}: the file does not end with \\n",
-                r.status
-            ));
+            self.failures.push(format!("{name} {}: the file does not end with \\n", r.status));
         }
     }
 }
@@ -631,12 +433,7 @@ const VIA_LINKS: &str = "/sps/{iysCode}/brands/{brandCode}/via-hash-links";
 
 /// Calls `f` with faults `faults` switched on, collecting answers until each wanted status has
 /// been seen (error_rate picks 500 or 503 at random).
-fn under_fault(
-    c: &Client,
-    faults: Value,
-    wanted: &[u16],
-    mut f: impl FnMut() -> Resp,
-) -> Vec<Resp> {
+fn under_fault(c: &Client, faults: Value, wanted: &[u16], mut f: impl FnMut() -> Resp) -> Vec<Resp> {
     c.post("/admin/faults", &faults);
     let mut out: Vec<Resp> = Vec::new();
     for _ in 0..200 {
@@ -654,161 +451,86 @@ fn under_fault(
 
 #[test]
 fn responses_match_the_openapi_document() {
-    let sim = start(Config {
-        batch_delay_ms: 0,
-        ..test_config()
-    });
+    let sim = start(Config { batch_delay_ms: 0, ..test_config() });
     let mut ck = Checker::new();
     let anon = Client::new(&sim);
     let mut bad_token = Client::new(&sim);
     bad_token.token = Some("expired".into());
 
     // Token endpoint.
-    let login =
-        json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"});
+    let login = json!({"grant_type": "password", "username": "iys-demo", "password": "demo-password"});
     ck.request("POST", TOKEN, &login);
     let ok = anon.post(TOKEN, &login);
     ck.response("POST", TOKEN, &ok);
     let refresh = json!({"grant_type": "refresh_token", "refresh_token": ok.body["refresh_token"]});
     ck.request("POST", TOKEN, &refresh);
     ck.response("POST", TOKEN, &anon.post(TOKEN, &refresh));
-    ck.response(
-        "POST",
-        TOKEN,
-        &anon.post_raw(
-            TOKEN,
-            "application/x-www-form-urlencoded",
-            "grant_type=password&username=iys-demo&password=demo-password",
-        ),
-    );
-    ck.response(
-        "POST",
-        TOKEN,
-        &anon.post(
-            TOKEN,
-            &json!({"grant_type": "password", "username": "iys-demo", "password": "x"}),
-        ),
-    );
-    ck.response(
-        "POST",
-        TOKEN,
-        &anon.post(TOKEN, &json!({"username": "iys-demo"})),
-    );
+    ck.response("POST", TOKEN, &anon.post_raw(TOKEN, "application/x-www-form-urlencoded", "grant_type=password&username=iys-demo&password=demo-password"));
+    ck.response("POST", TOKEN, &anon.post(TOKEN, &json!({"grant_type": "password", "username": "iys-demo", "password": "x"})));
+    ck.response("POST", TOKEN, &anon.post(TOKEN, &json!({"username": "iys-demo"})));
     anon.post("/admin/faults", &json!({"token_limit_hit": true}));
     ck.response("POST", TOKEN, &anon.post(TOKEN, &login));
     anon.delete("/admin/faults");
 
     let c = Client::logged_in(&sim);
-    let p = |t: &str| {
-        t.replace("{iysCode}", &IYS.to_string())
-            .replace("{brandCode}", &BRAND.to_string())
-    };
+    let p = |t: &str| t.replace("{iysCode}", &IYS.to_string()).replace("{brandCode}", &BRAND.to_string());
 
     // Single add, V1 and V2.
     for (tpl, n) in [(ADD, 1), (ADD_V2, 2)] {
         let good = consent(&phone(n), "MESAJ", "ONAY");
         ck.request("POST", tpl, &good);
         ck.response("POST", tpl, &c.post(&p(tpl), &good));
-        ck.response(
-            "POST",
-            tpl,
-            &c.post(&p(tpl), &consent(&phone(n + 10), "MESAJ", "RET")),
-        ); // 400 H175
-        ck.response(
-            "POST",
-            tpl,
-            &c.post(&p(tpl), &consent("bad", "EPOSTAA", "ONAYY")),
-        ); // 422
+        ck.response("POST", tpl, &c.post(&p(tpl), &consent(&phone(n + 10), "MESAJ", "RET"))); // 400 H175
+        ck.response("POST", tpl, &c.post(&p(tpl), &consent("bad", "EPOSTAA", "ONAYY"))); // 422
         ck.response("POST", tpl, &bad_token.post(&p(tpl), &good)); // 401
-        for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-            c.post(&p(tpl), &good)
-        }) {
+        for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(tpl), &good)) {
             ck.response("POST", tpl, &r);
         }
-        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-            c.post(&p(tpl), &good)
-        }) {
+        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(tpl), &good)) {
             ck.response("POST", tpl, &r);
         }
     }
 
     // Batch add and its results, V1 and V2.
     for (tpl, result_tpl, n) in [(BATCH, RESULT, 100), (BATCH_V2, RESULT_V2, 200)] {
-        let items = json!([
-            consent(&phone(n), "MESAJ", "ONAY"),
-            consent(&phone(n + 1), "MESAJ", "RET"),
-            consent("Batch@Example.com", "EPOSTA", "ONAY")
-        ]);
+        let items = json!([consent(&phone(n), "MESAJ", "ONAY"), consent(&phone(n + 1), "MESAJ", "RET"), consent("Batch@Example.com", "EPOSTA", "ONAY")]);
         ck.request("POST", tpl, &items);
         let accepted = c.post(&p(tpl), &items);
         ck.response("POST", tpl, &accepted);
         ck.response("POST", tpl, &c.post(&p(tpl), &json!({"not": "a list"}))); // 400 H092
-        ck.response(
-            "POST",
-            tpl,
-            &c.post(&p(tpl), &json!([consent(&phone(n), "MESAJ", "RETT")])),
-        ); // 422
+        ck.response("POST", tpl, &c.post(&p(tpl), &json!([consent(&phone(n), "MESAJ", "RETT")]))); // 422
         ck.response("POST", tpl, &bad_token.post(&p(tpl), &items));
-        for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-            c.post(&p(tpl), &items)
-        }) {
+        for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(tpl), &items)) {
             ck.response("POST", tpl, &r);
         }
-        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-            c.post(&p(tpl), &items)
-        }) {
+        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(tpl), &items)) {
             ck.response("POST", tpl, &r);
         }
         let id = accepted.body["requestId"].as_str().unwrap().to_string();
         let results_path = p(result_tpl).replace("{requestId}", &id);
         let processed = c.get(&results_path);
-        assert!(
-            processed
-                .body
-                .as_array()
-                .is_some_and(|a| a.iter().any(|i| i["status"] == "failure")),
-            "{}",
-            processed.text
-        );
+        assert!(processed.body.as_array().is_some_and(|a| a.iter().any(|i| i["status"] == "failure")), "{}", processed.text);
         ck.response("GET", result_tpl, &processed);
         // A V2 resend: success items that point at the original request.
         let resent = c.post(&p(tpl), &items);
-        ck.response(
-            "GET",
-            result_tpl,
-            &c.get(
-                &p(result_tpl).replace("{requestId}", resent.body["requestId"].as_str().unwrap()),
-            ),
-        );
-        ck.response(
-            "GET",
-            result_tpl,
-            &c.get(&p(result_tpl).replace("{requestId}", "abcdef")),
-        ); // 422 H199
+        ck.response("GET", result_tpl, &c.get(&p(result_tpl).replace("{requestId}", resent.body["requestId"].as_str().unwrap())));
+        ck.response("GET", result_tpl, &c.get(&p(result_tpl).replace("{requestId}", "abcdef"))); // 422 H199
         ck.response("GET", result_tpl, &bad_token.get(&results_path));
         for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&results_path)) {
             ck.response("GET", result_tpl, &r);
         }
-        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-            c.get(&results_path)
-        }) {
+        for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&results_path)) {
             ck.response("GET", result_tpl, &r);
         }
     }
     // Queued items (`enqueue`) have their own shape.
-    c.post(
-        "/admin/config",
-        &json!({"batch_delay_ms": 10_000, "batch_enqueue_ms": 60_000}),
-    );
+    c.post("/admin/config", &json!({"batch_delay_ms": 10_000, "batch_enqueue_ms": 60_000}));
     let queued = c.post(&p(BATCH), &json!([consent(&phone(300), "MESAJ", "ONAY")]));
     sim.advance_clock(40);
     let q = c.get(&p(RESULT).replace("{requestId}", queued.body["requestId"].as_str().unwrap()));
     assert_eq!(q.body[0]["status"], "enqueue", "{}", q.text);
     ck.response("GET", RESULT, &q);
-    c.post(
-        "/admin/config",
-        &json!({"batch_delay_ms": 0, "batch_enqueue_ms": 0}),
-    );
+    c.post("/admin/config", &json!({"batch_delay_ms": 0, "batch_enqueue_ms": 0}));
 
     // Single status.
     let query = json!({"recipient": phone(1), "recipientType": "BIREYSEL", "type": "MESAJ"});
@@ -818,60 +540,30 @@ fn responses_match_the_openapi_document() {
     tacir_query["recipientType"] = json!("TACIR");
     ck.response("POST", STATUS, &c.post(&p(STATUS), &tacir_query)); // 200 {}
     ck.response("POST", STATUS, &c.post(&p(STATUS), &json!([]))); // 400 H097
-    ck.response(
-        "POST",
-        STATUS,
-        &c.post(
-            &p(STATUS),
-            &json!({"recipient": phone(1), "recipientType": "BIREYSEL", "type": "SMS"}),
-        ),
-    ); // 422
+    ck.response("POST", STATUS, &c.post(&p(STATUS), &json!({"recipient": phone(1), "recipientType": "BIREYSEL", "type": "SMS"}))); // 422
     ck.response("POST", STATUS, &bad_token.post(&p(STATUS), &query));
-    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-        c.post(&p(STATUS), &query)
-    }) {
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(STATUS), &query)) {
         ck.response("POST", STATUS, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.post(&p(STATUS), &query)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(STATUS), &query)) {
         ck.response("POST", STATUS, &r);
     }
 
     // Multi status.
-    let multi_path = p(MULTI)
-        .replace("{recipientType}", "BIREYSEL")
-        .replace("{type}", "MESAJ");
+    let multi_path = p(MULTI).replace("{recipientType}", "BIREYSEL").replace("{type}", "MESAJ");
     let multi = json!({"recipients": [phone(1), phone(2), phone(999)]});
     ck.request("POST", MULTI, &multi);
     let listed = c.post(&multi_path, &multi);
-    assert_eq!(
-        listed.body["list"].as_array().map(Vec::len),
-        Some(2),
-        "{}",
-        listed.text
-    );
+    assert_eq!(listed.body["list"].as_array().map(Vec::len), Some(2), "{}", listed.text);
     ck.response("POST", MULTI, &listed);
-    ck.response(
-        "POST",
-        MULTI,
-        &c.post_raw(&multi_path, "application/json", "{broken"),
-    ); // 400 H014
-    ck.response(
-        "POST",
-        MULTI,
-        &c.post(&multi_path, &json!({"recipients": [phone(1), phone(1)]})),
-    ); // 422 H193
+    ck.response("POST", MULTI, &c.post_raw(&multi_path, "application/json", "{broken")); // 400 H014
+    ck.response("POST", MULTI, &c.post(&multi_path, &json!({"recipients": [phone(1), phone(1)]}))); // 422 H193
     ck.response("POST", MULTI, &c.post(&multi_path, &json!({}))); // 422 H168
     ck.response("POST", MULTI, &bad_token.post(&multi_path, &multi));
-    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-        c.post(&multi_path, &multi)
-    }) {
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&multi_path, &multi)) {
         ck.response("POST", MULTI, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.post(&multi_path, &multi)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&multi_path, &multi)) {
         ck.response("POST", MULTI, &r);
     }
 
@@ -883,22 +575,13 @@ fn responses_match_the_openapi_document() {
     ck.response("GET", CHANGES, &hs);
     let iys = c.get(&format!("{changes_path}?source=IYS"));
     ck.response("GET", CHANGES, &iys);
-    ck.response(
-        "GET",
-        CHANGES,
-        &c.get(&format!(
-            "{changes_path}?source=IYS&after={}",
-            iys.body["after"].as_str().unwrap()
-        )),
-    ); // 204
+    ck.response("GET", CHANGES, &c.get(&format!("{changes_path}?source=IYS&after={}", iys.body["after"].as_str().unwrap()))); // 204
     ck.response("GET", CHANGES, &c.get(&format!("{changes_path}?source=XX"))); // 422
     ck.response("GET", CHANGES, &bad_token.get(&changes_path));
     for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&changes_path)) {
         ck.response("GET", CHANGES, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.get(&changes_path)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&changes_path)) {
         ck.response("GET", CHANGES, &r);
     }
 
@@ -915,37 +598,20 @@ fn responses_match_the_openapi_document() {
     ck.response("GET", FILE, &c.get(&day("06.07.2020"))); // 422 H501
     ck.response("GET", FILE, &c.get(&day(&tr_ago(8 * 86_400)[..10]))); // 422 H502
     ck.response("GET", FILE, &bad_token.get(&day(&yesterday)));
-    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-        c.get(&day(&yesterday))
-    }) {
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&day(&yesterday))) {
         ck.response("GET", FILE, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.get(&day(&yesterday))
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&day(&yesterday))) {
         ck.response("GET", FILE, &r);
     }
 
     // Account-level refusals on every consent operation: 403 (documented on each), 422 H525, 404.
     let batch_items = json!([consent(&phone(400), "MESAJ", "ONAY")]);
-    let result_any =
-        |tpl: &str| p(tpl).replace("{requestId}", "5a2edd8e-dd6e-4293-b09b-6180b2c5d021");
-    for refusal in [
-        json!({"status": 403, "code": "H520"}),
-        json!({"status": 422, "code": "H525"}),
-        json!({"status": 404}),
-    ] {
+    let result_any = |tpl: &str| p(tpl).replace("{requestId}", "5a2edd8e-dd6e-4293-b09b-6180b2c5d021");
+    for refusal in [json!({"status": 403, "code": "H520"}), json!({"status": 422, "code": "H525"}), json!({"status": 404})] {
         c.post("/admin/faults", &json!({ "account_refusal": refusal }));
-        ck.response(
-            "POST",
-            ADD,
-            &c.post(&p(ADD), &consent(&phone(400), "MESAJ", "ONAY")),
-        );
-        ck.response(
-            "POST",
-            ADD_V2,
-            &c.post(&p(ADD_V2), &consent(&phone(400), "MESAJ", "ONAY")),
-        );
+        ck.response("POST", ADD, &c.post(&p(ADD), &consent(&phone(400), "MESAJ", "ONAY")));
+        ck.response("POST", ADD_V2, &c.post(&p(ADD_V2), &consent(&phone(400), "MESAJ", "ONAY")));
         ck.response("POST", BATCH, &c.post(&p(BATCH), &batch_items));
         ck.response("POST", BATCH_V2, &c.post(&p(BATCH_V2), &batch_items));
         ck.response("GET", RESULT, &c.get(&result_any(RESULT)));
@@ -957,56 +623,25 @@ fn responses_match_the_openapi_document() {
         c.delete("/admin/faults");
     }
 
-    assert!(
-        ck.failures.is_empty(),
-        "{} schema violations:\n{}",
-        ck.failures.len(),
-        ck.failures.join("\n")
-    );
+    assert!(ck.failures.is_empty(), "{} schema violations:\n{}", ck.failures.len(), ck.failures.join("\n"));
 
     // Every operation was seen answering success and its documented error statuses.
     let must_cover: &[(&str, &str, &[u16])] = &[
         ("POST", TOKEN, &[200, 400, 429]),
         ("POST", ADD, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
-        (
-            "POST",
-            ADD_V2,
-            &[200, 400, 401, 403, 404, 422, 429, 500, 503],
-        ),
-        (
-            "POST",
-            BATCH,
-            &[202, 400, 401, 403, 404, 422, 429, 500, 503],
-        ),
-        (
-            "POST",
-            BATCH_V2,
-            &[202, 400, 401, 403, 404, 422, 429, 500, 503],
-        ),
+        ("POST", ADD_V2, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", BATCH, &[202, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", BATCH_V2, &[202, 400, 401, 403, 404, 422, 429, 500, 503]),
         ("GET", RESULT, &[200, 401, 403, 404, 422, 429, 500, 503]),
         ("GET", RESULT_V2, &[200, 401, 403, 404, 422, 429, 500, 503]),
-        (
-            "POST",
-            STATUS,
-            &[200, 400, 401, 403, 404, 422, 429, 500, 503],
-        ),
-        (
-            "POST",
-            MULTI,
-            &[200, 400, 401, 403, 404, 422, 429, 500, 503],
-        ),
-        (
-            "GET",
-            CHANGES,
-            &[200, 204, 401, 403, 404, 422, 429, 500, 503],
-        ),
+        ("POST", STATUS, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("POST", MULTI, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
+        ("GET", CHANGES, &[200, 204, 401, 403, 404, 422, 429, 500, 503]),
         ("GET", FILE, &[200, 204, 401, 403, 404, 422, 429, 500, 503]),
     ];
     let missing = not_covered(&ck, must_cover);
     assert!(missing.is_empty(), "not exercised: {missing:?}");
-    assert!(ck
-        .undocumented
-        .contains(&("POST /oauth2/token".to_string(), 429)));
+    assert!(ck.undocumented.contains(&("POST /oauth2/token".to_string(), 429)));
 }
 
 /// Which (operation, status) pairs a checker has not seen.
@@ -1033,10 +668,7 @@ fn push_responses_match_the_openapi_document() {
     bad_token.token = Some("expired".into());
     let rx = Receiver::start(Auth::Enforced);
     let open = Receiver::start(Auth::Open);
-    let p = |t: &str| {
-        t.replace("{iysCode}", &IYS.to_string())
-            .replace("{brandCode}", &BRAND.to_string())
-    };
+    let p = |t: &str| t.replace("{iysCode}", &IYS.to_string()).replace("{brandCode}", &BRAND.to_string());
     let (reg, unreg) = (p(PUSH_REG), p(PUSH_UNREG));
 
     // Registration.
@@ -1045,11 +677,7 @@ fn push_responses_match_the_openapi_document() {
     let created = c.post(&reg, &good);
     assert_eq!(created.status, 200, "{}", created.text);
     ck.response("POST", PUSH_REG, &created);
-    ck.response(
-        "POST",
-        PUSH_REG,
-        &c.post_raw(&reg, "application/json", "{broken"),
-    ); // 400 H014
+    ck.response("POST", PUSH_REG, &c.post_raw(&reg, "application/json", "{broken")); // 400 H014
     ck.response("POST", PUSH_REG, &bad_token.post(&reg, &good)); // 401
     let refused = [
         register(&c, &rx.url("/a").replace("https", "http"), "EPOSTA"), // H531
@@ -1068,20 +696,13 @@ fn push_responses_match_the_openapi_document() {
     for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&reg, &good)) {
         ck.response("POST", PUSH_REG, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.post(&reg, &good)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&reg, &good)) {
         ck.response("POST", PUSH_REG, &r);
     }
 
     // The connection list: connected and failed addresses.
     let listed = c.get(&reg);
-    assert_eq!(
-        listed.body.as_array().map(Vec::len),
-        Some(3),
-        "{}",
-        listed.text
-    );
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(3), "{}", listed.text);
     ck.response("GET", PUSH_REG, &listed);
     ck.response("GET", PUSH_REG, &bad_token.get(&reg));
     for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&reg)) {
@@ -1100,18 +721,12 @@ fn push_responses_match_the_openapi_document() {
         assert_eq!(r.status, 422, "{}", r.text);
         ck.response("POST", PUSH_UNREG, &r);
     }
-    ck.response(
-        "POST",
-        PUSH_UNREG,
-        &c.post_raw(&unreg, "application/json", "{broken"),
-    ); // 400 H014
+    ck.response("POST", PUSH_UNREG, &c.post_raw(&unreg, "application/json", "{broken")); // 400 H014
     ck.response("POST", PUSH_UNREG, &bad_token.post(&unreg, &one));
     for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&unreg, &one)) {
         ck.response("POST", PUSH_UNREG, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.post(&unreg, &one)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&unreg, &one)) {
         ck.response("POST", PUSH_UNREG, &r);
     }
     let removed = c.post(&unreg, &one);
@@ -1119,11 +734,7 @@ fn push_responses_match_the_openapi_document() {
     ck.response("POST", PUSH_UNREG, &removed);
 
     // Account-level refusals: 403 (documented on each) and 404.
-    for refusal in [
-        json!({"status": 403, "code": "H353"}),
-        json!({"status": 403, "code": "H586"}),
-        json!({"status": 404}),
-    ] {
+    for refusal in [json!({"status": 403, "code": "H353"}), json!({"status": 403, "code": "H586"}), json!({"status": 404})] {
         c.post("/admin/faults", &json!({ "account_refusal": refusal }));
         ck.response("POST", PUSH_REG, &c.post(&reg, &good));
         ck.response("GET", PUSH_REG, &c.get(&reg));
@@ -1131,26 +742,13 @@ fn push_responses_match_the_openapi_document() {
         c.delete("/admin/faults");
     }
 
-    assert!(
-        ck.failures.is_empty(),
-        "{} schema violations:\n{}",
-        ck.failures.len(),
-        ck.failures.join("\n")
-    );
+    assert!(ck.failures.is_empty(), "{} schema violations:\n{}", ck.failures.len(), ck.failures.join("\n"));
     let missing = not_covered(
         &ck,
         &[
-            (
-                "POST",
-                PUSH_REG,
-                &[200, 400, 401, 403, 404, 422, 429, 500, 503],
-            ),
+            ("POST", PUSH_REG, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
             ("GET", PUSH_REG, &[200, 401, 403, 404, 429, 500, 503]),
-            (
-                "POST",
-                PUSH_UNREG,
-                &[200, 400, 401, 403, 404, 422, 429, 500, 503],
-            ),
+            ("POST", PUSH_UNREG, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
         ],
     );
     assert!(missing.is_empty(), "not exercised: {missing:?}");
@@ -1167,10 +765,7 @@ fn via_responses_match_the_openapi_document() {
     let c = Client::logged_in(&sim);
     let mut bad_token = Client::new(&sim);
     bad_token.token = Some("expired".into());
-    let p = |t: &str| {
-        t.replace("{iysCode}", &IYS.to_string())
-            .replace("{brandCode}", &BRAND.to_string())
-    };
+    let p = |t: &str| t.replace("{iysCode}", &IYS.to_string()).replace("{brandCode}", &BRAND.to_string());
     let status_path = |id: &str| p(VIA_STATUS).replace("{requestId}", id);
     let kvk = json!({"title": "KVK", "types": ["AYDINLATMA_METNI"], "personData": {"name": "Aslı Can", "recipientIdNumber": "11111111111"}});
 
@@ -1184,14 +779,8 @@ fn via_responses_match_the_openapi_document() {
     let started = c.post(&p(VIA_START), &short);
     assert_eq!(started.status, 200, "{}", started.text);
     ck.response("POST", VIA_START, &started);
-    let short_id = started.body["message"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let otp_id = c.post(&p(VIA_START), &otp).body["message"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let short_id = started.body["message"]["requestId"].as_str().unwrap().to_string();
+    let otp_id = c.post(&p(VIA_START), &otp).body["message"]["requestId"].as_str().unwrap().to_string();
     let mut fax = short.clone();
     fax["consentTypes"][0]["types"] = json!(["FAX"]);
     let mut nameless = short.clone();
@@ -1203,53 +792,26 @@ fn via_responses_match_the_openapi_document() {
     }
     ck.response("POST", VIA_START, &bad_token.post(&p(VIA_START), &short)); // 401 H1045
     ck.response("POST", VIA_START, &c.post("/via/sps/abc/consent", &short)); // 403 H1040
-    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-        c.post(&p(VIA_START), &short)
-    }) {
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(VIA_START), &short)) {
         ck.response("POST", VIA_START, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.post(&p(VIA_START), &short)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(VIA_START), &short)) {
         ck.response("POST", VIA_START, &r);
     }
 
     // Status: waiting, completed, unknown.
     ck.response("GET", VIA_STATUS, &c.get(&status_path(&short_id)));
-    assert_eq!(
-        c.post(
-            &format!("/admin/via/{short_id}/approve"),
-            &json!({"types": ["MESAJ"]})
-        )
-        .status,
-        200
-    );
+    assert_eq!(c.post(&format!("/admin/via/{short_id}/approve"), &json!({"types": ["MESAJ"]})).status, 200);
     let done = c.get(&status_path(&short_id));
-    assert_eq!(
-        done.body["message"]["lastStatus"]["status"], "SUCCESS",
-        "{}",
-        done.text
-    );
+    assert_eq!(done.body["message"]["lastStatus"]["status"], "SUCCESS", "{}", done.text);
     ck.response("GET", VIA_STATUS, &done);
-    ck.response(
-        "GET",
-        VIA_STATUS,
-        &c.get(&status_path("5b423dd7-bb23-4546-b733-d8273468d972")),
-    ); // 404 H1112
+    ck.response("GET", VIA_STATUS, &c.get(&status_path("5b423dd7-bb23-4546-b733-d8273468d972"))); // 404 H1112
     ck.response("GET", VIA_STATUS, &bad_token.get(&status_path(&short_id)));
-    ck.response(
-        "GET",
-        VIA_STATUS,
-        &c.get(&format!("/via/sps/abc/consent/request/{short_id}")),
-    );
-    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-        c.get(&status_path(&short_id))
-    }) {
+    ck.response("GET", VIA_STATUS, &c.get(&format!("/via/sps/abc/consent/request/{short_id}")));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.get(&status_path(&short_id))) {
         ck.response("GET", VIA_STATUS, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.get(&status_path(&short_id))
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.get(&status_path(&short_id))) {
         ck.response("GET", VIA_STATUS, &r);
     }
 
@@ -1257,39 +819,20 @@ fn via_responses_match_the_openapi_document() {
     let codes = c.get(&format!("/admin/via/{otp_id}")).body["otpCodes"].clone();
     let confirmation = |etk: &Value| json!({"requestId": otp_id, "verificationType": "EPOSTA_OTP", "consentTypes": [{"title": "ETK", "otpCode": etk}, {"title": "KVK", "otpCode": codes["KVK"]}]});
     let right = confirmation(&codes["ETK"]);
-    let wrong = confirmation(&json!(if codes["ETK"] == "000000" {
-        "000001"
-    } else {
-        "000000"
-    }));
+    let wrong = confirmation(&json!(if codes["ETK"] == "000000" { "000001" } else { "000000" }));
     ck.request("POST", VIA_CONFIRM, &right);
-    for bad in [
-        wrong,
-        json!({"requestId": "5b423dd7-bb23-4546-b733-d8273468d972", "verificationType": "EPOSTA_OTP", "consentTypes": [{"title": "ETK", "otpCode": "1"}]}),
-        json!({"requestId": otp_id, "verificationType": "SMS_OTP", "consentTypes": [{"title": "ETK", "otpCode": "1"}]}),
-    ] {
+    for bad in [wrong, json!({"requestId": "5b423dd7-bb23-4546-b733-d8273468d972", "verificationType": "EPOSTA_OTP", "consentTypes": [{"title": "ETK", "otpCode": "1"}]}),
+                json!({"requestId": otp_id, "verificationType": "SMS_OTP", "consentTypes": [{"title": "ETK", "otpCode": "1"}]})] {
         let r = c.post(&p(VIA_CONFIRM), &bad); // H1052, H1030, H1064
         assert_eq!(r.status, 400, "{}", r.text);
         ck.response("POST", VIA_CONFIRM, &r);
     }
-    ck.response(
-        "POST",
-        VIA_CONFIRM,
-        &bad_token.post(&p(VIA_CONFIRM), &right),
-    );
-    ck.response(
-        "POST",
-        VIA_CONFIRM,
-        &c.post("/via/sps/abc/confirmation", &right),
-    );
-    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-        c.post(&p(VIA_CONFIRM), &right)
-    }) {
+    ck.response("POST", VIA_CONFIRM, &bad_token.post(&p(VIA_CONFIRM), &right));
+    ck.response("POST", VIA_CONFIRM, &c.post("/via/sps/abc/confirmation", &right));
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(VIA_CONFIRM), &right)) {
         ck.response("POST", VIA_CONFIRM, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.post(&p(VIA_CONFIRM), &right)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(VIA_CONFIRM), &right)) {
         ck.response("POST", VIA_CONFIRM, &r);
     }
     let confirmed = c.post(&p(VIA_CONFIRM), &right);
@@ -1303,47 +846,26 @@ fn via_responses_match_the_openapi_document() {
     let links = json!({"recipients": [{"recipient": "abc@abc.com", "recipientType": "BIREYSEL"}, {"recipient": "nobody@abc.com", "recipientType": "BIREYSEL"}]});
     ck.request("POST", VIA_LINKS, &links);
     let issued = c.post(&p(VIA_LINKS), &links);
-    assert!(
-        issued.body[0]["url"].is_string() && issued.body[1]["code"] == "H568",
-        "{}",
-        issued.text
-    );
+    assert!(issued.body[0]["url"].is_string() && issued.body[1]["code"] == "H568", "{}", issued.text);
     ck.response("POST", VIA_LINKS, &issued);
-    let many: Vec<Value> = (0..101)
-        .map(|i| json!({"recipient": format!("a{i}@abc.com"), "recipientType": "BIREYSEL"}))
-        .collect();
-    for bad in [
-        json!({}),
-        json!({ "recipients": many }),
-        json!({"recipients": [{"recipientType": "BIREYSEL"}, {"recipient": "abc@abc.com", "recipientType": "asd"}]}),
-    ] {
+    let many: Vec<Value> = (0..101).map(|i| json!({"recipient": format!("a{i}@abc.com"), "recipientType": "BIREYSEL"})).collect();
+    for bad in [json!({}), json!({ "recipients": many }), json!({"recipients": [{"recipientType": "BIREYSEL"}, {"recipient": "abc@abc.com", "recipientType": "asd"}]})] {
         let r = c.post(&p(VIA_LINKS), &bad); // H168, H127, H114 + H116
         assert_eq!(r.status, 422, "{}", r.text);
         ck.response("POST", VIA_LINKS, &r);
     }
     ck.response("POST", VIA_LINKS, &c.post(&p(VIA_LINKS), &json!([]))); // 400 H097
     ck.response("POST", VIA_LINKS, &bad_token.post(&p(VIA_LINKS), &links));
-    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || {
-        c.post(&p(VIA_LINKS), &links)
-    }) {
+    for r in under_fault(&c, json!({"burst_429": 1}), &[429], || c.post(&p(VIA_LINKS), &links)) {
         ck.response("POST", VIA_LINKS, &r);
     }
-    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || {
-        c.post(&p(VIA_LINKS), &links)
-    }) {
+    for r in under_fault(&c, json!({"error_rate": 1.0}), &[500, 503], || c.post(&p(VIA_LINKS), &links)) {
         ck.response("POST", VIA_LINKS, &r);
     }
 
     // Account-level refusals: 403, the consent quota (400 H1031 where ViA adds consents), 404.
-    let waiting = c.post(&p(VIA_START), &otp).body["message"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for refusal in [
-        json!({"status": 403, "code": "H353"}),
-        json!({"status": 422, "code": "H525"}),
-        json!({"status": 404}),
-    ] {
+    let waiting = c.post(&p(VIA_START), &otp).body["message"]["requestId"].as_str().unwrap().to_string();
+    for refusal in [json!({"status": 403, "code": "H353"}), json!({"status": 422, "code": "H525"}), json!({"status": 404})] {
         c.post("/admin/faults", &json!({ "account_refusal": refusal }));
         ck.response("POST", VIA_START, &c.post(&p(VIA_START), &short));
         ck.response("GET", VIA_STATUS, &c.get(&status_path(&waiting)));
@@ -1352,27 +874,14 @@ fn via_responses_match_the_openapi_document() {
         c.delete("/admin/faults");
     }
 
-    assert!(
-        ck.failures.is_empty(),
-        "{} schema violations:\n{}",
-        ck.failures.len(),
-        ck.failures.join("\n")
-    );
+    assert!(ck.failures.is_empty(), "{} schema violations:\n{}", ck.failures.len(), ck.failures.join("\n"));
     let missing = not_covered(
         &ck,
         &[
             ("POST", VIA_START, &[200, 400, 401, 403, 404, 429, 500, 503]),
             ("GET", VIA_STATUS, &[200, 401, 403, 404, 429, 500, 503]),
-            (
-                "POST",
-                VIA_CONFIRM,
-                &[200, 400, 401, 403, 404, 429, 500, 503],
-            ),
-            (
-                "POST",
-                VIA_LINKS,
-                &[200, 400, 401, 403, 404, 422, 429, 500, 503],
-            ),
+            ("POST", VIA_CONFIRM, &[200, 400, 401, 403, 404, 429, 500, 503]),
+            ("POST", VIA_LINKS, &[200, 400, 401, 403, 404, 422, 429, 500, 503]),
         ],
     );
     assert!(missing.is_empty(), "not exercised: {missing:?}");
