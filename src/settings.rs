@@ -25,6 +25,8 @@ pub static MAX_REQUESTS_PER_SECOND: GucSetting<i32> = GucSetting::<i32>::new(10)
 pub static DROP_WITH_PENDING_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Announce each applied change from IYS on channel iys_consent_changes.
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Small statements on attached tables queue their changes without a plan (`sql_api::direct_enqueue`).
+pub static DIRECT_ENQUEUE: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Set by iys.prune_ledger() for its own DELETE (the ledger is append-only otherwise).
 pub static PRUNING_LEDGER: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Single status queries an hour (IYS allows 1000 per IP; the rest of the hour is a margin).
@@ -270,6 +272,14 @@ pub fn register(preloading: bool) {
         c"Lets DROP EXTENSION pg_iys discard changes IYS has not answered.",
         c"Off: DROP EXTENSION pg_iys fails while changes are pending or in flight, and says how many.",
         &DROP_WITH_PENDING_CHANGES,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"iys.direct_enqueue",
+        c"Whether statements of up to 1000 rows on attached tables queue their changes without planning a statement.",
+        c"Off: every statement runs the generated INSERT … SELECT over its transition tables (the same rows, at a higher cost per statement).",
+        &DIRECT_ENQUEUE,
         GucContext::Suset,
         GucFlags::default(),
     );

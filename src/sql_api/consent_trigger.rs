@@ -20,7 +20,7 @@ use crate::core::row::{delivery_problems, Delivery, RowReader, Slot, StoredChann
 use crate::core::{Error, Problem};
 use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGGER, UPDATE_TRIGGER};
 use crate::sql_api::error::{raise, OrRaise};
-use crate::sql_api::{calendar, privilege, time};
+use crate::sql_api::{calendar, direct_enqueue, privilege, time};
 use pgrx::pg_sys;
 use pgrx::PgTupleDesc;
 use pgrx::prelude::*;
@@ -54,10 +54,10 @@ impl OnInvalid {
 
 /// A column of the attached table as the row trigger reads and writes it.
 #[derive(Debug, Clone)]
-struct Column {
-    name: String,
-    attno: usize,
-    type_oid: pg_sys::Oid,
+pub(super) struct Column {
+    pub(super) name: String,
+    pub(super) attno: usize,
+    pub(super) type_oid: pg_sys::Oid,
     /// Output function for non-text types (enums, iys.phone); text types are read directly.
     output_fn: Option<pg_sys::Oid>,
 }
@@ -68,10 +68,10 @@ impl Column {
     }
 }
 
-struct ChannelLayout {
-    consent_type: crate::core::ConsentType,
+pub(super) struct ChannelLayout {
+    pub(super) consent_type: crate::core::ConsentType,
     /// address, permission, consent_date, source
-    columns: [Column; 4],
+    pub(super) columns: [Column; 4],
     /// The source column serves another channel too.
     source_shared: bool,
 }
@@ -85,32 +85,33 @@ impl ChannelLayout {
 
 /// A column of the row key, compared binary between the old and the new row.
 #[derive(Debug, Clone)]
-struct KeyColumn {
+pub(super) struct KeyColumn {
     name: String,
-    attno: usize,
+    pub(super) attno: usize,
+    pub(super) type_oid: pg_sys::Oid,
     by_value: bool,
     length: i16,
     /// Compares variable-length values by their text form.
-    output_fn: pg_sys::Oid,
+    pub(super) output_fn: pg_sys::Oid,
 }
 
-struct RowLayout {
-    table: String,
-    key: Vec<KeyColumn>,
-    on_invalid: OnInvalid,
+pub(super) struct RowLayout {
+    pub(super) table: String,
+    pub(super) key: Vec<KeyColumn>,
+    pub(super) on_invalid: OnInvalid,
     /// The mapping, read with the table's column types: the one row decision validate_table
     /// makes too.
-    reader: RowReader,
-    contact_type: Option<Column>,
+    pub(super) reader: RowReader,
+    pub(super) contact_type: Option<Column>,
     /// Per-row brand code column, and the table's fixed brand (its fallback), if any.
-    brand: Option<Column>,
+    pub(super) brand: Option<Column>,
     /// True on a row that stays local: neither checked nor queued.
-    local_only: Option<Column>,
+    pub(super) local_only: Option<Column>,
     /// The retailer columns, checked on every row that queues a movement.
-    retailer_code: Option<Column>,
-    retailer_access: Option<Column>,
-    fixed_brand: Option<String>,
-    channels: Vec<ChannelLayout>,
+    pub(super) retailer_code: Option<Column>,
+    pub(super) retailer_access: Option<Column>,
+    pub(super) fixed_brand: Option<String>,
+    pub(super) channels: Vec<ChannelLayout>,
 }
 
 impl RowLayout {
@@ -143,7 +144,7 @@ thread_local! {
 /// plan: a re-created extension attaches with new triggers, hence new plans).
 struct KeptPlan(pg_sys::SPIPlanPtr, pg_sys::Oid);
 
-fn layout_for(trigger: &PgTrigger<'_>) -> Rc<RowLayout> {
+pub(super) fn layout_for(trigger: &PgTrigger<'_>) -> Rc<RowLayout> {
     let tgoid = trigger.trigger().tgoid;
     // SAFETY: a row trigger always has its relation.
     let tupdesc = unsafe { (*trigger.trigger_data().tg_relation).rd_att };
@@ -220,7 +221,7 @@ fn build_layout(trigger: &PgTrigger<'_>) -> Result<RowLayout, Error> {
             let mut varlena = false;
             // SAFETY: catalog lookup of the column's existing type.
             unsafe { pg_sys::getTypeOutputInfo(column.type_oid, &mut output_fn, &mut varlena) };
-            Ok(KeyColumn { name: column.name, attno: column.attno, by_value: att.attbyval, length: att.attlen, output_fn })
+            Ok(KeyColumn { name: column.name, attno: column.attno, type_oid: column.type_oid, by_value: att.attbyval, length: att.attlen, output_fn })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(RowLayout { table, key, on_invalid, reader: RowReader::new(mapping, permission_is_bool), contact_type, brand, local_only, retailer_code, retailer_access, fixed_brand, channels })
@@ -235,13 +236,13 @@ fn is_timestamp_type(oid: pg_sys::Oid) -> bool {
 }
 
 /// Raw access to one heap tuple of the firing trigger.
-struct Tuple {
-    tuple: *mut pg_sys::HeapTupleData,
-    tupdesc: pg_sys::TupleDesc,
+pub(super) struct Tuple {
+    pub(super) tuple: *mut pg_sys::HeapTupleData,
+    pub(super) tupdesc: pg_sys::TupleDesc,
 }
 
 impl Tuple {
-    fn datum(&self, column: &Column) -> Option<pg_sys::Datum> {
+    pub(super) fn datum(&self, column: &Column) -> Option<pg_sys::Datum> {
         if column.attno == 0 {
             return None; // a channel without a source column (a fixed source)
         }
@@ -252,7 +253,7 @@ impl Tuple {
     }
 
     /// The column's value as text (enums and iys.phone/iys.email through their output function).
-    fn text(&self, column: &Column) -> Option<String> {
+    pub(super) fn text(&self, column: &Column) -> Option<String> {
         let datum = self.datum(column)?;
         // SAFETY: the datum has the column's type; text-like varlenas are detoasted by text_to_rust_str.
         unsafe {
@@ -739,6 +740,14 @@ fn run_enqueue(trigger: &PgTrigger<'_>) -> Result<(), Error> {
     // SAFETY: the trigger's open relation.
     summarise_warnings(relid);
     check_enqueue_trigger(trigger.trigger(), update, relation)?;
+    // Small statements on a plainly mapped table are queued without a plan (direct_enqueue).
+    let layout = layout_for(trigger);
+    if let direct_enqueue::Outcome::Queued(rows) = direct_enqueue::enqueue(trigger.trigger_data(), &layout, relid, update)? {
+        if rows > 0 {
+            crate::worker::wake::wake_worker_at_commit();
+        }
+        return Ok(());
+    }
     let tgoid = trigger.trigger().tgoid;
     let data = trigger.trigger_data() as *const pg_sys::TriggerData as *mut pg_sys::TriggerData;
     Spi::connect_mut(|_client| -> Result<(), Error> {

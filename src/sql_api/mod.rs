@@ -4,6 +4,7 @@ pub mod adopt;
 pub mod attach;
 pub mod calendar;
 pub mod consent_trigger;
+mod direct_enqueue;
 mod drop_guard;
 pub mod error;
 pub mod normalize;
