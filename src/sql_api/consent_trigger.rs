@@ -722,8 +722,9 @@ fn summarise_warnings(relid: pg_sys::Oid) {
     }
 }
 
-/// AFTER … FOR EACH STATEMENT: runs the enqueue statement `iys.attach()` generated for this
-/// table over the transition tables `iys_new_rows` / `iys_old_rows`.
+/// AFTER … FOR EACH STATEMENT: queues the changed channels of the transition tables
+/// `iys_new_rows` / `iys_old_rows`, without a plan where `direct_enqueue` covers the statement,
+/// otherwise with the enqueue statement `iys.attach()` generated for this table.
 #[pg_trigger]
 fn enqueue_changes<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, Error> {
     run_enqueue(trigger).or_raise();
