@@ -3,6 +3,9 @@
 # one run (BENCHMARKS.md):
 #   plain    the table with no trigger
 #   pg_iys   the same table after iys.attach(..., brand_code => '600001') (on_invalid 'reject')
+#   pg_iys_plan  pg_iys with iys.direct_enqueue = off: every statement through the generated
+#            INSERT ... SELECT over the transition tables (the write path of 0.10.0), to show what
+#            the direct path saves
 #   plpgsql  the same table with a hand-written PL/pgSQL validate-and-enqueue trigger doing the
 #            same work (normalise, check IYS rules, one outbox row per changed channel, the
 #            movement's history too as in pg_iys since 0.8.0, into a table with iys.outbox's
@@ -48,7 +51,7 @@ SYNCHRONOUS_COMMIT=${SYNCHRONOUS_COMMIT:-on}
 PORT=${BENCH_PORT:-28836}
 DATA=${BENCH_DATA:-/tmp/pg_iys_bench_triggers}
 [ "$ROWS" -ge 10000 ] || { echo "ROWS must be at least 10000" >&2; exit 2; }
-VARIANTS=(plain pg_iys plpgsql pgq)
+VARIANTS=(plain pg_iys pg_iys_plan plpgsql pgq)
 PGQ_QUEUE=bench_pgq
 
 if [ ! -f "$("$PG_CONFIG" --pkglibdir)/pg_iys.so" ]; then
@@ -229,6 +232,7 @@ SQL
   for v in "${VARIANTS[@]}"; do table_ddl "mc_$v"; done
   cat <<'SQL'
 SELECT iys.attach('mc_pg_iys', brand_code => '600001');
+SELECT iys.attach('mc_pg_iys_plan', brand_code => '600001');
 -- Same columns, defaults, constraints and indexes as the extension's queue and history.
 CREATE TABLE bench_outbox (LIKE iys.outbox INCLUDING ALL);
 
@@ -286,10 +290,10 @@ SQL
 PGQ_EVENTS=$(psql_val "SELECT queue_data_pfx FROM pgq.queue WHERE queue_name = '$PGQ_QUEUE'")
 PGQ_EVENT_SEQ=$(psql_val "SELECT queue_event_seq FROM pgq.queue WHERE queue_name = '$PGQ_QUEUE'")
 
-queue_of() { case $1 in plain) echo "";; pg_iys) echo "iys.outbox";; plpgsql) echo "bench_outbox";; pgq) echo "$PGQ_EVENTS";; esac; }
+queue_of() { case $1 in plain) echo "";; pg_iys|pg_iys_plan) echo "iys.outbox";; plpgsql) echo "bench_outbox";; pgq) echo "$PGQ_EVENTS";; esac; }
 expected_queued() {  # queued rows per contact row of a correct run: $1 variant, $2 workload
   case $1 in
-    pg_iys|plpgsql) if [[ $2 == insert_* ]]; then echo 2.00; else echo 1.00; fi ;;  # per changed channel
+    pg_iys|pg_iys_plan|plpgsql) if [[ $2 == insert_* ]]; then echo 2.00; else echo 1.00; fi ;;  # per changed channel
     pgq) echo 1.00 ;;  # per changed row
   esac
 }
@@ -297,7 +301,7 @@ reset_variant() {   # empty the table and its queue/history so that every run st
   case $1 in
     plain) "${PSQL[@]}" -c "TRUNCATE mc_plain RESTART IDENTITY" ;;
     # The outbox and the ledger keep history: emptied as retention would (iys.pruning_ledger).
-    pg_iys) "${PSQL[@]}" -c "SET iys.pruning_ledger = on" -c "TRUNCATE mc_pg_iys, iys.outbox, iys.consent_ledger RESTART IDENTITY" ;;
+    pg_iys|pg_iys_plan) "${PSQL[@]}" -c "SET iys.pruning_ledger = on" -c "TRUNCATE mc_$1, iys.outbox, iys.consent_ledger RESTART IDENTITY" ;;
     plpgsql) "${PSQL[@]}" -c "TRUNCATE mc_plpgsql, bench_outbox RESTART IDENTITY" ;;
     # TRUNCATE of the root event table empties its children too (what PgQ's own rotation does to
     # a child); the event id sequence is not owned by a column, so RESTART IDENTITY misses it.
@@ -356,7 +360,9 @@ for w in "${WORKLOADS[@]}"; do
       before_queue=0; [ -n "$q" ] && before_queue=$(psql_val "SELECT count(*) FROM $q")
       "${PSQL[@]}" -c "CHECKPOINT"
       sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
-      out=$(PGOPTIONS="-c synchronous_commit=$SYNCHRONOUS_COMMIT" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
+      options="-c synchronous_commit=$SYNCHRONOUS_COMMIT"
+      [ "$v" = pg_iys_plan ] && options="$options -c iys.direct_enqueue=off"
+      out=$(PGOPTIONS="$options" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
               -T "$DURATION" -f "$WORK/run.sql" postgres 2>&1) || { echo "$out" >&2; exit 1; }
       tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
       txs=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
@@ -372,7 +378,7 @@ for w in "${WORKLOADS[@]}"; do
         fi
       fi
       TPS[$w,$v,$round]=$tps
-      printf '   %-12s %-8s round %d: %10.1f tx/s  %12.0f rows/s  (%s tx; queued rows per contact row: %s)\n' \
+      printf '   %-12s %-11s round %d: %10.1f tx/s  %12.0f rows/s  (%s tx; queued rows per contact row: %s)\n' \
         "$w" "$v" "$round" "$tps" "$(bc -l <<<"$tps * $rows_per_tx")" "$txs" "$queued"
     done
   done
@@ -382,9 +388,10 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 echo
 echo "== contact rows per second (median of $ROUNDS round(s)); cost = plain rows/s / variant rows/s;"
 echo "   pg_iys speed vs plpgsql = pg_iys rows/s / plpgsql rows/s (above 1: pg_iys faster);"
-echo "   pg_iys cost vs pgq = pgq rows/s / pg_iys rows/s (how many times slower pg_iys is than PgQ's bare change capture)"
-printf '%-26s %12s %12s %10s %12s %10s %12s %10s %14s %12s\n' workload plain pg_iys "cost" plpgsql "cost" pgq "cost" "pg_iys speed" "pg_iys cost"
-printf '%-26s %12s %12s %10s %12s %10s %12s %10s %14s %12s\n' "" "rows/s" "rows/s" "vs plain" "rows/s" "vs plain" "rows/s" "vs plain" "vs plpgsql" "vs pgq"
+echo "   pg_iys cost vs pgq = pgq rows/s / pg_iys rows/s (how many times slower pg_iys is than PgQ's bare change capture);"
+echo "   direct vs plan = pg_iys rows/s / pg_iys_plan rows/s (what iys.direct_enqueue gains)"
+printf '%-26s %12s %12s %10s %12s %10s %12s %10s %12s %10s %14s %12s %10s\n' workload plain pg_iys "cost" pg_iys_plan "cost" plpgsql "cost" pgq "cost" "pg_iys speed" "pg_iys cost" "direct"
+printf '%-26s %12s %12s %10s %12s %10s %12s %10s %12s %10s %14s %12s %10s\n' "" "rows/s" "rows/s" "vs plain" "rows/s" "vs plain" "rows/s" "vs plain" "rows/s" "vs plain" "vs plpgsql" "vs pgq" "vs plan"
 for w in "${WORKLOADS[@]}"; do
   rows_per_tx=${w#*_}
   declare -A R=()
@@ -393,10 +400,11 @@ for w in "${WORKLOADS[@]}"; do
     R[$v]=$(bc -l <<<"${R[$v]} * $rows_per_tx")
   done
   label="${w%_*} x $rows_per_tx row(s)/tx"
-  printf '%-26s %12.0f %12.0f %9.2fx %12.0f %9.2fx %12.0f %9.2fx %13.2fx %11.2fx\n' "$label" "${R[plain]}" "${R[pg_iys]}" \
-    "$(bc -l <<<"${R[plain]} / ${R[pg_iys]}")" "${R[plpgsql]}" "$(bc -l <<<"${R[plain]} / ${R[plpgsql]}")" \
+  printf '%-26s %12.0f %12.0f %9.2fx %12.0f %9.2fx %12.0f %9.2fx %12.0f %9.2fx %13.2fx %11.2fx %9.2fx\n' "$label" "${R[plain]}" "${R[pg_iys]}" \
+    "$(bc -l <<<"${R[plain]} / ${R[pg_iys]}")" "${R[pg_iys_plan]}" "$(bc -l <<<"${R[plain]} / ${R[pg_iys_plan]}")" \
+    "${R[plpgsql]}" "$(bc -l <<<"${R[plain]} / ${R[plpgsql]}")" \
     "${R[pgq]}" "$(bc -l <<<"${R[plain]} / ${R[pgq]}")" \
-    "$(bc -l <<<"${R[pg_iys]} / ${R[plpgsql]}")" "$(bc -l <<<"${R[pgq]} / ${R[pg_iys]}")"
+    "$(bc -l <<<"${R[pg_iys]} / ${R[plpgsql]}")" "$(bc -l <<<"${R[pgq]} / ${R[pg_iys]}")" "$(bc -l <<<"${R[pg_iys]} / ${R[pg_iys_plan]}")"
 done
 if [ ${#MISMATCHES[@]} -gt 0 ]; then
   echo "bench_triggers: queued rows per contact row differ from a correct run's:" >&2
