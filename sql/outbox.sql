@@ -48,12 +48,14 @@ CREATE TABLE iys.outbox (
     batch_id         bigint                     -- the iys.batch that carried it last
 );
 COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or answered by IYS; each row is also the history of its local movement (never changed or deleted but by iys.prune_ledger)';
--- The worker claims each brand's oldest pending rows first.
-CREATE INDEX outbox_pending_idx ON iys.outbox (brand_code, id) WHERE state = 'pending';
--- Per-key order: find other unsettled changes of the same key.
--- Ends with id so "the newest pending change of this key" is one exact index probe.
-CREATE INDEX outbox_unsettled_key_idx ON iys.outbox (brand_code, recipient, consent_type, recipient_type, id)
-    WHERE state IN ('pending', 'in_flight');
+-- The worker claims each brand's oldest pending rows first. Every entry is unique (the id), so a
+-- full leaf is split at once instead of first trying to deduplicate it.
+CREATE INDEX outbox_pending_idx ON iys.outbox (brand_code, id) WITH (deduplicate_items = off) WHERE state = 'pending';
+-- Per-key order, coalescing and "is an opt-out waiting?": the other unsettled changes of a key.
+-- Every question is an equality on the recipient (the other key columns are checked on the few
+-- rows it finds), so a hash index: an application's insert costs one hash and one bucket page
+-- instead of a B-tree descent comparing texts in the database's collation at every level.
+CREATE INDEX outbox_unsettled_key_idx ON iys.outbox USING hash (recipient) WHERE state IN ('pending', 'in_flight');
 -- Our own accepted movement, back through the HS pull, is recognised by IYS's id.
 CREATE INDEX outbox_transaction_idx ON iys.outbox (transaction_id) WHERE transaction_id IS NOT NULL;
 

@@ -21,7 +21,7 @@ use chrono::NaiveDateTime;
 use super::calendar::Calendar;
 use super::model::{ConsentStatus, ConsentType, RecipientType};
 use super::problem::Problem;
-use super::rules::{check_consent, normalize_recipient, ConsentInput, PreviousState};
+use super::rules::{check_consent, check_consent_of, normalize_recipient, ConsentInput, PreviousState};
 
 /// One channel's four columns as text (dates already converted to Turkey time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -153,7 +153,8 @@ pub fn decide_channel(
         recipient_type,
     };
     let stored = previous.map(|(status, old)| PreviousState { status, consent_date: old.consent_date });
-    let check = check_consent(&input, stored.as_ref(), now_turkey, cal);
+    // normalize_recipient is idempotent: the normalised address is its own normal form.
+    let check = check_consent_of(&input, Ok(normalized.clone()), stored.as_ref(), now_turkey, cal);
     // A first record that is RET is not an error for the table: it is kept and sent (IYS may
     // hold an ONAY pg_iys never saw).
     let first_ret = stored.is_none() && status == ConsentStatus::Ret;

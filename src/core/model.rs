@@ -89,6 +89,12 @@ macro_rules! iys_enum {
             /// Trimmed, case- and Turkish-letter-insensitive parse.
             pub fn parse(raw: &str) -> Result<$name, Error> {
                 let trimmed = raw.trim();
+                // The canonical spelling first (what most rows hold), then the folded comparison.
+                $(
+                    if trimmed == $text {
+                        return Ok($name::$variant);
+                    }
+                )+
                 $(
                     if matches_folded(trimmed, $text) {
                         return Ok($name::$variant);
@@ -309,9 +315,11 @@ impl ConsentSource {
     /// of ASCII letters, digits and `_` is accepted as [`ConsentSource::IysOther`].
     pub fn parse(raw: &str) -> Result<ConsentSource, Error> {
         let trimmed = raw.trim();
+        // The canonical spelling first (what most rows hold), then the folded comparison.
         if let Some(canonical) = ConsentSource::ALL
             .iter()
-            .find(|c| matches_folded(trimmed, c))
+            .find(|c| **c == trimmed)
+            .or_else(|| ConsentSource::ALL.iter().find(|c| matches_folded(trimmed, c)))
         {
             if let Some(source) = ConsentSource::from_canonical(canonical) {
                 return Ok(source);

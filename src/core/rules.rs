@@ -99,12 +99,25 @@ pub fn check_consent(
     now_turkey: NaiveDateTime,
     cal: &Calendar,
 ) -> ConsentCheck {
+    check_consent_of(input, normalize_recipient(input.recipient, input.consent_type), previous, now_turkey, cal)
+}
+
+/// [`check_consent`] for a recipient the caller has normalised already (`normalized`:
+/// [`normalize_recipient`] of `input.recipient`), so that a row's check normalises each
+/// address once.
+pub(crate) fn check_consent_of(
+    input: &ConsentInput<'_>,
+    normalized: Result<String, Problem>,
+    previous: Option<&PreviousState>,
+    now_turkey: NaiveDateTime,
+    cal: &Calendar,
+) -> ConsentCheck {
     let mut problems = Vec::new();
     let is_update = previous.is_some();
     // TACIR may omit date and source on its first record only; BIREYSEL never.
     let optional_fields = input.recipient_type == RecipientType::Tacir && !is_update;
 
-    let recipient = match normalize_recipient(input.recipient, input.consent_type) {
+    let recipient = match normalized {
         Ok(recipient) => Some(recipient),
         Err(p) => {
             // IYS answers a phone number over 15 characters with H160 and H121 together.
@@ -417,6 +430,33 @@ mod tests {
         // IYS's own example of H160: a 16-digit number is H160 and H121.
         assert_eq!(codes(&input("9055436100000000"), None), ["H160", "H121"]);
         assert_eq!(codes(&input("+90 532 123 45 67"), None), Vec::<&str>::new());
+    }
+
+    /// The row check hands decide_channel's normalised address to check_consent_of instead of
+    /// normalising it again: that is only the same if normalising is idempotent.
+    #[test]
+    fn normalizing_a_normalized_recipient_changes_nothing() {
+        let cases = [
+            ("0532 123 45 67", ConsentType::Mesaj),
+            ("+90 (532) 123-45-67", ConsentType::Mesaj),
+            ("905321234567", ConsentType::Arama),
+            ("0212 123 45 67", ConsentType::Arama),
+            ("00905321234567", ConsentType::Arama),
+            ("0850 222 00 00", ConsentType::Arama),
+            (" Ali.Veli@Example.COM ", ConsentType::Eposta),
+            ("ALI+kampanya@Mail.Example.com.tr", ConsentType::Eposta),
+        ];
+        for (raw, consent_type) in cases {
+            let once = normalize_recipient(raw, consent_type).unwrap_or_else(|p| panic!("{raw}: {p:?}"));
+            assert_eq!(normalize_recipient(&once, consent_type), Ok(once.clone()), "{raw}");
+            let input = ConsentInput { recipient: raw, consent_type, ..input("") };
+            let now = now();
+            assert_eq!(
+                check_consent_of(&input, Ok(once), None, now, &Calendar::turkey_default()),
+                check_consent(&input, None, now, &Calendar::turkey_default()),
+                "{raw}"
+            );
+        }
     }
 
     #[test]

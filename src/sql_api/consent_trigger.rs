@@ -25,7 +25,7 @@ use crate::sql_api::{calendar, direct_enqueue, privilege, time};
 use pgrx::pg_sys;
 use pgrx::PgTupleDesc;
 use pgrx::prelude::*;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::rc::Rc;
@@ -116,19 +116,31 @@ pub(super) struct RowLayout {
 }
 
 impl RowLayout {
-    fn columns(&self) -> impl Iterator<Item = &Column> {
-        self.contact_type.iter().chain(self.brand.iter()).chain(self.channels.iter().flat_map(|c| c.columns.iter()))
+    /// Every column read from the table, with its position and type (a fixed source has none).
+    fn columns(&self) -> impl Iterator<Item = (usize, pg_sys::Oid, &str)> {
+        let optional = [&self.contact_type, &self.brand, &self.local_only, &self.retailer_code, &self.retailer_access];
+        optional
+            .into_iter()
+            .flatten()
+            .chain(self.channels.iter().flat_map(|c| c.columns.iter()))
+            .filter(|c| c.attno != 0)
+            .map(|c| (c.attno, c.type_oid, c.name.as_str()))
+            .chain(self.key.iter().map(|k| (k.attno, k.type_oid, k.name.as_str())))
     }
 
     /// Whether the table still has every cached column at the same position with the same type:
     /// an ALTER TABLE since the layout was built must not make us read a datum as another type.
+    /// Checked on every row, so it reads the attributes directly.
     fn matches(&self, tupdesc: pg_sys::TupleDesc) -> bool {
-        // SAFETY: the firing relation's live descriptor.
-        let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc) };
-        self.columns().all(|column| {
-            tupdesc.get(column.attno - 1).is_some_and(|att| {
-                !att.is_dropped() && att.type_oid().value() == column.type_oid && att.name() == column.name
-            })
+        // SAFETY: the firing relation's live descriptor, of natts attributes.
+        let attrs = unsafe { (*tupdesc).attrs.as_slice((*tupdesc).natts as usize) };
+        self.columns().all(|(attno, type_oid, name)| {
+            attno >= 1
+                && attrs.get(attno - 1).is_some_and(|att| {
+                    // SAFETY: a NameData is NUL-terminated within its 64 bytes.
+                    let att_name = unsafe { CStr::from_ptr(att.attname.data.as_ptr()) };
+                    !att.attisdropped && att.atttypid == type_oid && att_name.to_bytes() == name.as_bytes()
+                })
         })
     }
 }
@@ -240,17 +252,34 @@ fn is_timestamp_type(oid: pg_sys::Oid) -> bool {
 pub(super) struct Tuple {
     pub(super) tuple: *mut pg_sys::HeapTupleData,
     pub(super) tupdesc: pg_sys::TupleDesc,
+    /// Every attribute's datum and null flag, deformed once on first read: a row's columns are
+    /// read a dozen times, and `heap_getattr` walks the tuple from its first varlena each time.
+    deformed: OnceCell<(Vec<pg_sys::Datum>, Vec<bool>)>,
 }
 
 impl Tuple {
+    pub(super) fn new(tuple: *mut pg_sys::HeapTupleData, tupdesc: pg_sys::TupleDesc) -> Tuple {
+        Tuple { tuple, tupdesc, deformed: OnceCell::new() }
+    }
+
     pub(super) fn datum(&self, column: &Column) -> Option<pg_sys::Datum> {
         if column.attno == 0 {
             return None; // a channel without a source column (a fixed source)
         }
-        let mut is_null = false;
-        // SAFETY: attno comes from this relation's tuple descriptor.
-        let datum = unsafe { pg_sys::heap_getattr(self.tuple, column.attno as i32, self.tupdesc, &mut is_null) };
-        (!is_null).then_some(datum)
+        let (values, nulls) = self.deformed.get_or_init(|| {
+            // SAFETY: the tuple and its relation's descriptor, of natts attributes; attributes
+            // the tuple predates read as their missing value, as heap_getattr reads them.
+            unsafe {
+                let natts = (*self.tupdesc).natts as usize;
+                let mut values = vec![pg_sys::Datum::from(0); natts];
+                let mut nulls = vec![true; natts];
+                pg_sys::heap_deform_tuple(self.tuple, self.tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                (values, nulls)
+            }
+        });
+        // attno comes from this relation's tuple descriptor.
+        let i = column.attno - 1;
+        (!nulls[i]).then(|| values[i])
     }
 
     /// The column's value as text (enums and iys.phone/iys.email through their output function).
@@ -364,8 +393,8 @@ fn check_row<'a>(trigger: &'a PgTrigger<'a>) -> Result<Option<PgHeapTuple<'a, Al
         if is_update { (data.tg_newtuple, Some(data.tg_trigtuple)) } else { (data.tg_trigtuple, None) }
     };
     let tupdesc = unsafe { (*data.tg_relation).rd_att };
-    let new = Tuple { tuple: new_tuple, tupdesc };
-    let old = old_tuple.map(|tuple| Tuple { tuple, tupdesc });
+    let new = Tuple::new(new_tuple, tupdesc);
+    let old = old_tuple.map(|tuple| Tuple::new(tuple, tupdesc));
     if let Some(old) = &old {
         refuse_key_change(&layout, old, &new)?;
     }

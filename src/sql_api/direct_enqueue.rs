@@ -17,7 +17,6 @@ use crate::core::{ConsentSource, ConsentStatus, ConsentType, RecipientType};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 /// Larger statements go through the generated statement: its per-statement cost is spread over
 /// the rows, and this path holds a statement's queue rows in memory before writing them.
@@ -138,7 +137,7 @@ unsafe fn read_all(store: *mut pg_sys::Tuplestorestate, tupdesc: pg_sys::TupleDe
         let mut copied = false;
         let tuple = pg_sys::ExecFetchSlotHeapTuple(slot, false, &mut copied);
         let tuple = if copied { tuple } else { pg_sys::heap_copytuple(tuple) };
-        tuples.push(Tuple { tuple, tupdesc });
+        tuples.push(Tuple::new(tuple, tupdesc));
     }
     pg_sys::ExecDropSingleTupleTableSlot(slot);
     tuples
@@ -262,10 +261,17 @@ struct Target {
     written: [usize; WRITTEN.len()],
     /// Enum type of recipient_type, consent_type, status, source.
     enum_types: [pg_sys::Oid; 4],
-    /// The other columns' default expressions, planned, in `context`.
-    defaults: Vec<(usize, *mut pg_sys::Expr)>,
+    /// The other columns' default expressions, planned and initialised once, in `context`.
+    defaults: Vec<(usize, *mut pg_sys::ExprState)>,
+    /// Each index's `IndexInfo` with its predicate's state, in `context`, by index oid: built
+    /// once rather than per statement (what `ExecOpenIndices` and the first insert of each
+    /// statement would redo). An index's definition never changes under its oid, and a new or
+    /// dropped index invalidates the table, which empties this cache.
+    indexes: Vec<(pg_sys::Oid, *mut pg_sys::IndexInfo)>,
     context: pg_sys::MemoryContext,
-    labels: HashMap<(pg_sys::Oid, &'static str), pg_sys::Oid>,
+    /// Enum label OIDs read so far: (enum index, label, OID). A few dozen at most, searched
+    /// four times a row.
+    labels: Vec<(usize, &'static str, pg_sys::Oid)>,
 }
 
 thread_local! {
@@ -383,22 +389,61 @@ unsafe fn build_target(rel: pg_sys::Relation) -> Option<Target> {
         // As an INSERT that leaves the column out: its default, its identity's nextval, or NULL.
         let expr = pg_sys::build_column_default(rel, (i + 1) as i32);
         if !expr.is_null() {
-            defaults.push((i, pg_sys::expression_planner(expr.cast())));
+            // No parent plan: the state is evaluated in each statement's own expression context.
+            defaults.push((i, pg_sys::ExecInitExpr(pg_sys::expression_planner(expr.cast()), std::ptr::null_mut())));
         }
     }
     pg_sys::MemoryContextSwitchTo(previous);
-    Some(Target { outbox: (*rel).rd_id, natts, written, enum_types, defaults, context, labels: HashMap::new() })
+    Some(Target { outbox: (*rel).rd_id, natts, written, enum_types, defaults, indexes: Vec::new(), context, labels: Vec::new() })
 }
 
 impl Target {
+    /// Opens the queue table's indexes into `result` as `ExecOpenIndices` does (same order,
+    /// same lock), with the cached `IndexInfo`s; `ExecCloseIndices` closes them.
+    unsafe fn open_indexes(&mut self, rel: pg_sys::Relation, result: *mut pg_sys::ResultRelInfo) {
+        let list = pg_sys::RelationGetIndexList(rel);
+        let count = if list.is_null() { 0 } else { (*list).length as usize };
+        if count == 0 {
+            return;
+        }
+        let descs = pg_sys::palloc(count * std::mem::size_of::<pg_sys::Relation>()).cast::<pg_sys::Relation>();
+        let infos = pg_sys::palloc(count * std::mem::size_of::<*mut pg_sys::IndexInfo>()).cast::<*mut pg_sys::IndexInfo>();
+        for i in 0..count {
+            let oid = (*(*list).elements.add(i)).oid_value;
+            let index = pg_sys::index_open(oid, pg_sys::RowExclusiveLock as i32);
+            let info = match self.indexes.iter().find(|(o, _)| *o == oid) {
+                Some((_, info)) => *info,
+                None => {
+                    let previous = pg_sys::MemoryContextSwitchTo(self.context);
+                    let info = pg_sys::BuildIndexInfo(index);
+                    if !(*info).ii_Predicate.is_null() {
+                        // As ExecPrepareQual, once.
+                        let qual = pg_sys::expression_planner((*info).ii_Predicate.cast());
+                        (*info).ii_PredicateState = pg_sys::ExecInitQual(qual.cast(), std::ptr::null_mut());
+                    }
+                    pg_sys::MemoryContextSwitchTo(previous);
+                    self.indexes.push((oid, info));
+                    info
+                }
+            };
+            *descs.add(i) = index;
+            *infos.add(i) = info;
+        }
+        pg_sys::list_free(list);
+        (*result).ri_NumIndices = count as i32;
+        (*result).ri_IndexRelationDescs = descs;
+        (*result).ri_IndexRelationInfo = infos;
+    }
+
     /// The `pg_enum` OID of `label` of enum `index` (of [`Target::enum_types`]).
     unsafe fn label(&mut self, index: usize, label: &'static str) -> pg_sys::Datum {
-        let enum_type = self.enum_types[index];
-        let oid = *self.labels.entry((enum_type, label)).or_insert_with(|| {
-            let text = std::ffi::CString::new(label).expect("no NUL in an enum label");
-            pgrx::direct_function_call::<pg_sys::Oid>(pg_sys::enum_in, &[Some(pg_sys::Datum::from(text.as_ptr())), enum_type.into_datum()])
-                .expect("enum_in returns a label's OID")
-        });
+        if let Some((_, _, oid)) = self.labels.iter().find(|(i, l, _)| *i == index && *l == label) {
+            return pg_sys::Datum::from(*oid);
+        }
+        let text = std::ffi::CString::new(label).expect("no NUL in an enum label");
+        let oid = pgrx::direct_function_call::<pg_sys::Oid>(pg_sys::enum_in, &[Some(pg_sys::Datum::from(text.as_ptr())), self.enum_types[index].into_datum()])
+            .expect("enum_in returns a label's OID");
+        self.labels.push((index, label, oid));
         pg_sys::Datum::from(oid)
     }
 }
@@ -427,11 +472,10 @@ unsafe fn insert(target: &mut Target, rel: pg_sys::Relation, layout: &RowLayout,
     (*result).type_ = pg_sys::NodeTag::T_ResultRelInfo;
     pg_sys::InitResultRelInfo(result, rel, 1, std::ptr::null_mut(), 0);
     (*estate).es_output_cid = pg_sys::GetCurrentCommandId(true);
-    pg_sys::ExecOpenIndices(result, false);
+    target.open_indexes(rel, result);
     let slot = pg_sys::ExecInitExtraTupleSlot(estate, (*rel).rd_att, &pg_sys::TTSOpsVirtual);
     let econtext = pg_sys::MakePerTupleExprContext(estate);
-    let defaults: Vec<(usize, *mut pg_sys::ExprState)> =
-        target.defaults.iter().map(|(i, expr)| (*i, pg_sys::ExecInitExpr(*expr, std::ptr::null_mut()))).collect();
+    let defaults = target.defaults.clone();
     let w = target.written;
     for row in rows {
         pg_sys::ExecClearTuple(slot);
