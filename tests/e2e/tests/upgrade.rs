@@ -206,6 +206,54 @@ fn update_from_0_1_0_matches_a_fresh_install_and_finishes_work_in_flight() {
     assert_same_schema(&mut c, &fresh_schema(&cluster), "0.1.0");
 }
 
+/// 0.10.0 -> 0.11.0 rebuilds the queue's key index (a B-tree over the whole key) as a hash index
+/// of the recipient over the backlog: changes queued under 0.10.0 are claimed through it after
+/// the update, the older change of a key superseded by its newer one, every other change sent
+/// once.
+#[test]
+fn update_from_0_10_0_claims_a_backlog_through_the_rebuilt_key_index() {
+    let sim = Sim::start();
+    let cluster = Cluster::start("upgrade_0_10_0", FAST);
+    install_old_script(&cluster, "0.10.0");
+    let mut c = cluster.connect();
+    create_at(&mut c, "0.10.0");
+    setup_sync(&mut c, &sim.url());
+    c.batch_execute(
+        "INSERT INTO master_contact (gsm, gsm_permission, gsm_consent_date, gsm_source)
+         SELECT '0532000000' || g, CASE g WHEN 1 THEN 'RET' ELSE 'ONAY' END,
+                now() AT TIME ZONE 'Europe/Istanbul' - interval '2 hours', 'HS_WEB'
+           FROM generate_series(1, 3) g ORDER BY g;
+         UPDATE master_contact SET gsm_permission = 'ONAY', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour'
+          WHERE contact_id = 1;",
+    )
+    .unwrap();
+    let index_kind = |c: &mut Client| -> String {
+        c.query_one("SELECT pg_get_indexdef('iys.outbox_unsettled_key_idx'::regclass)", &[]).unwrap().get(0)
+    };
+    assert!(index_kind(&mut c).contains("USING btree (brand_code, recipient"), "{}", index_kind(&mut c));
+    let waiting = cluster.wait_for(Duration::from_secs(10), || {
+        cluster.server_log().contains("waiting for ALTER EXTENSION pg_iys UPDATE").then_some(())
+    });
+    assert!(waiting.is_some(), "no warning; log:\n{}", cluster.server_log());
+    let pending: i64 = c.query_one("SELECT count(*) FROM iys.outbox WHERE state = 'pending'", &[]).unwrap().get(0);
+    assert_eq!(pending, 4, "the first contact's RET and ONAY and two other ONAY wait for the update");
+
+    update_from(&mut c, "0.10.0");
+    assert!(index_kind(&mut c).contains("USING hash (recipient)"), "{}", index_kind(&mut c));
+
+    let states = wait_settled(&cluster, Duration::from_secs(30));
+    assert_eq!((states.get("accepted"), states.get("superseded")), (Some(&3), Some(&1)), "{states:?}; log:\n{}", cluster.server_log());
+    let first: String = c
+        .query_one("SELECT status::text FROM iys.outbox WHERE recipient = '+905320000001' AND state = 'accepted'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(first, "ONAY", "the newer change of the key went, not the older");
+    let by = sim.movements_by_recipient();
+    assert_eq!(by.len(), 3, "{by:?}");
+    assert!(by.values().all(|n| *n == 1), "{by:?}");
+    assert_same_schema(&mut c, &fresh_schema(&cluster), "0.10.0");
+}
+
 /// Each release, created from its own install script in a database of its own and updated to the
 /// newest version, ends up with a fresh install's schema. (The worker serves only the postgres
 /// database, so it leaves these alone.)
