@@ -34,7 +34,10 @@
 # the UPDATE workloads (100000; a row is flipped at most once per pass over them, and IYS dates
 # have whole seconds, so ROWS must exceed the rows/s updated), SYNCHRONOUS_COMMIT of the pgbench
 # sessions (on; off shows the CPU cost of 1-row transactions without the WAL flush of each
-# commit), BENCH_PORT (28836), BENCH_DATA (/tmp/pg_iys_bench_triggers).
+# commit), BENCH_PORT (28836), BENCH_DATA (/tmp/pg_iys_bench_triggers), INSTRUCTIONS (1: instead
+# of pgbench rates, the CPU instructions of one 1-row INSERT and UPDATE transaction per variant,
+# counted by valgrind's callgrind in a single-user backend: repeatable on a shared machine;
+# ROWS=20000 is enough there).
 # It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
 # 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker, PgQ loads its
 # libraries on first call and needs no ticker (pgqd) to write events) and removes it.
@@ -344,6 +347,53 @@ load_contacts() {   # ROWS contacts through the variant's triggers, 2 hours old
   "${PSQL[@]}" -c "$(insert_sql "$ROWS" | sed "s/@T@/mc_$1/; s/interval '1 hour'/interval '2 hours'/")"
   "${PSQL[@]}" -c "VACUUM ANALYZE mc_$1"
 }
+
+# --- INSTRUCTIONS=1: CPU instructions per 1-row transaction instead of pgbench rates ------------
+# valgrind's callgrind counts the instructions of one backend, the same for the same build and
+# inputs whatever else the machine is doing (pgbench's rates on a shared 2-CPU machine vary by
+# tens of percent between rounds). Per variant and 1-row workload: the server stopped, a
+# single-user backend (postgres --single) prepares the workload's statement and executes it 1 and
+# then 2001 times; (second count - first) / 2000 is one transaction: executor, triggers, writes,
+# commit record, without the client's round trip and the WAL flush.
+if [ "${INSTRUCTIONS:-0}" = 1 ]; then
+  if ! command -v valgrind >/dev/null; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+  fi
+  instructions() { # $1 statement file, $2 executions, $3 settings -> instructions of the backend
+    { echo "SET synchronous_commit = off; $3"
+      echo "PREPARE w AS $(tr '\n' ' ' < "$1" | sed 's/; *$//');"
+      for _ in $(seq "$2"); do echo "EXECUTE w;"; done; } > "$WORK/single.sql"
+    chmod 644 "$WORK/single.sql"
+    as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PG_BINDIR/postgres" --single -D "$DATA" postgres \
+      < "$WORK/single.sql" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+  }
+  declare -A INSTR
+  echo "== instructions per transaction (callgrind, single-user backend); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
+  for w in insert_1 update_1; do
+    for v in "${VARIANTS[@]}"; do
+      reset_variant "$v" >/dev/null
+      if [[ $w == update_* ]]; then load_contacts "$v" >/dev/null; fi
+      sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
+      settings=""; [ "$v" = pg_iys_plan ] && settings="SET iys.direct_enqueue = off;"
+      as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+      once=$(instructions "$WORK/run.sql" 1 "$settings")
+      many=$(instructions "$WORK/run.sql" 2001 "$settings")
+      as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
+      [ -n "$once" ] && [ -n "$many" ] || { echo "bench_triggers: callgrind gave no count for $w $v" >&2; exit 1; }
+      INSTR[$w,$v]=$(( (many - once) / 2000 ))
+      printf '   %-10s %-11s %10d instructions/tx\n' "$w" "$v" "${INSTR[$w,$v]}"
+    done
+  done
+  echo
+  echo "== instructions per 1-row transaction; pg_iys cost vs X = pg_iys instructions / X's (below 1: pg_iys cheaper)"
+  printf '%-10s %10s %10s %12s %10s %10s %14s %14s %14s\n' workload plain pg_iys pg_iys_plan plpgsql pgq "pg_iys vs pgq" "vs plpgsql" "direct vs plan"
+  for w in insert_1 update_1; do
+    printf '%-10s %10d %10d %12d %10d %10d %13.2fx %13.2fx %13.2fx\n' "$w" "${INSTR[$w,plain]}" "${INSTR[$w,pg_iys]}" "${INSTR[$w,pg_iys_plan]}" \
+      "${INSTR[$w,plpgsql]}" "${INSTR[$w,pgq]}" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pgq]}")" \
+      "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,plpgsql]}")" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pg_iys_plan]}")"
+  done
+  exit 0
+fi
 
 WORKLOADS=(insert_1 insert_1000 update_1 update_1000)
 declare -A TPS
