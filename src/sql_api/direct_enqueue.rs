@@ -2,7 +2,7 @@
 //! [`MAX_ROWS`] rows on a table whose mapping the reading below covers, the queue rows are read
 //! from the transition tables here and written with `ExecSimpleRelationInsert`, the way
 //! logical replication's apply writes rows, so no statement is started per application
-//! statement (what a 1-row INSERT or UPDATE paid most for: BENCHMARKS.md, 0.10.1).
+//! statement (what a 1-row INSERT or UPDATE paid most for: BENCHMARKS.md, "0.10.0: the per-statement cost").
 //!
 //! The generated statement (`sql_api::attach`) stays the reference: every mapping and value this
 //! reading does not cover (value maps, per-row brand or retailer columns, a composite key, a value
