@@ -35,7 +35,7 @@
 # have whole seconds, so ROWS must exceed the rows/s updated), SYNCHRONOUS_COMMIT of the pgbench
 # sessions (on; off shows the CPU cost of 1-row transactions without the WAL flush of each
 # commit), BENCH_PORT (28836), BENCH_DATA (/tmp/pg_iys_bench_triggers), INSTRUCTIONS (1: instead
-# of pgbench rates, the CPU instructions of one 1-row INSERT and UPDATE transaction per variant,
+# of pgbench rates, the CPU instructions of one transaction of each workload per variant,
 # counted by valgrind's callgrind in a single-user backend: repeatable on a shared machine;
 # ROWS=20000 is enough there).
 # It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
@@ -348,13 +348,14 @@ load_contacts() {   # ROWS contacts through the variant's triggers, 2 hours old
   "${PSQL[@]}" -c "VACUUM ANALYZE mc_$1"
 }
 
-# --- INSTRUCTIONS=1: CPU instructions per 1-row transaction instead of pgbench rates ------------
+# --- INSTRUCTIONS=1: CPU instructions per transaction instead of pgbench rates ------------------
 # valgrind's callgrind counts the instructions of one backend, the same for the same build and
 # inputs whatever else the machine is doing (pgbench's rates on a shared 2-CPU machine vary by
-# tens of percent between rounds). Per variant and 1-row workload: the server stopped, a
-# single-user backend (postgres --single) prepares the workload's statement and executes it 1 and
-# then 2001 times; (second count - first) / 2000 is one transaction: executor, triggers, writes,
-# commit record, without the client's round trip and the WAL flush.
+# tens of percent between rounds). Per variant and workload: the server stopped, a single-user
+# backend (postgres --single) prepares the workload's statement and executes it once, then again
+# in a new backend 1 + N times (N = 2000 for 1-row statements, 10 for 1000-row ones); the
+# difference of the two counts / N is one transaction: executor, triggers, writes, commit record,
+# without the client's round trip and the WAL flush.
 if [ "${INSTRUCTIONS:-0}" = 1 ]; then
   if ! command -v valgrind >/dev/null; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
@@ -368,8 +369,10 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
       < "$WORK/single.sql" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
   }
   declare -A INSTR
+  INSTRUCTION_WORKLOADS=(insert_1 update_1 insert_1000 update_1000)
   echo "== instructions per transaction (callgrind, single-user backend); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
-  for w in insert_1 update_1; do
+  for w in "${INSTRUCTION_WORKLOADS[@]}"; do
+    n=2000; [[ $w == *_1000 ]] && n=10
     for v in "${VARIANTS[@]}"; do
       reset_variant "$v" >/dev/null
       if [[ $w == update_* ]]; then load_contacts "$v" >/dev/null; fi
@@ -377,18 +380,18 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
       settings=""; [ "$v" = pg_iys_plan ] && settings="SET iys.direct_enqueue = off;"
       as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
       once=$(instructions "$WORK/run.sql" 1 "$settings")
-      many=$(instructions "$WORK/run.sql" 2001 "$settings")
+      many=$(instructions "$WORK/run.sql" $((n + 1)) "$settings")
       as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
       [ -n "$once" ] && [ -n "$many" ] || { echo "bench_triggers: callgrind gave no count for $w $v" >&2; exit 1; }
-      INSTR[$w,$v]=$(( (many - once) / 2000 ))
-      printf '   %-10s %-11s %10d instructions/tx\n' "$w" "$v" "${INSTR[$w,$v]}"
+      INSTR[$w,$v]=$(( (many - once) / n ))
+      printf '   %-11s %-11s %12d instructions/tx\n' "$w" "$v" "${INSTR[$w,$v]}"
     done
   done
   echo
-  echo "== instructions per 1-row transaction; pg_iys cost vs X = pg_iys instructions / X's (below 1: pg_iys cheaper)"
-  printf '%-10s %10s %10s %12s %10s %10s %14s %14s %14s\n' workload plain pg_iys pg_iys_plan plpgsql pgq "pg_iys vs pgq" "vs plpgsql" "direct vs plan"
-  for w in insert_1 update_1; do
-    printf '%-10s %10d %10d %12d %10d %10d %13.2fx %13.2fx %13.2fx\n' "$w" "${INSTR[$w,plain]}" "${INSTR[$w,pg_iys]}" "${INSTR[$w,pg_iys_plan]}" \
+  echo "== instructions per transaction; pg_iys cost vs X = pg_iys instructions / X's (below 1: pg_iys cheaper)"
+  printf '%-11s %12s %12s %12s %12s %12s %14s %14s %14s\n' workload plain pg_iys pg_iys_plan plpgsql pgq "pg_iys vs pgq" "vs plpgsql" "direct vs plan"
+  for w in "${INSTRUCTION_WORKLOADS[@]}"; do
+    printf '%-11s %12d %12d %12d %12d %12d %13.2fx %13.2fx %13.2fx\n' "$w" "${INSTR[$w,plain]}" "${INSTR[$w,pg_iys]}" "${INSTR[$w,pg_iys_plan]}" \
       "${INSTR[$w,plpgsql]}" "${INSTR[$w,pgq]}" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pgq]}")" \
       "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,plpgsql]}")" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pg_iys_plan]}")"
   done

@@ -413,6 +413,12 @@ impl Target {
             let index = pg_sys::index_open(oid, pg_sys::RowExclusiveLock as i32);
             let info = match self.indexes.iter().find(|(o, _)| *o == oid) {
                 Some((_, info)) => *info,
+                None if !keeps_nothing_per_statement(index) => {
+                    // An index a DBA added whose insertion keeps state of its own (expressions, an
+                    // access method's cache that points at the open index): built for this
+                    // statement only, as ExecOpenIndices builds it.
+                    pg_sys::BuildIndexInfo(index)
+                }
                 None => {
                     let previous = pg_sys::MemoryContextSwitchTo(self.context);
                     let info = pg_sys::BuildIndexInfo(index);
@@ -446,6 +452,21 @@ impl Target {
         self.labels.push((index, label, oid));
         pg_sys::Datum::from(oid)
     }
+}
+
+/// Whether an index's `IndexInfo` may serve statement after statement: a B-tree or hash index
+/// on plain columns (pg_iys's own), whose insertion reads the `IndexInfo` and writes nothing into
+/// it but the predicate state this path builds once. Expression states and an access method's
+/// cache (BRIN's points at the index opened for the statement) would outlive what they point at.
+///
+/// # Safety
+/// `index` is an open index relation.
+unsafe fn keeps_nothing_per_statement(index: pg_sys::Relation) -> bool {
+    let am = (*(*index).rd_rel).relam;
+    let form = (*index).rd_index;
+    // An expression column has attribute number 0.
+    let on_columns = (0..(*form).indnatts as usize).all(|i| *(*form).indkey.values.as_ptr().add(i) != 0);
+    (am == pg_sys::BTREE_AM_OID || am == pg_sys::HASH_AM_OID) && on_columns
 }
 
 /// Inserts the rows into the open queue table, index entries and defaults as an INSERT would.
@@ -598,6 +619,38 @@ mod tests {
                           "gsm_permission": "gsm_ok", "gsm_consent_date": "gsm_at",
                           "call_permission": "call_ok", "call_consent_date": "call_at", "call_source": "gsm_source"}"#;
         assert_eq!(both_paths(columns, mapping, &statements), 3);
+    }
+
+    /// Indexes a DBA adds to the queue (an expression, BRIN, one created between two statements)
+    /// are written like the queue's own, statement after statement; the kept index descriptions
+    /// of the queue's own indexes serve on.
+    #[pg_test]
+    fn direct_path_writes_indexes_added_to_the_queue() {
+        let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
+        Spi::run("CREATE TABLE contacts (id int PRIMARY KEY, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)").unwrap();
+        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null, "email": null}')"#).unwrap();
+        Spi::run("CREATE INDEX outbox_recipient_tail ON iys.outbox (right(recipient, 4))").unwrap();
+        Spi::run("CREATE INDEX outbox_enqueued_brin ON iys.outbox USING brin (enqueued_at)").unwrap();
+        let before = WRITTEN_DIRECTLY.with(Cell::get);
+        for i in 0..4 {
+            if i == 2 {
+                Spi::run("CREATE INDEX outbox_source_key ON iys.outbox (source_key) WHERE status = 'ONAY'").unwrap();
+            }
+            Spi::run(&format!(
+                "INSERT INTO contacts VALUES ({i}, '0532111000{i}', 'ONAY', {t} - interval '1 hour', 'HS_WEB')"
+            ))
+            .unwrap();
+        }
+        assert_eq!(WRITTEN_DIRECTLY.with(Cell::get) - before, 4);
+        Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+        Spi::run("SET LOCAL enable_bitmapscan = off").unwrap();
+        let through = |predicate: &str| Spi::get_one::<i64>(&format!("SELECT count(*) FROM iys.outbox WHERE {predicate}")).unwrap();
+        assert_eq!(through("right(recipient, 4) = '0003'"), Some(1));
+        assert_eq!(through("source_key IN ('2', '3') AND status = 'ONAY'"), Some(2));
+        assert_eq!(through("recipient = '+905321110001' AND state IN ('pending', 'in_flight')"), Some(1));
+        Spi::run("SET LOCAL enable_indexscan = off").unwrap();
+        Spi::run("SET LOCAL enable_bitmapscan = on").unwrap();
+        assert_eq!(through("enqueued_at >= now() - interval '1 minute'"), Some(4));
     }
 
     #[pg_test]
