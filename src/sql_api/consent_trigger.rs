@@ -250,8 +250,8 @@ fn is_timestamp_type(oid: pg_sys::Oid) -> bool {
 
 /// Raw access to one heap tuple of the firing trigger.
 pub(super) struct Tuple {
-    pub(super) tuple: *mut pg_sys::HeapTupleData,
-    pub(super) tupdesc: pg_sys::TupleDesc,
+    tuple: *mut pg_sys::HeapTupleData,
+    tupdesc: pg_sys::TupleDesc,
     /// Every attribute's datum and null flag, deformed once on first read: a row's columns are
     /// read a dozen times, and `heap_getattr` walks the tuple from its first varlena each time.
     deformed: OnceCell<(Vec<pg_sys::Datum>, Vec<bool>)>,
@@ -266,6 +266,11 @@ impl Tuple {
         if column.attno == 0 {
             return None; // a channel without a source column (a fixed source)
         }
+        self.attribute(column.attno)
+    }
+
+    /// Attribute `attno` (1-based, of this relation's descriptor), None when NULL.
+    pub(super) fn attribute(&self, attno: usize) -> Option<pg_sys::Datum> {
         let (values, nulls) = self.deformed.get_or_init(|| {
             // SAFETY: the tuple and its relation's descriptor, of natts attributes; attributes
             // the tuple predates read as their missing value, as heap_getattr reads them.
@@ -277,8 +282,7 @@ impl Tuple {
                 (values, nulls)
             }
         });
-        // attno comes from this relation's tuple descriptor.
-        let i = column.attno - 1;
+        let i = attno - 1;
         (!nulls[i]).then(|| values[i])
     }
 
@@ -614,18 +618,15 @@ impl Applying {
 /// moved key would lose the consent change or send it for another recipient.
 fn refuse_key_change(layout: &RowLayout, old: &Tuple, new: &Tuple) -> Result<(), Error> {
     for column in &layout.key {
-        let (mut old_null, mut new_null) = (false, false);
-        // SAFETY: attno from this relation's descriptor; datumIsEqual compares the raw values.
+        // SAFETY: values of this key column's type; datumIsEqual compares the raw values.
         let same = unsafe {
-            let a = pg_sys::heap_getattr(old.tuple, column.attno as i32, old.tupdesc, &mut old_null);
-            let b = pg_sys::heap_getattr(new.tuple, column.attno as i32, new.tupdesc, &mut new_null);
-            match (old_null, new_null) {
-                (true, true) => true,
-                (false, false) if column.by_value => a == b,
-                (false, false) if column.length > 0 => {
+            match (old.attribute(column.attno), new.attribute(column.attno)) {
+                (None, None) => true,
+                (Some(a), Some(b)) if column.by_value => a == b,
+                (Some(a), Some(b)) if column.length > 0 => {
                     libc::memcmp(a.cast_mut_ptr(), b.cast_mut_ptr(), column.length as usize) == 0
                 }
-                (false, false) => {
+                (Some(a), Some(b)) => {
                     let text = |d: pg_sys::Datum| CStr::from_ptr(pg_sys::OidOutputFunctionCall(column.output_fn, d)).to_bytes().to_vec();
                     text(a) == text(b)
                 }

@@ -216,13 +216,9 @@ fn known_source(text: &str) -> Option<ConsentSource> {
 
 /// `key::text` of a covered key type (its output function); None for NULL.
 fn key_text(tuple: &Tuple, key: &KeyColumn) -> Option<String> {
-    // SAFETY: attno and the output function are the key column's, of this relation.
+    let datum = tuple.attribute(key.attno)?;
+    // SAFETY: the output function is the key column's type's.
     unsafe {
-        let mut is_null = false;
-        let datum = pg_sys::heap_getattr(tuple.tuple, key.attno as i32, tuple.tupdesc, &mut is_null);
-        if is_null {
-            return None;
-        }
         let text = pg_sys::OidOutputFunctionCall(key.output_fn, datum);
         let owned = std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned();
         pg_sys::pfree(text.cast());
