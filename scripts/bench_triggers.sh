@@ -37,7 +37,9 @@
 # commit), BENCH_PORT (28836), BENCH_DATA (/tmp/pg_iys_bench_triggers), INSTRUCTIONS (1: instead
 # of pgbench rates, the CPU instructions of one transaction of each workload per variant,
 # counted by valgrind's callgrind in a single-user backend: repeatable on a shared machine;
-# ROWS=20000 is enough there).
+# ROWS=20000 is enough there), WAL (1: instead of pgbench rates, the WAL bytes one transaction of
+# each workload writes per variant, full_page_writes off; WAL_DETAIL=1 adds pg_walinspect's
+# statistics by record type).
 # It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
 # 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker, PgQ loads its
 # libraries on first call and needs no ticker (pgqd) to write events) and removes it.
@@ -394,6 +396,48 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
     printf '%-11s %12d %12d %12d %12d %12d %13.2fx %13.2fx %13.2fx\n' "$w" "${INSTR[$w,plain]}" "${INSTR[$w,pg_iys]}" "${INSTR[$w,pg_iys_plan]}" \
       "${INSTR[$w,plpgsql]}" "${INSTR[$w,pgq]}" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pgq]}")" \
       "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,plpgsql]}")" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pg_iys_plan]}")"
+  done
+  exit 0
+fi
+
+# --- WAL=1: WAL bytes per transaction instead of pgbench rates ----------------------------------
+# What a transaction makes the server write, deterministic for a given build: per variant and
+# workload, N transactions (N = 20000 for 1-row statements, 20 for 1000-row ones) by one pgbench
+# client with full_page_writes off (page images follow checkpoints, not the statement), the WAL
+# insert position before and after / N. WAL_DETAIL=1 prints pg_walinspect's statistics by record
+# type of each run too.
+if [ "${WAL:-0}" = 1 ]; then
+  declare -A WALB
+  # wal_keep_size: the segments of a run stay for pg_walinspect after the checkpoints that follow.
+  "${PSQL[@]}" -c "ALTER SYSTEM SET full_page_writes = off" -c "ALTER SYSTEM SET wal_keep_size = '4GB'" -c "SELECT pg_reload_conf()" >/dev/null
+  echo "== WAL bytes per transaction (full_page_writes off, 1 client); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
+  for w in insert_1 update_1 insert_1000 update_1000; do
+    n=20000; [[ $w == *_1000 ]] && n=20
+    for v in "${VARIANTS[@]}"; do
+      reset_variant "$v" >/dev/null
+      if [[ $w == update_* ]]; then load_contacts "$v" >/dev/null; fi
+      "${PSQL[@]}" -c "CHECKPOINT"
+      sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
+      options=""; [ "$v" = pg_iys_plan ] && options="-c iys.direct_enqueue=off"
+      start=$(psql_val "SELECT pg_current_wal_insert_lsn()")
+      PGOPTIONS="$options" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c 1 -t "$n" \
+        -f "$WORK/run.sql" postgres >/dev/null
+      end=$(psql_val "SELECT pg_current_wal_insert_lsn()")
+      WALB[$w,$v]=$(psql_val "SELECT round(pg_wal_lsn_diff('$end', '$start') / $n)")
+      printf '   %-11s %-11s %10d WAL bytes/tx\n' "$w" "$v" "${WALB[$w,$v]}"
+      if [ "${WAL_DETAIL:-0}" = 1 ]; then
+        "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" -c "SELECT pg_switch_wal()" >/dev/null
+        "${PSQL[@]}" -P footer=off -c "SELECT \"resource_manager/record_type\" AS record, count, round(combined_size::numeric / $n, 1) AS bytes_per_tx
+                                           FROM pg_get_wal_stats('$start', '$end', true) WHERE count > 0 ORDER BY combined_size DESC" | sed 's/^/      /'
+      fi
+    done
+  done
+  echo
+  echo "== WAL bytes per transaction; pg_iys vs X = pg_iys bytes / X's"
+  printf '%-11s %12s %12s %12s %12s %12s %14s %14s\n' workload plain pg_iys pg_iys_plan plpgsql pgq "pg_iys vs pgq" "vs plpgsql"
+  for w in insert_1 update_1 insert_1000 update_1000; do
+    printf '%-11s %12d %12d %12d %12d %12d %13.2fx %13.2fx\n' "$w" "${WALB[$w,plain]}" "${WALB[$w,pg_iys]}" "${WALB[$w,pg_iys_plan]}" \
+      "${WALB[$w,plpgsql]}" "${WALB[$w,pgq]}" "$(bc -l <<<"${WALB[$w,pg_iys]} / ${WALB[$w,pgq]}")" "$(bc -l <<<"${WALB[$w,pg_iys]} / ${WALB[$w,plpgsql]}")"
   done
   exit 0
 fi

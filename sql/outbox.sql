@@ -43,7 +43,8 @@ CREATE TABLE iys.outbox (
     error_code       text,
     error_message    text,
     enqueued_at      timestamptz NOT NULL DEFAULT now(),
-    enqueued_by      name NOT NULL DEFAULT session_user,
+    -- text, not name: a name takes 64 bytes in every row whatever the role's (since 0.12.0).
+    enqueued_by      text NOT NULL DEFAULT session_user,
     settled_at       timestamptz,
     batch_id         bigint                     -- the iys.batch that carried it last
 );

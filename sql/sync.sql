@@ -189,7 +189,7 @@ SELECT l.id, l.recorded_at, l.origin, l.brand_code, l.recipient, l.recipient_typ
   FROM iys.consent_ledger l LEFT JOIN iys.outbox o ON o.id = l.outbox_id
 UNION ALL
 SELECT NULL::bigint, o.enqueued_at, 'local', o.brand_code, o.recipient, o.recipient_type, o.consent_type, o.status,
-       o.source, o.consent_date, o.source_table::regclass, o.source_key, o.enqueued_by, o.transaction_id, o.state,
+       o.source, o.consent_date, o.source_table::regclass, o.source_key, o.enqueued_by::name, o.transaction_id, o.state,
        o.error_code, o.error_message, o.id, NULL::text, NULL::timestamp
   FROM iys.outbox o
  WHERE NOT EXISTS (SELECT 1 FROM iys.consent_ledger l WHERE l.outbox_id = o.id);

@@ -264,6 +264,10 @@ struct Target {
     /// statement would redo). An index's definition never changes under its oid, and a new or
     /// dropped index invalidates the table, which empties this cache.
     indexes: Vec<(pg_sys::Oid, *mut pg_sys::IndexInfo)>,
+    /// The table's row type without reference counting, in `context`: the slots made on it
+    /// for a statement's rows do not each pin the relcache's descriptor in the resource owner
+    /// (whose release of 2000 pins searched its list for each).
+    row_type: pg_sys::TupleDesc,
     context: pg_sys::MemoryContext,
     /// Enum label OIDs read so far: (enum index, label, OID). A few dozen at most, searched
     /// four times a row.
@@ -389,8 +393,9 @@ unsafe fn build_target(rel: pg_sys::Relation) -> Option<Target> {
             defaults.push((i, pg_sys::ExecInitExpr(pg_sys::expression_planner(expr.cast()), std::ptr::null_mut())));
         }
     }
+    let row_type = pg_sys::CreateTupleDescCopy((*rel).rd_att);
     pg_sys::MemoryContextSwitchTo(previous);
-    Some(Target { outbox: (*rel).rd_id, natts, written, enum_types, defaults, indexes: Vec::new(), context, labels: Vec::new() })
+    Some(Target { outbox: (*rel).rd_id, natts, written, enum_types, defaults, indexes: Vec::new(), row_type, context, labels: Vec::new() })
 }
 
 impl Target {
@@ -437,6 +442,36 @@ impl Target {
         (*result).ri_IndexRelationInfo = infos;
     }
 
+    /// Stores `row` in `slot` with the other columns' defaults, as an INSERT would form it.
+    unsafe fn fill(&mut self, slot: *mut pg_sys::TupleTableSlot, econtext: *mut pg_sys::ExprContext, fixed: &Fixed, row: &QueueRow) {
+        pg_sys::ExecClearTuple(slot);
+        let values = std::slice::from_raw_parts_mut((*slot).tts_values, self.natts);
+        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, self.natts);
+        nulls.fill(true);
+        for (i, state) in &self.defaults {
+            values[*i] = pg_sys::ExecEvalExprSwitchContext(*state, econtext, &mut nulls[*i]);
+        }
+        let w = self.written;
+        let mut set = |i: usize, value: Option<pg_sys::Datum>| {
+            nulls[i] = value.is_none();
+            values[i] = value.unwrap_or(pg_sys::Datum::from(0));
+        };
+        set(w[0], fixed.brand.into_datum());
+        set(w[1], row.recipient.as_str().into_datum());
+        set(w[2], Some(self.label(0, row.recipient_type.as_str())));
+        set(w[3], Some(self.label(1, row.consent_type.as_str())));
+        set(w[4], Some(self.label(2, row.status.as_str())));
+        // A known source is one of the enum's labels (known_source).
+        let source = row.source.as_ref().and_then(|s| ConsentSource::ALL.iter().copied().find(|l| *l == s.as_str()));
+        set(w[5], source.map(|label| self.label(3, label)));
+        set(w[6], row.consent_date);
+        set(w[7], Some(pg_sys::Datum::from(fixed.relid)));
+        set(w[8], row.source_key.as_str().into_datum());
+        set(w[9], fixed.retailer_code.into_datum());
+        set(w[10], fixed.retailer_access.clone().into_datum());
+        pg_sys::ExecStoreVirtualTuple(slot);
+    }
+
     /// The `pg_enum` OID of `label` of enum `index` (of [`Target::enum_types`]).
     unsafe fn label(&mut self, index: usize, label: &'static str) -> pg_sys::Datum {
         if let Some((_, _, oid)) = self.labels.iter().find(|(i, l, _)| *i == index && *l == label) {
@@ -465,6 +500,28 @@ unsafe fn keeps_nothing_per_statement(index: pg_sys::Relation) -> bool {
     (am == pg_sys::BTREE_AM_OID || am == pg_sys::HASH_AM_OID) && on_columns
 }
 
+/// The values a statement's queue rows share.
+struct Fixed<'a> {
+    brand: &'a str,
+    relid: pg_sys::Oid,
+    retailer_code: Option<i64>,
+    retailer_access: Option<Vec<i64>>,
+}
+
+/// Queue rows written by one multi-insert call at most (COPY's buffer holds as many).
+const MULTI_INSERT_ROWS: usize = 1000;
+
+/// Whether a statement's rows may be written together with `heap_multi_insert`, which does what
+/// `ExecSimpleRelationInsert` does for the queue table as [`writable`] admits it (no triggers)
+/// when the table is a heap, not a partition, and has no stored generated column.
+///
+/// # Safety
+/// `rel` is an open relation.
+unsafe fn multi_insert_serves(rel: pg_sys::Relation) -> bool {
+    let constr = (*(*rel).rd_att).constr;
+    (*(*rel).rd_rel).relam == pg_sys::HEAP_TABLE_AM_OID && !(*(*rel).rd_rel).relispartition && (constr.is_null() || !(*constr).has_generated_stored)
+}
+
 /// Inserts the rows into the open queue table, index entries and defaults as an INSERT would.
 unsafe fn insert(target: &mut Target, rel: pg_sys::Relation, layout: &RowLayout, relid: pg_sys::Oid, rows: &[QueueRow]) {
     let mapping = &layout.reader.mapping;
@@ -490,37 +547,32 @@ unsafe fn insert(target: &mut Target, rel: pg_sys::Relation, layout: &RowLayout,
     pg_sys::InitResultRelInfo(result, rel, 1, std::ptr::null_mut(), 0);
     (*estate).es_output_cid = pg_sys::GetCurrentCommandId(true);
     target.open_indexes(rel, result);
-    let slot = pg_sys::ExecInitExtraTupleSlot(estate, (*rel).rd_att, &pg_sys::TTSOpsVirtual);
     let econtext = pg_sys::MakePerTupleExprContext(estate);
-    let defaults = target.defaults.clone();
-    let w = target.written;
-    for row in rows {
-        pg_sys::ExecClearTuple(slot);
-        let values = std::slice::from_raw_parts_mut((*slot).tts_values, target.natts);
-        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, target.natts);
-        nulls.fill(true);
-        for (i, state) in &defaults {
-            values[*i] = pg_sys::ExecEvalExprSwitchContext(*state, econtext, &mut nulls[*i]);
+    let fixed = Fixed { brand, relid, retailer_code, retailer_access };
+    let batch = if multi_insert_serves(rel) { rows.len().min(MULTI_INSERT_ROWS) } else { 1 };
+    let slots: Vec<*mut pg_sys::TupleTableSlot> = (0..batch).map(|_| pg_sys::ExecInitExtraTupleSlot(estate, target.row_type, &pg_sys::TTSOpsVirtual)).collect();
+    let checked = !(*(*rel).rd_att).constr.is_null();
+    for chunk in rows.chunks(batch) {
+        for (row, &slot) in chunk.iter().zip(&slots) {
+            target.fill(slot, econtext, &fixed, row);
+            if batch == 1 {
+                pg_sys::ExecSimpleRelationInsert(result, estate, slot);
+            } else if checked {
+                // What ExecSimpleRelationInsert checks before writing (NOT NULL, a DBA's CHECK).
+                pg_sys::ExecConstraints(result, slot, estate);
+            }
         }
-        let mut set = |i: usize, value: Option<pg_sys::Datum>| {
-            nulls[i] = value.is_none();
-            values[i] = value.unwrap_or(pg_sys::Datum::from(0));
-        };
-        set(w[0], brand.into_datum());
-        set(w[1], row.recipient.as_str().into_datum());
-        set(w[2], Some(target.label(0, row.recipient_type.as_str())));
-        set(w[3], Some(target.label(1, row.consent_type.as_str())));
-        set(w[4], Some(target.label(2, row.status.as_str())));
-        // A known source is one of the enum's labels (known_source).
-        let source = row.source.as_ref().and_then(|s| ConsentSource::ALL.iter().copied().find(|l| *l == s.as_str()));
-        set(w[5], source.map(|label| target.label(3, label)));
-        set(w[6], row.consent_date);
-        set(w[7], Some(pg_sys::Datum::from(relid)));
-        set(w[8], row.source_key.as_str().into_datum());
-        set(w[9], retailer_code.into_datum());
-        set(w[10], retailer_access.clone().into_datum());
-        pg_sys::ExecStoreVirtualTuple(slot);
-        pg_sys::ExecSimpleRelationInsert(result, estate, slot);
+        if batch > 1 {
+            // The chunk's heap tuples in one call (one WAL record and one page lock per page, as
+            // COPY writes), then each tuple's index entries as ExecSimpleRelationInsert makes them.
+            pg_sys::heap_multi_insert(rel, slots.as_ptr().cast_mut(), chunk.len() as i32, (*estate).es_output_cid, 0, std::ptr::null_mut());
+            if (*result).ri_NumIndices > 0 {
+                for &slot in &slots[..chunk.len()] {
+                    let recheck = pg_sys::ExecInsertIndexTuples(result, slot, estate, false, false, std::ptr::null_mut(), std::ptr::null_mut());
+                    pg_sys::list_free(recheck);
+                }
+            }
+        }
     }
     pg_sys::ExecCloseIndices(result);
     pg_sys::ExecResetTupleTable((*estate).es_tupleTable, false);
