@@ -426,7 +426,7 @@ if [ "${WAL:-0}" = 1 ]; then
       WALB[$w,$v]=$(psql_val "SELECT round(pg_wal_lsn_diff('$end', '$start') / $n)")
       printf '   %-11s %-11s %10d WAL bytes/tx\n' "$w" "$v" "${WALB[$w,$v]}"
       if [ "${WAL_DETAIL:-0}" = 1 ]; then
-        "${PSQL[@]}" -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" -c "SELECT pg_switch_wal()" >/dev/null
+        "${PSQL[@]}" -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" -c "SELECT pg_switch_wal()" >/dev/null
         "${PSQL[@]}" -P footer=off -c "SELECT \"resource_manager/record_type\" AS record, count, round(combined_size::numeric / $n, 1) AS bytes_per_tx
                                            FROM pg_get_wal_stats('$start', '$end', true) WHERE count > 0 ORDER BY combined_size DESC" | sed 's/^/      /'
       fi
