@@ -33,6 +33,18 @@ fn create_at(c: &mut Client, version: &str) {
     c.batch_execute(&format!("CREATE EXTENSION pg_iys VERSION '{version}'")).unwrap_or_else(|e| panic!("create {version}: {e:?}"));
 }
 
+/// A simulator and a cluster whose database has pg_iys at `version` (from its own script), with
+/// an account, a brand and master_contact attached (setup_sync).
+fn synced_at(cluster_name: &str, version: &str) -> (Sim, Cluster, Client) {
+    let sim = Sim::start();
+    let cluster = Cluster::start(cluster_name, FAST);
+    install_old_script(&cluster, version);
+    let mut c = cluster.connect();
+    create_at(&mut c, version);
+    setup_sync(&mut c, &sim.url());
+    (sim, cluster, c)
+}
+
 fn extversion(c: &mut Client) -> String {
     c.query_one("SELECT extversion FROM pg_extension WHERE extname = 'pg_iys'", &[]).unwrap().get(0)
 }
@@ -130,12 +142,7 @@ fn schema_objects(c: &mut postgres::Client) -> BTreeSet<String> {
 
 #[test]
 fn update_from_0_1_0_matches_a_fresh_install_and_finishes_work_in_flight() {
-    let sim = Sim::start();
-    let cluster = Cluster::start("upgrade", FAST);
-    install_old_script(&cluster, "0.1.0");
-    let mut c = cluster.connect();
-    create_at(&mut c, "0.1.0");
-    setup_sync(&mut c, &sim.url());
+    let (sim, cluster, mut c) = synced_at("upgrade", "0.1.0");
     // Three consents as the 0.1.0 worker could have left them: two sent in one IYS request
     // (request id and indexes recorded), one claimed but never sent.
     c.batch_execute(
@@ -212,12 +219,7 @@ fn update_from_0_1_0_matches_a_fresh_install_and_finishes_work_in_flight() {
 /// once.
 #[test]
 fn update_from_0_10_0_claims_a_backlog_through_the_rebuilt_key_index() {
-    let sim = Sim::start();
-    let cluster = Cluster::start("upgrade_0_10_0", FAST);
-    install_old_script(&cluster, "0.10.0");
-    let mut c = cluster.connect();
-    create_at(&mut c, "0.10.0");
-    setup_sync(&mut c, &sim.url());
+    let (sim, cluster, mut c) = synced_at("upgrade_0_10_0", "0.10.0");
     c.batch_execute(
         "INSERT INTO master_contact (gsm, gsm_permission, gsm_consent_date, gsm_source)
          SELECT '0532000000' || g, CASE g WHEN 1 THEN 'RET' ELSE 'ONAY' END,
@@ -260,12 +262,7 @@ fn update_from_0_10_0_claims_a_backlog_through_the_rebuilt_key_index() {
 /// names its session user too.
 #[test]
 fn update_from_0_11_0_keeps_who_queued_each_change() {
-    let sim = Sim::start();
-    let cluster = Cluster::start("upgrade_0_11_0", FAST);
-    install_old_script(&cluster, "0.11.0");
-    let mut c = cluster.connect();
-    create_at(&mut c, "0.11.0");
-    setup_sync(&mut c, &sim.url());
+    let (_sim, cluster, mut c) = synced_at("upgrade_0_11_0", "0.11.0");
     let queue_and_history = |c: &mut Client| -> Vec<(i64, String, String)> {
         c.query(
             "SELECT o.id, o.enqueued_by::text, h.recorded_by::text
