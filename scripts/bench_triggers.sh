@@ -39,7 +39,8 @@
 # counted by valgrind's callgrind in a single-user backend: repeatable on a shared machine;
 # ROWS=20000 is enough there), WAL (1: instead of pgbench rates, the WAL bytes one transaction of
 # each workload writes per variant, full_page_writes off; WAL_DETAIL=1 adds pg_walinspect's
-# statistics by record type).
+# statistics by record type), BENCH_VARIANTS and BENCH_WORKLOADS (pgbench mode: only these
+# variants and workloads, e.g. "pg_iys pgq" and "insert_1 update_1", reported as medians and rounds).
 # It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
 # 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker, PgQ loads its
 # libraries on first call and needs no ticker (pgqd) to write events) and removes it.
@@ -443,6 +444,10 @@ if [ "${WAL:-0}" = 1 ]; then
 fi
 
 WORKLOADS=(insert_1 insert_1000 update_1 update_1000)
+# BENCH_VARIANTS / BENCH_WORKLOADS (pgbench mode): only these, e.g. many interleaved rounds of the
+# 1-row workloads for pg_iys and PgQ; the results are then each one's median and rounds.
+if [ -n "${BENCH_VARIANTS:-}" ]; then read -ra VARIANTS <<<"$BENCH_VARIANTS"; fi
+if [ -n "${BENCH_WORKLOADS:-}" ]; then read -ra WORKLOADS <<<"$BENCH_WORKLOADS"; fi
 declare -A TPS
 MISMATCHES=()
 echo "== pgbench: ${DURATION}s per run, $CLIENTS clients, $ROUNDS round(s), synchronous_commit=$SYNCHRONOUS_COMMIT; PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), $(nproc) CPUs, pg_iys and PgQ $(psql_val "SELECT pgq.version()") from $("$PG_CONFIG" --pkglibdir)"
@@ -482,6 +487,18 @@ for w in "${WORKLOADS[@]}"; do
 done
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+if [ -n "${BENCH_VARIANTS:-}${BENCH_WORKLOADS:-}" ]; then
+  echo
+  echo "== tx/s, median of $ROUNDS round(s), and each round"
+  for w in "${WORKLOADS[@]}"; do
+    for v in "${VARIANTS[@]}"; do
+      rounds=$(for round in $(seq "$ROUNDS"); do echo "${TPS[$w,$v,$round]}"; done)
+      printf '%-12s %-11s %10.0f   (%s)\n' "$w" "$v" "$(median <<<"$rounds")" "$(xargs printf '%.0f ' <<<"$rounds" | sed 's/ $//')"
+    done
+  done
+  [ ${#MISMATCHES[@]} -eq 0 ] || { printf 'bench_triggers: queued rows per contact row differ: %s\n' "${MISMATCHES[@]}" >&2; exit 1; }
+  exit 0
+fi
 echo
 echo "== contact rows per second (median of $ROUNDS round(s)); cost = plain rows/s / variant rows/s;"
 echo "   pg_iys speed vs plpgsql = pg_iys rows/s / plpgsql rows/s (above 1: pg_iys faster);"
