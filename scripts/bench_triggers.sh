@@ -40,7 +40,9 @@
 # ROWS=20000 is enough there), WAL (1: instead of pgbench rates, the WAL bytes one transaction of
 # each workload writes per variant, full_page_writes off; WAL_DETAIL=1 adds pg_walinspect's
 # statistics by record type), BENCH_VARIANTS and BENCH_WORKLOADS (pgbench mode: only these
-# variants and workloads, e.g. "pg_iys pgq" and "insert_1 update_1", reported as medians and rounds).
+# variants and workloads, e.g. "pg_iys pgq" and "insert_1 update_1", reported as medians and rounds),
+# CPU_TIME (1: each pgbench run also prints the CPU time per transaction of the backends, user
+# and system, of the WAL writer and of pgbench, read from /proc).
 # It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
 # 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker, PgQ loads its
 # libraries on first call and needs no ticker (pgqd) to write events) and removes it.
@@ -444,6 +446,28 @@ if [ "${WAL:-0}" = 1 ]; then
 fi
 
 WORKLOADS=(insert_1 insert_1000 update_1 update_1000)
+# CPU_TIME=1: the CPU time (user + system, from /proc) the run's backends, the WAL writer and
+# pgbench use per transaction, over the middle of the run. Instruction counts leave out how fast
+# the instructions run (cache misses) and the kernel; this VM has no hardware counters for perf.
+cpu_time_per_tx() {  # $1: pgbench's pid; prints "cpu µs/tx: backends U+S, walwriter, pgbench"
+  local ticks backends walwriter x0 x1 p b=0 bs=0 t0
+  ticks() { awk -v f="$2" '{print $f}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+  sleep 1
+  backends=$(psql_val "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'pgbench'")
+  walwriter=$(psql_val "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
+  declare -A t0
+  x0=$(psql_val "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'")
+  for p in $backends $walwriter "$1"; do t0[$p,14]=$(ticks "$p" 14); t0[$p,15]=$(ticks "$p" 15); done
+  sleep $((DURATION > 3 ? DURATION - 3 : 1))
+  x1=$(psql_val "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'")
+  for p in $backends; do b=$((b + $(ticks "$p" 14) - t0[$p,14])); bs=$((bs + $(ticks "$p" 15) - t0[$p,15])); done
+  # Clock ticks are 10 ms; x1 - x0 counts the monitoring queries too (2).
+  local us=$((1000000 / $(getconf CLK_TCK))) n=$((x1 - x0 - 2))
+  local w=$(($(ticks "$walwriter" 14) + $(ticks "$walwriter" 15) - t0[$walwriter,14] - t0[$walwriter,15]))
+  local c=$(($(ticks "$1" 14) + $(ticks "$1" 15) - t0[$1,14] - t0[$1,15]))
+  printf 'cpu us/tx: backends %.1f user + %.1f sys, walwriter %.1f, pgbench %.1f' "$(bc -l <<<"$b * $us / $n")" "$(bc -l <<<"$bs * $us / $n")" \
+    "$(bc -l <<<"$w * $us / $n")" "$(bc -l <<<"$c * $us / $n")"
+}
 # BENCH_VARIANTS / BENCH_WORKLOADS (pgbench mode): only these, e.g. many interleaved rounds of the
 # 1-row workloads for pg_iys and PgQ; the results are then each one's median and rounds.
 if [ -n "${BENCH_VARIANTS:-}" ]; then read -ra VARIANTS <<<"$BENCH_VARIANTS"; fi
@@ -464,8 +488,12 @@ for w in "${WORKLOADS[@]}"; do
       sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
       options="-c synchronous_commit=$SYNCHRONOUS_COMMIT"
       [ "$v" = pg_iys_plan ] && options="$options -c iys.direct_enqueue=off"
-      out=$(PGOPTIONS="$options" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
-              -T "$DURATION" -f "$WORK/run.sql" postgres 2>&1) || { echo "$out" >&2; exit 1; }
+      PGOPTIONS="$options" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
+        -T "$DURATION" -f "$WORK/run.sql" postgres > "$WORK/pgbench.out" 2>&1 &
+      pgbench_pid=$!
+      cpu=""; [ "${CPU_TIME:-0}" = 1 ] && cpu=$(cpu_time_per_tx "$pgbench_pid")
+      wait "$pgbench_pid" || { cat "$WORK/pgbench.out" >&2; exit 1; }
+      out=$(cat "$WORK/pgbench.out")
       tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
       txs=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
       queued="-"
@@ -480,8 +508,8 @@ for w in "${WORKLOADS[@]}"; do
         fi
       fi
       TPS[$w,$v,$round]=$tps
-      printf '   %-12s %-11s round %d: %10.1f tx/s  %12.0f rows/s  (%s tx; queued rows per contact row: %s)\n' \
-        "$w" "$v" "$round" "$tps" "$(bc -l <<<"$tps * $rows_per_tx")" "$txs" "$queued"
+      printf '   %-12s %-11s round %d: %10.1f tx/s  %12.0f rows/s  (%s tx; queued rows per contact row: %s)%s\n' \
+        "$w" "$v" "$round" "$tps" "$(bc -l <<<"$tps * $rows_per_tx")" "$txs" "$queued" "${cpu:+; $cpu}"
     done
   done
 done
