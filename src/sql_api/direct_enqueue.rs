@@ -701,6 +701,53 @@ mod tests {
         assert_eq!(through("enqueued_at >= now() - interval '1 minute'"), Some(4));
     }
 
+    /// A statement's queue rows written together (`heap_multi_insert`: two channels of a contact,
+    /// two contacts in one statement) get every index entry, a DBA's indexes too.
+    #[pg_test]
+    fn direct_path_writes_a_statements_rows_together_into_every_index() {
+        let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
+        Spi::run("CREATE TABLE contacts (id int PRIMARY KEY, email text, email_permission text, email_consent_date timestamp,
+                  email_source text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)")
+        .unwrap();
+        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null}')"#).unwrap();
+        Spi::run("CREATE INDEX outbox_recipient_tail ON iys.outbox (right(recipient, 4))").unwrap();
+        Spi::run("CREATE INDEX outbox_enqueued_brin ON iys.outbox USING brin (enqueued_at)").unwrap();
+        let before = WRITTEN_DIRECTLY.with(Cell::get);
+        Spi::run(&format!(
+            "INSERT INTO contacts VALUES
+               (1, 'a@example.com', 'ONAY', {t} - interval '1 hour', 'HS_WEB', '05321110001', 'ONAY', {t} - interval '1 hour', 'HS_WEB'),
+               (2, 'b@example.com', 'RET', {t} - interval '1 hour', 'HS_WEB', '05321110002', 'ONAY', {t} - interval '1 hour', 'HS_WEB')"
+        ))
+        .unwrap();
+        assert_eq!(WRITTEN_DIRECTLY.with(Cell::get) - before, 1, "one statement, written by the direct path");
+        Spi::run("SET LOCAL enable_seqscan = off").unwrap();
+        Spi::run("SET LOCAL enable_bitmapscan = off").unwrap();
+        let through = |predicate: &str| Spi::get_one::<i64>(&format!("SELECT count(*) FROM iys.outbox WHERE {predicate}")).unwrap();
+        assert_eq!(through("right(recipient, 4) IN ('0001', '0002')"), Some(2));
+        assert_eq!(through("recipient = 'b@example.com' AND state IN ('pending', 'in_flight')"), Some(1));
+        assert_eq!(through("brand_code = '600001' AND state = 'pending'"), Some(4));
+        assert_eq!(through("id > 0"), Some(4));
+        Spi::run("SET LOCAL enable_indexscan = off").unwrap();
+        Spi::run("SET LOCAL enable_bitmapscan = on").unwrap();
+        assert_eq!(through("enqueued_at >= now() - interval '1 minute'"), Some(4));
+    }
+
+    /// A CHECK constraint a DBA puts on the queue holds for rows written together as for one.
+    #[pg_test(error = "new row for relation \"outbox\" violates check constraint \"no_test_domain\"")]
+    fn direct_path_checks_a_dbas_constraint_on_rows_written_together() {
+        let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
+        Spi::run("CREATE TABLE contacts (id int PRIMARY KEY, email text, email_permission text, email_consent_date timestamp,
+                  email_source text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)")
+        .unwrap();
+        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null}')"#).unwrap();
+        Spi::run("ALTER TABLE iys.outbox ADD CONSTRAINT no_test_domain CHECK (recipient NOT LIKE '%@test.example')").unwrap();
+        Spi::run(&format!(
+            "INSERT INTO contacts VALUES
+               (1, 'a@test.example', 'ONAY', {t} - interval '1 hour', 'HS_WEB', '05321110001', 'ONAY', {t} - interval '1 hour', 'HS_WEB')"
+        ))
+        .unwrap();
+    }
+
     #[pg_test]
     fn mappings_it_does_not_cover_go_through_the_statement() {
         let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
