@@ -352,6 +352,12 @@ load_contacts() {   # ROWS contacts through the variant's triggers, 2 hours old
   "${PSQL[@]}" -c "$(insert_sql "$ROWS" | sed "s/@T@/mc_$1/; s/interval '1 hour'/interval '2 hours'/")"
   "${PSQL[@]}" -c "VACUUM ANALYZE mc_$1"
 }
+prepare_run() {     # $1 variant, $2 workload: its table emptied (and loaded for an UPDATE), $WORK/run.sql
+  reset_variant "$1" >/dev/null
+  if [[ $2 == update_* ]]; then load_contacts "$1" >/dev/null; fi
+  sed "s/@T@/mc_$1/" "$WORK/$2.sql" > "$WORK/run.sql"
+}
+ALL_WORKLOADS=(insert_1 update_1 insert_1000 update_1000)
 
 # --- INSTRUCTIONS=1: CPU instructions per transaction instead of pgbench rates ------------------
 # valgrind's callgrind counts the instructions of one backend, the same for the same build and
@@ -374,14 +380,11 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
       < "$WORK/single.sql" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
   }
   declare -A INSTR
-  INSTRUCTION_WORKLOADS=(insert_1 update_1 insert_1000 update_1000)
   echo "== instructions per transaction (callgrind, single-user backend); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
-  for w in "${INSTRUCTION_WORKLOADS[@]}"; do
+  for w in "${ALL_WORKLOADS[@]}"; do
     n=2000; [[ $w == *_1000 ]] && n=10
     for v in "${VARIANTS[@]}"; do
-      reset_variant "$v" >/dev/null
-      if [[ $w == update_* ]]; then load_contacts "$v" >/dev/null; fi
-      sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
+      prepare_run "$v" "$w"
       settings=""; [ "$v" = pg_iys_plan ] && settings="SET iys.direct_enqueue = off;"
       as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
       once=$(instructions "$WORK/run.sql" 1 "$settings")
@@ -395,7 +398,7 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
   echo
   echo "== instructions per transaction; pg_iys cost vs X = pg_iys instructions / X's (below 1: pg_iys cheaper)"
   printf '%-11s %12s %12s %12s %12s %12s %14s %14s %14s\n' workload plain pg_iys pg_iys_plan plpgsql pgq "pg_iys vs pgq" "vs plpgsql" "direct vs plan"
-  for w in "${INSTRUCTION_WORKLOADS[@]}"; do
+  for w in "${ALL_WORKLOADS[@]}"; do
     printf '%-11s %12d %12d %12d %12d %12d %13.2fx %13.2fx %13.2fx\n' "$w" "${INSTR[$w,plain]}" "${INSTR[$w,pg_iys]}" "${INSTR[$w,pg_iys_plan]}" \
       "${INSTR[$w,plpgsql]}" "${INSTR[$w,pgq]}" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pgq]}")" \
       "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,plpgsql]}")" "$(bc -l <<<"${INSTR[$w,pg_iys]} / ${INSTR[$w,pg_iys_plan]}")"
@@ -414,13 +417,11 @@ if [ "${WAL:-0}" = 1 ]; then
   # wal_keep_size: the segments of a run stay for pg_walinspect after the checkpoints that follow.
   "${PSQL[@]}" -c "ALTER SYSTEM SET full_page_writes = off" -c "ALTER SYSTEM SET wal_keep_size = '4GB'" -c "SELECT pg_reload_conf()" >/dev/null
   echo "== WAL bytes per transaction (full_page_writes off, 1 client); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
-  for w in insert_1 update_1 insert_1000 update_1000; do
+  for w in "${ALL_WORKLOADS[@]}"; do
     n=20000; [[ $w == *_1000 ]] && n=20
     for v in "${VARIANTS[@]}"; do
-      reset_variant "$v" >/dev/null
-      if [[ $w == update_* ]]; then load_contacts "$v" >/dev/null; fi
+      prepare_run "$v" "$w"
       "${PSQL[@]}" -c "CHECKPOINT"
-      sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
       options=""; [ "$v" = pg_iys_plan ] && options="-c iys.direct_enqueue=off"
       start=$(psql_val "SELECT pg_current_wal_insert_lsn()")
       PGOPTIONS="$options" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c 1 -t "$n" \
@@ -438,7 +439,7 @@ if [ "${WAL:-0}" = 1 ]; then
   echo
   echo "== WAL bytes per transaction; pg_iys vs X = pg_iys bytes / X's"
   printf '%-11s %12s %12s %12s %12s %12s %14s %14s\n' workload plain pg_iys pg_iys_plan plpgsql pgq "pg_iys vs pgq" "vs plpgsql"
-  for w in insert_1 update_1 insert_1000 update_1000; do
+  for w in "${ALL_WORKLOADS[@]}"; do
     printf '%-11s %12d %12d %12d %12d %12d %13.2fx %13.2fx\n' "$w" "${WALB[$w,plain]}" "${WALB[$w,pg_iys]}" "${WALB[$w,pg_iys_plan]}" \
       "${WALB[$w,plpgsql]}" "${WALB[$w,pgq]}" "$(bc -l <<<"${WALB[$w,pg_iys]} / ${WALB[$w,pgq]}")" "$(bc -l <<<"${WALB[$w,pg_iys]} / ${WALB[$w,plpgsql]}")"
   done
@@ -449,20 +450,22 @@ WORKLOADS=(insert_1 insert_1000 update_1 update_1000)
 # CPU_TIME=1: the CPU time (user + system, from /proc) the run's backends, the WAL writer and
 # pgbench use per transaction, over the middle of the run. Instruction counts leave out how fast
 # the instructions run (cache misses) and the kernel; this VM has no hardware counters for perf.
+ticks() { awk -v f="$2" '{print $f}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # $1 pid, $2 field: 14 user, 15 system
+# Transactions are counted by transaction ids: every benchmark transaction writes and takes one,
+# the monitoring queries do not (pg_stat_database's counts lag up to a second behind).
+next_xid() { psql_val "SELECT pg_snapshot_xmax(pg_current_snapshot())::text"; }
 cpu_time_per_tx() {  # $1: pgbench's pid; prints "cpu µs/tx: backends U+S, walwriter, pgbench"
-  local ticks backends walwriter x0 x1 p b=0 bs=0 t0
-  ticks() { awk -v f="$2" '{print $f}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+  local backends walwriter x0 x1 p b=0 bs=0
   sleep 1
   backends=$(psql_val "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'pgbench'")
   walwriter=$(psql_val "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
   declare -A t0
-  x0=$(psql_val "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'")
+  x0=$(next_xid)
   for p in $backends $walwriter "$1"; do t0[$p,14]=$(ticks "$p" 14); t0[$p,15]=$(ticks "$p" 15); done
   sleep $((DURATION > 3 ? DURATION - 3 : 1))
-  x1=$(psql_val "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'")
+  x1=$(next_xid)
   for p in $backends; do b=$((b + $(ticks "$p" 14) - t0[$p,14])); bs=$((bs + $(ticks "$p" 15) - t0[$p,15])); done
-  # Clock ticks are 10 ms; x1 - x0 counts the monitoring queries too (2).
-  local us=$((1000000 / $(getconf CLK_TCK))) n=$((x1 - x0 - 2))
+  local us=$((1000000 / $(getconf CLK_TCK))) n=$((x1 - x0))
   local w=$(($(ticks "$walwriter" 14) + $(ticks "$walwriter" 15) - t0[$walwriter,14] - t0[$walwriter,15]))
   local c=$(($(ticks "$1" 14) + $(ticks "$1" 15) - t0[$1,14] - t0[$1,15]))
   printf 'cpu us/tx: backends %.1f user + %.1f sys, walwriter %.1f, pgbench %.1f' "$(bc -l <<<"$b * $us / $n")" "$(bc -l <<<"$bs * $us / $n")" \
@@ -479,13 +482,11 @@ for w in "${WORKLOADS[@]}"; do
   rows_per_tx=${w#*_}
   for round in $(seq "$ROUNDS"); do
     for v in "${VARIANTS[@]}"; do
-      reset_variant "$v"
-      if [[ $w == update_* ]]; then load_contacts "$v"; fi
+      prepare_run "$v" "$w"
       q=$(queue_of "$v")
       before_rows=$(psql_val "SELECT count(*) FROM mc_$v")
       before_queue=0; [ -n "$q" ] && before_queue=$(psql_val "SELECT count(*) FROM $q")
       "${PSQL[@]}" -c "CHECKPOINT"
-      sed "s/@T@/mc_$v/" "$WORK/$w.sql" > "$WORK/run.sql"
       options="-c synchronous_commit=$SYNCHRONOUS_COMMIT"
       [ "$v" = pg_iys_plan ] && options="$options -c iys.direct_enqueue=off"
       PGOPTIONS="$options" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
