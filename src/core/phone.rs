@@ -206,22 +206,20 @@ fn international(trimmed: &str, digits: &[u8]) -> Result<String, Problem> {
 
 /// `national` is what follows +90 (or a trunk 0).
 fn turkish(trimmed: &str, national: &[u8], place: &str) -> Result<String, Problem> {
-    let place = if place.is_empty() {
-        String::new()
-    } else {
-        format!(" {place}")
-    };
+    // Only an error message names the place: a valid number allocates nothing for it.
+    let place = || if place.is_empty() { String::new() } else { format!(" {place}") };
     if national.first() == Some(&b'0') {
         return Err(bad_phone(
             trimmed,
-            format!("a Turkish number has no 0{place}; write +905321234567, not +9005321234567"),
+            format!("a Turkish number has no 0{}; write +905321234567, not +9005321234567", place()),
         ));
     }
     if national.len() != TURKISH_NSN_DIGITS {
         return Err(bad_phone(
             trimmed,
             format!(
-                "a Turkish number has 10 digits{place}, this one has {}",
+                "a Turkish number has 10 digits{}, this one has {}",
+                place(),
                 national.len()
             ),
         ));
@@ -230,8 +228,9 @@ fn turkish(trimmed: &str, national: &[u8], place: &str) -> Result<String, Proble
         return Err(bad_phone(
             trimmed,
             format!(
-                "no Turkish number starts with {}{place}",
-                national[0] as char
+                "no Turkish number starts with {}{}",
+                national[0] as char,
+                place()
             ),
         ));
     }

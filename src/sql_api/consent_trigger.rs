@@ -23,8 +23,9 @@ use crate::sql_api::attach::{self, INSERT_TRIGGER, NEW_ROWS, OLD_ROWS, ROW_TRIGG
 use crate::sql_api::error::{raise, OrRaise};
 use crate::sql_api::{calendar, direct_enqueue, privilege, time};
 use pgrx::pg_sys;
-use pgrx::PgTupleDesc;
+use pgrx::{varlena, PgTupleDesc};
 use pgrx::prelude::*;
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
@@ -287,17 +288,21 @@ impl Tuple {
     }
 
     /// The column's value as text (enums and iys.phone/iys.email through their output function).
-    pub(super) fn text(&self, column: &Column) -> Option<String> {
+    /// A text column's value is borrowed from the tuple, not copied: a row's texts were a 1-row
+    /// statement's most frequent heap allocations (issue #16).
+    pub(super) fn text(&self, column: &Column) -> Option<Cow<'_, str>> {
         let datum = self.datum(column)?;
-        // SAFETY: the datum has the column's type; text-like varlenas are detoasted by text_to_rust_str.
+        // SAFETY: the datum has the column's type. A text-like varlena is borrowed where it lies
+        // (in the tuple, or detoasted into the trigger call's memory context), both alive while
+        // the trigger's tuples are.
         unsafe {
             match column.output_fn {
-                None => <String as FromDatum>::from_datum(datum, false),
+                None => Some(Cow::Borrowed(borrowed_text(datum))),
                 Some(func) => {
                     let cstr = pg_sys::OidOutputFunctionCall(func, datum);
                     let text = CStr::from_ptr(cstr).to_string_lossy().into_owned();
                     pg_sys::pfree(cstr.cast());
-                    Some(text)
+                    Some(Cow::Owned(text))
                 }
             }
         }
@@ -317,16 +322,34 @@ impl Tuple {
     }
 }
 
-/// A channel's columns as stored in one tuple.
-struct OwnedChannel {
-    address: Option<String>,
-    permission: Option<String>,
-    consent_date: Option<chrono::NaiveDateTime>,
-    source: Option<String>,
+/// A text-like datum as a `&str` where it lies. Only a compressed or out-of-line value is
+/// detoasted (pg_detoast_datum_packed's own test, here without a call across the FFI guard for
+/// the plain values a row's texts nearly always are).
+///
+/// # Safety
+/// `datum` is a non-null text, varchar or bpchar datum alive for `'a`.
+unsafe fn borrowed_text<'a>(datum: pg_sys::Datum) -> &'a str {
+    let value = datum.cast_mut_ptr::<pg_sys::varlena>();
+    if varlena::varatt_is_1b_e(value) || varlena::varatt_is_4b_c(value) {
+        return <&str as FromDatum>::from_datum(datum, false).expect("a non-null datum");
+    }
+    match varlena::text_to_rust_str(value) {
+        Ok(text) => text,
+        // Not UTF-8: as pgrx's own conversion answers it (by the database's encoding).
+        Err(_) => <&str as FromDatum>::from_datum(datum, false).expect("a non-null datum"),
+    }
 }
 
-impl OwnedChannel {
-    fn read(tuple: &Tuple, channel: &ChannelLayout) -> OwnedChannel {
+/// A channel's columns as stored in one tuple.
+struct OwnedChannel<'t> {
+    address: Option<Cow<'t, str>>,
+    permission: Option<Cow<'t, str>>,
+    consent_date: Option<chrono::NaiveDateTime>,
+    source: Option<Cow<'t, str>>,
+}
+
+impl<'t> OwnedChannel<'t> {
+    fn read(tuple: &'t Tuple, channel: &ChannelLayout) -> OwnedChannel<'t> {
         let [address, permission, consent_date, source] = &channel.columns;
         OwnedChannel {
             address: tuple.text(address),
@@ -336,7 +359,7 @@ impl OwnedChannel {
         }
     }
 
-    fn row<'a>(contact_type: Option<&'a str>, channels: &'a [OwnedChannel]) -> StoredRow<'a> {
+    fn row<'a>(contact_type: Option<&'a str>, channels: &'a [OwnedChannel<'_>]) -> StoredRow<'a> {
         StoredRow { contact_type, channels: channels.iter().map(OwnedChannel::stored).collect() }
     }
 
@@ -350,8 +373,10 @@ impl OwnedChannel {
     }
 }
 
-/// Column replacements collected for one `heap_modify_tuple`.
+/// Column replacements collected for one `heap_modify_tuple`; the arrays are allocated by the
+/// first replacement (most rows are stored as they came).
 struct Changes {
+    natts: usize,
     values: Vec<pg_sys::Datum>,
     nulls: Vec<bool>,
     replace: Vec<bool>,
@@ -360,12 +385,17 @@ struct Changes {
 
 impl Changes {
     fn new(natts: usize) -> Changes {
-        Changes { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![false; natts], replace: vec![false; natts], any: false }
+        Changes { natts, values: Vec::new(), nulls: Vec::new(), replace: Vec::new(), any: false }
     }
 
     fn set(&mut self, column: &Column, value: Option<pg_sys::Datum>) {
         if column.attno == 0 {
             return; // no such column (a fixed source): nothing to write
+        }
+        if !self.any {
+            self.values = vec![pg_sys::Datum::from(0); self.natts];
+            self.nulls = vec![false; self.natts];
+            self.replace = vec![false; self.natts];
         }
         let i = column.attno - 1;
         self.values[i] = value.unwrap_or(pg_sys::Datum::from(0));

@@ -16,7 +16,9 @@ use crate::core::mapping::Retailer;
 use crate::core::{ConsentSource, ConsentStatus, ConsentType, RecipientType};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 /// Larger statements go through the generated statement: its per-statement cost is spread over
 /// the rows, and this path holds a statement's queue rows in memory before writing them.
@@ -45,15 +47,15 @@ const WRITTEN: [&str; 11] = [
     "retailer_access",
 ];
 
-/// One queue row, as the generated statement would compute it.
-struct QueueRow {
-    recipient: String,
+/// One queue row, as the generated statement would compute it, borrowing the statement's tuples.
+struct QueueRow<'t> {
+    recipient: Cow<'t, str>,
     recipient_type: RecipientType,
     consent_type: ConsentType,
     status: ConsentStatus,
     source: Option<ConsentSource>,
     consent_date: Option<pg_sys::Datum>,
-    source_key: String,
+    source_key: Rc<str>, // shared by the contact's channel rows
 }
 
 /// Queues the changes of the firing statement, or answers `NotCovered` having written nothing.
@@ -145,7 +147,7 @@ unsafe fn read_all(store: *mut pg_sys::Tuplestorestate, tupdesc: pg_sys::TupleDe
 
 /// The statement's queue rows as the generated statement computes them, or None where this
 /// reading might differ from it.
-fn queue_rows(layout: &RowLayout, new: &[Tuple], old: Option<&[Tuple]>) -> Option<Vec<QueueRow>> {
+fn queue_rows<'t>(layout: &RowLayout, new: &'t [Tuple], old: Option<&'t [Tuple]>) -> Option<Vec<QueueRow<'t>>> {
     let mapping = &layout.reader.mapping;
     let key = &layout.key[0];
     // Per channel, then per row: the generated statement's order (a UNION ALL of one SELECT per
@@ -175,7 +177,7 @@ fn queue_rows(layout: &RowLayout, new: &[Tuple], old: Option<&[Tuple]>) -> Optio
         for (n, o, source_key) in &pairs {
             let (Some(recipient), Some(permission_text)) = (n.text(address), n.text(permission)) else { continue };
             if let Some(o) = o {
-                if o.text(address).as_deref() == Some(recipient.as_str()) && o.text(permission).as_deref() == Some(permission_text.as_str()) {
+                if o.text(address).as_deref() == Some(&*recipient) && o.text(permission).as_deref() == Some(&*permission_text) {
                     continue;
                 }
             }
@@ -186,8 +188,8 @@ fn queue_rows(layout: &RowLayout, new: &[Tuple], old: Option<&[Tuple]>) -> Optio
             };
             let source = match columns.fixed_source() {
                 Some(fixed) => Some(known_source(fixed)?),
-                None => match n.text(source).map(|s| s.trim_matches(' ').to_owned()).filter(|s| !s.is_empty()) {
-                    Some(text) => Some(known_source(&text)?),
+                None => match n.text(source).as_deref().map(|s| s.trim_matches(' ')).filter(|s| !s.is_empty()) {
+                    Some(text) => Some(known_source(text)?),
                     None => None,
                 },
             };
@@ -200,7 +202,7 @@ fn queue_rows(layout: &RowLayout, new: &[Tuple], old: Option<&[Tuple]>) -> Optio
                 Some(d) => Some(turkey_timestamp(d, date.type_oid)?),
                 None => None,
             };
-            rows.push(QueueRow { recipient, recipient_type, consent_type: channel.consent_type, status, source, consent_date, source_key: source_key.clone() });
+            rows.push(QueueRow { recipient, recipient_type, consent_type: channel.consent_type, status, source, consent_date, source_key: Rc::clone(source_key) });
         }
     }
     Some(rows)
@@ -215,12 +217,12 @@ fn known_source(text: &str) -> Option<ConsentSource> {
 }
 
 /// `key::text` of a covered key type (its output function); None for NULL.
-fn key_text(tuple: &Tuple, key: &KeyColumn) -> Option<String> {
+fn key_text(tuple: &Tuple, key: &KeyColumn) -> Option<Rc<str>> {
     let datum = tuple.attribute(key.attno)?;
     // SAFETY: the output function is the key column's type's.
     unsafe {
         let text = pg_sys::OidOutputFunctionCall(key.output_fn, datum);
-        let owned = std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned();
+        let owned = Rc::from(std::ffi::CStr::from_ptr(text).to_string_lossy());
         pg_sys::pfree(text.cast());
         Some(owned)
     }
@@ -457,7 +459,7 @@ impl Target {
             values[i] = value.unwrap_or(pg_sys::Datum::from(0));
         };
         set(w[0], fixed.brand.into_datum());
-        set(w[1], row.recipient.as_str().into_datum());
+        set(w[1], (&*row.recipient).into_datum());
         set(w[2], Some(self.label(0, row.recipient_type.as_str())));
         set(w[3], Some(self.label(1, row.consent_type.as_str())));
         set(w[4], Some(self.label(2, row.status.as_str())));
@@ -466,7 +468,7 @@ impl Target {
         set(w[5], source.map(|label| self.label(3, label)));
         set(w[6], row.consent_date);
         set(w[7], Some(pg_sys::Datum::from(fixed.relid)));
-        set(w[8], row.source_key.as_str().into_datum());
+        set(w[8], (&*row.source_key).into_datum());
         set(w[9], fixed.retailer_code.into_datum());
         set(w[10], fixed.retailer_access.clone().into_datum());
         pg_sys::ExecStoreVirtualTuple(slot);
