@@ -37,7 +37,9 @@
 # commit), BENCH_PORT (28836), BENCH_DATA (/tmp/pg_iys_bench_triggers), INSTRUCTIONS (1: instead
 # of pgbench rates, the CPU instructions of one transaction of each workload per variant,
 # counted by valgrind's callgrind in a single-user backend: repeatable on a shared machine;
-# ROWS=20000 is enough there), WAL (1: instead of pgbench rates, the WAL bytes one transaction of
+# ROWS=20000 is enough there; CACHE_SIM=1 adds to it instead cachegrind's simulated cache misses
+# and mispredicted branches per transaction of BENCH_WORKLOADS (default: the 1-row ones) for
+# BENCH_VARIANTS (default: pg_iys and pgq)), WAL (1: instead of pgbench rates, the WAL bytes one transaction of
 # each workload writes per variant, full_page_writes off; WAL_DETAIL=1 adds pg_walinspect's
 # statistics by record type), BENCH_VARIANTS and BENCH_WORKLOADS (pgbench mode: only these
 # variants and workloads, e.g. "pg_iys pgq" and "insert_1 update_1", reported as medians and rounds),
@@ -376,10 +378,40 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
       echo "PREPARE w AS $(tr '\n' ' ' < "$1" | sed 's/; *$//');"
       for _ in $(seq "$2"); do echo "EXECUTE w;"; done; } > "$WORK/single.sql"
     chmod 644 "$WORK/single.sql"
-    as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PG_BINDIR/postgres" --single -D "$DATA" postgres \
-      < "$WORK/single.sql" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+    if [ "${CACHE_SIM:-0}" = 1 ]; then
+      # "instructions I1-misses D1-misses LL-misses mispredicted-branches"
+      as_pg valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes --cachegrind-out-file=/dev/null "$PG_BINDIR/postgres" --single -D "$DATA" postgres \
+        < "$WORK/single.sql" 2>&1 >/dev/null | tr -d , | awk '
+          / I +refs:/ {i=$NF} / I1 +misses:/ {i1=$NF} / D1 +misses:/ {d1=$4} / LL misses:/ {ll=$4} / Mispredicts:/ {bm=$3}
+          END {if (i != "") print i, i1, d1, ll, bm}'
+    else
+      as_pg valgrind --tool=callgrind --callgrind-out-file=/dev/null "$PG_BINDIR/postgres" --single -D "$DATA" postgres \
+        < "$WORK/single.sql" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+    fi
   }
   declare -A INSTR
+  if [ "${CACHE_SIM:-0}" = 1 ]; then
+    # What the instructions touch, per transaction, in cachegrind's model of this machine's caches
+    # (first-level instruction and data caches, last level) and branch predictor: deterministic
+    # where pgbench's CPU times on a shared VM are not.
+    workloads=${BENCH_WORKLOADS:-"insert_1 update_1"}; variants=${BENCH_VARIANTS:-"pg_iys pgq"}
+    echo "== per transaction in cachegrind's simulation (single-user backend); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
+    printf '   %-11s %-11s %12s %10s %10s %10s %12s\n' workload variant instructions I1-misses D1-misses LL-misses mispredicts
+    for w in $workloads; do
+      n=2000; [[ $w == *_1000 ]] && n=10
+      for v in $variants; do
+        prepare_run "$v" "$w"
+        settings=""; [ "$v" = pg_iys_plan ] && settings="SET iys.direct_enqueue = off;"
+        as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+        read -r -a once <<<"$(instructions "$WORK/run.sql" 1 "$settings")"
+        read -r -a many <<<"$(instructions "$WORK/run.sql" $((n + 1)) "$settings")"
+        as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
+        [ "${#once[@]}" = 5 ] && [ "${#many[@]}" = 5 ] || { echo "bench_triggers: cachegrind gave no counts for $w $v" >&2; exit 1; }
+        printf '   %-11s %-11s %12d %10d %10d %10d %12d\n' "$w" "$v" $(for i in 0 1 2 3 4; do echo $(( (many[i] - once[i]) / n )); done)
+      done
+    done
+    exit 0
+  fi
   echo "== instructions per transaction (callgrind, single-user backend); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
   for w in "${ALL_WORKLOADS[@]}"; do
     n=2000; [[ $w == *_1000 ]] && n=10
