@@ -750,6 +750,39 @@ mod tests {
         .unwrap();
     }
 
+    /// A text column stored compressed is read as its text by the row check and the enqueue
+    /// (which otherwise borrow a column's bytes where they lie in the tuple): a row whose long
+    /// e-mail address PostgreSQL compressed on disk withdraws its e-mail consent, and the opt-out
+    /// goes to that address.
+    #[pg_test]
+    fn a_compressed_address_is_read_as_its_text() {
+        let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
+        Spi::run("CREATE TABLE contacts (id int PRIMARY KEY, notes text, email text, email_permission text, email_consent_date timestamp,
+                  email_source text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)")
+        .unwrap();
+        // The wide, incompressible notes stay in the row (MAIN), so the toaster compresses the address.
+        Spi::run("ALTER TABLE contacts ALTER COLUMN notes SET STORAGE MAIN").unwrap();
+        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null}')"#).unwrap();
+        let address = format!("user@{0}.{0}.{0}.com", "a".repeat(60));
+        Spi::run(&format!(
+            "INSERT INTO contacts VALUES (1, (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 100) i),
+               '{address}', 'ONAY', {t} - interval '2 hours', 'HS_WEB', '05321110001', 'ONAY', {t} - interval '2 hours', 'HS_WEB')"
+        ))
+        .unwrap();
+        let compression = Spi::get_one::<String>("SELECT pg_column_compression(email)::text FROM contacts WHERE id = 1").unwrap();
+        assert_eq!(compression.as_deref(), Some("pglz"), "the test needs the address stored compressed");
+        let before = WRITTEN_DIRECTLY.with(Cell::get);
+        Spi::run(&format!("UPDATE contacts SET email_permission = 'RET', email_consent_date = {t} - interval '1 hour' WHERE id = 1")).unwrap();
+        assert_eq!(WRITTEN_DIRECTLY.with(Cell::get) - before, 1, "the UPDATE written by the direct path");
+        let queue = Spi::get_one::<String>(
+            "SELECT string_agg(consent_type || ' ' || status || ' ' || recipient, ', ' ORDER BY id) FROM iys.outbox WHERE source_table = 'contacts'::regclass",
+        )
+        .unwrap();
+        assert_eq!(queue.as_deref(), Some(format!("EPOSTA ONAY {address}, MESAJ ONAY +905321110001, EPOSTA RET {address}").as_str()));
+        let stored = Spi::get_one::<String>("SELECT email FROM contacts WHERE id = 1").unwrap();
+        assert_eq!(stored.as_deref(), Some(address.as_str()));
+    }
+
     #[pg_test]
     fn mappings_it_does_not_cover_go_through_the_statement() {
         let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
