@@ -44,7 +44,9 @@
 # statistics by record type), BENCH_VARIANTS and BENCH_WORKLOADS (pgbench mode: only these
 # variants and workloads, e.g. "pg_iys pgq" and "insert_1 update_1", reported as medians and rounds),
 # CPU_TIME (1: each pgbench run also prints the CPU time per transaction of the backends, user
-# and system, of the WAL writer and of pgbench, read from /proc).
+# and system, of the WAL writer and of pgbench, read from /proc), SIDE_BY_SIDE (1: the two
+# BENCH_VARIANTS, default "pg_iys pgq", run at the same time, one pgbench client each, over
+# BENCH_WORKLOADS, default the 1-row ones; per round the ratio of their transactions).
 # It starts its own throwaway cluster (default postgresql.conf, as the postgres OS user, on
 # 127.0.0.1, no shared_preload_libraries: the triggers do not need the worker, PgQ loads its
 # libraries on first call and needs no ticker (pgqd) to write events) and removes it.
@@ -474,6 +476,45 @@ if [ "${WAL:-0}" = 1 ]; then
   for w in "${ALL_WORKLOADS[@]}"; do
     printf '%-11s %12d %12d %12d %12d %12d %13.2fx %13.2fx\n' "$w" "${WALB[$w,plain]}" "${WALB[$w,pg_iys]}" "${WALB[$w,pg_iys_plan]}" \
       "${WALB[$w,plpgsql]}" "${WALB[$w,pgq]}" "$(bc -l <<<"${WALB[$w,pg_iys]} / ${WALB[$w,pgq]}")" "$(bc -l <<<"${WALB[$w,pg_iys]} / ${WALB[$w,plpgsql]}")"
+  done
+  exit 0
+fi
+
+# --- SIDE_BY_SIDE=1: two variants in the same seconds instead of one after the other -----------
+# On a shared VM a variant's rate moves by tens of percent from one run to the next with the
+# host's load, more than pg_iys and PgQ differ on 1-row statements. Run at the same time, one
+# pgbench client each, both meet the same load: with synchronous_commit off both backends are
+# CPU-bound and the kernel shares the CPUs between them, so the ratio of the transactions they
+# complete in the same seconds is the ratio of what a transaction costs each.
+if [ "${SIDE_BY_SIDE:-0}" = 1 ]; then
+  read -ra pair <<<"${BENCH_VARIANTS:-pg_iys pgq}"
+  [ ${#pair[@]} = 2 ] || { echo "SIDE_BY_SIDE=1 takes two BENCH_VARIANTS" >&2; exit 2; }
+  a=${pair[0]} b=${pair[1]}
+  echo "== side by side: $a and $b at once, 1 pgbench client each, ${DURATION}s per round, $ROUNDS round(s), synchronous_commit=$SYNCHRONOUS_COMMIT; $(nproc) CPUs"
+  for w in ${BENCH_WORKLOADS:-insert_1 update_1}; do
+    ratios=""
+    for round in $(seq "$ROUNDS"); do
+      # Every other round the other one is prepared and started first: the order alone moved
+      # the ratio by about 10 % (the first-started pair did more).
+      order=("$a" "$b"); [ $((round % 2)) = 0 ] && order=("$b" "$a")
+      for v in "${order[@]}"; do prepare_run "$v" "$w"; cp "$WORK/run.sql" "$WORK/run_$v.sql"; done
+      "${PSQL[@]}" -c "CHECKPOINT"
+      pids=()
+      for v in "${order[@]}"; do
+        options="-c synchronous_commit=$SYNCHRONOUS_COMMIT"; [ "$v" = pg_iys_plan ] && options="$options -c iys.direct_enqueue=off"
+        PGOPTIONS="$options" "$PG_BINDIR/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -M prepared -c 1 -j 1 \
+          -T "$DURATION" -f "$WORK/run_$v.sql" postgres > "$WORK/pgbench_$v.out" 2>&1 &
+        pids+=($!)
+      done
+      for p in "${pids[@]}"; do wait "$p" || { cat "$WORK"/pgbench_*.out >&2; exit 1; }; done
+      declare -A tx=()
+      for v in "$a" "$b"; do tx[$v]=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench_$v.out"); done
+      ratio=$(bc -l <<<"${tx[$b]} / ${tx[$a]}")
+      ratios="$ratios$ratio"$'\n'
+      printf '   %-12s round %d: %-11s %8d tx  %-11s %8d tx   %s cost vs %s %.2fx  (%s first)\n' "$w" "$round" "$a" "${tx[$a]}" "$b" "${tx[$b]}" "$a" "$b" "$ratio" "${order[0]}"
+    done
+    printf '%-12s %s cost vs %s: median %.2fx of %d rounds (%s)\n' "$w" "$a" "$b" "$(printf '%s' "$ratios" | sort -g | awk '{x[NR]=$1} END {print (NR % 2) ? x[(NR+1)/2] : (x[NR/2] + x[NR/2+1]) / 2}')" \
+      "$ROUNDS" "$(printf '%s' "$ratios" | xargs printf '%.2f ' | sed 's/ $//')"
   done
   exit 0
 fi
