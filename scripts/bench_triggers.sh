@@ -362,6 +362,7 @@ prepare_run() {     # $1 variant, $2 workload: its table emptied (and loaded for
   sed "s/@T@/mc_$1/" "$WORK/$2.sql" > "$WORK/run.sql"
 }
 ALL_WORKLOADS=(insert_1 update_1 insert_1000 update_1000)
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 # --- INSTRUCTIONS=1: CPU instructions per transaction instead of pgbench rates ------------------
 # valgrind's callgrind counts the instructions of one backend, the same for the same build and
@@ -391,6 +392,20 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
         < "$WORK/single.sql" 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
     fi
   }
+  # $1 variant, $2 workload: each count of instructions() for one transaction, measured as above.
+  counts_per_tx() {
+    local n=2000 settings="" once many i out=()
+    [[ $2 == *_1000 ]] && n=10
+    [ "$1" = pg_iys_plan ] && settings="SET iys.direct_enqueue = off;"
+    prepare_run "$1" "$2"
+    as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+    read -r -a once <<<"$(instructions "$WORK/run.sql" 1 "$settings")"
+    read -r -a many <<<"$(instructions "$WORK/run.sql" $((n + 1)) "$settings")"
+    as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
+    [ "${#once[@]}" = "${#many[@]}" ] || return 0
+    for i in "${!once[@]}"; do out+=($(( (many[i] - once[i]) / n ))); done
+    echo "${out[*]}"
+  }
   declare -A INSTR
   if [ "${CACHE_SIM:-0}" = 1 ]; then
     # What the instructions touch, per transaction, in cachegrind's model of this machine's caches
@@ -400,32 +415,20 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
     echo "== per transaction in cachegrind's simulation (single-user backend); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
     printf '   %-11s %-11s %12s %10s %10s %10s %12s\n' workload variant instructions I1-misses D1-misses LL-misses mispredicts
     for w in $workloads; do
-      n=2000; [[ $w == *_1000 ]] && n=10
       for v in $variants; do
-        prepare_run "$v" "$w"
-        settings=""; [ "$v" = pg_iys_plan ] && settings="SET iys.direct_enqueue = off;"
-        as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
-        read -r -a once <<<"$(instructions "$WORK/run.sql" 1 "$settings")"
-        read -r -a many <<<"$(instructions "$WORK/run.sql" $((n + 1)) "$settings")"
-        as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
-        [ "${#once[@]}" = 5 ] && [ "${#many[@]}" = 5 ] || { echo "bench_triggers: cachegrind gave no counts for $w $v" >&2; exit 1; }
-        printf '   %-11s %-11s %12d %10d %10d %10d %12d\n' "$w" "$v" $(for i in 0 1 2 3 4; do echo $(( (many[i] - once[i]) / n )); done)
+        read -r -a counts <<<"$(counts_per_tx "$v" "$w")"
+        [ "${#counts[@]}" = 5 ] || { echo "bench_triggers: cachegrind gave no counts for $w $v" >&2; exit 1; }
+        printf '   %-11s %-11s %12d %10d %10d %10d %12d\n' "$w" "$v" "${counts[@]}"
       done
     done
     exit 0
   fi
   echo "== instructions per transaction (callgrind, single-user backend); PostgreSQL $("$PG_CONFIG" --version | cut -d' ' -f2), pg_iys and PgQ $(psql_val "SELECT pgq.version()")"
   for w in "${ALL_WORKLOADS[@]}"; do
-    n=2000; [[ $w == *_1000 ]] && n=10
     for v in "${VARIANTS[@]}"; do
-      prepare_run "$v" "$w"
-      settings=""; [ "$v" = pg_iys_plan ] && settings="SET iys.direct_enqueue = off;"
-      as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
-      once=$(instructions "$WORK/run.sql" 1 "$settings")
-      many=$(instructions "$WORK/run.sql" $((n + 1)) "$settings")
-      as_pg "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w start >/dev/null
-      [ -n "$once" ] && [ -n "$many" ] || { echo "bench_triggers: callgrind gave no count for $w $v" >&2; exit 1; }
-      INSTR[$w,$v]=$(( (many - once) / n ))
+      read -r -a counts <<<"$(counts_per_tx "$v" "$w")"
+      [ "${#counts[@]}" = 1 ] || { echo "bench_triggers: callgrind gave no count for $w $v" >&2; exit 1; }
+      INSTR[$w,$v]=${counts[0]}
       printf '   %-11s %-11s %12d instructions/tx\n' "$w" "$v" "${INSTR[$w,$v]}"
     done
   done
@@ -513,7 +516,7 @@ if [ "${SIDE_BY_SIDE:-0}" = 1 ]; then
       ratios="$ratios$ratio"$'\n'
       printf '   %-12s round %d: %-11s %8d tx  %-11s %8d tx   %s cost vs %s %.2fx  (%s first)\n' "$w" "$round" "$a" "${tx[$a]}" "$b" "${tx[$b]}" "$a" "$b" "$ratio" "${order[0]}"
     done
-    printf '%-12s %s cost vs %s: median %.2fx of %d rounds (%s)\n' "$w" "$a" "$b" "$(printf '%s' "$ratios" | sort -g | awk '{x[NR]=$1} END {print (NR % 2) ? x[(NR+1)/2] : (x[NR/2] + x[NR/2+1]) / 2}')" \
+    printf '%-12s %s cost vs %s: median %.2fx of %d rounds (%s)\n' "$w" "$a" "$b" "$(printf '%s' "$ratios" | median)" \
       "$ROUNDS" "$(printf '%s' "$ratios" | xargs printf '%.2f ' | sed 's/ $//')"
   done
   exit 0
@@ -588,7 +591,6 @@ for w in "${WORKLOADS[@]}"; do
   done
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 if [ -n "${BENCH_VARIANTS:-}${BENCH_WORKLOADS:-}" ]; then
   echo
   echo "== tx/s, median of $ROUNDS round(s), and each round"

@@ -703,15 +703,23 @@ mod tests {
         assert_eq!(through("enqueued_at >= now() - interval '1 minute'"), Some(4));
     }
 
+    /// A table `contacts` of an id, `extra` columns and D-engage's e-mail and SMS channels,
+    /// attached with brand 600001.
+    fn attach_contacts(extra: &str) {
+        Spi::run(&format!(
+            "CREATE TABLE contacts (id int PRIMARY KEY, {extra} email text, email_permission text, email_consent_date timestamp,
+             email_source text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)"
+        ))
+        .unwrap();
+        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null}')"#).unwrap();
+    }
+
     /// A statement's queue rows written together (`heap_multi_insert`: two channels of a contact,
     /// two contacts in one statement) get every index entry, a DBA's indexes too.
     #[pg_test]
     fn direct_path_writes_a_statements_rows_together_into_every_index() {
         let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
-        Spi::run("CREATE TABLE contacts (id int PRIMARY KEY, email text, email_permission text, email_consent_date timestamp,
-                  email_source text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)")
-        .unwrap();
-        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null}')"#).unwrap();
+        attach_contacts("");
         Spi::run("CREATE INDEX outbox_recipient_tail ON iys.outbox (right(recipient, 4))").unwrap();
         Spi::run("CREATE INDEX outbox_enqueued_brin ON iys.outbox USING brin (enqueued_at)").unwrap();
         let before = WRITTEN_DIRECTLY.with(Cell::get);
@@ -738,10 +746,7 @@ mod tests {
     #[pg_test(error = "new row for relation \"outbox\" violates check constraint \"no_test_domain\"")]
     fn direct_path_checks_a_dbas_constraint_on_rows_written_together() {
         let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
-        Spi::run("CREATE TABLE contacts (id int PRIMARY KEY, email text, email_permission text, email_consent_date timestamp,
-                  email_source text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)")
-        .unwrap();
-        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null}')"#).unwrap();
+        attach_contacts("");
         Spi::run("ALTER TABLE iys.outbox ADD CONSTRAINT no_test_domain CHECK (recipient NOT LIKE '%@test.example')").unwrap();
         Spi::run(&format!(
             "INSERT INTO contacts VALUES
@@ -757,12 +762,9 @@ mod tests {
     #[pg_test]
     fn a_compressed_address_is_read_as_its_text() {
         let t = "(now() AT TIME ZONE 'Europe/Istanbul')";
-        Spi::run("CREATE TABLE contacts (id int PRIMARY KEY, notes text, email text, email_permission text, email_consent_date timestamp,
-                  email_source text, gsm text, gsm_permission text, gsm_consent_date timestamp, gsm_source text)")
-        .unwrap();
+        attach_contacts("notes text,");
         // The wide, incompressible notes stay in the row (MAIN), so the toaster compresses the address.
         Spi::run("ALTER TABLE contacts ALTER COLUMN notes SET STORAGE MAIN").unwrap();
-        Spi::run(r#"SELECT iys.attach('contacts', brand_code => '600001', mapping => '{"contact_type": null}')"#).unwrap();
         let address = format!("user@{0}.{0}.{0}.com", "a".repeat(60));
         Spi::run(&format!(
             "INSERT INTO contacts VALUES (1, (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 100) i),
