@@ -52,11 +52,16 @@ COMMENT ON TABLE iys.outbox IS 'consent changes waiting for, travelling to, or a
 -- The worker claims each brand's oldest pending rows first. Every entry is unique (the id), so a
 -- full leaf is split at once instead of first trying to deduplicate it.
 CREATE INDEX outbox_pending_idx ON iys.outbox (brand_code, id) WITH (deduplicate_items = off) WHERE state = 'pending';
--- Per-key order, coalescing and "is an opt-out waiting?": the other unsettled changes of a key.
--- Every question is an equality on the recipient (the other key columns are checked on the few
--- rows it finds), so a hash index: an application's insert costs one hash and one bucket page
--- instead of a B-tree descent comparing texts in the database's collation at every level.
-CREATE INDEX outbox_unsettled_key_idx ON iys.outbox USING hash (recipient) WHERE state IN ('pending', 'in_flight');
+-- Per-key order, coalescing, "is an opt-out waiting?" and "is this pulled movement our own?":
+-- the unsettled changes of a key that these questions need. Every question is an equality on
+-- the recipient (the other key columns are checked on the few rows it finds), so a hash index.
+-- Since 0.13.0 it leaves out a fresh ONAY (pending, never claimed): the bulk of what
+-- applications write, which only the claim asks about, and the claim finds it among its own
+-- candidates (iys_internal.claim_batch). An opt-out is in it from the start (iys.can_send), a
+-- change once claimed stays in it until settled (in flight: per-key order; back to pending
+-- after a retryable answer: IYS may hold it). A claimed row always has its batch_id.
+CREATE INDEX outbox_unsettled_key_idx ON iys.outbox USING hash (recipient)
+    WHERE state IN ('pending', 'in_flight') AND (status = 'RET' OR batch_id IS NOT NULL);
 -- Our own accepted movement, back through the HS pull, is recognised by IYS's id.
 CREATE INDEX outbox_transaction_idx ON iys.outbox (transaction_id) WHERE transaction_id IS NOT NULL;
 
@@ -189,10 +194,13 @@ BEGIN
                             WHERE c.brand_code = o.brand_code AND c.recipient = o.recipient
                               AND c.consent_type = o.consent_type AND c.recipient_type = o.recipient_type);
     END IF;
-    -- One LATERAL probe of outbox_unsettled_key_idx per candidate answers all three per-key
-    -- questions (anything in flight? the newest pending change? the older ones?), and every
-    -- update goes by primary key, so the plan stays index-driven even before the table has
-    -- statistics (the first claim after a bulk load).
+    -- The candidates are the brand's oldest due pending changes whose key has nothing in flight;
+    -- one probe of outbox_unsettled_key_idx each answers that and finds the key's pending
+    -- changes the index holds (opt-outs, changes claimed before). With the key's candidates they
+    -- are the changes coalesced; a fresh ONAY beyond this batch's candidates is not among them
+    -- and goes after the candidate's change, in a later batch, so per-key order holds. Every update
+    -- goes by primary key, so the plan stays index-driven even before the table has statistics
+    -- (the first claim after a bulk load).
     --   * A change past IYS's 3-business-day window is rejected here with H467, not sent.
     --   * A change IYS is sure to refuse for what it is known to hold (iys.current_consent: our
     --     accepted changes, pulls, status queries, daily files) is rejected here with IYS's
@@ -204,21 +212,27 @@ BEGIN
     --     recipient's change whose status differs from an earlier one of the batch waits.
     RETURN QUERY
     WITH candidate AS (
-        SELECT o.id, k.newest, k.pending_ids
+        SELECT o.id, o.recipient, o.consent_type, o.recipient_type, k.indexed_pending_ids
           FROM iys.outbox o
-          CROSS JOIN LATERAL (
-                SELECT max(u.id) FILTER (WHERE u.state = 'pending') AS newest,
-                       bool_or(u.state = 'in_flight') AS busy,
-                       array_agg(u.id) FILTER (WHERE u.state = 'pending') AS pending_ids
+          CROSS JOIN LATERAL (   -- an aggregate: probed per candidate, never one scan of the table
+                SELECT bool_or(u.state = 'in_flight') AS busy,
+                       array_agg(u.id) FILTER (WHERE u.state = 'pending') AS indexed_pending_ids
                   FROM iys.outbox u
-                 WHERE u.brand_code = o.brand_code AND u.recipient = o.recipient
+                 WHERE u.recipient = o.recipient AND u.brand_code = o.brand_code
                    AND u.consent_type = o.consent_type AND u.recipient_type = o.recipient_type
-                   AND u.state IN ('pending', 'in_flight')) k
+                   AND u.state IN ('pending', 'in_flight') AND (u.status = 'RET' OR u.batch_id IS NOT NULL)) k
          WHERE o.state = 'pending' AND o.brand_code = brand AND o.id > after_id AND o.next_attempt_at <= now()
            AND k.busy IS NOT TRUE
          ORDER BY o.id
          LIMIT batch_size
            FOR UPDATE OF o SKIP LOCKED
+    ), keyed AS (   -- per key: its pending changes (the candidates and those the index holds), the newest
+        SELECT array_agg(p.id) AS pending_ids, max(p.id) AS newest
+          FROM (SELECT c.recipient, c.consent_type, c.recipient_type, c.id FROM candidate c
+                UNION
+                SELECT c.recipient, c.consent_type, c.recipient_type, i.id
+                  FROM candidate c, unnest(c.indexed_pending_ids) AS i(id)) p
+         GROUP BY p.recipient, p.consent_type, p.recipient_type
     ), newest AS (
         SELECT n.id, n.recipient, n.status,
                n.consent_date IS NOT NULL AND n.source IS DISTINCT FROM 'HS_2015'
@@ -233,7 +247,7 @@ BEGIN
                   FROM iys.current_consent h
                  WHERE h.brand_code = n.brand_code AND h.recipient = n.recipient
                    AND h.consent_type = n.consent_type AND h.recipient_type = n.recipient_type) k ON true
-         WHERE n.id = ANY (ARRAY(SELECT DISTINCT c.newest FROM candidate c WHERE c.newest IS NOT NULL))
+         WHERE n.id = ANY (ARRAY(SELECT k.newest FROM keyed k))
     ), sendable AS (
         SELECT n.id FROM newest n
          WHERE NOT n.late AND n.refusal IS NULL
@@ -241,7 +255,7 @@ BEGIN
                                                     AND m.id < n.id AND NOT m.late AND m.refusal IS NULL)
     ), superseded AS (
         UPDATE iys.outbox s SET state = 'superseded', settled_at = now()
-         WHERE s.id = ANY (ARRAY(SELECT p.id FROM candidate c, unnest(c.pending_ids) AS p(id) WHERE p.id <> c.newest))
+         WHERE s.id = ANY (ARRAY(SELECT p.id FROM keyed k, unnest(k.pending_ids) AS p(id) WHERE p.id <> k.newest))
            AND s.state = 'pending'
     ), too_late AS (
         UPDATE iys.outbox r SET state = 'rejected', settled_at = now(), error_code = 'H467',

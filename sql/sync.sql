@@ -296,12 +296,13 @@ BEGIN
                             WHERE o.transaction_id = v_txid AND o.brand_code = p_brand AND o.recipient = v_recipient
                               AND o.consent_type = v_type AND o.status = v_status));
             -- Our own movement whose transaction id we do not know yet (its batch result is not
-            -- fetched): the same key, status and date as an unsettled change of ours (or, recorded
-            -- before 0.8.0, a local ledger row).
+            -- fetched): the same key, status and date as an unsettled change of ours that went to
+            -- IYS at least once (a batch claimed it) (or, recorded before 0.8.0, a local ledger row).
             CONTINUE WHEN p_source IN ('HS', 'FILE') AND (
                 EXISTS (SELECT 1 FROM iys.outbox o
                          WHERE o.brand_code = p_brand AND o.recipient = v_recipient AND o.consent_type = v_type
                            AND o.recipient_type = v_rtype AND o.state IN ('pending', 'in_flight') AND o.status = v_status
+                           AND o.batch_id IS NOT NULL
                            AND date_trunc('second', o.consent_date) IS NOT DISTINCT FROM date_trunc('second', v_date))
                 OR EXISTS (SELECT 1 FROM iys.consent_ledger l
                             WHERE l.brand_code = p_brand AND l.recipient = v_recipient AND l.consent_type = v_type

@@ -321,6 +321,33 @@ fn concurrent_updates_keep_order_and_claims_coalesce() {
     let next = c.query("SELECT status::text FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].get::<_, String>(0), "RET");
+
+    // A claim smaller than a key's changes (ONAY, RET, ONAY): a fresh ONAY is not in the key
+    // index (since 0.13.0), so the claim sees the candidate and the opt-out, sends the opt-out and
+    // supersedes the older ONAY; the newer ONAY waits until the opt-out is settled, then goes.
+    c.batch_execute(
+        "UPDATE iys.outbox SET state = 'accepted' WHERE state = 'in_flight';
+         INSERT INTO master_contact (contact_id, gsm, gsm_permission, gsm_consent_date, gsm_source)
+         VALUES (2, '05321234568', 'ONAY', now() AT TIME ZONE 'Europe/Istanbul' - interval '3 hours', 'HS_WEB');
+         UPDATE master_contact SET gsm_permission = 'RET', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '2 hours' WHERE contact_id = 2;
+         UPDATE master_contact SET gsm_permission = 'ONAY', gsm_consent_date = now() AT TIME ZONE 'Europe/Istanbul' - interval '1 hour' WHERE contact_id = 2;",
+    )
+    .unwrap();
+    let key_states = |c: &mut Client| -> Vec<(String, String)> {
+        c.query("SELECT status::text, state FROM iys.outbox WHERE recipient = '+905321234568' ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let one = c.query("SELECT status::text FROM iys_internal.claim_batch('600001', 1)", &[]).unwrap();
+    assert_eq!(one.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(), ["RET"]);
+    let expected = [("ONAY", "superseded"), ("RET", "in_flight"), ("ONAY", "pending")];
+    assert_eq!(key_states(&mut c), expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    assert_eq!(c.query("SELECT * FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap().len(), 0, "the ONAY waits");
+    c.batch_execute("UPDATE iys.outbox SET state = 'accepted' WHERE state = 'in_flight'").unwrap();
+    let last = c.query("SELECT status::text FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap();
+    assert_eq!(last.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(), ["ONAY"]);
 }
 
 #[test]
