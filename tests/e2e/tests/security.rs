@@ -413,7 +413,9 @@ fn errors_carry_no_rust_backtrace_or_source_path() {
 fn the_password_can_live_in_a_private_file_instead_of_the_database() {
     use std::os::unix::fs::PermissionsExt;
     let sim = Sim::start();
-    let cluster = Cluster::start("pwfile", &["iys.flush_interval = 100", "iys.backoff_cap = 500"]);
+    // The worker starts switched off: with it on, it could log in with setup_sync's stored
+    // password before the password is cleared, and its cached token would need no file.
+    let cluster = Cluster::start("pwfile", &["iys.flush_interval = 100", "iys.backoff_cap = 500", "iys.enabled = off"]);
     let mut c = cluster.connect();
     let file = cluster.datadir.join("iys_passwords");
     std::fs::write(&file, "# iys_code:password\n700001:demo-password\n").unwrap();
@@ -425,6 +427,8 @@ fn the_password_can_live_in_a_private_file_instead_of_the_database() {
     setup_sync(&mut c, &sim.url());
     c.batch_execute("UPDATE iys.account SET password = NULL").unwrap();
     insert_contacts(&mut c, 1, 2);
+    c.batch_execute("ALTER SYSTEM SET iys.enabled = on").unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
     let refused = cluster.wait_for(Duration::from_secs(20), || {
         let error: Option<String> = c.query_one("SELECT last_error FROM iys.worker_state", &[]).ok()?.get(0);
         error.filter(|e| e.contains("chmod 600"))
