@@ -418,6 +418,14 @@ pub fn wait_true(cluster: &Cluster, c: &mut postgres::Client, timeout: Duration,
     cluster.wait_for(timeout, || c.query_one(sql, &[]).ok().and_then(|r| r.get::<_, Option<bool>>(0)).filter(|b| *b)).is_some()
 }
 
+/// Waits until the worker has seen the extension and put back what an earlier run claimed (it
+/// does that once, even with iys.enabled off). A test that claims batches itself waits for this
+/// first, or the worker's recovery can hand its claimed rows back to pending under it.
+pub fn wait_worker_recovered(cluster: &Cluster, c: &mut postgres::Client) {
+    let recovered = wait_true(cluster, c, Duration::from_secs(30), "SELECT started_at IS NOT NULL FROM iys.worker_state");
+    assert!(recovered, "the worker did not start on the extension; log:\n{}", log_tail(cluster));
+}
+
 /// The last 40 lines of the server log, for failure messages.
 pub fn log_tail(cluster: &Cluster) -> String {
     tail(&cluster.server_log(), 40)

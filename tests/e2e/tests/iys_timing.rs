@@ -4,7 +4,7 @@
 //! resume with nothing rejected; every shape of H084 halts the token calls; rejected rows can be
 //! requeued; the claim keeps IYS's list rules; requests are counted against IYS's quality rule.
 
-use pg_iys_e2e::{citizen_change, insert_contacts, one, setup_sync, wait_settled, wait_true, log_tail, Cluster, Sim, RESULT_DELAY_MS};
+use pg_iys_e2e::{citizen_change, insert_contacts, one, setup_sync, wait_settled, wait_true, wait_worker_recovered, log_tail, Cluster, Sim, RESULT_DELAY_MS};
 use serde_json::json;
 use std::time::Duration;
 
@@ -192,6 +192,7 @@ fn the_claim_rejects_late_changes_and_keeps_one_status_per_recipient() {
            ('600001', '+905321110003', 'BIREYSEL', 'MESAJ',  'ONAY', 'HS_2015', '2015-05-01 00:00:00')",
     )
     .unwrap();
+    wait_worker_recovered(&cluster, &mut c);
     let claimed: Vec<(String, String)> = c
         .query("SELECT recipient, consent_type::text FROM iys_internal.claim_batch('600001', 1000) ORDER BY id", &[])
         .unwrap()

@@ -310,6 +310,7 @@ fn concurrent_updates_keep_order_and_claims_coalesce() {
     assert_eq!(statuses, ["ONAY", "RET", "ONAY"]);
 
     // A claim sends only the newest pending change of the key; the older ones are superseded.
+    pg_iys_e2e::wait_worker_recovered(&cluster, &mut c);
     let claimed = c.query("SELECT status::text FROM iys_internal.claim_batch('600001', 1000)", &[]).unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].get::<_, String>(0), "ONAY");
