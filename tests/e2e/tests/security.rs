@@ -414,7 +414,8 @@ fn the_password_can_live_in_a_private_file_instead_of_the_database() {
     use std::os::unix::fs::PermissionsExt;
     let sim = Sim::start();
     // The worker starts switched off: with it on, it could log in with setup_sync's stored
-    // password before the password is cleared, and its cached token would need no file.
+    // password before the password is cleared, and its cached token would need no file. One
+    // reload then names the file and switches it on.
     let cluster = Cluster::start("pwfile", &["iys.flush_interval = 100", "iys.backoff_cap = 500", "iys.enabled = off"]);
     let mut c = cluster.connect();
     let file = cluster.datadir.join("iys_passwords");
@@ -422,11 +423,10 @@ fn the_password_can_live_in_a_private_file_instead_of_the_database() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let chown = std::process::Command::new("chown").args(["postgres:postgres"]).arg(&file).status().unwrap();
     assert!(chown.success());
-    c.batch_execute(&format!("ALTER SYSTEM SET iys.password_file = '{}'", file.display())).unwrap();
-    c.batch_execute("SELECT pg_reload_conf()").unwrap();
     setup_sync(&mut c, &sim.url());
     c.batch_execute("UPDATE iys.account SET password = NULL").unwrap();
     insert_contacts(&mut c, 1, 2);
+    c.batch_execute(&format!("ALTER SYSTEM SET iys.password_file = '{}'", file.display())).unwrap();
     c.batch_execute("ALTER SYSTEM SET iys.enabled = on").unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     let refused = cluster.wait_for(Duration::from_secs(20), || {
